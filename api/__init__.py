@@ -1,0 +1,65 @@
+"""The JSON API for members and the public.
+
+Each request is one unit of work: handlers and domain operations only flush, and the
+after-request hook commits once when the response is a success. Anything else rolls back,
+so a request never half-applies.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, Response, g, jsonify
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from api import health, problems
+
+log = logging.getLogger(__name__)
+
+problems_bp = Blueprint("problems", __name__)
+
+
+@problems_bp.get("/problems/<slug>")
+def problem_type(slug: str) -> ResponseReturnValue:
+    """The description behind each problem ``type`` URI."""
+    found = problems.PROBLEM_TYPES.get(slug)
+    if found is None:
+        return problems.problem_response(problems.NOT_FOUND, "no such problem type")
+    return jsonify(type=found.uri, status=found.status, title=found.title,
+                   description=found.description)
+
+
+def _commit_unit_of_work(response: Response) -> Response:
+    session = g.get("_creditreg_session")
+    if session is None:
+        return response
+    if response.status_code >= 400:
+        session.rollback()
+        return response
+    try:
+        session.commit()
+    except IntegrityError:
+        # Two requests raced for the same unique row; the loser changes nothing.
+        session.rollback()
+        log.warning("commit refused by a constraint (concurrent change)")
+        return problems.problem_response(
+            problems.CONFLICT, "a concurrent request changed the same data; retry the request")
+    except OperationalError:
+        session.rollback()
+        log.warning("database unavailable at commit")
+        return problems.problem_response(problems.SERVICE_UNAVAILABLE,
+                                         "the database is unavailable; nothing was applied",
+                                         headers={"Retry-After": "5"})
+    except SQLAlchemyError:
+        session.rollback()
+        log.exception("commit failed")
+        return problems.problem_response(problems.INTERNAL, problems.INTERNAL.description)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    problems.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(problems_bp)
+    app.after_request(_commit_unit_of_work)

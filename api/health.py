@@ -1,0 +1,74 @@
+"""Liveness and readiness probes.
+
+``/healthz`` says the process answers. ``/readyz`` says whether it can serve: the database is
+reachable and migrated to head (else 503); a search engine that is down makes the registry
+"degraded", not unready, because the database stays the source of truth and intake goes on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
+
+from registry import migrate
+from registry.db import db
+from registry.runtime import current_runtime
+from registry.worker import latest_heartbeat
+from search import SearchBackend
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> ResponseReturnValue:
+    checks: dict[str, Any] = {}
+    ready = True
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+            current = migrate.current_revisions(connection)
+            head = migrate.head_revisions()
+            checks["database"] = {
+                "status": "ok" if current == head else "migrations-pending",
+                "dialect": connection.dialect.name,
+                "revision": sorted(current),
+                "head": sorted(head),
+            }
+            ready = current == head
+            worker = latest_heartbeat(db.session) if ready else None
+    except sa.exc.SQLAlchemyError as exc:
+        checks["database"] = {"status": "unavailable", "error": type(exc).__name__}
+        ready = False
+        worker = None
+
+    search: SearchBackend = current_app.extensions["creditreg.search"]
+    health = search.health()
+    checks["search"] = {"status": "ok" if health.ok else "unavailable", "backend": health.backend,
+                        "detail": health.detail, **health.info}
+
+    if worker is not None:
+        age = (current_runtime().clock.now() - worker.last_seen_at).total_seconds()
+        checks["worker"] = {"status": "ok" if age < 60 else "stale",
+                            "last_seen_seconds_ago": round(age, 1), "worker_id": worker.worker_id}
+    else:
+        checks["worker"] = {"status": "not-seen"}
+
+    if not ready:
+        status, code = "unavailable", 503
+    elif not health.ok:
+        status, code = "degraded", 200
+    else:
+        status, code = "ok", 200
+    response = jsonify(status=status, checks=checks)
+    response.status_code = code
+    if code == 503:
+        response.headers["Retry-After"] = "5"
+    return response

@@ -1,0 +1,141 @@
+"""RFC 9457 problem details: every error the API gives has this shape.
+
+A problem's ``type`` is a stable relative URI, ``/problems/<slug>``, which the registry serves
+as a short description of the problem; clients branch on it, people read ``detail``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, json, request
+from werkzeug.exceptions import HTTPException
+
+from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, RegistryError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    slug: str
+    status: int
+    title: str
+    description: str
+
+    @property
+    def uri(self) -> str:
+        return f"/problems/{self.slug}"
+
+
+# The catalogue of problem types; the OpenAPI document and /problems/<slug> are built from it.
+PROBLEM_TYPES: dict[str, ProblemType] = {}
+
+
+def _register(slug: str, status: int, title: str, description: str) -> ProblemType:
+    problem_type = ProblemType(slug, status, title, description)
+    PROBLEM_TYPES[slug] = problem_type
+    return problem_type
+
+
+BAD_REQUEST = _register("bad-request", 400, "Bad request",
+                        "The request could not be read (malformed syntax or framing).")
+VALIDATION = _register("validation-failed", 422, "Validation failed",
+                       "One or more fields are invalid; `errors` lists every one of them.")
+NOT_FOUND = _register("not-found", 404, "Not found", "There is no such resource.")
+METHOD_NOT_ALLOWED = _register("method-not-allowed", 405, "Method not allowed",
+                               "The resource does not support this method.")
+CONFLICT = _register("conflict", 409, "Conflict",
+                     "The request conflicts with the current state of the resource.")
+FORBIDDEN = _register("forbidden", 403, "Forbidden",
+                      "The caller is known but not allowed to do this.")
+PAYLOAD_TOO_LARGE = _register("payload-too-large", 413, "Payload too large",
+                              "The request body exceeds the registry's limit.")
+UNSUPPORTED_MEDIA_TYPE = _register("unsupported-media-type", 415, "Unsupported media type",
+                                   "The request body is not in a media type this endpoint reads.")
+SERVICE_UNAVAILABLE = _register("service-unavailable", 503, "Service unavailable",
+                                "A dependency is unavailable; retry after the given delay.")
+INTERNAL = _register("internal-error", 500, "Internal error",
+                     "The registry failed unexpectedly; the incident is logged. Nothing of the "
+                     "request was applied.")
+
+_BY_STATUS = {
+    400: BAD_REQUEST, 404: NOT_FOUND, 405: METHOD_NOT_ALLOWED, 409: CONFLICT, 403: FORBIDDEN,
+    413: PAYLOAD_TOO_LARGE, 415: UNSUPPORTED_MEDIA_TYPE, 422: VALIDATION, 503: SERVICE_UNAVAILABLE,
+}
+_BY_DOMAIN_ERROR: dict[type[RegistryError], ProblemType] = {
+    NotFound: NOT_FOUND, Conflict: CONFLICT, InvalidInput: VALIDATION, Forbidden: FORBIDDEN,
+}
+
+
+def problem_response(problem_type: ProblemType, detail: str, *, status: int | None = None,
+                     headers: dict[str, str] | None = None, **extensions: Any) -> Response:
+    body: dict[str, Any] = {
+        "type": problem_type.uri,
+        "title": problem_type.title,
+        "status": status or problem_type.status,
+        "detail": detail,
+    }
+    if request:
+        body["instance"] = request.path
+    body.update({k: v for k, v in extensions.items() if v is not None})
+    response = Response(json.dumps(body, ensure_ascii=False), status=body["status"],
+                        mimetype=PROBLEM_MEDIA_TYPE)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def field_errors(errors: dict[str, Any], prefix: str = "") -> list[dict[str, str]]:
+    """Flatten nested marshmallow-style errors into ``[{"field": "records.3.amount", ...}]``."""
+    flat: list[dict[str, str]] = []
+    for key, value in errors.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            flat.extend(field_errors(value, path))
+        elif isinstance(value, list | tuple):
+            for item in value:
+                if isinstance(item, dict):
+                    flat.extend(field_errors(item, path))
+                else:
+                    flat.append({"field": path, "message": str(item)})
+        else:
+            flat.append({"field": path, "message": str(value)})
+    return flat
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        problem_type = _BY_STATUS.get(exc.code or 500)
+        if problem_type is None:
+            problem_type = ProblemType(f"http-{exc.code}", exc.code or 500,
+                                       exc.name, exc.description or exc.name)
+        headers = dict(exc.get_headers()) if exc.code == 405 else {}
+        headers.pop("Content-Type", None)
+        return problem_response(problem_type, exc.description or problem_type.description,
+                                status=exc.code, headers=headers)
+
+    @app.errorhandler(RegistryError)
+    def _domain_error(exc: RegistryError) -> Response:
+        problem_type = _BY_DOMAIN_ERROR.get(type(exc))
+        if problem_type is None:
+            problem_type = next((p for cls, p in _BY_DOMAIN_ERROR.items()
+                                 if isinstance(exc, cls)), CONFLICT)
+        errors = field_errors(exc.errors) if isinstance(exc, InvalidInput) else None
+        return problem_response(problem_type, exc.detail, errors=errors, **exc.extensions)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        # Never a stack trace on the wire; the log keeps it (redacted) for the operator.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError):
+            return problem_response(SERVICE_UNAVAILABLE, "the database is unavailable",
+                                    headers={"Retry-After": "5"})
+        return problem_response(INTERNAL, INTERNAL.description)

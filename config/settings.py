@@ -1,0 +1,339 @@
+"""The settings table, the profiles and the loading pipeline.
+
+Order of precedence, lowest first: the defaults in ``SETTINGS`` -> the profile's defaults ->
+an optional TOML file (``CREDITREG_CONFIG``) -> ``CREDITREG_<KEY>`` environment variables ->
+explicit overrides (tests, CLI). Every value is coerced and checked, and all problems are
+reported together in one :class:`ConfigError` whose message names each bad key.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "CREDITREG_"
+# Environment variables with our prefix that are not settings: they choose how settings are
+# loaded, or configure the test suite. They must not be reported as unknown keys.
+RESERVED_ENV = {"CREDITREG_CONFIG", "CREDITREG_PROFILE"}
+RESERVED_ENV_PREFIXES = ("CREDITREG_TEST_",)
+
+PROFILES = ("dev", "test", "production")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names every offending key."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def _parse_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected a boolean (true/false, 1/0, yes/no, on/off)")
+
+
+def _parse_int(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("expected an integer")
+    if isinstance(raw, int):
+        return raw
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise ValueError("expected an integer") from None
+
+
+def _parse_float(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("expected a number")
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        raise ValueError("expected a number") from None
+
+
+def _parse_str(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValueError("expected a string")
+    return raw
+
+
+def _parse_aes_key(raw: Any) -> str:
+    text = _parse_str(raw)
+    try:
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        raise ValueError("expected base64url text") from None
+    if len(key) != 32:
+        raise ValueError("expected the base64url encoding of exactly 32 bytes (AES-256)")
+    return text
+
+
+PARSERS: dict[str, Callable[[Any], Any]] = {
+    "bool": _parse_bool,
+    "int": _parse_int,
+    "float": _parse_float,
+    "str": _parse_str,
+    "aes_key": _parse_aes_key,
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    kind: str
+    default: Any
+    help: str
+    secret: bool = False
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    optional: bool = False
+
+    @property
+    def env_name(self) -> str:
+        return ENV_PREFIX + self.key
+
+    def parse(self, raw: Any) -> Any:
+        if raw is None or (self.optional and raw == ""):
+            if self.optional:
+                return None
+            raise ValueError("a value is required")
+        value = PARSERS[self.kind](raw)
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"expected one of {', '.join(self.choices)}")
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"must be at least {self.minimum:g}")
+        return value
+
+
+# Development secrets are fixed rather than random so that hashes of identity numbers stay
+# stable across restarts of a demo; production refuses every one of them.
+DEFAULT_SECRETS = {
+    "SECRET_KEY": "insecure-development-secret-key",
+    "IDENTITY_HASH_KEY": "insecure-development-identity-hash-key",
+    "IDENTITY_ENCRYPTION_KEY": base64.urlsafe_b64encode(b"insecure-development-aes-key-32b")
+    .decode()
+    .rstrip("="),
+}
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SECRET_KEY", "str", DEFAULT_SECRETS["SECRET_KEY"],
+            "Signs console sessions and CSRF tokens.", secret=True),
+    Setting("IDENTITY_HASH_KEY", "str", DEFAULT_SECRETS["IDENTITY_HASH_KEY"],
+            "HMAC key for the keyed hash of personal ID numbers (used for matching).",
+            secret=True),
+    Setting("IDENTITY_ENCRYPTION_KEY", "aes_key", DEFAULT_SECRETS["IDENTITY_ENCRYPTION_KEY"],
+            "AES-256-GCM key (base64url, 32 bytes) for the encrypted copy of ID numbers.",
+            secret=True),
+    Setting("DATABASE_URL", "str", None,
+            "SQLAlchemy URL of the system of record; default: SQLite file VAR_DIR/creditreg.db.",
+            optional=True),
+    Setting("VAR_DIR", "str", "var", "Directory for the SQLite database and other local state."),
+    Setting("DATABASE_POOL_SIZE", "int", 5, "Connection pool size (PostgreSQL).", minimum=1),
+    Setting("SEARCH_BACKEND", "str", "sql", "Search engine: sql (embedded), opensearch or "
+            "elasticsearch.", choices=("sql", "opensearch", "elasticsearch")),
+    Setting("SEARCH_URL", "str", None, "URL of the OpenSearch/Elasticsearch cluster.",
+            optional=True),
+    Setting("SEARCH_INDEX_PREFIX", "str", "creditreg", "Prefix of every index and alias name."),
+    Setting("SEARCH_TIMEOUT", "float", 5.0, "Seconds before a search request gives up.",
+            minimum=0.1),
+    Setting("HOST", "str", "127.0.0.1", "Address `creditreg serve` listens on."),
+    Setting("PORT", "int", 8000, "Port `creditreg serve` listens on (PORT also works).",
+            minimum=1),
+    Setting("SERVER_THREADS", "int", 8, "Threads of the embedded server.", minimum=1),
+    Setting("LOG_LEVEL", "str", "INFO", "Logging level.",
+            choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    Setting("WORKER_POLL_INTERVAL", "float", 1.0, "Seconds between two rounds of the worker.",
+            minimum=0.05),
+    Setting("PASSWORD_HASH_TIME_COST", "int", 3, "Argon2id iterations for staff passwords.",
+            minimum=1),
+    Setting("PASSWORD_HASH_MEMORY_KIB", "int", 65536, "Argon2id memory for staff passwords.",
+            minimum=8),
+    Setting("DEMO_SEED", "int", 20151001, "Seed of the generated demo dataset."),
+    Setting("DEMO_SUBJECTS", "int", 3000, "Number of enterprises in the demo dataset.",
+            minimum=10),
+)
+SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
+
+# What each profile changes from the defaults. `production` changes nothing: it only adds the
+# checks in `_check_production`.
+PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dev": {},
+    # Cheap password hashing keeps the suite fast; the algorithm stays the same.
+    "test": {"PASSWORD_HASH_TIME_COST": 1, "PASSWORD_HASH_MEMORY_KIB": 1024, "LOG_LEVEL": "WARNING"},
+    "production": {},
+}
+
+
+@dataclass(frozen=True)
+class Settings(Mapping[str, Any]):
+    """Validated settings: read them as ``settings["PORT"]`` or ``settings.PORT``."""
+
+    profile: str
+    values: Mapping[str, Any]
+    sources: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self.__dict__["values"][key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def redacted(self) -> dict[str, Any]:
+        """The values with every secret replaced, safe to print or log."""
+        return {
+            key: ("<set>" if SETTINGS_BY_KEY[key].secret and value else value)
+            for key, value in self.values.items()
+            if key in SETTINGS_BY_KEY
+        }
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError([f"CREDITREG_CONFIG: file {path} does not exist"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"CREDITREG_CONFIG: {path} is not valid TOML ({exc})"]) from None
+    return {str(k).upper(): v for k, v in data.items()}
+
+
+def load_settings(
+    profile: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build and validate the settings.
+
+    :param profile: ``dev``, ``test`` or ``production``; default ``CREDITREG_PROFILE`` or ``dev``.
+    :param environ: the environment to read (default ``os.environ``).
+    :param overrides: values that win over everything else (tests, CLI options).
+    :raises ConfigError: naming every key whose value is missing, malformed or refused.
+    """
+    env = os.environ if environ is None else environ
+    profile = profile or env.get("CREDITREG_PROFILE") or "dev"
+    if profile not in PROFILES:
+        raise ConfigError([f"CREDITREG_PROFILE: unknown profile {profile!r}, "
+                           f"expected one of {', '.join(PROFILES)}"])
+
+    raw: dict[str, Any] = {s.key: s.default for s in SETTINGS}
+    sources = {s.key: "default" for s in SETTINGS}
+    for key, value in PROFILE_DEFAULTS[profile].items():
+        raw[key], sources[key] = value, f"profile {profile}"
+
+    notes: list[str] = []
+    config_path = env.get("CREDITREG_CONFIG")
+    if config_path:
+        for key, value in _read_file(Path(config_path)).items():
+            if key not in SETTINGS_BY_KEY:
+                notes.append(f"{config_path}: unknown key {key} ignored")
+                continue
+            raw[key], sources[key] = value, f"file {config_path}"
+
+    # The conventional PORT variable of hosting platforms works too; ours wins over it.
+    if "PORT" in env and ENV_PREFIX + "PORT" not in env:
+        raw["PORT"], sources["PORT"] = env["PORT"], "environment PORT"
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
+            continue
+        if name.startswith(RESERVED_ENV_PREFIXES):
+            continue
+        key = name[len(ENV_PREFIX):]
+        if key not in SETTINGS_BY_KEY:
+            notes.append(f"{name}: unknown setting ignored")
+            continue
+        raw[key], sources[key] = value, f"environment {name}"
+
+    for key, value in (overrides or {}).items():
+        if key not in SETTINGS_BY_KEY:
+            raise ConfigError([f"{key}: unknown setting"])
+        raw[key], sources[key] = value, "override"
+
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        try:
+            values[setting.key] = setting.parse(raw[setting.key])
+        except ValueError as exc:
+            shown = "<secret>" if setting.secret else repr(raw[setting.key])
+            problems.append(f"{_where(setting, sources)}: {exc}, got {shown}")
+
+    if not problems:
+        problems.extend(_check_consistency(values, sources))
+        if profile == "production":
+            problems.extend(_check_production(values, sources))
+    if problems:
+        raise ConfigError(problems)
+
+    if values["DATABASE_URL"] is None:
+        db_file = Path(values["VAR_DIR"]).resolve() / "creditreg.db"
+        values["DATABASE_URL"] = f"sqlite:///{db_file}"
+    for note in notes:
+        log.warning("configuration: %s", note)
+    return Settings(profile=profile, values=values, sources=sources, warnings=tuple(notes))
+
+
+def _where(setting: Setting, sources: Mapping[str, str]) -> str:
+    source = sources.get(setting.key, "default")
+    if source.startswith("environment"):
+        return source.split(" ", 1)[1]
+    return f"{setting.env_name} ({source})"
+
+
+def _check_consistency(values: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:
+    problems = []
+    if values["SEARCH_BACKEND"] != "sql" and not values["SEARCH_URL"]:
+        problems.append(
+            f"{ENV_PREFIX}SEARCH_URL: required when {ENV_PREFIX}SEARCH_BACKEND is "
+            f"{values['SEARCH_BACKEND']}"
+        )
+    return problems
+
+
+def _check_production(values: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:
+    problems = []
+    for key, default in DEFAULT_SECRETS.items():
+        if values[key] == default:
+            problems.append(
+                f"{ENV_PREFIX}{key}: production refuses the built-in development value; "
+                "set a secret of your own"
+            )
+    if len(values["SECRET_KEY"]) < 32:
+        problems.append(f"{ENV_PREFIX}SECRET_KEY: must be at least 32 characters in production")
+    if len(values["IDENTITY_HASH_KEY"]) < 32:
+        problems.append(
+            f"{ENV_PREFIX}IDENTITY_HASH_KEY: must be at least 32 characters in production"
+        )
+    if values["DATABASE_URL"] is None:
+        problems.append(
+            f"{ENV_PREFIX}DATABASE_URL: required in production (the SQLite default is for "
+            "development and demos)"
+        )
+    return problems

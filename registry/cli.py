@@ -1,0 +1,339 @@
+"""The ``creditreg`` command line: one command for every administrative task.
+
+Commands that create something print it as JSON with ``--json``. Each command is one unit of
+work: it commits once at the end, or changes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from registry import migrate
+from registry.audit import Actor, ActorKind
+from registry.db import db
+from registry.errors import RegistryError
+from registry.runtime import current_runtime
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CLI_ACTOR = Actor(ActorKind.SYSTEM, "cli")
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True))
+
+
+def domain_command(func: F) -> F:
+    """Run in an app context, commit on success, and turn domain errors into a clean exit 1."""
+
+    @functools.wraps(func)
+    @with_appcontext
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = func(*args, **kwargs)
+            db.session.commit()
+            return result
+        except RegistryError as exc:
+            db.session.rollback()
+            click.echo(f"error: {exc.detail}", err=True)
+            for field, messages in getattr(exc, "errors", {}).items():
+                for message in messages:
+                    click.echo(f"  {field}: {message}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("expected an ISO 8601 time such as 2027-01-01T00:00:00Z") from None
+    if parsed.tzinfo is None:
+        raise click.BadParameter("give a time zone (e.g. a trailing Z for UTC)")
+    return parsed
+
+
+def _roles(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+# --- db ----------------------------------------------------------------------------------------
+
+@click.group("db")
+def db_group() -> None:
+    """Schema migrations."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to REVISION (creating it if needed)."""
+    _ensure_sqlite_directory()
+    migrate.upgrade(db.engine, revision)
+    state = migrate.describe(db.engine)
+    click.echo(f"database at {', '.join(state['current']) or 'base'}")  # type: ignore[arg-type]
+
+
+@db_group.command("current")
+@with_appcontext
+def db_current() -> None:
+    """Show the database's revision and the code's head."""
+    _echo_json(migrate.describe(db.engine))
+
+
+@db_group.command("check")
+@with_appcontext
+def db_check() -> None:
+    """Fail if the models and the migrated schema disagree (run after `db upgrade`)."""
+    with db.engine.connect() as connection:
+        if not migrate.is_at_head(connection):
+            click.echo("error: the database is not at the head revision", err=True)
+            sys.exit(1)
+        differences = migrate.pending_differences(connection)
+    if differences:
+        click.echo("error: the models differ from the migrations:", err=True)
+        for difference in differences:
+            click.echo(f"  {difference}", err=True)
+        sys.exit(1)
+    click.echo("models and migrations agree")
+
+
+def _ensure_sqlite_directory() -> None:
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+# --- members and keys -------------------------------------------------------------------------
+
+@click.group("members")
+def members_group() -> None:
+    """Member organisations."""
+
+
+@members_group.command("add")
+@click.option("--name", required=True)
+@click.option("--kind", required=True, help="bank, lender, marketplace, enterprise, "
+              "rating_agency or regulator")
+@click.option("--roles", required=True, help="comma-separated: submitter,querier,regulator,platform")
+@click.option("--uscc", default=None, help="the member's own unified social credit code")
+@click.option("--json", "as_json", is_flag=True, help="print the created member as JSON")
+@domain_command
+def members_add(name: str, kind: str, roles: str, uscc: str | None, as_json: bool) -> None:
+    """Admit a member organisation."""
+    from registry.members import add_member
+
+    member = add_member(db.session, actor=CLI_ACTOR, name=name, kind=kind, roles=_roles(roles),
+                        uscc=uscc, now=current_runtime().clock.now())
+    if as_json:
+        _echo_json(member.summary())
+    else:
+        click.echo(f"member {member.id} admitted: {member.name} ({', '.join(sorted(member.roles))})")
+
+
+@members_group.command("list")
+@with_appcontext
+def members_list() -> None:
+    """List members as JSON."""
+    import sqlalchemy as sa
+
+    from registry.members import Member
+
+    members = db.session.scalars(sa.select(Member).order_by(Member.created_at)).all()
+    _echo_json([m.summary() for m in members])
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """Members' request-signing keys."""
+
+
+@keys_group.command("add")
+@click.option("--member", "member_id", required=True, help="member id")
+@click.option("--public-key", "public_key_file", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="PEM file with the public key")
+@click.option("--algorithm", default="ed25519", show_default=True,
+              type=click.Choice(["ed25519", "ecdsa-p256-sha256"]))
+@click.option("--valid-from", default=None, help="ISO 8601 time; default now")
+@click.option("--valid-until", default=None, help="ISO 8601 time; default no end")
+@click.option("--json", "as_json", is_flag=True, help="print the registered key as JSON")
+@domain_command
+def keys_add(member_id: str, public_key_file: Path, algorithm: str, valid_from: str | None,
+             valid_until: str | None, as_json: bool) -> None:
+    """Register a member's public key."""
+    from registry.members import add_key, get_member
+
+    member = get_member(db.session, member_id)
+    key = add_key(db.session, actor=CLI_ACTOR, member=member,
+                  public_key_pem=public_key_file.read_text(), algorithm=algorithm,
+                  valid_from=_parse_time(valid_from), valid_until=_parse_time(valid_until),
+                  now=current_runtime().clock.now())
+    if as_json:
+        _echo_json(key.summary())
+    else:
+        click.echo(f"key {key.id} registered for member {member.id}")
+
+
+@keys_group.command("revoke")
+@click.argument("key_id")
+@click.option("--reason", required=True)
+@click.option("--json", "as_json", is_flag=True, help="print the revoked key as JSON")
+@domain_command
+def keys_revoke(key_id: str, reason: str, as_json: bool) -> None:
+    """Revoke a key at once."""
+    from registry.members import revoke_key
+
+    key = revoke_key(db.session, actor=CLI_ACTOR, key_id=key_id, reason=reason,
+                     now=current_runtime().clock.now())
+    if as_json:
+        _echo_json(key.summary())
+    else:
+        click.echo(f"key {key.id} revoked")
+
+
+# --- staff users ------------------------------------------------------------------------------
+
+@click.group("users")
+def users_group() -> None:
+    """Staff accounts of the console."""
+
+
+@users_group.command("add")
+@click.option("--username", required=True)
+@click.option("--roles", required=True, help="comma-separated: admin,reviewer,regulator")
+@click.option("--display-name", default=None)
+@click.option("--regulator-member", default=None,
+              help="for regulator staff: the id of the regulator member they act for")
+@click.option("--password-stdin", is_flag=True,
+              help="read the password from standard input instead of prompting")
+@click.option("--json", "as_json", is_flag=True, help="print the created account as JSON")
+@domain_command
+def users_add(username: str, roles: str, display_name: str | None,
+              regulator_member: str | None, password_stdin: bool, as_json: bool) -> None:
+    """Create a staff account (the password is never taken from the command line)."""
+    from registry.members import get_member
+    from registry.staff import add_staff_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    member = get_member(db.session, regulator_member) if regulator_member else None
+    runtime = current_runtime()
+    user = add_staff_user(db.session, actor=CLI_ACTOR, passwords=runtime.passwords,
+                          username=username, password=password, roles=_roles(roles),
+                          display_name=display_name, regulator_member=member,
+                          now=runtime.clock.now())
+    if as_json:
+        _echo_json(user.summary())
+    else:
+        click.echo(f"staff user {user.username} created ({', '.join(sorted(user.roles))})")
+
+
+# --- running ----------------------------------------------------------------------------------
+
+def serve_app(app: Flask, host: str, port: int, threads: int) -> None:
+    from waitress import serve
+
+    click.echo(f"creditreg serving on http://{host}:{port}")
+    serve(app, host=host, port=port, threads=threads, ident="creditreg")
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="default: HOST setting")
+@click.option("--port", type=int, default=None, help="default: PORT setting")
+@with_appcontext
+def serve_command(host: str | None, port: int | None) -> None:
+    """Serve the web app and API with the embedded production-grade server (waitress)."""
+    settings = current_runtime().settings
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    serve_app(app, host or settings.HOST, port or settings.PORT, settings.SERVER_THREADS)
+
+
+@click.command("worker")
+@click.option("--rounds", type=int, default=None, help="stop after this many rounds")
+@click.option("--check", "check_max_age", type=float, default=None, metavar="SECONDS",
+              help="health check: exit 0 if a worker on this host beat within SECONDS")
+@with_appcontext
+def worker_command(rounds: int | None, check_max_age: float | None) -> None:
+    """Run the background jobs until stopped (Ctrl-C)."""
+    from registry.worker import Worker, host_heartbeat_age
+
+    runtime = current_runtime()
+    if check_max_age is not None:
+        age = host_heartbeat_age(db.session, runtime.clock.now())
+        if age is None or age > check_max_age:
+            click.echo(f"unhealthy: last heartbeat {age if age is not None else 'never'}", err=True)
+            sys.exit(1)
+        click.echo(f"healthy: last heartbeat {age:.1f}s ago")
+        return
+    worker = Worker(db.new_session, runtime.clock,
+                    poll_interval=runtime.settings.WORKER_POLL_INTERVAL)
+    click.echo(f"worker {worker.identity} running {len(worker.jobs)} job(s)")
+    try:
+        done = worker.run_forever(max_rounds=rounds)
+    except KeyboardInterrupt:
+        click.echo("worker stopped")
+        return
+    click.echo(f"worker finished after {done} round(s)")
+
+
+@click.command("demo")
+@click.option("--subjects", type=int, default=None, help="enterprises to generate "
+              "(default: DEMO_SUBJECTS setting)")
+@click.option("--seed", type=int, default=None, help="default: DEMO_SEED setting")
+@click.option("--no-serve", is_flag=True, help="migrate and load the data, then exit")
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
+@with_appcontext
+def demo_command(subjects: int | None, seed: int | None, no_serve: bool, host: str | None,
+                 port: int | None) -> None:
+    """Migrate the database, load a generated dataset (once), and serve."""
+    from registry.demo import DemoSpec, load_demo
+
+    runtime = current_runtime()
+    settings = runtime.settings
+    _ensure_sqlite_directory()
+    migrate.upgrade(db.engine)
+    spec = DemoSpec(seed=settings.DEMO_SEED if seed is None else seed,
+                    enterprises=settings.DEMO_SUBJECTS if subjects is None else subjects)
+    summary = load_demo(db.session, runtime, spec)
+    db.session.commit()
+    if summary.loaded:
+        click.echo(f"demo data loaded: {summary.describe()}")
+    else:
+        click.echo(f"demo data already present: {summary.describe()}")
+    if not no_serve:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        serve_app(app, host or settings.HOST, port or settings.PORT, settings.SERVER_THREADS)
+
+
+@click.command("config")
+@with_appcontext
+def config_command() -> None:
+    """Show the effective settings (secrets redacted) and where each came from."""
+    settings = current_runtime().settings
+    _echo_json({"profile": settings.profile,
+                "values": settings.redacted(),
+                "sources": dict(settings.sources)})
+
+
+def register_commands(app: Flask) -> None:
+    for command in (db_group, members_group, keys_group, users_group, serve_command,
+                    worker_command, demo_command, config_command):
+        app.cli.add_command(command)

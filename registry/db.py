@@ -1,0 +1,212 @@
+"""Database foundations: the declarative base, shared column types, engines and sessions.
+
+One session per request (or per CLI command / worker round); operations only ``flush()`` and
+the caller that owns the unit of work commits once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+from sqlalchemy import JSON, CheckConstraint, MetaData, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so values are stored as naive
+    UTC and given back their zone on the way out. Naive input is refused: a naive time in a
+    credit registry is a bug waiting to shift a deadline by eight hours.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a timezone-aware one is required")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+class DecimalText(TypeDecorator[Decimal]):
+    """An exact decimal with cents kept as text, for SQLite, which would store a float.
+
+    Values are rounded to cents like PostgreSQL's NUMERIC(20, 2), so both backends agree.
+    """
+
+    impl = sa.String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else str(Decimal(value).quantize(Decimal("0.01")))
+
+    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+# Money: a decimal with cents, never a float. 18 digits before the point covers any amount.
+MoneyType = sa.Numeric(20, 2, asdecimal=True).with_variant(DecimalText(), "sqlite")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+        Decimal: MoneyType,
+        uuid.UUID: sa.Uuid(),
+    }
+
+
+uuid_pk = Annotated[uuid.UUID, mapped_column(primary_key=True, default=uuid.uuid4)]
+created_at = Annotated[datetime, mapped_column(default=utc_now)]
+updated_at = Annotated[datetime, mapped_column(default=utc_now, onupdate=utc_now)]
+
+
+def one_of(column: str, allowed: Iterable[str] | type[StrEnum], name: str | None = None) -> CheckConstraint:
+    """A CHECK constraint that keeps ``column`` within ``allowed`` (an enum or strings)."""
+    values = [str(v) for v in allowed]
+    quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+    return CheckConstraint(f"{column} IN ({quoted})", name=name or f"{column}_allowed")
+
+
+def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
+    """Create the engine for ``url`` with the settings this registry relies on.
+
+    SQLite gets WAL (readers never wait for the writer), enforced foreign keys, a busy
+    timeout, and transactions that SQLAlchemy controls itself: the sqlite3 module's own
+    implicit BEGIN would otherwise break SAVEPOINTs and make reads outside transactions.
+    """
+    sa_url = sa.make_url(url)
+    if sa_url.get_backend_name() == "sqlite":
+        engine = sa.create_engine(
+            sa_url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            if sa_url.database and sa_url.database != ":memory:":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return sa.create_engine(
+        sa_url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
+    )
+
+
+@dataclass
+class _BoundDatabase:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+class Database:
+    """The unbound database extension: ``db.init_app(app, url)`` binds it to one app.
+
+    Several apps may live in one process (the tests make many), so the engine and session
+    factory are kept per app in ``app.extensions`` and looked up through ``current_app``.
+    ``db.session`` is the session of the current application context, created on first use
+    and closed when the context ends. Commits happen in one place per unit of work (the API's
+    after-request hook, a CLI command, a worker round); anything left uncommitted is rolled back.
+    """
+
+    EXTENSION_KEY = "creditreg.db"
+
+    def init_app(self, app: Flask, url: str, *, pool_size: int = 5) -> None:
+        engine = make_engine(url, pool_size=pool_size)
+        app.extensions[self.EXTENSION_KEY] = _BoundDatabase(
+            engine=engine, sessions=sessionmaker(bind=engine, expire_on_commit=False)
+        )
+        app.teardown_appcontext(self._close_session)
+
+    def _bound(self, app: Flask | None = None) -> _BoundDatabase:
+        app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+        try:
+            return app.extensions[self.EXTENSION_KEY]  # type: ignore[no-any-return]
+        except KeyError:
+            raise RuntimeError("Database.init_app() has not been called for this app") from None
+
+    @property
+    def engine(self) -> Engine:
+        return self._bound().engine
+
+    def engine_of(self, app: Flask) -> Engine:
+        return self._bound(app).engine
+
+    def bind_to(self, app: Flask, connection: Connection) -> None:
+        """Make the app's sessions join ``connection``'s transaction (tests roll it back)."""
+        self._bound(app).sessions = sessionmaker(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
+    def new_session(self) -> Session:
+        """A session outside the request's unit of work (worker rounds, background jobs)."""
+        return self._bound().sessions()
+
+    @property
+    def session(self) -> Session:
+        session: Session | None = g.get("_creditreg_session")
+        if session is None:
+            session = self.new_session()
+            g._creditreg_session = session
+        return session
+
+    def _close_session(self, _exc: BaseException | None) -> None:
+        session: Session | None = g.pop("_creditreg_session", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+
+    def dispose(self, app: Flask) -> None:
+        self._bound(app).engine.dispose()
+
+
+db = Database()

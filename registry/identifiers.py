@@ -1,0 +1,129 @@
+"""Identifiers of the field: USCC (GB 32100-2015), resident ID numbers (GB 11643-1999), shop ids.
+
+Error messages never contain the identifier itself: a person's ID number is personal data.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_VALUES = {ch: i for i, ch in enumerate(USCC_ALPHABET)}
+_USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
+USCC_AUTHORITIES = frozenset("123456789ANY")
+KNOWN_PILOT_USCCS = frozenset({"91350100M0001TGQXM"})
+
+_ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+_ID_CHECK = "10X98765432"
+
+
+class IdentifierError(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class UsccCheck:
+    code: str
+    warnings: tuple[str, ...]
+    registration_authority: str
+    entity_type: str
+    region_code: str
+    organisation_code: str
+
+
+@dataclass(frozen=True)
+class IdNumberCheck:
+    number: str
+    region_code: str
+    birth_date: date
+    sex: str
+
+
+def normalize_uscc(raw: str) -> str:
+    text = unicodedata.normalize("NFKC", raw)
+    return re.sub(r"[\s\-]", "", text).upper()
+
+
+def uscc_check_character(first17: str) -> str:
+    total = sum(_USCC_VALUES[ch] * w for ch, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def validate_uscc(raw: str, *, known_pilot_codes: Iterable[str] = ()) -> UsccCheck:
+    """:raises IdentifierError: length, charset, authority, region or checksum."""
+    code = normalize_uscc(raw)
+    if len(code) != 18:
+        raise IdentifierError("uscc.length", f"expected 18 characters, got {len(code)}")
+    if any(ch not in _USCC_VALUES for ch in code):
+        raise IdentifierError("uscc.charset", "contains a character outside the USCC alphabet")
+    if code[0] not in USCC_AUTHORITIES:
+        raise IdentifierError("uscc.authority", "unknown registration authority code")
+    if not code[2:8].isdigit():
+        raise IdentifierError("uscc.region", "region code must be six digits")
+    warnings: tuple[str, ...] = ()
+    if uscc_check_character(code[:17]) != code[17]:
+        if code in KNOWN_PILOT_USCCS or code in {normalize_uscc(c) for c in known_pilot_codes}:
+            warnings = ("uscc.pilot_checksum",)
+        else:
+            raise IdentifierError("uscc.checksum", "check character does not match")
+    return UsccCheck(code, warnings, code[0], code[1], code[2:8], code[8:17])
+
+
+def is_valid_uscc(raw: str) -> bool:
+    try:
+        validate_uscc(raw)
+    except IdentifierError:
+        return False
+    return True
+
+
+def normalize_id_number(raw: str) -> str:
+    return re.sub(r"\s", "", unicodedata.normalize("NFKC", raw)).upper()
+
+
+def id_number_check_character(first17: str) -> str:
+    return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def validate_id_number(raw: str, *, today: date | None = None) -> IdNumberCheck:
+    """:raises IdentifierError: length, charset, region, birth date or checksum."""
+    number = normalize_id_number(raw)
+    if len(number) != 18:
+        raise IdentifierError("id_number.length", f"expected 18 characters, got {len(number)}")
+    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+        raise IdentifierError("id_number.charset", "expected 17 digits and a digit or X")
+    if number[0] == "0":
+        raise IdentifierError("id_number.region", "region code cannot start with 0")
+    try:
+        birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        raise IdentifierError("id_number.birth_date", "birth date is not a real date") from None
+    if birth < date(1900, 1, 1) or birth > (today or date.today()):
+        raise IdentifierError("id_number.birth_date", "birth date out of range")
+    if id_number_check_character(number[:17]) != number[17]:
+        raise IdentifierError("id_number.checksum", "check character does not match")
+    return IdNumberCheck(number, number[:6], birth, "male" if int(number[16]) % 2 else "female")
+
+
+def mask_id_number(number: str) -> str:
+    number = normalize_id_number(number)
+    if len(number) != 18:
+        raise IdentifierError("id_number.length", f"expected 18 characters, got {len(number)}")
+    return number[:4] + "*" * 10 + number[14:]
+
+
+def normalize_shop_id(raw: str) -> str:
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if not text:
+        raise IdentifierError("shop_id.empty", "a shop id is required")
+    if len(text) > 128:
+        raise IdentifierError("shop_id.length", "at most 128 characters")
+    if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in text):
+        raise IdentifierError("shop_id.charset", "no whitespace or control characters")
+    return text

@@ -1,0 +1,265 @@
+"""Credit records (信用记录): typed facts about a subject, each from one submitting member.
+
+A record is never deleted by an update: every create, correction and revocation adds a row
+to its version history, and the record itself shows the latest state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from registry.audit import Actor, record_event
+from registry.db import Base, created_at, one_of, utc_now, uuid_pk
+from registry.errors import Conflict, Forbidden, InvalidInput
+from registry.members import Member
+from registry.subjects import Subject
+
+
+class RecordCategory(StrEnum):
+    ADMINISTRATIVE_LICENCE = "administrative_licence"  # 行政许可
+    ADMINISTRATIVE_PENALTY = "administrative_penalty"  # 行政处罚
+    COURT_JUDGMENT = "court_judgment"
+    DISHONEST_DEBTOR = "dishonest_debtor"  # 失信被执行人
+    TAX_ARREARS = "tax_arrears"
+    CONTRACT_PERFORMANCE = "contract_performance"
+    PAYMENT_EXPERIENCE = "payment_experience"
+    LOAN_DEFAULT = "loan_default"
+    HONOUR = "honour"
+    CREDIT_COMMITMENT = "credit_commitment"  # 信用承诺
+    CONSUMER_COMPLAINT = "consumer_complaint"
+
+
+class Polarity(StrEnum):
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+
+
+class Severity(StrEnum):
+    MINOR = "minor"  # 轻微
+    GENERAL = "general"  # 一般
+    SERIOUS = "serious"  # 严重
+
+
+class RecordStatus(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class VersionOp(StrEnum):
+    CREATE = "create"
+    CORRECT = "correct"
+    REVOKE = "revoke"
+
+
+class CreditRecord(Base):
+    __tablename__ = "credit_records"
+    __table_args__ = (
+        one_of("category", RecordCategory),
+        one_of("polarity", Polarity),
+        sa.CheckConstraint("severity IS NULL OR severity IN ('minor', 'general', 'serious')",
+                           name="severity_allowed"),
+        one_of("status", RecordStatus),
+        sa.CheckConstraint("(amount_value IS NULL) = (amount_currency IS NULL)",
+                           name="amount_has_currency"),
+        sa.CheckConstraint("version >= 1", name="version_positive"),
+        # A member's own record id names one record for ever: corrections reuse it.
+        sa.UniqueConstraint("member_id", "member_record_id"),
+    )
+
+    id: Mapped[uuid_pk]
+    subject_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("subjects.id"), index=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("members.id"),
+                                                 comment="the submitting member")
+    member_record_id: Mapped[str] = mapped_column(sa.String(128),
+                                                  comment="the submitter's own record id")
+    category: Mapped[str] = mapped_column(sa.String(32))
+    polarity: Mapped[str] = mapped_column(sa.String(16))
+    severity: Mapped[str | None] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(16), default=RecordStatus.ACTIVE)
+    version: Mapped[int] = mapped_column(default=1)
+    decided_at: Mapped[date | None] = mapped_column(comment="date of the decision")
+    occurred_at: Mapped[date | None] = mapped_column(comment="date of the event")
+    ended_at: Mapped[date | None] = mapped_column(
+        comment="end of the event: starts the 5-year retention clock of negative information"
+    )
+    authority: Mapped[str | None] = mapped_column(sa.String(200),
+                                                  comment="issuing authority or counterparty")
+    document_number: Mapped[str | None] = mapped_column(sa.String(100), comment="文书号")
+    legal_basis: Mapped[str | None] = mapped_column(sa.Text)
+    summary: Mapped[str | None] = mapped_column(sa.Text)
+    amount_value: Mapped[Decimal | None]
+    amount_currency: Mapped[str | None] = mapped_column(sa.String(3))
+    details: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, comment="category-specific fields, e.g. due date and days past due"
+    )
+    submission_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("submissions.id"), comment="the signed submission that last changed it"
+    )
+    created_at: Mapped[created_at]
+    updated_at: Mapped[created_at]
+
+    subject: Mapped[Subject] = relationship()
+    member: Mapped[Member] = relationship()
+    versions: Mapped[list[CreditRecordVersion]] = relationship(
+        back_populates="record", order_by="CreditRecordVersion.version"
+    )
+
+
+sa.Index("ix_credit_records_subject_category", CreditRecord.subject_id, CreditRecord.category)
+
+
+class CreditRecordVersion(Base):
+    """One row per change of a record: the full state after the change, and why."""
+
+    __tablename__ = "credit_record_versions"
+    __table_args__ = (one_of("op", VersionOp), sa.UniqueConstraint("record_id", "version"))
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    record_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("credit_records.id"))
+    version: Mapped[int]
+    op: Mapped[str] = mapped_column(sa.String(16))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    state: Mapped[dict[str, Any]] = mapped_column(comment="the record's fields after this change")
+    submission_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("submissions.id"))
+    recorded_at: Mapped[datetime]
+
+    record: Mapped[CreditRecord] = relationship(back_populates="versions")
+
+
+# The fields a submitter controls; everything else is the registry's bookkeeping.
+RECORD_FIELDS = (
+    "category", "polarity", "severity", "decided_at", "occurred_at", "ended_at", "authority",
+    "document_number", "legal_basis", "summary", "amount_value", "amount_currency", "details",
+)
+
+
+def _state_of(record: CreditRecord) -> dict[str, Any]:
+    state: dict[str, Any] = {"status": record.status}
+    for name in RECORD_FIELDS:
+        value = getattr(record, name)
+        if isinstance(value, date):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = str(value)
+        state[name] = value
+    return state
+
+
+def upsert_record(
+    session: Session,
+    *,
+    actor: Actor,
+    member: Member,
+    subject: Subject,
+    member_record_id: str,
+    fields: dict[str, Any],
+    reason: str | None = None,
+    submission_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> tuple[CreditRecord, bool]:
+    """Create a record, or correct the member's existing record with the same id.
+
+    Returns the record and whether anything changed (an identical resubmission changes
+    nothing and adds no version).
+
+    :raises InvalidInput: a correction without a reason, or an unknown field.
+    :raises Conflict: correcting a revoked record, or moving a record to another subject.
+    """
+    unknown = set(fields) - set(RECORD_FIELDS)
+    if unknown:
+        raise InvalidInput("unknown record fields", {k: ["unknown field"] for k in sorted(unknown)})
+    at = now or utc_now()
+    record = session.scalar(sa.select(CreditRecord).where(
+        CreditRecord.member_id == member.id, CreditRecord.member_record_id == member_record_id))
+    if record is None:
+        record = CreditRecord(subject_id=subject.id, member_id=member.id,
+                              member_record_id=member_record_id, status=RecordStatus.ACTIVE,
+                              version=1, details={}, submission_id=submission_id,
+                              created_at=at, updated_at=at)
+        for name, value in fields.items():
+            setattr(record, name, value)
+        session.add(record)
+        session.flush()
+        _add_version(session, record, VersionOp.CREATE, reason, submission_id, at)
+        record_event(session, actor=actor, action="record.created", object_type="credit_record",
+                     object_id=str(record.id), after=_state_of(record), at=at)
+        return record, True
+
+    if record.subject_id != subject.id:
+        raise Conflict("a record cannot move to another subject; revoke it and submit a new one")
+    if record.status == RecordStatus.REVOKED:
+        raise Conflict("the record is revoked and can no longer be corrected")
+    before = _state_of(record)
+    for name, value in fields.items():
+        setattr(record, name, value)
+    after = _state_of(record)
+    if after == before:
+        return record, False
+    if not reason or not reason.strip():
+        # Roll the in-memory change back so the caller's session stays clean.
+        for name in fields:
+            session.expire(record, [name])
+        raise InvalidInput("a correction needs a reason", {"reason": ["required for a correction"]})
+    record.version += 1
+    record.updated_at = at
+    record.submission_id = submission_id
+    session.flush()
+    _add_version(session, record, VersionOp.CORRECT, reason, submission_id, at)
+    record_event(session, actor=actor, action="record.corrected", object_type="credit_record",
+                 object_id=str(record.id), before=before, after=after, reason=reason, at=at)
+    return record, True
+
+
+def revoke_record(
+    session: Session,
+    *,
+    actor: Actor,
+    member: Member,
+    member_record_id: str,
+    reason: str,
+    submission_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> CreditRecord:
+    """Revoke one of the member's records; it stays in history with the reason.
+
+    :raises InvalidInput: without a reason.
+    :raises Forbidden: if the record does not belong to the member (never reveals whether
+        another member's record with that id exists).
+    :raises Conflict: if it is already revoked.
+    """
+    if not reason or not reason.strip():
+        raise InvalidInput("a revocation needs a reason", {"reason": ["required"]})
+    record = session.scalar(sa.select(CreditRecord).where(
+        CreditRecord.member_id == member.id, CreditRecord.member_record_id == member_record_id))
+    if record is None:
+        raise Forbidden("the member has no record with this id")
+    if record.status == RecordStatus.REVOKED:
+        raise Conflict("the record is already revoked")
+    at = now or utc_now()
+    before = _state_of(record)
+    record.status = RecordStatus.REVOKED
+    record.version += 1
+    record.updated_at = at
+    record.submission_id = submission_id
+    session.flush()
+    _add_version(session, record, VersionOp.REVOKE, reason, submission_id, at)
+    record_event(session, actor=actor, action="record.revoked", object_type="credit_record",
+                 object_id=str(record.id), before=before, after=_state_of(record),
+                 reason=reason, at=at)
+    return record
+
+
+def _add_version(session: Session, record: CreditRecord, op: VersionOp, reason: str | None,
+                 submission_id: uuid.UUID | None, at: datetime) -> None:
+    session.add(CreditRecordVersion(record_id=record.id, version=record.version, op=op,
+                                    reason=reason, state=_state_of(record),
+                                    submission_id=submission_id, recorded_at=at))
+    session.flush()

@@ -1,0 +1,241 @@
+"""Subjects (信用主体): the enterprises, persons and online shops that records are about."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from registry.audit import Actor, record_event
+from registry.db import Base, created_at, one_of, utc_now, uuid_pk
+from registry.errors import Conflict, InvalidInput
+from registry.identifiers import (
+    IdentifierError,
+    mask_id_number,
+    normalize_shop_id,
+    validate_id_number,
+    validate_uscc,
+)
+from registry.members import Member, MemberRole
+from registry.names import normalize_name
+from registry.security import IdentityVault
+
+
+class SubjectKind(StrEnum):
+    ENTERPRISE = "enterprise"
+    PERSON = "person"
+    SHOP = "shop"
+
+
+class Subject(Base):
+    __tablename__ = "subjects"
+    __table_args__ = (
+        one_of("kind", SubjectKind),
+        # Each kind is identified by its own identifier; the database refuses a subject
+        # that could never be matched again.
+        sa.CheckConstraint(
+            "(kind = 'enterprise' AND uscc IS NOT NULL)"
+            " OR (kind = 'person' AND id_number_hash IS NOT NULL"
+            "     AND id_number_ciphertext IS NOT NULL)"
+            " OR (kind = 'shop' AND platform_member_id IS NOT NULL AND shop_id IS NOT NULL)",
+            name="identified_by_kind",
+        ),
+        sa.UniqueConstraint("platform_member_id", "shop_id"),
+    )
+
+    id: Mapped[uuid_pk]
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    name: Mapped[str] = mapped_column(sa.String(300), comment="current display name")
+    name_normalised: Mapped[str] = mapped_column(sa.String(300), index=True)
+    uscc: Mapped[str | None] = mapped_column(sa.String(18), unique=True)
+    uscc_warnings: Mapped[str | None] = mapped_column(
+        sa.String(100), comment="e.g. uscc.pilot_checksum: accepted early-pilot code"
+    )
+    id_number_hash: Mapped[str | None] = mapped_column(
+        sa.String(80), unique=True, comment="HMAC-SHA256 of the resident ID number (matching)"
+    )
+    id_number_ciphertext: Mapped[str | None] = mapped_column(
+        sa.Text, comment="AES-256-GCM copy of the ID number, for authorised reports only"
+    )
+    id_number_masked: Mapped[str | None] = mapped_column(sa.String(18))
+    platform_member_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("members.id"))
+    shop_id: Mapped[str | None] = mapped_column(sa.String(128))
+    operator_uscc: Mapped[str | None] = mapped_column(
+        sa.String(18), index=True, comment="a shop's operating company, when known"
+    )
+    region_code: Mapped[str | None] = mapped_column(sa.String(6), comment="GB/T 2260")
+    industry_code: Mapped[str | None] = mapped_column(sa.String(8), comment="GB/T 4754")
+    revision: Mapped[int] = mapped_column(
+        default=1, comment="raised on every change; the search index uses it as external version"
+    )
+    created_at: Mapped[created_at]
+    updated_at: Mapped[created_at]
+
+    names: Mapped[list[SubjectName]] = relationship(
+        back_populates="subject", order_by="SubjectName.valid_from", lazy="selectin"
+    )
+    platform: Mapped[Member | None] = relationship()
+
+
+class SubjectName(Base):
+    """Every name a subject has carried, so that a former name still finds it."""
+
+    __tablename__ = "subject_names"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("subjects.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(300))
+    name_normalised: Mapped[str] = mapped_column(sa.String(300), index=True)
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime | None] = mapped_column(comment="NULL while the name is current")
+
+    subject: Mapped[Subject] = relationship(back_populates="names")
+
+
+def register_subject(
+    session: Session,
+    *,
+    actor: Actor,
+    vault: IdentityVault,
+    kind: str,
+    name: str,
+    uscc: str | None = None,
+    id_number: str | None = None,
+    platform: Member | None = None,
+    shop_id: str | None = None,
+    operator_uscc: str | None = None,
+    region_code: str | None = None,
+    industry_code: str | None = None,
+    now: datetime | None = None,
+) -> Subject:
+    """Create a subject after checking its identifier; all problems are reported together.
+
+    A person's ID number is kept only as a keyed hash, an encrypted copy and a masked form.
+
+    :raises InvalidInput: unknown kind, missing or invalid identifier, empty name.
+    :raises Conflict: if a subject with the same identifier exists.
+    """
+    errors: dict[str, list[str]] = {}
+    values: dict[str, object] = {}
+    if kind not in set(SubjectKind):
+        errors["kind"] = [f"expected one of {', '.join(SubjectKind)}"]
+    try:
+        display = normalize_name(name)
+    except ValueError:
+        errors["name"] = ["a name is required"]
+    if kind == SubjectKind.ENTERPRISE or (kind == SubjectKind.SHOP and operator_uscc):
+        field, raw = ("uscc", uscc) if kind == SubjectKind.ENTERPRISE else ("operator_uscc",
+                                                                            operator_uscc)
+        if not raw:
+            errors[field] = ["required for an enterprise"]
+        else:
+            try:
+                check = validate_uscc(raw)
+                values[field] = check.code
+                if field == "uscc" and check.warnings:
+                    values["uscc_warnings"] = ",".join(check.warnings)
+            except IdentifierError as exc:
+                errors[field] = [str(exc)]
+    if kind == SubjectKind.PERSON:
+        if not id_number:
+            errors["id_number"] = ["required for a person"]
+        else:
+            try:
+                number = validate_id_number(id_number).number
+                protected = vault.protect(number)
+                values.update(id_number_hash=protected.keyed_hash,
+                              id_number_ciphertext=protected.ciphertext,
+                              id_number_masked=mask_id_number(number))
+            except IdentifierError as exc:
+                errors["id_number"] = [str(exc)]
+    if kind == SubjectKind.SHOP:
+        if platform is None or not platform.has_role(MemberRole.PLATFORM):
+            errors["platform"] = ["a shop belongs to a member with the platform role"]
+        else:
+            values["platform_member_id"] = platform.id
+        try:
+            values["shop_id"] = normalize_shop_id(shop_id or "")
+        except IdentifierError as exc:
+            errors["shop_id"] = [str(exc)]
+    if region_code is not None and not (len(region_code) == 6 and region_code.isdigit()):
+        errors["region_code"] = ["a six-digit GB/T 2260 code"]
+    if errors:
+        raise InvalidInput("the subject cannot be registered", errors)
+
+    existing = find_subject(session, kind=kind, uscc=values.get("uscc"),
+                            id_number_hash=values.get("id_number_hash"),
+                            platform_member_id=values.get("platform_member_id"),
+                            shop_id=values.get("shop_id"))
+    if existing is not None:
+        raise Conflict("a subject with this identifier exists", subject_id=str(existing.id))
+
+    at = now or utc_now()
+    subject = Subject(kind=kind, name=display.original.strip(), name_normalised=display.normalised,
+                      region_code=region_code, industry_code=industry_code, created_at=at,
+                      updated_at=at, revision=1, **values)
+    subject.names = [SubjectName(name=subject.name, name_normalised=display.normalised,
+                                 valid_from=at)]
+    session.add(subject)
+    session.flush()
+    # The audit trail names the subject by id; a person's number never enters it.
+    record_event(session, actor=actor, action="subject.registered", object_type="subject",
+                 object_id=str(subject.id),
+                 after={"kind": kind, "name": subject.name, "uscc": subject.uscc,
+                        "id_number": subject.id_number_masked, "shop_id": subject.shop_id},
+                 at=at)
+    return subject
+
+
+def find_subject(
+    session: Session,
+    *,
+    kind: str,
+    uscc: object = None,
+    id_number_hash: object = None,
+    platform_member_id: object = None,
+    shop_id: object = None,
+) -> Subject | None:
+    """The subject with this kind's identifier (already normalised), if any."""
+    query = sa.select(Subject).where(Subject.kind == kind)
+    if kind == SubjectKind.ENTERPRISE:
+        query = query.where(Subject.uscc == uscc)
+    elif kind == SubjectKind.PERSON:
+        query = query.where(Subject.id_number_hash == id_number_hash)
+    elif kind == SubjectKind.SHOP:
+        query = query.where(Subject.platform_member_id == platform_member_id,
+                            Subject.shop_id == shop_id)
+    else:
+        return None
+    return session.scalar(query)
+
+
+def rename_subject(session: Session, *, actor: Actor, subject: Subject, new_name: str,
+                   now: datetime | None = None) -> Subject:
+    """Give a subject a new current name; the former one stays in its name history.
+
+    :raises InvalidInput: for an empty name.
+    """
+    try:
+        display = normalize_name(new_name)
+    except ValueError:
+        raise InvalidInput("a name is required", {"name": ["a name is required"]}) from None
+    if display.original.strip() == subject.name:
+        return subject
+    at = now or utc_now()
+    for row in subject.names:
+        if row.valid_until is None:
+            row.valid_until = at
+    before = {"name": subject.name}
+    subject.name = display.original.strip()
+    subject.name_normalised = display.normalised
+    subject.names.append(SubjectName(name=subject.name, name_normalised=display.normalised,
+                                     valid_from=at))
+    subject.revision += 1
+    subject.updated_at = at
+    session.flush()
+    record_event(session, actor=actor, action="subject.renamed", object_type="subject",
+                 object_id=str(subject.id), before=before, after={"name": subject.name}, at=at)
+    return subject

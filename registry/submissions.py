@@ -1,0 +1,48 @@
+"""Submissions: the evidence of who sent what.
+
+The exact body bytes, the signature base and the signature are kept as received, so a
+submission can be verified again years later from this row alone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.db import Base, uuid_pk
+from registry.members import Member
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (
+        # Idempotency: a member's submission id names one submission for ever.
+        sa.UniqueConstraint("member_id", "submission_id"),
+        sa.CheckConstraint("record_count >= 0", name="record_count_non_negative"),
+    )
+
+    id: Mapped[uuid_pk]
+    member_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("members.id"))
+    key_id: Mapped[str] = mapped_column(sa.ForeignKey("member_keys.id"),
+                                        comment="the key that signed the request")
+    submission_id: Mapped[str] = mapped_column(sa.String(128),
+                                               comment="the member's own id for the submission")
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    body: Mapped[bytes] = mapped_column(sa.LargeBinary, comment="the exact request body bytes")
+    body_digest: Mapped[str] = mapped_column(sa.String(128),
+                                             comment="Content-Digest value, RFC 9530 sha-256")
+    signature_input: Mapped[str] = mapped_column(sa.Text, comment="Signature-Input header")
+    signature: Mapped[str] = mapped_column(sa.Text, comment="Signature header")
+    signature_base: Mapped[str] = mapped_column(sa.Text,
+                                                comment="the RFC 9421 signature base verified")
+    received_at: Mapped[datetime]
+    record_count: Mapped[int]
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(
+        comment="the signed receipt returned to the member"
+    )
+
+    member: Mapped[Member] = relationship()

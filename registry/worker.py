@@ -1,0 +1,147 @@
+"""The background worker: runs the registry's periodic jobs.
+
+Each job runs in its own session and commits on its own, so one failing job never blocks the
+others; the worker records a heartbeat that `/readyz` reports. Later features (the search
+outbox, expiries, notices, webhooks, log checkpoints) add their jobs to ``JOBS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from registry.clock import Clock
+from registry.db import Base
+
+log = logging.getLogger(__name__)
+
+
+class WorkerHeartbeat(Base):
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True,
+                                           comment="host:pid of the worker process")
+    started_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    rounds: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+JobFunction = Callable[[Session, datetime], int]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    interval_seconds: float
+    run: JobFunction  # returns how many items it handled, for the log
+
+
+JOBS: list[Job] = []
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Worker:
+    """Runs ``jobs`` when due, forever or for a bounded number of rounds."""
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        clock: Clock,
+        *,
+        jobs: list[Job] | None = None,
+        poll_interval: float = 1.0,
+        identity: str | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.clock = clock
+        self.jobs = list(JOBS if jobs is None else jobs)
+        self.poll_interval = poll_interval
+        self.identity = identity or worker_identity()
+        self.started_at = clock.now()
+        self._next_due: dict[str, float] = {}
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run_round(self) -> dict[str, int]:
+        """Run every job that is due; returns the count each job handled."""
+        handled: dict[str, int] = {}
+        errors: list[str] = []
+        for job in self.jobs:
+            due = self._next_due.get(job.name, 0.0)
+            if time.monotonic() < due:
+                continue
+            self._next_due[job.name] = time.monotonic() + job.interval_seconds
+            with self.session_factory() as session:
+                try:
+                    handled[job.name] = job.run(session, self.clock.now())
+                    session.commit()
+                except Exception as exc:  # noqa: BLE001 - one job's failure must not stop the rest
+                    session.rollback()
+                    log.exception("job %s failed", job.name)
+                    errors.append(f"{job.name}: {type(exc).__name__}")
+        self._beat("; ".join(errors) or None)
+        return handled
+
+    def _beat(self, error: str | None) -> None:
+        now = self.clock.now()
+        with self.session_factory() as session:
+            row = session.get(WorkerHeartbeat, self.identity)
+            if row is None:
+                row = WorkerHeartbeat(worker_id=self.identity, started_at=self.started_at,
+                                      last_seen_at=now, rounds=0)
+                session.add(row)
+            row.last_seen_at = now
+            row.rounds += 1
+            row.last_error = error
+            session.commit()
+
+    def run_forever(self, max_rounds: int | None = None) -> int:
+        rounds = 0
+        while not self._stop.is_set():
+            try:
+                self.run_round()
+            except sa.exc.OperationalError:
+                # The database is away (restart, failover): wait and try again.
+                log.warning("database unavailable; retrying in %.1fs", self.poll_interval)
+            rounds += 1
+            if max_rounds is not None and rounds >= max_rounds:
+                break
+            self._stop.wait(self.poll_interval)
+        return rounds
+
+
+def latest_heartbeat(session: Session) -> WorkerHeartbeat | None:
+    return session.scalar(
+        sa.select(WorkerHeartbeat).order_by(WorkerHeartbeat.last_seen_at.desc()).limit(1)
+    )
+
+
+def host_heartbeat_age(session: Session, now: datetime) -> float | None:
+    """Seconds since a worker on this host last beat, or None if none ever did."""
+    prefix = socket.gethostname() + ":"
+    last = session.scalar(
+        sa.select(sa.func.max(WorkerHeartbeat.last_seen_at))
+        .where(WorkerHeartbeat.worker_id.startswith(prefix, autoescape=True))
+    )
+    if last is None:
+        return None
+    if last.tzinfo is None:  # an aggregate bypasses the column type on SQLite
+        from datetime import UTC
+
+        last = last.replace(tzinfo=UTC)
+    return (now - last).total_seconds()

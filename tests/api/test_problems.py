@@ -1,0 +1,68 @@
+def test_unknown_route_is_a_problem_document(client):
+    response = client.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["type"] == "/problems/not-found"
+    assert body["status"] == 404
+    assert body["instance"] == "/no/such/thing"
+
+
+def test_wrong_method_is_a_problem_with_allow(client):
+    response = client.post("/healthz")
+    assert response.status_code == 405
+    assert response.mimetype == "application/problem+json"
+    assert "GET" in response.headers["Allow"]
+    assert response.get_json()["type"] == "/problems/method-not-allowed"
+
+
+def test_problem_types_are_dereferenceable(client):
+    body = client.get("/problems/validation-failed").get_json()
+    assert body["status"] == 422
+    assert "every" in body["description"]
+    assert client.get("/problems/nonsense").status_code == 404
+
+
+def test_an_unexpected_error_is_a_500_problem_without_a_trace(app, client, caplog):
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals 11010519491231002X")
+
+    response = client.get("/boom")
+    assert response.status_code == 500
+    body = response.get_json()
+    assert body["type"] == "/problems/internal-error"
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_a_failed_request_rolls_back_its_changes(app, client, session):
+    import sqlalchemy as sa
+
+    from registry.db import db
+    from registry.members import Member
+    from tests import factories
+
+    @app.post("/half")
+    def half():
+        factories.member(db.session, name="half-applied")
+        raise RuntimeError("fails after a write")
+
+    assert client.post("/half").status_code == 500
+    assert session.scalar(sa.select(Member).where(Member.name == "half-applied")) is None
+
+
+def test_a_successful_request_commits_once(app, client, session):
+    import sqlalchemy as sa
+
+    from registry.db import db
+    from registry.members import Member
+    from tests import factories
+
+    @app.post("/whole")
+    def whole():
+        factories.member(db.session, name="applied")
+        return {"ok": True}
+
+    assert client.post("/whole").status_code == 200
+    assert session.scalar(sa.select(Member).where(Member.name == "applied")) is not None

@@ -1,0 +1,136 @@
+import base64
+import os
+from pathlib import Path
+
+import pytest
+
+from config import DEFAULT_SECRETS, ConfigError, load_settings
+
+STRONG = {
+    "CREDITREG_SECRET_KEY": "s" * 40,
+    "CREDITREG_IDENTITY_HASH_KEY": "h" * 40,
+    "CREDITREG_IDENTITY_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+    "CREDITREG_DATABASE_URL": "postgresql+psycopg://u:p@db:5432/creditreg",
+}
+
+
+def test_defaults_give_a_sqlite_file_under_var():
+    settings = load_settings("dev", environ={})
+    assert settings.profile == "dev"
+    assert settings.DATABASE_URL == f"sqlite:///{Path('var').resolve() / 'creditreg.db'}"
+    assert settings.PORT == 8000
+    assert settings.SEARCH_BACKEND == "sql"
+    assert settings.sources["PORT"] == "default"
+
+
+def test_profile_comes_from_environment_and_changes_defaults():
+    settings = load_settings(environ={"CREDITREG_PROFILE": "test"})
+    assert settings.profile == "test"
+    assert settings.PASSWORD_HASH_MEMORY_KIB == 1024
+    assert load_settings("dev", environ={}).PASSWORD_HASH_MEMORY_KIB == 65536
+
+
+def test_unknown_profile_is_refused_by_name():
+    with pytest.raises(ConfigError, match="CREDITREG_PROFILE"):
+        load_settings(environ={"CREDITREG_PROFILE": "staging"})
+
+
+def test_precedence_default_file_environment_override(tmp_path):
+    config_file = tmp_path / "creditreg.toml"
+    config_file.write_text('port = 9000\nlog_level = "DEBUG"\nworker_poll_interval = 2.5\n')
+    env = {"CREDITREG_CONFIG": str(config_file), "CREDITREG_LOG_LEVEL": "ERROR"}
+    settings = load_settings("dev", environ=env, overrides={"WORKER_POLL_INTERVAL": 0.5})
+    assert settings.PORT == 9000
+    assert settings.sources["PORT"] == f"file {config_file}"
+    assert settings.LOG_LEVEL == "ERROR"
+    assert settings.sources["LOG_LEVEL"] == "environment CREDITREG_LOG_LEVEL"
+    assert settings.WORKER_POLL_INTERVAL == 0.5
+
+
+def test_plain_port_variable_is_honoured_but_ours_wins():
+    assert load_settings("dev", environ={"PORT": "8123"}).PORT == 8123
+    assert load_settings("dev", environ={"PORT": "8123", "CREDITREG_PORT": "8124"}).PORT == 8124
+
+
+def test_every_bad_key_is_named_at_once():
+    env = {"CREDITREG_PORT": "eighty", "CREDITREG_SEARCH_BACKEND": "solr",
+           "CREDITREG_WORKER_POLL_INTERVAL": "0"}
+    with pytest.raises(ConfigError) as info:
+        load_settings("dev", environ=env)
+    message = str(info.value)
+    assert "CREDITREG_PORT: expected an integer" in message
+    assert "CREDITREG_SEARCH_BACKEND: expected one of sql, opensearch, elasticsearch" in message
+    assert "CREDITREG_WORKER_POLL_INTERVAL: must be at least 0.05" in message
+    assert len(info.value.problems) == 3
+
+
+def test_unknown_keys_are_reported_not_fatal(tmp_path):
+    config_file = tmp_path / "c.toml"
+    config_file.write_text("colour = 'blue'\n")
+    settings = load_settings("dev", environ={"CREDITREG_PROTR": "1",
+                                             "CREDITREG_CONFIG": str(config_file),
+                                             "CREDITREG_TEST_DATABASE_URL": "ignored"})
+    assert any("CREDITREG_PROTR" in w for w in settings.warnings)
+    assert any("COLOUR" in w for w in settings.warnings)
+    assert not any("TEST_DATABASE_URL" in w for w in settings.warnings)
+
+
+def test_missing_or_broken_config_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="CREDITREG_CONFIG: file .* does not exist"):
+        load_settings("dev", environ={"CREDITREG_CONFIG": str(tmp_path / "nope.toml")})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("port = = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings("dev", environ={"CREDITREG_CONFIG": str(broken)})
+
+
+def test_search_engine_needs_a_url():
+    with pytest.raises(ConfigError, match="CREDITREG_SEARCH_URL: required"):
+        load_settings("dev", environ={"CREDITREG_SEARCH_BACKEND": "opensearch"})
+    settings = load_settings("dev", environ={"CREDITREG_SEARCH_BACKEND": "opensearch",
+                                             "CREDITREG_SEARCH_URL": "http://127.0.0.1:9200"})
+    assert settings.SEARCH_URL == "http://127.0.0.1:9200"
+
+
+def test_encryption_key_must_be_32_bytes_and_is_not_echoed():
+    short = base64.urlsafe_b64encode(b"too-short-key").decode()
+    with pytest.raises(ConfigError) as info:
+        load_settings("dev", environ={"CREDITREG_IDENTITY_ENCRYPTION_KEY": short})
+    assert "CREDITREG_IDENTITY_ENCRYPTION_KEY" in str(info.value)
+    assert short not in str(info.value)
+
+
+def test_production_refuses_every_default_secret_and_a_missing_database():
+    with pytest.raises(ConfigError) as info:
+        load_settings("production", environ={})
+    message = str(info.value)
+    for key in DEFAULT_SECRETS:
+        assert f"CREDITREG_{key}: production refuses the built-in development value" in message
+    assert "CREDITREG_DATABASE_URL: required in production" in message
+
+
+def test_production_refuses_a_single_default_secret():
+    env = dict(STRONG)
+    env["CREDITREG_IDENTITY_HASH_KEY"] = DEFAULT_SECRETS["IDENTITY_HASH_KEY"]
+    with pytest.raises(ConfigError) as info:
+        load_settings("production", environ=env)
+    assert [p.split(":")[0] for p in info.value.problems] == ["CREDITREG_IDENTITY_HASH_KEY"]
+
+
+def test_production_refuses_short_secret_key():
+    env = dict(STRONG, CREDITREG_SECRET_KEY="short-but-not-default")
+    with pytest.raises(ConfigError, match="CREDITREG_SECRET_KEY: must be at least 32"):
+        load_settings("production", environ=env)
+
+
+def test_production_starts_with_real_secrets_and_redacts_them():
+    settings = load_settings("production", environ=STRONG)
+    assert settings.DATABASE_URL == STRONG["CREDITREG_DATABASE_URL"]
+    shown = settings.redacted()
+    assert shown["SECRET_KEY"] == "<set>"
+    assert STRONG["CREDITREG_SECRET_KEY"] not in repr(shown)
+
+
+def test_overrides_reject_unknown_keys():
+    with pytest.raises(ConfigError, match="NOT_A_SETTING: unknown setting"):
+        load_settings("dev", environ={}, overrides={"NOT_A_SETTING": 1})

@@ -1,0 +1,75 @@
+from collections import Counter
+
+import sqlalchemy as sa
+
+from registry.demo import DemoSpec, load_demo
+from registry.identifiers import validate_id_number, validate_uscc
+from registry.members import Member
+from registry.records import CreditRecord, CreditRecordVersion, Polarity, RecordCategory
+from registry.subjects import Subject, SubjectName
+
+SMALL = DemoSpec(seed=7, enterprises=60)
+
+
+def snapshot(session):
+    subjects = session.execute(sa.select(Subject.kind, Subject.name, Subject.uscc,
+                                         Subject.shop_id).order_by(Subject.name,
+                                                                   Subject.uscc)).all()
+    records = session.execute(sa.select(CreditRecord.member_record_id, CreditRecord.category,
+                                        CreditRecord.polarity, CreditRecord.amount_value)
+                              .order_by(CreditRecord.member_record_id)).all()
+    return subjects, records
+
+
+def test_demo_has_every_kind_and_valid_identifiers(session, runtime):
+    summary = load_demo(session, runtime, SMALL)
+    assert summary.loaded
+    kinds = Counter(session.scalars(sa.select(Subject.kind)).all())
+    assert kinds["enterprise"] == 60 and kinds["person"] >= 1 and kinds["shop"] >= 2
+    for code in session.scalars(sa.select(Subject.uscc).where(Subject.uscc.is_not(None))):
+        assert validate_uscc(code).warnings == ()
+    for ciphertext in session.scalars(sa.select(Subject.id_number_ciphertext)
+                                      .where(Subject.kind == "person")):
+        validate_id_number(runtime.vault.decrypt(ciphertext))
+    platforms = session.scalars(sa.select(Subject.platform_member_id).where(
+        Subject.kind == "shop").distinct()).all()
+    assert len(platforms) == 2
+
+
+def test_demo_covers_every_category_and_polarity_seen_in_the_field(session, runtime):
+    load_demo(session, runtime, SMALL)
+    pairs = set(session.execute(sa.select(CreditRecord.category, CreditRecord.polarity)
+                                .distinct()).tuples().all())
+    assert {c for c, _ in pairs} == {str(c) for c in RecordCategory}
+    assert {p for _, p in pairs} == {str(p) for p in Polarity}
+
+
+def test_demo_has_english_names_renames_and_corrections(session, runtime):
+    load_demo(session, runtime, DemoSpec(seed=7, enterprises=300))
+    names = session.scalars(sa.select(Subject.name).where(Subject.kind == "enterprise")).all()
+    assert any(name.isascii() for name in names)
+    assert any(not name.isascii() for name in names)
+    assert session.scalar(sa.select(sa.func.count()).select_from(SubjectName)
+                          .where(SubjectName.valid_until.is_not(None))) > 0
+    assert session.scalar(sa.select(sa.func.count()).select_from(CreditRecordVersion)
+                          .where(CreditRecordVersion.op == "correct")) > 0
+
+
+def test_demo_is_deterministic_for_a_seed(app, session, runtime):
+    load_demo(session, runtime, SMALL)
+    first = snapshot(session)
+    session.rollback()
+    assert session.scalar(sa.select(sa.func.count()).select_from(Member)) == 0
+    load_demo(session, runtime, SMALL)
+    assert snapshot(session) == first
+    session.rollback()
+    load_demo(session, runtime, DemoSpec(seed=8, enterprises=60))
+    assert snapshot(session) != first
+
+
+def test_demo_does_not_load_into_a_registry_with_members(session, runtime):
+    load_demo(session, runtime, SMALL)
+    before = session.scalar(sa.select(sa.func.count()).select_from(Subject))
+    again = load_demo(session, runtime, SMALL)
+    assert not again.loaded
+    assert session.scalar(sa.select(sa.func.count()).select_from(Subject)) == before

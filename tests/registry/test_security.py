@@ -1,0 +1,46 @@
+import pytest
+
+from registry.logs import redact
+from registry.security import IdentityVault, Passwords, PasswordPolicyError
+
+KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"  # base64url of 32 bytes
+
+
+def test_keyed_hash_is_stable_and_depends_on_the_key():
+    vault = IdentityVault(hash_key="one", encryption_key=KEY)
+    assert vault.keyed_hash("11010519491231002X") == vault.keyed_hash("11010519491231002X")
+    other = IdentityVault(hash_key="two", encryption_key=KEY)
+    assert vault.keyed_hash("11010519491231002X") != other.keyed_hash("11010519491231002X")
+    assert "11010519491231002X" not in vault.keyed_hash("11010519491231002X")
+
+
+def test_encryption_round_trip_random_nonce_and_wrong_key():
+    vault = IdentityVault(hash_key="k", encryption_key=KEY)
+    first = vault.encrypt("11010519491231002X")
+    assert first != vault.encrypt("11010519491231002X")
+    assert "11010519491231002X" not in first
+    assert vault.decrypt(first) == "11010519491231002X"
+    other = IdentityVault(hash_key="k", encryption_key="A" * 43)
+    with pytest.raises(ValueError):
+        other.decrypt(first)
+
+
+def test_passwords_need_twelve_characters():
+    passwords = Passwords(time_cost=1, memory_kib=1024)
+    with pytest.raises(PasswordPolicyError):
+        passwords.hash("elevenchars")
+    stored = passwords.hash("twelve chars")
+    assert passwords.verify(stored, "twelve chars")
+    assert not passwords.verify(stored, "twelve chars!")
+    assert not passwords.verify("garbage", "twelve chars")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("id 11010519491231002X failed", "id 1101**********002X failed"),
+    ("lower 11010519491231002x", "lower 1101**********002x"),
+    ("(11010519491231002X)", "(1101**********002X)"),
+    ("order 1234567890123456789012 stays", "order 1234567890123456789012 stays"),
+    ("uscc 91110000600037341L stays", "uscc 91110000600037341L stays"),
+])
+def test_log_redaction(text, expected):
+    assert redact(text) == expected

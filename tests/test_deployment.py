@@ -1,0 +1,137 @@
+"""docker-compose.yml cannot run here (no Docker engine), so its content is checked instead:
+services, pinned images, health checks, volumes, and that the environment it gives the app is
+a valid production configuration of this very code base."""
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from config import SETTINGS_BY_KEY, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def interpolate(value: str, secrets: dict[str, str]) -> str:
+    """Resolve ${VAR:?message} the way docker compose does, from `secrets`."""
+
+    def substitute(match: re.Match) -> str:
+        name = match.group(1)
+        assert name in secrets, f"compose needs {name}, which the test does not provide"
+        return secrets[name]
+
+    return re.sub(r"\$\{([A-Z0-9_]+)(?::\?[^}]*)?\}", substitute, value)
+
+
+SECRETS = {
+    "CREDITREG_DB_PASSWORD": "db-password-for-test",
+    "ELASTIC_PASSWORD": "elastic-password-for-test",
+    "CREDITREG_SECRET_KEY": "k" * 48,
+    "CREDITREG_IDENTITY_HASH_KEY": "h" * 48,
+    "CREDITREG_IDENTITY_ENCRYPTION_KEY": base64.urlsafe_b64encode(bytes(range(32))).decode(),
+}
+
+
+def test_services_are_the_production_pieces(compose):
+    assert {"db", "search", "migrate", "app", "worker"} <= set(compose["services"])
+
+
+def test_images_are_pinned_to_a_major_version(compose):
+    services = compose["services"]
+    assert re.fullmatch(r"postgres:16(\.\d+)?(-[a-z0-9]+)?", services["db"]["image"])
+    search_image = services["search"]["image"]
+    assert re.fullmatch(
+        r"docker\.elastic\.co/elasticsearch/elasticsearch:(8|9)\.\d+\.\d+", search_image)
+    for name, service in services.items():
+        assert not str(service.get("image", "")).endswith(":latest"), name
+
+
+def test_app_environment_is_a_valid_production_configuration(compose):
+    for name in ("app", "worker", "migrate"):
+        raw_env = compose["services"][name]["environment"]
+        env = {key: interpolate(str(value), SECRETS) for key, value in raw_env.items()}
+        for key in env:
+            assert key.startswith("CREDITREG_"), key
+            assert key == "CREDITREG_PROFILE" or key[len("CREDITREG_"):] in SETTINGS_BY_KEY, key
+        settings = load_settings(environ=env)
+        assert settings.profile == "production"
+        assert not settings.warnings
+        assert settings.SEARCH_BACKEND == "elasticsearch"
+        # The app talks to the services of this file, on their standard ports.
+        assert "@db:5432/" in settings.DATABASE_URL
+        assert settings.DATABASE_URL.startswith("postgresql+psycopg://")
+        assert "@search:9200" in settings.SEARCH_URL
+
+
+def test_secrets_are_never_written_in_the_file(compose):
+    for name in ("app", "worker", "migrate"):
+        env = compose["services"][name]["environment"]
+        for key, setting in SETTINGS_BY_KEY.items():
+            if setting.secret:
+                assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", env[f"CREDITREG_{key}"]), key
+    assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}",
+                        compose["services"]["db"]["environment"]["POSTGRES_PASSWORD"])
+
+
+def test_database_credentials_agree(compose):
+    db_env = compose["services"]["db"]["environment"]
+    app_url = compose["services"]["app"]["environment"]["CREDITREG_DATABASE_URL"]
+    assert f"://{db_env['POSTGRES_USER']}:" in app_url
+    assert app_url.endswith(f"/{db_env['POSTGRES_DB']}")
+    assert "CREDITREG_DB_PASSWORD" in db_env["POSTGRES_PASSWORD"]
+    assert "CREDITREG_DB_PASSWORD" in app_url
+
+
+def test_elasticsearch_is_single_node_with_explicit_security(compose):
+    env = compose["services"]["search"]["environment"]
+    assert env["discovery.type"] == "single-node"
+    assert env["xpack.security.enabled"] == "true"
+    assert "xpack.security.http.ssl.enabled" in env
+    assert "ports" not in compose["services"]["search"], "the search engine is not published"
+    assert "ports" not in compose["services"]["db"], "the database is not published"
+
+
+def test_app_port_matches_gunicorn_and_settings(compose):
+    app = compose["services"]["app"]
+    assert app["ports"] == ["8000:8000"]
+    assert "0.0.0.0:8000" in app["command"]
+    assert app["environment"]["CREDITREG_PORT"] == "8000"
+    module, attribute = app["command"][-1].split(":")
+    assert (ROOT / (module.replace(".", "/") + ".py")).read_text().count(f"{attribute} = ") == 1
+
+
+def test_health_checks_and_start_order(compose):
+    services = compose["services"]
+    for name in ("db", "search", "app", "worker"):
+        assert services[name]["healthcheck"]["test"], name
+    assert "/readyz" in " ".join(services["app"]["healthcheck"]["test"])
+    assert services["worker"]["healthcheck"]["test"][1:3] == ["creditreg", "worker"]
+    for name in ("app", "worker"):
+        depends = services[name]["depends_on"]
+        assert depends["db"]["condition"] == "service_healthy"
+        assert depends["search"]["condition"] == "service_healthy"
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["command"] == ["creditreg", "db", "upgrade"]
+
+
+def test_named_volumes_are_declared_and_used(compose):
+    declared = set(compose["volumes"])
+    used = set()
+    for service in compose["services"].values():
+        for mount in service.get("volumes", []):
+            used.add(mount.split(":", 1)[0])
+    assert used == declared == {"pgdata", "esdata"}
+
+
+def test_dockerfile_ships_every_package_and_runs_unprivileged():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for package in ("registry", "api", "search", "admin", "config", "migrations"):
+        assert f"COPY {package} ./{package}" in dockerfile
+    assert re.search(r"^USER (?!root)\w+", dockerfile, re.M)
