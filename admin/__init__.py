@@ -17,10 +17,19 @@ public = Blueprint("public", __name__, template_folder="templates")
 @public.get("/")
 def home() -> ResponseReturnValue:
     session = db.session
-    by_kind = dict(session.execute(
-        sa.select(Subject.kind, sa.func.count()).group_by(Subject.kind)).tuples().all())
-    records = session.scalar(sa.select(sa.func.count()).select_from(CreditRecord)
-                             .where(CreditRecord.status == RecordStatus.ACTIVE)) or 0
+    by_kind = dict(
+        session.execute(sa.select(Subject.kind, sa.func.count()).group_by(Subject.kind))
+        .tuples()
+        .all()
+    )
+    records = (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(CreditRecord)
+            .where(CreditRecord.status == RecordStatus.ACTIVE)
+        )
+        or 0
+    )
     members = session.scalar(sa.select(sa.func.count()).select_from(Member)) or 0
     return render_template(
         "home.html",

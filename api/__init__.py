@@ -26,8 +26,9 @@ def problem_type(slug: str) -> ResponseReturnValue:
     found = problems.PROBLEM_TYPES.get(slug)
     if found is None:
         return problems.problem_response(problems.NOT_FOUND, "no such problem type")
-    return jsonify(type=found.uri, status=found.status, title=found.title,
-                   description=found.description)
+    return jsonify(
+        type=found.uri, status=found.status, title=found.title, description=found.description
+    )
 
 
 def _commit_unit_of_work(response: Response) -> Response:
@@ -44,13 +45,16 @@ def _commit_unit_of_work(response: Response) -> Response:
         session.rollback()
         log.warning("commit refused by a constraint (concurrent change)")
         return problems.problem_response(
-            problems.CONFLICT, "a concurrent request changed the same data; retry the request")
+            problems.CONFLICT, "a concurrent request changed the same data; retry the request"
+        )
     except OperationalError:
         session.rollback()
         log.warning("database unavailable at commit")
-        return problems.problem_response(problems.SERVICE_UNAVAILABLE,
-                                         "the database is unavailable; nothing was applied",
-                                         headers={"Retry-After": "5"})
+        return problems.problem_response(
+            problems.SERVICE_UNAVAILABLE,
+            "the database is unavailable; nothing was applied",
+            headers={"Retry-After": "5"},
+        )
     except SQLAlchemyError:
         session.rollback()
         log.exception("commit failed")

@@ -51,13 +51,20 @@ def readyz() -> ResponseReturnValue:
 
     search: SearchBackend = current_app.extensions["creditreg.search"]
     health = search.health()
-    checks["search"] = {"status": "ok" if health.ok else "unavailable", "backend": health.backend,
-                        "detail": health.detail, **health.info}
+    checks["search"] = {
+        "status": "ok" if health.ok else "unavailable",
+        "backend": health.backend,
+        "detail": health.detail,
+        **health.info,
+    }
 
     if worker is not None:
         age = (current_runtime().clock.now() - worker.last_seen_at).total_seconds()
-        checks["worker"] = {"status": "ok" if age < 60 else "stale",
-                            "last_seen_seconds_ago": round(age, 1), "worker_id": worker.worker_id}
+        checks["worker"] = {
+            "status": "ok" if age < 60 else "stale",
+            "last_seen_seconds_ago": round(age, 1),
+            "worker_id": worker.worker_id,
+        }
     else:
         checks["worker"] = {"status": "not-seen"}
 

@@ -42,38 +42,77 @@ def _register(slug: str, status: int, title: str, description: str) -> ProblemTy
     return problem_type
 
 
-BAD_REQUEST = _register("bad-request", 400, "Bad request",
-                        "The request could not be read (malformed syntax or framing).")
-VALIDATION = _register("validation-failed", 422, "Validation failed",
-                       "One or more fields are invalid; `errors` lists every one of them.")
+BAD_REQUEST = _register(
+    "bad-request",
+    400,
+    "Bad request",
+    "The request could not be read (malformed syntax or framing).",
+)
+VALIDATION = _register(
+    "validation-failed",
+    422,
+    "Validation failed",
+    "One or more fields are invalid; `errors` lists every one of them.",
+)
 NOT_FOUND = _register("not-found", 404, "Not found", "There is no such resource.")
-METHOD_NOT_ALLOWED = _register("method-not-allowed", 405, "Method not allowed",
-                               "The resource does not support this method.")
-CONFLICT = _register("conflict", 409, "Conflict",
-                     "The request conflicts with the current state of the resource.")
-FORBIDDEN = _register("forbidden", 403, "Forbidden",
-                      "The caller is known but not allowed to do this.")
-PAYLOAD_TOO_LARGE = _register("payload-too-large", 413, "Payload too large",
-                              "The request body exceeds the registry's limit.")
-UNSUPPORTED_MEDIA_TYPE = _register("unsupported-media-type", 415, "Unsupported media type",
-                                   "The request body is not in a media type this endpoint reads.")
-SERVICE_UNAVAILABLE = _register("service-unavailable", 503, "Service unavailable",
-                                "A dependency is unavailable; retry after the given delay.")
-INTERNAL = _register("internal-error", 500, "Internal error",
-                     "The registry failed unexpectedly; the incident is logged. Nothing of the "
-                     "request was applied.")
+METHOD_NOT_ALLOWED = _register(
+    "method-not-allowed", 405, "Method not allowed", "The resource does not support this method."
+)
+CONFLICT = _register(
+    "conflict", 409, "Conflict", "The request conflicts with the current state of the resource."
+)
+FORBIDDEN = _register(
+    "forbidden", 403, "Forbidden", "The caller is known but not allowed to do this."
+)
+PAYLOAD_TOO_LARGE = _register(
+    "payload-too-large", 413, "Payload too large", "The request body exceeds the registry's limit."
+)
+UNSUPPORTED_MEDIA_TYPE = _register(
+    "unsupported-media-type",
+    415,
+    "Unsupported media type",
+    "The request body is not in a media type this endpoint reads.",
+)
+SERVICE_UNAVAILABLE = _register(
+    "service-unavailable",
+    503,
+    "Service unavailable",
+    "A dependency is unavailable; retry after the given delay.",
+)
+INTERNAL = _register(
+    "internal-error",
+    500,
+    "Internal error",
+    "The registry failed unexpectedly; the incident is logged. Nothing of the request was applied.",
+)
 
 _BY_STATUS = {
-    400: BAD_REQUEST, 404: NOT_FOUND, 405: METHOD_NOT_ALLOWED, 409: CONFLICT, 403: FORBIDDEN,
-    413: PAYLOAD_TOO_LARGE, 415: UNSUPPORTED_MEDIA_TYPE, 422: VALIDATION, 503: SERVICE_UNAVAILABLE,
+    400: BAD_REQUEST,
+    404: NOT_FOUND,
+    405: METHOD_NOT_ALLOWED,
+    409: CONFLICT,
+    403: FORBIDDEN,
+    413: PAYLOAD_TOO_LARGE,
+    415: UNSUPPORTED_MEDIA_TYPE,
+    422: VALIDATION,
+    503: SERVICE_UNAVAILABLE,
 }
 _BY_DOMAIN_ERROR: dict[type[RegistryError], ProblemType] = {
-    NotFound: NOT_FOUND, Conflict: CONFLICT, InvalidInput: VALIDATION, Forbidden: FORBIDDEN,
+    NotFound: NOT_FOUND,
+    Conflict: CONFLICT,
+    InvalidInput: VALIDATION,
+    Forbidden: FORBIDDEN,
 }
 
 
-def problem_response(problem_type: ProblemType, detail: str, *, status: int | None = None,
-                     headers: dict[str, str] | None = None, **extensions: Any) -> Response:
+def problem_response(
+    problem_type: ProblemType,
+    detail: str,
+    *,
+    status: int | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
     body: dict[str, Any] = {
         "type": problem_type.uri,
         "title": problem_type.title,
@@ -83,8 +122,9 @@ def problem_response(problem_type: ProblemType, detail: str, *, status: int | No
     if request:
         body["instance"] = request.path
     body.update({k: v for k, v in extensions.items() if v is not None})
-    response = Response(json.dumps(body, ensure_ascii=False), status=body["status"],
-                        mimetype=PROBLEM_MEDIA_TYPE)
+    response = Response(
+        json.dumps(body, ensure_ascii=False), status=body["status"], mimetype=PROBLEM_MEDIA_TYPE
+    )
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
@@ -113,19 +153,25 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         problem_type = _BY_STATUS.get(exc.code or 500)
         if problem_type is None:
-            problem_type = ProblemType(f"http-{exc.code}", exc.code or 500,
-                                       exc.name, exc.description or exc.name)
+            problem_type = ProblemType(
+                f"http-{exc.code}", exc.code or 500, exc.name, exc.description or exc.name
+            )
         headers = dict(exc.get_headers()) if exc.code == 405 else {}
         headers.pop("Content-Type", None)
-        return problem_response(problem_type, exc.description or problem_type.description,
-                                status=exc.code, headers=headers)
+        return problem_response(
+            problem_type,
+            exc.description or problem_type.description,
+            status=exc.code,
+            headers=headers,
+        )
 
     @app.errorhandler(RegistryError)
     def _domain_error(exc: RegistryError) -> Response:
         problem_type = _BY_DOMAIN_ERROR.get(type(exc))
         if problem_type is None:
-            problem_type = next((p for cls, p in _BY_DOMAIN_ERROR.items()
-                                 if isinstance(exc, cls)), CONFLICT)
+            problem_type = next(
+                (p for cls, p in _BY_DOMAIN_ERROR.items() if isinstance(exc, cls)), CONFLICT
+            )
         errors = field_errors(exc.errors) if isinstance(exc, InvalidInput) else None
         return problem_response(problem_type, exc.detail, errors=errors, **exc.extensions)
 
@@ -136,6 +182,7 @@ def init_app(app: Flask) -> None:
         from sqlalchemy.exc import OperationalError
 
         if isinstance(exc, OperationalError):
-            return problem_response(SERVICE_UNAVAILABLE, "the database is unavailable",
-                                    headers={"Retry-After": "5"})
+            return problem_response(
+                SERVICE_UNAVAILABLE, "the database is unavailable", headers={"Retry-After": "5"}
+            )
         return problem_response(INTERNAL, INTERNAL.description)

@@ -132,41 +132,71 @@ DEFAULT_SECRETS = {
 }
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("SECRET_KEY", "str", DEFAULT_SECRETS["SECRET_KEY"],
-            "Signs console sessions and CSRF tokens.", secret=True),
-    Setting("IDENTITY_HASH_KEY", "str", DEFAULT_SECRETS["IDENTITY_HASH_KEY"],
-            "HMAC key for the keyed hash of personal ID numbers (used for matching).",
-            secret=True),
-    Setting("IDENTITY_ENCRYPTION_KEY", "aes_key", DEFAULT_SECRETS["IDENTITY_ENCRYPTION_KEY"],
-            "AES-256-GCM key (base64url, 32 bytes) for the encrypted copy of ID numbers.",
-            secret=True),
-    Setting("DATABASE_URL", "str", None,
-            "SQLAlchemy URL of the system of record; default: SQLite file VAR_DIR/creditreg.db.",
-            optional=True),
+    Setting(
+        "SECRET_KEY",
+        "str",
+        DEFAULT_SECRETS["SECRET_KEY"],
+        "Signs console sessions and CSRF tokens.",
+        secret=True,
+    ),
+    Setting(
+        "IDENTITY_HASH_KEY",
+        "str",
+        DEFAULT_SECRETS["IDENTITY_HASH_KEY"],
+        "HMAC key for the keyed hash of personal ID numbers (used for matching).",
+        secret=True,
+    ),
+    Setting(
+        "IDENTITY_ENCRYPTION_KEY",
+        "aes_key",
+        DEFAULT_SECRETS["IDENTITY_ENCRYPTION_KEY"],
+        "AES-256-GCM key (base64url, 32 bytes) for the encrypted copy of ID numbers.",
+        secret=True,
+    ),
+    Setting(
+        "DATABASE_URL",
+        "str",
+        None,
+        "SQLAlchemy URL of the system of record; default: SQLite file VAR_DIR/creditreg.db.",
+        optional=True,
+    ),
     Setting("VAR_DIR", "str", "var", "Directory for the SQLite database and other local state."),
     Setting("DATABASE_POOL_SIZE", "int", 5, "Connection pool size (PostgreSQL).", minimum=1),
-    Setting("SEARCH_BACKEND", "str", "sql", "Search engine: sql (embedded), opensearch or "
-            "elasticsearch.", choices=("sql", "opensearch", "elasticsearch")),
-    Setting("SEARCH_URL", "str", None, "URL of the OpenSearch/Elasticsearch cluster.",
-            optional=True),
+    Setting(
+        "SEARCH_BACKEND",
+        "str",
+        "sql",
+        "Search engine: sql (embedded), opensearch or elasticsearch.",
+        choices=("sql", "opensearch", "elasticsearch"),
+    ),
+    Setting(
+        "SEARCH_URL", "str", None, "URL of the OpenSearch/Elasticsearch cluster.", optional=True
+    ),
     Setting("SEARCH_INDEX_PREFIX", "str", "creditreg", "Prefix of every index and alias name."),
-    Setting("SEARCH_TIMEOUT", "float", 5.0, "Seconds before a search request gives up.",
-            minimum=0.1),
+    Setting(
+        "SEARCH_TIMEOUT", "float", 5.0, "Seconds before a search request gives up.", minimum=0.1
+    ),
     Setting("HOST", "str", "127.0.0.1", "Address `creditreg serve` listens on."),
-    Setting("PORT", "int", 8000, "Port `creditreg serve` listens on (PORT also works).",
-            minimum=1),
+    Setting("PORT", "int", 8000, "Port `creditreg serve` listens on (PORT also works).", minimum=1),
     Setting("SERVER_THREADS", "int", 8, "Threads of the embedded server.", minimum=1),
-    Setting("LOG_LEVEL", "str", "INFO", "Logging level.",
-            choices=("DEBUG", "INFO", "WARNING", "ERROR")),
-    Setting("WORKER_POLL_INTERVAL", "float", 1.0, "Seconds between two rounds of the worker.",
-            minimum=0.05),
-    Setting("PASSWORD_HASH_TIME_COST", "int", 3, "Argon2id iterations for staff passwords.",
-            minimum=1),
-    Setting("PASSWORD_HASH_MEMORY_KIB", "int", 65536, "Argon2id memory for staff passwords.",
-            minimum=8),
+    Setting(
+        "LOG_LEVEL", "str", "INFO", "Logging level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")
+    ),
+    Setting(
+        "WORKER_POLL_INTERVAL",
+        "float",
+        1.0,
+        "Seconds between two rounds of the worker.",
+        minimum=0.05,
+    ),
+    Setting(
+        "PASSWORD_HASH_TIME_COST", "int", 3, "Argon2id iterations for staff passwords.", minimum=1
+    ),
+    Setting(
+        "PASSWORD_HASH_MEMORY_KIB", "int", 65536, "Argon2id memory for staff passwords.", minimum=8
+    ),
     Setting("DEMO_SEED", "int", 20151001, "Seed of the generated demo dataset."),
-    Setting("DEMO_SUBJECTS", "int", 3000, "Number of enterprises in the demo dataset.",
-            minimum=10),
+    Setting("DEMO_SUBJECTS", "int", 3000, "Number of enterprises in the demo dataset.", minimum=10),
 )
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -175,7 +205,11 @@ SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
 PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
     "dev": {},
     # Cheap password hashing keeps the suite fast; the algorithm stays the same.
-    "test": {"PASSWORD_HASH_TIME_COST": 1, "PASSWORD_HASH_MEMORY_KIB": 1024, "LOG_LEVEL": "WARNING"},
+    "test": {
+        "PASSWORD_HASH_TIME_COST": 1,
+        "PASSWORD_HASH_MEMORY_KIB": 1024,
+        "LOG_LEVEL": "WARNING",
+    },
     "production": {},
 }
 
@@ -185,22 +219,22 @@ class Settings(Mapping[str, Any]):
     """Validated settings: read them as ``settings["PORT"]`` or ``settings.PORT``."""
 
     profile: str
-    values: Mapping[str, Any]
+    data: Mapping[str, Any]
     sources: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
     def __getitem__(self, key: str) -> Any:
-        return self.values[key]
+        return self.data[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self.data)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.data)
 
     def __getattr__(self, key: str) -> Any:
         try:
-            return self.__dict__["values"][key]
+            return self.__dict__["data"][key]
         except KeyError:
             raise AttributeError(key) from None
 
@@ -208,7 +242,7 @@ class Settings(Mapping[str, Any]):
         """The values with every secret replaced, safe to print or log."""
         return {
             key: ("<set>" if SETTINGS_BY_KEY[key].secret and value else value)
-            for key, value in self.values.items()
+            for key, value in self.data.items()
             if key in SETTINGS_BY_KEY
         }
 
@@ -240,8 +274,12 @@ def load_settings(
     env = os.environ if environ is None else environ
     profile = profile or env.get("CREDITREG_PROFILE") or "dev"
     if profile not in PROFILES:
-        raise ConfigError([f"CREDITREG_PROFILE: unknown profile {profile!r}, "
-                           f"expected one of {', '.join(PROFILES)}"])
+        raise ConfigError(
+            [
+                f"CREDITREG_PROFILE: unknown profile {profile!r}, "
+                f"expected one of {', '.join(PROFILES)}"
+            ]
+        )
 
     raw: dict[str, Any] = {s.key: s.default for s in SETTINGS}
     sources = {s.key: "default" for s in SETTINGS}
@@ -265,7 +303,7 @@ def load_settings(
             continue
         if name.startswith(RESERVED_ENV_PREFIXES):
             continue
-        key = name[len(ENV_PREFIX):]
+        key = name[len(ENV_PREFIX) :]
         if key not in SETTINGS_BY_KEY:
             notes.append(f"{name}: unknown setting ignored")
             continue
@@ -297,7 +335,7 @@ def load_settings(
         values["DATABASE_URL"] = f"sqlite:///{db_file}"
     for note in notes:
         log.warning("configuration: %s", note)
-    return Settings(profile=profile, values=values, sources=sources, warnings=tuple(notes))
+    return Settings(profile=profile, data=values, sources=sources, warnings=tuple(notes))
 
 
 def _where(setting: Setting, sources: Mapping[str, str]) -> str:

@@ -40,15 +40,17 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = (one_of("actor_kind", ActorKind),)
 
-    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-                                    primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     occurred_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
     actor_kind: Mapped[str] = mapped_column(sa.String(16))
     actor_id: Mapped[str] = mapped_column(
         sa.String(64), comment="staff user id, member id, or the name of a system job"
     )
-    action: Mapped[str] = mapped_column(sa.String(64), index=True,
-                                        comment="dotted verb, e.g. member.created, key.revoked")
+    action: Mapped[str] = mapped_column(
+        sa.String(64), index=True, comment="dotted verb, e.g. member.created, key.revoked"
+    )
     object_type: Mapped[str] = mapped_column(sa.String(32))
     object_id: Mapped[str] = mapped_column(sa.String(64))
     before: Mapped[dict[str, Any] | None]

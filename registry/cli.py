@@ -72,6 +72,7 @@ def _roles(value: str) -> list[str]:
 
 # --- db ----------------------------------------------------------------------------------------
 
+
 @click.group("db")
 def db_group() -> None:
     """Schema migrations."""
@@ -120,6 +121,7 @@ def _ensure_sqlite_directory() -> None:
 
 # --- members and keys -------------------------------------------------------------------------
 
+
 @click.group("members")
 def members_group() -> None:
     """Member organisations."""
@@ -127,9 +129,14 @@ def members_group() -> None:
 
 @members_group.command("add")
 @click.option("--name", required=True)
-@click.option("--kind", required=True, help="bank, lender, marketplace, enterprise, "
-              "rating_agency or regulator")
-@click.option("--roles", required=True, help="comma-separated: submitter,querier,regulator,platform")
+@click.option(
+    "--kind",
+    required=True,
+    help="bank, lender, marketplace, enterprise, rating_agency or regulator",
+)
+@click.option(
+    "--roles", required=True, help="comma-separated: submitter,querier,regulator,platform"
+)
 @click.option("--uscc", default=None, help="the member's own unified social credit code")
 @click.option("--json", "as_json", is_flag=True, help="print the created member as JSON")
 @domain_command
@@ -137,12 +144,20 @@ def members_add(name: str, kind: str, roles: str, uscc: str | None, as_json: boo
     """Admit a member organisation."""
     from registry.members import add_member
 
-    member = add_member(db.session, actor=CLI_ACTOR, name=name, kind=kind, roles=_roles(roles),
-                        uscc=uscc, now=current_runtime().clock.now())
+    member = add_member(
+        db.session,
+        actor=CLI_ACTOR,
+        name=name,
+        kind=kind,
+        roles=_roles(roles),
+        uscc=uscc,
+        now=current_runtime().clock.now(),
+    )
     if as_json:
         _echo_json(member.summary())
     else:
-        click.echo(f"member {member.id} admitted: {member.name} ({', '.join(sorted(member.roles))})")
+        roles = ", ".join(sorted(member.roles))
+        click.echo(f"member {member.id} admitted: {member.name} ({roles})")
 
 
 @members_group.command("list")
@@ -164,25 +179,45 @@ def keys_group() -> None:
 
 @keys_group.command("add")
 @click.option("--member", "member_id", required=True, help="member id")
-@click.option("--public-key", "public_key_file", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="PEM file with the public key")
-@click.option("--algorithm", default="ed25519", show_default=True,
-              type=click.Choice(["ed25519", "ecdsa-p256-sha256"]))
+@click.option(
+    "--public-key",
+    "public_key_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM file with the public key",
+)
+@click.option(
+    "--algorithm",
+    default="ed25519",
+    show_default=True,
+    type=click.Choice(["ed25519", "ecdsa-p256-sha256"]),
+)
 @click.option("--valid-from", default=None, help="ISO 8601 time; default now")
 @click.option("--valid-until", default=None, help="ISO 8601 time; default no end")
 @click.option("--json", "as_json", is_flag=True, help="print the registered key as JSON")
 @domain_command
-def keys_add(member_id: str, public_key_file: Path, algorithm: str, valid_from: str | None,
-             valid_until: str | None, as_json: bool) -> None:
+def keys_add(
+    member_id: str,
+    public_key_file: Path,
+    algorithm: str,
+    valid_from: str | None,
+    valid_until: str | None,
+    as_json: bool,
+) -> None:
     """Register a member's public key."""
     from registry.members import add_key, get_member
 
     member = get_member(db.session, member_id)
-    key = add_key(db.session, actor=CLI_ACTOR, member=member,
-                  public_key_pem=public_key_file.read_text(), algorithm=algorithm,
-                  valid_from=_parse_time(valid_from), valid_until=_parse_time(valid_until),
-                  now=current_runtime().clock.now())
+    key = add_key(
+        db.session,
+        actor=CLI_ACTOR,
+        member=member,
+        public_key_pem=public_key_file.read_text(),
+        algorithm=algorithm,
+        valid_from=_parse_time(valid_from),
+        valid_until=_parse_time(valid_until),
+        now=current_runtime().clock.now(),
+    )
     if as_json:
         _echo_json(key.summary())
     else:
@@ -198,8 +233,9 @@ def keys_revoke(key_id: str, reason: str, as_json: bool) -> None:
     """Revoke a key at once."""
     from registry.members import revoke_key
 
-    key = revoke_key(db.session, actor=CLI_ACTOR, key_id=key_id, reason=reason,
-                     now=current_runtime().clock.now())
+    key = revoke_key(
+        db.session, actor=CLI_ACTOR, key_id=key_id, reason=reason, now=current_runtime().clock.now()
+    )
     if as_json:
         _echo_json(key.summary())
     else:
@@ -207,6 +243,7 @@ def keys_revoke(key_id: str, reason: str, as_json: bool) -> None:
 
 
 # --- staff users ------------------------------------------------------------------------------
+
 
 @click.group("users")
 def users_group() -> None:
@@ -217,14 +254,26 @@ def users_group() -> None:
 @click.option("--username", required=True)
 @click.option("--roles", required=True, help="comma-separated: admin,reviewer,regulator")
 @click.option("--display-name", default=None)
-@click.option("--regulator-member", default=None,
-              help="for regulator staff: the id of the regulator member they act for")
-@click.option("--password-stdin", is_flag=True,
-              help="read the password from standard input instead of prompting")
+@click.option(
+    "--regulator-member",
+    default=None,
+    help="for regulator staff: the id of the regulator member they act for",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="read the password from standard input instead of prompting",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the created account as JSON")
 @domain_command
-def users_add(username: str, roles: str, display_name: str | None,
-              regulator_member: str | None, password_stdin: bool, as_json: bool) -> None:
+def users_add(
+    username: str,
+    roles: str,
+    display_name: str | None,
+    regulator_member: str | None,
+    password_stdin: bool,
+    as_json: bool,
+) -> None:
     """Create a staff account (the password is never taken from the command line)."""
     from registry.members import get_member
     from registry.staff import add_staff_user
@@ -235,10 +284,17 @@ def users_add(username: str, roles: str, display_name: str | None,
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     member = get_member(db.session, regulator_member) if regulator_member else None
     runtime = current_runtime()
-    user = add_staff_user(db.session, actor=CLI_ACTOR, passwords=runtime.passwords,
-                          username=username, password=password, roles=_roles(roles),
-                          display_name=display_name, regulator_member=member,
-                          now=runtime.clock.now())
+    user = add_staff_user(
+        db.session,
+        actor=CLI_ACTOR,
+        passwords=runtime.passwords,
+        username=username,
+        password=password,
+        roles=_roles(roles),
+        display_name=display_name,
+        regulator_member=member,
+        now=runtime.clock.now(),
+    )
     if as_json:
         _echo_json(user.summary())
     else:
@@ -246,6 +302,7 @@ def users_add(username: str, roles: str, display_name: str | None,
 
 
 # --- running ----------------------------------------------------------------------------------
+
 
 def serve_app(app: Flask, host: str, port: int, threads: int) -> None:
     from waitress import serve
@@ -267,8 +324,14 @@ def serve_command(host: str | None, port: int | None) -> None:
 
 @click.command("worker")
 @click.option("--rounds", type=int, default=None, help="stop after this many rounds")
-@click.option("--check", "check_max_age", type=float, default=None, metavar="SECONDS",
-              help="health check: exit 0 if a worker on this host beat within SECONDS")
+@click.option(
+    "--check",
+    "check_max_age",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="health check: exit 0 if a worker on this host beat within SECONDS",
+)
 @with_appcontext
 def worker_command(rounds: int | None, check_max_age: float | None) -> None:
     """Run the background jobs until stopped (Ctrl-C)."""
@@ -282,8 +345,9 @@ def worker_command(rounds: int | None, check_max_age: float | None) -> None:
             sys.exit(1)
         click.echo(f"healthy: last heartbeat {age:.1f}s ago")
         return
-    worker = Worker(db.new_session, runtime.clock,
-                    poll_interval=runtime.settings.WORKER_POLL_INTERVAL)
+    worker = Worker(
+        db.new_session, runtime.clock, poll_interval=runtime.settings.WORKER_POLL_INTERVAL
+    )
     click.echo(f"worker {worker.identity} running {len(worker.jobs)} job(s)")
     try:
         done = worker.run_forever(max_rounds=rounds)
@@ -294,15 +358,20 @@ def worker_command(rounds: int | None, check_max_age: float | None) -> None:
 
 
 @click.command("demo")
-@click.option("--subjects", type=int, default=None, help="enterprises to generate "
-              "(default: DEMO_SUBJECTS setting)")
+@click.option(
+    "--subjects",
+    type=int,
+    default=None,
+    help="enterprises to generate (default: DEMO_SUBJECTS setting)",
+)
 @click.option("--seed", type=int, default=None, help="default: DEMO_SEED setting")
 @click.option("--no-serve", is_flag=True, help="migrate and load the data, then exit")
 @click.option("--host", default=None)
 @click.option("--port", type=int, default=None)
 @with_appcontext
-def demo_command(subjects: int | None, seed: int | None, no_serve: bool, host: str | None,
-                 port: int | None) -> None:
+def demo_command(
+    subjects: int | None, seed: int | None, no_serve: bool, host: str | None, port: int | None
+) -> None:
     """Migrate the database, load a generated dataset (once), and serve."""
     from registry.demo import DemoSpec, load_demo
 
@@ -310,8 +379,10 @@ def demo_command(subjects: int | None, seed: int | None, no_serve: bool, host: s
     settings = runtime.settings
     _ensure_sqlite_directory()
     migrate.upgrade(db.engine)
-    spec = DemoSpec(seed=settings.DEMO_SEED if seed is None else seed,
-                    enterprises=settings.DEMO_SUBJECTS if subjects is None else subjects)
+    spec = DemoSpec(
+        seed=settings.DEMO_SEED if seed is None else seed,
+        enterprises=settings.DEMO_SUBJECTS if subjects is None else subjects,
+    )
     summary = load_demo(db.session, runtime, spec)
     db.session.commit()
     if summary.loaded:
@@ -328,12 +399,24 @@ def demo_command(subjects: int | None, seed: int | None, no_serve: bool, host: s
 def config_command() -> None:
     """Show the effective settings (secrets redacted) and where each came from."""
     settings = current_runtime().settings
-    _echo_json({"profile": settings.profile,
-                "values": settings.redacted(),
-                "sources": dict(settings.sources)})
+    _echo_json(
+        {
+            "profile": settings.profile,
+            "values": settings.redacted(),
+            "sources": dict(settings.sources),
+        }
+    )
 
 
 def register_commands(app: Flask) -> None:
-    for command in (db_group, members_group, keys_group, users_group, serve_command,
-                    worker_command, demo_command, config_command):
+    for command in (
+        db_group,
+        members_group,
+        keys_group,
+        users_group,
+        serve_command,
+        worker_command,
+        demo_command,
+        config_command,
+    ):
         app.cli.add_command(command)

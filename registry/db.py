@@ -58,6 +58,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
 class DecimalText(TypeDecorator[Decimal]):
     """An exact decimal with cents kept as text, for SQLite, which would store a float.
 
@@ -98,11 +100,13 @@ class Base(DeclarativeBase):
 
 
 uuid_pk = Annotated[uuid.UUID, mapped_column(primary_key=True, default=uuid.uuid4)]
-created_at = Annotated[datetime, mapped_column(default=utc_now)]
-updated_at = Annotated[datetime, mapped_column(default=utc_now, onupdate=utc_now)]
+# A timestamp that defaults to the time of the insert (operations usually pass their clock's).
+timestamp_now = Annotated[datetime, mapped_column(default=utc_now)]
 
 
-def one_of(column: str, allowed: Iterable[str] | type[StrEnum], name: str | None = None) -> CheckConstraint:
+def one_of(
+    column: str, allowed: Iterable[str] | type[StrEnum], name: str | None = None
+) -> CheckConstraint:
     """A CHECK constraint that keeps ``column`` within ``allowed`` (an enum or strings)."""
     values = [str(v) for v in allowed]
     quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in values)

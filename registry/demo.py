@@ -30,31 +30,75 @@ DEMO_ACTOR = Actor.system("demo")
 
 # (GB/T 2260 code, city in Chinese, city in pinyin)
 REGIONS = [
-    ("110105", "北京", "Beijing"), ("110108", "北京", "Beijing"), ("310115", "上海", "Shanghai"),
-    ("310104", "上海", "Shanghai"), ("440305", "深圳", "Shenzhen"), ("440106", "广州", "Guangzhou"),
-    ("330106", "杭州", "Hangzhou"), ("320106", "南京", "Nanjing"), ("510107", "成都", "Chengdu"),
-    ("420106", "武汉", "Wuhan"), ("350102", "福州", "Fuzhou"), ("120101", "天津", "Tianjin"),
-    ("500103", "重庆", "Chongqing"), ("610113", "西安", "Xi'an"),
+    ("110105", "北京", "Beijing"),
+    ("110108", "北京", "Beijing"),
+    ("310115", "上海", "Shanghai"),
+    ("310104", "上海", "Shanghai"),
+    ("440305", "深圳", "Shenzhen"),
+    ("440106", "广州", "Guangzhou"),
+    ("330106", "杭州", "Hangzhou"),
+    ("320106", "南京", "Nanjing"),
+    ("510107", "成都", "Chengdu"),
+    ("420106", "武汉", "Wuhan"),
+    ("350102", "福州", "Fuzhou"),
+    ("120101", "天津", "Tianjin"),
+    ("500103", "重庆", "Chongqing"),
+    ("610113", "西安", "Xi'an"),
 ]
 # GB/T 4754 industry code, Chinese trade word, English trade word
 INDUSTRIES = [
-    ("I65", "科技", "Technology"), ("I64", "网络科技", "Network Technology"),
-    ("F51", "贸易", "Trading"), ("F52", "商贸", "Commerce"), ("C39", "电子", "Electronics"),
-    ("C34", "机械制造", "Machinery"), ("E47", "建筑工程", "Construction"),
-    ("K70", "房地产开发", "Real Estate"), ("L72", "企业管理咨询", "Management Consulting"),
-    ("G54", "物流", "Logistics"), ("H62", "餐饮管理", "Catering Management"),
-    ("M75", "生物科技", "Biotechnology"), ("C27", "医药", "Pharmaceutical"),
+    ("I65", "科技", "Technology"),
+    ("I64", "网络科技", "Network Technology"),
+    ("F51", "贸易", "Trading"),
+    ("F52", "商贸", "Commerce"),
+    ("C39", "电子", "Electronics"),
+    ("C34", "机械制造", "Machinery"),
+    ("E47", "建筑工程", "Construction"),
+    ("K70", "房地产开发", "Real Estate"),
+    ("L72", "企业管理咨询", "Management Consulting"),
+    ("G54", "物流", "Logistics"),
+    ("H62", "餐饮管理", "Catering Management"),
+    ("M75", "生物科技", "Biotechnology"),
+    ("C27", "医药", "Pharmaceutical"),
     ("A01", "农业发展", "Agricultural Development"),
 ]
 TRADE_SYLLABLES = [
-    ("华", "Hua"), ("信", "Xin"), ("达", "Da"), ("恒", "Heng"), ("盛", "Sheng"), ("瑞", "Rui"),
-    ("通", "Tong"), ("宏", "Hong"), ("远", "Yuan"), ("鑫", "Xin"), ("泰", "Tai"), ("安", "An"),
-    ("德", "De"), ("隆", "Long"), ("新", "Xin"), ("丰", "Feng"), ("嘉", "Jia"), ("锦", "Jin"),
-    ("捷", "Jie"), ("融", "Rong"), ("智", "Zhi"), ("云", "Yun"), ("海", "Hai"), ("星", "Xing"),
-    ("博", "Bo"), ("创", "Chuang"), ("明", "Ming"), ("和", "He"), ("誉", "Yu"), ("君", "Jun"),
+    ("华", "Hua"),
+    ("信", "Xin"),
+    ("达", "Da"),
+    ("恒", "Heng"),
+    ("盛", "Sheng"),
+    ("瑞", "Rui"),
+    ("通", "Tong"),
+    ("宏", "Hong"),
+    ("远", "Yuan"),
+    ("鑫", "Xin"),
+    ("泰", "Tai"),
+    ("安", "An"),
+    ("德", "De"),
+    ("隆", "Long"),
+    ("新", "Xin"),
+    ("丰", "Feng"),
+    ("嘉", "Jia"),
+    ("锦", "Jin"),
+    ("捷", "Jie"),
+    ("融", "Rong"),
+    ("智", "Zhi"),
+    ("云", "Yun"),
+    ("海", "Hai"),
+    ("星", "Xing"),
+    ("博", "Bo"),
+    ("创", "Chuang"),
+    ("明", "Ming"),
+    ("和", "He"),
+    ("誉", "Yu"),
+    ("君", "Jun"),
 ]
-LEGAL_FORMS = [("有限公司", "Co., Ltd."), ("有限责任公司", "Co., Ltd."),
-               ("股份有限公司", "Company Limited")]
+LEGAL_FORMS = [
+    ("有限公司", "Co., Ltd."),
+    ("有限责任公司", "Co., Ltd."),
+    ("股份有限公司", "Company Limited"),
+]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华"
 SHOP_SUFFIXES = ["旗舰店", "专营店", "官方店", "小店", "数码店", "生活馆"]
@@ -85,14 +129,14 @@ def make_uscc(rng: random.Random, region_code: str) -> str:
 
 
 def make_id_number(rng: random.Random, region_code: str, today: date) -> str:
-    birth = date(1955, 1, 1) + timedelta(days=rng.randrange((today - date(1955, 1, 1)).days
-                                                            - 18 * 366))
+    birth = date(1955, 1, 1) + timedelta(
+        days=rng.randrange((today - date(1955, 1, 1)).days - 18 * 366)
+    )
     first17 = f"{region_code}{birth:%Y%m%d}{rng.randrange(1000):03d}"
     return first17 + id_number_check_character(first17)
 
 
-def _enterprise_name(rng: random.Random, city: str, city_en: str,
-                     english: bool) -> tuple[str, str]:
+def _enterprise_name(rng: random.Random, city: str, city_en: str, english: bool) -> tuple[str, str]:
     syllables = rng.sample(TRADE_SYLLABLES, 2)
     code, trade_zh, trade_en = rng.choice(INDUSTRIES)
     form_zh, form_en = rng.choice(LEGAL_FORMS)
@@ -105,30 +149,81 @@ def _enterprise_name(rng: random.Random, city: str, city_en: str,
 
 def _members(session: Session, rng: random.Random, now: datetime) -> dict[str, Member]:
     specs = [
-        ("market", "北京市市场监督管理局", MemberKind.REGULATOR,
-         [MemberRole.REGULATOR, MemberRole.SUBMITTER, MemberRole.QUERIER], "110000"),
-        ("tax", "国家税务总局上海市税务局", MemberKind.REGULATOR,
-         [MemberRole.REGULATOR, MemberRole.SUBMITTER], "310000"),
-        ("court", "北京市朝阳区人民法院", MemberKind.REGULATOR,
-         [MemberRole.REGULATOR, MemberRole.SUBMITTER], "110105"),
-        ("bank", "华夏示范银行股份有限公司", MemberKind.BANK,
-         [MemberRole.SUBMITTER, MemberRole.QUERIER], "110108"),
-        ("lender", "深圳前海示范小额贷款有限公司", MemberKind.LENDER,
-         [MemberRole.SUBMITTER, MemberRole.QUERIER], "440305"),
-        ("supplier", "上海示范供应链管理有限公司", MemberKind.ENTERPRISE,
-         [MemberRole.SUBMITTER, MemberRole.QUERIER], "310115"),
-        ("agency", "示范信用评级有限公司", MemberKind.RATING_AGENCY,
-         [MemberRole.SUBMITTER, MemberRole.QUERIER], "110105"),
-        ("taohuo", "淘货网络科技有限公司", MemberKind.MARKETPLACE,
-         [MemberRole.PLATFORM, MemberRole.SUBMITTER, MemberRole.QUERIER], "330106"),
-        ("jingxuan", "京选电子商务有限公司", MemberKind.MARKETPLACE,
-         [MemberRole.PLATFORM, MemberRole.SUBMITTER, MemberRole.QUERIER], "110105"),
+        (
+            "market",
+            "北京市市场监督管理局",
+            MemberKind.REGULATOR,
+            [MemberRole.REGULATOR, MemberRole.SUBMITTER, MemberRole.QUERIER],
+            "110000",
+        ),
+        (
+            "tax",
+            "国家税务总局上海市税务局",
+            MemberKind.REGULATOR,
+            [MemberRole.REGULATOR, MemberRole.SUBMITTER],
+            "310000",
+        ),
+        (
+            "court",
+            "北京市朝阳区人民法院",
+            MemberKind.REGULATOR,
+            [MemberRole.REGULATOR, MemberRole.SUBMITTER],
+            "110105",
+        ),
+        (
+            "bank",
+            "华夏示范银行股份有限公司",
+            MemberKind.BANK,
+            [MemberRole.SUBMITTER, MemberRole.QUERIER],
+            "110108",
+        ),
+        (
+            "lender",
+            "深圳前海示范小额贷款有限公司",
+            MemberKind.LENDER,
+            [MemberRole.SUBMITTER, MemberRole.QUERIER],
+            "440305",
+        ),
+        (
+            "supplier",
+            "上海示范供应链管理有限公司",
+            MemberKind.ENTERPRISE,
+            [MemberRole.SUBMITTER, MemberRole.QUERIER],
+            "310115",
+        ),
+        (
+            "agency",
+            "示范信用评级有限公司",
+            MemberKind.RATING_AGENCY,
+            [MemberRole.SUBMITTER, MemberRole.QUERIER],
+            "110105",
+        ),
+        (
+            "taohuo",
+            "淘货网络科技有限公司",
+            MemberKind.MARKETPLACE,
+            [MemberRole.PLATFORM, MemberRole.SUBMITTER, MemberRole.QUERIER],
+            "330106",
+        ),
+        (
+            "jingxuan",
+            "京选电子商务有限公司",
+            MemberKind.MARKETPLACE,
+            [MemberRole.PLATFORM, MemberRole.SUBMITTER, MemberRole.QUERIER],
+            "110105",
+        ),
     ]
     members = {}
     for key, name, kind, roles, region in specs:
-        members[key] = add_member(session, actor=DEMO_ACTOR, name=name, kind=kind,
-                                  roles=[str(r) for r in roles], uscc=make_uscc(rng, region),
-                                  now=now)
+        members[key] = add_member(
+            session,
+            actor=DEMO_ACTOR,
+            name=name,
+            kind=kind,
+            roles=[str(r) for r in roles],
+            uscc=make_uscc(rng, region),
+            now=now,
+        )
     return members
 
 
@@ -137,19 +232,20 @@ def _days_ago(rng: random.Random, today: date, low: int, high: int) -> date:
 
 
 def _money(rng: random.Random, low: int, high: int) -> dict[str, Any]:
-    return {"amount_value": Decimal(rng.randint(low, high) * 100),
-            "amount_currency": "CNY"}
+    return {"amount_value": Decimal(rng.randint(low, high) * 100), "amount_currency": "CNY"}
 
 
-def _record_fields(rng: random.Random, category: RecordCategory, polarity: Polarity,
-                   today: date, serial: int) -> tuple[str, dict[str, Any]]:
+def _record_fields(
+    rng: random.Random, category: RecordCategory, polarity: Polarity, today: date, serial: int
+) -> tuple[str, dict[str, Any]]:
     """The submitting member (by key) and the record's fields, as each category needs them."""
     year = today.year - rng.randint(0, 3)
     decided = _days_ago(rng, today, 20, 4 * 365)
     if category == RecordCategory.ADMINISTRATIVE_LICENCE:
         return "market", {
             "polarity": Polarity.NEUTRAL if polarity == Polarity.NEGATIVE else polarity,
-            "authority": "北京市市场监督管理局", "decided_at": decided,
+            "authority": "北京市市场监督管理局",
+            "decided_at": decided,
             "document_number": f"京市监许字〔{year}〕{serial}号",
             "legal_basis": "《中华人民共和国行政许可法》第三十八条",
             "summary": rng.choice(["食品经营许可", "工业产品生产许可", "医疗器械经营许可"]),
@@ -157,36 +253,48 @@ def _record_fields(rng: random.Random, category: RecordCategory, polarity: Polar
     if category == RecordCategory.ADMINISTRATIVE_PENALTY:
         severity = rng.choice(list(Severity))
         return "market", {
-            "polarity": Polarity.NEGATIVE, "severity": severity,
-            "authority": "北京市市场监督管理局", "decided_at": decided,
+            "polarity": Polarity.NEGATIVE,
+            "severity": severity,
+            "authority": "北京市市场监督管理局",
+            "decided_at": decided,
             "ended_at": decided + timedelta(days=rng.randint(10, 60)),
             "document_number": f"京市监罚〔{year}〕{serial}号",
-            "legal_basis": rng.choice(["《中华人民共和国产品质量法》第四十九条",
-                                       "《中华人民共和国广告法》第五十五条",
-                                       "《中华人民共和国食品安全法》第一百二十四条"]),
+            "legal_basis": rng.choice(
+                [
+                    "《中华人民共和国产品质量法》第四十九条",
+                    "《中华人民共和国广告法》第五十五条",
+                    "《中华人民共和国食品安全法》第一百二十四条",
+                ]
+            ),
             "summary": rng.choice(["销售不合格产品", "发布虚假广告", "未按规定公示年度报告"]),
             **_money(rng, 20, 2000),
         }
     if category == RecordCategory.COURT_JUDGMENT:
         return "court", {
             "polarity": Polarity.NEGATIVE if polarity == Polarity.NEGATIVE else Polarity.NEUTRAL,
-            "authority": "北京市朝阳区人民法院", "decided_at": decided,
+            "authority": "北京市朝阳区人民法院",
+            "decided_at": decided,
             "document_number": f"（{year}）京0105民初{serial}号",
             "summary": rng.choice(["买卖合同纠纷", "借款合同纠纷", "劳动争议"]),
             **_money(rng, 50, 50000),
         }
     if category == RecordCategory.DISHONEST_DEBTOR:
         return "court", {
-            "polarity": Polarity.NEGATIVE, "severity": Severity.SERIOUS,
-            "authority": "北京市朝阳区人民法院", "decided_at": decided,
+            "polarity": Polarity.NEGATIVE,
+            "severity": Severity.SERIOUS,
+            "authority": "北京市朝阳区人民法院",
+            "decided_at": decided,
             "document_number": f"（{year}）京0105执{serial}号",
             "legal_basis": "《最高人民法院关于公布失信被执行人名单信息的若干规定》第一条",
-            "summary": "有履行能力而拒不履行生效法律文书确定义务", **_money(rng, 100, 100000),
+            "summary": "有履行能力而拒不履行生效法律文书确定义务",
+            **_money(rng, 100, 100000),
         }
     if category == RecordCategory.TAX_ARREARS:
         return "tax", {
-            "polarity": Polarity.NEGATIVE, "severity": Severity.GENERAL,
-            "authority": "国家税务总局上海市税务局", "occurred_at": decided,
+            "polarity": Polarity.NEGATIVE,
+            "severity": Severity.GENERAL,
+            "authority": "国家税务总局上海市税务局",
+            "occurred_at": decided,
             "document_number": f"沪税欠〔{year}〕{serial}号",
             "legal_basis": "《中华人民共和国税收征收管理法》第四十五条",
             **_money(rng, 10, 30000),
@@ -194,7 +302,8 @@ def _record_fields(rng: random.Random, category: RecordCategory, polarity: Polar
     if category == RecordCategory.CONTRACT_PERFORMANCE:
         return "supplier", {
             "polarity": Polarity.NEGATIVE if polarity == Polarity.NEGATIVE else Polarity.POSITIVE,
-            "authority": "上海示范供应链管理有限公司", "occurred_at": decided,
+            "authority": "上海示范供应链管理有限公司",
+            "occurred_at": decided,
             "ended_at": decided + timedelta(days=rng.randint(30, 365)),
             "summary": "按期交付" if polarity != Polarity.NEGATIVE else "逾期交货且未赔偿",
             **_money(rng, 100, 20000),
@@ -205,33 +314,40 @@ def _record_fields(rng: random.Random, category: RecordCategory, polarity: Polar
         due = decided
         return "supplier", {
             "polarity": Polarity.NEGATIVE if late else Polarity.POSITIVE,
-            "authority": "上海示范供应链管理有限公司", "occurred_at": due,
+            "authority": "上海示范供应链管理有限公司",
+            "occurred_at": due,
             "ended_at": due + timedelta(days=days_past_due),
             "details": {"due_date": due.isoformat(), "days_past_due": days_past_due},
             **_money(rng, 10, 5000),
         }
     if category == RecordCategory.LOAN_DEFAULT:
         return "bank", {
-            "polarity": Polarity.NEGATIVE, "severity": Severity.SERIOUS,
-            "authority": "华夏示范银行股份有限公司", "occurred_at": decided,
+            "polarity": Polarity.NEGATIVE,
+            "severity": Severity.SERIOUS,
+            "authority": "华夏示范银行股份有限公司",
+            "occurred_at": decided,
             "details": {"days_past_due": rng.choice([90, 180, 360])},
             **_money(rng, 500, 200000),
         }
     if category == RecordCategory.HONOUR:
         return "market", {
-            "polarity": Polarity.POSITIVE, "authority": "北京市市场监督管理局",
+            "polarity": Polarity.POSITIVE,
+            "authority": "北京市市场监督管理局",
             "decided_at": decided,
             "summary": rng.choice(["守合同重信用企业", "纳税信用A级纳税人", "诚信经营示范单位"]),
         }
     if category == RecordCategory.CREDIT_COMMITMENT:
         return "market", {
             "polarity": Polarity.POSITIVE if polarity == Polarity.POSITIVE else Polarity.NEUTRAL,
-            "authority": "北京市市场监督管理局", "decided_at": decided,
+            "authority": "北京市市场监督管理局",
+            "decided_at": decided,
             "summary": "信用承诺书：依法诚信经营，承诺内容真实",
         }
     return "taohuo", {  # consumer complaint
-        "polarity": Polarity.NEGATIVE, "severity": Severity.MINOR,
-        "authority": "淘货网络科技有限公司", "occurred_at": decided,
+        "polarity": Polarity.NEGATIVE,
+        "severity": Severity.MINOR,
+        "authority": "淘货网络科技有限公司",
+        "occurred_at": decided,
         "summary": rng.choice(["商品与描述不符", "发货延迟", "售后服务未响应"]),
     }
 
@@ -241,11 +357,12 @@ def load_demo(session: Session, runtime: Runtime, spec: DemoSpec) -> DemoSummary
     if session.scalar(sa.select(sa.func.count()).select_from(Member)):
         counts: Counter[str] = Counter()
         for kind, count in session.execute(
-                sa.select(Subject.kind, sa.func.count()).group_by(Subject.kind)):
+            sa.select(Subject.kind, sa.func.count()).group_by(Subject.kind)
+        ):
             counts[f"{kind} subjects"] = count
         return DemoSummary(loaded=False, counts=counts)
 
-    rng = random.Random(spec.seed)
+    rng = random.Random(spec.seed)  # noqa: S311 - reproducible demo data, not a secret
     now = runtime.clock.now()
     today = now.date()
     summary = DemoSummary(loaded=True)
@@ -256,10 +373,17 @@ def load_demo(session: Session, runtime: Runtime, spec: DemoSpec) -> DemoSummary
     for _ in range(spec.enterprises):
         region, city, city_en = rng.choice(REGIONS)
         name, industry = _enterprise_name(rng, city, city_en, english=rng.random() < 0.15)
-        subject = register_subject(session, actor=DEMO_ACTOR, vault=runtime.vault,
-                                   kind=SubjectKind.ENTERPRISE, name=name,
-                                   uscc=make_uscc(rng, region), region_code=region,
-                                   industry_code=industry, now=now)
+        subject = register_subject(
+            session,
+            actor=DEMO_ACTOR,
+            vault=runtime.vault,
+            kind=SubjectKind.ENTERPRISE,
+            name=name,
+            uscc=make_uscc(rng, region),
+            region_code=region,
+            industry_code=industry,
+            now=now,
+        )
         if rng.random() < 0.05:
             new_name, _ = _enterprise_name(rng, city, city_en, english=False)
             rename_subject(session, actor=DEMO_ACTOR, subject=subject, new_name=new_name, now=now)
@@ -270,32 +394,60 @@ def load_demo(session: Session, runtime: Runtime, spec: DemoSpec) -> DemoSummary
     for _ in range(max(1, spec.enterprises * spec.persons_per_100_enterprises // 100)):
         region, _city, _ = rng.choice(REGIONS)
         name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2)))
-        subjects.append(register_subject(
-            session, actor=DEMO_ACTOR, vault=runtime.vault, kind=SubjectKind.PERSON, name=name,
-            id_number=make_id_number(rng, region, today), region_code=region, now=now))
+        subjects.append(
+            register_subject(
+                session,
+                actor=DEMO_ACTOR,
+                vault=runtime.vault,
+                kind=SubjectKind.PERSON,
+                name=name,
+                id_number=make_id_number(rng, region, today),
+                region_code=region,
+                now=now,
+            )
+        )
         summary.counts["persons"] += 1
 
-    enterprises = subjects[:spec.enterprises]
-    shops_per_platform = max(1, spec.enterprises * spec.shops_per_platform_per_100_enterprises
-                             // 100)
+    enterprises = subjects[: spec.enterprises]
+    shops_per_platform = max(
+        1, spec.enterprises * spec.shops_per_platform_per_100_enterprises // 100
+    )
     for platform_key, prefix in (("taohuo", "TH"), ("jingxuan", "JX")):
         for number in range(shops_per_platform):
             operator = rng.choice(enterprises)
-            brand = operator.name_normalised[2:4] if operator.name_normalised[:1] >= "\u4e00" \
+            brand = (
+                operator.name_normalised[2:4]
+                if operator.name_normalised[:1] >= "\u4e00"
                 else rng.choice(TRADE_SYLLABLES)[0] + rng.choice(TRADE_SYLLABLES)[0]
-            subjects.append(register_subject(
-                session, actor=DEMO_ACTOR, vault=runtime.vault, kind=SubjectKind.SHOP,
-                name=brand + rng.choice(SHOP_SUFFIXES), platform=members[platform_key],
-                shop_id=f"{prefix}{100000 + number * 7 + rng.randrange(7)}",
-                operator_uscc=operator.uscc, region_code=operator.region_code, now=now))
+            )
+            subjects.append(
+                register_subject(
+                    session,
+                    actor=DEMO_ACTOR,
+                    vault=runtime.vault,
+                    kind=SubjectKind.SHOP,
+                    name=brand + rng.choice(SHOP_SUFFIXES),
+                    platform=members[platform_key],
+                    shop_id=f"{prefix}{100000 + number * 7 + rng.randrange(7)}",
+                    operator_uscc=operator.uscc,
+                    region_code=operator.region_code,
+                    now=now,
+                )
+            )
             summary.counts["shops"] += 1
 
     _load_records(session, rng, members, subjects, now, summary)
     return summary
 
 
-def _load_records(session: Session, rng: random.Random, members: dict[str, Member],
-                  subjects: list[Subject], now: datetime, summary: DemoSummary) -> None:
+def _load_records(
+    session: Session,
+    rng: random.Random,
+    members: dict[str, Member],
+    subjects: list[Subject],
+    now: datetime,
+    summary: DemoSummary,
+) -> None:
     # Every (category, polarity) pair appears at least once, on the first subjects; after
     # that records are drawn at random, negative information being the rarer kind.
     pairs = [(c, p) for c in RecordCategory for p in Polarity]
@@ -312,19 +464,31 @@ def _load_records(session: Session, rng: random.Random, members: dict[str, Membe
             serial += 1
             member_key, fields = _record_fields(rng, category, polarity, now.date(), serial)
             if category == RecordCategory.CONSUMER_COMPLAINT and subject.kind == SubjectKind.SHOP:
-                platform_key = "taohuo" if subject.platform_member_id == members["taohuo"].id \
-                    else "jingxuan"
+                platform_key = (
+                    "taohuo" if subject.platform_member_id == members["taohuo"].id else "jingxuan"
+                )
                 member_key = platform_key
                 fields["authority"] = members[platform_key].name
             member = members[member_key]
-            record, _ = upsert_record(session, actor=Actor.system(f"demo:{member_key}"),
-                                      member=member, subject=subject,
-                                      member_record_id=f"{member_key.upper()}-{serial}",
-                                      fields={"category": category, **fields}, now=now)
+            record, _ = upsert_record(
+                session,
+                actor=Actor.system(f"demo:{member_key}"),
+                member=member,
+                subject=subject,
+                member_record_id=f"{member_key.upper()}-{serial}",
+                fields={"category": category, **fields},
+                now=now,
+            )
             summary.counts["records"] += 1
             if rng.random() < 0.04 and record.summary:
-                upsert_record(session, actor=Actor.system(f"demo:{member_key}"), member=member,
-                              subject=subject, member_record_id=record.member_record_id,
-                              fields={"summary": record.summary + "（已更正）"},
-                              reason="更正笔误 / typo corrected", now=now)
+                upsert_record(
+                    session,
+                    actor=Actor.system(f"demo:{member_key}"),
+                    member=member,
+                    subject=subject,
+                    member_record_id=record.member_record_id,
+                    fields={"summary": record.summary + "（已更正）"},
+                    reason="更正笔误 / typo corrected",
+                    now=now,
+                )
                 summary.counts["corrected records"] += 1

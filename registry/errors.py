@@ -31,8 +31,9 @@ class InvalidInput(RegistryError):
 
     code = "invalid-input"
 
-    def __init__(self, detail: str, errors: dict[str, list[str]] | None = None,
-                 **extensions: Any) -> None:
+    def __init__(
+        self, detail: str, errors: dict[str, list[str]] | None = None, **extensions: Any
+    ) -> None:
         super().__init__(detail, **extensions)
         self.errors = errors or {}
 

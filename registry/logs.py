@@ -39,6 +39,9 @@ def configure_logging(level: str) -> None:
         handler.addFilter(RedactingFilter())
         root.addHandler(handler)
     root.setLevel(level)
+    # Alembic announces its context on every revision lookup (each /readyz); only its
+    # warnings matter at run time. `creditreg db upgrade` reports what it did itself.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 class _RegistryHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from registry.audit import Actor, record_event
-from registry.db import Base, created_at, one_of, utc_now, uuid_pk
+from registry.db import Base, one_of, timestamp_now, utc_now, uuid_pk
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.identifiers import IdentifierError, validate_uscc
 
@@ -60,10 +60,11 @@ class Member(Base):
     id: Mapped[uuid_pk]
     name: Mapped[str] = mapped_column(sa.String(200))
     kind: Mapped[str] = mapped_column(sa.String(32))
-    uscc: Mapped[str | None] = mapped_column(sa.String(18), unique=True,
-                                             comment="the organisation's own USCC, when it has one")
+    uscc: Mapped[str | None] = mapped_column(
+        sa.String(18), unique=True, comment="the organisation's own USCC, when it has one"
+    )
     status: Mapped[str] = mapped_column(sa.String(16), default=MemberStatus.ACTIVE)
-    created_at: Mapped[created_at]
+    created_at: Mapped[timestamp_now]
     suspended_at: Mapped[datetime | None]
 
     role_rows: Mapped[list[MemberRoleGrant]] = relationship(
@@ -102,7 +103,7 @@ class MemberRoleGrant(Base):
         sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
     )
     role: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
-    granted_at: Mapped[created_at]
+    granted_at: Mapped[timestamp_now]
 
     member: Mapped[Member] = relationship(back_populates="role_rows")
 
@@ -112,14 +113,17 @@ class MemberKey(Base):
     __table_args__ = (
         one_of("algorithm", KeyAlgorithm),
         one_of("status", KeyStatus),
-        sa.CheckConstraint("valid_until IS NULL OR valid_until > valid_from",
-                           name="validity_ordered"),
-        sa.CheckConstraint("(status = 'revoked') = (revoked_at IS NOT NULL)",
-                           name="revocation_recorded"),
+        sa.CheckConstraint(
+            "valid_until IS NULL OR valid_until > valid_from", name="validity_ordered"
+        ),
+        sa.CheckConstraint(
+            "(status = 'revoked') = (revoked_at IS NOT NULL)", name="revocation_recorded"
+        ),
     )
 
     id: Mapped[str] = mapped_column(
-        sa.String(64), primary_key=True,
+        sa.String(64),
+        primary_key=True,
         comment="the keyid members put in signatures: RFC 7638 JWK thumbprint of the key",
     )
     member_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("members.id"), index=True)
@@ -128,7 +132,7 @@ class MemberKey(Base):
     status: Mapped[str] = mapped_column(sa.String(16), default=KeyStatus.ACTIVE)
     valid_from: Mapped[datetime]
     valid_until: Mapped[datetime | None]
-    created_at: Mapped[created_at]
+    created_at: Mapped[timestamp_now]
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(sa.Text)
 
@@ -188,15 +192,22 @@ def load_public_key(
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError):
-        raise InvalidInput("the public key is not a PEM SubjectPublicKeyInfo",
-                           {"public_key": ["not a PEM public key"]}) from None
+        raise InvalidInput(
+            "the public key is not a PEM SubjectPublicKeyInfo",
+            {"public_key": ["not a PEM public key"]},
+        ) from None
     if algorithm == KeyAlgorithm.ED25519 and isinstance(key, ed25519.Ed25519PublicKey):
         return key
-    if (algorithm == KeyAlgorithm.ECDSA_P256_SHA256 and isinstance(key, ec.EllipticCurvePublicKey)
-            and isinstance(key.curve, ec.SECP256R1)):
+    if (
+        algorithm == KeyAlgorithm.ECDSA_P256_SHA256
+        and isinstance(key, ec.EllipticCurvePublicKey)
+        and isinstance(key.curve, ec.SECP256R1)
+    ):
         return key
-    raise InvalidInput(f"the public key does not fit algorithm {algorithm}",
-                       {"public_key": [f"expected a key for {algorithm}"]})
+    raise InvalidInput(
+        f"the public key does not fit algorithm {algorithm}",
+        {"public_key": [f"expected a key for {algorithm}"]},
+    )
 
 
 def add_member(
@@ -219,17 +230,21 @@ def add_member(
     if not name:
         errors.setdefault("name", []).append("a name is required")
     if kind not in set(MemberKind):
-        errors.setdefault("kind", []).append(f"unknown kind, expected one of {', '.join(MemberKind)}")
+        errors.setdefault("kind", []).append(
+            f"unknown kind, expected one of {', '.join(MemberKind)}"
+        )
     role_set = {r.strip() for r in roles if r.strip()}
     unknown = sorted(role_set - set(MemberRole))
     if unknown:
         errors.setdefault("roles", []).append(
-            f"unknown roles {', '.join(unknown)}; expected some of {', '.join(MemberRole)}")
+            f"unknown roles {', '.join(unknown)}; expected some of {', '.join(MemberRole)}"
+        )
     if not role_set:
         errors.setdefault("roles", []).append("at least one role is required")
     if MemberRole.REGULATOR in role_set and kind != MemberKind.REGULATOR:
-        errors.setdefault("roles", []).append("only a member of kind regulator may hold the "
-                                              "regulator role")
+        errors.setdefault("roles", []).append(
+            "only a member of kind regulator may hold the regulator role"
+        )
     checked_uscc = None
     if uscc:
         try:
@@ -242,13 +257,21 @@ def add_member(
         raise Conflict("a member with this USCC already exists")
 
     at = now or utc_now()
-    member = Member(name=name, kind=kind, uscc=checked_uscc, status=MemberStatus.ACTIVE,
-                    created_at=at)
+    member = Member(
+        name=name, kind=kind, uscc=checked_uscc, status=MemberStatus.ACTIVE, created_at=at
+    )
     member.role_rows = [MemberRoleGrant(role=r, granted_at=at) for r in sorted(role_set)]
     session.add(member)
     session.flush()
-    record_event(session, actor=actor, action="member.admitted", object_type="member",
-                 object_id=str(member.id), after=member.summary(), at=at)
+    record_event(
+        session,
+        actor=actor,
+        action="member.admitted",
+        object_type="member",
+        object_id=str(member.id),
+        after=member.summary(),
+        at=at,
+    )
     return member
 
 
@@ -283,27 +306,44 @@ def add_key(
         acts for two members).
     """
     if algorithm not in set(KeyAlgorithm):
-        raise InvalidInput("unknown algorithm",
-                           {"algorithm": [f"expected one of {', '.join(KeyAlgorithm)}"]})
+        raise InvalidInput(
+            "unknown algorithm", {"algorithm": [f"expected one of {', '.join(KeyAlgorithm)}"]}
+        )
     key = load_public_key(public_key_pem, KeyAlgorithm(algorithm))
     at = now or utc_now()
     start = valid_from or at
     if valid_until is not None and valid_until <= start:
-        raise InvalidInput("the key would expire before it becomes valid",
-                           {"valid_until": ["must be after valid_from"]})
+        raise InvalidInput(
+            "the key would expire before it becomes valid",
+            {"valid_until": ["must be after valid_from"]},
+        )
     key_id = jwk_thumbprint(public_jwk(key))
     if session.get(MemberKey, key_id) is not None:
         raise Conflict("this public key is already registered", key_id=key_id)
-    pem = key.public_bytes(serialization.Encoding.PEM,
-                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    row = MemberKey(id=key_id, member_id=member.id, algorithm=algorithm, public_key_pem=pem,
-                    status=KeyStatus.ACTIVE, valid_from=start, valid_until=valid_until,
-                    created_at=at)
+    pem = key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    row = MemberKey(
+        id=key_id,
+        member_id=member.id,
+        algorithm=algorithm,
+        public_key_pem=pem,
+        status=KeyStatus.ACTIVE,
+        valid_from=start,
+        valid_until=valid_until,
+        created_at=at,
+    )
     session.add(row)
     session.flush()
-    record_event(session, actor=actor, action="key.registered", object_type="member_key",
-                 object_id=key_id, after={k: v for k, v in row.summary().items()
-                                          if k != "public_key_pem"}, at=at)
+    record_event(
+        session,
+        actor=actor,
+        action="key.registered",
+        object_type="member_key",
+        object_id=key_id,
+        after={k: v for k, v in row.summary().items() if k != "public_key_pem"},
+        at=at,
+    )
     return row
 
 
@@ -322,16 +362,25 @@ def revoke_key(
     if row is None:
         raise NotFound("no key with this id")
     if row.status == KeyStatus.REVOKED:
-        raise Conflict("the key is already revoked", revoked_at=row.revoked_at.isoformat()
-                       if row.revoked_at else None)
+        raise Conflict(
+            "the key is already revoked",
+            revoked_at=row.revoked_at.isoformat() if row.revoked_at else None,
+        )
     at = now or utc_now()
     before = {"status": row.status}
     row.status = KeyStatus.REVOKED
     row.revoked_at = at
     row.revoked_reason = reason.strip()
     session.flush()
-    record_event(session, actor=actor, action="key.revoked", object_type="member_key",
-                 object_id=key_id, before=before,
-                 after={"status": row.status, "revoked_at": at.isoformat()},
-                 reason=row.revoked_reason, at=at)
+    record_event(
+        session,
+        actor=actor,
+        action="key.revoked",
+        object_type="member_key",
+        object_id=key_id,
+        before=before,
+        after={"status": row.status, "revoked_at": at.isoformat()},
+        reason=row.revoked_reason,
+        at=at,
+    )
     return row

@@ -63,6 +63,10 @@ def pending_differences(connection: Connection) -> list[object]:
 def describe(engine: Engine) -> dict[str, object]:
     with engine.connect() as connection:
         current = current_revisions(connection)
-    return {"current": sorted(current), "head": sorted(head_revisions()),
-            "at_head": current == head_revisions(), "dialect": engine.dialect.name,
-            "url": sa.make_url(str(engine.url)).render_as_string(hide_password=True)}
+    return {
+        "current": sorted(current),
+        "head": sorted(head_revisions()),
+        "at_head": current == head_revisions(),
+        "dialect": engine.dialect.name,
+        "url": sa.make_url(str(engine.url)).render_as_string(hide_password=True),
+    }

@@ -13,8 +13,11 @@ import zhconv
 # loading it by path uses a context manager instead.
 zhconv.loaddict(str(Path(zhconv.__file__).with_name("zhcdict.json")))
 
-_LEGAL_FORMS = [("股份有限公司", "joint_stock_company"), ("有限责任公司", "limited_company"),
-                ("有限公司", "limited_company")]
+_LEGAL_FORMS = [
+    ("股份有限公司", "joint_stock_company"),
+    ("有限责任公司", "limited_company"),
+    ("有限公司", "limited_company"),
+]
 
 
 @dataclass(frozen=True)

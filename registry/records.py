@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from registry.audit import Actor, record_event
-from registry.db import Base, created_at, one_of, utc_now, uuid_pk
+from registry.db import Base, one_of, timestamp_now, utc_now, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.members import Member
 from registry.subjects import Subject
@@ -64,11 +64,14 @@ class CreditRecord(Base):
     __table_args__ = (
         one_of("category", RecordCategory),
         one_of("polarity", Polarity),
-        sa.CheckConstraint("severity IS NULL OR severity IN ('minor', 'general', 'serious')",
-                           name="severity_allowed"),
+        sa.CheckConstraint(
+            "severity IS NULL OR severity IN ('minor', 'general', 'serious')",
+            name="severity_allowed",
+        ),
         one_of("status", RecordStatus),
-        sa.CheckConstraint("(amount_value IS NULL) = (amount_currency IS NULL)",
-                           name="amount_has_currency"),
+        sa.CheckConstraint(
+            "(amount_value IS NULL) = (amount_currency IS NULL)", name="amount_has_currency"
+        ),
         sa.CheckConstraint("version >= 1", name="version_positive"),
         # A member's own record id names one record for ever: corrections reuse it.
         sa.UniqueConstraint("member_id", "member_record_id"),
@@ -76,10 +79,12 @@ class CreditRecord(Base):
 
     id: Mapped[uuid_pk]
     subject_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("subjects.id"), index=True)
-    member_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("members.id"),
-                                                 comment="the submitting member")
-    member_record_id: Mapped[str] = mapped_column(sa.String(128),
-                                                  comment="the submitter's own record id")
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("members.id"), comment="the submitting member"
+    )
+    member_record_id: Mapped[str] = mapped_column(
+        sa.String(128), comment="the submitter's own record id"
+    )
     category: Mapped[str] = mapped_column(sa.String(32))
     polarity: Mapped[str] = mapped_column(sa.String(16))
     severity: Mapped[str | None] = mapped_column(sa.String(16))
@@ -90,8 +95,9 @@ class CreditRecord(Base):
     ended_at: Mapped[date | None] = mapped_column(
         comment="end of the event: starts the 5-year retention clock of negative information"
     )
-    authority: Mapped[str | None] = mapped_column(sa.String(200),
-                                                  comment="issuing authority or counterparty")
+    authority: Mapped[str | None] = mapped_column(
+        sa.String(200), comment="issuing authority or counterparty"
+    )
     document_number: Mapped[str | None] = mapped_column(sa.String(100), comment="文书号")
     legal_basis: Mapped[str | None] = mapped_column(sa.Text)
     summary: Mapped[str | None] = mapped_column(sa.Text)
@@ -103,8 +109,8 @@ class CreditRecord(Base):
     submission_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("submissions.id"), comment="the signed submission that last changed it"
     )
-    created_at: Mapped[created_at]
-    updated_at: Mapped[created_at]
+    created_at: Mapped[timestamp_now]
+    updated_at: Mapped[timestamp_now]
 
     subject: Mapped[Subject] = relationship()
     member: Mapped[Member] = relationship()
@@ -136,8 +142,19 @@ class CreditRecordVersion(Base):
 
 # The fields a submitter controls; everything else is the registry's bookkeeping.
 RECORD_FIELDS = (
-    "category", "polarity", "severity", "decided_at", "occurred_at", "ended_at", "authority",
-    "document_number", "legal_basis", "summary", "amount_value", "amount_currency", "details",
+    "category",
+    "polarity",
+    "severity",
+    "decided_at",
+    "occurred_at",
+    "ended_at",
+    "authority",
+    "document_number",
+    "legal_basis",
+    "summary",
+    "amount_value",
+    "amount_currency",
+    "details",
 )
 
 
@@ -177,20 +194,37 @@ def upsert_record(
     if unknown:
         raise InvalidInput("unknown record fields", {k: ["unknown field"] for k in sorted(unknown)})
     at = now or utc_now()
-    record = session.scalar(sa.select(CreditRecord).where(
-        CreditRecord.member_id == member.id, CreditRecord.member_record_id == member_record_id))
+    record = session.scalar(
+        sa.select(CreditRecord).where(
+            CreditRecord.member_id == member.id, CreditRecord.member_record_id == member_record_id
+        )
+    )
     if record is None:
-        record = CreditRecord(subject_id=subject.id, member_id=member.id,
-                              member_record_id=member_record_id, status=RecordStatus.ACTIVE,
-                              version=1, details={}, submission_id=submission_id,
-                              created_at=at, updated_at=at)
+        record = CreditRecord(
+            subject_id=subject.id,
+            member_id=member.id,
+            member_record_id=member_record_id,
+            status=RecordStatus.ACTIVE,
+            version=1,
+            details={},
+            submission_id=submission_id,
+            created_at=at,
+            updated_at=at,
+        )
         for name, value in fields.items():
             setattr(record, name, value)
         session.add(record)
         session.flush()
         _add_version(session, record, VersionOp.CREATE, reason, submission_id, at)
-        record_event(session, actor=actor, action="record.created", object_type="credit_record",
-                     object_id=str(record.id), after=_state_of(record), at=at)
+        record_event(
+            session,
+            actor=actor,
+            action="record.created",
+            object_type="credit_record",
+            object_id=str(record.id),
+            after=_state_of(record),
+            at=at,
+        )
         return record, True
 
     if record.subject_id != subject.id:
@@ -213,8 +247,17 @@ def upsert_record(
     record.submission_id = submission_id
     session.flush()
     _add_version(session, record, VersionOp.CORRECT, reason, submission_id, at)
-    record_event(session, actor=actor, action="record.corrected", object_type="credit_record",
-                 object_id=str(record.id), before=before, after=after, reason=reason, at=at)
+    record_event(
+        session,
+        actor=actor,
+        action="record.corrected",
+        object_type="credit_record",
+        object_id=str(record.id),
+        before=before,
+        after=after,
+        reason=reason,
+        at=at,
+    )
     return record, True
 
 
@@ -237,8 +280,11 @@ def revoke_record(
     """
     if not reason or not reason.strip():
         raise InvalidInput("a revocation needs a reason", {"reason": ["required"]})
-    record = session.scalar(sa.select(CreditRecord).where(
-        CreditRecord.member_id == member.id, CreditRecord.member_record_id == member_record_id))
+    record = session.scalar(
+        sa.select(CreditRecord).where(
+            CreditRecord.member_id == member.id, CreditRecord.member_record_id == member_record_id
+        )
+    )
     if record is None:
         raise Forbidden("the member has no record with this id")
     if record.status == RecordStatus.REVOKED:
@@ -251,15 +297,37 @@ def revoke_record(
     record.submission_id = submission_id
     session.flush()
     _add_version(session, record, VersionOp.REVOKE, reason, submission_id, at)
-    record_event(session, actor=actor, action="record.revoked", object_type="credit_record",
-                 object_id=str(record.id), before=before, after=_state_of(record),
-                 reason=reason, at=at)
+    record_event(
+        session,
+        actor=actor,
+        action="record.revoked",
+        object_type="credit_record",
+        object_id=str(record.id),
+        before=before,
+        after=_state_of(record),
+        reason=reason,
+        at=at,
+    )
     return record
 
 
-def _add_version(session: Session, record: CreditRecord, op: VersionOp, reason: str | None,
-                 submission_id: uuid.UUID | None, at: datetime) -> None:
-    session.add(CreditRecordVersion(record_id=record.id, version=record.version, op=op,
-                                    reason=reason, state=_state_of(record),
-                                    submission_id=submission_id, recorded_at=at))
+def _add_version(
+    session: Session,
+    record: CreditRecord,
+    op: VersionOp,
+    reason: str | None,
+    submission_id: uuid.UUID | None,
+    at: datetime,
+) -> None:
+    session.add(
+        CreditRecordVersion(
+            record_id=record.id,
+            version=record.version,
+            op=op,
+            reason=reason,
+            state=_state_of(record),
+            submission_id=submission_id,
+            recorded_at=at,
+        )
+    )
     session.flush()

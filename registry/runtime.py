@@ -29,10 +29,13 @@ class Runtime:
         return cls(
             settings=settings,
             clock=clock or Clock(),
-            vault=IdentityVault(hash_key=settings.IDENTITY_HASH_KEY,
-                                encryption_key=settings.IDENTITY_ENCRYPTION_KEY),
-            passwords=Passwords(time_cost=settings.PASSWORD_HASH_TIME_COST,
-                                memory_kib=settings.PASSWORD_HASH_MEMORY_KIB),
+            vault=IdentityVault(
+                hash_key=settings.IDENTITY_HASH_KEY, encryption_key=settings.IDENTITY_ENCRYPTION_KEY
+            ),
+            passwords=Passwords(
+                time_cost=settings.PASSWORD_HASH_TIME_COST,
+                memory_kib=settings.PASSWORD_HASH_MEMORY_KIB,
+            ),
         )
 
     def init_app(self, app: Flask) -> None:

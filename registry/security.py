@@ -91,7 +91,7 @@ class IdentityVault:
         """
         if not ciphertext.startswith(self.CIPHER_PREFIX):
             raise ValueError("unknown ciphertext version")
-        raw = _b64decode(ciphertext[len(self.CIPHER_PREFIX):])
+        raw = _b64decode(ciphertext[len(self.CIPHER_PREFIX) :])
         try:
             return self._aead.decrypt(raw[:12], raw[12:], b"id_number").decode()
         except InvalidTag:

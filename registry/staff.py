@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from registry.audit import Actor, record_event
-from registry.db import Base, created_at, one_of, utc_now, uuid_pk
+from registry.db import Base, one_of, timestamp_now, utc_now, uuid_pk
 from registry.errors import Conflict, InvalidInput
 from registry.members import Member, MemberRole
 from registry.security import PasswordPolicyError, Passwords
@@ -43,10 +43,11 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(sa.String(255), comment="Argon2id PHC string")
     status: Mapped[str] = mapped_column(sa.String(16), default=StaffStatus.ACTIVE)
     regulator_member_id: Mapped[uuid.UUID | None] = mapped_column(
-        sa.ForeignKey("members.id"), index=True,
+        sa.ForeignKey("members.id"),
+        index=True,
         comment="for regulator staff: the regulator member they act for",
     )
-    created_at: Mapped[created_at]
+    created_at: Mapped[timestamp_now]
     last_login_at: Mapped[datetime | None]
 
     role_rows: Mapped[list[StaffRoleGrant]] = relationship(
@@ -66,7 +67,8 @@ class StaffUser(Base):
             "roles": sorted(self.roles),
             "status": self.status,
             "regulator_member_id": str(self.regulator_member_id)
-            if self.regulator_member_id else None,
+            if self.regulator_member_id
+            else None,
             "created_at": self.created_at.isoformat(),
         }
 
@@ -79,7 +81,7 @@ class StaffRoleGrant(Base):
         sa.ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True
     )
     role: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
-    granted_at: Mapped[created_at]
+    granted_at: Mapped[timestamp_now]
 
     user: Mapped[StaffUser] = relationship(back_populates="role_rows")
 
@@ -109,8 +111,9 @@ def add_staff_user(
     role_set = {r.strip() for r in roles if r.strip()}
     unknown = sorted(role_set - set(StaffRole))
     if unknown:
-        errors["roles"] = [f"unknown roles {', '.join(unknown)}; "
-                           f"expected some of {', '.join(StaffRole)}"]
+        errors["roles"] = [
+            f"unknown roles {', '.join(unknown)}; expected some of {', '.join(StaffRole)}"
+        ]
     elif not role_set:
         errors["roles"] = ["at least one role is required"]
     if StaffRole.REGULATOR in role_set:
@@ -119,8 +122,9 @@ def add_staff_user(
         elif not regulator_member.has_role(MemberRole.REGULATOR):
             errors["regulator_member"] = ["the linked member does not hold the regulator role"]
     elif regulator_member is not None:
-        errors["regulator_member"] = ["only an account with the regulator role is linked to "
-                                      "a regulator member"]
+        errors["regulator_member"] = [
+            "only an account with the regulator role is linked to a regulator member"
+        ]
     password_hash = None
     try:
         password_hash = passwords.hash(password)
@@ -143,13 +147,21 @@ def add_staff_user(
     user.role_rows = [StaffRoleGrant(role=r, granted_at=at) for r in sorted(role_set)]
     session.add(user)
     session.flush()
-    record_event(session, actor=actor, action="staff_user.created", object_type="staff_user",
-                 object_id=str(user.id), after=user.summary(), at=at)
+    record_event(
+        session,
+        actor=actor,
+        action="staff_user.created",
+        object_type="staff_user",
+        object_id=str(user.id),
+        after=user.summary(),
+        at=at,
+    )
     return user
 
 
-def authenticate(session: Session, passwords: Passwords, username: str,
-                 password: str) -> StaffUser | None:
+def authenticate(
+    session: Session, passwords: Passwords, username: str, password: str
+) -> StaffUser | None:
     """The active account for these credentials, or None; upgrades an outdated hash."""
     user = session.scalar(sa.select(StaffUser).where(StaffUser.username == username.lower()))
     if user is None or user.status != StaffStatus.ACTIVE:

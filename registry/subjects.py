@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from registry.audit import Actor, record_event
-from registry.db import Base, created_at, one_of, utc_now, uuid_pk
+from registry.db import Base, one_of, timestamp_now, utc_now, uuid_pk
 from registry.errors import Conflict, InvalidInput
 from registry.identifiers import (
     IdentifierError,
@@ -71,8 +71,8 @@ class Subject(Base):
     revision: Mapped[int] = mapped_column(
         default=1, comment="raised on every change; the search index uses it as external version"
     )
-    created_at: Mapped[created_at]
-    updated_at: Mapped[created_at]
+    created_at: Mapped[timestamp_now]
+    updated_at: Mapped[timestamp_now]
 
     names: Mapped[list[SubjectName]] = relationship(
         back_populates="subject", order_by="SubjectName.valid_from", lazy="selectin"
@@ -127,8 +127,9 @@ def register_subject(
     except ValueError:
         errors["name"] = ["a name is required"]
     if kind == SubjectKind.ENTERPRISE or (kind == SubjectKind.SHOP and operator_uscc):
-        field, raw = ("uscc", uscc) if kind == SubjectKind.ENTERPRISE else ("operator_uscc",
-                                                                            operator_uscc)
+        field, raw = (
+            ("uscc", uscc) if kind == SubjectKind.ENTERPRISE else ("operator_uscc", operator_uscc)
+        )
         if not raw:
             errors[field] = ["required for an enterprise"]
         else:
@@ -146,9 +147,11 @@ def register_subject(
             try:
                 number = validate_id_number(id_number).number
                 protected = vault.protect(number)
-                values.update(id_number_hash=protected.keyed_hash,
-                              id_number_ciphertext=protected.ciphertext,
-                              id_number_masked=mask_id_number(number))
+                values.update(
+                    id_number_hash=protected.keyed_hash,
+                    id_number_ciphertext=protected.ciphertext,
+                    id_number_masked=mask_id_number(number),
+                )
             except IdentifierError as exc:
                 errors["id_number"] = [str(exc)]
     if kind == SubjectKind.SHOP:
@@ -165,27 +168,50 @@ def register_subject(
     if errors:
         raise InvalidInput("the subject cannot be registered", errors)
 
-    existing = find_subject(session, kind=kind, uscc=values.get("uscc"),
-                            id_number_hash=values.get("id_number_hash"),
-                            platform_member_id=values.get("platform_member_id"),
-                            shop_id=values.get("shop_id"))
+    existing = find_subject(
+        session,
+        kind=kind,
+        uscc=values.get("uscc"),
+        id_number_hash=values.get("id_number_hash"),
+        platform_member_id=values.get("platform_member_id"),
+        shop_id=values.get("shop_id"),
+    )
     if existing is not None:
         raise Conflict("a subject with this identifier exists", subject_id=str(existing.id))
 
     at = now or utc_now()
-    subject = Subject(kind=kind, name=display.original.strip(), name_normalised=display.normalised,
-                      region_code=region_code, industry_code=industry_code, created_at=at,
-                      updated_at=at, revision=1, **values)
-    subject.names = [SubjectName(name=subject.name, name_normalised=display.normalised,
-                                 valid_from=at)]
+    subject = Subject(
+        kind=kind,
+        name=display.original.strip(),
+        name_normalised=display.normalised,
+        region_code=region_code,
+        industry_code=industry_code,
+        created_at=at,
+        updated_at=at,
+        revision=1,
+        **values,
+    )
+    subject.names = [
+        SubjectName(name=subject.name, name_normalised=display.normalised, valid_from=at)
+    ]
     session.add(subject)
     session.flush()
     # The audit trail names the subject by id; a person's number never enters it.
-    record_event(session, actor=actor, action="subject.registered", object_type="subject",
-                 object_id=str(subject.id),
-                 after={"kind": kind, "name": subject.name, "uscc": subject.uscc,
-                        "id_number": subject.id_number_masked, "shop_id": subject.shop_id},
-                 at=at)
+    record_event(
+        session,
+        actor=actor,
+        action="subject.registered",
+        object_type="subject",
+        object_id=str(subject.id),
+        after={
+            "kind": kind,
+            "name": subject.name,
+            "uscc": subject.uscc,
+            "id_number": subject.id_number_masked,
+            "shop_id": subject.shop_id,
+        },
+        at=at,
+    )
     return subject
 
 
@@ -205,15 +231,17 @@ def find_subject(
     elif kind == SubjectKind.PERSON:
         query = query.where(Subject.id_number_hash == id_number_hash)
     elif kind == SubjectKind.SHOP:
-        query = query.where(Subject.platform_member_id == platform_member_id,
-                            Subject.shop_id == shop_id)
+        query = query.where(
+            Subject.platform_member_id == platform_member_id, Subject.shop_id == shop_id
+        )
     else:
         return None
     return session.scalar(query)
 
 
-def rename_subject(session: Session, *, actor: Actor, subject: Subject, new_name: str,
-                   now: datetime | None = None) -> Subject:
+def rename_subject(
+    session: Session, *, actor: Actor, subject: Subject, new_name: str, now: datetime | None = None
+) -> Subject:
     """Give a subject a new current name; the former one stays in its name history.
 
     :raises InvalidInput: for an empty name.
@@ -231,11 +259,20 @@ def rename_subject(session: Session, *, actor: Actor, subject: Subject, new_name
     before = {"name": subject.name}
     subject.name = display.original.strip()
     subject.name_normalised = display.normalised
-    subject.names.append(SubjectName(name=subject.name, name_normalised=display.normalised,
-                                     valid_from=at))
+    subject.names.append(
+        SubjectName(name=subject.name, name_normalised=display.normalised, valid_from=at)
+    )
     subject.revision += 1
     subject.updated_at = at
     session.flush()
-    record_event(session, actor=actor, action="subject.renamed", object_type="subject",
-                 object_id=str(subject.id), before=before, after={"name": subject.name}, at=at)
+    record_event(
+        session,
+        actor=actor,
+        action="subject.renamed",
+        object_type="subject",
+        object_id=str(subject.id),
+        before=before,
+        after={"name": subject.name},
+        at=at,
+    )
     return subject

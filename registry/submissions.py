@@ -27,18 +27,22 @@ class Submission(Base):
 
     id: Mapped[uuid_pk]
     member_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("members.id"))
-    key_id: Mapped[str] = mapped_column(sa.ForeignKey("member_keys.id"),
-                                        comment="the key that signed the request")
-    submission_id: Mapped[str] = mapped_column(sa.String(128),
-                                               comment="the member's own id for the submission")
+    key_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("member_keys.id"), comment="the key that signed the request"
+    )
+    submission_id: Mapped[str] = mapped_column(
+        sa.String(128), comment="the member's own id for the submission"
+    )
     content_type: Mapped[str] = mapped_column(sa.String(100))
     body: Mapped[bytes] = mapped_column(sa.LargeBinary, comment="the exact request body bytes")
-    body_digest: Mapped[str] = mapped_column(sa.String(128),
-                                             comment="Content-Digest value, RFC 9530 sha-256")
+    body_digest: Mapped[str] = mapped_column(
+        sa.String(128), comment="Content-Digest value, RFC 9530 sha-256"
+    )
     signature_input: Mapped[str] = mapped_column(sa.Text, comment="Signature-Input header")
     signature: Mapped[str] = mapped_column(sa.Text, comment="Signature header")
-    signature_base: Mapped[str] = mapped_column(sa.Text,
-                                                comment="the RFC 9421 signature base verified")
+    signature_base: Mapped[str] = mapped_column(
+        sa.Text, comment="the RFC 9421 signature base verified"
+    )
     received_at: Mapped[datetime]
     record_count: Mapped[int]
     receipt: Mapped[dict[str, Any] | None] = mapped_column(

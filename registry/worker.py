@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 class WorkerHeartbeat(Base):
     __tablename__ = "worker_heartbeats"
 
-    worker_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True,
-                                           comment="host:pid of the worker process")
+    worker_id: Mapped[str] = mapped_column(
+        sa.String(128), primary_key=True, comment="host:pid of the worker process"
+    )
     started_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     rounds: Mapped[int] = mapped_column(sa.BigInteger, default=0)
@@ -102,8 +103,9 @@ class Worker:
         with self.session_factory() as session:
             row = session.get(WorkerHeartbeat, self.identity)
             if row is None:
-                row = WorkerHeartbeat(worker_id=self.identity, started_at=self.started_at,
-                                      last_seen_at=now, rounds=0)
+                row = WorkerHeartbeat(
+                    worker_id=self.identity, started_at=self.started_at, last_seen_at=now, rounds=0
+                )
                 session.add(row)
             row.last_seen_at = now
             row.rounds += 1
@@ -135,8 +137,9 @@ def host_heartbeat_age(session: Session, now: datetime) -> float | None:
     """Seconds since a worker on this host last beat, or None if none ever did."""
     prefix = socket.gethostname() + ":"
     last = session.scalar(
-        sa.select(sa.func.max(WorkerHeartbeat.last_seen_at))
-        .where(WorkerHeartbeat.worker_id.startswith(prefix, autoescape=True))
+        sa.select(sa.func.max(WorkerHeartbeat.last_seen_at)).where(
+            WorkerHeartbeat.worker_id.startswith(prefix, autoescape=True)
+        )
     )
     if last is None:
         return None

@@ -48,8 +48,9 @@ class SqlBackend:
                 connection.execute(sa.text("SELECT 1"))
         except sa.exc.SQLAlchemyError as exc:
             return SearchHealth(self.name, False, f"database unreachable: {type(exc).__name__}")
-        return SearchHealth(self.name, True, "served by the database",
-                            {"dialect": engine.dialect.name})
+        return SearchHealth(
+            self.name, True, "served by the database", {"dialect": engine.dialect.name}
+        )
 
     def close(self) -> None:
         pass
@@ -70,9 +71,12 @@ class _EngineBackend:
             return SearchHealth(self.name, False, f"unreachable: {type(exc).__name__}")
         status = str(cluster.get("status", "unknown"))
         version = (info.get("version") or {}).get("number", "unknown")
-        return SearchHealth(self.name, status in {"green", "yellow"},
-                            f"cluster status {status}",
-                            {"version": version, "cluster_status": status})
+        return SearchHealth(
+            self.name,
+            status in {"green", "yellow"},
+            f"cluster status {status}",
+            {"version": version, "cluster_status": status},
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -103,9 +107,11 @@ def create_backend(settings: Settings, engine_getter: Callable[[], Engine]) -> S
     """The backend named by ``SEARCH_BACKEND``; engines connect lazily, on first request."""
     kind = settings.SEARCH_BACKEND
     if kind == "opensearch":
-        return OpenSearchBackend.connect(settings.SEARCH_URL, settings.SEARCH_INDEX_PREFIX,
-                                         settings.SEARCH_TIMEOUT)
+        return OpenSearchBackend.connect(
+            settings.SEARCH_URL, settings.SEARCH_INDEX_PREFIX, settings.SEARCH_TIMEOUT
+        )
     if kind == "elasticsearch":
-        return ElasticsearchBackend.connect(settings.SEARCH_URL, settings.SEARCH_INDEX_PREFIX,
-                                            settings.SEARCH_TIMEOUT)
+        return ElasticsearchBackend.connect(
+            settings.SEARCH_URL, settings.SEARCH_INDEX_PREFIX, settings.SEARCH_TIMEOUT
+        )
     return SqlBackend(engine_getter)

@@ -146,8 +146,9 @@ def make_app(clock: ManualClock) -> Iterator[object]:
     made: list[Flask] = []
 
     def _make(database_url: str, **settings: object) -> Flask:
-        application = create_app(settings_for(database_url, **settings), profile="test",
-                                 clock=clock)
+        application = create_app(
+            settings_for(database_url, **settings), profile="test", clock=clock
+        )
         made.append(application)
         return application
 

@@ -16,22 +16,34 @@ TEST_ACTOR = Actor.system("test")
 _serial = count(1)
 
 
-def member(session: Session, *, kind: str = "bank", roles: tuple[str, ...] = ("submitter",),
-           name: str | None = None) -> Member:
-    return add_member(session, actor=TEST_ACTOR, name=name or f"示范机构{next(_serial)}",
-                      kind=kind, roles=list(roles))
+def member(
+    session: Session,
+    *,
+    kind: str = "bank",
+    roles: tuple[str, ...] = ("submitter",),
+    name: str | None = None,
+) -> Member:
+    return add_member(
+        session,
+        actor=TEST_ACTOR,
+        name=name or f"示范机构{next(_serial)}",
+        kind=kind,
+        roles=list(roles),
+    )
 
 
 def ed25519_public_pem() -> str:
     key = ed25519.Ed25519PrivateKey.generate().public_key()
-    return key.public_bytes(serialization.Encoding.PEM,
-                            serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
 
 
 def p256_public_pem() -> str:
     key = ec.generate_private_key(ec.SECP256R1()).public_key()
-    return key.public_bytes(serialization.Encoding.PEM,
-                            serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
 
 
 def uscc(seed: int, region: str = "110105") -> str:

@@ -31,34 +31,60 @@ def run(app, *args, input=None):
 def test_console_script_help_lists_the_commands(tmp_path):
     env = {**os.environ, "CREDITREG_VAR_DIR": str(tmp_path)}
     executable = Path(sys.executable).with_name("creditreg")
-    command = [str(executable)] if executable.exists() else [sys.executable, "-c",
-                                                            "from registry.app import main; main()"]
-    result = subprocess.run([*command, "--help"], capture_output=True, text=True, env=env,
-                            cwd=ROOT, timeout=60, check=True)
+    command = (
+        [str(executable)]
+        if executable.exists()
+        else [sys.executable, "-c", "from registry.app import main; main()"]
+    )
+    result = subprocess.run(
+        [*command, "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
     for name in ("db", "serve", "demo", "members", "keys", "users", "worker"):
         assert f"  {name} " in result.stdout, name
 
 
 def test_bad_configuration_stops_the_cli_with_the_key_named(tmp_path):
     env = {**os.environ, "CREDITREG_PORT": "eighty", "CREDITREG_VAR_DIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-c", "from registry.app import main; main()",
-                             "db", "current"], capture_output=True, text=True, env=env,
-                            cwd=ROOT, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", "from registry.app import main; main()", "db", "current"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "CREDITREG_PORT: expected an integer" in result.stderr
 
 
 def test_members_keys_and_revocation_as_json(cli_app, tmp_path):
-    result = run(cli_app, "members", "add", "--name", "华夏示范银行", "--kind", "bank",
-                 "--roles", "submitter,querier", "--json")
+    result = run(
+        cli_app,
+        "members",
+        "add",
+        "--name",
+        "华夏示范银行",
+        "--kind",
+        "bank",
+        "--roles",
+        "submitter,querier",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     member = json.loads(result.output)
     assert member["roles"] == ["querier", "submitter"]
 
     key_file = tmp_path / "member.pub"
     key_file.write_text(factories.ed25519_public_pem())
-    result = run(cli_app, "keys", "add", "--member", member["id"], "--public-key",
-                 str(key_file), "--json")
+    result = run(
+        cli_app, "keys", "add", "--member", member["id"], "--public-key", str(key_file), "--json"
+    )
     assert result.exit_code == 0, result.output
     key = json.loads(result.output)
     assert key["member_id"] == member["id"] and key["status"] == "active"
@@ -76,8 +102,9 @@ def test_members_keys_and_revocation_as_json(cli_app, tmp_path):
 
 
 def test_domain_errors_exit_1_with_every_field(cli_app):
-    result = run(cli_app, "members", "add", "--name", " ", "--kind", "casino",
-                 "--roles", "overlord")
+    result = run(
+        cli_app, "members", "add", "--name", " ", "--kind", "casino", "--roles", "overlord"
+    )
     assert result.exit_code == 1
     assert "error: the member cannot be admitted" in result.output
     for field in ("name:", "kind:", "roles:"):
@@ -85,8 +112,18 @@ def test_domain_errors_exit_1_with_every_field(cli_app):
 
 
 def test_users_add_reads_the_password_from_stdin(cli_app):
-    result = run(cli_app, "users", "add", "--username", "alice", "--roles", "reviewer",
-                 "--password-stdin", "--json", input="a long enough password\n")
+    result = run(
+        cli_app,
+        "users",
+        "add",
+        "--username",
+        "alice",
+        "--roles",
+        "reviewer",
+        "--password-stdin",
+        "--json",
+        input="a long enough password\n",
+    )
     assert result.exit_code == 0, result.output
     user = json.loads(result.output)
     assert user["username"] == "alice" and user["roles"] == ["reviewer"]

@@ -48,7 +48,8 @@ def test_images_are_pinned_to_a_major_version(compose):
     assert re.fullmatch(r"postgres:16(\.\d+)?(-[a-z0-9]+)?", services["db"]["image"])
     search_image = services["search"]["image"]
     assert re.fullmatch(
-        r"docker\.elastic\.co/elasticsearch/elasticsearch:(8|9)\.\d+\.\d+", search_image)
+        r"docker\.elastic\.co/elasticsearch/elasticsearch:(8|9)\.\d+\.\d+", search_image
+    )
     for name, service in services.items():
         assert not str(service.get("image", "")).endswith(":latest"), name
 
@@ -59,7 +60,7 @@ def test_app_environment_is_a_valid_production_configuration(compose):
         env = {key: interpolate(str(value), SECRETS) for key, value in raw_env.items()}
         for key in env:
             assert key.startswith("CREDITREG_"), key
-            assert key == "CREDITREG_PROFILE" or key[len("CREDITREG_"):] in SETTINGS_BY_KEY, key
+            assert key == "CREDITREG_PROFILE" or key[len("CREDITREG_") :] in SETTINGS_BY_KEY, key
         settings = load_settings(environ=env)
         assert settings.profile == "production"
         assert not settings.warnings
@@ -76,8 +77,9 @@ def test_secrets_are_never_written_in_the_file(compose):
         for key, setting in SETTINGS_BY_KEY.items():
             if setting.secret:
                 assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", env[f"CREDITREG_{key}"]), key
-    assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}",
-                        compose["services"]["db"]["environment"]["POSTGRES_PASSWORD"])
+    assert re.fullmatch(
+        r"\$\{[A-Z_]+:\?[^}]+\}", compose["services"]["db"]["environment"]["POSTGRES_PASSWORD"]
+    )
 
 
 def test_database_credentials_agree(compose):

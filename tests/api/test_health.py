@@ -14,9 +14,12 @@ def test_readyz_ok_on_a_migrated_database(client):
     assert body["status"] == "ok"
     assert body["checks"]["database"]["status"] == "ok"
     assert body["checks"]["database"]["revision"] == body["checks"]["database"]["head"]
-    assert body["checks"]["search"] == {"status": "ok", "backend": "sql",
-                                        "detail": "served by the database",
-                                        "dialect": body["checks"]["database"]["dialect"]}
+    assert body["checks"]["search"] == {
+        "status": "ok",
+        "backend": "sql",
+        "detail": "served by the database",
+        "dialect": body["checks"]["database"]["dialect"],
+    }
     assert body["checks"]["worker"] == {"status": "not-seen"}
 
 
@@ -52,8 +55,9 @@ def test_readyz_is_503_when_the_database_is_unreachable(make_app):
 
 def test_readyz_names_a_degraded_search_engine(database_url, migrated_engine, make_app):
     # Nothing listens on port 1: the engine is down, the registry is degraded, not unready.
-    app = make_app(database_url, SEARCH_BACKEND="opensearch", SEARCH_URL="http://127.0.0.1:1",
-                   SEARCH_TIMEOUT=1)
+    app = make_app(
+        database_url, SEARCH_BACKEND="opensearch", SEARCH_URL="http://127.0.0.1:1", SEARCH_TIMEOUT=1
+    )
     response = app.test_client().get("/readyz")
     assert response.status_code == 200
     body = response.get_json()
@@ -63,8 +67,9 @@ def test_readyz_names_a_degraded_search_engine(database_url, migrated_engine, ma
     assert body["checks"]["database"]["status"] == "ok"
 
 
-def test_readyz_with_a_live_opensearch_server(database_url, migrated_engine, make_app,
-                                             osmem_server):
+def test_readyz_with_a_live_opensearch_server(
+    database_url, migrated_engine, make_app, osmem_server
+):
     app = make_app(database_url, SEARCH_BACKEND="opensearch", SEARCH_URL=osmem_server.url)
     body = app.test_client().get("/readyz").get_json()
     assert body["status"] == "ok"

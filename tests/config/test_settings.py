@@ -17,7 +17,7 @@ STRONG = {
 def test_defaults_give_a_sqlite_file_under_var():
     settings = load_settings("dev", environ={})
     assert settings.profile == "dev"
-    assert settings.DATABASE_URL == f"sqlite:///{Path('var').resolve() / 'creditreg.db'}"
+    assert f"sqlite:///{Path('var').resolve() / 'creditreg.db'}" == settings.DATABASE_URL
     assert settings.PORT == 8000
     assert settings.SEARCH_BACKEND == "sql"
     assert settings.sources["PORT"] == "default"
@@ -53,8 +53,11 @@ def test_plain_port_variable_is_honoured_but_ours_wins():
 
 
 def test_every_bad_key_is_named_at_once():
-    env = {"CREDITREG_PORT": "eighty", "CREDITREG_SEARCH_BACKEND": "solr",
-           "CREDITREG_WORKER_POLL_INTERVAL": "0"}
+    env = {
+        "CREDITREG_PORT": "eighty",
+        "CREDITREG_SEARCH_BACKEND": "solr",
+        "CREDITREG_WORKER_POLL_INTERVAL": "0",
+    }
     with pytest.raises(ConfigError) as info:
         load_settings("dev", environ=env)
     message = str(info.value)
@@ -67,9 +70,14 @@ def test_every_bad_key_is_named_at_once():
 def test_unknown_keys_are_reported_not_fatal(tmp_path):
     config_file = tmp_path / "c.toml"
     config_file.write_text("colour = 'blue'\n")
-    settings = load_settings("dev", environ={"CREDITREG_PROTR": "1",
-                                             "CREDITREG_CONFIG": str(config_file),
-                                             "CREDITREG_TEST_DATABASE_URL": "ignored"})
+    settings = load_settings(
+        "dev",
+        environ={
+            "CREDITREG_PROTR": "1",
+            "CREDITREG_CONFIG": str(config_file),
+            "CREDITREG_TEST_DATABASE_URL": "ignored",
+        },
+    )
     assert any("CREDITREG_PROTR" in w for w in settings.warnings)
     assert any("COLOUR" in w for w in settings.warnings)
     assert not any("TEST_DATABASE_URL" in w for w in settings.warnings)
@@ -87,8 +95,13 @@ def test_missing_or_broken_config_file_is_named(tmp_path):
 def test_search_engine_needs_a_url():
     with pytest.raises(ConfigError, match="CREDITREG_SEARCH_URL: required"):
         load_settings("dev", environ={"CREDITREG_SEARCH_BACKEND": "opensearch"})
-    settings = load_settings("dev", environ={"CREDITREG_SEARCH_BACKEND": "opensearch",
-                                             "CREDITREG_SEARCH_URL": "http://127.0.0.1:9200"})
+    settings = load_settings(
+        "dev",
+        environ={
+            "CREDITREG_SEARCH_BACKEND": "opensearch",
+            "CREDITREG_SEARCH_URL": "http://127.0.0.1:9200",
+        },
+    )
     assert settings.SEARCH_URL == "http://127.0.0.1:9200"
 
 
@@ -125,7 +138,7 @@ def test_production_refuses_short_secret_key():
 
 def test_production_starts_with_real_secrets_and_redacts_them():
     settings = load_settings("production", environ=STRONG)
-    assert settings.DATABASE_URL == STRONG["CREDITREG_DATABASE_URL"]
+    assert STRONG["CREDITREG_DATABASE_URL"] == settings.DATABASE_URL
     shown = settings.redacted()
     assert shown["SECRET_KEY"] == "<set>"
     assert STRONG["CREDITREG_SECRET_KEY"] not in repr(shown)

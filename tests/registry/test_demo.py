@@ -12,12 +12,19 @@ SMALL = DemoSpec(seed=7, enterprises=60)
 
 
 def snapshot(session):
-    subjects = session.execute(sa.select(Subject.kind, Subject.name, Subject.uscc,
-                                         Subject.shop_id).order_by(Subject.name,
-                                                                   Subject.uscc)).all()
-    records = session.execute(sa.select(CreditRecord.member_record_id, CreditRecord.category,
-                                        CreditRecord.polarity, CreditRecord.amount_value)
-                              .order_by(CreditRecord.member_record_id)).all()
+    subjects = session.execute(
+        sa.select(Subject.kind, Subject.name, Subject.uscc, Subject.shop_id).order_by(
+            Subject.name, Subject.uscc
+        )
+    ).all()
+    records = session.execute(
+        sa.select(
+            CreditRecord.member_record_id,
+            CreditRecord.category,
+            CreditRecord.polarity,
+            CreditRecord.amount_value,
+        ).order_by(CreditRecord.member_record_id)
+    ).all()
     return subjects, records
 
 
@@ -28,18 +35,23 @@ def test_demo_has_every_kind_and_valid_identifiers(session, runtime):
     assert kinds["enterprise"] == 60 and kinds["person"] >= 1 and kinds["shop"] >= 2
     for code in session.scalars(sa.select(Subject.uscc).where(Subject.uscc.is_not(None))):
         assert validate_uscc(code).warnings == ()
-    for ciphertext in session.scalars(sa.select(Subject.id_number_ciphertext)
-                                      .where(Subject.kind == "person")):
+    for ciphertext in session.scalars(
+        sa.select(Subject.id_number_ciphertext).where(Subject.kind == "person")
+    ):
         validate_id_number(runtime.vault.decrypt(ciphertext))
-    platforms = session.scalars(sa.select(Subject.platform_member_id).where(
-        Subject.kind == "shop").distinct()).all()
+    platforms = session.scalars(
+        sa.select(Subject.platform_member_id).where(Subject.kind == "shop").distinct()
+    ).all()
     assert len(platforms) == 2
 
 
 def test_demo_covers_every_category_and_polarity_seen_in_the_field(session, runtime):
     load_demo(session, runtime, SMALL)
-    pairs = set(session.execute(sa.select(CreditRecord.category, CreditRecord.polarity)
-                                .distinct()).tuples().all())
+    pairs = set(
+        session.execute(sa.select(CreditRecord.category, CreditRecord.polarity).distinct())
+        .tuples()
+        .all()
+    )
     assert {c for c, _ in pairs} == {str(c) for c in RecordCategory}
     assert {p for _, p in pairs} == {str(p) for p in Polarity}
 
@@ -49,10 +61,22 @@ def test_demo_has_english_names_renames_and_corrections(session, runtime):
     names = session.scalars(sa.select(Subject.name).where(Subject.kind == "enterprise")).all()
     assert any(name.isascii() for name in names)
     assert any(not name.isascii() for name in names)
-    assert session.scalar(sa.select(sa.func.count()).select_from(SubjectName)
-                          .where(SubjectName.valid_until.is_not(None))) > 0
-    assert session.scalar(sa.select(sa.func.count()).select_from(CreditRecordVersion)
-                          .where(CreditRecordVersion.op == "correct")) > 0
+    assert (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(SubjectName)
+            .where(SubjectName.valid_until.is_not(None))
+        )
+        > 0
+    )
+    assert (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(CreditRecordVersion)
+            .where(CreditRecordVersion.op == "correct")
+        )
+        > 0
+    )
 
 
 def test_demo_is_deterministic_for_a_seed(app, session, runtime):

@@ -1,7 +1,7 @@
 import pytest
 
 from registry.logs import redact
-from registry.security import IdentityVault, Passwords, PasswordPolicyError
+from registry.security import IdentityVault, PasswordPolicyError, Passwords
 
 KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"  # base64url of 32 bytes
 
@@ -35,12 +35,15 @@ def test_passwords_need_twelve_characters():
     assert not passwords.verify("garbage", "twelve chars")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("id 11010519491231002X failed", "id 1101**********002X failed"),
-    ("lower 11010519491231002x", "lower 1101**********002x"),
-    ("(11010519491231002X)", "(1101**********002X)"),
-    ("order 1234567890123456789012 stays", "order 1234567890123456789012 stays"),
-    ("uscc 91110000600037341L stays", "uscc 91110000600037341L stays"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("id 11010519491231002X failed", "id 1101**********002X failed"),
+        ("lower 11010519491231002x", "lower 1101**********002x"),
+        ("(11010519491231002X)", "(1101**********002X)"),
+        ("order 1234567890123456789012 stays", "order 1234567890123456789012 stays"),
+        ("uscc 91110000600037341L stays", "uscc 91110000600037341L stays"),
+    ],
+)
 def test_log_redaction(text, expected):
     assert redact(text) == expected

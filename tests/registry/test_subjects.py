@@ -13,36 +13,60 @@ ID_NUMBER = "11010519491231002X"
 
 
 def test_enterprise_is_identified_by_normalised_uscc(session, runtime):
-    subject = register_subject(session, actor=TEST_ACTOR, vault=runtime.vault,
-                               kind="enterprise", name="北京華信科技有限公司",
-                               uscc="9131 0115 ma1k3btp2b", region_code="310115")
+    subject = register_subject(
+        session,
+        actor=TEST_ACTOR,
+        vault=runtime.vault,
+        kind="enterprise",
+        name="北京華信科技有限公司",
+        uscc="9131 0115 ma1k3btp2b",
+        region_code="310115",
+    )
     assert subject.uscc == "91310115MA1K3BTP2B"
     assert subject.name == "北京華信科技有限公司"
     assert subject.name_normalised == "北京华信科技有限公司"
     assert subject.uscc_warnings is None
     with pytest.raises(Conflict):
-        register_subject(session, actor=TEST_ACTOR, vault=runtime.vault, kind="enterprise",
-                         name="另一家", uscc="91310115MA1K3BTP2B")
+        register_subject(
+            session,
+            actor=TEST_ACTOR,
+            vault=runtime.vault,
+            kind="enterprise",
+            name="另一家",
+            uscc="91310115MA1K3BTP2B",
+        )
 
 
 def test_pilot_uscc_is_accepted_with_a_warning_and_kept_as_is(session, runtime):
-    subject = register_subject(session, actor=TEST_ACTOR, vault=runtime.vault,
-                               kind="enterprise", name="福州试点企业有限公司",
-                               uscc="91350100M0001TGQXM")
+    subject = register_subject(
+        session,
+        actor=TEST_ACTOR,
+        vault=runtime.vault,
+        kind="enterprise",
+        name="福州试点企业有限公司",
+        uscc="91350100M0001TGQXM",
+    )
     assert subject.uscc == "91350100M0001TGQXM"
     assert subject.uscc_warnings == "uscc.pilot_checksum"
 
 
 def test_person_id_number_is_never_stored_in_clear(session, runtime):
-    subject = register_subject(session, actor=TEST_ACTOR, vault=runtime.vault, kind="person",
-                               name="张三", id_number="11010519491231002x")
+    subject = register_subject(
+        session,
+        actor=TEST_ACTOR,
+        vault=runtime.vault,
+        kind="person",
+        name="张三",
+        id_number="11010519491231002x",
+    )
     assert subject.id_number_masked == "1101**********002X"
     assert subject.id_number_hash == runtime.vault.keyed_hash(ID_NUMBER)
     assert runtime.vault.decrypt(subject.id_number_ciphertext) == ID_NUMBER
     row = session.execute(sa.select(Subject.__table__).where(Subject.id == subject.id)).one()
     assert not any(ID_NUMBER in str(value) for value in row)
-    events = session.scalars(sa.select(AuditEvent).where(
-        AuditEvent.object_id == str(subject.id))).all()
+    events = session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.object_id == str(subject.id))
+    ).all()
     assert events and not any(ID_NUMBER in str(e.after) for e in events)
     found = find_subject(session, kind="person", id_number_hash=runtime.vault.keyed_hash(ID_NUMBER))
     assert found == subject
@@ -51,8 +75,14 @@ def test_person_id_number_is_never_stored_in_clear(session, runtime):
 def test_invalid_id_number_error_does_not_echo_it(session, runtime):
     bad = "11010519491231002Y"
     with pytest.raises(InvalidInput) as info:
-        register_subject(session, actor=TEST_ACTOR, vault=runtime.vault, kind="person",
-                         name="李四", id_number=bad)
+        register_subject(
+            session,
+            actor=TEST_ACTOR,
+            vault=runtime.vault,
+            kind="person",
+            name="李四",
+            id_number=bad,
+        )
     assert "id_number" in info.value.errors
     assert bad not in repr(info.value.errors) and bad not in str(info.value)
 
@@ -61,23 +91,51 @@ def test_shop_belongs_to_a_platform_member(session, runtime):
     platform = factories.member(session, kind="marketplace", roles=("platform",))
     bank = factories.member(session, kind="bank", roles=("submitter",))
     with pytest.raises(InvalidInput) as info:
-        register_subject(session, actor=TEST_ACTOR, vault=runtime.vault, kind="shop",
-                         name="华信数码旗舰店", platform=bank, shop_id="")
+        register_subject(
+            session,
+            actor=TEST_ACTOR,
+            vault=runtime.vault,
+            kind="shop",
+            name="华信数码旗舰店",
+            platform=bank,
+            shop_id="",
+        )
     assert set(info.value.errors) == {"platform", "shop_id"}
-    shop = register_subject(session, actor=TEST_ACTOR, vault=runtime.vault, kind="shop",
-                            name="华信数码旗舰店", platform=platform, shop_id=" TH100001 ",
-                            operator_uscc="91310115MA1K3BTP2B")
+    shop = register_subject(
+        session,
+        actor=TEST_ACTOR,
+        vault=runtime.vault,
+        kind="shop",
+        name="华信数码旗舰店",
+        platform=platform,
+        shop_id=" TH100001 ",
+        operator_uscc="91310115MA1K3BTP2B",
+    )
     assert (shop.platform_member_id, shop.shop_id) == (platform.id, "TH100001")
     assert shop.operator_uscc == "91310115MA1K3BTP2B"
     with pytest.raises(Conflict):
-        register_subject(session, actor=TEST_ACTOR, vault=runtime.vault, kind="shop",
-                         name="同号店", platform=platform, shop_id="TH100001")
+        register_subject(
+            session,
+            actor=TEST_ACTOR,
+            vault=runtime.vault,
+            kind="shop",
+            name="同号店",
+            platform=platform,
+            shop_id="TH100001",
+        )
 
 
 def test_all_errors_together(session, runtime):
     with pytest.raises(InvalidInput) as info:
-        register_subject(session, actor=TEST_ACTOR, vault=runtime.vault, kind="enterprise",
-                         name="", uscc="123", region_code="BJ")
+        register_subject(
+            session,
+            actor=TEST_ACTOR,
+            vault=runtime.vault,
+            kind="enterprise",
+            name="",
+            uscc="123",
+            region_code="BJ",
+        )
     assert set(info.value.errors) == {"name", "uscc", "region_code"}
 
 
@@ -88,12 +146,23 @@ def test_database_refuses_a_subject_without_its_identifier(session):
 
 
 def test_rename_keeps_the_name_history(session, runtime, clock):
-    subject = register_subject(session, actor=TEST_ACTOR, vault=runtime.vault,
-                               kind="enterprise", name="北京华信科技有限公司",
-                               uscc="91110000600037341L", now=clock.now())
+    subject = register_subject(
+        session,
+        actor=TEST_ACTOR,
+        vault=runtime.vault,
+        kind="enterprise",
+        name="北京华信科技有限公司",
+        uscc="91110000600037341L",
+        now=clock.now(),
+    )
     clock.advance(timedelta(days=400))
-    rename_subject(session, actor=TEST_ACTOR, subject=subject, new_name="北京华信数智科技有限公司",
-                   now=clock.now())
+    rename_subject(
+        session,
+        actor=TEST_ACTOR,
+        subject=subject,
+        new_name="北京华信数智科技有限公司",
+        now=clock.now(),
+    )
     session.expire_all()
     names = session.get(Subject, subject.id).names
     assert [n.name for n in names] == ["北京华信科技有限公司", "北京华信数智科技有限公司"]

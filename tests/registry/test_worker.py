@@ -16,8 +16,9 @@ def test_jobs_run_when_due_and_failures_are_isolated(app_context, clock):
     def bad(session, now):
         raise RuntimeError("boom")
 
-    worker = Worker(db.new_session, clock, identity="w:1",
-                    jobs=[Job("bad", 0, bad), Job("good", 3600, good)])
+    worker = Worker(
+        db.new_session, clock, identity="w:1", jobs=[Job("bad", 0, bad), Job("good", 3600, good)]
+    )
     assert worker.run_round() == {"good": 3}
     assert worker.run_round() == {}  # `good` is not due again for an hour
     assert calls == [("good", clock.now())]
