@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, g, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from api import health, problems
+from api import health, problems, submissions
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def _commit_unit_of_work(response: Response) -> Response:
         session.rollback()
         log.warning("commit refused by a constraint (concurrent change)")
         return problems.problem_response(
-            problems.CONFLICT, "a concurrent request changed the same data; retry the request"
+            problems.CONCURRENT_CHANGE, problems.CONCURRENT_CHANGE.description
         )
     except OperationalError:
         session.rollback()
@@ -66,4 +66,5 @@ def init_app(app: Flask) -> None:
     problems.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(problems_bp)
+    app.register_blueprint(submissions.bp)
     app.after_request(_commit_unit_of_work)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, json, request
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, RegistryError
@@ -36,50 +37,60 @@ class ProblemType:
 PROBLEM_TYPES: dict[str, ProblemType] = {}
 
 
-def _register(slug: str, status: int, title: str, description: str) -> ProblemType:
+def register(slug: str, status: int, title: str, description: str) -> ProblemType:
+    """Add a problem type to the catalogue (each feature registers its own)."""
     problem_type = ProblemType(slug, status, title, description)
     PROBLEM_TYPES[slug] = problem_type
     return problem_type
 
 
-BAD_REQUEST = _register(
+BAD_REQUEST = register(
     "bad-request",
     400,
     "Bad request",
     "The request could not be read (malformed syntax or framing).",
 )
-VALIDATION = _register(
+VALIDATION = register(
     "validation-failed",
     422,
     "Validation failed",
     "One or more fields are invalid; `errors` lists every one of them.",
 )
-NOT_FOUND = _register("not-found", 404, "Not found", "There is no such resource.")
-METHOD_NOT_ALLOWED = _register(
+NOT_FOUND = register("not-found", 404, "Not found", "There is no such resource.")
+METHOD_NOT_ALLOWED = register(
     "method-not-allowed", 405, "Method not allowed", "The resource does not support this method."
 )
-CONFLICT = _register(
+CONFLICT = register(
     "conflict", 409, "Conflict", "The request conflicts with the current state of the resource."
 )
-FORBIDDEN = _register(
+FORBIDDEN = register(
     "forbidden", 403, "Forbidden", "The caller is known but not allowed to do this."
 )
-PAYLOAD_TOO_LARGE = _register(
+PAYLOAD_TOO_LARGE = register(
     "payload-too-large", 413, "Payload too large", "The request body exceeds the registry's limit."
 )
-UNSUPPORTED_MEDIA_TYPE = _register(
+UNSUPPORTED_MEDIA_TYPE = register(
     "unsupported-media-type",
     415,
     "Unsupported media type",
     "The request body is not in a media type this endpoint reads.",
 )
-SERVICE_UNAVAILABLE = _register(
+SERVICE_UNAVAILABLE = register(
     "service-unavailable",
     503,
     "Service unavailable",
     "A dependency is unavailable; retry after the given delay.",
 )
-INTERNAL = _register(
+MALFORMED_BODY = register(
+    "malformed-body", 400, "Malformed body", "The body is not well-formed JSON (or NDJSON)."
+)
+CONCURRENT_CHANGE = register(
+    "concurrent-change",
+    409,
+    "Concurrent change",
+    "Another request changed the same data at the same moment; retry the request.",
+)
+INTERNAL = register(
     "internal-error",
     500,
     "Internal error",
@@ -174,6 +185,17 @@ def init_app(app: Flask) -> None:
             )
         errors = field_errors(exc.errors) if isinstance(exc, InvalidInput) else None
         return problem_response(problem_type, exc.detail, errors=errors, **exc.extensions)
+
+    @app.errorhandler(IntegrityError)
+    def _integrity_error(exc: IntegrityError) -> Response:
+        # A unique constraint caught a race that the checks before it could not see.
+        from flask import g
+
+        session = g.get("_creditreg_session")
+        if session is not None:
+            session.rollback()
+        log.warning("request refused by a database constraint: %s", type(exc.orig).__name__)
+        return problem_response(CONCURRENT_CHANGE, CONCURRENT_CHANGE.description)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

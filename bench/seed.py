@@ -47,7 +47,9 @@ def main() -> None:
         with app.app_context():
             migrate.upgrade(db.engine)
             started = time.perf_counter()
-            summary = load_demo(db.session, current_runtime(), DemoSpec(enterprises=args.enterprises))
+            summary = load_demo(
+                db.session, current_runtime(), DemoSpec(enterprises=args.enterprises)
+            )
             db.session.commit()
             elapsed = time.perf_counter() - started
             db.dispose(app)

@@ -73,14 +73,14 @@ def _parse_str(raw: Any) -> str:
     return raw
 
 
-def _parse_aes_key(raw: Any) -> str:
+def _parse_key32(raw: Any) -> str:
     text = _parse_str(raw)
     try:
         key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except ValueError:
         raise ValueError("expected base64url text") from None
     if len(key) != 32:
-        raise ValueError("expected the base64url encoding of exactly 32 bytes (AES-256)")
+        raise ValueError("expected the base64url encoding of exactly 32 bytes")
     return text
 
 
@@ -89,7 +89,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "int": _parse_int,
     "float": _parse_float,
     "str": _parse_str,
-    "aes_key": _parse_aes_key,
+    "key32": _parse_key32,
 }
 
 
@@ -129,6 +129,9 @@ DEFAULT_SECRETS = {
     "IDENTITY_ENCRYPTION_KEY": base64.urlsafe_b64encode(b"insecure-development-aes-key-32b")
     .decode()
     .rstrip("="),
+    "REGISTRY_SIGNING_KEY": base64.urlsafe_b64encode(b"insecure-development-ed25519-key")
+    .decode()
+    .rstrip("="),
 }
 
 SETTINGS: tuple[Setting, ...] = (
@@ -148,9 +151,16 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "IDENTITY_ENCRYPTION_KEY",
-        "aes_key",
+        "key32",
         DEFAULT_SECRETS["IDENTITY_ENCRYPTION_KEY"],
         "AES-256-GCM key (base64url, 32 bytes) for the encrypted copy of ID numbers.",
+        secret=True,
+    ),
+    Setting(
+        "REGISTRY_SIGNING_KEY",
+        "key32",
+        DEFAULT_SECRETS["REGISTRY_SIGNING_KEY"],
+        "The registry's Ed25519 signing key (base64url of the 32-byte seed): signs receipts.",
         secret=True,
     ),
     Setting(
@@ -194,6 +204,28 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "PASSWORD_HASH_MEMORY_KIB", "int", 65536, "Argon2id memory for staff passwords.", minimum=8
+    ),
+    Setting(
+        "SIGNATURE_CLOCK_SKEW",
+        "int",
+        60,
+        "Seconds of clock difference tolerated on a signature's created and expires.",
+        minimum=0,
+    ),
+    Setting(
+        "SIGNATURE_MAX_VALIDITY",
+        "int",
+        300,
+        "Longest a member signature may be valid (expires - created), in seconds.",
+        minimum=1,
+    ),
+    Setting("SUBMISSION_MAX_RECORDS", "int", 1000, "Most records in one submission.", minimum=1),
+    Setting(
+        "RATE_LIMIT_PER_MINUTE",
+        "int",
+        600,
+        "Signed requests a member may make per minute (0: no limit).",
+        minimum=0,
     ),
     Setting("DEMO_SEED", "int", 20151001, "Seed of the generated demo dataset."),
     Setting("DEMO_SUBJECTS", "int", 3000, "Number of enterprises in the demo dataset.", minimum=10),

@@ -3,9 +3,19 @@
 Alembic's autogenerate and the models-versus-migrations check read the metadata from here.
 """
 
-from registry import audit, members, records, staff, subjects, submissions, worker
+from registry import access, audit, members, records, staff, subjects, submissions, worker
 from registry.db import Base
 
 metadata = Base.metadata
 
-__all__ = ["audit", "members", "metadata", "records", "staff", "subjects", "submissions", "worker"]
+__all__ = [
+    "access",
+    "audit",
+    "members",
+    "metadata",
+    "records",
+    "staff",
+    "subjects",
+    "submissions",
+    "worker",
+]

@@ -12,6 +12,7 @@ from flask import Flask, current_app
 
 from config import Settings
 from registry.clock import Clock
+from registry.receipts import RegistrySigner
 from registry.security import IdentityVault, Passwords
 
 EXTENSION_KEY = "creditreg.runtime"
@@ -23,6 +24,7 @@ class Runtime:
     clock: Clock
     vault: IdentityVault
     passwords: Passwords
+    signer: RegistrySigner
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
@@ -32,6 +34,7 @@ class Runtime:
             vault=IdentityVault(
                 hash_key=settings.IDENTITY_HASH_KEY, encryption_key=settings.IDENTITY_ENCRYPTION_KEY
             ),
+            signer=RegistrySigner(settings.REGISTRY_SIGNING_KEY),
             passwords=Passwords(
                 time_cost=settings.PASSWORD_HASH_TIME_COST,
                 memory_kib=settings.PASSWORD_HASH_MEMORY_KIB,

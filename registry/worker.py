@@ -1,8 +1,8 @@
 """The background worker: runs the registry's periodic jobs.
 
 Each job runs in its own session and commits on its own, so one failing job never blocks the
-others; the worker records a heartbeat that `/readyz` reports. Later features (the search
-outbox, expiries, notices, webhooks, log checkpoints) add their jobs to ``JOBS``.
+others; the worker records a heartbeat that `/readyz` reports. Each feature adds its
+jobs to ``default_jobs``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,11 @@ class Job:
     run: JobFunction  # returns how many items it handled, for the log
 
 
-JOBS: list[Job] = []
+def default_jobs() -> list[Job]:
+    """Every periodic job of the registry; each feature adds its own here."""
+    from registry import access
+
+    return [Job("purge-request-state", 60.0, access.purge_expired)]
 
 
 def worker_identity() -> str:
@@ -68,7 +72,7 @@ class Worker:
     ) -> None:
         self.session_factory = session_factory
         self.clock = clock
-        self.jobs = list(JOBS if jobs is None else jobs)
+        self.jobs = default_jobs() if jobs is None else list(jobs)
         self.poll_interval = poll_interval
         self.identity = identity or worker_identity()
         self.started_at = clock.now()

@@ -36,6 +36,7 @@ SECRETS = {
     "CREDITREG_SECRET_KEY": "k" * 48,
     "CREDITREG_IDENTITY_HASH_KEY": "h" * 48,
     "CREDITREG_IDENTITY_ENCRYPTION_KEY": base64.urlsafe_b64encode(bytes(range(32))).decode(),
+    "CREDITREG_REGISTRY_SIGNING_KEY": base64.urlsafe_b64encode(bytes(range(1, 33))).decode(),
 }
 
 

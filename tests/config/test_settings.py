@@ -10,6 +10,7 @@ STRONG = {
     "CREDITREG_SECRET_KEY": "s" * 40,
     "CREDITREG_IDENTITY_HASH_KEY": "h" * 40,
     "CREDITREG_IDENTITY_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+    "CREDITREG_REGISTRY_SIGNING_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
     "CREDITREG_DATABASE_URL": "postgresql+psycopg://u:p@db:5432/creditreg",
 }
 

@@ -1,0 +1,200 @@
+"""Member authentication: every member request is signed (RFC 9421) with a registered key.
+
+The key lookup, the nonce and the rate-limit count run in a short session of their own that
+commits at once: a nonce is spent even if the request later fails, so a captured request can
+never be replayed, and the request's own unit of work starts clean afterwards.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from flask import Response, g, request
+
+from api import problems
+from api.httpsig import HttpRequest, SignatureError, VerificationPolicy, verify_request
+from registry.access import claim_nonce, count_request
+from registry.db import db
+from registry.members import KeyAlgorithm, KeyStatus, Member, MemberKey, MemberRole, load_public_key
+from registry.runtime import current_runtime
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# The header a 401 carries to say how to sign (RFC 9421 section 5.1).
+ACCEPT_SIGNATURE = (
+    'sig1=("@method" "@authority" "@path" "@query" "content-digest");created;expires;nonce;keyid'
+)
+
+SIGNATURE_PROBLEMS = {
+    "signature-missing": "The request is not signed.",
+    "signature-malformed": "Signature or Signature-Input cannot be read, or lacks a parameter "
+    "(keyid, created, expires, nonce).",
+    "component-not-covered": "The signature does not cover a component the registry requires: "
+    "@method, @authority, @path, @query when there is a query, and "
+    "content-digest when there is a body.",
+    "key-unknown": "No key is registered under this keyid.",
+    "key-revoked": "The key was revoked.",
+    "key-expired": "The key is outside its validity period.",
+    "member-suspended": "The member that owns the key is suspended.",
+    "algorithm-mismatch": "The alg parameter differs from the key's registered algorithm.",
+    "created-in-future": "The signature's created time lies in the future.",
+    "created-too-old": "The signature was created too long ago.",
+    "signature-expired": "The signature's expires time has passed.",
+    "validity-too-long": "expires must follow created by at most the allowed validity.",
+    "signature-mismatch": "The signature does not verify against the signature base.",
+    "digest-mismatch": "The body does not match its Content-Digest.",
+    "nonce-reused": "This key already used this nonce: a request is accepted once.",
+}
+SIGNATURE_PROBLEM_TYPES = {
+    reason: problems.register(reason, 401, "Signature refused", description)
+    for reason, description in SIGNATURE_PROBLEMS.items()
+}
+ROLE_MISSING = problems.register(
+    "role-missing", 403, "Role missing", "The member does not hold a role this operation needs."
+)
+RATE_LIMITED = problems.register(
+    "rate-limited",
+    429,
+    "Too many requests",
+    "The member's request rate is above its limit; retry after the delay in Retry-After.",
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated member behind a request, and the evidence of its signature."""
+
+    member_id: uuid.UUID
+    key_id: str
+    roles: frozenset[str]
+    signature_input: str
+    signature: str
+    signature_base: str
+
+    @property
+    def member(self) -> Member:
+        member = db.session.get(Member, self.member_id)
+        assert member is not None  # it existed when the signature was checked
+        return member
+
+
+def http_request_from_flask() -> HttpRequest:
+    query = request.query_string.decode("latin-1")
+    return HttpRequest(
+        method=request.method,
+        scheme=request.scheme,
+        authority=request.host,
+        # The path as sent on the wire: WSGI hands it over decoded, so encode it back.
+        path=quote(request.path, safe="/:@!$&'()*+,;=-._~%"),
+        query=query if query else None,
+        headers={k: v for k, v in request.headers.items()},
+        body=request.get_data(cache=True),
+    )
+
+
+def _signature_problem(exc: SignatureError) -> Response:
+    response = problems.problem_response(SIGNATURE_PROBLEM_TYPES[exc.reason], exc.detail)
+    response.headers["Accept-Signature"] = ACCEPT_SIGNATURE
+    return response
+
+
+def authenticate() -> Caller | Response:
+    """Verify the current request's signature; a problem response when it is refused."""
+    runtime = current_runtime()
+    settings = runtime.settings
+    now = runtime.clock.now()
+    policy = VerificationPolicy(
+        max_validity_seconds=settings.SIGNATURE_MAX_VALIDITY,
+        clock_skew_seconds=settings.SIGNATURE_CLOCK_SKEW,
+    )
+    with db.new_session() as session:
+
+        def lookup(key_id: str) -> tuple[MemberKey, Any, str]:
+            key = session.get(MemberKey, key_id)
+            if key is None:
+                raise SignatureError("key-unknown", "no key is registered under this keyid")
+            if key.status == KeyStatus.REVOKED:
+                raise SignatureError("key-revoked", "the key was revoked")
+            if not key.is_usable_at(now):
+                raise SignatureError("key-expired", "the key is outside its validity period")
+            if not key.member.is_active:
+                raise SignatureError("member-suspended", "the key's member is suspended")
+            return (
+                key,
+                load_public_key(key.public_key_pem, KeyAlgorithm(key.algorithm)),
+                key.algorithm,
+            )
+
+        try:
+            verified = verify_request(
+                http_request_from_flask(),
+                lookup_key=lookup,
+                now=int(now.timestamp()),
+                policy=policy,
+            )
+        except SignatureError as exc:
+            return _signature_problem(exc)
+        key: MemberKey = verified.key
+        if not claim_nonce(
+            session,
+            key_id=key.id,
+            nonce=verified.nonce,
+            seen_at=now,
+            expires_at=datetime.fromtimestamp(verified.expires, UTC),
+        ):
+            session.commit()
+            return _signature_problem(
+                SignatureError("nonce-reused", "this nonce was already used with this key")
+            )
+        limit = settings.RATE_LIMIT_PER_MINUTE
+        count, window_end = count_request(session, member_id=key.member_id, now=now)
+        session.commit()
+        caller = Caller(
+            member_id=key.member_id,
+            key_id=key.id,
+            roles=frozenset(key.member.roles),
+            signature_input=verified.signature_input,
+            signature=verified.signature,
+            signature_base=verified.base,
+        )
+    if limit and count > limit:
+        retry_after = max(1, int((window_end - now).total_seconds()))
+        return problems.problem_response(
+            RATE_LIMITED,
+            f"at most {limit} requests a minute",
+            headers={"Retry-After": str(retry_after)},
+        )
+    return caller
+
+
+def signed(*roles: MemberRole) -> Callable[[F], F]:
+    """Require a valid member signature and, if given, one of ``roles``; sets ``g.caller``."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            outcome = authenticate()
+            if isinstance(outcome, Response):
+                return outcome
+            if roles and not outcome.roles & {str(r) for r in roles}:
+                return problems.problem_response(
+                    ROLE_MISSING, f"this operation needs the role {' or '.join(roles)}"
+                )
+            g.caller = outcome
+            return view(*args, **kwargs)
+
+        wrapper.signed_roles = tuple(str(r) for r in roles)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def current_caller() -> Caller:
+    caller: Caller = g.caller
+    return caller

@@ -1,0 +1,302 @@
+"""Input schemas of the member API: every field checked at the boundary, all errors at once.
+
+Each record category has its own schema with the fields that category needs; a submission
+is loaded record by record so that every error carries its record index.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
+
+from registry.records import Polarity, RecordCategory, Severity
+from registry.subjects import SubjectKind
+
+MAX_TEXT = 2000
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+DECIMAL = re.compile(r"^\d{1,18}(\.\d{1,2})?$")
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class AmountSchema(StrictSchema):
+    value = fields.String(required=True)
+    currency = fields.String(
+        required=True,
+        validate=validate.Regexp(CURRENCY, error="an ISO 4217 code in capitals, e.g. CNY"),
+    )
+
+    @validates_schema(skip_on_field_errors=False)
+    def _check_value(self, data: dict[str, Any], **_: Any) -> None:
+        value = data.get("value")
+        if value is not None and not DECIMAL.match(value):
+            raise ValidationError(
+                'a non-negative decimal string with at most 2 decimals, e.g. "1250.00"', "value"
+            )
+
+    @post_load
+    def _to_decimal(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        try:
+            data["value"] = Decimal(data["value"])
+        except InvalidOperation:  # pragma: no cover - the regexp already refused it
+            raise ValidationError("not a decimal", "value") from None
+        return data
+
+
+class SubjectRefSchema(StrictSchema):
+    """How a record names its subject: the kind and that kind's identifier, plus a name."""
+
+    kind = fields.String(required=True, validate=validate.OneOf([str(k) for k in SubjectKind]))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    uscc = fields.String(validate=validate.Length(min=1, max=40))
+    id_number = fields.String(validate=validate.Length(min=1, max=40))
+    platform = fields.UUID(
+        metadata={
+            "description": "the platform member's id (shops); default: the submitting platform"
+        }
+    )
+    shop_id = fields.String(validate=validate.Length(min=1, max=128))
+    operator_uscc = fields.String(validate=validate.Length(min=1, max=40))
+    region_code = fields.String(
+        validate=validate.Regexp(r"^\d{6}$", error="a six-digit GB/T 2260 code")
+    )
+    industry_code = fields.String(validate=validate.Length(min=1, max=8))
+
+    @validates_schema(skip_on_field_errors=False)
+    def _identifier_fits_kind(self, data: dict[str, Any], **_: Any) -> None:
+        kind = data.get("kind")
+        allowed = {
+            "enterprise": {"uscc"},
+            "person": {"id_number"},
+            "shop": {"shop_id", "platform", "operator_uscc"},
+        }.get(kind or "", set())
+        errors: dict[str, list[str]] = {}
+        required = {"enterprise": "uscc", "person": "id_number", "shop": "shop_id"}.get(kind or "")
+        if required and not data.get(required):
+            errors[required] = [f"required for a subject of kind {kind}"]
+        for other in ("uscc", "id_number", "shop_id", "platform", "operator_uscc"):
+            if other in data and other not in allowed and kind:
+                errors.setdefault(other, []).append(f"not allowed for a subject of kind {kind}")
+        if errors:
+            raise ValidationError(errors)
+
+
+class RecordSchema(StrictSchema):
+    """What every upserted record has; category schemas tighten it."""
+
+    record_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    op = fields.String(required=True, validate=validate.Equal("upsert"))
+    reason = fields.String(validate=validate.Length(min=1, max=MAX_TEXT))
+    category = fields.String(
+        required=True, validate=validate.OneOf([str(c) for c in RecordCategory])
+    )
+    subject = fields.Nested(SubjectRefSchema, required=True)
+    polarity = fields.String(required=True, validate=validate.OneOf([str(p) for p in Polarity]))
+    severity = fields.String(validate=validate.OneOf([str(s) for s in Severity]))
+    decided_at = fields.Date()
+    occurred_at = fields.Date()
+    ended_at = fields.Date()
+    authority = fields.String(validate=validate.Length(min=1, max=200))
+    document_number = fields.String(validate=validate.Length(min=1, max=100))
+    legal_basis = fields.String(validate=validate.Length(min=1, max=MAX_TEXT))
+    summary = fields.String(validate=validate.Length(min=1, max=MAX_TEXT))
+    amount = fields.Nested(AmountSchema)
+
+    # Subclasses name what their category needs and which polarities it can have.
+    required_fields: tuple[str, ...] = ()
+    polarities: tuple[str, ...] = tuple(str(p) for p in Polarity)
+    severity_required = False
+
+    @validates_schema(skip_on_field_errors=False)
+    def _category_rules(self, data: dict[str, Any], **_: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        category = data.get("category")
+        for name in self.required_fields:
+            if data.get(name) in (None, ""):
+                errors.setdefault(name, []).append(f"required for category {category}")
+        polarity = data.get("polarity")
+        if polarity and polarity not in self.polarities:
+            errors.setdefault("polarity", []).append(
+                f"a {category} record is {' or '.join(self.polarities)}"
+            )
+        if self.severity_required and not data.get("severity"):
+            errors.setdefault("severity", []).append(f"required for category {category}")
+        if data.get("severity") and polarity and polarity != Polarity.NEGATIVE:
+            errors.setdefault("severity", []).append("only negative records have a severity")
+        start = data.get("decided_at") or data.get("occurred_at")
+        ended = data.get("ended_at")
+        if isinstance(start, date) and isinstance(ended, date) and ended < start:
+            errors.setdefault("ended_at", []).append("cannot be before the decision or event")
+        if errors:
+            raise ValidationError(errors)
+
+
+class LicenceSchema(RecordSchema):
+    required_fields = ("authority", "document_number", "decided_at")
+    polarities = ("positive", "neutral")
+
+
+class PenaltySchema(RecordSchema):
+    required_fields = ("authority", "document_number", "legal_basis", "decided_at")
+    polarities = ("negative",)
+    severity_required = True
+
+
+class CourtJudgmentSchema(RecordSchema):
+    required_fields = ("authority", "document_number", "decided_at")
+
+
+class DishonestDebtorSchema(RecordSchema):
+    required_fields = ("authority", "document_number", "decided_at")
+    polarities = ("negative",)
+
+
+class TaxArrearsSchema(RecordSchema):
+    required_fields = ("authority", "amount", "occurred_at")
+    polarities = ("negative",)
+
+
+class ContractPerformanceSchema(RecordSchema):
+    required_fields = ("authority", "occurred_at")
+
+
+class PaymentExperienceSchema(RecordSchema):
+    required_fields = ("amount", "due_date", "days_past_due")
+    due_date = fields.Date()
+    days_past_due = fields.Integer(strict=True, validate=validate.Range(min=0, max=36500))
+
+    @validates_schema(skip_on_field_errors=False)
+    def _lateness_fits_polarity(self, data: dict[str, Any], **_: Any) -> None:
+        late = data.get("days_past_due")
+        polarity = data.get("polarity")
+        if late is None or polarity is None:
+            return
+        if late > 0 and polarity != Polarity.NEGATIVE:
+            raise ValidationError("a late payment is negative", "polarity")
+        if late == 0 and polarity == Polarity.NEGATIVE:
+            raise ValidationError("a payment on time is not negative", "polarity")
+
+
+class LoanDefaultSchema(RecordSchema):
+    required_fields = ("authority", "amount", "occurred_at")
+    polarities = ("negative",)
+    days_past_due = fields.Integer(strict=True, validate=validate.Range(min=1, max=36500))
+
+
+class HonourSchema(RecordSchema):
+    required_fields = ("authority", "decided_at", "summary")
+    polarities = ("positive",)
+
+
+class CreditCommitmentSchema(RecordSchema):
+    required_fields = ("decided_at", "summary")
+    polarities = ("positive", "neutral")
+
+
+class ConsumerComplaintSchema(RecordSchema):
+    required_fields = ("occurred_at", "summary")
+    polarities = ("negative",)
+
+
+CATEGORY_SCHEMAS: dict[str, RecordSchema] = {
+    RecordCategory.ADMINISTRATIVE_LICENCE: LicenceSchema(),
+    RecordCategory.ADMINISTRATIVE_PENALTY: PenaltySchema(),
+    RecordCategory.COURT_JUDGMENT: CourtJudgmentSchema(),
+    RecordCategory.DISHONEST_DEBTOR: DishonestDebtorSchema(),
+    RecordCategory.TAX_ARREARS: TaxArrearsSchema(),
+    RecordCategory.CONTRACT_PERFORMANCE: ContractPerformanceSchema(),
+    RecordCategory.PAYMENT_EXPERIENCE: PaymentExperienceSchema(),
+    RecordCategory.LOAN_DEFAULT: LoanDefaultSchema(),
+    RecordCategory.HONOUR: HonourSchema(),
+    RecordCategory.CREDIT_COMMITMENT: CreditCommitmentSchema(),
+    RecordCategory.CONSUMER_COMPLAINT: ConsumerComplaintSchema(),
+}
+
+
+class RevokeSchema(StrictSchema):
+    record_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    op = fields.String(required=True, validate=validate.Equal("revoke"))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT))
+
+
+REVOKE_SCHEMA = RevokeSchema()
+
+
+class SubmissionSchema(StrictSchema):
+    submission_id = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=128),
+            validate.Regexp(r"^[A-Za-z0-9._:-]+$", error="letters, digits, '.', '_', ':' or '-'"),
+        ],
+    )
+    records = fields.List(fields.Raw(), required=True)
+
+
+SUBMISSION_SCHEMA = SubmissionSchema()
+
+
+def load_record(raw: Any) -> dict[str, Any]:
+    """Validate one record with the schema its ``op`` and ``category`` call for.
+
+    :raises ValidationError: with every problem of the record.
+    """
+    if not isinstance(raw, dict):
+        raise ValidationError({"_schema": ["a record is a JSON object"]})
+    if raw.get("op") == "revoke":
+        return REVOKE_SCHEMA.load(raw)
+    schema = CATEGORY_SCHEMAS.get(raw.get("category"))  # type: ignore[arg-type]
+    if schema is None:
+        # The base schema refuses the category and reports every other problem with it.
+        return RecordSchema().load(raw)
+    return schema.load(raw)
+
+
+def load_submission(document: Any, max_records: int) -> tuple[str, list[dict[str, Any]]]:
+    """Validate a whole submission; all errors of all records are raised together.
+
+    Error keys are field paths: ``records.3.amount.value``.
+
+    :raises ValidationError: listing every problem.
+    """
+    if not isinstance(document, dict):
+        raise ValidationError({"_schema": ["the body is a JSON object"]})
+    envelope = SUBMISSION_SCHEMA.load(document)
+    records = envelope["records"]
+    errors: dict[str, Any] = {}
+    if not records:
+        errors["records"] = ["at least one record is required"]
+    if len(records) > max_records:
+        raise ValidationError({"records": [f"at most {max_records} records per submission"]})
+    loaded: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(records):
+        try:
+            record = load_record(raw)
+        except ValidationError as exc:
+            errors[f"records.{index}"] = exc.messages
+            continue
+        first = seen.setdefault(record["record_id"], index)
+        if first != index:
+            errors[f"records.{index}"] = {
+                "record_id": [f"repeats record {first}; send one change per record per submission"]
+            }
+        loaded.append(record)
+    if errors:
+        raise ValidationError(errors)
+    return envelope["submission_id"], loaded

@@ -1,0 +1,141 @@
+"""``/api/v1/submissions``: members send credit records; the registry answers with a receipt."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+from marshmallow import ValidationError
+
+from api import problems
+from api.auth import current_caller, signed
+from api.httpsig import content_digest
+from api.schemas import load_submission
+from registry import intake
+from registry.db import db
+from registry.members import MemberRole
+from registry.runtime import current_runtime
+
+bp = Blueprint("submissions", __name__, url_prefix="/api/v1")
+
+JSON_TYPES = {"application/json"}
+NDJSON_TYPES = {"application/x-ndjson", "application/ndjson"}
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_body(body: bytes, mimetype: str) -> Any:
+    """The submission document from a JSON body, or an NDJSON body whose first line is the
+    header (``{"submission_id": ...}``) and whose other lines are records.
+
+    :raises ValueError: with a message saying where the body is malformed.
+    """
+    text = body.decode("utf-8")
+    if mimetype in JSON_TYPES:
+        return json.loads(text, parse_constant=_reject_constant)
+    lines = [
+        (number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()
+    ]
+    if not lines:
+        raise ValueError("the body is empty")
+    documents = []
+    for number, line in lines:
+        try:
+            documents.append(json.loads(line, parse_constant=_reject_constant))
+        except ValueError as exc:
+            raise ValueError(f"line {number}: {exc}") from None
+    header = documents[0]
+    if not isinstance(header, dict) or "records" in header:
+        raise ValueError("line 1 must be the header object, without records")
+    return {**header, "records": documents[1:]}
+
+
+@bp.post("/submissions")
+@signed(MemberRole.SUBMITTER)
+def create_submission() -> ResponseReturnValue:
+    caller = current_caller()
+    runtime = current_runtime()
+    body = request.get_data(cache=True)
+    mimetype = request.mimetype
+    if mimetype not in JSON_TYPES | NDJSON_TYPES:
+        return problems.problem_response(
+            problems.UNSUPPORTED_MEDIA_TYPE,
+            "send application/json, or application/x-ndjson with a header line",
+        )
+    try:
+        document = parse_body(body, mimetype)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return problems.problem_response(problems.MALFORMED_BODY, str(exc))
+
+    session = db.session
+    member = caller.member
+    digest = content_digest(body)
+    submission_id = document.get("submission_id") if isinstance(document, dict) else None
+    if isinstance(submission_id, str):
+        earlier = intake.replay_or_conflict(session, member, submission_id, digest)
+        if earlier is not None:
+            response = jsonify(earlier.receipt)
+            response.headers["Idempotent-Replayed"] = "true"
+            return response
+
+    try:
+        submission_id, records = load_submission(document, runtime.settings.SUBMISSION_MAX_RECORDS)
+    except ValidationError as exc:
+        return _validation_problem(exc)
+
+    evidence = intake.Evidence(
+        key_id=caller.key_id,
+        content_type=request.content_type or mimetype,
+        body=body,
+        body_digest=digest,
+        signature_input=caller.signature_input,
+        signature=caller.signature,
+        signature_base=caller.signature_base,
+    )
+    submission = intake.accept_submission(
+        session,
+        member=member,
+        vault=runtime.vault,
+        signer=runtime.signer,
+        submission_id=submission_id,
+        records=records,
+        evidence=evidence,
+        now=runtime.clock.now(),
+    )
+    response = jsonify(submission.receipt)
+    response.status_code = 201
+    response.headers["Location"] = f"/api/v1/submissions/{submission_id}"
+    return response
+
+
+@bp.get("/submissions/<submission_id>")
+@signed()
+def get_submission(submission_id: str) -> ResponseReturnValue:
+    """The receipt of one of the caller's own submissions."""
+    caller = current_caller()
+    found = intake.find_submission(db.session, caller.member, submission_id)
+    if found is None or found.receipt is None:
+        return problems.problem_response(
+            problems.NOT_FOUND, "the member has no submission with this id"
+        )
+    return jsonify(found.receipt)
+
+
+@bp.get("/registry/keys")
+def registry_keys() -> ResponseReturnValue:
+    """The registry's public signing keys as a JWKS (RFC 7517); no signature needed."""
+    response = jsonify(current_runtime().signer.jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def _validation_problem(exc: ValidationError) -> Response:
+    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    errors = problems.field_errors(messages)
+    return problems.problem_response(
+        problems.VALIDATION, f"{len(errors)} field error(s); nothing was stored", errors=errors
+    )

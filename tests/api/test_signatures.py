@@ -1,0 +1,265 @@
+"""Every refusal of a member signature, through real signed HTTP requests into the app."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from api.client import RequestSigner
+from registry.members import revoke_key
+from tests.factories import TEST_ACTOR
+from tests.signing import signed_member
+
+RECEIPT_PATH = "/api/v1/submissions/does-not-exist"
+
+
+@pytest.fixture
+def alice(session, client, clock):
+    return signed_member(session, client, clock)
+
+
+def problem_type(response):
+    assert response.mimetype == "application/problem+json", response.get_data(as_text=True)
+    return response.get_json()["type"]
+
+
+def test_a_valid_signature_is_accepted(alice):
+    response = alice.get(RECEIPT_PATH)
+    # Authenticated: the answer is about the resource, not the signature.
+    assert response.status_code == 404
+    assert problem_type(response) == "/problems/not-found"
+
+
+def test_missing_signature(alice):
+    response = alice.get(RECEIPT_PATH, sign=False)
+    assert response.status_code == 401
+    assert problem_type(response) == "/problems/signature-missing"
+    assert "content-digest" in response.headers["Accept-Signature"]
+
+
+def test_malformed_signature_headers(alice):
+    response = alice.get(
+        RECEIPT_PATH,
+        sign=False,
+        extra_headers={"Signature-Input": "sig1=(", "Signature": "sig1=:AAAA:"},
+    )
+    assert response.status_code == 401
+    assert problem_type(response) == "/problems/signature-malformed"
+
+
+def test_unknown_key(alice, clock):
+    stranger = RequestSigner(
+        "no-such-key", ed25519.Ed25519PrivateKey.generate(), clock=lambda: clock.now().timestamp()
+    )
+    response = alice.get(RECEIPT_PATH, signer=stranger)
+    assert response.status_code == 401
+    assert problem_type(response) == "/problems/key-unknown"
+
+
+def test_revoked_key(alice, session):
+    revoke_key(session, actor=TEST_ACTOR, key_id=alice.key.id, reason="leaked")
+    session.commit()
+    assert problem_type(alice.get(RECEIPT_PATH)) == "/problems/key-revoked"
+
+
+def test_expired_and_not_yet_valid_keys(session, client, clock):
+    expired = signed_member(
+        session,
+        client,
+        clock,
+        valid_from=clock.now() - timedelta(days=30),
+        valid_until=clock.now() - timedelta(days=1),
+    )
+    assert problem_type(expired.get(RECEIPT_PATH)) == "/problems/key-expired"
+    future = signed_member(session, client, clock, valid_from=clock.now() + timedelta(days=1))
+    assert problem_type(future.get(RECEIPT_PATH)) == "/problems/key-expired"
+
+
+def test_key_of_a_suspended_member(alice, session):
+    alice.member.status = "suspended"
+    session.commit()
+    assert problem_type(alice.get(RECEIPT_PATH)) == "/problems/member-suspended"
+
+
+def test_signature_by_another_private_key(alice, clock):
+    impostor = RequestSigner(
+        alice.key.id, ed25519.Ed25519PrivateKey.generate(), clock=lambda: clock.now().timestamp()
+    )
+    assert problem_type(alice.get(RECEIPT_PATH, signer=impostor)) == "/problems/signature-mismatch"
+
+
+def test_body_changed_after_signing(alice):
+    body = json.dumps({"submission_id": "s1", "records": []}).encode()
+    response = alice.post("/api/v1/submissions", body, tamper_body=body.replace(b"s1", b"s2"))
+    assert response.status_code == 401
+    assert problem_type(response) == "/problems/digest-mismatch"
+
+
+def test_created_in_the_future_too_old_and_expired(alice, clock):
+    ahead = RequestSigner(
+        alice.key.id, alice.signer.private_key, clock=lambda: clock.now().timestamp() + 120
+    )
+    assert problem_type(alice.get(RECEIPT_PATH, signer=ahead)) == "/problems/created-in-future"
+    old = RequestSigner(
+        alice.key.id, alice.signer.private_key, clock=lambda: clock.now().timestamp() - 400
+    )
+    assert problem_type(alice.get(RECEIPT_PATH, signer=old)) == "/problems/created-too-old"
+    short = RequestSigner(
+        alice.key.id,
+        alice.signer.private_key,
+        expires_in=10,
+        clock=lambda: clock.now().timestamp() - 100,
+    )
+    assert problem_type(alice.get(RECEIPT_PATH, signer=short)) == "/problems/signature-expired"
+    long = RequestSigner(
+        alice.key.id,
+        alice.signer.private_key,
+        expires_in=3600,
+        clock=lambda: clock.now().timestamp(),
+    )
+    assert problem_type(alice.get(RECEIPT_PATH, signer=long)) == "/problems/validity-too-long"
+
+
+def test_small_clock_skew_is_tolerated(alice, clock):
+    ahead = RequestSigner(
+        alice.key.id, alice.signer.private_key, clock=lambda: clock.now().timestamp() + 30
+    )
+    assert alice.get(RECEIPT_PATH, signer=ahead).status_code == 404
+
+
+def test_a_replayed_request_is_refused(alice):
+    first = alice.get(RECEIPT_PATH, nonce="replayed-nonce-1")
+    assert first.status_code == 404
+    again = alice.get(RECEIPT_PATH, nonce="replayed-nonce-1")
+    assert again.status_code == 401
+    assert problem_type(again) == "/problems/nonce-reused"
+
+
+@pytest.mark.parametrize(
+    ("path", "components", "missing"),
+    [
+        (RECEIPT_PATH, ["@method", "@path"], "@authority"),
+        (RECEIPT_PATH + "?x=1", ["@method", "@authority", "@path"], "@query"),
+        ("/api/v1/submissions", ["@method", "@authority", "@path"], "content-digest"),
+    ],
+)
+def test_required_components_must_be_covered(alice, path, components, missing):
+    method = "POST" if path == "/api/v1/submissions" else "GET"
+    body = b'{"submission_id": "x", "records": []}' if method == "POST" else b""
+    response = alice.request(method, path, body, components=components)
+    assert response.status_code == 401
+    assert problem_type(response) == "/problems/component-not-covered"
+    assert missing in response.get_json()["detail"]
+
+
+def test_a_signature_may_cover_more(alice):
+    response = alice.get(
+        RECEIPT_PATH, components=["@method", "@authority", "@path", "@target-uri", "host"]
+    )
+    assert response.status_code == 404
+
+
+def test_ecdsa_p256_keys_sign_too(session, client, clock):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from registry.members import add_key
+    from tests import factories
+
+    member = factories.member(session, roles=("querier",))
+    private = ec.generate_private_key(ec.SECP256R1())
+    pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    key = add_key(
+        session,
+        actor=TEST_ACTOR,
+        member=member,
+        public_key_pem=pem.decode(),
+        algorithm="ecdsa-p256-sha256",
+        now=clock.now(),
+    )
+    session.commit()
+    from tests.signing import SignedMember
+
+    bob = SignedMember(
+        member, key, RequestSigner(key.id, private, clock=lambda: clock.now().timestamp()), client
+    )
+    assert bob.get(RECEIPT_PATH).status_code == 404
+
+
+def test_a_role_the_member_lacks_gives_403(session, client, clock):
+    querier = signed_member(session, client, clock, roles=("querier",))
+    response = querier.post("/api/v1/submissions", {"submission_id": "s", "records": []})
+    assert response.status_code == 403
+    assert problem_type(response) == "/problems/role-missing"
+
+
+def test_rate_limit_answers_429_with_retry_after(database_url, migrated_engine, make_app, clock):
+    import sqlalchemy as sa
+
+    from registry.db import db
+
+    app = make_app(database_url, RATE_LIMIT_PER_MINUTE=2)
+    connection = migrated_engine.connect()
+    outer = connection.begin()
+    db.bind_to(app, connection)
+    try:
+        with app.app_context():
+            member = signed_member(db.session, app.test_client(), clock)
+            assert member.get(RECEIPT_PATH).status_code == 404
+            assert member.get(RECEIPT_PATH).status_code == 404
+            limited = member.get(RECEIPT_PATH)
+            assert limited.status_code == 429
+            assert problem_type(limited) == "/problems/rate-limited"
+            assert 1 <= int(limited.headers["Retry-After"]) <= 60
+            clock.advance(timedelta(minutes=1))
+            assert member.get(RECEIPT_PATH).status_code == 404
+            assert db.session.scalar(sa.text("SELECT count(*) FROM rate_windows")) == 2
+    finally:
+        outer.rollback()
+        connection.close()
+
+
+BODY = json.dumps({"submission_id": "prop-1", "records": []}).encode()
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_flipping_any_byte_of_body_or_covered_header_is_refused(alice, data):
+    headers = {"Host": "registry.test", "Content-Type": "application/json"}
+    url = "http://registry.test/api/v1/submissions"
+    signed = alice.signer.headers_for("POST", url, BODY, headers)
+    target = data.draw(
+        st.sampled_from(["body", "Content-Digest", "Signature", "Signature-Input", "Host"])
+    )
+    body, host = BODY, "registry.test"
+    if target == "body":
+        position = data.draw(st.integers(0, len(body) - 1))
+        body = body[:position] + bytes([body[position] ^ 0x01]) + body[position + 1 :]
+    elif target == "Host":
+        position = data.draw(st.integers(0, len(host) - 1))
+        host = host[:position] + ("q" if host[position] != "q" else "r") + host[position + 1 :]
+    else:
+        value = signed[target]
+        position = data.draw(st.integers(0, len(value) - 1))
+        replacement = data.draw(st.sampled_from('AZaz09+/=:;()"-_ x'))
+        if replacement == value[position]:
+            replacement = "Q" if value[position] != "Q" else "R"
+        signed = {**signed, target: value[:position] + replacement + value[position + 1 :]}
+    response = alice.client.open(
+        "/api/v1/submissions",
+        method="POST",
+        data=body,
+        headers={**headers, **signed, "Host": host},
+        base_url=f"http://{host}",
+    )
+    assert response.status_code == 401, (target, response.get_data(as_text=True))
