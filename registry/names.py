@@ -1,4 +1,19 @@
-"""Name normalisation for matching (provisional)."""
+"""Name normalisation: one form of a subject's name that every matcher compares.
+
+Members send names as they find them: full-width letters from Chinese input methods,
+Traditional characters from Hong Kong or Taiwan paperwork, stray spaces inside Chinese
+names, and the legal form written a dozen ways (有限公司, 有限責任公司, Co., Ltd., Company
+Limited...). Matching must not depend on any of that, so a name is reduced to:
+
+- ``normalised``: NFKC (full-width to half-width, ideographic space to space), Traditional
+  to Simplified, case-folded, whitespace collapsed, and no space next to a CJK character;
+- ``base``: ``normalised`` without its legal-form suffix, the part that tells companies
+  apart (腾讯科技(深圳) rather than 有限公司);
+- ``legal_form``: which suffix was found, as a stable code, or None.
+
+The search projection and the screening matcher both use these forms, so every backend
+sees the same text.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +28,45 @@ import zhconv
 # loading it by path uses a context manager instead.
 zhconv.loaddict(str(Path(zhconv.__file__).with_name("zhcdict.json")))
 
-_LEGAL_FORMS = [
-    ("股份有限公司", "joint_stock_company"),
-    ("有限责任公司", "limited_company"),
-    ("有限公司", "limited_company"),
-]
+# Han ideographs (basic, extension A, compatibility, supplementary planes) and CJK punctuation.
+_CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_SPACE_NEXT_TO_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
+_WHITESPACE = re.compile(r"\s+")
+
+# Legal-form suffixes, matched on the normalised name. Longer forms come first so that
+# 股份有限公司 is not read as 有限公司 and "co., ltd." not as "ltd.". The Chinese forms are
+# those of the Company Law, the Partnership Enterprise Law and the Sole Proprietorship
+# Enterprise Law; the English ones are what Chinese companies use on English paperwork.
+_LEGAL_FORMS: tuple[tuple[str, str], ...] = (
+    (r"股份有限公司", "joint_stock_company"),
+    (r"有限责任公司", "limited_company"),
+    (r"有限公司", "limited_company"),
+    (r"(?:合伙企业)?\((?:普通|有限|特殊普通)合伙\)", "partnership"),
+    (r"合伙企业", "partnership"),
+    (r"个人独资企业", "sole_proprietorship"),
+    (r"个体工商户", "individual_business"),
+    (r"(?:co|company)\.?\s*,?\s*(?:ltd|limited)\.?", "limited_company"),
+    (r"limited|ltd\.?", "limited_company"),
+    (r"gmbh", "limited_company"),
+    (r"public limited company|plc\.?", "public_limited_company"),
+    (r"l\.?l\.?c\.?", "limited_liability_company"),
+    (r"incorporated|inc\.?", "corporation"),
+    (r"corporation|corp\.?", "corporation"),
+)
+# An English form must stand as its own word ("Chemcorp" is not a corporation); a Chinese
+# form follows the name directly.
+_LEGAL_FORM_PATTERNS = tuple(
+    (
+        re.compile(
+            rf"(?:{pattern})$"
+            if re.search(f"[{_CJK}]", pattern)
+            else rf"(?:^|(?<=[\s,]))(?:{pattern})$"
+        ),
+        form,
+    )
+    for pattern, form in _LEGAL_FORMS
+)
+_TRAILING_SEPARATORS = " ,.-&"
 
 
 @dataclass(frozen=True)
@@ -29,15 +78,43 @@ class NormalisedName:
 
 
 def normalize_text(raw: str) -> str:
-    text = zhconv.convert(unicodedata.normalize("NFKC", raw), "zh-cn").casefold()
-    return re.sub(r"\s+", " ", text).strip()
+    """The comparable form of any free text: half-width, Simplified, case-folded, tidy spaces.
+
+    Applying it twice gives the same result as once: case folding can produce characters
+    that NFKC changes again, so the steps repeat until nothing moves (in practice once).
+    """
+    text = raw
+    for _ in range(4):
+        folded = unicodedata.normalize("NFKC", text)
+        folded = zhconv.convert(folded, "zh-cn")
+        folded = unicodedata.normalize("NFKC", folded.casefold())
+        folded = _WHITESPACE.sub(" ", folded).strip()
+        folded = _SPACE_NEXT_TO_CJK.sub("", folded)
+        if folded == text:
+            break
+        text = folded
+    return text
+
+
+def split_legal_form(normalised: str) -> tuple[str, str | None]:
+    """Split a normalised name into its base and legal-form code.
+
+    A name that is nothing but a legal form keeps it as its base, so no name becomes empty.
+    """
+    for pattern, form in _LEGAL_FORM_PATTERNS:
+        match = pattern.search(normalised)
+        if match is None:
+            continue
+        base = normalised[: match.start()].rstrip(_TRAILING_SEPARATORS)
+        if base:
+            return base, form
+    return normalised, None
 
 
 def normalize_name(raw: str) -> NormalisedName:
+    """:raises ValueError: the name is empty once normalised."""
     normalised = normalize_text(raw or "")
     if not normalised:
         raise ValueError("empty name")
-    for suffix, form in _LEGAL_FORMS:
-        if normalised.endswith(suffix):
-            return NormalisedName(raw, normalised, normalised[: -len(suffix)].strip(), form)
-    return NormalisedName(raw, normalised, normalised, None)
+    base, legal_form = split_legal_form(normalised)
+    return NormalisedName(raw, normalised, base, legal_form)
