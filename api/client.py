@@ -12,6 +12,7 @@ It uses only the standard library for HTTP, so it runs wherever the registry's p
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.error
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from api.httpsig import HttpRequest, PrivateKey, sign_request
+from registry.members import jwk_thumbprint, public_jwk
 
 
 class RequestSigner:
@@ -44,11 +46,15 @@ class RequestSigner:
         self.expires_in = expires_in
 
     @classmethod
-    def from_pem_file(cls, path: str | Path, key_id: str, **options: Any) -> RequestSigner:
+    def from_pem_file(
+        cls, path: str | Path, key_id: str | None = None, **options: Any
+    ) -> RequestSigner:
+        """Load a PEM private key; ``key_id`` defaults to the public key's RFC 7638
+        thumbprint, which is the id the registry gives a key it registers."""
         key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
         if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
             raise ValueError("the key must be an Ed25519 or P-256 private key")
-        return cls(key_id, key, **options)
+        return cls(key_id or jwk_thumbprint(public_jwk(key.public_key())), key, **options)
 
     def headers_for(
         self,
@@ -137,6 +143,22 @@ class RegistryClient:
         if not response.ok:
             raise RegistryError(response)
         return response.body  # type: ignore[no-any-return]
+
+
+def registry_public_keys(client: RegistryClient) -> dict[str, ed25519.Ed25519PublicKey]:
+    """The registry's receipt-signing keys from its JWKS, by key id.
+
+    :raises RegistryError: if the registry does not answer with its key set.
+    """
+    response = client.request("GET", "/api/v1/registry/keys")
+    if not response.ok or not isinstance(response.body, dict):
+        raise RegistryError(response)
+    keys: dict[str, ed25519.Ed25519PublicKey] = {}
+    for jwk in response.body.get("keys", []):
+        if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519" and "kid" in jwk:
+            raw = base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4))
+            keys[jwk["kid"]] = ed25519.Ed25519PublicKey.from_public_bytes(raw)
+    return keys
 
 
 def _response(status: int, headers: dict[str, str], raw: bytes) -> ApiResponse:

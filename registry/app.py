@@ -14,6 +14,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
+from api.cli import client_group
 from config import ConfigError, load_settings
 from registry.clock import Clock
 from registry.db import db
@@ -87,6 +88,11 @@ def _create_app_for_cli() -> Flask:
 )
 def cli() -> None:
     """creditreg: the public-credit information-sharing registry."""
+
+
+# The member's tools run without the registry's configuration, so they hang on the group
+# itself rather than on the app's commands (which would load the app first).
+cli.add_command(client_group)
 
 
 def main() -> None:

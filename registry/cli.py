@@ -172,6 +172,15 @@ def members_list() -> None:
     _echo_json([m.summary() for m in members])
 
 
+key_algorithm_option = click.option(
+    "--algorithm",
+    default="ed25519",
+    show_default=True,
+    type=click.Choice(["ed25519", "ecdsa-p256-sha256"]),
+    help="signature algorithm of the key",
+)
+
+
 @click.group("keys")
 def keys_group() -> None:
     """Members' request-signing keys."""
@@ -186,12 +195,7 @@ def keys_group() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="PEM file with the public key",
 )
-@click.option(
-    "--algorithm",
-    default="ed25519",
-    show_default=True,
-    type=click.Choice(["ed25519", "ecdsa-p256-sha256"]),
-)
+@key_algorithm_option
 @click.option("--valid-from", default=None, help="ISO 8601 time; default now")
 @click.option("--valid-until", default=None, help="ISO 8601 time; default no end")
 @click.option("--json", "as_json", is_flag=True, help="print the registered key as JSON")
@@ -409,7 +413,10 @@ def config_command() -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from api.cli import submissions_group
+
     for command in (
+        submissions_group,
         db_group,
         members_group,
         keys_group,

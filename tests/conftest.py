@@ -155,3 +155,26 @@ def make_app(clock: ManualClock) -> Iterator[object]:
     yield _make
     for application in made:
         db.dispose(application)
+
+
+@pytest.fixture
+def live_server() -> Iterator[object]:
+    """Serve an app over real HTTP on a free loopback port; returns its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    running: list[tuple[object, threading.Thread]] = []
+
+    def _serve(application: Flask) -> str:
+        server = make_server("127.0.0.1", 0, application, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield _serve
+    for server, thread in running:
+        server.shutdown()  # type: ignore[attr-defined]
+        server.server_close()  # type: ignore[attr-defined]
+        thread.join(timeout=10)

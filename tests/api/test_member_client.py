@@ -1,0 +1,195 @@
+"""The member's command-line client against a registry served over real HTTP."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from registry.app import cli
+from registry.db import db
+from registry.records import CreditRecord, CreditRecordVersion
+from registry.submissions import Submission
+from tests import factories
+
+
+def penalty(number: int, **changes):
+    record = {
+        "record_id": f"PEN-{number:04d}",
+        "op": "upsert",
+        "category": "administrative_penalty",
+        "subject": {
+            "kind": "enterprise",
+            "uscc": factories.uscc(number),
+            "name": f"示范{number}有限公司",
+        },
+        "polarity": "negative",
+        "severity": "general",
+        "decided_at": "2025-03-01",
+        "authority": "北京市市场监督管理局",
+        "document_number": f"京市监罚〔2025〕{number}号",
+        "legal_basis": "《中华人民共和国广告法》第五十五条",
+        "summary": "发布虚假广告",
+        "amount": {"value": "20000.00", "currency": "CNY"},
+    }
+    record.update(changes)
+    return record
+
+
+def write_jsonl(path, records):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+@pytest.fixture
+def registry(fresh_sqlite_url, make_app, live_server, clock, tmp_path):
+    """A migrated registry on its own SQLite file, served over HTTP, with one member whose
+    key was made by `client keygen` and registered by `keys add`."""
+    clock.set(datetime.now(UTC))  # the client signs with the real time
+    app = make_app(fresh_sqlite_url)
+    admin = app.test_cli_runner()
+    assert admin.invoke(args=["db", "upgrade"]).exit_code == 0
+    member = json.loads(
+        admin.invoke(
+            args=[
+                "members",
+                "add",
+                "--name",
+                "示范银行",
+                "--kind",
+                "bank",
+                "--roles",
+                "submitter",
+                "--json",
+            ]
+        ).output
+    )
+    keygen = CliRunner().invoke(
+        cli, ["client", "keygen", "--out", str(tmp_path / "m.key"), "--json"]
+    )
+    assert keygen.exit_code == 0, keygen.output
+    made = json.loads(keygen.output)
+    registered = json.loads(
+        admin.invoke(
+            args=[
+                "keys",
+                "add",
+                "--member",
+                member["id"],
+                "--public-key",
+                made["public_key_file"],
+                "--json",
+            ]
+        ).output
+    )
+    assert registered["id"] == made["key_id"]  # the client's key id is the registry's
+    return {
+        "app": app,
+        "url": live_server(app),
+        "member": member["id"],
+        "key": made["private_key_file"],
+    }
+
+
+def submit(registry, records_file, *extra, key=None):
+    args = ["client", "submit", str(records_file), "--url", registry["url"]]
+    args += ["--member", registry["member"], "--key", key or registry["key"], "--json", *extra]
+    return CliRunner().invoke(cli, args)
+
+
+def stored(registry):
+    with registry["app"].app_context():
+        session = db.session
+        return {
+            "submissions": session.scalar(sa.select(sa.func.count()).select_from(Submission)),
+            "records": session.scalar(sa.select(sa.func.count()).select_from(CreditRecord)),
+            "versions": session.scalar(sa.select(sa.func.count()).select_from(CreditRecordVersion)),
+        }
+
+
+def test_keygen_writes_an_owner_only_private_key_and_never_overwrites(tmp_path):
+    runner = CliRunner()
+    first = runner.invoke(
+        cli,
+        ["client", "keygen", "--out", str(tmp_path / "k.key"), "--algorithm", "ecdsa-p256-sha256"],
+    )
+    assert first.exit_code == 0, first.output
+    assert (tmp_path / "k.key").stat().st_mode & 0o777 == 0o600
+    assert b"PUBLIC KEY" in (tmp_path / "k.pub").read_bytes()
+    before = (tmp_path / "k.key").read_bytes()
+    again = runner.invoke(cli, ["client", "keygen", "--out", str(tmp_path / "k.key")])
+    assert again.exit_code != 0 and "refusing to overwrite" in again.output
+    assert (tmp_path / "k.key").read_bytes() == before
+
+
+def test_submit_sends_batches_and_a_rerun_duplicates_nothing(registry, tmp_path):
+    records_file = tmp_path / "penalties.jsonl"
+    write_jsonl(records_file, [penalty(n) for n in range(1, 8)])
+
+    first = submit(registry, records_file, "--batch-size", "3")
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.stdout)
+    assert (summary["batches"], summary["sent"], summary["records"]) == (3, 3, {"created": 7})
+    assert stored(registry) == {"submissions": 3, "records": 7, "versions": 7}
+    receipts = [
+        json.loads(line) for line in Path(summary["receipts_file"]).read_text().splitlines()
+    ]
+    assert sum(len(r["receipt"]["records"]) for r in receipts) == 7
+
+    # Receipts on file: nothing is sent again.
+    second = json.loads(submit(registry, records_file, "--batch-size", "3").stdout)
+    assert (second["sent"], second["skipped"]) == (0, 3)
+
+    # Receipts lost: the registry answers each batch with its first receipt.
+    (tmp_path / "penalties.jsonl.receipts.jsonl").unlink()
+    third = json.loads(submit(registry, records_file, "--batch-size", "3").stdout)
+    assert (third["sent"], third["replayed"]) == (0, 3)
+    assert stored(registry) == {"submissions": 3, "records": 7, "versions": 7}
+
+
+def test_a_refused_batch_names_file_lines_and_a_fixed_rerun_completes(registry, tmp_path):
+    records = [penalty(n) for n in range(1, 8)]
+    records[4] = penalty(5, legal_basis=None, amount={"value": "abc", "currency": "CNY"})
+    records_file = tmp_path / "penalties.jsonl"
+    write_jsonl(records_file, records)
+
+    failed = submit(registry, records_file, "--batch-size", "3")
+    assert failed.exit_code == 1
+    assert "batch 2 refused" in failed.output
+    assert "line 5 legal_basis" in failed.output and "line 5 amount" in failed.output
+    # The first batch is kept; nothing of the refused one, nor of the one after it.
+    assert stored(registry) == {"submissions": 1, "records": 3, "versions": 3}
+
+    records[4] = penalty(5)
+    write_jsonl(records_file, records)
+    fixed = submit(registry, records_file, "--batch-size", "3")
+    assert fixed.exit_code == 0, fixed.output
+    summary = json.loads(fixed.stdout)
+    # The fixed file is a new file to the client (new ids); the records sent before are
+    # recognised as unchanged rather than stored twice.
+    assert summary["records"] == {"created": 4, "unchanged": 3}
+    assert stored(registry)["records"] == 7
+    assert stored(registry)["versions"] == 7
+
+
+def test_bad_lines_stop_the_client_before_anything_is_sent(registry, tmp_path):
+    records_file = tmp_path / "broken.jsonl"
+    records_file.write_text(json.dumps(penalty(1)) + "\n{not json\n[1, 2]\n")
+    result = submit(registry, records_file)
+    assert result.exit_code == 1
+    assert (
+        "line 2: not JSON" in result.output
+        and "line 3: a record must be a JSON object" in result.output
+    )
+    assert stored(registry)["submissions"] == 0
+
+
+def test_a_key_the_registry_does_not_know_is_refused_with_the_reason(registry, tmp_path):
+    CliRunner().invoke(cli, ["client", "keygen", "--out", str(tmp_path / "other.key")])
+    records_file = tmp_path / "one.jsonl"
+    write_jsonl(records_file, [penalty(1)])
+    result = submit(registry, records_file, key=str(tmp_path / "other.key"))
+    assert result.exit_code == 1
+    assert "key-unknown" in result.output
+    assert stored(registry)["submissions"] == 0
