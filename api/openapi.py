@@ -1,0 +1,477 @@
+"""The OpenAPI 3.1 description of the API, built from the code it describes.
+
+Request schemas come from the marshmallow schemas that validate requests, problem types from
+the problem catalogue, so the document cannot drift from what the registry enforces. A test
+checks that every route of the app is described and that real responses match.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, json, render_template
+from flask.typing import ResponseReturnValue
+from marshmallow import Schema, fields, validate
+
+from api import problems
+from api.auth import ACCEPT_SIGNATURE
+from api.schemas import (
+    CATEGORY_SCHEMAS,
+    AmountSchema,
+    RecordSchema,
+    RevokeSchema,
+    SubjectRefSchema,
+    SubmissionSchema,
+)
+from registry.intake import RECEIPT_TYPE
+
+bp = Blueprint("openapi", __name__, template_folder="templates")
+
+JSON = "application/json"
+PROBLEM = problems.PROBLEM_MEDIA_TYPE
+
+
+# --- marshmallow to JSON Schema (2020-12, as OpenAPI 3.1 uses) -------------------------------
+
+
+def _field_schema(field: fields.Field) -> dict[str, Any]:
+    schema: dict[str, Any]
+    if isinstance(field, fields.Nested):
+        nested = field.nested if isinstance(field.nested, type) else type(field.nested)
+        schema = {"$ref": f"#/components/schemas/{_schema_name(nested)}"}  # type: ignore[arg-type]
+    elif isinstance(field, fields.List):
+        inner = field.inner
+        # A bare Raw item is checked elsewhere (records are checked one by one).
+        schema = {
+            "type": "array",
+            "items": {} if type(inner) is fields.Raw else _field_schema(inner),
+        }
+    elif isinstance(field, fields.Date):
+        schema = {"type": "string", "format": "date"}
+    elif isinstance(field, fields.UUID):
+        schema = {"type": "string", "format": "uuid"}
+    elif isinstance(field, fields.Integer):
+        schema = {"type": "integer"}
+    elif isinstance(field, fields.String):
+        schema = {"type": "string"}
+    else:
+        schema = {}
+    for validator in field.validators:
+        if isinstance(validator, validate.Length):
+            key = "Items" if schema.get("type") == "array" else "Length"
+            if validator.min is not None:
+                schema[f"min{key}"] = validator.min
+            if validator.max is not None:
+                schema[f"max{key}"] = validator.max
+        elif isinstance(validator, validate.Range):
+            if validator.min is not None:
+                schema["minimum"] = validator.min
+            if validator.max is not None:
+                schema["maximum"] = validator.max
+        elif isinstance(validator, validate.OneOf):
+            schema["enum"] = list(validator.choices)
+        elif isinstance(validator, validate.Equal):
+            schema["const"] = validator.comparable
+        elif isinstance(validator, validate.Regexp):
+            schema["pattern"] = validator.regex.pattern
+    if "description" in field.metadata:
+        schema["description"] = field.metadata["description"]
+    return schema
+
+
+def _schema_name(schema_class: type[Schema]) -> str:
+    return schema_class.__name__.removesuffix("Schema")
+
+
+def _object_schema(schema: Schema, description: str | None = None) -> dict[str, Any]:
+    properties = {name: _field_schema(field) for name, field in schema.fields.items()}
+    required = [name for name, field in schema.fields.items() if field.required]
+    document: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if isinstance(schema, RecordSchema):
+        # The category rules the schema checks in code, stated for readers and generators.
+        document["properties"]["polarity"] = {"type": "string", "enum": list(schema.polarities)}
+        required += [name for name in schema.required_fields if name not in required]
+        if schema.severity_required:
+            required.append("severity")
+    if required:
+        document["required"] = required
+    doc = description or (type(schema).__doc__ or "").strip()
+    if doc:
+        document["description"] = " ".join(doc.split())
+    return document
+
+
+def _record_schemas() -> dict[str, dict[str, Any]]:
+    schemas: dict[str, dict[str, Any]] = {}
+    for category, schema in CATEGORY_SCHEMAS.items():
+        document = _object_schema(schema, f"An upsert of a {category} record.")
+        document["properties"]["category"] = {"const": str(category)}
+        schemas[f"{_schema_name(type(schema))}Record"] = document
+    schemas["RevokeRecord"] = _object_schema(RevokeSchema(), "Revokes one of the member's records.")
+    return schemas
+
+
+# --- the document ---------------------------------------------------------------------------
+
+
+def _problem_responses(*statuses: int) -> dict[str, Any]:
+    by_status: dict[int, list[str]] = {}
+    for problem_type in problems.PROBLEM_TYPES.values():
+        by_status.setdefault(problem_type.status, []).append(problem_type.uri)
+    responses: dict[str, Any] = {}
+    for status in statuses:
+        kinds = ", ".join(f"`{uri}`" for uri in sorted(by_status.get(status, [])))
+        response: dict[str, Any] = {
+            "description": f"Problem types: {kinds}." if kinds else "A problem.",
+            "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        if status == 401:
+            response["headers"] = {
+                "Accept-Signature": {
+                    "description": "How to sign (RFC 9421 section 5.1).",
+                    "schema": {"type": "string"},
+                }
+            }
+        if status in (429, 503):
+            response["headers"] = {
+                "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "string"}}
+            }
+        responses[str(status)] = response
+    return responses
+
+
+def _json(ref: str, description: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+        **extra,
+    }
+
+
+SIGNATURE_SCHEME = f"""Every member request is signed with HTTP Message Signatures (RFC 9421)
+using a key registered for the member (`ed25519`, or `ecdsa-p256-sha256`). The signature must
+cover `@method`, `@authority`, `@path`, `@query` when the URL has a query, and `content-digest`
+(RFC 9530, `sha-256`) when there is a body; it may cover more. Parameters: `keyid` (the key's
+RFC 7638 thumbprint, given when the key is registered), `created`, `expires` (at most 300 s
+after `created`), `nonce` (8 to 128 characters, once per key). Clock skew of 60 s is allowed
+by default. The registry answers an unsigned request with `Accept-Signature: {ACCEPT_SIGNATURE}`.
+Every refusal is a 401 whose problem `type` names the reason."""
+
+
+def build_document() -> dict[str, Any]:
+    signed: list[dict[str, list[str]]] = [{"memberSignature": []}]
+    receipt_record = {
+        "type": "object",
+        "required": ["index", "record_id", "registry_id", "subject_id", "version", "status"],
+        "properties": {
+            "index": {"type": "integer", "minimum": 0},
+            "record_id": {"type": "string"},
+            "registry_id": {"type": "string", "format": "uuid"},
+            "subject_id": {"type": "string", "format": "uuid"},
+            "version": {"type": "integer", "minimum": 1},
+            "status": {"enum": ["created", "corrected", "unchanged", "revoked"]},
+        },
+    }
+    components: dict[str, Any] = {
+        "Problem": {
+            "type": "object",
+            "description": "RFC 9457 problem details.",
+            "required": ["type", "title", "status", "detail"],
+            "properties": {
+                "type": {
+                    "type": "string",
+                    "description": "Stable; `GET` it for a description.",
+                    "enum": sorted(p.uri for p in problems.PROBLEM_TYPES.values()),
+                },
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "instance": {"type": "string"},
+                "errors": {
+                    "type": "array",
+                    "description": "Every field error at once; `field` is a dotted path such "
+                    "as `records.3.amount.value`.",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "message"],
+                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+            },
+        },
+        "ProblemType": {
+            "type": "object",
+            "required": ["type", "status", "title", "description"],
+            "properties": {
+                "type": {"type": "string"},
+                "status": {"type": "integer"},
+                "title": {"type": "string"},
+                "description": {"type": "string"},
+            },
+        },
+        "Amount": _object_schema(AmountSchema(), "A sum of money as a decimal string."),
+        "SubjectRef": _object_schema(SubjectRefSchema()),
+        **_record_schemas(),
+        "Submission": {
+            **_object_schema(SubmissionSchema(), "A batch of records, applied all or nothing."),
+        },
+        "Receipt": {
+            "type": "object",
+            "required": [
+                "type",
+                "member_id",
+                "key_id",
+                "submission_id",
+                "body_digest",
+                "received_at",
+                "records",
+            ],
+            "properties": {
+                "type": {"const": RECEIPT_TYPE},
+                "member_id": {"type": "string", "format": "uuid"},
+                "key_id": {"type": "string"},
+                "submission_id": {"type": "string"},
+                "body_digest": {"type": "string", "description": "RFC 9530 Content-Digest"},
+                "received_at": {"type": "string", "format": "date-time"},
+                "records": {"type": "array", "items": receipt_record},
+            },
+        },
+        "SignedReceipt": {
+            "type": "object",
+            "description": "`receipt_signature` is Ed25519 (base64url) over the RFC 8785 "
+            "canonical form of `receipt`, by the key `registry_key_id` of the JWKS.",
+            "required": ["receipt", "receipt_signature", "registry_key_id"],
+            "properties": {
+                "receipt": {"$ref": "#/components/schemas/Receipt"},
+                "receipt_signature": {"type": "string"},
+                "registry_key_id": {"type": "string"},
+            },
+        },
+        "JWKS": {
+            "type": "object",
+            "required": ["keys"],
+            "properties": {
+                "keys": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["kty", "crv", "x", "kid"],
+                        "properties": {
+                            "kty": {"const": "OKP"},
+                            "crv": {"const": "Ed25519"},
+                            "x": {"type": "string"},
+                            "kid": {"type": "string"},
+                            "alg": {"const": "EdDSA"},
+                            "use": {"const": "sig"},
+                        },
+                    },
+                }
+            },
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": {"enum": ["ok", "degraded", "unavailable"]},
+                "checks": {"type": "object", "additionalProperties": {"type": "object"}},
+            },
+        },
+    }
+    record_refs = [{"$ref": f"#/components/schemas/{name}"} for name in _record_schemas()]
+    components["Submission"]["properties"]["records"] = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": current_app.extensions["creditreg.settings"].SUBMISSION_MAX_RECORDS,
+        "items": {"oneOf": record_refs},
+    }
+
+    paths: dict[str, Any] = {
+        "/api/v1/submissions": {
+            "post": {
+                "operationId": "createSubmission",
+                "summary": "Send credit records",
+                "description": "All or nothing: any invalid record refuses the whole "
+                "submission, and the 422 lists every error with its record index. Sending "
+                "the same `submission_id` and body again returns the first receipt (200); "
+                "the same id with another body is a 409.",
+                "security": signed,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {"schema": {"$ref": "#/components/schemas/Submission"}},
+                        "application/x-ndjson": {
+                            "schema": {
+                                "type": "string",
+                                "description": 'First line `{"submission_id": ...}`, then '
+                                "one record per line.",
+                            }
+                        },
+                    },
+                },
+                "responses": {
+                    "201": _json(
+                        "SignedReceipt",
+                        "Accepted; the receipt is signed by the registry.",
+                        headers={
+                            "Location": {"schema": {"type": "string"}},
+                        },
+                    ),
+                    "200": _json(
+                        "SignedReceipt",
+                        "Already accepted: the first receipt again.",
+                        headers={
+                            "Idempotent-Replayed": {"schema": {"const": "true"}},
+                        },
+                    ),
+                    **_problem_responses(400, 401, 403, 409, 413, 415, 422, 429, 503),
+                },
+            }
+        },
+        "/api/v1/submissions/{submission_id}": {
+            "get": {
+                "operationId": "getSubmission",
+                "summary": "The receipt of one of the caller's submissions",
+                "security": signed,
+                "parameters": [
+                    {
+                        "name": "submission_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "maxLength": 128},
+                    }
+                ],
+                "responses": {
+                    "200": _json("SignedReceipt", "The receipt."),
+                    **_problem_responses(401, 403, 404, 429, 503),
+                },
+            }
+        },
+        "/api/v1/registry/keys": {
+            "get": {
+                "operationId": "registryKeys",
+                "summary": "The registry's public signing keys (JWKS)",
+                "security": [],
+                "responses": {"200": _json("JWKS", "The key set.")},
+            }
+        },
+        "/api/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1",
+                        "content": {JSON: {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+        "/api/docs": {
+            "get": {
+                "operationId": "apiDocs",
+                "summary": "This document, rendered for reading",
+                "security": [],
+                "responses": {
+                    "200": {"description": "HTML", "content": {"text/html": {"schema": {}}}}
+                },
+            }
+        },
+        "/problems/{slug}": {
+            "get": {
+                "operationId": "problemType",
+                "summary": "What a problem type means",
+                "security": [],
+                "parameters": [
+                    {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": _json("ProblemType", "The description."),
+                    **_problem_responses(404),
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "The process is up",
+                "security": [],
+                "responses": {"200": _json("Health", "Up.")},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "readyz",
+                "summary": "Database reachable and migrated; search reachable or degraded",
+                "security": [],
+                "responses": {
+                    "200": _json("Health", "Ready (status ok or degraded)."),
+                    "503": _json("Health", "Not ready."),
+                },
+            }
+        },
+        "/": {
+            "get": {
+                "operationId": "home",
+                "summary": "The public home page",
+                "security": [],
+                "responses": {
+                    "200": {"description": "HTML", "content": {"text/html": {"schema": {}}}}
+                },
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "creditreg",
+            "version": "1",
+            "summary": "Public-credit information-sharing registry",
+            "description": "Members send credit records over signed requests and receive "
+            "signed receipts. Errors are RFC 9457 problem details with a stable `type`.",
+        },
+        "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "memberSignature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Signature",
+                    "description": " ".join(SIGNATURE_SCHEME.split()),
+                }
+            },
+        },
+    }
+
+
+@bp.get("/api/openapi.json")
+def openapi_document() -> ResponseReturnValue:
+    document = current_app.extensions.get("creditreg.openapi")
+    if document is None:
+        document = current_app.extensions["creditreg.openapi"] = build_document()
+    return Response(json.dumps(document, ensure_ascii=False), mimetype=JSON)
+
+
+@bp.get("/api/docs")
+def api_docs() -> ResponseReturnValue:
+    document = build_document()
+    operations = [
+        {"method": method.upper(), "path": path, **operation}
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    ]
+    return render_template(
+        "api_docs.html",
+        document=document,
+        operations=operations,
+        problem_types=sorted(problems.PROBLEM_TYPES.values(), key=lambda p: (p.status, p.slug)),
+        schemas=document["components"]["schemas"],
+        signature_scheme=document["components"]["securitySchemes"]["memberSignature"],
+        pretty=lambda value: json.dumps(value, ensure_ascii=False, indent=2),
+    )
