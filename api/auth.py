@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import sqlalchemy as sa
 from flask import Response, g, request
+from sqlalchemy.orm import joinedload, lazyload
 
 from api import problems
 from api.httpsig import HttpRequest, SignatureError, VerificationPolicy, verify_request
@@ -77,8 +79,14 @@ class Caller:
     signature: str
     signature_base: str
 
+    loaded_member: Member | None = None
+
     @property
     def member(self) -> Member:
+        """The member, in the request's session: the copy loaded while checking the
+        signature is attached without another query."""
+        if self.loaded_member is not None:
+            return db.session.merge(self.loaded_member, load=False)
         member = db.session.get(Member, self.member_id)
         assert member is not None  # it existed when the signature was checked
         return member
@@ -116,7 +124,17 @@ def authenticate() -> Caller | Response:
     with db.new_session() as session:
 
         def lookup(key_id: str) -> tuple[MemberKey, Any, str]:
-            key = session.get(MemberKey, key_id)
+            # The key, its member and the member's roles in one statement; every request
+            # pays for this lookup.
+            key = session.scalar(
+                sa.select(MemberKey)
+                .where(MemberKey.id == key_id)
+                .options(
+                    joinedload(MemberKey.member).options(
+                        joinedload(Member.role_rows), lazyload(Member.keys)
+                    )
+                )
+            )
             if key is None:
                 raise SignatureError("key-unknown", "no key is registered under this keyid")
             if key.status == KeyStatus.REVOKED:
@@ -157,6 +175,7 @@ def authenticate() -> Caller | Response:
         session.commit()
         caller = Caller(
             member_id=key.member_id,
+            loaded_member=key.member,
             key_id=key.id,
             roles=frozenset(key.member.roles),
             signature_input=verified.signature_input,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -40,23 +41,28 @@ class RateWindow(Base):
 def claim_nonce(
     session: Session, *, key_id: str, nonce: str, seen_at: datetime, expires_at: datetime
 ) -> bool:
-    """Record a nonce; False if this key used it before. Runs in a savepoint."""
-    try:
-        with session.begin_nested():
-            session.add(
-                RequestNonce(key_id=key_id, nonce=nonce, seen_at=seen_at, expires_at=expires_at)
-            )
-    except sa.exc.IntegrityError:
-        return False
-    return True
+    """Record a nonce; False if this key used it before. One statement: the unique key does
+    the check, so two concurrent requests with the same nonce cannot both pass."""
+    insert = _dialect_insert(session)
+    statement = (
+        insert(RequestNonce)
+        .values(key_id=key_id, nonce=nonce, seen_at=seen_at, expires_at=expires_at)
+        .on_conflict_do_nothing(index_elements=[RequestNonce.key_id, RequestNonce.nonce])
+        .returning(RequestNonce.nonce)
+    )
+    return session.execute(statement).first() is not None
+
+
+def _dialect_insert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 def count_request(session: Session, *, member_id: uuid.UUID, now: datetime) -> tuple[int, datetime]:
     """Count one request in the member's current minute; returns the count and window end."""
     window_start = now.replace(second=0, microsecond=0)
     values = {"member_id": member_id, "window_start": window_start, "requests": 1}
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = _dialect_insert(session)
     statement = (
         insert(RateWindow)
         .values(**values)

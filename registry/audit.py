@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from registry.db import Base, one_of, utc_now
+from registry.db import Base, add_append_only, one_of, utc_now
 
 
 class ActorKind(StrEnum):
@@ -72,18 +72,20 @@ def record_event(
     after: dict[str, Any] | None = None,
     reason: str | None = None,
     at: datetime | None = None,
-) -> AuditEvent:
-    """Append an audit event to the session (flushed with the change it describes)."""
-    event = AuditEvent(
-        occurred_at=at or utc_now(),
-        actor_kind=str(actor.kind),
-        actor_id=actor.id,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        before=before,
-        after=after,
-        reason=reason,
+) -> None:
+    """Append an audit event to the session (written with the change it describes)."""
+    add_append_only(
+        session,
+        AuditEvent,
+        {
+            "occurred_at": at or utc_now(),
+            "actor_kind": str(actor.kind),
+            "actor_id": actor.id,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "before": before,
+            "after": after,
+            "reason": reason,
+        },
     )
-    session.add(event)
-    return event

@@ -7,7 +7,8 @@ the caller that owns the unit of work commits once.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -214,3 +215,49 @@ class Database:
 
 
 db = Database()
+
+
+# --- Append-only rows written in bulk -----------------------------------------------------------
+
+_DEFERRED_KEY = "creditreg.deferred_inserts"
+
+
+def add_append_only(session: Session, model: type[Base], values: dict[str, Any]) -> None:
+    """Add a row that nothing reads back in this transaction (an audit event, a version).
+
+    Inside :func:`deferred_inserts` the row is kept aside and written with the others of its
+    table in one statement; otherwise it is added to the session like any object.
+    """
+    deferred: dict[type[Base], list[dict[str, Any]]] | None = session.info.get(_DEFERRED_KEY)
+    if deferred is None:
+        session.add(model(**values))
+    else:
+        deferred.setdefault(model, []).append(values)
+
+
+@contextmanager
+def deferred_inserts(session: Session) -> Iterator[None]:
+    """Collect new rows during the block; on success, flush the session and insert them with
+    one executemany per table, parents before children. On an exception nothing collected
+    is written."""
+    if _DEFERRED_KEY in session.info:
+        yield  # already collecting: the outer block writes
+        return
+    deferred: dict[type[Base], list[dict[str, Any]]] = {}
+    session.info[_DEFERRED_KEY] = deferred
+    try:
+        yield
+    finally:
+        session.info.pop(_DEFERRED_KEY, None)
+    session.flush()
+    order = {table.name: index for index, table in enumerate(Base.metadata.sorted_tables)}
+    for model in sorted(deferred, key=lambda m: order[m.__tablename__]):  # type: ignore[attr-defined]
+        # The table's own insert (not the ORM's bulk insert): the rows are plain values and
+        # need none of the ORM's per-row bookkeeping. One executemany needs the same columns
+        # in every row, so rows are grouped by their columns (a person and an enterprise,
+        # say, set different identifier columns).
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in deferred[model]:
+            groups.setdefault(tuple(sorted(row)), []).append(row)
+        for rows in groups.values():
+            session.execute(model.__table__.insert(), rows)  # type: ignore[attr-defined]

@@ -7,19 +7,24 @@ to its version history, and the record itself shows the latest state.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from registry.audit import Actor, record_event
-from registry.db import Base, one_of, timestamp_now, utc_now, uuid_pk
+from registry.db import Base, add_append_only, one_of, timestamp_now, utc_now, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.members import Member
 from registry.subjects import Subject
+
+if TYPE_CHECKING:
+    from registry.submissions import Submission
 
 
 class RecordCategory(StrEnum):
@@ -113,6 +118,8 @@ class CreditRecord(Base):
     updated_at: Mapped[timestamp_now]
 
     subject: Mapped[Subject] = relationship()
+    # Declared so that a flush writes the submission before the records that point at it.
+    submission: Mapped[Submission | None] = relationship()
     member: Mapped[Member] = relationship()
     versions: Mapped[list[CreditRecordVersion]] = relationship(
         back_populates="record", order_by="CreditRecordVersion.version"
@@ -138,6 +145,7 @@ class CreditRecordVersion(Base):
     recorded_at: Mapped[datetime]
 
     record: Mapped[CreditRecord] = relationship(back_populates="versions")
+    submission: Mapped[Submission | None] = relationship()
 
 
 # The fields a submitter controls; everything else is the registry's bookkeeping.
@@ -159,15 +167,123 @@ RECORD_FIELDS = (
 
 
 def _state_of(record: CreditRecord) -> dict[str, Any]:
-    state: dict[str, Any] = {"status": record.status}
+    return _state_of_values({name: getattr(record, name) for name in ("status", *RECORD_FIELDS)})
+
+
+def _state_of_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The JSON form of a record's state, kept in its versions and audit events."""
+    state: dict[str, Any] = {"status": values["status"]}
     for name in RECORD_FIELDS:
-        value = getattr(record, name)
+        value = values.get(name)
         if isinstance(value, date):
             value = value.isoformat()
         elif isinstance(value, Decimal):
             value = str(value)
         state[name] = value
     return state
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """What the caller learns about a record created as plain rows."""
+
+    id: uuid.UUID
+    subject_id: uuid.UUID
+    version: int
+
+
+def _check_fields(fields: dict[str, Any]) -> None:
+    unknown = set(fields) - set(RECORD_FIELDS)
+    if unknown:
+        raise InvalidInput("unknown record fields", {k: ["unknown field"] for k in sorted(unknown)})
+
+
+def _new_record_values(
+    *,
+    member: Member,
+    subject_id: uuid.UUID,
+    member_record_id: str,
+    fields: dict[str, Any],
+    submission_id: uuid.UUID | None,
+    at: datetime,
+) -> dict[str, Any]:
+    return {
+        "details": {},
+        **fields,
+        "id": uuid.uuid4(),
+        "subject_id": subject_id,
+        "member_id": member.id,
+        "member_record_id": member_record_id,
+        "status": RecordStatus.ACTIVE,
+        "version": 1,
+        "submission_id": submission_id,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+def _record_creation(
+    session: Session,
+    actor: Actor,
+    values: dict[str, Any],
+    reason: str | None,
+    at: datetime,
+) -> None:
+    """The first version row and the audit event of a new record."""
+    state = _state_of_values(values)
+    add_append_only(
+        session,
+        CreditRecordVersion,
+        {
+            "record_id": values["id"],
+            "version": 1,
+            "op": str(VersionOp.CREATE),
+            "reason": reason,
+            "state": state,
+            "submission_id": values["submission_id"],
+            "recorded_at": at,
+        },
+    )
+    record_event(
+        session,
+        actor=actor,
+        action="record.created",
+        object_type="credit_record",
+        object_id=str(values["id"]),
+        after=state,
+        at=at,
+    )
+
+
+def create_record_rows(
+    session: Session,
+    *,
+    actor: Actor,
+    member: Member,
+    subject_id: uuid.UUID,
+    member_record_id: str,
+    fields: dict[str, Any],
+    reason: str | None,
+    submission_id: uuid.UUID | None,
+    at: datetime,
+) -> RecordRef:
+    """Create a record the caller knows to be new, as plain rows (bulk intake, inside
+    :func:`registry.db.deferred_inserts`): no ORM object is built.
+
+    :raises InvalidInput: an unknown field.
+    """
+    _check_fields(fields)
+    values = _new_record_values(
+        member=member,
+        subject_id=subject_id,
+        member_record_id=member_record_id,
+        fields=fields,
+        submission_id=submission_id,
+        at=at,
+    )
+    add_append_only(session, CreditRecord, values)
+    _record_creation(session, actor, values, reason, at)
+    return RecordRef(values["id"], subject_id, 1)
 
 
 def upsert_record(
@@ -190,44 +306,80 @@ def upsert_record(
     :raises InvalidInput: a correction without a reason, or an unknown field.
     :raises Conflict: correcting a revoked record, or moving a record to another subject.
     """
-    unknown = set(fields) - set(RECORD_FIELDS)
-    if unknown:
-        raise InvalidInput("unknown record fields", {k: ["unknown field"] for k in sorted(unknown)})
-    at = now or utc_now()
-    record = session.scalar(
+    return apply_upsert(
+        session,
+        actor=actor,
+        member=member,
+        subject_id=subject.id,
+        existing=find_member_record(session, member, member_record_id),
+        member_record_id=member_record_id,
+        fields=fields,
+        reason=reason,
+        submission_id=submission_id,
+        at=now or utc_now(),
+    )
+
+
+def find_member_record(
+    session: Session, member: Member, member_record_id: str
+) -> CreditRecord | None:
+    return session.scalar(
         sa.select(CreditRecord).where(
             CreditRecord.member_id == member.id, CreditRecord.member_record_id == member_record_id
         )
     )
-    if record is None:
-        record = CreditRecord(
-            subject_id=subject.id,
-            member_id=member.id,
-            member_record_id=member_record_id,
-            status=RecordStatus.ACTIVE,
-            version=1,
-            details={},
-            submission_id=submission_id,
-            created_at=at,
-            updated_at=at,
+
+
+def find_member_records(
+    session: Session, member: Member, member_record_ids: Iterable[str]
+) -> dict[str, CreditRecord]:
+    """The member's records with these ids, in one query (for a whole submission)."""
+    wanted = sorted(set(member_record_ids))
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        sa.select(CreditRecord).where(
+            CreditRecord.member_id == member.id, CreditRecord.member_record_id.in_(wanted)
         )
-        for name, value in fields.items():
-            setattr(record, name, value)
-        session.add(record)
-        session.flush()
-        _add_version(session, record, VersionOp.CREATE, reason, submission_id, at)
-        record_event(
-            session,
-            actor=actor,
-            action="record.created",
-            object_type="credit_record",
-            object_id=str(record.id),
-            after=_state_of(record),
+    )
+    return {row.member_record_id: row for row in rows}
+
+
+def apply_upsert(
+    session: Session,
+    *,
+    actor: Actor,
+    member: Member,
+    subject_id: uuid.UUID,
+    existing: CreditRecord | None,
+    member_record_id: str,
+    fields: dict[str, Any],
+    reason: str | None,
+    submission_id: uuid.UUID | None,
+    at: datetime,
+) -> tuple[CreditRecord, bool]:
+    """:func:`upsert_record` once the member's existing record (if any) is known.
+
+    Adds to the session without flushing, so a whole submission goes to the database in a
+    few statements.
+    """
+    _check_fields(fields)
+    record = existing
+    if record is None:
+        values = _new_record_values(
+            member=member,
+            subject_id=subject_id,
+            member_record_id=member_record_id,
+            fields=fields,
+            submission_id=submission_id,
             at=at,
         )
+        record = CreditRecord(**values)
+        session.add(record)
+        _record_creation(session, actor, values, reason, at)
         return record, True
 
-    if record.subject_id != subject.id:
+    if record.subject_id != subject_id:
         raise Conflict("a record cannot move to another subject; revoke it and submit a new one")
     if record.status == RecordStatus.REVOKED:
         raise Conflict("the record is revoked and can no longer be corrected")
@@ -245,8 +397,7 @@ def upsert_record(
     record.version += 1
     record.updated_at = at
     record.submission_id = submission_id
-    session.flush()
-    _add_version(session, record, VersionOp.CORRECT, reason, submission_id, at)
+    _add_version(session, record, VersionOp.CORRECT, reason, submission_id, at, after)
     record_event(
         session,
         actor=actor,
@@ -278,24 +429,37 @@ def revoke_record(
         another member's record with that id exists).
     :raises Conflict: if it is already revoked.
     """
+    return apply_revoke(
+        session,
+        actor=actor,
+        record=find_member_record(session, member, member_record_id),
+        reason=reason,
+        submission_id=submission_id,
+        at=now or utc_now(),
+    )
+
+
+def apply_revoke(
+    session: Session,
+    *,
+    actor: Actor,
+    record: CreditRecord | None,
+    reason: str,
+    submission_id: uuid.UUID | None,
+    at: datetime,
+) -> CreditRecord:
+    """:func:`revoke_record` once the member's record is looked up (None: it has none)."""
     if not reason or not reason.strip():
         raise InvalidInput("a revocation needs a reason", {"reason": ["required"]})
-    record = session.scalar(
-        sa.select(CreditRecord).where(
-            CreditRecord.member_id == member.id, CreditRecord.member_record_id == member_record_id
-        )
-    )
     if record is None:
         raise Forbidden("the member has no record with this id")
     if record.status == RecordStatus.REVOKED:
         raise Conflict("the record is already revoked")
-    at = now or utc_now()
     before = _state_of(record)
     record.status = RecordStatus.REVOKED
     record.version += 1
     record.updated_at = at
     record.submission_id = submission_id
-    session.flush()
     _add_version(session, record, VersionOp.REVOKE, reason, submission_id, at)
     record_event(
         session,
@@ -318,16 +482,19 @@ def _add_version(
     reason: str | None,
     submission_id: uuid.UUID | None,
     at: datetime,
+    state: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        CreditRecordVersion(
-            record_id=record.id,
-            version=record.version,
-            op=op,
-            reason=reason,
-            state=_state_of(record),
-            submission_id=submission_id,
-            recorded_at=at,
-        )
+    """Append the version row; ``state`` is the record's state if the caller has it."""
+    add_append_only(
+        session,
+        CreditRecordVersion,
+        {
+            "record_id": record.id,
+            "version": record.version,
+            "op": str(op),
+            "reason": reason,
+            "state": state if state is not None else _state_of(record),
+            "submission_id": submission_id,
+            "recorded_at": at,
+        },
     )
-    session.flush()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from registry.audit import Actor, record_event
-from registry.db import Base, one_of, timestamp_now, utc_now, uuid_pk
+from registry.db import Base, add_append_only, one_of, timestamp_now, utc_now, uuid_pk
 from registry.errors import Conflict, InvalidInput
 from registry.identifiers import (
     IdentifierError,
@@ -20,7 +22,7 @@ from registry.identifiers import (
     validate_uscc,
 )
 from registry.members import Member, MemberRole
-from registry.names import normalize_name
+from registry.names import NormalisedName, normalize_name
 from registry.security import IdentityVault
 
 
@@ -95,10 +97,19 @@ class SubjectName(Base):
     subject: Mapped[Subject] = relationship(back_populates="names")
 
 
-def register_subject(
-    session: Session,
+@dataclass(frozen=True)
+class SubjectDraft:
+    """A subject's checked and normalised values, ready to be stored."""
+
+    kind: str
+    display: NormalisedName
+    values: dict[str, object]
+    region_code: str | None
+    industry_code: str | None
+
+
+def check_subject(
     *,
-    actor: Actor,
     vault: IdentityVault,
     kind: str,
     name: str,
@@ -109,17 +120,17 @@ def register_subject(
     operator_uscc: str | None = None,
     region_code: str | None = None,
     industry_code: str | None = None,
-    now: datetime | None = None,
-) -> Subject:
-    """Create a subject after checking its identifier; all problems are reported together.
+    today: date | None = None,
+) -> SubjectDraft:
+    """Check a new subject's identifier and name; all problems are reported together.
 
-    A person's ID number is kept only as a keyed hash, an encrypted copy and a masked form.
+    A person's ID number comes out only as a keyed hash, an encrypted copy and a masked form.
 
     :raises InvalidInput: unknown kind, missing or invalid identifier, empty name.
-    :raises Conflict: if a subject with the same identifier exists.
     """
     errors: dict[str, list[str]] = {}
     values: dict[str, object] = {}
+    display: NormalisedName | None = None
     if kind not in set(SubjectKind):
         errors["kind"] = [f"expected one of {', '.join(SubjectKind)}"]
     try:
@@ -145,7 +156,7 @@ def register_subject(
             errors["id_number"] = ["required for a person"]
         else:
             try:
-                number = validate_id_number(id_number).number
+                number = validate_id_number(id_number, today=today).number
                 protected = vault.protect(number)
                 values.update(
                     id_number_hash=protected.keyed_hash,
@@ -165,54 +176,110 @@ def register_subject(
             errors["shop_id"] = [str(exc)]
     if region_code is not None and not (len(region_code) == 6 and region_code.isdigit()):
         errors["region_code"] = ["a six-digit GB/T 2260 code"]
-    if errors:
+    if errors or display is None:
         raise InvalidInput("the subject cannot be registered", errors)
+    return SubjectDraft(kind, display, values, region_code, industry_code)
 
-    existing = find_subject(
-        session,
-        kind=kind,
-        uscc=values.get("uscc"),
-        id_number_hash=values.get("id_number_hash"),
-        platform_member_id=values.get("platform_member_id"),
-        shop_id=values.get("shop_id"),
-    )
-    if existing is not None:
-        raise Conflict("a subject with this identifier exists", subject_id=str(existing.id))
 
-    at = now or utc_now()
-    subject = Subject(
-        kind=kind,
-        name=display.original.strip(),
-        name_normalised=display.normalised,
-        region_code=region_code,
-        industry_code=industry_code,
-        created_at=at,
-        updated_at=at,
-        revision=1,
-        **values,
-    )
-    subject.names = [
-        SubjectName(name=subject.name, name_normalised=display.normalised, valid_from=at)
-    ]
-    session.add(subject)
-    session.flush()
+def _subject_values(draft: SubjectDraft, at: datetime) -> dict[str, object]:
+    return {
+        "id": uuid.uuid4(),
+        "kind": draft.kind,
+        "name": draft.display.original.strip(),
+        "name_normalised": draft.display.normalised,
+        "region_code": draft.region_code,
+        "industry_code": draft.industry_code,
+        "created_at": at,
+        "updated_at": at,
+        "revision": 1,
+        **draft.values,
+    }
+
+
+def _record_registration(
+    session: Session, actor: Actor, values: dict[str, object], at: datetime
+) -> None:
     # The audit trail names the subject by id; a person's number never enters it.
     record_event(
         session,
         actor=actor,
         action="subject.registered",
         object_type="subject",
-        object_id=str(subject.id),
+        object_id=str(values["id"]),
         after={
-            "kind": kind,
-            "name": subject.name,
-            "uscc": subject.uscc,
-            "id_number": subject.id_number_masked,
-            "shop_id": subject.shop_id,
+            "kind": values["kind"],
+            "name": values["name"],
+            "uscc": values.get("uscc"),
+            "id_number": values.get("id_number_masked"),
+            "shop_id": values.get("shop_id"),
         },
         at=at,
     )
+
+
+def add_subject(session: Session, *, actor: Actor, draft: SubjectDraft, at: datetime) -> Subject:
+    """Add a checked subject to the session, without looking for an existing one (the
+    caller has) and without a flush (its id is set here)."""
+    values = _subject_values(draft, at)
+    subject = Subject(**values)
+    subject.names = [
+        SubjectName(name=subject.name, name_normalised=subject.name_normalised, valid_from=at)
+    ]
+    session.add(subject)
+    _record_registration(session, actor, values, at)
     return subject
+
+
+def add_subject_rows(
+    session: Session, *, actor: Actor, draft: SubjectDraft, at: datetime
+) -> uuid.UUID:
+    """:func:`add_subject` for bulk intake (inside :func:`registry.db.deferred_inserts`):
+    the subject and its first name go in as plain rows, with no ORM object to build."""
+    values = _subject_values(draft, at)
+    add_append_only(session, Subject, values)
+    add_append_only(
+        session,
+        SubjectName,
+        {
+            "subject_id": values["id"],
+            "name": values["name"],
+            "name_normalised": values["name_normalised"],
+            "valid_from": at,
+        },
+    )
+    _record_registration(session, actor, values, at)
+    return values["id"]  # type: ignore[return-value]
+
+
+def register_subject(
+    session: Session,
+    *,
+    actor: Actor,
+    vault: IdentityVault,
+    now: datetime | None = None,
+    **subject: Any,
+) -> Subject:
+    """Create a subject after checking its identifier; all problems are reported together.
+
+    ``subject`` holds the keyword arguments of :func:`check_subject` (kind, name, and the
+    identifier of that kind).
+
+    :raises InvalidInput: unknown kind, missing or invalid identifier, empty name.
+    :raises Conflict: if a subject with the same identifier exists.
+    """
+    draft = check_subject(vault=vault, **subject)
+    kind = draft.kind
+    existing = find_subject(
+        session,
+        kind=kind,
+        uscc=draft.values.get("uscc"),
+        id_number_hash=draft.values.get("id_number_hash"),
+        platform_member_id=draft.values.get("platform_member_id"),
+        shop_id=draft.values.get("shop_id"),
+    )
+    if existing is not None:
+        raise Conflict("a subject with this identifier exists", subject_id=str(existing.id))
+    return add_subject(session, actor=actor, draft=draft, at=now or utc_now())
 
 
 def find_subject(

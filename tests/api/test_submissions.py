@@ -208,6 +208,51 @@ def test_correction_and_revocation_keep_history(regulator, session):
     assert ops == ["create", "correct", "revoke"]
 
 
+def test_one_submission_mixing_new_and_known_subjects_creations_and_changes(regulator, session):
+    """The set-wise intake path: lookups for the whole submission, then one write per table."""
+    from registry.audit import AuditEvent
+    from registry.subjects import SubjectName
+
+    submit(regulator, "mix-0", [PENALTY, {**PENALTY, "record_id": "PEN-OLD-2"}])
+    new_uscc = "91310115MA1K3BTP2B"
+    second_penalty = {
+        **PENALTY,
+        "record_id": "PEN-NEW-2",
+        "subject": {"kind": "enterprise", "uscc": new_uscc, "name": "上海示范有限公司"},
+    }
+    records = [
+        {**second_penalty, "record_id": "PEN-NEW-1"},  # a new subject...
+        second_penalty,  # ...named again by the next record
+        {**PENALTY, "record_id": "PEN-KNOWN-3"},  # a subject already known
+        PAYMENT,  # a person: other identifier columns
+        {**PENALTY, "severity": "serious", "reason": "reassessed"},  # a correction
+        {"record_id": "PEN-OLD-2", "op": "revoke", "reason": "annulled"},
+    ]
+    events_before = count(session, AuditEvent)
+    response = submit(regulator, "mix-1", records)
+    assert response.status_code == 201, response.get_json()
+    statuses = [r["status"] for r in response.get_json()["receipt"]["records"]]
+    assert statuses == ["created", "created", "created", "created", "corrected", "revoked"]
+    receipt = response.get_json()["receipt"]["records"]
+    assert receipt[0]["subject_id"] == receipt[1]["subject_id"] != receipt[2]["subject_id"]
+
+    new_subjects = session.scalars(sa.select(Subject).where(Subject.uscc == new_uscc)).all()
+    assert len(new_subjects) == 1
+    names = session.scalars(
+        sa.select(SubjectName.name).where(SubjectName.subject_id == new_subjects[0].id)
+    ).all()
+    assert names == ["上海示范有限公司"]
+    versions = session.scalars(
+        sa.select(CreditRecordVersion.op).where(
+            CreditRecordVersion.submission_id
+            == sa.select(Submission.id).where(Submission.submission_id == "mix-1").scalar_subquery()
+        )
+    ).all()
+    assert sorted(versions) == ["correct", "create", "create", "create", "create", "revoke"]
+    # Six record events, two new subjects (the enterprise and the person), the submission.
+    assert count(session, AuditEvent) - events_before == 6 + 2 + 1
+
+
 def test_a_member_cannot_touch_another_members_record(regulator, session, client, clock):
     submit(regulator, "own-1", [PENALTY])
     other = signed_member(session, client, clock)

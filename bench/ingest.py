@@ -1,0 +1,384 @@
+"""Signed intake throughput against a running server on PostgreSQL, with its two yardsticks.
+
+    .venv/bin/python bench/ingest.py [--admin-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+                                     [--seconds 10] [--clients 8] [--batches 10] [--batch-size 500]
+
+It creates two scratch databases, ``creditreg_bench`` and ``creditreg_bench_ceiling``
+(dropped first if they exist), migrates both, registers a member and its key, starts
+``creditreg serve`` on a free port and measures, in this order:
+
+1. 500-record batches: signed POST /api/v1/submissions, one client after the other,
+   each batch new records about new enterprises. Records/s.
+2. The raw ceiling: the rows those batches wrote (subjects, names, records, versions,
+   submissions, audit events) inserted again into the second database with plain
+   SQLAlchemy Core ``executemany``, 500 rows a statement, one transaction per statement.
+   Records/s. Goal: batches reach at least 50 % of it.
+3. The unsigned no-op: GET /healthz from ``--clients`` threads on keep-alive connections.
+   Requests/s.
+4. 1-record submissions, signed, from the same number of threads. Records/s. Goal: at least
+   40 % of the no-op rate.
+
+Rate limiting is lifted for the run (CREDITREG_RATE_LIMIT_PER_MINUTE); everything else is
+the server as deployed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from api.client import RequestSigner  # noqa: E402
+from registry import migrate  # noqa: E402
+from registry.app import create_app  # noqa: E402
+from registry.audit import Actor  # noqa: E402
+from registry.db import Base, db  # noqa: E402
+from registry.demo import make_uscc  # noqa: E402
+from registry.members import add_key, add_member  # noqa: E402
+
+BENCH_DB = "creditreg_bench"
+CEILING_DB = "creditreg_bench_ceiling"
+# Rows made before the measurement (copied to the ceiling database untimed) and rows that
+# exist only to authenticate requests (not part of the data a submission stores).
+SETUP_TABLES = {"members", "member_roles", "member_keys", "alembic_version"}
+REQUEST_STATE_TABLES = {"request_nonces", "rate_windows", "worker_heartbeats"}
+
+
+def recreate_databases(admin_url: str) -> tuple[str, str]:
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as connection:
+        for name in (BENCH_DB, CEILING_DB):
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            connection.execute(sa.text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    base = sa.make_url(admin_url)
+    return (
+        base.set(database=BENCH_DB).render_as_string(hide_password=False),
+        base.set(database=CEILING_DB).render_as_string(hide_password=False),
+    )
+
+
+def setup_member(url: str) -> tuple[str, ed25519.Ed25519PrivateKey, str]:
+    """Migrate, then admit a submitter with a fresh key; returns (member id, key, key id)."""
+    app = create_app({"DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
+    private = ed25519.Ed25519PrivateKey.generate()
+    pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    with app.app_context():
+        migrate.upgrade(db.engine)
+        actor = Actor.system("bench")
+        member = add_member(
+            db.session, actor=actor, name="基准测试银行", kind="bank", roles=["submitter"]
+        )
+        key = add_key(db.session, actor=actor, member=member, public_key_pem=pem.decode())
+        db.session.commit()
+        result = (str(member.id), private, key.id)
+    db.dispose(app)
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(url: str, port: int, threads: int) -> subprocess.Popen[bytes]:
+    executable = Path(sys.executable).with_name("creditreg")
+    env = {
+        **os.environ,
+        "CREDITREG_DATABASE_URL": url,
+        "CREDITREG_RATE_LIMIT_PER_MINUTE": "100000000",
+        "CREDITREG_SERVER_THREADS": str(threads),
+        "CREDITREG_DATABASE_POOL_SIZE": str(threads + 2),
+        "CREDITREG_LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(  # noqa: S603 - our own console script
+        [str(executable), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("the server did not become ready")
+
+
+class Records:
+    """New penalty records about new enterprises, unique across threads."""
+
+    def __init__(self) -> None:
+        self._serial = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def take(self, count: int) -> list[dict[str, Any]]:
+        with self._lock:
+            numbers = [next(self._serial) for _ in range(count)]
+        return [self._record(n) for n in numbers]
+
+    @staticmethod
+    def _record(number: int) -> dict[str, Any]:
+        uscc = make_uscc(random.Random(number), "110105")  # noqa: S311 - test data
+        return {
+            "record_id": f"BENCH-{number:08d}",
+            "op": "upsert",
+            "category": "administrative_penalty",
+            "subject": {"kind": "enterprise", "uscc": uscc, "name": f"基准{number}科技有限公司"},
+            "polarity": "negative",
+            "severity": "general",
+            "decided_at": "2025-03-01",
+            "authority": "北京市市场监督管理局",
+            "document_number": f"京市监罚〔2025〕{number}号",
+            "legal_basis": "《中华人民共和国广告法》第五十五条",
+            "summary": "发布虚假广告",
+            "amount": {"value": "20000.00", "currency": "CNY"},
+        }
+
+
+class Connection:
+    """One keep-alive HTTP connection that signs what it sends."""
+
+    def __init__(self, port: int, signer: RequestSigner | None) -> None:
+        self.port = port
+        self.authority = f"127.0.0.1:{port}"
+        self.signer = signer
+        self.http = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def send(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        headers = {"Host": self.authority}
+        if body:
+            headers["Content-Type"] = "application/json"
+        if self.signer is not None:
+            headers.update(
+                self.signer.headers_for(method, f"http://{self.authority}{path}", body, headers)
+            )
+        self.http.request(method, path, body=body or None, headers=headers)
+        response = self.http.getresponse()
+        return response.status, response.read()
+
+
+def submission_body(submission_id: str, records: list[dict[str, Any]]) -> bytes:
+    return json.dumps(
+        {"submission_id": submission_id, "records": records},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+
+
+def run_for(
+    seconds: float, clients: int, work: Callable[[Connection], int], make: Callable[[], Connection]
+) -> tuple[int, float, list[str]]:
+    """Run ``work`` in a loop on ``clients`` threads for ``seconds``; returns (units, elapsed,
+    errors). ``work`` returns the units it completed (records or requests)."""
+    done = [0] * clients
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def loop(slot: int) -> None:
+        connection = make()
+        while not stop.is_set():
+            try:
+                done[slot] += work(connection)
+            except Exception as exc:  # noqa: BLE001 - counted and reported
+                errors.append(repr(exc))
+                connection = make()
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return sum(done), time.perf_counter() - started, errors
+
+
+def measure_batches(
+    port: int, signer: RequestSigner, records: Records, batches: int, size: int, label: str
+) -> tuple[int, float]:
+    connection = Connection(port, signer)
+    bodies = [submission_body(f"{label}-{n}", records.take(size)) for n in range(batches)]
+    started = time.perf_counter()
+    for body in bodies:
+        status, answer = connection.send("POST", "/api/v1/submissions", body)
+        if status != 201:
+            raise SystemExit(f"batch refused: {status} {answer[:500]!r}")
+    return batches * size, time.perf_counter() - started
+
+
+def measure_ceiling(
+    source_url: str, target_url: str, chunk: int
+) -> tuple[int, float, dict[str, int]]:
+    """Insert the rows the batches wrote into an empty copy of the schema with Core
+    executemany; returns (records, elapsed, rows per table)."""
+    source = sa.create_engine(source_url)
+    target = sa.create_engine(target_url)
+    migrate.upgrade(target)
+    tables = [t for t in Base.metadata.sorted_tables if t.name not in REQUEST_STATE_TABLES]
+    rows: dict[str, list[dict[str, Any]]] = {}
+    with source.connect() as connection:
+        for table in tables:
+            rows[table.name] = [dict(r) for r in connection.execute(sa.select(table)).mappings()]
+    with target.begin() as connection:
+        for table in tables:
+            if table.name in SETUP_TABLES and rows[table.name]:
+                connection.execute(table.insert(), rows[table.name])
+    timed = [t for t in tables if t.name not in SETUP_TABLES and rows[t.name]]
+    # Best of three, each into emptied tables: the ceiling should be the fastest this
+    # machine manages, not a run that happened to meet a checkpoint.
+    runs = []
+    for _ in range(3):
+        with target.begin() as connection:
+            names = ", ".join(t.name for t in timed)
+            connection.execute(sa.text(f"TRUNCATE {names} CASCADE"))
+        started = time.perf_counter()
+        for table in timed:
+            data = rows[table.name]
+            for start in range(0, len(data), chunk):
+                with target.begin() as connection:
+                    connection.execute(table.insert(), data[start : start + chunk])
+        runs.append(time.perf_counter() - started)
+    elapsed = min(runs)
+    source.dispose()
+    target.dispose()
+    return len(rows["credit_records"]), elapsed, {t.name: len(rows[t.name]) for t in timed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--server-threads", type=int, default=8)
+    parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=500)
+    args = parser.parse_args()
+
+    bench_url, ceiling_url = recreate_databases(args.admin_url)
+    member_id, private_key, key_id = setup_member(bench_url)
+    signer = RequestSigner(key_id, private_key)
+    port = free_port()
+    server = start_server(bench_url, port, args.server_threads)
+    records = Records()
+    try:
+        measure_batches(port, signer, records, 1, 10, "warm-up")  # warm-up: imports, pools, caches
+        batch_records, batch_seconds = measure_batches(
+            port, signer, records, args.batches, args.batch_size, "batch"
+        )
+        ceiling_records, ceiling_seconds, ceiling_rows = measure_ceiling(
+            bench_url, ceiling_url, args.batch_size
+        )
+
+        def noop(connection: Connection) -> int:
+            status, _ = connection.send("GET", "/healthz")
+            if status != 200:
+                raise RuntimeError(f"no-op answered {status}")
+            return 1
+
+        cpu_before = process_cpu_seconds(server.pid)
+        noop_requests, noop_seconds, noop_errors = run_for(
+            args.seconds, args.clients, noop, lambda: Connection(port, None)
+        )
+
+        serial = itertools.count(1)
+
+        def single(connection: Connection) -> int:
+            body = submission_body(f"single-{next(serial)}", records.take(1))
+            status, answer = connection.send("POST", "/api/v1/submissions", body)
+            if status != 201:
+                raise RuntimeError(f"single refused: {status} {answer[:300]!r}")
+            return 1
+
+        cpu_middle = process_cpu_seconds(server.pid)
+        single_records, single_seconds, single_errors = run_for(
+            args.seconds, args.clients, single, lambda: Connection(port, signer)
+        )
+        cpu_after = process_cpu_seconds(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    noop_cpu = single_cpu = None
+    if cpu_before is not None and cpu_middle is not None and cpu_after is not None:
+        noop_cpu, single_cpu = cpu_middle - cpu_before, cpu_after - cpu_middle
+    batch_rate = batch_records / batch_seconds
+    ceiling_rate = ceiling_records / ceiling_seconds
+    noop_rate = noop_requests / noop_seconds
+    single_rate = single_records / single_seconds
+    print(f"member {member_id}, key {key_id}, server threads {args.server_threads}")
+    print(f"ceiling rows: {ceiling_rows}")
+    rows = [
+        ("500-record batches, 1 client", f"{batch_rate:,.0f} records/s", batch_seconds, ""),
+        ("Core executemany ceiling", f"{ceiling_rate:,.0f} records/s", ceiling_seconds, ""),
+        (
+            f"unsigned no-op, {args.clients} clients",
+            f"{noop_rate:,.0f} requests/s",
+            noop_seconds,
+            per_request(noop_cpu, noop_requests),
+        ),
+        (
+            f"1-record submissions, {args.clients} clients",
+            f"{single_rate:,.0f} records/s",
+            single_seconds,
+            per_request(single_cpu, single_records),
+        ),
+    ]
+    print("| measure | rate | seconds | server CPU per request |")
+    print("|---|---|---|---|")
+    for name, rate, seconds, cpu in rows:
+        print(f"| {name} | {rate} | {seconds:.2f} | {cpu} |")
+    print(f"batches / ceiling: {100 * batch_rate / ceiling_rate:.0f} % (goal >= 50 %)")
+    print(f"singles / no-op:   {100 * single_rate / noop_rate:.0f} % (goal >= 40 %)")
+    print(f"errors: no-op {len(noop_errors)}, singles {len(single_errors)}")
+    for error in (noop_errors + single_errors)[:5]:
+        print(f"error: {error}")
+
+
+def per_request(cpu_seconds: float | None, requests: int) -> str:
+    if cpu_seconds is None or not requests:
+        return "n/a"
+    return f"{1000 * cpu_seconds / requests:.2f} ms"
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+if __name__ == "__main__":
+    main()
