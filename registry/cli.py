@@ -349,8 +349,14 @@ def worker_command(rounds: int | None, check_max_age: float | None) -> None:
             sys.exit(1)
         click.echo(f"healthy: last heartbeat {age:.1f}s ago")
         return
+    from registry.worker import default_jobs
+
+    search = current_app.extensions["creditreg.search"]
     worker = Worker(
-        db.new_session, runtime.clock, poll_interval=runtime.settings.WORKER_POLL_INTERVAL
+        db.new_session,
+        runtime.clock,
+        jobs=default_jobs(search),
+        poll_interval=runtime.settings.WORKER_POLL_INTERVAL,
     )
     click.echo(f"worker {worker.identity} running {len(worker.jobs)} job(s)")
     try:

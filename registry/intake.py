@@ -26,6 +26,7 @@ from registry.identifiers import (
     validate_uscc,
 )
 from registry.members import Member, MemberRole
+from registry.outbox import touch_subjects
 from registry.receipts import RegistrySigner
 from registry.records import (
     CreditRecord,
@@ -225,8 +226,6 @@ def accept_submission(
 
         errors: dict[str, Any] = {}
         accepted: list[dict[str, Any]] = []
-        # Everything is looked up in a few set-wise queries first and written in one flush at
-        # the end, so a 500-record submission costs a handful of statements, not thousands.
         with session.no_autoflush:
             keys: dict[int, SubjectKey] = {}
             for index, record in enumerate(records):
@@ -240,6 +239,7 @@ def accept_submission(
                     errors[f"records.{index}"] = exc.errors
             subjects = _known_subjects(session, set(keys.values()))
             existing = find_member_records(session, member, [r["record_id"] for r in records])
+            known_subject_ids = set(subjects.values()) | {r.subject_id for r in existing.values()}
             for index, record in enumerate(records):
                 if f"records.{index}" in errors:
                     continue
@@ -264,6 +264,12 @@ def accept_submission(
                     errors[f"records.{index}"] = detail
         if errors:
             raise InvalidInput("the submission was refused; nothing was stored", errors)
+        # Every known subject whose records changed gets a new search document (new
+        # subjects were queued when they were created).
+        changed = {
+            uuid.UUID(item["subject_id"]) for item in accepted if item["status"] != "unchanged"
+        }
+        touch_subjects(session, changed & known_subject_ids, at=now)
 
         receipt = {
             "type": RECEIPT_TYPE,

@@ -48,6 +48,19 @@ def is_at_head(connection: Connection) -> bool:
     return current_revisions(connection) == head_revisions()
 
 
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Leave out of model comparisons the objects migrations make by raw SQL: the SQLite
+    full-text table (and the shadow tables FTS5 keeps) and PostgreSQL's expression indexes."""
+    from search.store import FTS_TABLE, UNMODELLED_OBJECTS
+
+    unmodelled = bool(name) and (
+        name in UNMODELLED_OBJECTS or str(name).startswith(FTS_TABLE + "_")
+    )
+    return not (reflected and compare_to is None and unmodelled)
+
+
 def pending_differences(connection: Connection) -> list[object]:
     """What autogenerate would write for this database: empty when models and schema agree."""
     from alembic.autogenerate import compare_metadata
@@ -55,7 +68,12 @@ def pending_differences(connection: Connection) -> list[object]:
     from registry.models import metadata
 
     context = MigrationContext.configure(
-        connection, opts={"compare_type": True, "compare_server_default": True}
+        connection,
+        opts={
+            "compare_type": True,
+            "compare_server_default": True,
+            "include_object": include_object,
+        },
     )
     return list(compare_metadata(context, metadata))
 

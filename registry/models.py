@@ -3,8 +3,19 @@
 Alembic's autogenerate and the models-versus-migrations check read the metadata from here.
 """
 
-from registry import access, audit, members, records, staff, subjects, submissions, worker
+from registry import (
+    access,
+    audit,
+    members,
+    outbox,
+    records,
+    staff,
+    subjects,
+    submissions,
+    worker,
+)
 from registry.db import Base
+from search import store as search_store
 
 metadata = Base.metadata
 
@@ -13,7 +24,9 @@ __all__ = [
     "audit",
     "members",
     "metadata",
+    "outbox",
     "records",
+    "search_store",
     "staff",
     "subjects",
     "submissions",

@@ -21,6 +21,7 @@ from registry.audit import Actor, record_event
 from registry.db import Base, add_append_only, one_of, timestamp_now, utc_now, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.members import Member
+from registry.outbox import touch_subjects
 from registry.subjects import Subject
 
 if TYPE_CHECKING:
@@ -306,7 +307,8 @@ def upsert_record(
     :raises InvalidInput: a correction without a reason, or an unknown field.
     :raises Conflict: correcting a revoked record, or moving a record to another subject.
     """
-    return apply_upsert(
+    at = now or utc_now()
+    record, changed = apply_upsert(
         session,
         actor=actor,
         member=member,
@@ -316,8 +318,11 @@ def upsert_record(
         fields=fields,
         reason=reason,
         submission_id=submission_id,
-        at=now or utc_now(),
+        at=at,
     )
+    if changed:
+        touch_subjects(session, [subject.id], at=at)
+    return record, changed
 
 
 def find_member_record(
@@ -429,14 +434,17 @@ def revoke_record(
         another member's record with that id exists).
     :raises Conflict: if it is already revoked.
     """
-    return apply_revoke(
+    at = now or utc_now()
+    record = apply_revoke(
         session,
         actor=actor,
         record=find_member_record(session, member, member_record_id),
         reason=reason,
         submission_id=submission_id,
-        at=now or utc_now(),
+        at=at,
     )
+    touch_subjects(session, [record.subject_id], at=at)
+    return record
 
 
 def apply_revoke(

@@ -23,6 +23,7 @@ from registry.identifiers import (
 )
 from registry.members import Member, MemberRole
 from registry.names import NormalisedName, normalize_name
+from registry.outbox import enqueue
 from registry.security import IdentityVault
 
 
@@ -199,6 +200,8 @@ def _subject_values(draft: SubjectDraft, at: datetime) -> dict[str, object]:
 def _record_registration(
     session: Session, actor: Actor, values: dict[str, object], at: datetime
 ) -> None:
+    """The audit event of a new subject, and its place in the search outbox."""
+    enqueue(session, values["id"], at=at)  # type: ignore[arg-type]
     # The audit trail names the subject by id; a person's number never enters it.
     record_event(
         session,
@@ -331,6 +334,7 @@ def rename_subject(
     )
     subject.revision += 1
     subject.updated_at = at
+    enqueue(session, subject.id, at=at)
     session.flush()
     record_event(
         session,

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -38,6 +39,7 @@ class WorkerHeartbeat(Base):
 
 
 JobFunction = Callable[[Session, datetime], int]
+MAX_BACKOFF_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -47,11 +49,20 @@ class Job:
     run: JobFunction  # returns how many items it handled, for the log
 
 
-def default_jobs() -> list[Job]:
-    """Every periodic job of the registry; each feature adds its own here."""
+def default_jobs(search: Any = None) -> list[Job]:
+    """Every periodic job of the registry; each feature adds its own here.
+
+    ``search`` is the app's search backend; without it the outbox is left for a worker
+    that has one.
+    """
     from registry import access
 
-    return [Job("purge-request-state", 60.0, access.purge_expired)]
+    jobs = [Job("purge-request-state", 60.0, access.purge_expired)]
+    if search is not None:
+        from search.sync import drain
+
+        jobs.append(Job("search-outbox", 1.0, lambda session, now: drain(session, search, now)))
+    return jobs
 
 
 def worker_identity() -> str:
@@ -77,6 +88,7 @@ class Worker:
         self.identity = identity or worker_identity()
         self.started_at = clock.now()
         self._next_due: dict[str, float] = {}
+        self._failures: dict[str, int] = {}
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -95,9 +107,21 @@ class Worker:
                 try:
                     handled[job.name] = job.run(session, self.clock.now())
                     session.commit()
+                    self._failures.pop(job.name, None)
                 except Exception as exc:  # noqa: BLE001 - one job's failure must not stop the rest
                     session.rollback()
-                    log.exception("job %s failed", job.name)
+                    # Back off while something it needs is away (the search engine, say):
+                    # 2, 4, 8... times the interval, at most a minute.
+                    failures = self._failures[job.name] = self._failures.get(job.name, 0) + 1
+                    delay = min(job.interval_seconds * 2**failures, MAX_BACKOFF_SECONDS)
+                    self._next_due[job.name] = time.monotonic() + delay
+                    log.warning(
+                        "job %s failed (%s); next try in %.0fs",
+                        job.name,
+                        type(exc).__name__,
+                        delay,
+                        exc_info=failures == 1,  # the traceback once, not on every retry
+                    )
                     errors.append(f"{job.name}: {type(exc).__name__}")
         self._beat("; ".join(errors) or None)
         return handled

@@ -1,20 +1,27 @@
-"""Search backends behind one interface.
+"""The search port: one interface, three backends.
 
-Elasticsearch is reached with the official ``elasticsearch`` client and OpenSearch with
-``opensearch-py``: the Elasticsearch client insists on its own compatibility media types,
-which OpenSearch servers refuse. Both receive the same query bodies.
+- ``sql``: the registry's own database (SQLite FTS5, PostgreSQL full text), the default;
+- ``opensearch``: OpenSearch 2/3 through ``opensearch-py``;
+- ``elasticsearch``: Elasticsearch 8/9 through the official client.
+
+Every backend takes documents built by ``search.documents`` with external versions,
+answers :class:`~search.query.SearchQuery` with the same tokens, and reports its health.
+Callers pass their database session: the SQL backend works inside that transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from config import Settings
+from search.engine import ElasticsearchBackend, EngineBackend, OpenSearchBackend
+from search.query import SearchQuery, SearchResult
+from search.sql import SqlBackend
 
 
 @dataclass(frozen=True)
@@ -28,79 +35,25 @@ class SearchHealth:
 class SearchBackend(Protocol):
     name: str
 
+    def ensure_index(self) -> None: ...
+
+    def index(
+        self, documents: Iterable[dict[str, Any]], *, session: Session | None = None
+    ) -> dict[str, int]: ...
+
+    def delete(
+        self, items: Iterable[tuple[str, int]], *, session: Session | None = None
+    ) -> dict[str, int]: ...
+
+    def get(self, subject_id: str, *, session: Session | None = None) -> dict[str, Any] | None: ...
+
+    def versions(self, *, session: Session | None = None) -> dict[str, int]: ...
+
+    def search(self, query: SearchQuery, *, session: Session | None = None) -> SearchResult: ...
+
     def health(self) -> SearchHealth: ...
 
     def close(self) -> None: ...
-
-
-class SqlBackend:
-    """Search inside the system of record itself: nothing else to run."""
-
-    name = "sql"
-
-    def __init__(self, engine_getter: Callable[[], Engine]) -> None:
-        self._engine_getter = engine_getter
-
-    def health(self) -> SearchHealth:
-        engine = self._engine_getter()
-        try:
-            with engine.connect() as connection:
-                connection.execute(sa.text("SELECT 1"))
-        except sa.exc.SQLAlchemyError as exc:
-            return SearchHealth(self.name, False, f"database unreachable: {type(exc).__name__}")
-        return SearchHealth(
-            self.name, True, "served by the database", {"dialect": engine.dialect.name}
-        )
-
-    def close(self) -> None:
-        pass
-
-
-class _EngineBackend:
-    name = "engine"
-
-    def __init__(self, client: Any, index_prefix: str) -> None:
-        self.client = client
-        self.index_prefix = index_prefix
-
-    def health(self) -> SearchHealth:
-        try:
-            info = self.client.info()
-            cluster = self.client.cluster.health()
-        except Exception as exc:  # noqa: BLE001 - any transport failure means "unavailable"
-            return SearchHealth(self.name, False, f"unreachable: {type(exc).__name__}")
-        status = str(cluster.get("status", "unknown"))
-        version = (info.get("version") or {}).get("number", "unknown")
-        return SearchHealth(
-            self.name,
-            status in {"green", "yellow"},
-            f"cluster status {status}",
-            {"version": version, "cluster_status": status},
-        )
-
-    def close(self) -> None:
-        self.client.close()
-
-
-class OpenSearchBackend(_EngineBackend):
-    name = "opensearch"
-
-    @classmethod
-    def connect(cls, url: str, index_prefix: str, timeout: float) -> OpenSearchBackend:
-        from opensearchpy import OpenSearch
-
-        return cls(OpenSearch(hosts=[url], timeout=timeout, max_retries=0), index_prefix)
-
-
-class ElasticsearchBackend(_EngineBackend):
-    name = "elasticsearch"
-
-    @classmethod
-    def connect(cls, url: str, index_prefix: str, timeout: float) -> ElasticsearchBackend:
-        from elasticsearch import Elasticsearch
-
-        client = Elasticsearch(hosts=[url], request_timeout=timeout, max_retries=0)
-        return cls(client, index_prefix)
 
 
 def create_backend(settings: Settings, engine_getter: Callable[[], Engine]) -> SearchBackend:
@@ -115,3 +68,14 @@ def create_backend(settings: Settings, engine_getter: Callable[[], Engine]) -> S
             settings.SEARCH_URL, settings.SEARCH_INDEX_PREFIX, settings.SEARCH_TIMEOUT
         )
     return SqlBackend(engine_getter)
+
+
+__all__ = [
+    "ElasticsearchBackend",
+    "EngineBackend",
+    "OpenSearchBackend",
+    "SearchBackend",
+    "SearchHealth",
+    "SqlBackend",
+    "create_backend",
+]

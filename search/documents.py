@@ -1,0 +1,112 @@
+"""The projection: a subject's search document, built from the database (the truth).
+
+Documents are built set-wise (a few queries for any number of subjects) because the worker
+builds them by the hundred. A person's ID number appears only as its keyed hash; its masked
+form and ciphertext never leave the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from registry.names import normalize_name
+from registry.records import CreditRecord, Polarity, RecordCategory, RecordStatus
+from registry.subjects import Subject, SubjectName
+from search.text import name_tokens, pinyin_forms
+
+CATEGORIES = tuple(str(c) for c in RecordCategory)
+POLARITIES = tuple(str(p) for p in Polarity)
+
+
+def empty_counts() -> dict[str, Any]:
+    return {
+        "total": 0,
+        **{polarity: 0 for polarity in POLARITIES},
+        "by_category": {c: {p: 0 for p in POLARITIES} for c in CATEGORIES},
+    }
+
+
+def build_documents(
+    session: Session, subject_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any] | None]:
+    """Each subject's current document; None for a subject that no longer exists."""
+    wanted = sorted(set(subject_ids))
+    if not wanted:
+        return {}
+    subjects = {
+        s.id: s
+        for s in session.scalars(
+            sa.select(Subject)
+            .where(Subject.id.in_(wanted))
+            .execution_options(populate_existing=True)
+        )
+    }
+    names: dict[uuid.UUID, list[SubjectName]] = {}
+    for row in session.scalars(
+        sa.select(SubjectName)
+        .where(SubjectName.subject_id.in_(wanted))
+        .order_by(SubjectName.valid_from.desc(), SubjectName.id.desc())
+    ):
+        names.setdefault(row.subject_id, []).append(row)
+    counts: dict[uuid.UUID, dict[str, Any]] = {}
+    for subject_id, category, polarity, count in session.execute(
+        sa.select(
+            CreditRecord.subject_id,
+            CreditRecord.category,
+            CreditRecord.polarity,
+            sa.func.count(),
+        )
+        .where(CreditRecord.subject_id.in_(wanted), CreditRecord.status == RecordStatus.ACTIVE)
+        .group_by(CreditRecord.subject_id, CreditRecord.category, CreditRecord.polarity)
+    ):
+        total = counts.setdefault(subject_id, empty_counts())
+        total["total"] += count
+        total[polarity] += count
+        total["by_category"][category][polarity] += count
+    return {
+        subject_id: (
+            _document(subjects[subject_id], names.get(subject_id, []), counts.get(subject_id))
+            if subject_id in subjects
+            else None
+        )
+        for subject_id in wanted
+    }
+
+
+def _document(
+    subject: Subject, names: list[SubjectName], counts: dict[str, Any] | None
+) -> dict[str, Any]:
+    all_names = list(dict.fromkeys([subject.name, *(row.name for row in names)]))
+    current = normalize_name(subject.name)
+    spelt = [pinyin_forms(name) for name in all_names]
+    return {
+        "id": str(subject.id),
+        "version": subject.revision,
+        "kind": subject.kind,
+        "name": subject.name,
+        "names": all_names,
+        "name_normalised": current.normalised,
+        "name_base": current.base,
+        "legal_form": current.legal_form,
+        "pinyin": [full for full, _ in spelt if full],
+        "initials": [initials for _, initials in spelt if initials],
+        "uscc": subject.uscc,
+        "shop_id": subject.shop_id,
+        "platform_id": str(subject.platform_member_id) if subject.platform_member_id else None,
+        "operator_uscc": subject.operator_uscc,
+        "id_number_hash": subject.id_number_hash,
+        "region": subject.region_code,
+        "industry": subject.industry_code,
+        # Filled by the list and rating workflows as they publish.
+        "lists": [],
+        "list_entries": [],
+        "grade": None,
+        "record_counts": counts or empty_counts(),
+        "updated_at": subject.updated_at.isoformat().replace("+00:00", "Z"),
+        "tokens": " ".join(name_tokens(all_names)),
+    }

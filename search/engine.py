@@ -1,0 +1,323 @@
+"""Elasticsearch and OpenSearch: one query DSL, two official clients.
+
+The Elasticsearch client insists on its own compatibility media types, which OpenSearch
+servers refuse, so each engine gets its own client; both receive the same bodies.
+
+Matching runs on ``tokens``, the text the application made (CJK unigrams and bigrams, Latin
+words, pinyin) indexed with a whitespace analyzer, so an engine matches exactly what the SQL
+backend matches. Names are also indexed with a CJK bigram analyzer, which adds relevance.
+Documents are written with external versions (the subject's revision): a retry or a late
+write of an older state is refused by the engine and counted as stale, never applied.
+The ``session`` argument of the interface is for the SQL backend; engines ignore it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from search.documents import CATEGORIES, POLARITIES
+from search.query import FACETS, SearchHit, SearchQuery, SearchResult, highlight
+
+ANALYSIS = {
+    "filter": {"cjk_bigram_unigrams": {"type": "cjk_bigram", "output_unigrams": True}},
+    "analyzer": {
+        "cjk_name": {
+            "type": "custom",
+            "tokenizer": "standard",
+            "filter": ["cjk_width", "lowercase", "cjk_bigram_unigrams"],
+        },
+        "app_tokens": {"type": "custom", "tokenizer": "whitespace", "filter": ["lowercase"]},
+    },
+    "normalizer": {"code": {"type": "custom", "filter": ["lowercase", "trim"]}},
+}
+
+_KEYWORD = {"type": "keyword"}
+_CODE = {"type": "keyword", "normalizer": "code"}
+_COUNT = {"type": "integer"}
+
+
+def _counts_mapping() -> dict[str, Any]:
+    per_polarity = {"type": "object", "properties": {p: _COUNT for p in POLARITIES}}
+    return {
+        "type": "object",
+        "properties": {
+            "total": _COUNT,
+            **{p: _COUNT for p in POLARITIES},
+            "by_category": {
+                "type": "object",
+                "properties": {c: per_polarity for c in CATEGORIES},
+            },
+        },
+    }
+
+
+MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "id": _KEYWORD,
+        "version": {"type": "long"},
+        "kind": _KEYWORD,
+        "name": {"type": "text", "analyzer": "cjk_name", "fields": {"sort": _CODE}},
+        "names": {"type": "text", "analyzer": "cjk_name"},
+        "name_normalised": _CODE,
+        "name_base": {"type": "text", "analyzer": "cjk_name"},
+        "legal_form": _KEYWORD,
+        "pinyin": _CODE,
+        "initials": _CODE,
+        "uscc": _CODE,
+        "shop_id": _CODE,
+        "platform_id": _KEYWORD,
+        "operator_uscc": _CODE,
+        "id_number_hash": _KEYWORD,
+        "region": _KEYWORD,
+        "industry": _KEYWORD,
+        "lists": _KEYWORD,
+        "list_entries": {
+            "type": "object",
+            "properties": {
+                "list": _KEYWORD,
+                "authority": {"type": "text", "analyzer": "cjk_name"},
+                "since": {"type": "date"},
+                "until": {"type": "date"},
+            },
+        },
+        "grade": _KEYWORD,
+        "record_counts": _counts_mapping(),
+        "updated_at": {"type": "date"},
+        "tokens": {"type": "text", "analyzer": "app_tokens"},
+    },
+}
+
+FACET_FIELDS = {name: name for name in FACETS}
+
+
+class EngineBackend:
+    """An Elasticsearch or OpenSearch cluster; subclasses only make the client."""
+
+    name = "engine"
+
+    def __init__(self, client: Any, index_prefix: str) -> None:
+        self.client = client
+        self.alias = f"{index_prefix}-subjects"
+
+    # --- index management ----------------------------------------------------------------
+
+    def index_name(self, generation: int) -> str:
+        return f"{self.alias}-v{generation}"
+
+    def ensure_index(self) -> None:
+        """Create the first versioned index behind the alias, unless the alias exists."""
+        if self.client.indices.exists_alias(name=self.alias):
+            return
+        self.create_index(self.index_name(1), alias=True)
+
+    def create_index(self, name: str, *, alias: bool = False) -> None:
+        body: dict[str, Any] = {
+            "settings": {"number_of_shards": 1, "analysis": ANALYSIS},
+            "mappings": MAPPING,
+        }
+        if alias:
+            body["aliases"] = {self.alias: {}}
+        self.client.indices.create(index=name, body=body)
+
+    def refresh(self) -> None:
+        self.client.indices.refresh(index=self.alias)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def index(
+        self,
+        documents: Iterable[dict[str, Any]],
+        *,
+        target: str | None = None,
+        session: Session | None = None,
+    ) -> dict[str, int]:
+        lines: list[dict[str, Any]] = []
+        for document in documents:
+            lines.append(
+                {
+                    "index": {
+                        "_index": target or self.alias,
+                        "_id": document["id"],
+                        "version": int(document["version"]),
+                        "version_type": "external",
+                    }
+                }
+            )
+            lines.append(document)
+        if not lines:
+            return {"written": 0, "stale": 0}
+        return self._bulk(lines, "written")
+
+    def delete(
+        self,
+        items: Iterable[tuple[str, int]],
+        *,
+        target: str | None = None,
+        session: Session | None = None,
+    ) -> dict[str, int]:
+        lines = [
+            {
+                "delete": {
+                    "_index": target or self.alias,
+                    "_id": subject_id,
+                    "version": int(version),
+                    "version_type": "external",
+                }
+            }
+            for subject_id, version in items
+        ]
+        if not lines:
+            return {"deleted": 0, "stale": 0}
+        return self._bulk(lines, "deleted")
+
+    def _bulk(self, lines: list[dict[str, Any]], done: str) -> dict[str, int]:
+        response = self.client.bulk(body=lines)
+        counts = {done: 0, "stale": 0}
+        failures: list[str] = []
+        for item in response.get("items", []):
+            (result,) = item.values()
+            status = int(result.get("status", 500))
+            if status < 300 or (done == "deleted" and status == 404):
+                counts[done] += 1
+            elif status == 409:
+                # A newer (or the same) version is there already: nothing to do.
+                counts["stale"] += 1
+            else:
+                failures.append(str(result.get("error", {}).get("type", status)))
+        if failures:
+            raise RuntimeError(f"the engine refused {len(failures)} document(s): {failures[:3]}")
+        return counts
+
+    # --- reading -------------------------------------------------------------------------
+
+    def _get_or_404(self, subject_id: str) -> Any:
+        raise NotImplementedError
+
+    def get(self, subject_id: str, *, session: Session | None = None) -> dict[str, Any] | None:
+        response = self._get_or_404(subject_id)
+        if not response.get("found"):
+            return None
+        return dict(response["_source"])
+
+    def versions(self, *, session: Session | None = None) -> dict[str, int]:
+        """Every live document's version (for verify), by scrolling through ids."""
+        found: dict[str, int] = {}
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {
+                "size": 1000,
+                "query": {"match_all": {}},
+                "_source": ["version"],
+                "sort": [{"id": "asc"}],
+            }
+            if after is not None:
+                body["search_after"] = after
+            hits = self.client.search(index=self.alias, body=body)["hits"]["hits"]
+            for hit in hits:
+                found[hit["_id"]] = int(hit["_source"]["version"])
+            if len(hits) < 1000:
+                return found
+            after = hits[-1]["sort"]
+
+    def search(self, query: SearchQuery, *, session: Session | None = None) -> SearchResult:
+        filters: list[dict[str, Any]] = [
+            {"term": {FACET_FIELDS[name]: value}} for name, value in query.filters().items()
+        ]
+        must: list[dict[str, Any]] = []
+        should: list[dict[str, Any]] = []
+        uscc = query.uscc
+        tokens: list[str] = query.tokens
+        if uscc is not None:
+            filters.append({"term": {"uscc": uscc}})
+        elif tokens:
+            for i, token in enumerate(tokens):
+                last = i == len(tokens) - 1
+                clause = "prefix" if last and token.isascii() else "term"
+                must.append({clause: {"tokens": token}})
+            should.append({"match": {"names": {"query": query.text}}})
+        ranked = bool(must)
+        body: dict[str, Any] = {
+            "size": query.size,
+            "track_total_hits": True,
+            "query": {"bool": {"filter": filters, "must": must, "should": should}},
+            "aggs": {
+                name: {"terms": {"field": field, "size": 50}}
+                for name, field in FACET_FIELDS.items()
+            },
+            # Relevance first, the id breaking ties; a listing without text goes by id.
+            "sort": ([{"_score": "desc"}] if ranked else []) + [{"id": "asc"}],
+        }
+        if query.after is not None:
+            score, last_id = query.after
+            body["search_after"] = [score, last_id] if ranked else [last_id]
+        response = self.client.search(index=self.alias, body=body)
+        hits = [
+            SearchHit(
+                id=hit["_id"],
+                score=float(hit.get("_score") or 0.0) if ranked else 0.0,
+                document=hit["_source"],
+                highlights=highlight(hit["_source"].get("names", []), tokens),
+            )
+            for hit in response["hits"]["hits"]
+        ]
+        facets = {
+            name: {str(b["key"]): int(b["doc_count"]) for b in agg["buckets"]}
+            for name, agg in response.get("aggregations", {}).items()
+        }
+        total = response["hits"]["total"]
+        total_count = int(total["value"] if isinstance(total, dict) else total)
+        next_after = (hits[-1].score, hits[-1].id) if len(hits) == query.size else None
+        return SearchResult(hits, total_count, facets, next_after)
+
+    # --- operations ----------------------------------------------------------------------
+
+    def health(self) -> Any:
+        from search.backends import SearchHealth
+
+        try:
+            info = self.client.info()
+            cluster = self.client.cluster.health()
+        except Exception as exc:  # noqa: BLE001 - any transport failure means "unavailable"
+            return SearchHealth(self.name, False, f"unreachable: {type(exc).__name__}")
+        status = str(cluster.get("status", "unknown"))
+        version = (info.get("version") or {}).get("number", "unknown")
+        return SearchHealth(
+            self.name,
+            status in {"green", "yellow"},
+            f"cluster status {status}",
+            {"version": version, "cluster_status": status},
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class OpenSearchBackend(EngineBackend):
+    name = "opensearch"
+
+    @classmethod
+    def connect(cls, url: str, index_prefix: str, timeout: float) -> OpenSearchBackend:
+        from opensearchpy import OpenSearch
+
+        return cls(OpenSearch(hosts=[url], timeout=timeout, max_retries=0), index_prefix)
+
+    def _get_or_404(self, subject_id: str) -> Any:
+        return self.client.get(index=self.alias, id=subject_id, ignore=404)
+
+
+class ElasticsearchBackend(EngineBackend):
+    name = "elasticsearch"
+
+    @classmethod
+    def connect(cls, url: str, index_prefix: str, timeout: float) -> ElasticsearchBackend:
+        from elasticsearch import Elasticsearch
+
+        client = Elasticsearch(hosts=[url], request_timeout=timeout, max_retries=0)
+        return cls(client, index_prefix)
+
+    def _get_or_404(self, subject_id: str) -> Any:
+        return self.client.options(ignore_status=404).get(index=self.alias, id=subject_id)

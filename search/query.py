@@ -1,0 +1,129 @@
+"""What a lookup asks and what every backend answers, independent of any engine."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from registry.identifiers import IdentifierError, validate_uscc
+from registry.names import normalize_name, normalize_text
+from search.text import query_tokens
+
+FACETS = ("kind", "region", "industry", "lists", "grade")
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    text: str | None = None
+    kind: str | None = None
+    region: str | None = None
+    industry: str | None = None
+    list_kind: str | None = None
+    grade: str | None = None
+    size: int = 20
+    after: tuple[float, str] | None = None
+
+    @property
+    def uscc(self) -> str | None:
+        """The USCC the text is, however it was typed (lower case, spaces, full width)."""
+        if not self.text:
+            return None
+        try:
+            return validate_uscc(self.text).code
+        except IdentifierError:
+            return None
+
+    @property
+    def tokens(self) -> list[str]:
+        """What the text must match. A legal form typed in the query is left out, so
+        有限责任公司 and 有限公司, Co., Ltd. and Limited, find the same companies."""
+        if not self.text or not normalize_text(self.text):
+            return []
+        return query_tokens(normalize_name(self.text).base)
+
+    def filters(self) -> dict[str, str]:
+        named = {
+            "kind": self.kind,
+            "region": self.region,
+            "industry": self.industry,
+            "lists": self.list_kind,
+            "grade": self.grade,
+        }
+        return {k: v for k, v in named.items() if v}
+
+
+@dataclass
+class SearchHit:
+    id: str
+    score: float
+    document: dict[str, Any]
+    highlights: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SearchResult:
+    hits: list[SearchHit]
+    total: int
+    facets: dict[str, dict[str, int]]
+    next_after: tuple[float, str] | None
+
+
+def encode_after(after: tuple[float, str] | None) -> str | None:
+    """The opaque next-page token: the last hit's score and id."""
+    if after is None:
+        return None
+    raw = json.dumps([after[0], after[1]], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_after(token: str) -> tuple[float, str]:
+    """:raises ValueError: the token was not made by :func:`encode_after`."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        score, last_id = json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("not a page token of this registry") from exc
+    if not isinstance(score, int | float) or not isinstance(last_id, str):
+        raise ValueError("not a page token of this registry")
+    return float(score), last_id
+
+
+def highlight(names: list[str], tokens: list[str]) -> list[str]:
+    """The names that contain a query token, with the matches in ``<em>`` (HTML-escaped).
+
+    Done by the application, so every backend highlights alike.
+    """
+    marked: list[str] = []
+    wanted = [t for t in tokens if t]
+    if not wanted:
+        return marked
+    for name in names:
+        text = normalize_text(name)
+        # Show the name as written when normalising kept its length (positions line up),
+        # else its normalised form.
+        shown = name if len(name) == len(text) else text
+        spans = [False] * len(text)
+        for token in wanted:
+            start = text.find(token)
+            while start != -1:
+                for i in range(start, start + len(token)):
+                    spans[i] = True
+                start = text.find(token, start + 1)
+        if not any(spans):
+            continue
+        out: list[str] = []
+        inside = False
+        for char, on in zip(shown, spans, strict=True):
+            if on and not inside:
+                out.append("<em>")
+            if not on and inside:
+                out.append("</em>")
+            inside = on
+            out.append(html.escape(char))
+        if inside:
+            out.append("</em>")
+        marked.append("".join(out))
+    return marked

@@ -1,0 +1,302 @@
+"""The embedded backend: search inside the registry's own database, nothing else to run.
+
+SQLite matches ``tokens`` through FTS5 and ranks with bm25; PostgreSQL matches them with a
+GIN full-text index (``simple`` configuration: the tokens are already made) and ranks with
+``ts_rank``. Documents are written with external versions, like an engine's: a write whose
+version is not newer than the stored one changes nothing, and a deletion leaves a tombstone.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from search.query import FACETS, SearchHit, SearchQuery, SearchResult, highlight
+from search.store import FTS_TABLE, SearchDocument
+
+TABLE = cast(sa.Table, SearchDocument.__table__)
+
+
+def _uuid_key(value: str | uuid.UUID) -> str:
+    """How the Uuid column stores an id on SQLite (32 hex digits), for the FTS table."""
+    return uuid.UUID(str(value)).hex
+
+
+def _row(document: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {
+        "subject_id": uuid.UUID(document["id"]),
+        "version": int(document["version"]),
+        "deleted": False,
+        "kind": document["kind"],
+        "region": document.get("region"),
+        "industry": document.get("industry"),
+        "grade": document.get("grade"),
+        "lists": " ".join(document.get("lists") or []) or None,
+        "uscc": document.get("uscc"),
+        "shop_id": document.get("shop_id"),
+        "id_number_hash": document.get("id_number_hash"),
+        "name": document["name"],
+        "name_normalised": document["name_normalised"],
+        "tokens": document["tokens"],
+        "document": document,
+        "indexed_at": now,
+    }
+
+
+class SqlBackend:
+    """Search inside the system of record itself."""
+
+    name = "sql"
+
+    def __init__(self, engine_getter: Callable[[], Engine]) -> None:
+        self._engine_getter = engine_getter
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine_getter()
+
+    @property
+    def _sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    # --- writing -------------------------------------------------------------------------
+
+    def ensure_index(self) -> None:
+        """The table and its full-text index come with the migrations."""
+
+    @contextmanager
+    def _connection(self, session: Session | None) -> Iterator[Connection]:
+        """The caller's transaction when it passes its session (the worker marks the outbox
+        in the same one; tests roll it back), else a transaction of its own."""
+        if session is not None:
+            yield session.connection()
+            return
+        with self.engine.begin() as connection:
+            yield connection
+
+    def index(
+        self, documents: Iterable[dict[str, Any]], *, session: Session | None = None
+    ) -> dict[str, int]:
+        """Write documents newer than what is stored; returns counts written and stale."""
+        docs = {d["id"]: d for d in documents}
+        if not docs:
+            return {"written": 0, "stale": 0}
+        now = datetime.now(UTC)
+        with self._connection(session) as connection:
+            stored = self._versions(connection, docs)
+            fresh = [d for i, d in docs.items() if int(d["version"]) > stored.get(i, 0)]
+            self._remove(connection, [d["id"] for d in fresh])
+            if fresh:
+                connection.execute(TABLE.insert(), [_row(d, now) for d in fresh])
+                if self._sqlite:
+                    connection.execute(
+                        # FTS_TABLE is a constant of ours, not input.
+                        sa.text(f"INSERT INTO {FTS_TABLE} (tokens, subject_id) VALUES (:t, :s)"),  # noqa: S608
+                        [{"t": d["tokens"], "s": _uuid_key(d["id"])} for d in fresh],
+                    )
+        return {"written": len(fresh), "stale": len(docs) - len(fresh)}
+
+    def delete(
+        self, items: Iterable[tuple[str, int]], *, session: Session | None = None
+    ) -> dict[str, int]:
+        """Delete documents (id, version), leaving tombstones that keep the version."""
+        wanted = dict(items)
+        if not wanted:
+            return {"deleted": 0, "stale": 0}
+        now = datetime.now(UTC)
+        with self._connection(session) as connection:
+            stored = self._versions(connection, wanted)
+            gone = [i for i, v in wanted.items() if int(v) > stored.get(i, 0)]
+            self._remove(connection, gone)
+            if gone:
+                connection.execute(
+                    TABLE.insert(),
+                    [
+                        {
+                            "subject_id": uuid.UUID(i),
+                            "version": int(wanted[i]),
+                            "deleted": True,
+                            "kind": "",
+                            "name": "",
+                            "name_normalised": "",
+                            "tokens": "",
+                            "document": {},
+                            "indexed_at": now,
+                        }
+                        for i in gone
+                    ],
+                )
+        return {"deleted": len(gone), "stale": len(wanted) - len(gone)}
+
+    def _versions(self, connection: Connection, ids: Iterable[str]) -> dict[str, int]:
+        keys = [uuid.UUID(i) for i in ids]
+        rows = connection.execute(
+            sa.select(TABLE.c.subject_id, TABLE.c.version).where(TABLE.c.subject_id.in_(keys))
+        )
+        return {str(subject_id): int(version) for subject_id, version in rows}
+
+    def _remove(self, connection: Connection, ids: list[str]) -> None:
+        if not ids:
+            return
+        connection.execute(
+            TABLE.delete().where(TABLE.c.subject_id.in_([uuid.UUID(i) for i in ids]))
+        )
+        if self._sqlite:
+            connection.execute(
+                sa.text(f"DELETE FROM {FTS_TABLE} WHERE subject_id IN :keys").bindparams(  # noqa: S608
+                    sa.bindparam("keys", expanding=True)
+                ),
+                {"keys": [_uuid_key(i) for i in ids]},
+            )
+
+    # --- reading -------------------------------------------------------------------------
+
+    def get(self, subject_id: str, *, session: Session | None = None) -> dict[str, Any] | None:
+        with self._connection(session) as connection:
+            row = connection.execute(
+                sa.select(TABLE.c.document).where(
+                    TABLE.c.subject_id == uuid.UUID(subject_id), TABLE.c.deleted.is_(False)
+                )
+            ).first()
+        return _as_dict(row[0]) if row else None
+
+    def versions(self, *, session: Session | None = None) -> dict[str, int]:
+        """Every live document's version (for verify)."""
+        with self._connection(session) as connection:
+            rows = connection.execute(
+                sa.select(TABLE.c.subject_id, TABLE.c.version).where(TABLE.c.deleted.is_(False))
+            )
+            return {str(subject_id): int(version) for subject_id, version in rows}
+
+    def search(self, query: SearchQuery, *, session: Session | None = None) -> SearchResult:
+        with self._connection(session) as connection:
+            matching, score = self._matching(query)
+            total = connection.scalar(sa.select(sa.func.count()).select_from(matching.subquery()))
+            facets = self._facets(connection, matching)
+            ranked = matching.add_columns(score.label("score")).subquery()
+            page = sa.select(ranked.c.subject_id, ranked.c.document, ranked.c.score)
+            if query.after is not None:
+                last_score, last_id = query.after
+                page = page.where(
+                    sa.or_(
+                        ranked.c.score < last_score,
+                        sa.and_(
+                            ranked.c.score == last_score,
+                            ranked.c.subject_id > uuid.UUID(last_id),
+                        ),
+                    )
+                )
+            page = page.order_by(ranked.c.score.desc(), ranked.c.subject_id).limit(query.size)
+            rows = connection.execute(page).all()
+        tokens: list[str] = query.tokens
+        hits = [
+            SearchHit(
+                id=str(subject_id),
+                score=float(score_value),
+                document=(doc := _as_dict(document)),
+                highlights=highlight(doc.get("names", []), tokens),
+            )
+            for subject_id, document, score_value in rows
+        ]
+        next_after = (hits[-1].score, hits[-1].id) if len(hits) == query.size else None
+        return SearchResult(hits, int(total or 0), facets, next_after)
+
+    def _matching(self, query: SearchQuery) -> tuple[sa.Select[Any], Any]:
+        """The matching documents (subject_id, document) and their score expression."""
+        base = sa.select(TABLE.c.subject_id, TABLE.c.document).where(TABLE.c.deleted.is_(False))
+        for name, value in query.filters().items():
+            column = TABLE.c[name]
+            if name == "lists":
+                # A space-separated set: match one whole word of it.
+                base = base.where(sa.func.coalesce(" " + column + " ", "").contains(f" {value} "))
+            else:
+                base = base.where(column == value)
+        uscc = query.uscc
+        if uscc is not None:
+            return base.where(TABLE.c.uscc == uscc), sa.literal(1.0)
+        tokens: list[str] = query.tokens
+        if not tokens:
+            return base, sa.literal(0.0)
+        if self._sqlite:
+            fts = sa.table(FTS_TABLE, sa.column("subject_id"), sa.column("rank"))
+            match = " ".join(_fts5_term(t, last=i == len(tokens) - 1) for i, t in enumerate(tokens))
+            ranked = (
+                sa.select(
+                    fts.c.subject_id, (-sa.func.bm25(sa.literal_column(FTS_TABLE))).label("s")
+                )
+                .where(sa.literal_column(FTS_TABLE).op("MATCH")(match))
+                .subquery()
+            )
+            joined = base.join_from(
+                TABLE,
+                ranked,
+                ranked.c.subject_id
+                == sa.func.lower(sa.func.replace(sa.cast(TABLE.c.subject_id, sa.String), "-", "")),
+            )
+            return joined, ranked.c.s
+        tsquery = sa.func.to_tsquery(
+            "simple",
+            " & ".join(_tsquery_term(t, last=i == len(tokens) - 1) for i, t in enumerate(tokens)),
+        )
+        vector = sa.func.to_tsvector("simple", TABLE.c.tokens)
+        return base.where(vector.op("@@")(tsquery)), sa.func.ts_rank(vector, tsquery)
+
+    def _facets(
+        self, connection: Connection, matching: sa.Select[Any]
+    ) -> dict[str, dict[str, int]]:
+        ids = matching.with_only_columns(TABLE.c.subject_id).subquery()
+        facets: dict[str, dict[str, int]] = {}
+        for name in FACETS:
+            column = TABLE.c[name]
+            rows = connection.execute(
+                sa.select(column, sa.func.count())
+                .where(TABLE.c.subject_id.in_(sa.select(ids.c.subject_id)), column.is_not(None))
+                .group_by(column)
+            ).all()
+            counts: dict[str, int] = {}
+            for value, count in rows:
+                for part in str(value).split() if name == "lists" else [str(value)]:
+                    counts[part] = counts.get(part, 0) + int(count)
+            facets[name] = counts
+        return facets
+
+    # --- operations ----------------------------------------------------------------------
+
+    def health(self) -> Any:
+        from search.backends import SearchHealth
+
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError as exc:
+            return SearchHealth(self.name, False, f"database unreachable: {type(exc).__name__}")
+        return SearchHealth(
+            self.name, True, "served by the database", {"dialect": self.engine.dialect.name}
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return json.loads(value) if isinstance(value, str) else dict(value)
+
+
+def _fts5_term(token: str, *, last: bool) -> str:
+    # Tokens are letters, digits and CJK characters only; quoting keeps FTS5 syntax out.
+    quoted = '"' + token.replace('"', "") + '"'
+    # The last Latin word may be unfinished: match it as a prefix ("huax" finds "huaxin").
+    return quoted + "*" if last and token.isascii() else quoted
+
+
+def _tsquery_term(token: str, *, last: bool) -> str:
+    quoted = "'" + token.replace("'", "").replace("\\", "") + "'"
+    return quoted + ":*" if last and token.isascii() else quoted

@@ -1,0 +1,196 @@
+"""The search contract: every backend finds the same subjects for the same queries."""
+
+import json
+import uuid
+
+import pytest
+
+from registry.records import upsert_record
+from registry.subjects import register_subject, rename_subject
+from search.query import SearchQuery, decode_after, encode_after
+from tests import factories
+from tests.factories import TEST_ACTOR
+
+ID_NUMBER = "11010519491231002X"
+
+
+def enterprise(session, runtime, name, seed, region="110105", industry="I65"):
+    return register_subject(
+        session,
+        actor=TEST_ACTOR,
+        vault=runtime.vault,
+        kind="enterprise",
+        name=name,
+        uscc=factories.uscc(seed, region),
+        region_code=region,
+        industry_code=industry,
+    )
+
+
+@pytest.fixture
+def companies(session, runtime, indexed):
+    made = {
+        "huaxin": enterprise(session, runtime, "北京华信科技有限公司", 1),
+        "xinhua": enterprise(session, runtime, "深圳信华电子有限公司", 2, "440305", "C39"),
+        "abc": enterprise(session, runtime, "ABC Trading Co., Ltd.", 3, "310115", "F51"),
+        "tencent": enterprise(session, runtime, "腾讯科技（深圳）有限公司", 4, "440305"),
+        "huaxin_sh": enterprise(session, runtime, "上海华信贸易有限公司", 5, "310115", "F51"),
+    }
+    session.flush()
+    indexed()
+    return made
+
+
+def ids(result):
+    return {hit.id for hit in result.hits}
+
+
+def find(backend, session, text, **filters):
+    return backend.search(SearchQuery(text=text, **filters), session=session)
+
+
+def test_two_character_query_uses_bigrams(backend, session, companies):
+    found = ids(find(backend, session, "华信"))
+    assert found == {str(companies["huaxin"].id), str(companies["huaxin_sh"].id)}
+    # 信华 is another bigram: the other company is not a match for 华信.
+    assert str(companies["xinhua"].id) not in found
+
+
+def test_traditional_input_finds_simplified_names(backend, session, companies):
+    assert ids(find(backend, session, "北京華信科技")) == {str(companies["huaxin"].id)}
+
+
+def test_legal_form_variants_find_the_same_company(backend, session, companies):
+    for text in ("北京华信科技有限责任公司", "北京華信科技股份有限公司", "北京华信科技"):
+        assert ids(find(backend, session, text)) == {str(companies["huaxin"].id)}, text
+    for text in ("ABC Trading Company Limited", "abc trading ltd"):
+        assert ids(find(backend, session, text)) == {str(companies["abc"].id)}, text
+
+
+def test_full_width_input(backend, session, companies):
+    assert ids(find(backend, session, "ＡＢＣ　Ｔｒａｄｉｎｇ")) == {str(companies["abc"].id)}
+
+
+def test_pinyin_and_initials(backend, session, companies):
+    assert ids(find(backend, session, "bjhx")) == {str(companies["huaxin"].id)}
+    assert ids(find(backend, session, "beijinghuaxin")) == {str(companies["huaxin"].id)}
+    assert str(companies["tencent"].id) in ids(find(backend, session, "txkj"))
+
+
+def test_uscc_typed_in_lower_case_with_spaces(backend, session, companies):
+    code = companies["abc"].uscc
+    typed = " ".join([code[:4], code[4:10], code[10:]]).lower()
+    result = find(backend, session, typed)
+    assert ids(result) == {str(companies["abc"].id)}
+
+
+def test_filters_and_facets(backend, session, companies):
+    result = find(backend, session, None, region="440305")
+    assert ids(result) == {str(companies["xinhua"].id), str(companies["tencent"].id)}
+    # A query that is only a legal form is kept as typed: every Chinese-named company.
+    assert find(backend, session, "有限公司").total == 4
+    listing = find(backend, session, None)
+    assert listing.total == 5
+    assert listing.facets["region"] == {"110105": 1, "440305": 2, "310115": 2}
+    assert listing.facets["kind"] == {"enterprise": 5}
+    narrowed = find(backend, session, "华信", industry="F51")
+    assert ids(narrowed) == {str(companies["huaxin_sh"].id)}
+    assert narrowed.facets["industry"] == {"F51": 1}
+
+
+def test_paging_with_a_token_visits_every_hit_once(backend, session, companies):
+    seen: list[str] = []
+    after = None
+    for _ in range(5):
+        page = backend.search(SearchQuery(size=2, after=after), session=session)
+        seen.extend(hit.id for hit in page.hits)
+        if page.next_after is None:
+            break
+        after = decode_after(encode_after(page.next_after))
+    assert sorted(seen) == sorted(str(s.id) for s in companies.values())
+
+
+def test_former_names_still_find_the_subject(backend, session, clock, companies, indexed):
+    rename_subject(
+        session, actor=TEST_ACTOR, subject=companies["abc"], new_name="Zenith Holdings Ltd"
+    )
+    session.flush()
+    indexed()
+    assert ids(find(backend, session, "zenith")) == {str(companies["abc"].id)}
+    assert ids(find(backend, session, "abc trading")) == {str(companies["abc"].id)}
+    document = backend.get(str(companies["abc"].id), session=session)
+    assert document["name"] == "Zenith Holdings Ltd"
+    assert "ABC Trading Co., Ltd." in document["names"]
+
+
+def test_record_counts_follow_the_records(backend, session, runtime, companies, indexed):
+    member = factories.member(session, roles=("submitter",))
+    for n, polarity in enumerate(["negative", "negative", "positive"]):
+        upsert_record(
+            session,
+            actor=TEST_ACTOR,
+            member=member,
+            subject=companies["huaxin"],
+            member_record_id=f"R{n}",
+            fields={"category": "contract_performance", "polarity": polarity},
+        )
+    session.flush()
+    indexed()
+    counts = backend.get(str(companies["huaxin"].id), session=session)["record_counts"]
+    assert (counts["total"], counts["negative"], counts["positive"]) == (3, 2, 1)
+    assert counts["by_category"]["contract_performance"]["negative"] == 2
+
+
+def test_a_person_is_indexed_by_keyed_hash_only(backend, session, runtime, indexed):
+    person = register_subject(
+        session,
+        actor=TEST_ACTOR,
+        vault=runtime.vault,
+        kind="person",
+        name="张三",
+        id_number=ID_NUMBER,
+    )
+    session.flush()
+    indexed()
+    document = backend.get(str(person.id), session=session)
+    text = json.dumps(document, ensure_ascii=False)
+    assert ID_NUMBER not in text and ID_NUMBER[:14] not in text
+    assert document["id_number_hash"] == runtime.vault.keyed_hash(ID_NUMBER)
+
+
+def test_external_versions_refuse_older_writes_and_deletes_leave_tombstones(backend, session):
+    subject_id = str(uuid.uuid4())
+    doc = {
+        "id": subject_id,
+        "version": 3,
+        "kind": "enterprise",
+        "name": "版本测试有限公司",
+        "names": ["版本测试有限公司"],
+        "name_normalised": "版本测试有限公司",
+        "name_base": "版本测试",
+        "legal_form": "limited_company",
+        "pinyin": [],
+        "initials": [],
+        "uscc": None,
+        "shop_id": None,
+        "platform_id": None,
+        "operator_uscc": None,
+        "id_number_hash": None,
+        "region": None,
+        "industry": None,
+        "lists": [],
+        "list_entries": [],
+        "grade": None,
+        "record_counts": {"total": 0},
+        "updated_at": "2026-11-25T08:00:00Z",
+        "tokens": "版本 本测 测试",
+    }
+    assert backend.index([doc], session=session) == {"written": 1, "stale": 0}
+    older = {**doc, "version": 2, "name": "旧的"}
+    assert backend.index([older], session=session) == {"written": 0, "stale": 1}
+    assert backend.get(subject_id, session=session)["name"] == "版本测试有限公司"
+    assert backend.delete([(subject_id, 4)], session=session)["deleted"] == 1
+    assert backend.get(subject_id, session=session) is None
+    # A late write of an older state cannot bring the subject back.
+    assert backend.index([{**doc, "version": 3}], session=session)["stale"] == 1
+    assert backend.get(subject_id, session=session) is None
