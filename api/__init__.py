@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, g, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from api import health, openapi, problems, submissions
+from api import health, openapi, problems, subjects, submissions
 
 log = logging.getLogger(__name__)
 
@@ -68,4 +68,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(problems_bp)
     app.register_blueprint(submissions.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(subjects.bp)
     app.after_request(_commit_unit_of_work)

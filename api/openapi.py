@@ -23,6 +23,7 @@ from api.schemas import (
     SubjectRefSchema,
     SubmissionSchema,
 )
+from api.subjects import PurposeSchema, SearchParamsSchema
 from registry.intake import RECEIPT_TYPE
 
 bp = Blueprint("openapi", __name__, template_folder="templates")
@@ -103,6 +104,24 @@ def _object_schema(schema: Schema, description: str | None = None) -> dict[str, 
     if doc:
         document["description"] = " ".join(doc.split())
     return document
+
+
+def _query_parameters(schema: Schema) -> list[dict[str, Any]]:
+    """A marshmallow schema of query parameters as OpenAPI parameters."""
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": bool(field.required),
+            "schema": _field_schema(field),
+            **(
+                {"description": field.metadata["description"]}
+                if "description" in field.metadata
+                else {}
+            ),
+        }
+        for name, field in schema.fields.items()
+    ]
 
 
 def _record_schemas() -> dict[str, dict[str, Any]]:
@@ -272,6 +291,97 @@ def build_document() -> dict[str, Any]:
                 }
             },
         },
+        "RecordCounts": {
+            "type": "object",
+            "description": "Active records by polarity, and by category and polarity.",
+            "required": ["total", "negative", "positive", "neutral", "by_category"],
+            "properties": {
+                "total": {"type": "integer"},
+                "negative": {"type": "integer"},
+                "positive": {"type": "integer"},
+                "neutral": {"type": "integer"},
+                "by_category": {"type": "object", "additionalProperties": {"type": "object"}},
+            },
+        },
+        "SubjectHit": {
+            "type": "object",
+            "required": ["id", "kind", "name", "score", "highlights"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "kind": {"enum": ["enterprise", "person", "shop"]},
+                "name": {"type": "string"},
+                "names": {"type": "array", "items": {"type": "string"}},
+                "uscc": {"type": ["string", "null"]},
+                "shop_id": {"type": ["string", "null"]},
+                "platform_id": {"type": ["string", "null"]},
+                "region": {"type": ["string", "null"]},
+                "industry": {"type": ["string", "null"]},
+                "lists": {"type": "array", "items": {"type": "string"}},
+                "list_entries": {"type": "array", "items": {"type": "object"}},
+                "grade": {"type": ["string", "null"]},
+                "record_counts": {"$ref": "#/components/schemas/RecordCounts"},
+                "score": {"type": "number"},
+                "highlights": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "names with the matched text in <em>, HTML-escaped",
+                },
+            },
+        },
+        "SearchResult": {
+            "type": "object",
+            "required": ["hits", "total", "facets", "next"],
+            "properties": {
+                "hits": {"type": "array", "items": {"$ref": "#/components/schemas/SubjectHit"}},
+                "total": {"type": "integer"},
+                "facets": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "additionalProperties": {"type": "integer"},
+                    },
+                },
+                "next": {
+                    "type": ["string", "null"],
+                    "description": "pass as `after` for the next page; null on the last",
+                },
+            },
+        },
+        "Subject": {
+            "type": "object",
+            "description": "A subject as the database has it now (never a stale projection).",
+            "required": ["id", "kind", "name", "names", "record_counts", "revision"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "kind": {"enum": ["enterprise", "person", "shop"]},
+                "name": {"type": "string"},
+                "names": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "valid_from": {"type": ["string", "null"]},
+                            "valid_until": {"type": ["string", "null"]},
+                        },
+                    },
+                },
+                "uscc": {"type": ["string", "null"]},
+                "uscc_warnings": {"type": "array", "items": {"type": "string"}},
+                "id_number_masked": {"type": ["string", "null"]},
+                "shop_id": {"type": ["string", "null"]},
+                "platform_id": {"type": ["string", "null"]},
+                "operator_uscc": {"type": ["string", "null"]},
+                "region": {"type": ["string", "null"]},
+                "industry": {"type": ["string", "null"]},
+                "lists": {"type": "array", "items": {"type": "string"}},
+                "list_entries": {"type": "array", "items": {"type": "object"}},
+                "grade": {"type": ["string", "null"]},
+                "record_counts": {"$ref": "#/components/schemas/RecordCounts"},
+                "revision": {"type": "integer"},
+                "updated_at": {"type": ["string", "null"]},
+            },
+        },
         "Health": {
             "type": "object",
             "required": ["status"],
@@ -347,6 +457,41 @@ def build_document() -> dict[str, Any]:
                 "responses": {
                     "200": _json("SignedReceipt", "The receipt."),
                     **_problem_responses(401, 403, 404, 429, 503),
+                },
+            }
+        },
+        "/api/v1/subjects": {
+            "get": {
+                "operationId": "searchSubjects",
+                "summary": "Find counterparties by name, code, pinyin, with filters and facets",
+                "description": "Enterprises and shops by name (Chinese, Traditional or "
+                "Simplified, pinyin or initials, any legal form), USCC or shop id; a person "
+                "only by `id_number`. Written to the query log with the stated purpose.",
+                "security": signed,
+                "parameters": _query_parameters(SearchParamsSchema()),
+                "responses": {
+                    "200": _json("SearchResult", "The hits, facet counts and next-page token."),
+                    **_problem_responses(401, 403, 422, 429, 503),
+                },
+            }
+        },
+        "/api/v1/subjects/{subject_id}": {
+            "get": {
+                "operationId": "getSubject",
+                "summary": "A subject from the database",
+                "security": signed,
+                "parameters": [
+                    {
+                        "name": "subject_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "format": "uuid"},
+                    },
+                    *_query_parameters(PurposeSchema()),
+                ],
+                "responses": {
+                    "200": _json("Subject", "The subject."),
+                    **_problem_responses(401, 403, 404, 422, 429, 503),
                 },
             }
         },

@@ -91,7 +91,7 @@ MAPPING: dict[str, Any] = {
     },
 }
 
-FACET_FIELDS = {name: name for name in FACETS}
+FACET_FIELDS = {name: name for name in FACETS}  # facet name -> engine field
 
 
 class EngineBackend:
@@ -225,7 +225,7 @@ class EngineBackend:
 
     def search(self, query: SearchQuery, *, session: Session | None = None) -> SearchResult:
         filters: list[dict[str, Any]] = [
-            {"term": {FACET_FIELDS[name]: value}} for name, value in query.filters().items()
+            {"terms": {name: list(values)}} for name, values in query.filters().items()
         ]
         must: list[dict[str, Any]] = []
         should: list[dict[str, Any]] = []

@@ -18,11 +18,12 @@ FACETS = ("kind", "region", "industry", "lists", "grade")
 @dataclass(frozen=True)
 class SearchQuery:
     text: str | None = None
-    kind: str | None = None
+    kinds: tuple[str, ...] = ()
     region: str | None = None
     industry: str | None = None
     list_kind: str | None = None
     grade: str | None = None
+    id_number_hash: str | None = None
     size: int = 20
     after: tuple[float, str] | None = None
 
@@ -40,17 +41,19 @@ class SearchQuery:
     def tokens(self) -> list[str]:
         """What the text must match. A legal form typed in the query is left out, so
         有限责任公司 and 有限公司, Co., Ltd. and Limited, find the same companies."""
-        if not self.text or not normalize_text(self.text):
+        if not self.text or not normalize_text(self.text) or self.uscc:
             return []
         return query_tokens(normalize_name(self.text).base)
 
-    def filters(self) -> dict[str, str]:
-        named = {
-            "kind": self.kind,
-            "region": self.region,
-            "industry": self.industry,
-            "lists": self.list_kind,
-            "grade": self.grade,
+    def filters(self) -> dict[str, tuple[str, ...]]:
+        """Field -> the values it may have (any of them)."""
+        named: dict[str, tuple[str, ...]] = {
+            "kind": self.kinds,
+            "region": (self.region,) if self.region else (),
+            "industry": (self.industry,) if self.industry else (),
+            "lists": (self.list_kind,) if self.list_kind else (),
+            "grade": (self.grade,) if self.grade else (),
+            "id_number_hash": (self.id_number_hash,) if self.id_number_hash else (),
         }
         return {k: v for k, v in named.items() if v}
 

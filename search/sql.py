@@ -212,13 +212,14 @@ class SqlBackend:
     def _matching(self, query: SearchQuery) -> tuple[sa.Select[Any], Any]:
         """The matching documents (subject_id, document) and their score expression."""
         base = sa.select(TABLE.c.subject_id, TABLE.c.document).where(TABLE.c.deleted.is_(False))
-        for name, value in query.filters().items():
+        for name, values in query.filters().items():
             column = TABLE.c[name]
             if name == "lists":
                 # A space-separated set: match one whole word of it.
-                base = base.where(sa.func.coalesce(" " + column + " ", "").contains(f" {value} "))
+                padded = sa.func.coalesce(" " + column + " ", "")
+                base = base.where(sa.or_(*(padded.contains(f" {v} ") for v in values)))
             else:
-                base = base.where(column == value)
+                base = base.where(column.in_(values))
         uscc = query.uscc
         if uscc is not None:
             return base.where(TABLE.c.uscc == uscc), sa.literal(1.0)

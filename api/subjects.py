@@ -1,0 +1,252 @@
+"""``/api/v1/subjects``: counterparty lookup for members.
+
+A search goes to the search backend (a projection, possibly a moment behind); a subject by
+id always comes from the database. Both state a purpose and are written to the query log.
+A person is found only by ID number (sent in the request, matched by its keyed hash), never
+by name, and the answer never carries the number.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from api import problems
+from api.auth import current_caller, signed
+from registry.db import db
+from registry.identifiers import IdentifierError, validate_id_number
+from registry.members import MemberRole
+from registry.querylog import QueryKind, QueryPurpose, log_query
+from registry.records import CreditRecord, RecordStatus
+from registry.runtime import current_runtime
+from registry.subjects import Subject, SubjectKind
+from search.documents import empty_counts
+from search.query import SearchQuery, decode_after, encode_after
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("subjects", __name__, url_prefix="/api/v1")
+
+SEARCH_UNAVAILABLE = problems.register(
+    "search-unavailable",
+    503,
+    "Search unavailable",
+    "The search backend does not answer; retry after the delay in Retry-After. Lookups of a "
+    "subject by id still work.",
+)
+
+# What a hit shows: the document without the matching machinery.
+HIT_FIELDS = (
+    "id",
+    "kind",
+    "name",
+    "names",
+    "uscc",
+    "shop_id",
+    "platform_id",
+    "region",
+    "industry",
+    "lists",
+    "list_entries",
+    "grade",
+    "record_counts",
+)
+
+
+class PurposeSchema(Schema):
+    purpose = fields.String(
+        required=True,
+        validate=validate.OneOf([str(p) for p in QueryPurpose]),
+        metadata={"description": "why the member looks: recorded in the query log"},
+    )
+
+
+class SearchParamsSchema(PurposeSchema):
+    q = fields.String(validate=validate.Length(min=1, max=200))
+    kind = fields.String(validate=validate.OneOf([str(k) for k in SubjectKind]))
+    region = fields.String(validate=validate.Regexp(r"^\d{6}$", error="a six-digit GB/T 2260 code"))
+    industry = fields.String(validate=validate.Length(min=1, max=8))
+    list = fields.String(validate=validate.OneOf(["blacklist", "redlist"]))
+    grade = fields.String(validate=validate.Length(min=1, max=8))
+    id_number = fields.String(validate=validate.Length(min=1, max=40))
+    size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    after = fields.String(validate=validate.Length(min=1, max=200))
+
+    @validates_schema(skip_on_field_errors=False)
+    def _persons_by_number_only(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("kind") == SubjectKind.PERSON and not data.get("id_number"):
+            raise ValidationError("a person is looked up by ID number only", "id_number")
+        if data.get("id_number") and data.get("kind") not in (None, SubjectKind.PERSON):
+            raise ValidationError("an ID number looks up a person", "kind")
+
+
+def _load(schema: Schema) -> dict[str, Any] | ResponseReturnValue:
+    try:
+        loaded: dict[str, Any] = schema.load(request.args.to_dict())
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        errors = problems.field_errors(messages)
+        return problems.problem_response(
+            problems.VALIDATION, f"{len(errors)} parameter error(s)", errors=errors
+        )
+    return loaded
+
+
+@bp.get("/subjects")
+@signed(MemberRole.QUERIER)
+def search_subjects() -> ResponseReturnValue:
+    params = _load(SearchParamsSchema())
+    if not isinstance(params, dict):
+        return params
+    runtime = current_runtime()
+    errors: list[dict[str, str]] = []
+    after = None
+    if "after" in params:
+        try:
+            after = decode_after(params["after"])
+        except ValueError:
+            errors.append({"field": "after", "message": "not a page token of this registry"})
+    id_hash = None
+    if "id_number" in params:
+        try:
+            number = validate_id_number(params["id_number"], today=runtime.clock.now().date())
+            id_hash = runtime.vault.keyed_hash(number.number)
+        except IdentifierError as exc:
+            errors.append({"field": "id_number", "message": str(exc)})
+    if errors:
+        return problems.problem_response(
+            problems.VALIDATION, f"{len(errors)} parameter error(s)", errors=errors
+        )
+    kinds = (
+        (SubjectKind.PERSON,)
+        if id_hash
+        else ((params["kind"],) if "kind" in params else (SubjectKind.ENTERPRISE, SubjectKind.SHOP))
+    )
+    query = SearchQuery(
+        text=params.get("q"),
+        kinds=tuple(str(k) for k in kinds),
+        region=params.get("region"),
+        industry=params.get("industry"),
+        list_kind=params.get("list"),
+        grade=params.get("grade"),
+        id_number_hash=id_hash,
+        size=params["size"],
+        after=after,
+    )
+    backend = current_app.extensions["creditreg.search"]
+    try:
+        result = backend.search(query, session=db.session)
+    except Exception:  # noqa: BLE001 - any backend failure is an outage for the caller
+        log.warning("search backend failed", exc_info=True)
+        db.session.rollback()
+        return problems.problem_response(
+            SEARCH_UNAVAILABLE, SEARCH_UNAVAILABLE.description, headers={"Retry-After": "5"}
+        )
+    caller = current_caller()
+    logged = {k: v for k, v in params.items() if k not in ("purpose", "id_number")}
+    if id_hash:
+        logged["id_number_hash"] = id_hash
+    log_query(
+        db.session,
+        member_id=caller.member_id,
+        key_id=caller.key_id,
+        at=runtime.clock.now(),
+        kind=QueryKind.SEARCH,
+        purpose=params["purpose"],
+        query=logged,
+        results=result.total,
+        subject_ids=[hit.id for hit in result.hits],
+    )
+    return jsonify(
+        {
+            "hits": [
+                {
+                    **{name: hit.document.get(name) for name in HIT_FIELDS},
+                    "score": hit.score,
+                    "highlights": hit.highlights,
+                }
+                for hit in result.hits
+            ],
+            "total": result.total,
+            "facets": result.facets,
+            "next": encode_after(result.next_after),
+        }
+    )
+
+
+@bp.get("/subjects/<subject_id>")
+@signed(MemberRole.QUERIER)
+def get_subject(subject_id: str) -> ResponseReturnValue:
+    """The subject as the database has it now."""
+    params = _load(PurposeSchema())
+    if not isinstance(params, dict):
+        return params
+    session = db.session
+    try:
+        subject = session.get(Subject, uuid.UUID(subject_id))
+    except ValueError:
+        subject = None
+    if subject is None:
+        return problems.problem_response(problems.NOT_FOUND, "no subject with this id")
+    caller = current_caller()
+    log_query(
+        session,
+        member_id=caller.member_id,
+        key_id=caller.key_id,
+        at=current_runtime().clock.now(),
+        kind=QueryKind.SUBJECT,
+        purpose=params["purpose"],
+        query={"subject_id": str(subject.id)},
+        results=1,
+        subject_ids=[str(subject.id)],
+    )
+    return jsonify(subject_view(session, subject))
+
+
+def subject_view(session: sa.orm.Session, subject: Subject) -> dict[str, Any]:
+    counts = empty_counts()
+    for category, polarity, count in session.execute(
+        sa.select(CreditRecord.category, CreditRecord.polarity, sa.func.count())
+        .where(CreditRecord.subject_id == subject.id, CreditRecord.status == RecordStatus.ACTIVE)
+        .group_by(CreditRecord.category, CreditRecord.polarity)
+    ):
+        counts["total"] += count
+        counts[polarity] += count
+        counts["by_category"][category][polarity] += count
+    return {
+        "id": str(subject.id),
+        "kind": subject.kind,
+        "name": subject.name,
+        "names": [
+            {
+                "name": row.name,
+                "valid_from": _iso(row.valid_from),
+                "valid_until": _iso(row.valid_until),
+            }
+            for row in subject.names
+        ],
+        "uscc": subject.uscc,
+        "uscc_warnings": subject.uscc_warnings.split(",") if subject.uscc_warnings else [],
+        "id_number_masked": subject.id_number_masked,
+        "shop_id": subject.shop_id,
+        "platform_id": str(subject.platform_member_id) if subject.platform_member_id else None,
+        "operator_uscc": subject.operator_uscc,
+        "region": subject.region_code,
+        "industry": subject.industry_code,
+        "lists": [],
+        "list_entries": [],
+        "grade": None,
+        "record_counts": counts,
+        "revision": subject.revision,
+        "updated_at": _iso(subject.updated_at),
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None

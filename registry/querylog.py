@@ -1,0 +1,80 @@
+"""The query log: every lookup a member makes, with the purpose it stated.
+
+The law gives a subject the right to know who looked it up and why, so each query records
+the member, the key that signed it, the time, the purpose, the query itself (a person's ID
+number only as its keyed hash) and which subjects it returned.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from registry.db import Base, add_append_only, one_of
+
+
+class QueryPurpose(StrEnum):
+    CREDIT_ASSESSMENT = "credit_assessment"  # before extending credit
+    COUNTERPARTY_CHECK = "counterparty_check"  # before contracting
+    COMPLIANCE_SCREENING = "compliance_screening"  # list and sanctions checks
+    MONITORING = "monitoring"  # a watched portfolio
+    SUBJECT_CONSENT = "subject_consent"  # at the subject's own request
+
+
+class QueryKind(StrEnum):
+    SEARCH = "search"
+    SUBJECT = "subject"
+    SCREENING = "screening"
+    REPORT = "report"
+
+
+class QueryLogEntry(Base):
+    __tablename__ = "query_log"
+    __table_args__ = (one_of("purpose", QueryPurpose), one_of("kind", QueryKind))
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    member_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("members.id"), index=True)
+    key_id: Mapped[str] = mapped_column(sa.String(128))
+    at: Mapped[datetime] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    purpose: Mapped[str] = mapped_column(sa.String(32))
+    query: Mapped[dict[str, Any]] = mapped_column(comment="the parameters, ID numbers hashed")
+    results: Mapped[int]
+    subject_ids: Mapped[list[Any]] = mapped_column(
+        comment="the subjects the answer showed, so each subject can see who looked it up"
+    )
+
+
+def log_query(
+    session: Session,
+    *,
+    member_id: uuid.UUID,
+    key_id: str,
+    at: datetime,
+    kind: QueryKind,
+    purpose: str,
+    query: dict[str, Any],
+    results: int,
+    subject_ids: list[str],
+) -> None:
+    add_append_only(
+        session,
+        QueryLogEntry,
+        {
+            "member_id": member_id,
+            "key_id": key_id,
+            "at": at,
+            "kind": str(kind),
+            "purpose": purpose,
+            "query": query,
+            "results": results,
+            "subject_ids": subject_ids,
+        },
+    )
