@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, g, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from api import health, openapi, problems, subjects, submissions
+from api import health, openapi, problems, screening, subjects, submissions
 
 log = logging.getLogger(__name__)
 
@@ -69,4 +69,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(submissions.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(subjects.bp)
+    app.register_blueprint(screening.bp)
     app.after_request(_commit_unit_of_work)

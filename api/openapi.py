@@ -25,10 +25,18 @@ from api.schemas import (
 )
 from api.subjects import PurposeSchema, SearchParamsSchema
 from registry.intake import RECEIPT_TYPE
+from registry.querylog import QueryPurpose
 
 bp = Blueprint("openapi", __name__, template_folder="templates")
 
 JSON = "application/json"
+CSV_CONTENT: dict[str, Any] = {"text/csv": {"schema": {"type": "string"}}}
+JOB_ID = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
 PROBLEM = problems.PROBLEM_MEDIA_TYPE
 
 
@@ -382,6 +390,80 @@ def build_document() -> dict[str, Any]:
                 "updated_at": {"type": ["string", "null"]},
             },
         },
+        "ScreeningRequest": {
+            "type": "object",
+            "required": ["purpose", "rows"],
+            "properties": {
+                "purpose": {"enum": [str(p) for p in QueryPurpose]},
+                "rows": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "description": "a name and/or a USCC; region narrows the match",
+                        "properties": {
+                            "name": {"type": "string", "maxLength": 300},
+                            "uscc": {"type": "string"},
+                            "region": {"type": "string", "pattern": "^[0-9]{6}$"},
+                            "reference": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+        "ScreeningResult": {
+            "type": "object",
+            "required": ["rows", "summary"],
+            "properties": {
+                "rows": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["row", "decision", "score", "matches"],
+                        "properties": {
+                            "row": {"type": "integer"},
+                            "reference": {"type": ["string", "null"]},
+                            "input": {"type": "object"},
+                            "decision": {"enum": ["match", "possible", "none"]},
+                            "score": {"type": "number", "minimum": 0, "maximum": 1},
+                            "matches": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["subject_id", "score", "explanation"],
+                                    "properties": {
+                                        "subject_id": {"type": "string"},
+                                        "score": {"type": "number"},
+                                        "decision": {"enum": ["match", "possible", "none"]},
+                                        "explanation": {
+                                            "type": "array",
+                                            "description": "each feature, its similarity, "
+                                            "weight and contribution to the score",
+                                            "items": {"type": "object"},
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+                "summary": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "thresholds": {"type": "object"},
+            },
+        },
+        "ScreeningJob": {
+            "type": "object",
+            "required": ["id", "status", "total_rows", "done_rows"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "status": {"enum": ["queued", "running", "done", "failed"]},
+                "total_rows": {"type": "integer"},
+                "done_rows": {"type": "integer"},
+                "created_at": {"type": ["string", "null"]},
+                "finished_at": {"type": ["string", "null"]},
+                "error": {"type": ["string", "null"]},
+            },
+        },
         "Health": {
             "type": "object",
             "required": ["status"],
@@ -492,6 +574,102 @@ def build_document() -> dict[str, Any]:
                 "responses": {
                     "200": _json("Subject", "The subject."),
                     **_problem_responses(401, 403, 404, 422, 429, 503),
+                },
+            }
+        },
+        "/api/v1/screening": {
+            "post": {
+                "operationId": "screen",
+                "summary": "Screen a list of names and codes",
+                "description": "Up to SCREENING_MAX_ROWS rows. Small lists are answered at "
+                "once (JSON, or CSV with `format=csv` or `Accept: text/csv`); larger ones "
+                "become a job (202, Location). An exact USCC is decisive; otherwise one "
+                "scorer ranks the backend's candidates, with an explanation per score.",
+                "security": signed,
+                "parameters": [
+                    {
+                        "name": "purpose",
+                        "in": "query",
+                        "required": False,
+                        "description": "for a text/csv body",
+                        "schema": {"enum": [str(p) for p in QueryPurpose]},
+                    },
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"enum": ["json", "csv"]},
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {"schema": {"$ref": "#/components/schemas/ScreeningRequest"}},
+                        "text/csv": {
+                            "schema": {
+                                "type": "string",
+                                "description": "header line with name, uscc, region, reference",
+                            }
+                        },
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "purpose": {"type": "string"},
+                                    "file": {"type": "string", "format": "binary"},
+                                },
+                            }
+                        },
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "The result.",
+                        "content": {
+                            JSON: {"schema": {"$ref": "#/components/schemas/ScreeningResult"}},
+                            **CSV_CONTENT,
+                        },
+                    },
+                    "202": _json("ScreeningJob", "Queued as a job; follow Location."),
+                    **_problem_responses(400, 401, 403, 415, 422, 429, 503),
+                },
+            }
+        },
+        "/api/v1/screening/jobs/{job_id}": {
+            "get": {
+                "operationId": "screeningJob",
+                "summary": "A screening job's progress",
+                "security": signed,
+                "parameters": [JOB_ID],
+                "responses": {
+                    "200": _json("ScreeningJob", "Progress."),
+                    **_problem_responses(401, 403, 404, 429),
+                },
+            }
+        },
+        "/api/v1/screening/jobs/{job_id}/result": {
+            "get": {
+                "operationId": "screeningJobResult",
+                "summary": "A finished screening job's result (JSON or CSV)",
+                "security": signed,
+                "parameters": [
+                    JOB_ID,
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"enum": ["json", "csv"]},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The result.",
+                        "content": {
+                            JSON: {"schema": {"$ref": "#/components/schemas/ScreeningResult"}},
+                            **CSV_CONTENT,
+                        },
+                    },
+                    **_problem_responses(401, 403, 404, 409, 429),
                 },
             }
         },

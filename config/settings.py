@@ -227,6 +227,28 @@ SETTINGS: tuple[Setting, ...] = (
         "Signed requests a member may make per minute (0: no limit).",
         minimum=0,
     ),
+    Setting("SCREENING_MAX_ROWS", "int", 10000, "Most rows in one screening request.", minimum=1),
+    Setting(
+        "SCREENING_SYNC_MAX_ROWS",
+        "int",
+        1000,
+        "Screenings up to this many rows are answered at once; larger ones become jobs.",
+        minimum=1,
+    ),
+    Setting(
+        "SCREENING_MATCH_THRESHOLD",
+        "float",
+        0.85,
+        "Score from which a screening row is decided a match.",
+        minimum=0.0,
+    ),
+    Setting(
+        "SCREENING_POSSIBLE_THRESHOLD",
+        "float",
+        0.6,
+        "Score from which a screening row is a possible match (below: none).",
+        minimum=0.0,
+    ),
     Setting("DEMO_SEED", "int", 20151001, "Seed of the generated demo dataset."),
     Setting("DEMO_SUBJECTS", "int", 3000, "Number of enterprises in the demo dataset.", minimum=10),
 )

@@ -350,12 +350,17 @@ def worker_command(rounds: int | None, check_max_age: float | None) -> None:
         click.echo(f"healthy: last heartbeat {age:.1f}s ago")
         return
     from registry.worker import default_jobs
+    from search.screening import Thresholds
 
     search = current_app.extensions["creditreg.search"]
+    settings = runtime.settings
+    thresholds = Thresholds(
+        settings.SCREENING_MATCH_THRESHOLD, settings.SCREENING_POSSIBLE_THRESHOLD
+    )
     worker = Worker(
         db.new_session,
         runtime.clock,
-        jobs=default_jobs(search),
+        jobs=default_jobs(search, thresholds),
         poll_interval=runtime.settings.WORKER_POLL_INTERVAL,
     )
     click.echo(f"worker {worker.identity} running {len(worker.jobs)} job(s)")

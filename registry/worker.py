@@ -49,7 +49,7 @@ class Job:
     run: JobFunction  # returns how many items it handled, for the log
 
 
-def default_jobs(search: Any = None) -> list[Job]:
+def default_jobs(search: Any = None, thresholds: Any = None) -> list[Job]:
     """Every periodic job of the registry; each feature adds its own here.
 
     ``search`` is the app's search backend; without it the outbox is left for a worker
@@ -59,9 +59,17 @@ def default_jobs(search: Any = None) -> list[Job]:
 
     jobs = [Job("purge-request-state", 60.0, access.purge_expired)]
     if search is not None:
+        from search.screening import run_jobs
         from search.sync import drain
 
         jobs.append(Job("search-outbox", 1.0, lambda session, now: drain(session, search, now)))
+        jobs.append(
+            Job(
+                "screening-jobs",
+                1.0,
+                lambda session, now: run_jobs(session, search, now, thresholds),
+            )
+        )
     return jobs
 
 

@@ -234,19 +234,30 @@ class EngineBackend:
         if uscc is not None:
             filters.append({"term": {"uscc": uscc}})
         elif tokens:
-            for i, token in enumerate(tokens):
-                last = i == len(tokens) - 1
-                clause = "prefix" if last and token.isascii() else "term"
-                must.append({clause: {"tokens": token}})
+            if query.match_any:
+                must.append(
+                    {
+                        "bool": {
+                            "should": [{"term": {"tokens": t}} for t in tokens],
+                            "minimum_should_match": 1,
+                        }
+                    }
+                )
+            else:
+                for i, token in enumerate(tokens):
+                    last = i == len(tokens) - 1
+                    clause = "prefix" if last and token.isascii() else "term"
+                    must.append({clause: {"tokens": token}})
             should.append({"match": {"names": {"query": query.text}}})
         ranked = bool(must)
         body: dict[str, Any] = {
             "size": query.size,
-            "track_total_hits": True,
+            "track_total_hits": query.facets,
             "query": {"bool": {"filter": filters, "must": must, "should": should}},
             "aggs": {
                 name: {"terms": {"field": field, "size": 50}}
                 for name, field in FACET_FIELDS.items()
+                if query.facets
             },
             # Relevance first, the id breaking ties; a listing without text goes by id.
             "sort": ([{"_score": "desc"}] if ranked else []) + [{"id": "asc"}],
@@ -268,7 +279,7 @@ class EngineBackend:
             name: {str(b["key"]): int(b["doc_count"]) for b in agg["buckets"]}
             for name, agg in response.get("aggregations", {}).items()
         }
-        total = response["hits"]["total"]
+        total = response["hits"].get("total", len(hits))
         total_count = int(total["value"] if isinstance(total, dict) else total)
         next_after = (hits[-1].score, hits[-1].id) if len(hits) == query.size else None
         return SearchResult(hits, total_count, facets, next_after)

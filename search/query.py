@@ -26,6 +26,10 @@ class SearchQuery:
     id_number_hash: str | None = None
     size: int = 20
     after: tuple[float, str] | None = None
+    # Screening asks for candidates: any token may match (ranked by how many and how
+    # rare), and neither facets nor a total are needed.
+    match_any: bool = False
+    facets: bool = True
 
     @property
     def uscc(self) -> str | None:

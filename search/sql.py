@@ -179,8 +179,12 @@ class SqlBackend:
     def search(self, query: SearchQuery, *, session: Session | None = None) -> SearchResult:
         with self._connection(session) as connection:
             matching, score = self._matching(query)
-            total = connection.scalar(sa.select(sa.func.count()).select_from(matching.subquery()))
-            facets = self._facets(connection, matching)
+            total = facets = None
+            if query.facets:
+                total = connection.scalar(
+                    sa.select(sa.func.count()).select_from(matching.subquery())
+                )
+                facets = self._facets(connection, matching)
             ranked = matching.add_columns(score.label("score")).subquery()
             page = sa.select(ranked.c.subject_id, ranked.c.document, ranked.c.score)
             if query.after is not None:
@@ -207,7 +211,7 @@ class SqlBackend:
             for subject_id, document, score_value in rows
         ]
         next_after = (hits[-1].score, hits[-1].id) if len(hits) == query.size else None
-        return SearchResult(hits, int(total or 0), facets, next_after)
+        return SearchResult(hits, int(total or len(hits)), facets or {}, next_after)
 
     def _matching(self, query: SearchQuery) -> tuple[sa.Select[Any], Any]:
         """The matching documents (subject_id, document) and their score expression."""
@@ -228,7 +232,11 @@ class SqlBackend:
             return base, sa.literal(0.0)
         if self._sqlite:
             fts = sa.table(FTS_TABLE, sa.column("subject_id"), sa.column("rank"))
-            match = " ".join(_fts5_term(t, last=i == len(tokens) - 1) for i, t in enumerate(tokens))
+            joiner = " OR " if query.match_any else " "
+            match = joiner.join(
+                _fts5_term(t, last=not query.match_any and i == len(tokens) - 1)
+                for i, t in enumerate(tokens)
+            )
             ranked = (
                 sa.select(
                     fts.c.subject_id, (-sa.func.bm25(sa.literal_column(FTS_TABLE))).label("s")
@@ -245,7 +253,10 @@ class SqlBackend:
             return joined, ranked.c.s
         tsquery = sa.func.to_tsquery(
             "simple",
-            " & ".join(_tsquery_term(t, last=i == len(tokens) - 1) for i, t in enumerate(tokens)),
+            (" | " if query.match_any else " & ").join(
+                _tsquery_term(t, last=not query.match_any and i == len(tokens) - 1)
+                for i, t in enumerate(tokens)
+            ),
         )
         vector = sa.func.to_tsvector("simple", TABLE.c.tokens)
         return base.where(vector.op("@@")(tsquery)), sa.func.ts_rank(vector, tsquery)

@@ -1,0 +1,245 @@
+"""``/api/v1/screening``: a member's list of names and codes against the registry.
+
+Small screenings are answered at once; above ``SCREENING_SYNC_MAX_ROWS`` rows the request
+becomes a job that ``creditreg worker`` runs, with progress and a result to download as
+JSON or CSV. Rows come as JSON or as CSV (a ``text/csv`` body, or a ``file`` field of a
+multipart form) with the columns ``name``, ``uscc``, ``region`` and optionally
+``reference`` (the member's own row id, echoed back).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from api import problems
+from api.auth import current_caller, signed
+from registry.db import db
+from registry.members import MemberRole
+from registry.querylog import QueryKind, QueryPurpose, log_query
+from registry.runtime import current_runtime
+from registry.screening_jobs import JobStatus, ScreeningJob
+from search.screening import (
+    ScreeningRow,
+    Thresholds,
+    backend_search,
+    matched_subject_ids,
+    normalise_row,
+    screen,
+    summary,
+)
+
+bp = Blueprint("screening", __name__, url_prefix="/api/v1")
+
+JOB_NOT_FINISHED = problems.register(
+    "job-not-finished",
+    409,
+    "Job not finished",
+    "The screening job is still running; its progress is at the job's URL.",
+)
+CSV_COLUMNS = ("name", "uscc", "region", "reference")
+RESULT_COLUMNS = (
+    "row",
+    "reference",
+    "name",
+    "uscc",
+    "region",
+    "decision",
+    "score",
+    "match_subject_id",
+    "match_name",
+    "match_uscc",
+    "match_score",
+    "match_lists",
+)
+
+
+def thresholds() -> Thresholds:
+    settings = current_runtime().settings
+    return Thresholds(settings.SCREENING_MATCH_THRESHOLD, settings.SCREENING_POSSIBLE_THRESHOLD)
+
+
+def _read_request() -> tuple[str | None, list[Any]]:
+    """(purpose, raw rows) from a JSON body, a CSV body or a multipart upload.
+
+    :raises ValueError: the body cannot be read.
+    """
+    mimetype = request.mimetype
+    if mimetype == "application/json":
+        document = json.loads(request.get_data(as_text=True) or "null")
+        if not isinstance(document, dict):
+            raise ValueError('the body is a JSON object: {"purpose": ..., "rows": [...]}')
+        rows = document.get("rows")
+        if not isinstance(rows, list):
+            raise ValueError("rows must be a list of objects")
+        return document.get("purpose"), rows
+    if mimetype == "text/csv":
+        return request.args.get("purpose"), _csv_rows(request.get_data(as_text=True))
+    if mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ValueError("the form needs a file field with the CSV")
+        text = upload.read().decode("utf-8-sig")
+        return request.form.get("purpose"), _csv_rows(text)
+    raise LookupError(mimetype)
+
+
+def _csv_rows(text: str) -> list[dict[str, Any]]:
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    if not reader.fieldnames or not {"name", "uscc"} & {f.strip() for f in reader.fieldnames}:
+        raise ValueError("the CSV needs a header line with name and/or uscc columns")
+    return [
+        {k.strip(): (v or "").strip() for k, v in row.items() if k and k.strip() in CSV_COLUMNS}
+        for row in reader
+    ]
+
+
+@bp.post("/screening")
+@signed(MemberRole.QUERIER)
+def create_screening() -> ResponseReturnValue:
+    try:
+        purpose, raw_rows = _read_request()
+    except LookupError:
+        return problems.problem_response(
+            problems.UNSUPPORTED_MEDIA_TYPE,
+            "send application/json, text/csv, or multipart/form-data with a file field",
+        )
+    except (ValueError, UnicodeDecodeError) as exc:
+        return problems.problem_response(problems.MALFORMED_BODY, str(exc))
+
+    settings = current_runtime().settings
+    errors: list[dict[str, str]] = []
+    if purpose not in {str(p) for p in QueryPurpose}:
+        errors.append({"field": "purpose", "message": f"one of {', '.join(QueryPurpose)}"})
+    if not raw_rows:
+        errors.append({"field": "rows", "message": "at least one row"})
+    if len(raw_rows) > settings.SCREENING_MAX_ROWS:
+        errors.append({"field": "rows", "message": f"at most {settings.SCREENING_MAX_ROWS} rows"})
+        raw_rows = []
+    rows: list[ScreeningRow] = []
+    for index, raw in enumerate(raw_rows):
+        if not isinstance(raw, dict):
+            errors.append({"field": f"rows.{index}", "message": "a row is an object"})
+            continue
+        row, row_errors = normalise_row(raw)
+        errors.extend({"field": f"rows.{index}.{k}", "message": v} for k, v in row_errors.items())
+        rows.append(row)
+    if errors:
+        return problems.problem_response(
+            problems.VALIDATION, f"{len(errors)} error(s); nothing was screened", errors=errors
+        )
+
+    caller = current_caller()
+    now = current_runtime().clock.now()
+    if len(rows) > settings.SCREENING_SYNC_MAX_ROWS:
+        job = ScreeningJob(
+            id=uuid.uuid4(),
+            member_id=caller.member_id,
+            key_id=caller.key_id,
+            purpose=str(purpose),
+            status=JobStatus.QUEUED,
+            total_rows=len(rows),
+            done_rows=0,
+            rows=[row.__dict__ for row in rows],
+            results=[],
+            created_at=now,
+        )
+        db.session.add(job)
+        response = jsonify(job.progress())
+        response.status_code = 202
+        response.headers["Location"] = f"/api/v1/screening/jobs/{job.id}"
+        return response
+
+    backend = current_app.extensions["creditreg.search"]
+    results = screen(rows, backend_search(backend, db.session), thresholds())
+    log_screening(caller.member_id, caller.key_id, str(purpose), results, now)
+    return _result_response({"rows": results, "summary": summary(results)})
+
+
+def log_screening(
+    member_id: uuid.UUID, key_id: str, purpose: str, results: list[dict[str, Any]], at: Any
+) -> None:
+    matched = [m["subject_id"] for r in results for m in r["matches"] if m["decision"] != "none"]
+    log_query(
+        db.session,
+        member_id=member_id,
+        key_id=key_id,
+        at=at,
+        kind=QueryKind.SCREENING,
+        purpose=purpose,
+        query={"rows": len(results)},
+        results=len(results),
+        subject_ids=matched_subject_ids(results),
+    )
+
+
+def _result_response(result: dict[str, Any]) -> Response:
+    wants_csv = request.args.get("format") == "csv" or (
+        request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
+    )
+    if not wants_csv:
+        return jsonify({**result, "thresholds": thresholds().__dict__})
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(RESULT_COLUMNS)
+    for row in result["rows"]:
+        best = row["matches"][0] if row["matches"] else {}
+        writer.writerow(
+            [
+                row["row"],
+                row.get("reference") or "",
+                row["input"]["name"] or "",
+                row["input"]["uscc"] or "",
+                row["input"]["region"] or "",
+                row["decision"],
+                row["score"],
+                best.get("subject_id", ""),
+                best.get("name", ""),
+                best.get("uscc") or "",
+                best.get("score", ""),
+                " ".join(best.get("lists", [])),
+            ]
+        )
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="screening.csv"'},
+    )
+
+
+def _own_job(job_id: str) -> ScreeningJob | None:
+    try:
+        job = db.session.get(ScreeningJob, uuid.UUID(job_id))
+    except ValueError:
+        return None
+    if job is None or job.member_id != current_caller().member_id:
+        return None  # another member's job does not exist for this one
+    return job
+
+
+@bp.get("/screening/jobs/<job_id>")
+@signed(MemberRole.QUERIER)
+def screening_job(job_id: str) -> ResponseReturnValue:
+    job = _own_job(job_id)
+    if job is None:
+        return problems.problem_response(problems.NOT_FOUND, "no screening job with this id")
+    return jsonify(job.progress())
+
+
+@bp.get("/screening/jobs/<job_id>/result")
+@signed(MemberRole.QUERIER)
+def screening_job_result(job_id: str) -> ResponseReturnValue:
+    job = _own_job(job_id)
+    if job is None:
+        return problems.problem_response(problems.NOT_FOUND, "no screening job with this id")
+    if job.status != JobStatus.DONE:
+        return problems.problem_response(
+            JOB_NOT_FINISHED, f"{job.done_rows} of {job.total_rows} rows screened so far"
+        )
+    return _result_response({"rows": job.results, "summary": summary(job.results)})

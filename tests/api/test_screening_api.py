@@ -1,0 +1,123 @@
+"""POST /api/v1/screening and screening jobs, through the signed API."""
+
+import csv
+import io
+import json
+
+import pytest
+import sqlalchemy as sa
+from flask import current_app
+
+from registry import migrate
+from registry.db import db
+from registry.querylog import QueryLogEntry
+from registry.worker import Worker, default_jobs
+from search.screening import Thresholds
+from search.sync import drain_once
+from tests.api.test_openapi import conforms
+from tests.api.test_submissions import PENALTY, submit
+from tests.signing import signed_member
+
+OTHER = {
+    **PENALTY,
+    "record_id": "PEN-2",
+    "subject": {"kind": "enterprise", "uscc": "91310115MA1K3BTP2B", "name": "上海华信贸易有限公司"},
+}
+
+
+def load(member, clock):
+    assert submit(member, "load", [PENALTY, OTHER]).status_code == 201
+    backend = current_app.extensions["creditreg.search"]
+    while drain_once(db.session, backend, clock.now()):
+        pass
+
+
+@pytest.fixture
+def querier(session, client, clock):
+    member = signed_member(session, client, clock, roles=("submitter", "querier"))
+    load(member, clock)
+    return member
+
+
+def test_json_screening_answers_each_row(querier, session, client):
+    rows = [
+        {"name": "北京華信科技有限責任公司", "reference": "A-1"},
+        {"uscc": "9131 0115 ma1k 3btp 2b"},
+        {"name": "没有这家公司"},
+    ]
+    response = querier.post("/api/v1/screening", {"purpose": "compliance_screening", "rows": rows})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert conforms(client.get("/api/openapi.json").get_json(), "ScreeningResult", body) == []
+    assert [r["decision"] for r in body["rows"]] == ["match", "match", "none"]
+    assert body["rows"][0]["reference"] == "A-1"
+    assert body["rows"][1]["matches"][0]["uscc"] == "91310115MA1K3BTP2B"
+    assert body["summary"] == {"match": 2, "possible": 0, "none": 1}
+    entry = session.scalars(sa.select(QueryLogEntry)).one()
+    assert (entry.kind, entry.purpose, entry.results, len(entry.subject_ids)) == (
+        "screening",
+        "compliance_screening",
+        3,
+        2,
+    )
+
+
+def test_csv_in_and_csv_out(querier):
+    body = "name,uscc,region,reference\n北京华信科技有限公司,,110105,r1\n,91310115MA1K3BTP2B,,r2\n"
+    response = querier.post(
+        "/api/v1/screening?purpose=compliance_screening&format=csv",
+        body.encode(),
+        content_type="text/csv",
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [(r["reference"], r["decision"]) for r in rows] == [("r1", "match"), ("r2", "match")]
+    assert rows[1]["match_uscc"] == "91310115MA1K3BTP2B"
+
+
+def test_every_row_error_at_once_and_nothing_screened(querier, session):
+    rows = [{"name": "好的"}, {"uscc": "123"}, {"region": "110105"}, "not a row"]
+    response = querier.post("/api/v1/screening", {"purpose": "nonsense", "rows": rows})
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.get_json()["errors"]}
+    assert fields == {"purpose", "rows.1.uscc", "rows.2.name", "rows.3"}
+    assert session.scalars(sa.select(QueryLogEntry)).all() == []
+
+
+def test_large_screenings_become_jobs_with_progress_and_a_download(
+    fresh_sqlite_url, make_app, clock
+):
+    app = make_app(fresh_sqlite_url, SCREENING_SYNC_MAX_ROWS=2)
+    migrate.upgrade(db.engine_of(app))
+    client = app.test_client()
+    with app.app_context():
+        member = signed_member(db.session, client, clock, roles=("submitter", "querier"))
+        load(member, clock)
+        db.session.commit()
+        rows = [{"name": "北京华信科技"}, {"name": "上海华信贸易"}, {"name": "无关公司"}]
+        created = member.post("/api/v1/screening", {"purpose": "monitoring", "rows": rows})
+        assert created.status_code == 202
+        location = created.headers["Location"]
+        assert created.get_json()["status"] == "queued"
+        assert member.get(location + "/result").status_code == 409
+
+        other = signed_member(db.session, client, clock, roles=("querier",))
+        assert other.get(location).status_code == 404  # another member's job
+
+        search = app.extensions["creditreg.search"]
+        worker = Worker(
+            db.new_session, clock, jobs=default_jobs(search, Thresholds()), identity="t"
+        )
+        worker.run_round()
+        progress = member.get(location).get_json()
+        assert (progress["status"], progress["done_rows"]) == ("done", 3)
+        result = member.get(location + "/result").get_json()
+        assert [r["decision"] for r in result["rows"]] == ["match", "match", "none"]
+        as_csv = member.get(location + "/result?format=csv")
+        assert as_csv.mimetype == "text/csv"
+        assert len(as_csv.get_data(as_text=True).strip().splitlines()) == 4
+        logged = db.session.scalars(
+            sa.select(QueryLogEntry).where(QueryLogEntry.kind == "screening")
+        ).one()
+        assert json.dumps(logged.query).count("job_id") == 1
