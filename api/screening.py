@@ -165,7 +165,6 @@ def create_screening() -> ResponseReturnValue:
 def log_screening(
     member_id: uuid.UUID, key_id: str, purpose: str, results: list[dict[str, Any]], at: Any
 ) -> None:
-    matched = [m["subject_id"] for r in results for m in r["matches"] if m["decision"] != "none"]
     log_query(
         db.session,
         member_id=member_id,
