@@ -425,9 +425,11 @@ def config_command() -> None:
 
 def register_commands(app: Flask) -> None:
     from api.cli import submissions_group
+    from search.cli import search_group
 
     for command in (
         submissions_group,
+        search_group,
         db_group,
         members_group,
         keys_group,

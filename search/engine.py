@@ -126,6 +126,28 @@ class EngineBackend:
     def refresh(self) -> None:
         self.client.indices.refresh(index=self.alias)
 
+    def current_index(self) -> str | None:
+        """The versioned index the alias points at."""
+        if not self.client.indices.exists_alias(name=self.alias):
+            return None
+        (name,) = self.client.indices.get_alias(name=self.alias).keys()
+        return str(name)
+
+    def next_index(self) -> str:
+        current = self.current_index()
+        generation = int(current.rsplit("-v", 1)[1]) + 1 if current and "-v" in current else 1
+        return self.index_name(generation)
+
+    def swap_alias(self, old: str | None, new: str) -> None:
+        """Point the alias at ``new`` in one atomic step; searches never see a gap."""
+        actions: list[dict[str, Any]] = [{"add": {"index": new, "alias": self.alias}}]
+        if old is not None:
+            actions.insert(0, {"remove": {"index": old, "alias": self.alias}})
+        self.client.indices.update_aliases(body={"actions": actions})
+
+    def drop_index(self, name: str) -> None:
+        self.client.indices.delete(index=name)
+
     # --- writing -------------------------------------------------------------------------
 
     def index(

@@ -136,6 +136,29 @@ class SqlBackend:
                 )
         return {"deleted": len(gone), "stale": len(wanted) - len(gone)}
 
+    def replace_all(
+        self, batches: Iterable[list[dict[str, Any]]], *, session: Session | None = None
+    ) -> int:
+        """Rebuild the whole table from ``batches`` of documents in one transaction: readers
+        see the old documents until it commits, then the new ones."""
+        now = datetime.now(UTC)
+        written = 0
+        with self._connection(session) as connection:
+            connection.execute(TABLE.delete())
+            if self._sqlite:
+                connection.execute(sa.text(f"DELETE FROM {FTS_TABLE}"))  # noqa: S608
+            for batch in batches:
+                if not batch:
+                    continue
+                connection.execute(TABLE.insert(), [_row(d, now) for d in batch])
+                if self._sqlite:
+                    connection.execute(
+                        sa.text(f"INSERT INTO {FTS_TABLE} (tokens, subject_id) VALUES (:t, :s)"),  # noqa: S608
+                        [{"t": d["tokens"], "s": _uuid_key(d["id"])} for d in batch],
+                    )
+                written += len(batch)
+        return written
+
     def _versions(self, connection: Connection, ids: Iterable[str]) -> dict[str, int]:
         keys = [uuid.UUID(i) for i in ids]
         rows = connection.execute(

@@ -60,6 +60,9 @@ def drain_once(
 
 def drain(session: Session, backend: SearchBackend, now: datetime, *, max_batches: int = 20) -> int:
     """Drain batches until the outbox is empty (or ``max_batches``), committing each."""
+    # An engine's index must exist before the first write, or the engine would make one
+    # with guessed mappings under the alias's name.
+    backend.ensure_index()
     handled = 0
     for _ in range(max_batches):
         count = drain_once(session, backend, now)
