@@ -1,5 +1,6 @@
 """search verify and reindex, on every backend; and an engine outage in a burst."""
 
+import contextlib
 import socket
 import threading
 
@@ -91,20 +92,16 @@ class Outage:
             pass
         finally:
             for s in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 s.close()
 
     def cut(self) -> None:
         with self.lock:
             self.up = False
             for s in self.sockets:
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 s.close()
             self.sockets.clear()
 
