@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -339,7 +340,7 @@ def serve_command(host: str | None, port: int | None) -> None:
 @with_appcontext
 def worker_command(rounds: int | None, check_max_age: float | None) -> None:
     """Run the background jobs until stopped (Ctrl-C)."""
-    from registry.worker import Worker, host_heartbeat_age
+    from registry.worker import host_heartbeat_age
 
     runtime = current_runtime()
     if check_max_age is not None:
@@ -349,20 +350,7 @@ def worker_command(rounds: int | None, check_max_age: float | None) -> None:
             sys.exit(1)
         click.echo(f"healthy: last heartbeat {age:.1f}s ago")
         return
-    from registry.worker import default_jobs
-    from search.screening import Thresholds
-
-    search = current_app.extensions["creditreg.search"]
-    settings = runtime.settings
-    thresholds = Thresholds(
-        settings.SCREENING_MATCH_THRESHOLD, settings.SCREENING_POSSIBLE_THRESHOLD
-    )
-    worker = Worker(
-        db.new_session,
-        runtime.clock,
-        jobs=default_jobs(search, thresholds),
-        poll_interval=runtime.settings.WORKER_POLL_INTERVAL,
-    )
+    worker = _make_worker(runtime, current_app.extensions["creditreg.search"])
     click.echo(f"worker {worker.identity} running {len(worker.jobs)} job(s)")
     try:
         done = worker.run_forever(max_rounds=rounds)
@@ -404,9 +392,36 @@ def demo_command(
         click.echo(f"demo data loaded: {summary.describe()}")
     else:
         click.echo(f"demo data already present: {summary.describe()}")
+    # Index what was loaded, so lookups answer from the first request.
+    from search.sync import drain
+
+    search = current_app.extensions["creditreg.search"]
+    indexed = drain(db.session, search, runtime.clock.now(), max_batches=10_000)
+    click.echo(f"search index: {indexed} change(s) applied")
     if not no_serve:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
+        # The demo is one process: the worker runs beside the server, so records sent
+        # during the demo reach the index too.
+        worker = _make_worker(runtime, search)
+        threading.Thread(target=worker.run_forever, name="demo-worker", daemon=True).start()
         serve_app(app, host or settings.HOST, port or settings.PORT, settings.SERVER_THREADS)
+
+
+def _make_worker(runtime: Any, search: Any) -> Any:
+    """A worker running every job of the registry against the app's search backend."""
+    from registry.worker import Worker, default_jobs
+    from search.screening import Thresholds
+
+    settings = runtime.settings
+    thresholds = Thresholds(
+        settings.SCREENING_MATCH_THRESHOLD, settings.SCREENING_POSSIBLE_THRESHOLD
+    )
+    return Worker(
+        db.new_session,
+        runtime.clock,
+        jobs=default_jobs(search, thresholds),
+        poll_interval=settings.WORKER_POLL_INTERVAL,
+    )
 
 
 @click.command("config")

@@ -160,3 +160,20 @@ def test_config_command_redacts_secrets(cli_app):
     assert shown["profile"] == "test"
     assert shown["values"]["SECRET_KEY"] == "<set>"
     assert shown["sources"]["DATABASE_URL"] == "override"
+
+
+def test_demo_without_serving_loads_and_indexes_everything(cli_app):
+    result = run(cli_app, "demo", "--no-serve", "--subjects", "40")
+    assert result.exit_code == 0, result.output
+    assert "demo data loaded" in result.output
+    with cli_app.app_context():
+        from registry.db import db
+
+        subjects = db.session.scalar(sa.text("SELECT count(*) FROM subjects"))
+        documents = db.session.scalar(sa.text("SELECT count(*) FROM search_documents"))
+        pending = db.session.scalar(
+            sa.text("SELECT count(*) FROM search_outbox WHERE processed_at IS NULL")
+        )
+    assert subjects > 40 and documents == subjects and pending == 0
+    again = run(cli_app, "demo", "--no-serve")
+    assert "already present" in again.output
