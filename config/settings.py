@@ -14,6 +14,7 @@ import os
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,26 @@ def _parse_key32(raw: Any) -> str:
     return text
 
 
+def _parse_dates(raw: Any) -> tuple[date, ...]:
+    """A comma-separated list of ISO dates (a TOML list of dates or strings works too)."""
+    items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+    dates: list[date] = []
+    for item in items:
+        if isinstance(item, date):
+            dates.append(item)
+            continue
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            dates.append(date.fromisoformat(text))
+        except ValueError:
+            raise ValueError(f"{text!r} is not a date like 2026-10-01") from None
+    return tuple(sorted(set(dates)))
+
+
 PARSERS: dict[str, Callable[[Any], Any]] = {
+    "dates": _parse_dates,
     "bool": _parse_bool,
     "int": _parse_int,
     "float": _parse_float,
@@ -249,6 +269,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Score from which a screening row is a possible match (below: none).",
         minimum=0.0,
     ),
+    Setting(
+        "HOLIDAYS",
+        "dates",
+        "",
+        "Public holidays that are not working days (comma-separated ISO dates), for "
+        "deadlines counted in working days.",
+    ),
+    Setting(
+        "MAKEUP_WORKDAYS",
+        "dates",
+        "",
+        "Weekend days that are working days (调休), comma-separated ISO dates.",
+    ),
     Setting("DEMO_SEED", "int", 20151001, "Seed of the generated demo dataset."),
     Setting("DEMO_SUBJECTS", "int", 3000, "Number of enterprises in the demo dataset.", minimum=10),
 )
@@ -295,10 +328,16 @@ class Settings(Mapping[str, Any]):
     def redacted(self) -> dict[str, Any]:
         """The values with every secret replaced, safe to print or log."""
         return {
-            key: ("<set>" if SETTINGS_BY_KEY[key].secret and value else value)
+            key: ("<set>" if SETTINGS_BY_KEY[key].secret and value else _printable(value))
             for key, value in self.data.items()
             if key in SETTINGS_BY_KEY
         }
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [item.isoformat() if isinstance(item, date) else item for item in value]
+    return value
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -177,3 +177,23 @@ def test_demo_without_serving_loads_and_indexes_everything(cli_app):
     assert subjects > 40 and documents == subjects and pending == 0
     again = run(cli_app, "demo", "--no-serve")
     assert "already present" in again.output
+
+
+def test_config_prints_every_kind_of_value(tmp_path):
+    env = {
+        **os.environ,
+        "CREDITREG_VAR_DIR": str(tmp_path),
+        "CREDITREG_HOLIDAYS": "2026-10-01,2026-10-02",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "from registry.app import main; main()", "config"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    values = json.loads(result.stdout)["values"]
+    assert values["HOLIDAYS"] == ["2026-10-01", "2026-10-02"]
+    assert values["SECRET_KEY"] == "<set>"
