@@ -121,3 +121,30 @@ def test_large_screenings_become_jobs_with_progress_and_a_download(
             sa.select(QueryLogEntry).where(QueryLogEntry.kind == "screening")
         ).one()
         assert json.dumps(logged.query).count("job_id") == 1
+
+
+def test_a_csv_file_uploaded_in_a_form(querier):
+    boundary = "creditreg-test-boundary"
+    csv_text = "name,uscc\n北京华信科技有限公司,\n"
+    body = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="purpose"\r\n\r\n'
+        "compliance_screening\r\n"
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="list.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\n"
+        f"\ufeff{csv_text}\r\n"
+        f"--{boundary}--\r\n"
+    ).encode()
+    response = querier.post(
+        "/api/v1/screening", body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    assert response.status_code == 200, response.get_json()
+    assert [r["decision"] for r in response.get_json()["rows"]] == ["match"]
+    without_file = querier.post(
+        "/api/v1/screening",
+        f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nmonitoring\r\n'
+        f"--{boundary}--\r\n".encode(),
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+    assert without_file.status_code == 400
