@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, g, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from api import health, openapi, problems, screening, subjects, submissions
+from api import health, listings, openapi, problems, screening, subjects, submissions
 
 log = logging.getLogger(__name__)
 
@@ -70,4 +70,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(subjects.bp)
     app.register_blueprint(screening.bp)
+    app.register_blueprint(listings.bp)
     app.after_request(_commit_unit_of_work)

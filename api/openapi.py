@@ -15,6 +15,14 @@ from marshmallow import Schema, fields, validate
 
 from api import problems
 from api.auth import ACCEPT_SIGNATURE
+from api.listings import (
+    DecisionSchema,
+    ObjectionSchema,
+    ProposalSchema,
+    PublicListSchema,
+    ReasonSchema,
+    RepairSchema,
+)
 from api.schemas import (
     CATEGORY_SCHEMAS,
     AmountSchema,
@@ -25,6 +33,7 @@ from api.schemas import (
 )
 from api.subjects import PurposeSchema, SearchParamsSchema
 from registry.intake import RECEIPT_TYPE
+from registry.listings import ListingState
 from registry.querylog import QueryPurpose
 
 bp = Blueprint("openapi", __name__, template_folder="templates")
@@ -187,6 +196,40 @@ RFC 7638 thumbprint, given when the key is registered), `created`, `expires` (at
 after `created`), `nonce` (8 to 128 characters, once per key). Clock skew of 60 s is allowed
 by default. The registry answers an unsigned request with `Accept-Signature: {ACCEPT_SIGNATURE}`.
 Every refusal is a 401 whose problem `type` names the reason."""
+
+
+def _path(name: str, *, uuid: bool = True) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "format": "uuid"} if uuid else {"type": "string"}
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _signed_post(
+    operation_id: str,
+    summary: str,
+    request_schema: str,
+    response_schema: str | None,
+    status: int,
+    path_parameter: str | None = None,
+) -> dict[str, Any]:
+    response: dict[str, Any] = (
+        _json(response_schema, "Done.")
+        if response_schema
+        else {"description": "Done.", "content": {JSON: {"schema": {"type": "object"}}}}
+    )
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "security": [{"memberSignature": []}],
+        "parameters": [_path(path_parameter)] if path_parameter else [],
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{request_schema}"}}},
+        },
+        "responses": {
+            str(status): response,
+            **_problem_responses(401, 403, 404, 409, 422, 429),
+        },
+    }
 
 
 def build_document() -> dict[str, Any]:
@@ -464,6 +507,34 @@ def build_document() -> dict[str, Any]:
                 "error": {"type": ["string", "null"]},
             },
         },
+        "Proposal": _object_schema(ProposalSchema(), "A regulator's proposal of a list entry."),
+        "Reason": _object_schema(ReasonSchema()),
+        "Objection": _object_schema(ObjectionSchema()),
+        "RepairApplicationRequest": _object_schema(RepairSchema()),
+        "RepairDecision": _object_schema(DecisionSchema()),
+        "ListEntry": {
+            "type": "object",
+            "description": "An entry as its proposer sees it: state, allowed actions, reviews, "
+            "objections and dates.",
+            "required": ["id", "list", "state", "allowed_actions"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "list": {"enum": ["blacklist", "redlist"]},
+                "state": {"enum": [str(state) for state in ListingState]},
+                "allowed_actions": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "PublicList": {
+            "type": "object",
+            "required": ["list", "total", "entries"],
+            "properties": {
+                "list": {"enum": ["blacklist", "redlist"]},
+                "total": {"type": "integer"},
+                "page": {"type": "integer"},
+                "size": {"type": "integer"},
+                "entries": {"type": "array", "items": {"type": "object"}},
+            },
+        },
         "Health": {
             "type": "object",
             "required": ["status"],
@@ -670,6 +741,94 @@ def build_document() -> dict[str, Any]:
                         },
                     },
                     **_problem_responses(401, 403, 404, 409, 429),
+                },
+            }
+        },
+        "/api/v1/listings": {
+            "post": _signed_post(
+                "proposeListing",
+                "Propose a blacklist or redlist entry (regulators)",
+                "Proposal",
+                "ListEntry",
+                201,
+            )
+        },
+        "/api/v1/listings/{entry_id}": {
+            "get": {
+                "operationId": "getListing",
+                "summary": "One of the regulator's own entries",
+                "security": signed,
+                "parameters": [_path("entry_id")],
+                "responses": {
+                    "200": _json("ListEntry", "The entry."),
+                    **_problem_responses(401, 403, 404, 429),
+                },
+            }
+        },
+        "/api/v1/listings/{entry_id}/withdraw": {
+            "post": _signed_post(
+                "withdrawListing", "Withdraw a proposal", "Reason", "ListEntry", 200, "entry_id"
+            )
+        },
+        "/api/v1/listings/{entry_id}/revoke": {
+            "post": _signed_post(
+                "revokeListing",
+                "Take a published entry down",
+                "Reason",
+                "ListEntry",
+                200,
+                "entry_id",
+            )
+        },
+        "/api/v1/listings/{entry_id}/objections": {
+            "post": _signed_post(
+                "objectToListing",
+                "Object during the notice window (suspends publication)",
+                "Objection",
+                None,
+                201,
+                "entry_id",
+            )
+        },
+        "/api/v1/listings/{entry_id}/repairs": {
+            "post": _signed_post(
+                "applyForRepair",
+                "Apply for credit repair with evidence and a public commitment",
+                "RepairApplicationRequest",
+                None,
+                201,
+                "entry_id",
+            )
+        },
+        "/api/v1/repairs/{application_id}/decision": {
+            "post": _signed_post(
+                "decideRepair",
+                "The authority grants or refuses a repair, with a reason",
+                "RepairDecision",
+                None,
+                200,
+                "application_id",
+            )
+        },
+        "/api/v1/public/lists/{list_kind}": {
+            "get": {
+                "operationId": "publicList",
+                "summary": "Published entries; `blacklist.csv` and `blacklist.atom` too",
+                "security": [],
+                "parameters": [
+                    _path("list_kind", uuid=False),
+                    *_query_parameters(PublicListSchema()),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "JSON, CSV or an Atom feed of publications and removals.",
+                        "content": {
+                            JSON: {"schema": {"$ref": "#/components/schemas/PublicList"}},
+                            **CSV_CONTENT,
+                            "application/atom+xml": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **_problem_responses(404, 422),
                 },
             }
         },

@@ -141,6 +141,11 @@ def problem_response(
     return response
 
 
+def map_domain_error(error: type[RegistryError], problem_type: ProblemType) -> None:
+    """Answer a domain error class with this problem type (each feature maps its own)."""
+    _BY_DOMAIN_ERROR[error] = problem_type
+
+
 def field_errors(errors: dict[str, Any], prefix: str = "") -> list[dict[str, str]]:
     """Flatten nested marshmallow-style errors into ``[{"field": "records.3.amount", ...}]``."""
     flat: list[dict[str, str]] = []

@@ -416,10 +416,12 @@ def _make_worker(runtime: Any, search: Any) -> Any:
     thresholds = Thresholds(
         settings.SCREENING_MATCH_THRESHOLD, settings.SCREENING_POSSIBLE_THRESHOLD
     )
+    from registry.notifications import sender_from_settings
+
     return Worker(
         db.new_session,
         runtime.clock,
-        jobs=default_jobs(search, thresholds),
+        jobs=default_jobs(search, thresholds, sender_from_settings(settings)),
         poll_interval=settings.WORKER_POLL_INTERVAL,
     )
 
@@ -440,11 +442,13 @@ def config_command() -> None:
 
 def register_commands(app: Flask) -> None:
     from api.cli import submissions_group
+    from registry.listings_cli import listings_group
     from search.cli import search_group
 
     for command in (
         submissions_group,
         search_group,
+        listings_group,
         db_group,
         members_group,
         keys_group,

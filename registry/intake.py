@@ -373,3 +373,24 @@ def _accepted(
         "version": stored.version,
         "status": status,
     }
+
+
+def resolve_subject(
+    session: Session,
+    ref: dict[str, Any],
+    *,
+    vault: IdentityVault,
+    member: Member,
+    now: datetime,
+) -> uuid.UUID:
+    """The subject a reference names, registered if new (for requests other than
+    submissions, e.g. a listing proposal).
+
+    :raises InvalidInput: the identifier or the name is invalid.
+    """
+    key = _subject_key(ref, vault=vault, member=member, today=now.date())
+    known = _known_subjects(session, {key})
+    if key in known:
+        return known[key]
+    actor = Actor(ActorKind.MEMBER, str(member.id))
+    return _new_subject(session, actor=actor, vault=vault, member=member, ref=ref, now=now)

@@ -6,7 +6,9 @@ Alembic's autogenerate and the models-versus-migrations check read the metadata 
 from registry import (
     access,
     audit,
+    listings,
     members,
+    notifications,
     outbox,
     querylog,
     records,
@@ -24,7 +26,9 @@ metadata = Base.metadata
 __all__ = [
     "access",
     "audit",
+    "listings",
     "members",
+    "notifications",
     "metadata",
     "outbox",
     "querylog",

@@ -49,15 +49,24 @@ class Job:
     run: JobFunction  # returns how many items it handled, for the log
 
 
-def default_jobs(search: Any = None, thresholds: Any = None) -> list[Job]:
+def default_jobs(search: Any = None, thresholds: Any = None, sender: Any = None) -> list[Job]:
     """Every periodic job of the registry; each feature adds its own here.
 
     ``search`` is the app's search backend; without it the outbox is left for a worker
     that has one.
     """
     from registry import access
+    from registry.listings import run_list_jobs
 
-    jobs = [Job("purge-request-state", 60.0, access.purge_expired)]
+    # Publications and expiries are checked every 15 s: at most a minute late.
+    jobs = [
+        Job("purge-request-state", 60.0, access.purge_expired),
+        Job("list-lifecycle", 15.0, run_list_jobs),
+    ]
+    if sender is not None:
+        from registry.notifications import send_pending
+
+        jobs.append(Job("notifications", 5.0, lambda s, now: send_pending(s, sender, now)))
     if search is not None:
         from search.screening import run_jobs
         from search.sync import drain

@@ -68,9 +68,17 @@ def build_documents(
         total["total"] += count
         total[polarity] += count
         total["by_category"][category][polarity] += count
+    from registry.listings import published_entries_of
+
+    listed = published_entries_of(session, wanted)
     return {
         subject_id: (
-            _document(subjects[subject_id], names.get(subject_id, []), counts.get(subject_id))
+            _document(
+                subjects[subject_id],
+                names.get(subject_id, []),
+                counts.get(subject_id),
+                listed.get(subject_id, []),
+            )
             if subject_id in subjects
             else None
         )
@@ -79,7 +87,10 @@ def build_documents(
 
 
 def _document(
-    subject: Subject, names: list[SubjectName], counts: dict[str, Any] | None
+    subject: Subject,
+    names: list[SubjectName],
+    counts: dict[str, Any] | None,
+    entries: list[Any],
 ) -> dict[str, Any]:
     all_names = list(dict.fromkeys([subject.name, *(row.name for row in names)]))
     current = normalize_name(subject.name)
@@ -102,11 +113,23 @@ def _document(
         "id_number_hash": subject.id_number_hash,
         "region": subject.region_code,
         "industry": subject.industry_code,
-        # Filled by the list and rating workflows as they publish.
-        "lists": [],
-        "list_entries": [],
+        "lists": sorted({entry.list_kind for entry in entries}),
+        "list_entries": [
+            {
+                "list": entry.list_kind,
+                "authority": entry.authority,
+                "since": _iso(entry.published_at),
+                "until": _iso(entry.publish_until),
+            }
+            for entry in entries
+        ],
+        # Filled by the rating workflow once it publishes grades.
         "grade": None,
         "record_counts": counts or empty_counts(),
         "updated_at": subject.updated_at.isoformat().replace("+00:00", "Z"),
         "tokens": " ".join(name_tokens(all_names)),
     }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None

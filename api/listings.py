@@ -1,0 +1,359 @@
+"""``/api/v1/listings``: regulators propose and follow blacklist and redlist entries;
+members file objections and repair applications for a subject they represent.
+
+Reviews are staff work (the console, and ``creditreg listings``); publication and expiry
+are the worker's. Public feeds of published entries are under ``/api/v1/public/lists``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Any
+from xml.sax.saxutils import escape
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
+from marshmallow import Schema, ValidationError, fields, validate
+
+from api import problems
+from api.auth import current_caller, signed
+from api.schemas import StrictSchema, SubjectRefSchema
+from registry import listings
+from registry.audit import Actor, ActorKind
+from registry.db import db
+from registry.intake import resolve_subject
+from registry.listings import ListEntry, ListingState, RepairApplication, Role
+from registry.members import MemberRole
+from registry.runtime import current_runtime
+from registry.subjects import Subject
+
+bp = Blueprint("listings", __name__, url_prefix="/api/v1")
+
+INVALID_TRANSITION = problems.register(
+    "invalid-transition",
+    409,
+    "Not allowed in this state",
+    "The entry's state does not allow this; `current_state` and `allowed_actions` say "
+    "what it is and what may be done.",
+)
+problems.map_domain_error(listings.InvalidTransition, INVALID_TRANSITION)
+
+
+class ProposalSchema(StrictSchema):
+    subject = fields.Nested(SubjectRefSchema, required=True)
+    list = fields.String(
+        required=True, validate=validate.OneOf([str(k) for k in listings.ListKind])
+    )
+    authority = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    legal_basis = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    document_number = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    measures = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    period_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=120))
+    notice_to = fields.Email()
+
+
+class ReasonSchema(StrictSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class ObjectionSchema(StrictSchema):
+    statement = fields.String(required=True, validate=validate.Length(min=1, max=8000))
+
+
+class RepairSchema(StrictSchema):
+    correction_evidence = fields.String(required=True, validate=validate.Length(min=1, max=8000))
+    credit_commitment = fields.String(required=True, validate=validate.Length(min=1, max=8000))
+
+
+class DecisionSchema(StrictSchema):
+    grant = fields.Boolean(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
+def _body(schema: Schema) -> dict[str, Any] | Response:
+    try:
+        loaded: dict[str, Any] = schema.load(request.get_json(silent=True) or {})
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        errors = problems.field_errors(messages)
+        return problems.problem_response(
+            problems.VALIDATION, f"{len(errors)} field error(s); nothing changed", errors=errors
+        )
+    return loaded
+
+
+def _member_actor() -> Actor:
+    return Actor(ActorKind.MEMBER, str(current_caller().member_id))
+
+
+def _policy() -> listings.ListPolicy:
+    return listings.policy_from_settings(current_runtime().settings)
+
+
+@bp.post("/listings")
+@signed(MemberRole.REGULATOR)
+def propose() -> ResponseReturnValue:
+    body = _body(ProposalSchema())
+    if isinstance(body, Response):
+        return body
+    runtime = current_runtime()
+    caller = current_caller()
+    now = runtime.clock.now()
+    session = db.session
+    subject_id = resolve_subject(
+        session, body["subject"], vault=runtime.vault, member=caller.member, now=now
+    )
+    subject = session.get(Subject, subject_id)
+    assert subject is not None
+    entry = listings.propose_listing(
+        session,
+        actor=_member_actor(),
+        proposer_member_id=caller.member_id,
+        subject=subject,
+        list_kind=body["list"],
+        authority=body["authority"],
+        reason=body["reason"],
+        legal_basis=body["legal_basis"],
+        document_number=body["document_number"],
+        measures=body["measures"],
+        period_months=body.get("period_months"),
+        notice_to=body.get("notice_to"),
+        policy=_policy(),
+        at=now,
+    )
+    session.flush()
+    response = jsonify(entry.summary())
+    response.status_code = 201
+    response.headers["Location"] = f"/api/v1/listings/{entry.id}"
+    return response
+
+
+def _own_entry(entry_id: str) -> ListEntry:
+    entry = listings.get_entry(db.session, entry_id)
+    if entry.proposer_member_id != current_caller().member_id:
+        raise listings.NotFound("no list entry with this id")  # never reveal others' entries
+    return entry
+
+
+@bp.get("/listings/<entry_id>")
+@signed(MemberRole.REGULATOR)
+def get_listing(entry_id: str) -> ResponseReturnValue:
+    return jsonify(_own_entry(entry_id).summary())
+
+
+@bp.post("/listings/<entry_id>/withdraw")
+@signed(MemberRole.REGULATOR)
+def withdraw(entry_id: str) -> ResponseReturnValue:
+    body = _body(ReasonSchema())
+    if isinstance(body, Response):
+        return body
+    entry = listings.withdraw(
+        db.session,
+        _own_entry(entry_id),
+        actor=_member_actor(),
+        reason=body["reason"],
+        at=current_runtime().clock.now(),
+    )
+    return jsonify(entry.summary())
+
+
+@bp.post("/listings/<entry_id>/revoke")
+@signed(MemberRole.REGULATOR)
+def revoke(entry_id: str) -> ResponseReturnValue:
+    body = _body(ReasonSchema())
+    if isinstance(body, Response):
+        return body
+    entry = listings.revoke(
+        db.session,
+        _own_entry(entry_id),
+        actor=_member_actor(),
+        role=Role.PROPOSER,
+        reason=body["reason"],
+        at=current_runtime().clock.now(),
+    )
+    return jsonify(entry.summary())
+
+
+@bp.post("/listings/<entry_id>/objections")
+@signed()
+def object_to(entry_id: str) -> ResponseReturnValue:
+    """A member objects for the subject it represents (the subject's own channel comes with
+    the subject pages)."""
+    body = _body(ObjectionSchema())
+    if isinstance(body, Response):
+        return body
+    entry = listings.get_entry(db.session, entry_id)
+    objection = listings.file_objection(
+        db.session,
+        entry,
+        actor=_member_actor(),
+        statement=body["statement"],
+        at=current_runtime().clock.now(),
+    )
+    db.session.flush()
+    response = jsonify(objection.view())
+    response.status_code = 201
+    return response
+
+
+@bp.post("/listings/<entry_id>/repairs")
+@signed()
+def apply_for_repair(entry_id: str) -> ResponseReturnValue:
+    body = _body(RepairSchema())
+    if isinstance(body, Response):
+        return body
+    application = listings.apply_for_repair(
+        db.session,
+        listings.get_entry(db.session, entry_id),
+        actor=_member_actor(),
+        correction_evidence=body["correction_evidence"],
+        credit_commitment=body["credit_commitment"],
+        policy=_policy(),
+        at=current_runtime().clock.now(),
+    )
+    db.session.flush()
+    response = jsonify(application.view())
+    response.status_code = 201
+    return response
+
+
+@bp.post("/repairs/<application_id>/decision")
+@signed(MemberRole.REGULATOR)
+def decide_repair(application_id: str) -> ResponseReturnValue:
+    body = _body(DecisionSchema())
+    if isinstance(body, Response):
+        return body
+    application = _application(application_id)
+    listings.decide_repair(
+        db.session,
+        application,
+        actor=_member_actor(),
+        grant=body["grant"],
+        reason=body["reason"],
+        at=current_runtime().clock.now(),
+    )
+    return jsonify(application.view())
+
+
+def _application(application_id: str) -> RepairApplication:
+    import uuid
+
+    try:
+        found = db.session.get(RepairApplication, uuid.UUID(application_id))
+    except ValueError:
+        found = None
+    if found is None:
+        raise listings.NotFound("no repair application with this id")
+    return found
+
+
+# --- public lists -----------------------------------------------------------------------------
+
+
+class PublicListSchema(Schema):
+    authority = fields.String(validate=validate.Length(min=1, max=200))
+    region = fields.String(validate=validate.Regexp(r"^\d{6}$"))
+    since = fields.Date()
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+def _published(list_kind: str, params: dict[str, Any]) -> tuple[list[ListEntry], int]:
+    query = (
+        sa.select(ListEntry)
+        .join(Subject, Subject.id == ListEntry.subject_id)
+        .where(ListEntry.list_kind == list_kind, ListEntry.state == ListingState.PUBLISHED)
+    )
+    if "authority" in params:
+        query = query.where(ListEntry.authority == params["authority"])
+    if "region" in params:
+        query = query.where(Subject.region_code == params["region"])
+    if "since" in params:
+        query = query.where(sa.func.date(ListEntry.published_at) >= params["since"])
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    page = (
+        query.order_by(ListEntry.published_at.desc(), ListEntry.id)
+        .offset((params["page"] - 1) * params["size"])
+        .limit(params["size"])
+    )
+    return list(db.session.scalars(page)), int(total)
+
+
+@bp.get("/public/lists/<list_kind>")
+def public_list(list_kind: str) -> ResponseReturnValue:
+    """Published entries, newest first; no login. ``.csv`` and ``.atom`` variants too."""
+    fmt = "json"
+    for suffix in (".csv", ".atom"):
+        if list_kind.endswith(suffix):
+            list_kind, fmt = list_kind[: -len(suffix)], suffix[1:]
+    if list_kind not in set(listings.ListKind):
+        return problems.problem_response(problems.NOT_FOUND, "the lists are blacklist and redlist")
+    try:
+        params = PublicListSchema().load(request.args.to_dict())
+    except ValidationError as exc:
+        errors = problems.field_errors(exc.messages if isinstance(exc.messages, dict) else {})
+        return problems.problem_response(problems.VALIDATION, "bad parameters", errors=errors)
+    if fmt == "atom":
+        return _atom(list_kind)
+    entries, total = _published(list_kind, params)
+    views = [entry.public_view() for entry in entries]
+    if fmt == "csv":
+        out = io.StringIO()
+        columns = [
+            "id", "list", "subject_name", "uscc", "region", "authority", "reason", "legal_basis",
+            "document_number", "measures", "published_at", "until",
+        ]  # fmt: skip
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(views)
+        return Response(out.getvalue(), mimetype="text/csv")
+    return jsonify(
+        {
+            "list": list_kind,
+            "total": total,
+            "page": params["page"],
+            "size": params["size"],
+            "entries": views,
+        }
+    )
+
+
+def _atom(list_kind: str) -> Response:
+    """Publications and removals of entries on the list, newest first (the last 100)."""
+    entries = db.session.scalars(
+        sa.select(ListEntry)
+        .where(ListEntry.list_kind == list_kind, ListEntry.published_at.is_not(None))
+        .order_by(sa.func.coalesce(ListEntry.removed_at, ListEntry.published_at).desc())
+        .limit(100)
+    ).all()
+    events: list[tuple[datetime, str, ListEntry]] = []
+    for entry in entries:
+        if entry.published_at is not None:
+            events.append((entry.published_at, "published", entry))
+        if entry.removed_at is not None:
+            events.append((entry.removed_at, f"removed ({entry.removal_reason})", entry))
+    events.sort(key=lambda item: item[0], reverse=True)
+    self_url = url_for("listings.public_list", list_kind=f"{list_kind}.atom", _external=True)
+    updated = events[0][0].isoformat() if events else "1970-01-01T00:00:00+00:00"
+    items = [
+        "<entry>"
+        f"<id>urn:creditreg:list-entry:{entry.id}:{what.split()[0]}</id>"
+        f"<title>{escape(entry.subject.name)}: {escape(what)} — {escape(entry.authority)}</title>"
+        f"<updated>{when.isoformat()}</updated>"
+        f"<summary>{escape(entry.reason)} — {escape(entry.legal_basis)}"
+        f" ({escape(entry.document_number)})</summary>"
+        "</entry>"
+        for when, what, entry in events[:100]
+    ]
+    feed = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<id>{escape(self_url)}</id><title>creditreg {list_kind}</title>"
+        f"<updated>{updated}</updated>"
+        f'<link rel="self" href="{escape(self_url)}"/>' + "".join(items) + "</feed>"
+    )
+    return Response(feed, mimetype="application/atom+xml")

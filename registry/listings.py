@@ -1,0 +1,844 @@
+"""Blacklists (严重失信主体名单) and redlists (守信激励名单): from a regulator's proposal to
+publication and removal.
+
+The lifecycle (DOMAIN.md): proposed -> under review -> approved -> notice (告知; the
+objection window is open) -> published -> removed (expired, repaired or revoked), with
+rejected and withdrawn as ends. Every move is one row of :data:`TRANSITIONS`, which says
+who may make it; anything else is refused with the current state and the moves it allows.
+Every move writes an audit event; publication and removal also queue the subject's search
+document, so the flag appears and disappears in every lookup.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from registry.audit import Actor, ActorKind, record_event
+from registry.calendar import WorkingCalendar
+from registry.db import Base, one_of, uuid_pk
+from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
+from registry.outbox import touch_subjects
+from registry.subjects import Subject
+
+
+class ListKind(StrEnum):
+    BLACKLIST = "blacklist"
+    REDLIST = "redlist"
+
+
+class ListingState(StrEnum):
+    PROPOSED = "proposed"
+    UNDER_REVIEW = "under_review"
+    APPROVED = "approved"
+    NOTICE = "notice"
+    PUBLISHED = "published"
+    REMOVED = "removed"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class RemovalReason(StrEnum):
+    EXPIRED = "expired"
+    REPAIRED = "repaired"
+    REVOKED = "revoked"
+
+
+class Role(StrEnum):
+    """Who acts on an entry: the regulator that proposed it (or its authority), registry
+    reviewers, the subject, and the registry's own jobs."""
+
+    PROPOSER = "proposer"
+    REVIEWER = "reviewer"
+    SUBJECT = "subject"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Transition:
+    to: ListingState
+    roles: frozenset[Role]
+
+
+S = ListingState
+TRANSITIONS: dict[tuple[ListingState, str], Transition] = {
+    (S.PROPOSED, "approve"): Transition(S.UNDER_REVIEW, frozenset({Role.REVIEWER})),
+    (S.UNDER_REVIEW, "approve"): Transition(S.APPROVED, frozenset({Role.REVIEWER})),
+    (S.PROPOSED, "reject"): Transition(S.REJECTED, frozenset({Role.REVIEWER})),
+    (S.UNDER_REVIEW, "reject"): Transition(S.REJECTED, frozenset({Role.REVIEWER})),
+    (S.APPROVED, "notify"): Transition(S.NOTICE, frozenset({Role.SYSTEM})),
+    (S.NOTICE, "publish"): Transition(S.PUBLISHED, frozenset({Role.SYSTEM})),
+    (S.NOTICE, "uphold_objection"): Transition(S.REJECTED, frozenset({Role.REVIEWER})),
+    (S.PUBLISHED, "expire"): Transition(S.REMOVED, frozenset({Role.SYSTEM})),
+    (S.PUBLISHED, "repair"): Transition(S.REMOVED, frozenset({Role.PROPOSER})),
+    (S.PUBLISHED, "revoke"): Transition(S.REMOVED, frozenset({Role.PROPOSER, Role.REVIEWER})),
+    **{
+        (state, "withdraw"): Transition(S.WITHDRAWN, frozenset({Role.PROPOSER}))
+        for state in (S.PROPOSED, S.UNDER_REVIEW, S.APPROVED, S.NOTICE)
+    },
+}
+"""(state, action) -> the state it leads to and who may take it. ``approve`` from
+``under_review`` only reaches ``approved`` once enough distinct reviewers approved."""
+
+
+class InvalidTransition(Conflict):
+    """The move is not allowed from the entry's state, or not to this actor."""
+
+
+def allowed_actions(state: str) -> list[str]:
+    return sorted(action for (from_state, action) in TRANSITIONS if from_state == state)
+
+
+@dataclass(frozen=True)
+class ListPolicy:
+    """The periods and counts of DOMAIN.md, from configuration."""
+
+    calendar: WorkingCalendar
+    approvals: dict[str, int]  # per list
+    objection_window_days: int = 10  # working days
+    repair_ack_days: int = 10  # working days
+    repair_decision_days: int = 3  # working days
+    default_period_months: dict[str, int] | None = None
+    min_repair_months: int = 12
+
+
+class ListEntry(Base):
+    __tablename__ = "list_entries"
+    __table_args__ = (
+        one_of("list_kind", ListKind),
+        one_of("state", ListingState),
+        sa.CheckConstraint("length(legal_basis) > 0", name="legal_basis_given"),
+        sa.CheckConstraint("period_months > 0", name="period_positive"),
+    )
+
+    id: Mapped[uuid_pk]
+    subject_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("subjects.id"), index=True)
+    list_kind: Mapped[str] = mapped_column(sa.String(16))
+    state: Mapped[str] = mapped_column(sa.String(16), index=True)
+    proposer_member_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("members.id"), index=True)
+    authority: Mapped[str] = mapped_column(sa.String(200), comment="issuing authority")
+    reason: Mapped[str] = mapped_column(sa.Text)
+    legal_basis: Mapped[str] = mapped_column(sa.Text)
+    document_number: Mapped[str] = mapped_column(sa.String(100), comment="认定文书号")
+    measures: Mapped[str] = mapped_column(sa.Text, comment="惩戒措施 / 激励措施 applied")
+    period_months: Mapped[int]
+    min_repair_months: Mapped[int | None] = mapped_column(
+        comment="earliest credit repair after publication (blacklists)"
+    )
+    notice_to: Mapped[str | None] = mapped_column(
+        sa.String(200), comment="where the prior notice goes (an e-mail address)"
+    )
+    proposed_at: Mapped[datetime]
+    approved_at: Mapped[datetime | None]
+    notice_sent_at: Mapped[datetime | None]
+    objection_deadline: Mapped[date | None]
+    published_at: Mapped[datetime | None]
+    publish_until: Mapped[datetime | None] = mapped_column(index=True)
+    removed_at: Mapped[datetime | None]
+    removal_reason: Mapped[str | None] = mapped_column(sa.String(16))
+    outcome_note: Mapped[str | None] = mapped_column(sa.Text)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    subject: Mapped[Subject] = relationship()
+    reviews: Mapped[list[ListReview]] = relationship(
+        back_populates="entry", order_by="ListReview.at", lazy="selectin"
+    )
+    objections: Mapped[list[ListObjection]] = relationship(
+        back_populates="entry", order_by="ListObjection.filed_at", lazy="selectin"
+    )
+
+    def public_view(self) -> dict[str, Any]:
+        """What the public pages and feeds show of a published entry."""
+        return {
+            "id": str(self.id),
+            "list": self.list_kind,
+            "subject_id": str(self.subject_id),
+            "subject_name": self.subject.name,
+            "uscc": self.subject.uscc,
+            "region": self.subject.region_code,
+            "authority": self.authority,
+            "reason": self.reason,
+            "legal_basis": self.legal_basis,
+            "document_number": self.document_number,
+            "measures": self.measures,
+            "published_at": _iso(self.published_at),
+            "until": _iso(self.publish_until),
+            "how_to_object": "File an objection (异议) with the registry, naming this entry.",
+            "how_to_repair": (
+                "Apply for credit repair (信用修复) once the conduct is corrected and "
+                f"obligations performed, from {_iso(self.repair_from)} on, with a public "
+                "credit commitment."
+                if self.list_kind == ListKind.BLACKLIST
+                else None
+            ),
+        }
+
+    @property
+    def repair_from(self) -> datetime | None:
+        if self.published_at is None or not self.min_repair_months:
+            return None
+        return add_months(self.published_at, self.min_repair_months)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            **{k: v for k, v in self.public_view().items() if k not in ("how_to_object",)},
+            "state": self.state,
+            "allowed_actions": allowed_actions(self.state),
+            "period_months": self.period_months,
+            "proposer_member_id": str(self.proposer_member_id),
+            "proposed_at": _iso(self.proposed_at),
+            "approvals": [
+                {"reviewer": r.reviewer_id, "decision": r.decision, "reason": r.reason}
+                for r in self.reviews
+            ],
+            "objection_deadline": self.objection_deadline.isoformat()
+            if self.objection_deadline
+            else None,
+            "objections": [o.view() for o in self.objections],
+            "removed_at": _iso(self.removed_at),
+            "removal_reason": self.removal_reason,
+            "outcome_note": self.outcome_note,
+        }
+
+
+class ListReview(Base):
+    __tablename__ = "list_reviews"
+    __table_args__ = (sa.UniqueConstraint("entry_id", "reviewer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    entry_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("list_entries.id"), index=True)
+    reviewer_id: Mapped[str] = mapped_column(sa.String(64))
+    decision: Mapped[str] = mapped_column(sa.String(16))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    at: Mapped[datetime]
+
+    entry: Mapped[ListEntry] = relationship(back_populates="reviews")
+
+
+class ListObjection(Base):
+    __tablename__ = "list_objections"
+
+    id: Mapped[uuid_pk]
+    entry_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("list_entries.id"), index=True)
+    filed_by: Mapped[str] = mapped_column(sa.String(80), comment="actor kind:id")
+    statement: Mapped[str] = mapped_column(sa.Text)
+    filed_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(sa.String(80))
+    outcome: Mapped[str | None] = mapped_column(sa.String(16), comment="dismissed or upheld")
+    answer: Mapped[str | None] = mapped_column(sa.Text)
+
+    entry: Mapped[ListEntry] = relationship(back_populates="objections")
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "statement": self.statement,
+            "filed_at": _iso(self.filed_at),
+            "outcome": self.outcome,
+            "answer": self.answer,
+            "answered_at": _iso(self.answered_at),
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def add_months(when: datetime, months: int) -> datetime:
+    """The same day ``months`` later (the last day of a shorter month)."""
+    month = when.month - 1 + months
+    year, month = when.year + month // 12, month % 12 + 1
+    for day in (when.day, 30, 29, 28):
+        try:
+            return when.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- moves ---------------------------------------------------------------------------------
+
+
+def _move(
+    session: Session,
+    entry: ListEntry,
+    action: str,
+    *,
+    actor: Actor,
+    role: Role,
+    at: datetime,
+    reason: str | None = None,
+    to: ListingState | None = None,
+) -> None:
+    transition = TRANSITIONS.get((ListingState(entry.state), action))
+    if transition is None or role not in transition.roles:
+        allowed = allowed_actions(entry.state)
+        detail = (
+            f"a {role} cannot {action} an entry that is {entry.state}"
+            if transition is not None
+            else f"cannot {action} an entry that is {entry.state}"
+        )
+        raise InvalidTransition(detail, current_state=entry.state, allowed_actions=allowed)
+    before = entry.state
+    entry.state = to or transition.to
+    record_event(
+        session,
+        actor=actor,
+        action=f"listing.{action}",
+        object_type="list_entry",
+        object_id=str(entry.id),
+        before={"state": before},
+        after={"state": entry.state},
+        reason=reason,
+        at=at,
+    )
+
+
+def propose_listing(
+    session: Session,
+    *,
+    actor: Actor,
+    proposer_member_id: uuid.UUID,
+    subject: Subject,
+    list_kind: str,
+    authority: str,
+    reason: str,
+    legal_basis: str,
+    document_number: str,
+    measures: str,
+    period_months: int | None,
+    notice_to: str | None,
+    policy: ListPolicy,
+    at: datetime,
+) -> ListEntry:
+    """A regulator's proposal. Every missing piece is reported at once; a listing without
+    a legal basis is never created.
+
+    :raises InvalidInput: a missing field or an impossible period.
+    :raises Conflict: the subject already has an open entry on this list.
+    """
+    errors: dict[str, list[str]] = {}
+    for name, value in (
+        ("authority", authority),
+        ("reason", reason),
+        ("legal_basis", legal_basis),
+        ("document_number", document_number),
+        ("measures", measures),
+    ):
+        if not value or not value.strip():
+            errors[name] = ["required"]
+    if list_kind not in set(ListKind):
+        errors["list"] = [f"one of {', '.join(ListKind)}"]
+    defaults = policy.default_period_months or {}
+    period = period_months or defaults.get(list_kind)
+    if not period or period < 1 or period > 120:
+        errors["period_months"] = ["between 1 and 120 months"]
+    if errors:
+        raise InvalidInput("the listing cannot be proposed", errors)
+    open_states = [s for s in ListingState if s not in (S.REMOVED, S.REJECTED, S.WITHDRAWN)]
+    existing = session.scalar(
+        sa.select(ListEntry.id).where(
+            ListEntry.subject_id == subject.id,
+            ListEntry.list_kind == list_kind,
+            ListEntry.state.in_(open_states),
+        )
+    )
+    if existing is not None:
+        raise Conflict("the subject already has an open entry on this list", entry_id=str(existing))
+    entry = ListEntry(
+        id=uuid.uuid4(),
+        subject_id=subject.id,
+        list_kind=list_kind,
+        state=ListingState.PROPOSED,
+        proposer_member_id=proposer_member_id,
+        authority=authority.strip(),
+        reason=reason.strip(),
+        legal_basis=legal_basis.strip(),
+        document_number=document_number.strip(),
+        measures=measures.strip(),
+        period_months=int(period),  # type: ignore[arg-type]
+        min_repair_months=policy.min_repair_months if list_kind == ListKind.BLACKLIST else None,
+        notice_to=notice_to,
+        proposed_at=at,
+    )
+    session.add(entry)
+    record_event(
+        session,
+        actor=actor,
+        action="listing.proposed",
+        object_type="list_entry",
+        object_id=str(entry.id),
+        after={"state": entry.state, "list": list_kind, "subject_id": str(subject.id)},
+        at=at,
+    )
+    return entry
+
+
+def get_entry(session: Session, entry_id: str | uuid.UUID) -> ListEntry:
+    try:
+        entry = session.get(ListEntry, uuid.UUID(str(entry_id)))
+    except ValueError:
+        entry = None
+    if entry is None:
+        raise NotFound("no list entry with this id")
+    return entry
+
+
+def review(
+    session: Session,
+    entry: ListEntry,
+    *,
+    reviewer: Actor,
+    approve: bool,
+    reason: str,
+    policy: ListPolicy,
+    at: datetime,
+    reviewer_regulator_id: uuid.UUID | None = None,
+    notifications: Any = None,
+) -> ListEntry:
+    """A reviewer's approval or rejection, with a reason (four eyes: never the proposer,
+    never twice the same reviewer). Enough approvals move the entry to notice at once.
+
+    ``reviewer_regulator_id`` is the regulator a staff reviewer works for, if any: staff of
+    the proposing regulator cannot review its proposals.
+    """
+    if not reason or not reason.strip():
+        raise InvalidInput("a review needs a reason", {"reason": ["required"]})
+    proposer = str(entry.proposer_member_id)
+    if (reviewer.kind == ActorKind.MEMBER and reviewer.id == proposer) or (
+        reviewer_regulator_id is not None and str(reviewer_regulator_id) == proposer
+    ):
+        raise Forbidden("the proposer cannot review its own proposal")
+    if any(r.reviewer_id == reviewer.id for r in entry.reviews):
+        raise InvalidTransition(
+            "this reviewer has already reviewed the entry",
+            current_state=entry.state,
+            allowed_actions=allowed_actions(entry.state),
+        )
+    if approve:
+        _check("approve", entry, Role.REVIEWER)
+    else:
+        _check("reject", entry, Role.REVIEWER)
+    entry.reviews.append(
+        ListReview(
+            reviewer_id=reviewer.id,
+            decision="approve" if approve else "reject",
+            reason=reason.strip(),
+            at=at,
+        )
+    )
+    if not approve:
+        _move(session, entry, "reject", actor=reviewer, role=Role.REVIEWER, at=at, reason=reason)
+        entry.outcome_note = reason.strip()
+        return entry
+    approvals = sum(1 for r in entry.reviews if r.decision == "approve")
+    needed = policy.approvals.get(entry.list_kind, 1)
+    if entry.state == ListingState.PROPOSED:
+        _move(session, entry, "approve", actor=reviewer, role=Role.REVIEWER, at=at, reason=reason)
+    if approvals >= needed:
+        if entry.state == ListingState.UNDER_REVIEW:
+            _move(
+                session, entry, "approve", actor=reviewer, role=Role.REVIEWER, at=at, reason=reason
+            )
+        entry.approved_at = at
+        send_notice(session, entry, policy=policy, at=at, notifications=notifications)
+    return entry
+
+
+def _check(action: str, entry: ListEntry, role: Role) -> None:
+    transition = TRANSITIONS.get((ListingState(entry.state), action))
+    if transition is None or role not in transition.roles:
+        raise InvalidTransition(
+            f"cannot {action} an entry that is {entry.state}",
+            current_state=entry.state,
+            allowed_actions=allowed_actions(entry.state),
+        )
+
+
+def send_notice(
+    session: Session, entry: ListEntry, *, policy: ListPolicy, at: datetime, notifications: Any
+) -> None:
+    """Prior notice (告知): tell the subject the reason, basis and rights, open the window."""
+    _move(session, entry, "notify", actor=Actor.system("listings"), role=Role.SYSTEM, at=at)
+    entry.notice_sent_at = at
+    entry.objection_deadline = policy.calendar.add_working_days(
+        at.date(), policy.objection_window_days
+    )
+    if notifications is not None:
+        notifications.notice(session, entry, at=at)
+
+
+def withdraw(
+    session: Session, entry: ListEntry, *, actor: Actor, reason: str, at: datetime
+) -> ListEntry:
+    _proposer_only(entry, actor)
+    _move(session, entry, "withdraw", actor=actor, role=Role.PROPOSER, at=at, reason=reason)
+    entry.outcome_note = reason
+    return entry
+
+
+def _proposer_only(entry: ListEntry, actor: Actor) -> None:
+    if actor.kind != ActorKind.MEMBER or actor.id != str(entry.proposer_member_id):
+        raise Forbidden("only the regulator that proposed the entry may do this")
+
+
+def file_objection(
+    session: Session, entry: ListEntry, *, actor: Actor, statement: str, at: datetime
+) -> ListObjection:
+    """An objection during the notice window suspends publication until answered."""
+    if entry.state != ListingState.NOTICE:
+        raise InvalidTransition(
+            "objections to a listing are filed while its notice is open",
+            current_state=entry.state,
+            allowed_actions=allowed_actions(entry.state),
+        )
+    if not statement or not statement.strip():
+        raise InvalidInput("an objection needs a statement", {"statement": ["required"]})
+    objection = ListObjection(
+        id=uuid.uuid4(),
+        filed_by=f"{actor.kind}:{actor.id}",
+        statement=statement.strip(),
+        filed_at=at,
+    )
+    entry.objections.append(objection)
+    record_event(
+        session,
+        actor=actor,
+        action="listing.objected",
+        object_type="list_entry",
+        object_id=str(entry.id),
+        after={"objection_id": str(objection.id)},
+        at=at,
+    )
+    return objection
+
+
+def answer_objection(
+    session: Session,
+    entry: ListEntry,
+    objection_id: str,
+    *,
+    reviewer: Actor,
+    upheld: bool,
+    answer: str,
+    at: datetime,
+) -> ListEntry:
+    """A reviewer answers: dismissed, publication may go on; upheld, the entry is rejected."""
+    objection = next((o for o in entry.objections if str(o.id) == str(objection_id)), None)
+    if objection is None:
+        raise NotFound("no such objection on this entry")
+    if objection.outcome is not None:
+        raise Conflict("the objection was already answered")
+    if not answer or not answer.strip():
+        raise InvalidInput("an answer needs a reason", {"answer": ["required"]})
+    if upheld:
+        _check("uphold_objection", entry, Role.REVIEWER)
+    objection.outcome = "upheld" if upheld else "dismissed"
+    objection.answer = answer.strip()
+    objection.answered_at = at
+    objection.answered_by = f"{reviewer.kind}:{reviewer.id}"
+    record_event(
+        session,
+        actor=reviewer,
+        action="listing.objection_answered",
+        object_type="list_entry",
+        object_id=str(entry.id),
+        after={"objection_id": objection_id, "outcome": objection.outcome},
+        reason=answer,
+        at=at,
+    )
+    if upheld:
+        _move(
+            session,
+            entry,
+            "uphold_objection",
+            actor=reviewer,
+            role=Role.REVIEWER,
+            at=at,
+            reason=answer,
+        )
+        entry.outcome_note = answer.strip()
+    return entry
+
+
+def _remove(
+    session: Session,
+    entry: ListEntry,
+    action: str,
+    reason: RemovalReason,
+    *,
+    actor: Actor,
+    role: Role,
+    note: str | None,
+    at: datetime,
+) -> None:
+    _move(session, entry, action, actor=actor, role=role, at=at, reason=note)
+    entry.removed_at = at
+    entry.removal_reason = reason
+    entry.outcome_note = note
+    touch_subjects(session, [entry.subject_id], at=at)
+
+
+def revoke(
+    session: Session, entry: ListEntry, *, actor: Actor, role: Role, reason: str, at: datetime
+) -> ListEntry:
+    if not reason or not reason.strip():
+        raise InvalidInput("a revocation needs a reason", {"reason": ["required"]})
+    if role == Role.PROPOSER:
+        _proposer_only(entry, actor)
+    _remove(
+        session, entry, "revoke", RemovalReason.REVOKED, actor=actor, role=role, note=reason, at=at
+    )
+    return entry
+
+
+def publish_due(session: Session, now: datetime) -> int:
+    """Publish every entry whose objection window has closed with no open objection.
+    Idempotent: an entry is published once."""
+    due = session.scalars(
+        sa.select(ListEntry).where(
+            ListEntry.state == ListingState.NOTICE, ListEntry.objection_deadline < now.date()
+        )
+    ).all()
+    published = 0
+    for entry in due:
+        if any(o.outcome is None for o in entry.objections):
+            continue  # suspended until a reviewer answers
+        _move(session, entry, "publish", actor=Actor.system("listings"), role=Role.SYSTEM, at=now)
+        entry.published_at = now
+        entry.publish_until = add_months(now, entry.period_months)
+        touch_subjects(session, [entry.subject_id], at=now)
+        published += 1
+    return published
+
+
+def expire_due(session: Session, now: datetime) -> int:
+    """Remove every published entry whose period has ended. Idempotent."""
+    due = session.scalars(
+        sa.select(ListEntry).where(
+            ListEntry.state == ListingState.PUBLISHED, ListEntry.publish_until <= now
+        )
+    ).all()
+    for entry in due:
+        _remove(
+            session,
+            entry,
+            "expire",
+            RemovalReason.EXPIRED,
+            actor=Actor.system("listings"),
+            role=Role.SYSTEM,
+            note="the publication period ended",
+            at=now,
+        )
+    return len(due)
+
+
+def run_list_jobs(session: Session, now: datetime) -> int:
+    """The worker's list job: publications and expiries that are due, at most a round late."""
+    return publish_due(session, now) + expire_due(session, now)
+
+
+def published_entries_of(
+    session: Session, subject_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[ListEntry]]:
+    found: dict[uuid.UUID, list[ListEntry]] = {}
+    for entry in session.scalars(
+        sa.select(ListEntry).where(
+            ListEntry.subject_id.in_(subject_ids), ListEntry.state == ListingState.PUBLISHED
+        )
+    ):
+        found.setdefault(entry.subject_id, []).append(entry)
+    return found
+
+
+# --- credit repair (信用修复) ---------------------------------------------------------------
+
+
+class RepairApplication(Base):
+    __tablename__ = "repair_applications"
+    __table_args__ = (one_of("status", ["filed", "acknowledged", "granted", "refused"]),)
+
+    id: Mapped[uuid_pk]
+    entry_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("list_entries.id"), index=True)
+    applicant: Mapped[str] = mapped_column(sa.String(80), comment="actor kind:id")
+    correction_evidence: Mapped[str] = mapped_column(sa.Text)
+    credit_commitment: Mapped[str] = mapped_column(sa.Text, comment="公开信用承诺")
+    status: Mapped[str] = mapped_column(sa.String(16))
+    filed_at: Mapped[datetime]
+    acknowledge_by: Mapped[date]
+    acknowledged_at: Mapped[datetime | None]
+    decide_by: Mapped[date | None]
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "entry_id": str(self.entry_id),
+            "status": self.status,
+            "filed_at": _iso(self.filed_at),
+            "acknowledge_by": self.acknowledge_by.isoformat(),
+            "acknowledged_at": _iso(self.acknowledged_at),
+            "decide_by": self.decide_by.isoformat() if self.decide_by else None,
+            "decided_at": _iso(self.decided_at),
+            "decision_reason": self.decision_reason,
+        }
+
+
+def apply_for_repair(
+    session: Session,
+    entry: ListEntry,
+    *,
+    actor: Actor,
+    correction_evidence: str,
+    credit_commitment: str,
+    policy: ListPolicy,
+    at: datetime,
+) -> RepairApplication:
+    """The subject (or a member for it) applies: after the minimum period, with the
+    evidence of correction and a public credit commitment."""
+    errors: dict[str, list[str]] = {}
+    if not correction_evidence or not correction_evidence.strip():
+        errors["correction_evidence"] = ["required"]
+    if not credit_commitment or not credit_commitment.strip():
+        errors["credit_commitment"] = ["a public credit commitment is required"]
+    if errors:
+        raise InvalidInput("the application is incomplete", errors)
+    if entry.state != ListingState.PUBLISHED or entry.list_kind != ListKind.BLACKLIST:
+        raise InvalidTransition(
+            "credit repair applies to a published blacklist entry",
+            current_state=entry.state,
+            allowed_actions=allowed_actions(entry.state),
+        )
+    earliest = entry.repair_from
+    if earliest is not None and at < earliest:
+        raise Conflict(
+            "credit repair is possible after the minimum period",
+            repair_from=_iso(earliest),
+        )
+    open_application = session.scalar(
+        sa.select(RepairApplication.id).where(
+            RepairApplication.entry_id == entry.id,
+            RepairApplication.status.in_(["filed", "acknowledged"]),
+        )
+    )
+    if open_application is not None:
+        raise Conflict("an application for this entry is already open")
+    application = RepairApplication(
+        id=uuid.uuid4(),
+        entry_id=entry.id,
+        applicant=f"{actor.kind}:{actor.id}",
+        correction_evidence=correction_evidence.strip(),
+        credit_commitment=credit_commitment.strip(),
+        status="filed",
+        filed_at=at,
+        acknowledge_by=policy.calendar.add_working_days(at.date(), policy.repair_ack_days),
+    )
+    session.add(application)
+    record_event(
+        session,
+        actor=actor,
+        action="repair.filed",
+        object_type="list_entry",
+        object_id=str(entry.id),
+        after={"application_id": str(application.id)},
+        at=at,
+    )
+    return application
+
+
+def acknowledge_repair(
+    session: Session,
+    application: RepairApplication,
+    *,
+    actor: Actor,
+    policy: ListPolicy,
+    at: datetime,
+) -> RepairApplication:
+    """The registry acknowledges; the authority's decision deadline starts."""
+    if application.status != "filed":
+        raise Conflict(f"the application is {application.status}")
+    application.status = "acknowledged"
+    application.acknowledged_at = at
+    application.decide_by = policy.calendar.add_working_days(at.date(), policy.repair_decision_days)
+    record_event(
+        session,
+        actor=actor,
+        action="repair.acknowledged",
+        object_type="list_entry",
+        object_id=str(application.entry_id),
+        after={"application_id": str(application.id), "decide_by": str(application.decide_by)},
+        at=at,
+    )
+    return application
+
+
+def decide_repair(
+    session: Session,
+    application: RepairApplication,
+    *,
+    actor: Actor,
+    grant: bool,
+    reason: str,
+    at: datetime,
+) -> RepairApplication:
+    """The authority decides with a reason; a granted repair takes the entry down at once."""
+    if application.status != "acknowledged":
+        raise Conflict("an application is decided after it is acknowledged")
+    if not reason or not reason.strip():
+        raise InvalidInput("a decision needs a reason", {"reason": ["required"]})
+    entry = session.get(ListEntry, application.entry_id)
+    assert entry is not None
+    _proposer_only(entry, actor)
+    application.status = "granted" if grant else "refused"
+    application.decided_at = at
+    application.decision_reason = reason.strip()
+    record_event(
+        session,
+        actor=actor,
+        action=f"repair.{application.status}",
+        object_type="list_entry",
+        object_id=str(entry.id),
+        after={"application_id": str(application.id)},
+        reason=reason,
+        at=at,
+    )
+    if grant:
+        _remove(
+            session,
+            entry,
+            "repair",
+            RemovalReason.REPAIRED,
+            actor=actor,
+            role=Role.PROPOSER,
+            note=reason.strip(),
+            at=at,
+        )
+    return application
+
+
+def policy_from_settings(settings: Any) -> ListPolicy:
+    return ListPolicy(
+        calendar=WorkingCalendar.of(settings.HOLIDAYS, settings.MAKEUP_WORKDAYS),
+        approvals={
+            ListKind.BLACKLIST: settings.LIST_APPROVALS_BLACKLIST,
+            ListKind.REDLIST: settings.LIST_APPROVALS_REDLIST,
+        },
+        objection_window_days=settings.OBJECTION_WINDOW_WORKING_DAYS,
+        repair_ack_days=settings.REPAIR_ACK_WORKING_DAYS,
+        repair_decision_days=settings.REPAIR_DECISION_WORKING_DAYS,
+        default_period_months={
+            ListKind.BLACKLIST: settings.BLACKLIST_PERIOD_MONTHS,
+            ListKind.REDLIST: settings.REDLIST_PERIOD_MONTHS,
+        },
+        min_repair_months=settings.BLACKLIST_MIN_REPAIR_MONTHS,
+    )

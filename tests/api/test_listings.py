@@ -1,0 +1,253 @@
+"""Blacklists and redlists end to end: the regulator through the signed API, reviewers
+through `creditreg listings`, the worker's job for publication and expiry, with time
+travel; public feeds; the subject's search document."""
+
+import json
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask import current_app
+
+from registry.audit import AuditEvent
+from registry.listings import run_list_jobs
+from registry.notifications import Notification
+from registry.staff import add_staff_user
+from search.sync import drain_once
+from tests.factories import TEST_ACTOR
+from tests.signing import signed_member
+
+SUBJECT = {"kind": "enterprise", "uscc": "91110000600037341L", "name": "北京华信科技有限公司"}
+PROPOSAL = {
+    "subject": SUBJECT,
+    "list": "blacklist",
+    "authority": "北京市市场监督管理局",
+    "reason": "提供虚假材料取得行政许可",
+    "legal_basis": "《市场监督管理严重违法失信名单管理办法》第二条",
+    "document_number": "京市监严〔2026〕1号",
+    "measures": "限制参与政府采购",
+    "notice_to": "legal@huaxin.example",
+}
+
+
+@pytest.fixture
+def regulator(session, client, clock):
+    return signed_member(session, client, clock, kind="regulator", roles=("regulator",))
+
+
+@pytest.fixture
+def reviewers(session, runtime):
+    for name in ("rev-alice", "rev-bob"):
+        add_staff_user(
+            session,
+            actor=TEST_ACTOR,
+            passwords=runtime.passwords,
+            username=name,
+            password="a long enough password",
+            roles=["reviewer"],
+        )
+    session.commit()
+    return ("rev-alice", "rev-bob")
+
+
+def cli(app, *args):
+    result = app.test_cli_runner().invoke(args=["listings", *args])
+    return result.exit_code, result.output
+
+
+def propose(regulator, **changes):
+    response = regulator.post("/api/v1/listings", {**PROPOSAL, **changes})
+    return response
+
+
+def approve_all(app, entry_id, reviewers):
+    for reviewer in reviewers:
+        code, output = cli(
+            app, "review", entry_id, "--reviewer", reviewer, "--approve", "--reason", "依据充分"
+        )
+        assert code == 0, output
+    return json.loads(output)
+
+
+def tick(app, session, clock, delta):
+    clock.advance(delta)
+    changed = run_list_jobs(session, clock.now())
+    session.commit()
+    return changed
+
+
+def index_document(session, clock, subject_id):
+    backend = current_app.extensions["creditreg.search"]
+    while drain_once(session, backend, clock.now()):
+        pass
+    return backend.get(subject_id, session=session)
+
+
+def test_published_then_expired(app, session, client, clock, regulator, reviewers):
+    created = propose(regulator)
+    assert created.status_code == 201, created.get_json()
+    entry = created.get_json()
+    assert entry["state"] == "proposed"
+    after_one = json.loads(
+        cli(app, "review", entry["id"], "--reviewer", "rev-alice", "--approve", "--reason", "ok")[1]
+    )
+    assert after_one["state"] == "under_review"  # a blacklist needs two reviewers
+    noticed = json.loads(
+        cli(app, "review", entry["id"], "--reviewer", "rev-bob", "--approve", "--reason", "ok")[1]
+    )
+    assert noticed["state"] == "notice"
+    # 25 Nov 2026 (Wednesday) + 10 working days.
+    assert noticed["objection_deadline"] == "2026-12-09"
+    notice = session.scalars(sa.select(Notification)).one()
+    assert notice.recipient == "legal@huaxin.example" and "2026-12-09" in notice.body
+
+    assert tick(app, session, clock, timedelta(days=14)) == 0  # 9 Dec: still in the window
+    assert tick(app, session, clock, timedelta(days=1)) == 1
+    published = regulator.get(f"/api/v1/listings/{entry['id']}").get_json()
+    assert published["state"] == "published"
+    document = index_document(session, clock, entry["subject_id"])
+    assert document["lists"] == ["blacklist"]
+    assert document["list_entries"][0]["authority"] == PROPOSAL["authority"]
+
+    public = client.get("/api/v1/public/lists/blacklist").get_json()
+    assert public["total"] == 1
+    shown = public["entries"][0]
+    for field in (
+        "authority",
+        "legal_basis",
+        "document_number",
+        "measures",
+        "how_to_object",
+        "how_to_repair",
+    ):
+        assert shown[field], field
+    assert client.get("/api/v1/public/lists/redlist").get_json()["total"] == 0
+    assert "北京华信科技有限公司" in client.get("/api/v1/public/lists/blacklist.csv").get_data(
+        as_text=True
+    )
+
+    assert tick(app, session, clock, timedelta(days=365 * 3 + 1)) == 1  # the period ends
+    removed = regulator.get(f"/api/v1/listings/{entry['id']}").get_json()
+    assert (removed["state"], removed["removal_reason"]) == ("removed", "expired")
+    assert client.get("/api/v1/public/lists/blacklist").get_json()["total"] == 0
+    assert index_document(session, clock, entry["subject_id"])["lists"] == []
+    atom = client.get("/api/v1/public/lists/blacklist.atom").get_data(as_text=True)
+    assert atom.count("<entry>") == 2 and "removed (expired)" in atom
+
+
+def test_an_objection_suspends_publication_until_answered(
+    app, session, client, clock, regulator, reviewers
+):
+    entry = propose(regulator).get_json()
+    approve_all(app, entry["id"], reviewers)
+    subject_side = signed_member(session, client, clock, roles=("querier",))
+    objection = subject_side.post(
+        f"/api/v1/listings/{entry['id']}/objections", {"statement": "材料真实，申请复核"}
+    )
+    assert objection.status_code == 201
+    assert tick(app, session, clock, timedelta(days=30)) == 0  # window over, but suspended
+    code, output = cli(
+        app, "answer-objection", entry["id"], objection.get_json()["id"],
+        "--reviewer", "rev-alice", "--dismiss", "--answer", "经复核，认定事实清楚",
+    )  # fmt: skip
+    assert code == 0, output
+    assert tick(app, session, clock, timedelta(minutes=1)) == 1
+    assert regulator.get(f"/api/v1/listings/{entry['id']}").get_json()["state"] == "published"
+
+
+def test_repaired_early_after_the_minimum_period(app, session, client, clock, regulator, reviewers):
+    entry = propose(regulator).get_json()
+    approve_all(app, entry["id"], reviewers)
+    tick(app, session, clock, timedelta(days=20))
+    subject_side = signed_member(session, client, clock, roles=("querier",))
+    application = {
+        "correction_evidence": "已整改并缴清罚款",
+        "credit_commitment": "本企业承诺依法诚信经营",
+    }
+    too_early = subject_side.post(f"/api/v1/listings/{entry['id']}/repairs", application)
+    assert too_early.status_code == 409
+    assert too_early.get_json()["repair_from"]
+    clock.advance(timedelta(days=366))
+    filed = subject_side.post(f"/api/v1/listings/{entry['id']}/repairs", application)
+    assert filed.status_code == 201, filed.get_json()
+    code, output = cli(app, "acknowledge-repair", filed.get_json()["id"], "--reviewer", "rev-bob")
+    assert code == 0, output
+    assert json.loads(output)["decide_by"]
+    decided = regulator.post(
+        f"/api/v1/repairs/{filed.get_json()['id']}/decision", {"grant": True, "reason": "整改到位"}
+    )
+    assert decided.status_code == 200, decided.get_json()
+    removed = regulator.get(f"/api/v1/listings/{entry['id']}").get_json()
+    assert (removed["state"], removed["removal_reason"]) == ("removed", "repaired")
+    assert client.get("/api/v1/public/lists/blacklist").get_json()["total"] == 0
+    assert index_document(session, clock, entry["subject_id"])["lists"] == []
+
+
+def test_rejected_and_then_no_further_moves(app, session, regulator, reviewers):
+    entry = propose(regulator).get_json()
+    code, output = cli(
+        app, "review", entry["id"], "--reviewer", "rev-alice", "--reject", "--reason", "证据不足"
+    )
+    assert code == 0 and json.loads(output)["state"] == "rejected"
+    code, output = cli(
+        app, "review", entry["id"], "--reviewer", "rev-bob", "--approve", "--reason", "ok"
+    )
+    assert code == 1
+    assert "current_state: rejected" in output and "allowed_actions: []" in output
+    withdrawn = regulator.post(f"/api/v1/listings/{entry['id']}/withdraw", {"reason": "重新调查"})
+    assert withdrawn.status_code == 409
+    problem = withdrawn.get_json()
+    assert problem["type"] == "/problems/invalid-transition"
+    assert problem["current_state"] == "rejected" and problem["allowed_actions"] == []
+
+
+def test_the_proposers_own_staff_cannot_approve(app, session, runtime, regulator, reviewers):
+    add_staff_user(
+        session,
+        actor=TEST_ACTOR,
+        passwords=runtime.passwords,
+        username="reg-carol",
+        password="a long enough password",
+        roles=["regulator", "reviewer"],
+        regulator_member=regulator.member,
+    )
+    session.commit()
+    entry = propose(regulator).get_json()
+    code, output = cli(
+        app, "review", entry["id"], "--reviewer", "reg-carol", "--approve", "--reason", "ok"
+    )
+    assert code == 1 and "proposer cannot review" in output
+    code, output = cli(
+        app, "review", entry["id"], "--reviewer", "rev-alice", "--approve", "--reason", "ok"
+    )
+    code, output = cli(
+        app, "review", entry["id"], "--reviewer", "rev-alice", "--approve", "--reason", "again"
+    )
+    assert code == 1 and "already reviewed" in output
+
+
+def test_the_job_is_idempotent(app, session, clock, regulator, reviewers):
+    entry = propose(regulator).get_json()
+    approve_all(app, entry["id"], reviewers)
+    assert tick(app, session, clock, timedelta(days=30)) == 1
+    events = session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+    assert run_list_jobs(session, clock.now()) == 0
+    assert session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == events
+
+
+def test_a_proposal_without_legal_basis_is_refused_with_every_error(regulator, session):
+    response = propose(regulator, legal_basis="", measures="", list="greylist", period_months=0)
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.get_json()["errors"]}
+    assert {"legal_basis", "measures", "list", "period_months"} <= fields
+    assert session.scalar(sa.text("SELECT count(*) FROM list_entries")) == 0
+
+
+def test_only_regulators_propose_and_only_their_own_entries_are_visible(
+    session, client, clock, regulator, reviewers
+):
+    bank = signed_member(session, client, clock, roles=("submitter", "querier"))
+    assert bank.post("/api/v1/listings", PROPOSAL).status_code == 403
+    entry = propose(regulator).get_json()
+    other = signed_member(session, client, clock, kind="regulator", roles=("regulator",))
+    assert other.get(f"/api/v1/listings/{entry['id']}").status_code == 404
