@@ -896,6 +896,21 @@ def build_document() -> dict[str, Any]:
                 },
             }
         },
+        "/lists/{list_kind}": {
+            "get": {
+                "operationId": "listPage",
+                "summary": "A public list as a web page, with filters",
+                "security": [],
+                "parameters": [
+                    _path("list_kind", uuid=False),
+                    *_query_parameters(PublicListSchema()),
+                ],
+                "responses": {
+                    "200": {"description": "HTML", "content": {"text/html": {"schema": {}}}},
+                    **_problem_responses(404),
+                },
+            }
+        },
         "/": {
             "get": {
                 "operationId": "home",

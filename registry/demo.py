@@ -437,7 +437,84 @@ def load_demo(session: Session, runtime: Runtime, spec: DemoSpec) -> DemoSummary
             summary.counts["shops"] += 1
 
     _load_records(session, rng, members, subjects, now, summary)
+    _load_list_entries(session, rng, runtime, members, subjects, now, summary)
     return summary
+
+
+LISTINGS = {
+    "blacklist": (
+        "market",
+        "提供虚假材料取得行政许可，情节严重",
+        "《市场监督管理严重违法失信名单管理办法》第九条",
+        "限制参与政府采购、招标投标；限制取得政府补贴",
+    ),
+    "redlist": (
+        "tax",
+        "连续三年纳税信用评价为A级",
+        "《纳税信用管理办法》第三十条",
+        "简化办税流程，绿色通道，优先办理",
+    ),
+}
+
+
+def _load_list_entries(
+    session: Session,
+    rng: random.Random,
+    runtime: Runtime,
+    members: dict[str, Member],
+    subjects: list[Subject],
+    now: datetime,
+    summary: DemoSummary,
+) -> None:
+    """A few entries on each list, proposed two months ago and published now; one still
+    in its notice window. Two demo reviewers approve them (four eyes)."""
+    from registry.audit import Actor, ActorKind
+    from registry.listings import policy_from_settings, propose_listing, publish_due, review
+    from registry.notifications import Notices
+
+    policy = policy_from_settings(runtime.settings)
+    enterprises = [s for s in subjects if s.kind == SubjectKind.ENTERPRISE]
+    chosen = rng.sample(enterprises, k=min(len(enterprises), 16))
+    proposed_at = now - timedelta(days=60)
+    reviewers = [
+        Actor(ActorKind.STAFF, "demo-reviewer-1"),
+        Actor(ActorKind.STAFF, "demo-reviewer-2"),
+    ]
+    for index, subject in enumerate(chosen):
+        list_kind = "blacklist" if index % 3 else "redlist"
+        member_key, reason, basis, measures = LISTINGS[list_kind]
+        member = members[member_key]
+        at = now if index == 0 else proposed_at  # the first stays in its notice window
+        entry = propose_listing(
+            session,
+            actor=Actor(ActorKind.MEMBER, str(member.id)),
+            proposer_member_id=member.id,
+            subject=subject,
+            list_kind=list_kind,
+            authority=member.name,
+            reason=reason,
+            legal_basis=basis,
+            document_number=f"示范〔{now.year}〕{index + 1}号",
+            measures=measures,
+            period_months=None,
+            notice_to=None,
+            policy=policy,
+            at=at,
+        )
+        for reviewer in reviewers[: policy.approvals.get(list_kind, 1)]:
+            review(
+                session,
+                entry,
+                reviewer=reviewer,
+                approve=True,
+                reason="事实清楚，依据充分",
+                policy=policy,
+                at=at,
+                notifications=Notices(),
+            )
+        summary.counts[f"{list_kind} entries"] += 1
+    session.flush()
+    publish_due(session, now)
 
 
 def _load_records(

@@ -356,6 +356,7 @@ def propose_listing(
         raise Conflict("the subject already has an open entry on this list", entry_id=str(existing))
     entry = ListEntry(
         id=uuid.uuid4(),
+        subject=subject,
         subject_id=subject.id,
         list_kind=list_kind,
         state=ListingState.PROPOSED,

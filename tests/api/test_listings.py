@@ -251,3 +251,16 @@ def test_only_regulators_propose_and_only_their_own_entries_are_visible(
     entry = propose(regulator).get_json()
     other = signed_member(session, client, clock, kind="regulator", roles=("regulator",))
     assert other.get(f"/api/v1/listings/{entry['id']}").status_code == 404
+
+
+def test_public_list_pages_with_filters(app, session, client, clock, regulator, reviewers):
+    entry = propose(regulator).get_json()
+    approve_all(app, entry["id"], reviewers)
+    tick(app, session, clock, timedelta(days=30))
+    page = client.get("/lists/blacklist")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "北京华信科技有限公司" in html and PROPOSAL["legal_basis"] in html
+    other_authority = client.get("/lists/blacklist?authority=某某局").get_data(as_text=True)
+    assert "北京华信科技有限公司" not in other_authority
+    assert client.get("/lists/greylist").status_code == 404

@@ -97,3 +97,21 @@ def test_demo_does_not_load_into_a_registry_with_members(session, runtime):
     again = load_demo(session, runtime, SMALL)
     assert not again.loaded
     assert session.scalar(sa.select(sa.func.count()).select_from(Subject)) == before
+
+
+def test_demo_has_entries_on_both_lists_one_still_in_notice(session, runtime):
+    from registry.listings import ListEntry
+
+    summary = load_demo(session, runtime, SMALL)
+    states = session.execute(
+        sa.select(ListEntry.list_kind, ListEntry.state, sa.func.count()).group_by(
+            ListEntry.list_kind, ListEntry.state
+        )
+    ).all()
+    by = {(kind, state): count for kind, state, count in states}
+    assert by.get(("blacklist", "published"), 0) > 0
+    assert by.get(("redlist", "published"), 0) > 0
+    assert sum(c for (_, state), c in by.items() if state == "notice") == 1
+    assert summary.counts["blacklist entries"] + summary.counts["redlist entries"] == sum(
+        by.values()
+    )
