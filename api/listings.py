@@ -60,6 +60,10 @@ class ReasonSchema(StrictSchema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
 
 
+class ExtensionSchema(ReasonSchema):
+    months = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=36))
+
+
 class ObjectionSchema(StrictSchema):
     statement = fields.String(required=True, validate=validate.Length(min=1, max=8000))
 
@@ -172,6 +176,23 @@ def revoke(entry_id: str) -> ResponseReturnValue:
         _own_entry(entry_id),
         actor=_member_actor(),
         role=Role.PROPOSER,
+        reason=body["reason"],
+        at=current_runtime().clock.now(),
+    )
+    return jsonify(entry.summary())
+
+
+@bp.post("/listings/<entry_id>/extend")
+@signed(MemberRole.REGULATOR)
+def extend(entry_id: str) -> ResponseReturnValue:
+    body = _body(ExtensionSchema())
+    if isinstance(body, Response):
+        return body
+    entry = listings.extend(
+        db.session,
+        _own_entry(entry_id),
+        actor=_member_actor(),
+        months=body["months"],
         reason=body["reason"],
         at=current_runtime().clock.now(),
     )

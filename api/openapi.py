@@ -17,6 +17,7 @@ from api import problems
 from api.auth import ACCEPT_SIGNATURE
 from api.listings import (
     DecisionSchema,
+    ExtensionSchema,
     ObjectionSchema,
     ProposalSchema,
     PublicListSchema,
@@ -509,6 +510,7 @@ def build_document() -> dict[str, Any]:
         },
         "Proposal": _object_schema(ProposalSchema(), "A regulator's proposal of a list entry."),
         "Reason": _object_schema(ReasonSchema()),
+        "Extension": _object_schema(ExtensionSchema()),
         "Objection": _object_schema(ObjectionSchema()),
         "RepairApplicationRequest": _object_schema(RepairSchema()),
         "RepairDecision": _object_schema(DecisionSchema()),
@@ -775,6 +777,16 @@ def build_document() -> dict[str, Any]:
                 "revokeListing",
                 "Take a published entry down",
                 "Reason",
+                "ListEntry",
+                200,
+                "entry_id",
+            )
+        },
+        "/api/v1/listings/{entry_id}/extend": {
+            "post": _signed_post(
+                "extendListing",
+                "Extend a published entry's period (1 to 36 months)",
+                "Extension",
                 "ListEntry",
                 200,
                 "entry_id",

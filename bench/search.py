@@ -58,6 +58,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -427,33 +428,35 @@ def other_form(sample: Sample) -> str:
     return sample.name
 
 
-def make_screening(samples: list[Sample], count: int, seed: int) -> list[dict[str, Any]]:
-    """Raw rows as a member sends them (see the module docstring for the mix)."""
+def make_screening(
+    samples: list[Sample], count: int, seed: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """(kind of row, raw row as a member sends it); see the module docstring for the mix."""
     rng = random.Random(seed ^ 0x5C2)
     absent = Names(random.Random(seed ^ 0xAB5), ABSENT_CHARS)
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[str, dict[str, Any]]] = []
     for number in range(count):
         sample = rng.choice(samples)
         slot = number % 20
         row: dict[str, Any]
         if slot < 7:
-            row = {"name": sample.name}
+            kind, row = "exact name", {"name": sample.name}
         elif slot < 9:
-            row = {"name": zhconv.convert(sample.name, "zh-tw")}
+            kind, row = "Traditional characters", {"name": zhconv.convert(sample.name, "zh-tw")}
         elif slot < 11:
-            row = {"name": other_form(sample)}
+            kind, row = "other legal form", {"name": other_form(sample)}
         elif slot < 13:
-            row = {"uscc": sample.uscc}
+            kind, row = "USCC alone", {"uscc": sample.uscc}
         elif slot < 15:
-            row = {"uscc": sample.uscc, "name": sample.name}
+            kind, row = "USCC and name", {"uscc": sample.uscc, "name": sample.name}
         else:
             name, region, _, _, _ = absent.make()
-            row = {"name": name}
+            kind, row = "name that exists nowhere", {"name": name}
             sample = Sample(sample.id, name, "", region, "", False)
         if "uscc" not in row and rng.random() < 1 / 3:
             row["region"] = sample.region
         row["reference"] = f"R{number:05d}"
-        rows.append(row)
+        rows.append((kind, row))
     return rows
 
 
@@ -541,8 +544,15 @@ def start_server(url: str, port: int, threads: int, sync_rows: int) -> subproces
                     return server
         except OSError:
             time.sleep(0.2)
+    try:  # say why: the readiness answer names what is missing (migrations, database)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:  # noqa: S310
+            answer = response.read()
+    except urllib.error.HTTPError as exc:
+        answer = exc.read()
+    except OSError as exc:
+        answer = repr(exc).encode()
     server.terminate()
-    raise SystemExit("the server did not become ready")
+    raise SystemExit(f"the server did not become ready: {answer[:500]!r}")
 
 
 class Connection:
@@ -659,26 +669,78 @@ def reference_requests(
     return health, by_id
 
 
+@dataclass
+class ScreeningRun:
+    seconds: float
+    decisions: dict[str, int]
+    search_seconds: float = 0.0
+    # kind of row -> seconds its searches took, one entry per row
+    per_kind: dict[str, list[float]] = field(default_factory=dict)
+    # the slowest SQL statement and its parameters (for EXPLAIN)
+    slowest: tuple[float, str, Any] = (0.0, "", None)
+
+
 def screen_in_process(
-    engine: sa.Engine, backend: SqlBackend, rows: list[ScreeningRow]
-) -> tuple[float, float, dict[str, int]]:
-    """(seconds, of which in the backend's search, decisions)."""
-    spent = [0.0]
-    with Session(engine) as session:
-        search = backend_search(backend, session)
+    engine: sa.Engine, backend: SqlBackend, rows: list[ScreeningRow], kinds: list[str]
+) -> ScreeningRun:
+    """screen() over backend_search, timing the searches of each kind of row and keeping
+    the slowest statement."""
+    run = ScreeningRun(0.0, {})
+    searches: list[tuple[str, float]] = []  # (query text, seconds), in the order made
 
-        def timed(query: SearchQuery) -> list[dict[str, Any]]:
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        seconds = time.perf_counter() - conn.info.pop("bench_started", time.perf_counter())
+        if seconds > run.slowest[0]:
+            run.slowest = (seconds, statement, parameters)
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    sa.event.listen(engine, "after_cursor_execute", after)
+    try:
+        with Session(engine) as session:
+            search = backend_search(backend, session)
+
+            def timed(query: SearchQuery) -> list[dict[str, Any]]:
+                started = time.perf_counter()
+                try:
+                    return search(query)
+                finally:
+                    seconds = time.perf_counter() - started
+                    run.search_seconds += seconds
+                    searches.append((query.text or "", seconds))
+
             started = time.perf_counter()
-            try:
-                return search(query)
-            finally:
-                spent[0] += time.perf_counter() - started
+            results = screen(rows, timed, Thresholds())
+            run.seconds = time.perf_counter() - started
+            session.rollback()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before)
+        sa.event.remove(engine, "after_cursor_execute", after)
+    run.decisions = summary(results)
+    # screen() searches row after row, each by its USCC and then (unless that was decisive)
+    # by its name: hand the searches back to the rows in that order.
+    position = 0
+    for row, kind in zip(rows, kinds, strict=True):
+        seconds = 0.0
+        for text in (row.uscc, row.name):
+            if text and position < len(searches) and searches[position][0] == text:
+                seconds += searches[position][1]
+                position += 1
+        run.per_kind.setdefault(kind, []).append(seconds)
+    assert position == len(searches), "searches left over: rows and searches out of step"
+    return run
 
-        started = time.perf_counter()
-        results = screen(rows, timed, Thresholds())
-        elapsed = time.perf_counter() - started
-        session.rollback()
-    return elapsed, spent[0], summary(results)
+
+def explain(engine: sa.Engine, statement: str, parameters: Any) -> str:
+    """EXPLAIN ANALYZE of a captured statement (PostgreSQL)."""
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters
+        ).all()
+        connection.rollback()
+    return "\n".join(str(r[0]) for r in rows)
 
 
 def screen_through_api(
@@ -762,6 +824,22 @@ def profile_all(
 # --- the run ----------------------------------------------------------------------------------
 
 
+class Report:
+    """Markdown lines, each also written to stderr as soon as it is known (a run that stops
+    half-way still leaves its figures)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, line: str = "") -> None:
+        self.lines.append(line)
+        if line.startswith("| ") and not line.startswith("|---"):
+            print(f"  {line}", file=sys.stderr, flush=True)
+
+    def print(self) -> None:
+        print("\n".join(self.lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subjects", type=int, default=100_000)
@@ -773,19 +851,27 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=300)
     parser.add_argument("--screening-rows", type=int, default=10_000)
     parser.add_argument(
-        "--api-screening-rows", type=int, default=None, help="default: --screening-rows; 0: skip"
+        "--api-screening-rows",
+        type=int,
+        default=2_000,
+        help="rows of the synchronous POST /api/v1/screening (0: skip)",
     )
     parser.add_argument("--server-threads", type=int, default=4)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    api_rows = args.screening_rows if args.api_screening_rows is None else args.api_screening_rows
+    api_rows = args.api_screening_rows
     command = " ".join([".venv/bin/python bench/search.py", *sys.argv[1:]])
+    report = Report()
 
     url = prepare_database(args)
     engine = make_engine(url, pool_size=2)
     migrate.upgrade(engine)
     backend = SqlBackend(lambda: engine)
     keep = sample_indexes(args.subjects, 2000, args.seed)
+    report.add(f"## bench/search.py: {args.subjects:,} subjects, {engine.dialect.name}")
+    report.add()
+    report.add(f"command: `{command}`")
+    report.add()
 
     print(f"loading {args.subjects:,} subjects into {engine.url.database}", file=sys.stderr)
     load_seconds, samples = load(engine, args.subjects, args.seed, keep)
@@ -793,9 +879,21 @@ def main() -> None:
     print("indexing", file=sys.stderr)
     documents, index_seconds = index_all(engine, backend, args.subjects)
     maintain(engine)
+    report.add("| phase | count | seconds | rate |")
+    report.add("|---|---|---|---|")
+    report.add(
+        f"| load (Core executemany: subjects, names, outbox) | {args.subjects:,} subjects"
+        f" | {load_seconds:.1f} | {args.subjects / load_seconds:,.0f} subjects/s |"
+    )
+    report.add(
+        f"| indexing (drain_once loop, SQL backend) | {documents:,} documents"
+        f" | {index_seconds:.1f} | {documents / index_seconds:,.0f} documents/s |"
+    )
+    report.add()
 
     queries = make_lookups(samples, args.lookups, args.seed)
-    raw_rows = make_screening(samples, max(args.screening_rows, api_rows), args.seed)
+    tagged = make_screening(samples, max(args.screening_rows, api_rows), args.seed)
+    raw_rows = [raw for _, raw in tagged]
     rows = []
     for raw in raw_rows:
         row, errors = normalise_row(raw)
@@ -805,10 +903,23 @@ def main() -> None:
 
     print("bare lookups", file=sys.stderr)
     bare, totals = bare_lookups(engine, backend, queries)
-    print(f"in-process screening of {args.screening_rows:,} rows", file=sys.stderr)
-    screen_seconds, search_seconds, decisions = screen_in_process(
-        engine, backend, rows[: args.screening_rows]
-    )
+    screening: ScreeningRun | None = None
+    if args.screening_rows:
+        print(f"in-process screening of {args.screening_rows:,} rows", file=sys.stderr)
+        screening = screen_in_process(
+            engine,
+            backend,
+            rows[: args.screening_rows],
+            [kind for kind, _ in tagged[: args.screening_rows]],
+        )
+        report.add("| screening | rows | seconds | rows/s | match / possible / none |")
+        report.add("|---|---|---|---|---|")
+        report.add(
+            "| in process: screen() over backend_search"
+            f" (of which backend search {screening.search_seconds:.1f} s)"
+            f" | {args.screening_rows:,} | {screening.seconds:.1f}"
+            f" | {args.screening_rows / screening.seconds:,.1f} | {describe(screening.decisions)} |"
+        )
 
     private_key, key_id = setup_member(url)
     signer = RequestSigner(key_id, private_key)
@@ -818,41 +929,43 @@ def main() -> None:
         print("API lookups", file=sys.stderr)
         api, differ = api_lookups(port, signer, queries, totals)
         health, by_id = reference_requests(port, signer, [s.id for s in samples], 100)
-        api_screen: tuple[float, dict[str, int]] | None = None
+        print(
+            f"  API lookups p50 {api.p('all', 0.5):.2f} ms (bare {bare.p('all', 0.5):.2f} ms)",
+            file=sys.stderr,
+        )
         if api_rows:
             print(f"API screening of {api_rows:,} rows", file=sys.stderr)
-            api_screen = screen_through_api(port, signer, raw_rows[:api_rows])
+            seconds, api_decisions = screen_through_api(port, signer, raw_rows[:api_rows])
+            if not screening:
+                report.add("| screening | rows | seconds | rows/s | match / possible / none |")
+                report.add("|---|---|---|---|---|")
+            report.add(
+                f"| signed POST /api/v1/screening, synchronous | {api_rows:,} | {seconds:.1f}"
+                f" | {api_rows / seconds:,.1f} | {describe(api_decisions)} |"
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
 
-    if args.profile:
-        profile_all(url, engine, backend, queries, rows, private_key, key_id)
-
-    backend_name = engine.dialect.name
-    engine.dispose()
-    print(f"\n## bench/search.py: {args.subjects:,} subjects, {backend_name}\n")
-    print(f"command: `{command}`\n")
-    print("| phase | count | seconds | rate |")
-    print("|---|---|---|---|")
-    print(
-        f"| load (Core executemany: subjects, names, outbox) | {args.subjects:,} subjects"
-        f" | {load_seconds:.1f} | {args.subjects / load_seconds:,.0f} subjects/s |"
-    )
-    print(
-        f"| indexing (drain_once loop, SQL backend) | {documents:,} documents"
-        f" | {index_seconds:.1f} | {documents / index_seconds:,.0f} documents/s |"
-    )
-    print()
-    print(
+    if screening:
+        report.add()
+        report.add("| screening row kind | rows | search ms per row: mean | p50 | p99 |")
+        report.add("|---|---|---|---|---|")
+        for kind, values in sorted(screening.per_kind.items()):
+            report.add(
+                f"| {kind} | {len(values):,} | {1000 * sum(values) / len(values):.1f}"
+                f" | {1000 * percentile(values, 0.5):.1f} | {1000 * percentile(values, 0.99):.1f} |"
+            )
+    report.add()
+    report.add(
         f"| lookup ({len(queries)} queries, 1 connection, {args.server_threads} server threads)"
         " | n | bare p50 ms | bare p99 ms | API p50 ms | API p99 ms | API/bare p50 | API/bare p99 |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    report.add("|---|---|---|---|---|---|---|---|")
     for category in [*sorted(c for c in bare.by_category if c != "all"), "all"]:
         b50, b99 = bare.p(category, 0.5), bare.p(category, 0.99)
         a50, a99 = api.p(category, 0.5), api.p(category, 0.99)
-        print(
+        report.add(
             f"| {category} | {len(bare.by_category[category])} | {b50:.2f} | {b99:.2f}"
             f" | {a50:.2f} | {a99:.2f} | {a50 / b50:.2f}x | {a99 / b99:.2f}x |"
         )
@@ -860,31 +973,32 @@ def main() -> None:
         ("reference: unsigned GET /healthz", health),
         ("reference: signed GET /api/v1/subjects/{id}", by_id),
     ):
-        print(
+        report.add(
             f"| {label} | {len(values)} | | | {percentile(values, 0.5) * 1000:.2f}"
             f" | {percentile(values, 0.99) * 1000:.2f} | | |"
         )
-    print()
-    print("| screening | rows | seconds | rows/s | match / possible / none |")
-    print("|---|---|---|---|---|")
-    print(
-        f"| in process: screen() over backend_search (backend search {search_seconds:.1f} s)"
-        f" | {args.screening_rows:,} | {screen_seconds:.1f}"
-        f" | {args.screening_rows / screen_seconds:,.0f} | {describe(decisions)} |"
-    )
-    if api_screen is not None:
-        seconds, api_decisions = api_screen
-        print(
-            f"| signed POST /api/v1/screening, synchronous | {api_rows:,} | {seconds:.1f}"
-            f" | {api_rows / seconds:,.0f} | {describe(api_decisions)} |"
-        )
-    print()
+    report.add()
     ratio = api.p("all", 0.5) / bare.p("all", 0.5)
-    print(f"lookup goal (API <= 2x bare, p50 of all queries): {ratio:.2f}x")
-    rate = args.screening_rows / screen_seconds
-    print(f"screening goal (10,000 rows < 60 s): in process {10_000 / rate:.0f} s for 10,000 rows")
+    report.add(f"- lookup goal (API <= 2x bare, p50 of all queries): {ratio:.2f}x")
+    if screening:
+        per_10k = 10_000 * screening.seconds / args.screening_rows
+        report.add(f"- screening goal (10,000 rows < 60 s): {per_10k:.0f} s per 10,000 rows")
     if differ:
-        print(f"warning: {differ} lookups gave another total through the API than bare")
+        report.add(f"- warning: {differ} lookups gave another total through the API than bare")
+
+    if args.profile:
+        profile_all(url, engine, backend, queries, rows, private_key, key_id)
+        if screening and screening.slowest[1] and engine.dialect.name == "postgresql":
+            seconds, statement, parameters = screening.slowest
+            print(f"\n### slowest statement of the screening ({1000 * seconds:.0f} ms)\n")
+            print("```")
+            print(statement)
+            print(parameters)
+            print(explain(engine, statement, parameters))
+            print("```")
+    engine.dispose()
+    print()
+    report.print()
 
 
 def describe(decisions: dict[str, int]) -> str:

@@ -78,6 +78,8 @@ TRANSITIONS: dict[tuple[ListingState, str], Transition] = {
     (S.PUBLISHED, "expire"): Transition(S.REMOVED, frozenset({Role.SYSTEM})),
     (S.PUBLISHED, "repair"): Transition(S.REMOVED, frozenset({Role.PROPOSER})),
     (S.PUBLISHED, "revoke"): Transition(S.REMOVED, frozenset({Role.PROPOSER, Role.REVIEWER})),
+    # Dishonest judgment debtors: 2 years, extendable by 1 to 3 (DOMAIN.md).
+    (S.PUBLISHED, "extend"): Transition(S.PUBLISHED, frozenset({Role.PROPOSER})),
     **{
         (state, "withdraw"): Transition(S.WITHDRAWN, frozenset({Role.PROPOSER}))
         for state in (S.PROPOSED, S.UNDER_REVIEW, S.APPROVED, S.NOTICE)
@@ -599,6 +601,29 @@ def revoke(
     _remove(
         session, entry, "revoke", RemovalReason.REVOKED, actor=actor, role=role, note=reason, at=at
     )
+    return entry
+
+
+MAX_EXTENSION_MONTHS = 36
+
+
+def extend(
+    session: Session, entry: ListEntry, *, actor: Actor, months: int, reason: str, at: datetime
+) -> ListEntry:
+    """The authority extends a published entry's period (by 1 to 36 months)."""
+    errors: dict[str, list[str]] = {}
+    if not 1 <= months <= MAX_EXTENSION_MONTHS:
+        errors["months"] = [f"between 1 and {MAX_EXTENSION_MONTHS}"]
+    if not reason or not reason.strip():
+        errors["reason"] = ["required"]
+    if errors:
+        raise InvalidInput("the extension cannot be made", errors)
+    _proposer_only(entry, actor)
+    _move(session, entry, "extend", actor=actor, role=Role.PROPOSER, at=at, reason=reason)
+    assert entry.publish_until is not None
+    entry.publish_until = add_months(entry.publish_until, months)
+    entry.period_months += months
+    touch_subjects(session, [entry.subject_id], at=at)
     return entry
 
 

@@ -264,3 +264,20 @@ def test_public_list_pages_with_filters(app, session, client, clock, regulator, 
     other_authority = client.get("/lists/blacklist?authority=某某局").get_data(as_text=True)
     assert "北京华信科技有限公司" not in other_authority
     assert client.get("/lists/greylist").status_code == 404
+
+
+def test_the_authority_extends_a_published_period(app, session, clock, regulator, reviewers):
+    entry = propose(regulator, period_months=24).get_json()
+    approve_all(app, entry["id"], reviewers)
+    tick(app, session, clock, timedelta(days=30))
+    before = regulator.get(f"/api/v1/listings/{entry['id']}").get_json()["until"]
+    refused = regulator.post(
+        f"/api/v1/listings/{entry['id']}/extend", {"months": 48, "reason": "x"}
+    )
+    assert refused.status_code == 422
+    extended = regulator.post(
+        f"/api/v1/listings/{entry['id']}/extend", {"months": 12, "reason": "仍未履行"}
+    ).get_json()
+    assert extended["period_months"] == 36 and extended["until"] > before
+    assert tick(app, session, clock, timedelta(days=365 * 2 + 1)) == 0  # not yet: extended
+    assert tick(app, session, clock, timedelta(days=366)) == 1
