@@ -210,6 +210,9 @@ def get_subject(subject_id: str) -> ResponseReturnValue:
 
 
 def subject_view(session: sa.orm.Session, subject: Subject) -> dict[str, Any]:
+    from registry.listings import published_entries_of
+
+    entries = published_entries_of(session, [subject.id]).get(subject.id, [])
     counts = empty_counts()
     for category, polarity, count in session.execute(
         sa.select(CreditRecord.category, CreditRecord.polarity, sa.func.count())
@@ -239,8 +242,8 @@ def subject_view(session: sa.orm.Session, subject: Subject) -> dict[str, Any]:
         "operator_uscc": subject.operator_uscc,
         "region": subject.region_code,
         "industry": subject.industry_code,
-        "lists": [],
-        "list_entries": [],
+        "lists": sorted({entry.list_kind for entry in entries}),
+        "list_entries": [entry.public_view() for entry in entries],
         "grade": None,
         "record_counts": counts,
         "revision": subject.revision,

@@ -281,3 +281,17 @@ def test_the_authority_extends_a_published_period(app, session, clock, regulator
     assert extended["period_months"] == 36 and extended["until"] > before
     assert tick(app, session, clock, timedelta(days=365 * 2 + 1)) == 0  # not yet: extended
     assert tick(app, session, clock, timedelta(days=366)) == 1
+
+
+def test_a_published_entry_flags_the_subject_in_lookups_by_id(
+    app, session, client, clock, regulator, reviewers
+):
+    entry = propose(regulator).get_json()
+    approve_all(app, entry["id"], reviewers)
+    querier = signed_member(session, client, clock, roles=("querier",))
+    path = f"/api/v1/subjects/{entry['subject_id']}?purpose=counterparty_check"
+    assert querier.get(path).get_json()["lists"] == []  # in notice: not yet published
+    tick(app, session, clock, timedelta(days=30))
+    shown = querier.get(path).get_json()
+    assert shown["lists"] == ["blacklist"]
+    assert shown["list_entries"][0]["legal_basis"] == PROPOSAL["legal_basis"]
