@@ -204,10 +204,7 @@ class SqlBackend:
             matching, score = self._matching(query)
             total = facets = None
             if query.facets:
-                total = connection.scalar(
-                    sa.select(sa.func.count()).select_from(matching.subquery())
-                )
-                facets = self._facets(connection, matching)
+                total, facets = self._total_and_facets(connection, matching)
             ranked = matching.add_columns(score.label("score")).subquery()
             page = sa.select(ranked.c.subject_id, ranked.c.document, ranked.c.score)
             if query.after is not None:
@@ -284,24 +281,37 @@ class SqlBackend:
         vector = sa.func.to_tsvector("simple", TABLE.c.tokens)
         return base.where(vector.op("@@")(tsquery)), sa.func.ts_rank(vector, tsquery)
 
-    def _facets(
+    def _total_and_facets(
         self, connection: Connection, matching: sa.Select[Any]
-    ) -> dict[str, dict[str, int]]:
-        ids = matching.with_only_columns(TABLE.c.subject_id).subquery()
-        facets: dict[str, dict[str, int]] = {}
+    ) -> tuple[int, dict[str, dict[str, int]]]:
+        """The number of matches and the facet counts, in one statement: the matching set
+        is computed once (a common table expression) and grouped by each facet."""
+        columns = [TABLE.c.subject_id, *(TABLE.c[name] for name in FACETS)]
+        matched = matching.with_only_columns(*columns).cte("matched")
+        label = sa.String(16)
+        parts = [
+            sa.select(
+                sa.literal("total", label).label("facet"),
+                sa.cast(sa.null(), sa.String).label("value"),
+                sa.func.count().label("n"),
+            ).select_from(matched)
+        ]
         for name in FACETS:
-            column = TABLE.c[name]
-            rows = connection.execute(
-                sa.select(column, sa.func.count())
-                .where(TABLE.c.subject_id.in_(sa.select(ids.c.subject_id)), column.is_not(None))
+            column = matched.c[name]
+            parts.append(
+                sa.select(sa.literal(name, label), sa.cast(column, sa.String), sa.func.count())
+                .where(column.is_not(None))
                 .group_by(column)
-            ).all()
-            counts: dict[str, int] = {}
-            for value, count in rows:
-                for part in str(value).split() if name == "lists" else [str(value)]:
-                    counts[part] = counts.get(part, 0) + int(count)
-            facets[name] = counts
-        return facets
+            )
+        total = 0
+        facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+        for facet, value, count in connection.execute(sa.union_all(*parts)):
+            if facet == "total":
+                total = int(count)
+                continue
+            for part in str(value).split() if facet == "lists" else [str(value)]:
+                facets[facet][part] = facets[facet].get(part, 0) + int(count)
+        return total, facets
 
     # --- operations ----------------------------------------------------------------------
 
