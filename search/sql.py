@@ -264,11 +264,10 @@ class SqlBackend:
                 .where(sa.literal_column(FTS_TABLE).op("MATCH")(match))
                 .subquery()
             )
+            # The FTS table keeps ids as the Uuid column stores them on SQLite (32 hex
+            # digits), so the join is on the primary key itself and uses its index.
             joined = base.join_from(
-                TABLE,
-                ranked,
-                ranked.c.subject_id
-                == sa.func.lower(sa.func.replace(sa.cast(TABLE.c.subject_id, sa.String), "-", "")),
+                TABLE, ranked, ranked.c.subject_id == sa.type_coerce(TABLE.c.subject_id, sa.String)
             )
             return joined, ranked.c.s
         tsquery = sa.func.to_tsquery(
