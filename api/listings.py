@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape
 import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from api import problems
 from api.auth import current_caller, signed
@@ -79,15 +79,9 @@ class DecisionSchema(StrictSchema):
 
 
 def _body(schema: Schema) -> dict[str, Any] | Response:
-    try:
-        loaded: dict[str, Any] = schema.load(request.get_json(silent=True) or {})
-    except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        errors = problems.field_errors(messages)
-        return problems.problem_response(
-            problems.VALIDATION, f"{len(errors)} field error(s); nothing changed", errors=errors
-        )
-    return loaded
+    return problems.load_or_problem(
+        schema, request.get_json(silent=True) or {}, "{count} field error(s); nothing changed"
+    )
 
 
 def _member_actor() -> Actor:
@@ -313,11 +307,11 @@ def public_list(list_kind: str) -> ResponseReturnValue:
             list_kind, fmt = list_kind[: -len(suffix)], suffix[1:]
     if list_kind not in set(listings.ListKind):
         return problems.problem_response(problems.NOT_FOUND, "the lists are blacklist and redlist")
-    try:
-        params = PublicListSchema().load(request.args.to_dict())
-    except ValidationError as exc:
-        errors = problems.field_errors(exc.messages if isinstance(exc.messages, dict) else {})
-        return problems.problem_response(problems.VALIDATION, "bad parameters", errors=errors)
+    params = problems.load_or_problem(
+        PublicListSchema(), request.args.to_dict(), "{count} parameter error(s)"
+    )
+    if isinstance(params, Response):
+        return params
     if fmt == "atom":
         return _atom(list_kind)
     entries, total = _published(list_kind, params)

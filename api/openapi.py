@@ -41,6 +41,27 @@ bp = Blueprint("openapi", __name__, template_folder="templates")
 
 JSON = "application/json"
 CSV_CONTENT: dict[str, Any] = {"text/csv": {"schema": {"type": "string"}}}
+SCREENING_RESULT: dict[str, Any] = {
+    "description": "The result.",
+    "content": {
+        JSON: {"schema": {"$ref": "#/components/schemas/ScreeningResult"}},
+        **CSV_CONTENT,
+    },
+}
+
+
+def _nullable_strings(*names: str) -> dict[str, Any]:
+    return {name: {"type": ["string", "null"]} for name in names}
+
+
+# What a search hit and a subject by id both show.
+SUBJECT_LOOKUP_FIELDS: dict[str, Any] = {
+    **_nullable_strings("uscc", "shop_id", "platform_id", "region", "industry", "grade"),
+    "lists": {"type": "array", "items": {"type": "string"}},
+    "list_entries": {"type": "array", "items": {"type": "object"}},
+    "record_counts": {"$ref": "#/components/schemas/RecordCounts"},
+}
+
 JOB_ID = {
     "name": "job_id",
     "in": "path",
@@ -363,15 +384,7 @@ def build_document() -> dict[str, Any]:
                 "kind": {"enum": ["enterprise", "person", "shop"]},
                 "name": {"type": "string"},
                 "names": {"type": "array", "items": {"type": "string"}},
-                "uscc": {"type": ["string", "null"]},
-                "shop_id": {"type": ["string", "null"]},
-                "platform_id": {"type": ["string", "null"]},
-                "region": {"type": ["string", "null"]},
-                "industry": {"type": ["string", "null"]},
-                "lists": {"type": "array", "items": {"type": "string"}},
-                "list_entries": {"type": "array", "items": {"type": "object"}},
-                "grade": {"type": ["string", "null"]},
-                "record_counts": {"$ref": "#/components/schemas/RecordCounts"},
+                **SUBJECT_LOOKUP_FIELDS,
                 "score": {"type": "number"},
                 "highlights": {
                     "type": "array",
@@ -418,18 +431,9 @@ def build_document() -> dict[str, Any]:
                         },
                     },
                 },
-                "uscc": {"type": ["string", "null"]},
+                **SUBJECT_LOOKUP_FIELDS,
+                **_nullable_strings("id_number_masked", "operator_uscc"),
                 "uscc_warnings": {"type": "array", "items": {"type": "string"}},
-                "id_number_masked": {"type": ["string", "null"]},
-                "shop_id": {"type": ["string", "null"]},
-                "platform_id": {"type": ["string", "null"]},
-                "operator_uscc": {"type": ["string", "null"]},
-                "region": {"type": ["string", "null"]},
-                "industry": {"type": ["string", "null"]},
-                "lists": {"type": "array", "items": {"type": "string"}},
-                "list_entries": {"type": "array", "items": {"type": "object"}},
-                "grade": {"type": ["string", "null"]},
-                "record_counts": {"$ref": "#/components/schemas/RecordCounts"},
                 "revision": {"type": "integer"},
                 "updated_at": {"type": ["string", "null"]},
             },
@@ -696,13 +700,7 @@ def build_document() -> dict[str, Any]:
                     },
                 },
                 "responses": {
-                    "200": {
-                        "description": "The result.",
-                        "content": {
-                            JSON: {"schema": {"$ref": "#/components/schemas/ScreeningResult"}},
-                            **CSV_CONTENT,
-                        },
-                    },
+                    "200": SCREENING_RESULT,
                     "202": _json("ScreeningJob", "Queued as a job; follow Location."),
                     **_problem_responses(400, 401, 403, 415, 422, 429, 503),
                 },
@@ -735,13 +733,7 @@ def build_document() -> dict[str, Any]:
                     },
                 ],
                 "responses": {
-                    "200": {
-                        "description": "The result.",
-                        "content": {
-                            JSON: {"schema": {"$ref": "#/components/schemas/ScreeningResult"}},
-                            **CSV_CONTENT,
-                        },
-                    },
+                    "200": SCREENING_RESULT,
                     **_problem_responses(401, 403, 404, 409, 429),
                 },
             }

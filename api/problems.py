@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, json, request
+from marshmallow import Schema, ValidationError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
@@ -162,6 +163,23 @@ def field_errors(errors: dict[str, Any], prefix: str = "") -> list[dict[str, str
         else:
             flat.append({"field": path, "message": str(value)})
     return flat
+
+
+def validation_problem(exc: ValidationError, detail: str) -> Response:
+    """422 with every field error of a marshmallow refusal; ``detail`` may name ``{count}``."""
+    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    errors = field_errors(messages)
+    return problem_response(VALIDATION, detail.format(count=len(errors)), errors=errors)
+
+
+def load_or_problem(schema: Schema, data: Any, detail: str) -> dict[str, Any] | Response:
+    """``schema.load(data)``, or the 422 problem listing every error (see
+    :func:`validation_problem`)."""
+    try:
+        loaded: dict[str, Any] = schema.load(data)
+    except ValidationError as exc:
+        return validation_problem(exc, detail)
+    return loaded
 
 
 def init_app(app: Flask) -> None:

@@ -21,6 +21,7 @@ from flask.typing import ResponseReturnValue
 from api import problems
 from api.auth import current_caller, signed
 from registry.db import db
+from registry.errors import NotFound
 from registry.members import MemberRole
 from registry.querylog import QueryKind, QueryPurpose, log_query
 from registry.runtime import current_runtime
@@ -212,31 +213,30 @@ def _result_response(result: dict[str, Any]) -> Response:
     )
 
 
-def _own_job(job_id: str) -> ScreeningJob | None:
+def _own_job(job_id: str) -> ScreeningJob:
+    """The caller's job; another member's job does not exist for this one.
+
+    :raises NotFound: answered as a 404 problem.
+    """
     try:
         job = db.session.get(ScreeningJob, uuid.UUID(job_id))
     except ValueError:
-        return None
+        job = None
     if job is None or job.member_id != current_caller().member_id:
-        return None  # another member's job does not exist for this one
+        raise NotFound("no screening job with this id")
     return job
 
 
 @bp.get("/screening/jobs/<job_id>")
 @signed(MemberRole.QUERIER)
 def screening_job(job_id: str) -> ResponseReturnValue:
-    job = _own_job(job_id)
-    if job is None:
-        return problems.problem_response(problems.NOT_FOUND, "no screening job with this id")
-    return jsonify(job.progress())
+    return jsonify(_own_job(job_id).progress())
 
 
 @bp.get("/screening/jobs/<job_id>/result")
 @signed(MemberRole.QUERIER)
 def screening_job_result(job_id: str) -> ResponseReturnValue:
     job = _own_job(job_id)
-    if job is None:
-        return problems.problem_response(problems.NOT_FOUND, "no screening job with this id")
     if job.status != JobStatus.DONE:
         return problems.problem_response(
             JOB_NOT_FINISHED, f"{job.done_rows} of {job.total_rows} rows screened so far"

@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -23,10 +23,9 @@ from registry.db import db
 from registry.identifiers import IdentifierError, validate_id_number
 from registry.members import MemberRole
 from registry.querylog import QueryKind, QueryPurpose, log_query
-from registry.records import CreditRecord, RecordStatus
 from registry.runtime import current_runtime
 from registry.subjects import Subject, SubjectKind
-from search.documents import empty_counts
+from search.documents import empty_counts, record_counts
 from search.query import SearchQuery, decode_after, encode_after
 
 log = logging.getLogger(__name__)
@@ -86,16 +85,8 @@ class SearchParamsSchema(PurposeSchema):
             raise ValidationError("an ID number looks up a person", "kind")
 
 
-def _load(schema: Schema) -> dict[str, Any] | ResponseReturnValue:
-    try:
-        loaded: dict[str, Any] = schema.load(request.args.to_dict())
-    except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        errors = problems.field_errors(messages)
-        return problems.problem_response(
-            problems.VALIDATION, f"{len(errors)} parameter error(s)", errors=errors
-        )
-    return loaded
+def _load(schema: Schema) -> dict[str, Any] | Response:
+    return problems.load_or_problem(schema, request.args.to_dict(), "{count} parameter error(s)")
 
 
 @bp.get("/subjects")
@@ -213,15 +204,7 @@ def subject_view(session: sa.orm.Session, subject: Subject) -> dict[str, Any]:
     from registry.listings import published_entries_of
 
     entries = published_entries_of(session, [subject.id]).get(subject.id, [])
-    counts = empty_counts()
-    for category, polarity, count in session.execute(
-        sa.select(CreditRecord.category, CreditRecord.polarity, sa.func.count())
-        .where(CreditRecord.subject_id == subject.id, CreditRecord.status == RecordStatus.ACTIVE)
-        .group_by(CreditRecord.category, CreditRecord.polarity)
-    ):
-        counts["total"] += count
-        counts[polarity] += count
-        counts["by_category"][category][polarity] += count
+    counts = record_counts(session, [subject.id]).get(subject.id) or empty_counts()
     return {
         "id": str(subject.id),
         "kind": subject.kind,

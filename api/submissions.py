@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
@@ -85,7 +85,7 @@ def create_submission() -> ResponseReturnValue:
     try:
         submission_id, records = load_submission(document, runtime.settings.SUBMISSION_MAX_RECORDS)
     except ValidationError as exc:
-        return _validation_problem(exc)
+        return problems.validation_problem(exc, "{count} field error(s); nothing was stored")
 
     evidence = intake.Evidence(
         key_id=caller.key_id,
@@ -131,11 +131,3 @@ def registry_keys() -> ResponseReturnValue:
     response = jsonify(current_runtime().signer.jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
-
-
-def _validation_problem(exc: ValidationError) -> Response:
-    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-    errors = problems.field_errors(messages)
-    return problems.problem_response(
-        problems.VALIDATION, f"{len(errors)} field error(s); nothing was stored", errors=errors
-    )

@@ -25,35 +25,33 @@ the server as deployed.
 from __future__ import annotations
 
 import argparse
-import http.client
 import itertools
 import json
 import os
 import random
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import (  # noqa: E402
+    Connection,
+    admit_member,
+    free_port,
+    recreate_databases,
+    start_server,
+)
 
 from api.client import RequestSigner  # noqa: E402
 from registry import migrate  # noqa: E402
-from registry.app import create_app  # noqa: E402
-from registry.audit import Actor  # noqa: E402
-from registry.db import Base, db  # noqa: E402
+from registry.db import Base  # noqa: E402
 from registry.demo import make_uscc  # noqa: E402
-from registry.members import add_key, add_member  # noqa: E402
 
 BENCH_DB = "creditreg_bench"
 CEILING_DB = "creditreg_bench_ceiling"
@@ -61,75 +59,6 @@ CEILING_DB = "creditreg_bench_ceiling"
 # exist only to authenticate requests (not part of the data a submission stores).
 SETUP_TABLES = {"members", "member_roles", "member_keys", "alembic_version"}
 REQUEST_STATE_TABLES = {"request_nonces", "rate_windows", "worker_heartbeats"}
-
-
-def recreate_databases(admin_url: str) -> tuple[str, str]:
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as connection:
-        for name in (BENCH_DB, CEILING_DB):
-            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            connection.execute(sa.text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    base = sa.make_url(admin_url)
-    return (
-        base.set(database=BENCH_DB).render_as_string(hide_password=False),
-        base.set(database=CEILING_DB).render_as_string(hide_password=False),
-    )
-
-
-def setup_member(url: str) -> tuple[str, ed25519.Ed25519PrivateKey, str]:
-    """Migrate, then admit a submitter with a fresh key; returns (member id, key, key id)."""
-    app = create_app({"DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
-    private = ed25519.Ed25519PrivateKey.generate()
-    pem = private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    with app.app_context():
-        migrate.upgrade(db.engine)
-        actor = Actor.system("bench")
-        member = add_member(
-            db.session, actor=actor, name="基准测试银行", kind="bank", roles=["submitter"]
-        )
-        key = add_key(db.session, actor=actor, member=member, public_key_pem=pem.decode())
-        db.session.commit()
-        result = (str(member.id), private, key.id)
-    db.dispose(app)
-    return result
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(url: str, port: int, threads: int) -> subprocess.Popen[bytes]:
-    executable = Path(sys.executable).with_name("creditreg")
-    env = {
-        **os.environ,
-        "CREDITREG_DATABASE_URL": url,
-        "CREDITREG_RATE_LIMIT_PER_MINUTE": "100000000",
-        "CREDITREG_SERVER_THREADS": str(threads),
-        "CREDITREG_DATABASE_POOL_SIZE": str(threads + 2),
-        "CREDITREG_LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(  # noqa: S603 - our own console script
-        [str(executable), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("the server did not become ready")
 
 
 class Records:
@@ -161,28 +90,6 @@ class Records:
             "summary": "发布虚假广告",
             "amount": {"value": "20000.00", "currency": "CNY"},
         }
-
-
-class Connection:
-    """One keep-alive HTTP connection that signs what it sends."""
-
-    def __init__(self, port: int, signer: RequestSigner | None) -> None:
-        self.port = port
-        self.authority = f"127.0.0.1:{port}"
-        self.signer = signer
-        self.http = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-
-    def send(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
-        headers = {"Host": self.authority}
-        if body:
-            headers["Content-Type"] = "application/json"
-        if self.signer is not None:
-            headers.update(
-                self.signer.headers_for(method, f"http://{self.authority}{path}", body, headers)
-            )
-        self.http.request(method, path, body=body or None, headers=headers)
-        response = self.http.getresponse()
-        return response.status, response.read()
 
 
 def submission_body(submission_id: str, records: list[dict[str, Any]]) -> bytes:
@@ -229,7 +136,7 @@ def measure_batches(
     bodies = [submission_body(f"{label}-{n}", records.take(size)) for n in range(batches)]
     started = time.perf_counter()
     for body in bodies:
-        status, answer = connection.send("POST", "/api/v1/submissions", body)
+        status, answer, _ = connection.send("POST", "/api/v1/submissions", body)
         if status != 201:
             raise SystemExit(f"batch refused: {status} {answer[:500]!r}")
     return batches * size, time.perf_counter() - started
@@ -285,8 +192,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     args = parser.parse_args()
 
-    bench_url, ceiling_url = recreate_databases(args.admin_url)
-    member_id, private_key, key_id = setup_member(bench_url)
+    bench_url, ceiling_url = recreate_databases(args.admin_url, [BENCH_DB, CEILING_DB])
+    member_id, private_key, key_id = admit_member(
+        bench_url, name="基准测试银行", roles=["submitter"], migrate_first=True
+    )
     signer = RequestSigner(key_id, private_key)
     port = free_port()
     server = start_server(bench_url, port, args.server_threads)
@@ -301,7 +210,7 @@ def main() -> None:
         )
 
         def noop(connection: Connection) -> int:
-            status, _ = connection.send("GET", "/healthz")
+            status, _, _ = connection.send("GET", "/healthz")
             if status != 200:
                 raise RuntimeError(f"no-op answered {status}")
             return 1
@@ -315,7 +224,7 @@ def main() -> None:
 
         def single(connection: Connection) -> int:
             body = submission_body(f"single-{next(serial)}", records.take(1))
-            status, answer = connection.send("POST", "/api/v1/submissions", body)
+            status, answer, _ = connection.send("POST", "/api/v1/submissions", body)
             if status != 201:
                 raise RuntimeError(f"single refused: {status} {answer[:300]!r}")
             return 1

@@ -47,19 +47,13 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import http.client
 import io
 import json
 import math
-import os
 import pstats
 import random
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -70,20 +64,25 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 import zhconv
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy.orm import Session
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import (  # noqa: E402
+    Connection,
+    admit_member,
+    free_port,
+    recreate_databases,
+    start_server,
+    wipe_database,
+)
 
 from api.client import RequestSigner  # noqa: E402
 from registry import migrate  # noqa: E402
 from registry.app import create_app  # noqa: E402
-from registry.audit import Actor  # noqa: E402
 from registry.db import db, make_engine  # noqa: E402
 from registry.demo import make_uscc  # noqa: E402
-from registry.members import add_key, add_member  # noqa: E402
 from registry.names import normalize_name  # noqa: E402
 from registry.outbox import SearchOutbox  # noqa: E402
 from registry.subjects import Subject, SubjectName  # noqa: E402
@@ -479,117 +478,9 @@ def make_screening(
 def prepare_database(args: argparse.Namespace) -> str:
     """A fresh empty database; returns its URL."""
     if args.database_url:
-        url = sa.make_url(args.database_url)
-        if url.get_backend_name() == "sqlite":
-            path = Path(url.database or "")
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-            return args.database_url
-        if not any(word in (url.database or "") for word in ("bench", "test")):
-            raise SystemExit("refusing to wipe a database whose name lacks 'bench' or 'test'")
-        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-        with engine.begin() as connection:
-            connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-            connection.execute(sa.text("CREATE SCHEMA public"))
-        engine.dispose()
-        return args.database_url
-    admin = sa.create_engine(
-        args.admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
-    )
-    with admin.connect() as connection:
-        connection.execute(sa.text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-        connection.execute(sa.text(f"CREATE DATABASE {BENCH_DB}"))
-    admin.dispose()
-    return sa.make_url(args.admin_url).set(database=BENCH_DB).render_as_string(hide_password=False)
-
-
-def setup_member(url: str) -> tuple[ed25519.Ed25519PrivateKey, str]:
-    """Admit a querier with a fresh key; returns (key, key id)."""
-    app = create_app({"DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
-    private = ed25519.Ed25519PrivateKey.generate()
-    pem = private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    with app.app_context():
-        actor = Actor.system("bench")
-        member = add_member(
-            db.session, actor=actor, name="基准查询银行", kind="bank", roles=["querier"]
-        )
-        key = add_key(db.session, actor=actor, member=member, public_key_pem=pem.decode())
-        db.session.commit()
-        key_id = key.id
-    db.dispose(app)
-    return private, key_id
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def server_environment(url: str, threads: int, sync_rows: int) -> dict[str, str]:
-    return {
-        "CREDITREG_DATABASE_URL": url,
-        "CREDITREG_RATE_LIMIT_PER_MINUTE": "100000000",
-        "CREDITREG_SERVER_THREADS": str(threads),
-        "CREDITREG_DATABASE_POOL_SIZE": str(threads + 2),
-        "CREDITREG_LOG_LEVEL": "WARNING",
-        "CREDITREG_SCREENING_SYNC_MAX_ROWS": str(max(sync_rows, 1000)),
-    }
-
-
-def start_server(url: str, port: int, threads: int, sync_rows: int) -> subprocess.Popen[bytes]:
-    executable = Path(sys.executable).with_name("creditreg")
-    env = {**os.environ, **server_environment(url, threads, sync_rows)}
-    server = subprocess.Popen(  # noqa: S603 - our own console script
-        [str(executable), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.2)
-    try:  # say why: the readiness answer names what is missing (migrations, database)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:  # noqa: S310
-            answer = response.read()
-    except urllib.error.HTTPError as exc:
-        answer = exc.read()
-    except OSError as exc:
-        answer = repr(exc).encode()
-    server.terminate()
-    raise SystemExit(f"the server did not become ready: {answer[:500]!r}")
-
-
-class Connection:
-    """One keep-alive HTTP connection; requests are signed before the clock starts."""
-
-    def __init__(self, port: int, signer: RequestSigner | None) -> None:
-        self.authority = f"127.0.0.1:{port}"
-        self.signer = signer
-        self.http = http.client.HTTPConnection("127.0.0.1", port, timeout=3600)
-
-    def send(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes, float]:
-        """(status, body, seconds from sending to the last byte of the answer)."""
-        headers = {"Host": self.authority}
-        if body:
-            headers["Content-Type"] = "application/json"
-        if self.signer is not None:
-            headers.update(
-                self.signer.headers_for(method, f"http://{self.authority}{path}", body, headers)
-            )
-        started = time.perf_counter()
-        self.http.request(method, path, body=body or None, headers=headers)
-        response = self.http.getresponse()
-        answer = response.read()
-        return response.status, answer, time.perf_counter() - started
+        return wipe_database(args.database_url)
+    (url,) = recreate_databases(args.admin_url, [BENCH_DB])
+    return url
 
 
 def lookup_path(text: str) -> str:
@@ -934,10 +825,15 @@ def main() -> None:
             f" | {args.screening_rows / screening.seconds:,.1f} | {describe(screening.decisions)} |"
         )
 
-    private_key, key_id = setup_member(url)
+    _, private_key, key_id = admit_member(url, name="基准查询银行", roles=["querier"])
     signer = RequestSigner(key_id, private_key)
     port = free_port()
-    server = start_server(url, port, args.server_threads, api_rows)
+    server = start_server(
+        url,
+        port,
+        args.server_threads,
+        {"CREDITREG_SCREENING_SYNC_MAX_ROWS": str(max(api_rows, 1000))},
+    )
     try:
         print("API lookups", file=sys.stderr)
         api, differ = api_lookups(port, signer, queries, totals)

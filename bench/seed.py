@@ -9,28 +9,22 @@ pass the URL of an empty database you can wipe (its name must contain "bench" or
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import sqlalchemy as sa
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import wipe_database  # noqa: E402
+
 from registry import migrate
 from registry.app import create_app
 from registry.db import db
 from registry.demo import DemoSpec, load_demo
 from registry.runtime import current_runtime
-
-
-def reset_postgres(url: str) -> None:
-    parsed = sa.make_url(url)
-    if not any(word in (parsed.database or "") for word in ("bench", "test")):
-        raise SystemExit("refusing to wipe a database whose name lacks 'bench' or 'test'")
-    engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
-    with engine.begin() as connection:
-        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-        connection.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def main() -> None:
@@ -42,7 +36,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         if url.startswith("postgresql"):
-            reset_postgres(url)
+            wipe_database(url)
         app = create_app({"DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
         with app.app_context():
             migrate.upgrade(db.engine)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import zhconv
@@ -111,6 +112,7 @@ def split_legal_form(normalised: str) -> tuple[str, str | None]:
     return normalised, None
 
 
+@lru_cache(maxsize=65536)
 def normalize_name(raw: str) -> NormalisedName:
     """:raises ValueError: the name is empty once normalised."""
     normalised = normalize_text(raw or "")

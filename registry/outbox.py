@@ -36,6 +36,16 @@ class SearchOutbox(Base):
     )
 
 
+# The worker claims pending rows oldest first; without this index the claim walks past
+# every processed row kept for reindexing, and slows as the outbox grows.
+sa.Index(
+    "ix_search_outbox_pending",
+    SearchOutbox.id,
+    postgresql_where=SearchOutbox.processed_at.is_(None),
+    sqlite_where=SearchOutbox.processed_at.is_(None),
+)
+
+
 def enqueue(session: Session, subject_id: uuid.UUID, *, at: datetime) -> None:
     """Queue a subject whose revision the caller has already set (a new subject: 1)."""
     add_append_only(session, SearchOutbox, {"subject_id": subject_id, "enqueued_at": at})

@@ -31,6 +31,29 @@ def empty_counts() -> dict[str, Any]:
     }
 
 
+def record_counts(
+    session: Session, subject_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Active records of each subject, by polarity and by category and polarity (subjects
+    without any are left out: use :func:`empty_counts`)."""
+    counts: dict[uuid.UUID, dict[str, Any]] = {}
+    for subject_id, category, polarity, count in session.execute(
+        sa.select(
+            CreditRecord.subject_id,
+            CreditRecord.category,
+            CreditRecord.polarity,
+            sa.func.count(),
+        )
+        .where(CreditRecord.subject_id.in_(subject_ids), CreditRecord.status == RecordStatus.ACTIVE)
+        .group_by(CreditRecord.subject_id, CreditRecord.category, CreditRecord.polarity)
+    ):
+        total = counts.setdefault(subject_id, empty_counts())
+        total["total"] += count
+        total[polarity] += count
+        total["by_category"][category][polarity] += count
+    return counts
+
+
 def build_documents(
     session: Session, subject_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, Any] | None]:
@@ -53,21 +76,7 @@ def build_documents(
         .order_by(SubjectName.valid_from.desc(), SubjectName.id.desc())
     ):
         names.setdefault(row.subject_id, []).append(row)
-    counts: dict[uuid.UUID, dict[str, Any]] = {}
-    for subject_id, category, polarity, count in session.execute(
-        sa.select(
-            CreditRecord.subject_id,
-            CreditRecord.category,
-            CreditRecord.polarity,
-            sa.func.count(),
-        )
-        .where(CreditRecord.subject_id.in_(wanted), CreditRecord.status == RecordStatus.ACTIVE)
-        .group_by(CreditRecord.subject_id, CreditRecord.category, CreditRecord.polarity)
-    ):
-        total = counts.setdefault(subject_id, empty_counts())
-        total["total"] += count
-        total[polarity] += count
-        total["by_category"][category][polarity] += count
+    counts = record_counts(session, wanted)
     from registry.listings import published_entries_of
 
     listed = published_entries_of(session, wanted)

@@ -91,8 +91,6 @@ MAPPING: dict[str, Any] = {
     },
 }
 
-FACET_FIELDS = {name: name for name in FACETS}  # facet name -> engine field
-
 
 class EngineBackend:
     """An Elasticsearch or OpenSearch cluster; subclasses only make the client."""
@@ -276,10 +274,9 @@ class EngineBackend:
             "size": query.size,
             "track_total_hits": query.facets,
             "query": {"bool": {"filter": filters, "must": must, "should": should}},
+            # Facets are named after the document fields they count.
             "aggs": {
-                name: {"terms": {"field": field, "size": 50}}
-                for name, field in FACET_FIELDS.items()
-                if query.facets
+                name: {"terms": {"field": name, "size": 50}} for name in FACETS if query.facets
             },
             # Relevance first, the id breaking ties; a listing without text goes by id.
             "sort": ([{"_score": "desc"}] if ranked else []) + [{"id": "asc"}],

@@ -6,6 +6,7 @@ import base64
 import html
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from registry.identifiers import IdentifierError, validate_uscc
@@ -31,7 +32,7 @@ class SearchQuery:
     match_any: bool = False
     facets: bool = True
 
-    @property
+    @cached_property
     def uscc(self) -> str | None:
         """The USCC the text is, however it was typed (lower case, spaces, full width)."""
         if not self.text:
@@ -41,7 +42,7 @@ class SearchQuery:
         except IdentifierError:
             return None
 
-    @property
+    @cached_property
     def tokens(self) -> list[str]:
         """What the text must match. A legal form typed in the query is left out, so
         有限责任公司 and 有限公司, Co., Ltd. and Limited, find the same companies."""

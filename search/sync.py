@@ -11,7 +11,6 @@ pending, and the worker tries again later: nothing is lost.
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -71,11 +70,3 @@ def drain(session: Session, backend: SearchBackend, now: datetime, *, max_batche
         if count < BATCH_SIZE:
             break
     return handled
-
-
-def subject_ids_pending(session: Session) -> set[uuid.UUID]:
-    return set(
-        session.scalars(
-            sa.select(SearchOutbox.subject_id).where(SearchOutbox.processed_at.is_(None))
-        )
-    )

@@ -11,8 +11,9 @@ method.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin
+from pypinyin import lazy_pinyin
 
 from registry.names import normalize_name, normalize_text
 
@@ -48,17 +49,16 @@ def query_tokens(text: str) -> list[str]:
     return list(dict.fromkeys(_tokens(text, unigrams=False)))
 
 
+@lru_cache(maxsize=65536)
 def pinyin_forms(name: str) -> tuple[str, str]:
     """The full pinyin (syllables joined) and the initials of a name's base, lower case.
 
-    Only the Chinese part is spelt: Latin letters in the name are kept as they are.
+    Only the Chinese characters are spelt; anything else is left out. Cached: the same
+    names come back for every document and every screening candidate.
     """
     base = normalize_name(name).base
     syllables = [s for s in lazy_pinyin(base, errors="ignore") if s.isascii() and s.isalnum()]
-    initials = [
-        s[:1] for s in lazy_pinyin(base, style=Style.FIRST_LETTER, errors="ignore") if s.isalnum()
-    ]
-    return "".join(syllables).lower(), "".join(initials).lower()
+    return "".join(syllables).lower(), "".join(s[0] for s in syllables).lower()
 
 
 def name_tokens(names: list[str]) -> list[str]:

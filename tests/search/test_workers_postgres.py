@@ -6,9 +6,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from config import load_settings
 from registry import migrate
 from registry.audit import Actor
 from registry.outbox import SearchOutbox
+from registry.runtime import Runtime
 from registry.subjects import register_subject
 from search.sql import SqlBackend
 from search.sync import drain_once
@@ -36,7 +38,10 @@ def workers_database():
     admin.dispose()
 
 
-def test_workers_skip_each_others_rows(workers_database, runtime):
+def test_workers_skip_each_others_rows(workers_database):
+    # Settings of the test profile, not the app fixture: this test has a database of its
+    # own and runs once, whatever the database parameters of the rest of the suite.
+    runtime = Runtime.from_settings(load_settings("test", environ={}))
     engine = workers_database
     with Session(engine) as session:
         for n in range(30):
