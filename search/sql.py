@@ -278,7 +278,11 @@ class SqlBackend:
             ),
         )
         vector = sa.func.to_tsvector("simple", TABLE.c.tokens)
-        return base.where(vector.op("@@")(tsquery)), sa.func.ts_rank(vector, tsquery)
+        # ts_rank is single precision; the page token carries a double. Ranking in double
+        # precision makes the token compare equal to the score it came from, so a page that
+        # ends in a tie goes on with the next id instead of skipping the rest of the tie.
+        rank: sa.ColumnElement[float] = sa.cast(sa.func.ts_rank(vector, tsquery), sa.Double())
+        return base.where(vector.op("@@")(tsquery)), rank
 
     def _total_and_facets(
         self, connection: Connection, matching: sa.Select[Any]
