@@ -1,14 +1,19 @@
 """The embedded backend: search inside the registry's own database, nothing else to run.
 
-SQLite matches ``tokens`` through FTS5 and ranks with bm25; PostgreSQL matches them with a
-GIN full-text index (``simple`` configuration: the tokens are already made) and ranks with
-``ts_rank``. Documents are written with external versions, like an engine's: a write whose
+SQLite matches ``tokens`` through FTS5 and ranks with bm25; PostgreSQL matches a stored
+``tsvector`` of them with a GIN index (``simple`` configuration: the tokens are already made)
+and ranks with ``ts_rank``. Screening asks for candidates sharing any token with a name; the
+tokens nearly every name has (科技, 北京) are left out of those queries, which would
+otherwise rank a fifth of the registry for every row.
+
+Documents are written with external versions, like an engine's: a write whose
 version is not newer than the stored one changes nothing, and a deletion leaves a tombstone.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -20,9 +25,18 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from search.query import FACETS, SearchHit, SearchQuery, SearchResult, highlight
-from search.store import FTS_TABLE, SearchDocument
+from search.store import FTS_TABLE, FTS_VOCABULARY, SearchDocument
 
 TABLE = cast(sa.Table, SearchDocument.__table__)
+# PostgreSQL only: to_tsvector('simple', tokens), stored by the database (migration 0008).
+TOKENS_VECTOR: sa.ColumnElement[Any] = sa.literal_column("search_documents.tokens_vector")
+
+# A token is common when more than this share of the documents have it, and at least
+# COMMON_TOKEN_FLOOR of them: below the floor a token costs little to rank whatever its share.
+COMMON_TOKEN_SHARE = 0.01
+COMMON_TOKEN_FLOOR = 500
+# Which tokens are common changes slowly; counting them reads the whole index.
+COMMON_TOKENS_TTL_SECONDS = 900.0
 
 
 def _uuid_key(value: str | uuid.UUID) -> str:
@@ -56,8 +70,17 @@ class SqlBackend:
 
     name = "sql"
 
-    def __init__(self, engine_getter: Callable[[], Engine]) -> None:
+    def __init__(
+        self,
+        engine_getter: Callable[[], Engine],
+        *,
+        common_token_floor: int = COMMON_TOKEN_FLOOR,
+        common_tokens_ttl: float = COMMON_TOKENS_TTL_SECONDS,
+    ) -> None:
         self._engine_getter = engine_getter
+        self._common_token_floor = common_token_floor
+        self._common_tokens_ttl = common_tokens_ttl
+        self._common_tokens: tuple[float, frozenset[str]] | None = None
 
     @property
     def engine(self) -> Engine:
@@ -199,9 +222,30 @@ class SqlBackend:
             )
             return {str(subject_id): int(version) for subject_id, version in rows}
 
+    def common_tokens(self, connection: Connection) -> frozenset[str]:
+        """Tokens in more than COMMON_TOKEN_SHARE of the documents (and COMMON_TOKEN_FLOOR),
+        counted from the full-text index itself and kept for COMMON_TOKENS_TTL_SECONDS."""
+        cached = self._common_tokens
+        if cached is not None and time.monotonic() - cached[0] < self._common_tokens_ttl:
+            return cached[1]
+        documents = connection.scalar(
+            sa.select(sa.func.count()).select_from(TABLE).where(TABLE.c.deleted.is_(False))
+        )
+        least = max(self._common_token_floor, int(COMMON_TOKEN_SHARE * int(documents or 0)))
+        if self._sqlite:
+            statement = sa.text(f"SELECT term FROM {FTS_VOCABULARY} WHERE doc > :least")  # noqa: S608
+        else:
+            statement = sa.text(
+                "SELECT word FROM ts_stat('SELECT tokens_vector FROM search_documents') "
+                "WHERE ndoc > :least"
+            )
+        common = frozenset(connection.scalars(statement, {"least": least}))
+        self._common_tokens = (time.monotonic(), common)
+        return common
+
     def search(self, query: SearchQuery, *, session: Session | None = None) -> SearchResult:
         with self._connection(session) as connection:
-            matching, score = self._matching(query)
+            matching, score = self._matching(query, connection)
             total = facets = None
             if query.facets:
                 total, facets = self._total_and_facets(connection, matching)
@@ -233,7 +277,7 @@ class SqlBackend:
         next_after = (hits[-1].score, hits[-1].id) if len(hits) == query.size else None
         return SearchResult(hits, int(total or len(hits)), facets or {}, next_after)
 
-    def _matching(self, query: SearchQuery) -> tuple[sa.Select[Any], Any]:
+    def _matching(self, query: SearchQuery, connection: Connection) -> tuple[sa.Select[Any], Any]:
         """The matching documents (subject_id, document) and their score expression."""
         base = sa.select(TABLE.c.subject_id, TABLE.c.document).where(TABLE.c.deleted.is_(False))
         for name, values in query.filters().items():
@@ -250,6 +294,11 @@ class SqlBackend:
         tokens: list[str] = query.tokens
         if not tokens:
             return base, sa.literal(0.0)
+        if query.match_any:
+            # Candidates share a rare token with the name; a name made only of common
+            # tokens keeps them all rather than finding nothing.
+            common = self.common_tokens(connection)
+            tokens = [t for t in tokens if t not in common] or tokens
         if self._sqlite:
             fts = sa.table(FTS_TABLE, sa.column("subject_id"), sa.column("rank"))
             joiner = " OR " if query.match_any else " "
@@ -277,7 +326,7 @@ class SqlBackend:
                 for i, t in enumerate(tokens)
             ),
         )
-        vector = sa.func.to_tsvector("simple", TABLE.c.tokens)
+        vector = TOKENS_VECTOR
         # ts_rank is single precision; the page token carries a double. Ranking in double
         # precision makes the token compare equal to the score it came from, so a page that
         # ends in a tie goes on with the next id instead of skipping the rest of the tie.

@@ -3,8 +3,9 @@
 The row keeps the document as built by the projection, the fields filters and facets use,
 and ``tokens``: the text every backend searches (CJK unigrams and bigrams, Latin words,
 pinyin), made by the application so that all backends see the same thing. SQLite searches
-``tokens`` through an FTS5 table (``search_fts``), PostgreSQL through a GIN full-text index
-and a trigram index on the name; both are made by the migration, outside the models.
+``tokens`` through an FTS5 table (``search_fts``, with its vocabulary ``search_fts_vocabulary``),
+PostgreSQL through a stored ``tsvector`` column (``tokens_vector``) with a GIN index, and a
+trigram index on the name; all are made by the migrations, outside the models.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from registry.db import Base
 
 FTS_TABLE = "search_fts"
+FTS_VOCABULARY = "search_fts_vocabulary"
 # Made by raw SQL in the migration; the models-versus-schema check leaves them alone.
 UNMODELLED_OBJECTS = (
     FTS_TABLE,
-    "ix_search_documents_tokens_fts",
+    "tokens_vector",
+    "ix_search_documents_tokens_vector",
     "ix_search_documents_name_trgm",
 )
 

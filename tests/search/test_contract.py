@@ -5,11 +5,14 @@ import uuid
 
 import pytest
 
+from registry.db import db
 from registry.records import upsert_record
 from registry.subjects import register_subject, rename_subject
 from search.query import SearchQuery, decode_after, encode_after
+from search.sql import SqlBackend
 from tests import factories
 from tests.factories import TEST_ACTOR
+from tests.search.conftest import sync
 
 ID_NUMBER = "11010519491231002X"
 
@@ -219,3 +222,31 @@ def test_paging_a_ranked_query_through_ties_visits_every_hit_once(
             break
         after = decode_after(encode_after(page.next_after))
     assert sorted(seen) == sorted(made)
+
+
+def test_screening_candidates_leave_out_tokens_most_names_share(
+    session, runtime, migrated_engine, clock
+):
+    # The SQL backend only: engines weigh rare tokens up themselves. A floor of two
+    # documents makes 科技 (in three of five names) common in a registry this small.
+    backend = SqlBackend(lambda: migrated_engine, common_token_floor=2, common_tokens_ttl=0)
+    names = ["北京华信科技有限公司", "长城科技有限公司", "东方科技有限公司", "华信贸易有限公司"]
+    made = {
+        name: str(enterprise(session, runtime, name, 300 + n).id) for n, name in enumerate(names)
+    }
+    enterprise(session, runtime, "南方物流有限公司", 310)
+    session.flush()
+    sync(backend, db.session, clock.now())
+    assert {"科技", "科", "技"} <= backend.common_tokens(session.connection())
+    assert "华信" not in backend.common_tokens(session.connection())
+
+    def candidates(text):
+        query = SearchQuery(text=text, match_any=True, facets=False, size=10)
+        return {hit.id for hit in backend.search(query, session=session).hits}
+
+    # 华信 is rare: both 华信 companies, and not every 科技 company besides.
+    assert candidates("华信科技") == {made["北京华信科技有限公司"], made["华信贸易有限公司"]}
+    # A name sharing only a common token with the registry finds no candidate through it.
+    assert candidates("南山科技") == set()
+    # A name made only of common tokens still finds the companies that have them.
+    assert candidates("科技") == {made[n] for n in names[:3]}
