@@ -15,15 +15,22 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import sqlalchemy as sa
 from flask import Response, g, request
-from sqlalchemy.orm import joinedload, lazyload
 
 from api import problems
 from api.httpsig import HttpRequest, SignatureError, VerificationPolicy, verify_request
-from registry.access import claim_nonce, count_request
+from registry.access import spend_nonce_and_count
 from registry.db import db
-from registry.members import KeyAlgorithm, KeyStatus, Member, MemberKey, MemberRole, load_public_key
+from registry.members import (
+    KeyAlgorithm,
+    KeyGrant,
+    KeyStatus,
+    Member,
+    MemberRole,
+    MemberStatus,
+    load_key_grant,
+    load_public_key,
+)
 from registry.runtime import current_runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,14 +86,9 @@ class Caller:
     signature: str
     signature_base: str
 
-    loaded_member: Member | None = None
-
     @property
     def member(self) -> Member:
-        """The member, in the request's session: the copy loaded while checking the
-        signature is attached without another query."""
-        if self.loaded_member is not None:
-            return db.session.merge(self.loaded_member, load=False)
+        """The member, in the request's session (most requests never need it)."""
         member = db.session.get(Member, self.member_id)
         assert member is not None  # it existed when the signature was checked
         return member
@@ -122,31 +124,22 @@ def authenticate() -> Caller | Response:
         clock_skew_seconds=settings.SIGNATURE_CLOCK_SKEW,
     )
     with db.new_session() as session:
+        connection = session.connection()
 
-        def lookup(key_id: str) -> tuple[MemberKey, Any, str]:
-            # The key, its member and the member's roles in one statement; every request
-            # pays for this lookup.
-            key = session.scalar(
-                sa.select(MemberKey)
-                .where(MemberKey.id == key_id)
-                .options(
-                    joinedload(MemberKey.member).options(
-                        joinedload(Member.role_rows), lazyload(Member.keys)
-                    )
-                )
-            )
-            if key is None:
+        def lookup(key_id: str) -> tuple[KeyGrant, Any, str]:
+            grant = load_key_grant(connection, key_id)
+            if grant is None:
                 raise SignatureError("key-unknown", "no key is registered under this keyid")
-            if key.status == KeyStatus.REVOKED:
+            if grant.status == KeyStatus.REVOKED:
                 raise SignatureError("key-revoked", "the key was revoked")
-            if not key.is_usable_at(now):
+            if not grant.is_usable_at(now):
                 raise SignatureError("key-expired", "the key is outside its validity period")
-            if not key.member.is_active:
+            if grant.member_status != MemberStatus.ACTIVE:
                 raise SignatureError("member-suspended", "the key's member is suspended")
             return (
-                key,
-                load_public_key(key.public_key_pem, KeyAlgorithm(key.algorithm)),
-                key.algorithm,
+                grant,
+                load_public_key(grant.public_key_pem, KeyAlgorithm(grant.algorithm)),
+                grant.algorithm,
             )
 
         try:
@@ -158,26 +151,27 @@ def authenticate() -> Caller | Response:
             )
         except SignatureError as exc:
             return _signature_problem(exc)
-        key: MemberKey = verified.key
-        if not claim_nonce(
-            session,
-            key_id=key.id,
+        grant: KeyGrant = verified.key
+        limit = settings.RATE_LIMIT_PER_MINUTE
+        counted = spend_nonce_and_count(
+            connection,
+            key_id=grant.key_id,
+            member_id=grant.member_id,
             nonce=verified.nonce,
-            seen_at=now,
+            now=now,
             expires_at=datetime.fromtimestamp(verified.expires, UTC),
-        ):
+        )
+        if counted is None:
             session.commit()
             return _signature_problem(
                 SignatureError("nonce-reused", "this nonce was already used with this key")
             )
-        limit = settings.RATE_LIMIT_PER_MINUTE
-        count, window_end = count_request(session, member_id=key.member_id, now=now)
+        count, window_end = counted
         session.commit()
         caller = Caller(
-            member_id=key.member_id,
-            loaded_member=key.member,
-            key_id=key.id,
-            roles=frozenset(key.member.roles),
+            member_id=grant.member_id,
+            key_id=grant.key_id,
+            roles=grant.roles,
             signature_input=verified.signature_input,
             signature=verified.signature,
             signature_base=verified.base,

@@ -7,13 +7,15 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from registry.audit import Actor, record_event
@@ -139,9 +141,7 @@ class MemberKey(Base):
     member: Mapped[Member] = relationship(back_populates="keys")
 
     def is_usable_at(self, when: datetime) -> bool:
-        if self.status != KeyStatus.ACTIVE or when < self.valid_from:
-            return False
-        return self.valid_until is None or when < self.valid_until
+        return key_usable_at(self.status, self.valid_from, self.valid_until, when)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -155,6 +155,72 @@ class MemberKey(Base):
             "revoked_reason": self.revoked_reason,
             "public_key_pem": self.public_key_pem,
         }
+
+
+def key_usable_at(
+    status: str, valid_from: datetime, valid_until: datetime | None, when: datetime
+) -> bool:
+    """An active key inside its validity period."""
+    if status != KeyStatus.ACTIVE or when < valid_from:
+        return False
+    return valid_until is None or when < valid_until
+
+
+@dataclass(frozen=True)
+class KeyGrant:
+    """What checking a signature needs to know about a key: the key, whether its member is
+    active, and the member's roles."""
+
+    key_id: str
+    member_id: uuid.UUID
+    algorithm: str
+    public_key_pem: str
+    status: str
+    valid_from: datetime
+    valid_until: datetime | None
+    member_status: str
+    roles: frozenset[str]
+
+    def is_usable_at(self, when: datetime) -> bool:
+        return key_usable_at(self.status, self.valid_from, self.valid_until, when)
+
+
+def load_key_grant(connection: Connection, key_id: str) -> KeyGrant | None:
+    """The key, its member's status and roles in one statement (a row per role). Every
+    signed request pays for this, so it is plain Core: no ORM identity map to fill."""
+    keys = cast(sa.Table, MemberKey.__table__)
+    members = cast(sa.Table, Member.__table__)
+    grants = cast(sa.Table, MemberRoleGrant.__table__)
+    rows = connection.execute(
+        sa.select(
+            keys.c.id,
+            keys.c.member_id,
+            keys.c.algorithm,
+            keys.c.public_key_pem,
+            keys.c.status,
+            keys.c.valid_from,
+            keys.c.valid_until,
+            members.c.status,
+            grants.c.role,
+        )
+        .join(members, members.c.id == keys.c.member_id)
+        .outerjoin(grants, grants.c.member_id == keys.c.member_id)
+        .where(keys.c.id == key_id)
+    ).all()
+    if not rows:
+        return None
+    found, member_id, algorithm, pem, status, valid_from, valid_until, member_status, _ = rows[0]
+    return KeyGrant(
+        key_id=found,
+        member_id=member_id,
+        algorithm=algorithm,
+        public_key_pem=pem,
+        status=status,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        member_status=member_status,
+        roles=frozenset(row[8] for row in rows if row[8] is not None),
+    )
 
 
 def _b64url(data: bytes) -> str:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from registry.db import Base, add_append_only, one_of
+from registry.db import Base, one_of
 
 
 class QueryPurpose(StrEnum):
@@ -52,6 +52,9 @@ class QueryLogEntry(Base):
     )
 
 
+QUERY_LOG = cast(sa.Table, QueryLogEntry.__table__)
+
+
 def log_query(
     session: Session,
     *,
@@ -64,9 +67,10 @@ def log_query(
     results: int,
     subject_ids: list[str],
 ) -> None:
-    add_append_only(
-        session,
-        QueryLogEntry,
+    # A Core insert on the session's connection, in the caller's transaction: every lookup
+    # writes one row, and the ORM's unit of work would cost more than the insert itself.
+    session.connection().execute(
+        sa.insert(QUERY_LOG),
         {
             "member_id": member_id,
             "key_id": key_id,
