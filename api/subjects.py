@@ -85,6 +85,11 @@ class SearchParamsSchema(PurposeSchema):
             raise ValidationError("an ID number looks up a person", "kind")
 
 
+# Schemas hold no per-request state; building one costs more than loading the parameters.
+SEARCH_PARAMS = SearchParamsSchema()
+PURPOSE_PARAMS = PurposeSchema()
+
+
 def _load(schema: Schema) -> dict[str, Any] | Response:
     return problems.load_or_problem(schema, request.args.to_dict(), "{count} parameter error(s)")
 
@@ -92,7 +97,7 @@ def _load(schema: Schema) -> dict[str, Any] | Response:
 @bp.get("/subjects")
 @signed(MemberRole.QUERIER)
 def search_subjects() -> ResponseReturnValue:
-    params = _load(SearchParamsSchema())
+    params = _load(SEARCH_PARAMS)
     if not isinstance(params, dict):
         return params
     runtime = current_runtime()
@@ -175,7 +180,7 @@ def search_subjects() -> ResponseReturnValue:
 @signed(MemberRole.QUERIER)
 def get_subject(subject_id: str) -> ResponseReturnValue:
     """The subject as the database has it now."""
-    params = _load(PurposeSchema())
+    params = _load(PURPOSE_PARAMS)
     if not isinstance(params, dict):
         return params
     session = db.session
