@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, g, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from api import health, listings, openapi, problems, screening, subjects, submissions
+from api import health, listings, openapi, problems, ratings, screening, subjects, submissions
 
 log = logging.getLogger(__name__)
 
@@ -71,4 +71,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(subjects.bp)
     app.register_blueprint(screening.bp)
     app.register_blueprint(listings.bp)
+    app.register_blueprint(ratings.bp)
     app.after_request(_commit_unit_of_work)

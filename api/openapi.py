@@ -24,6 +24,7 @@ from api.listings import (
     ReasonSchema,
     RepairSchema,
 )
+from api.ratings import AppealSchema
 from api.schemas import (
     CATEGORY_SCHEMAS,
     AmountSchema,
@@ -434,6 +435,17 @@ def build_document() -> dict[str, Any]:
                 **SUBJECT_LOOKUP_FIELDS,
                 **_nullable_strings("id_number_masked", "operator_uscc"),
                 "uscc_warnings": {"type": "array", "items": {"type": "string"}},
+                "rating": {
+                    "type": ["object", "null"],
+                    "description": "The published rating: grade (as decided), model grade, "
+                    "0-100 score, risk band, scorecard version and the explanation, whose "
+                    "points add up to the score.",
+                },
+                "rating_history": {
+                    "type": "array",
+                    "description": "Ratings this one replaced, newest first (no explanation).",
+                    "items": {"type": "object"},
+                },
                 "revision": {"type": "integer"},
                 "updated_at": {"type": ["string", "null"]},
             },
@@ -516,6 +528,7 @@ def build_document() -> dict[str, Any]:
         "Reason": _object_schema(ReasonSchema()),
         "Extension": _object_schema(ExtensionSchema()),
         "Objection": _object_schema(ObjectionSchema()),
+        "Appeal": _object_schema(AppealSchema(), "A subject's appeal of its published rating."),
         "RepairApplicationRequest": _object_schema(RepairSchema()),
         "RepairDecision": _object_schema(DecisionSchema()),
         "ListEntry": {
@@ -792,6 +805,16 @@ def build_document() -> dict[str, Any]:
                 None,
                 201,
                 "entry_id",
+            )
+        },
+        "/api/v1/ratings/{rating_id}/appeals": {
+            "post": _signed_post(
+                "appealRating",
+                "The rated subject (or the member representing it) appeals its rating",
+                "Appeal",
+                None,
+                201,
+                "rating_id",
             )
         },
         "/api/v1/listings/{entry_id}/repairs": {

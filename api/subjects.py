@@ -207,8 +207,11 @@ def get_subject(subject_id: str) -> ResponseReturnValue:
 
 def subject_view(session: sa.orm.Session, subject: Subject) -> dict[str, Any]:
     from registry.listings import published_entries_of
+    from registry.ratings import history
 
     entries = published_entries_of(session, [subject.id]).get(subject.id, [])
+    ratings = history(session, subject.id)
+    current = ratings[0] if ratings and ratings[0].status == "published" else None
     counts = record_counts(session, [subject.id]).get(subject.id) or empty_counts()
     return {
         "id": str(subject.id),
@@ -232,7 +235,11 @@ def subject_view(session: sa.orm.Session, subject: Subject) -> dict[str, Any]:
         "industry": subject.industry_code,
         "lists": sorted({entry.list_kind for entry in entries}),
         "list_entries": [entry.public_view() for entry in entries],
-        "grade": None,
+        "grade": current.final_grade if current else None,
+        # The published rating with every point of its score explained, and the ratings it
+        # replaced (grades and dates only).
+        "rating": current.summary() if current else None,
+        "rating_history": [r.summary(explanation=False) for r in ratings[1:]],
         "record_counts": counts,
         "revision": subject.revision,
         "updated_at": _iso(subject.updated_at),

@@ -270,6 +270,18 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0.0,
     ),
     Setting(
+        "RATING_SCORECARD",
+        "str",
+        "2026-01",
+        "Scorecard version rating proposals use: config/scorecards/<version>.toml.",
+    ),
+    Setting(
+        "RATING_AUTO_APPROVE_UNCHANGED",
+        "bool",
+        True,
+        "Publish a new rating proposal without review when its grade equals the published one.",
+    ),
+    Setting(
         "LIST_APPROVALS_BLACKLIST",
         "int",
         2,

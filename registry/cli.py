@@ -421,7 +421,7 @@ def _make_worker(runtime: Any, search: Any) -> Any:
     return Worker(
         db.new_session,
         runtime.clock,
-        jobs=default_jobs(search, thresholds, sender_from_settings(settings)),
+        jobs=default_jobs(search, thresholds, sender_from_settings(settings), settings),
         poll_interval=settings.WORKER_POLL_INTERVAL,
     )
 
@@ -443,12 +443,14 @@ def config_command() -> None:
 def register_commands(app: Flask) -> None:
     from api.cli import submissions_group
     from registry.listings_cli import listings_group
+    from registry.ratings_cli import ratings_group
     from search.cli import search_group
 
     for command in (
         submissions_group,
         search_group,
         listings_group,
+        ratings_group,
         db_group,
         members_group,
         keys_group,

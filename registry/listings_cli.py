@@ -22,14 +22,14 @@ from registry.runtime import current_runtime
 from registry.staff import StaffRole, StaffStatus, StaffUser
 
 
-def _reviewer(username: str) -> tuple[Actor, uuid.UUID | None]:
+def reviewer_actor(username: str) -> tuple[Actor, uuid.UUID | None]:
     user = db.session.scalar(sa.select(StaffUser).where(StaffUser.username == username))
     if user is None or user.status != StaffStatus.ACTIVE or StaffRole.REVIEWER not in user.roles:
         raise click.ClickException(f"{username} is not an active reviewer")
     return Actor(ActorKind.STAFF, str(user.id)), user.regulator_member_id
 
 
-def _run(action: object) -> None:
+def run_action(action: object) -> None:
     """Commit the action's work, or report the refusal (state and allowed actions)."""
     try:
         result = action() if callable(action) else action
@@ -53,7 +53,7 @@ def listings_group() -> None:
 @with_appcontext
 def show(entry_id: str) -> None:
     """An entry with its state, allowed actions, reviews and objections."""
-    _run(lambda: listings.get_entry(db.session, entry_id).summary())
+    run_action(lambda: listings.get_entry(db.session, entry_id).summary())
 
 
 @listings_group.command("review")
@@ -66,7 +66,7 @@ def review(entry_id: str, reviewer: str, approve: bool, reason: str) -> None:
     """Approve or reject a proposal (never one's own regulator's)."""
     from registry.notifications import Notices
 
-    actor, regulator = _reviewer(reviewer)
+    actor, regulator = reviewer_actor(reviewer)
     runtime = current_runtime()
 
     def act() -> dict[str, object]:
@@ -83,7 +83,7 @@ def review(entry_id: str, reviewer: str, approve: bool, reason: str) -> None:
         )
         return entry.summary()
 
-    _run(act)
+    run_action(act)
 
 
 @listings_group.command("answer-objection")
@@ -97,9 +97,9 @@ def answer_objection(
     entry_id: str, objection_id: str, reviewer: str, uphold: bool, answer: str
 ) -> None:
     """Answer an objection; a dismissed one lets publication go on."""
-    actor, _ = _reviewer(reviewer)
+    actor, _ = reviewer_actor(reviewer)
     runtime = current_runtime()
-    _run(
+    run_action(
         lambda: listings.answer_objection(
             db.session,
             listings.get_entry(db.session, entry_id),
@@ -118,7 +118,7 @@ def answer_objection(
 @with_appcontext
 def acknowledge_repair(application_id: str, reviewer: str) -> None:
     """Acknowledge a repair application; the authority's decision deadline starts."""
-    actor, _ = _reviewer(reviewer)
+    actor, _ = reviewer_actor(reviewer)
     runtime = current_runtime()
 
     def act() -> dict[str, object]:
@@ -133,11 +133,13 @@ def acknowledge_repair(application_id: str, reviewer: str) -> None:
             at=runtime.clock.now(),
         ).view()
 
-    _run(act)
+    run_action(act)
 
 
 @listings_group.command("run-due")
 @with_appcontext
 def run_due() -> None:
     """Publish and expire what is due now (the worker does this every 15 s)."""
-    _run(lambda: {"changed": listings.run_list_jobs(db.session, current_runtime().clock.now())})
+    run_action(
+        lambda: {"changed": listings.run_list_jobs(db.session, current_runtime().clock.now())}
+    )

@@ -48,12 +48,19 @@ sa.Index(
 
 def enqueue(session: Session, subject_id: uuid.UUID, *, at: datetime) -> None:
     """Queue a subject whose revision the caller has already set (a new subject: 1)."""
+    from registry.ratings import enqueue_ratings
+
     add_append_only(session, SearchOutbox, {"subject_id": subject_id, "enqueued_at": at})
+    enqueue_ratings(session, [subject_id], at=at)
 
 
-def touch_subjects(session: Session, subject_ids: Iterable[uuid.UUID], *, at: datetime) -> None:
+def touch_subjects(
+    session: Session, subject_ids: Iterable[uuid.UUID], *, at: datetime, rescore: bool = True
+) -> None:
     """Record that these existing subjects' documents changed: raise their revision and
-    queue them, whatever else of theirs the caller changes."""
+    queue them, whatever else of theirs the caller changes. Unless ``rescore`` is False (a
+    rating being published), they are also queued to be rated again."""
+    from registry.ratings import enqueue_ratings
     from registry.subjects import Subject
 
     changed = sorted(set(subject_ids))
@@ -72,7 +79,9 @@ def touch_subjects(session: Session, subject_ids: Iterable[uuid.UUID], *, at: da
         if isinstance(obj, Subject) and obj.id in wanted:
             session.expire(obj, ["revision", "updated_at"])
     for subject_id in changed:
-        enqueue(session, subject_id, at=at)
+        add_append_only(session, SearchOutbox, {"subject_id": subject_id, "enqueued_at": at})
+    if rescore:
+        enqueue_ratings(session, changed, at=at)
 
 
 def pending_count(session: Session) -> int:

@@ -49,7 +49,9 @@ class Job:
     run: JobFunction  # returns how many items it handled, for the log
 
 
-def default_jobs(search: Any = None, thresholds: Any = None, sender: Any = None) -> list[Job]:
+def default_jobs(
+    search: Any = None, thresholds: Any = None, sender: Any = None, settings: Any = None
+) -> list[Job]:
     """Every periodic job of the registry; each feature adds its own here.
 
     ``search`` is the app's search backend; without it the outbox is left for a worker
@@ -63,6 +65,10 @@ def default_jobs(search: Any = None, thresholds: Any = None, sender: Any = None)
         Job("purge-request-state", 60.0, access.purge_expired),
         Job("list-lifecycle", 15.0, run_list_jobs),
     ]
+    if settings is not None:
+        from registry.ratings import rating_job
+
+        jobs.append(Job("rating-proposals", 5.0, rating_job(settings)))
     if sender is not None:
         from registry.notifications import send_pending
 

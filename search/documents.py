@@ -80,6 +80,9 @@ def build_documents(
     from registry.listings import published_entries_of
 
     listed = published_entries_of(session, wanted)
+    from registry.ratings import published_ratings
+
+    rated = published_ratings(session, wanted)
     return {
         subject_id: (
             _document(
@@ -87,6 +90,7 @@ def build_documents(
                 names.get(subject_id, []),
                 counts.get(subject_id),
                 listed.get(subject_id, []),
+                rated.get(subject_id),
             )
             if subject_id in subjects
             else None
@@ -100,6 +104,7 @@ def _document(
     names: list[SubjectName],
     counts: dict[str, Any] | None,
     entries: list[Any],
+    rating: Any = None,
 ) -> dict[str, Any]:
     all_names = list(dict.fromkeys([subject.name, *(row.name for row in names)]))
     current = normalize_name(subject.name)
@@ -132,8 +137,7 @@ def _document(
             }
             for entry in entries
         ],
-        # Filled by the rating workflow once it publishes grades.
-        "grade": None,
+        "grade": rating.final_grade if rating is not None else None,
         "record_counts": counts or empty_counts(),
         "updated_at": subject.updated_at.isoformat().replace("+00:00", "Z"),
         "tokens": " ".join(name_tokens(all_names)),

@@ -1,0 +1,596 @@
+"""Subject credit ratings: proposed by the scorecard, approved or overridden by reviewers,
+published, appealed.
+
+A change to a subject's records leaves a row in ``rating_outbox`` (written with the change,
+see ``registry.outbox``); the worker's ``rating-proposals`` job scores the subject again and,
+when the inputs differ from those of its last rating, stores a new proposal. A reviewer
+approves a proposal as it is, or overrides its grade with a written reason; an override of
+more than one grade waits for a second reviewer. Publication replaces the subject's
+previous rating (which stays in the history) and updates its search document. A published
+rating may be appealed; the appeal is decided by a reviewer who took no part in approving
+the rating.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from registry.audit import Actor, ActorKind, record_event
+from registry.db import Base, one_of, uuid_pk
+from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
+from registry.scorecard import (
+    ListFacts,
+    Rating,
+    RecordFacts,
+    Scorecard,
+    load_scorecard,
+    score,
+)
+
+SYSTEM = Actor.system("rating-proposals")
+BATCH = 200
+
+
+class RatingStatus(StrEnum):
+    PROPOSED = "proposed"  # waiting for a reviewer
+    AWAITING_SECOND = "awaiting_second"  # an override of more than one grade
+    PUBLISHED = "published"  # the subject's current rating
+    REPLACED = "replaced"  # was published; a newer rating took its place
+    SUPERSEDED = "superseded"  # never published; a newer proposal took its place
+
+
+OPEN = (RatingStatus.PROPOSED, RatingStatus.AWAITING_SECOND)
+
+
+class AppealStatus(StrEnum):
+    OPEN = "open"
+    UPHELD = "upheld"  # the rating stands
+    AMENDED = "amended"  # a new grade was decided
+
+
+class RatingOutbox(Base):
+    __tablename__ = "rating_outbox"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    subject_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    enqueued_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+
+sa.Index(
+    "ix_rating_outbox_pending",
+    RatingOutbox.id,
+    postgresql_where=RatingOutbox.processed_at.is_(None),
+    sqlite_where=RatingOutbox.processed_at.is_(None),
+)
+
+
+class SubjectRating(Base):
+    __tablename__ = "subject_ratings"
+    __table_args__ = (one_of("status", RatingStatus),)
+
+    id: Mapped[uuid_pk]
+    subject_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("subjects.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    scorecard: Mapped[str] = mapped_column(sa.String(32), comment="scorecard version used")
+    score: Mapped[int] = mapped_column(comment="0-100, as the scorecard computed it")
+    grade: Mapped[str] = mapped_column(sa.String(8), comment="the scorecard's grade")
+    risk_band: Mapped[str] = mapped_column(sa.String(16))
+    explanation: Mapped[list[Any]] = mapped_column(comment="every point, adding up to score")
+    basis: Mapped[str] = mapped_column(sa.String(64), comment="digest of the inputs scored")
+    proposed_at: Mapped[datetime]
+    final_grade: Mapped[str | None] = mapped_column(
+        sa.String(8), comment="the grade reviewers decided (differs from grade if overridden)"
+    )
+    override_reason: Mapped[str | None] = mapped_column(sa.Text)
+    approved_by: Mapped[str | None] = mapped_column(sa.String(80), comment="actor kind:id")
+    second_reviewer: Mapped[str | None] = mapped_column(sa.String(80))
+    auto_approved: Mapped[bool] = mapped_column(default=False)
+    published_at: Mapped[datetime | None]
+    replaced_at: Mapped[datetime | None]
+
+    def summary(self, *, explanation: bool = True) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "id": str(self.id),
+            "status": self.status,
+            "grade": self.final_grade or self.grade,
+            "model_grade": self.grade,
+            "score": self.score,
+            "risk_band": self.risk_band,
+            "scorecard": self.scorecard,
+            "overridden": bool(self.final_grade and self.final_grade != self.grade),
+            "override_reason": self.override_reason,
+            "auto_approved": self.auto_approved,
+            "proposed_at": _iso(self.proposed_at),
+            "published_at": _iso(self.published_at),
+            "replaced_at": _iso(self.replaced_at),
+        }
+        if explanation:
+            view["explanation"] = self.explanation
+        return view
+
+
+class RatingAppeal(Base):
+    __tablename__ = "rating_appeals"
+    __table_args__ = (one_of("status", AppealStatus),)
+
+    id: Mapped[uuid_pk]
+    rating_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("subject_ratings.id"), index=True)
+    applicant: Mapped[str] = mapped_column(sa.String(80), comment="actor kind:id")
+    grounds: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    filed_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(sa.String(80))
+    decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+    decided_at: Mapped[datetime | None]
+    amended_rating_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("subject_ratings.id"))
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "rating_id": str(self.rating_id),
+            "status": self.status,
+            "grounds": self.grounds,
+            "filed_at": _iso(self.filed_at),
+            "decision_reason": self.decision_reason,
+            "decided_at": _iso(self.decided_at),
+            "amended_rating_id": str(self.amended_rating_id) if self.amended_rating_id else None,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def _who(actor: Actor) -> str:
+    return f"{actor.kind}:{actor.id}"
+
+
+# --- proposals -----------------------------------------------------------------------------
+
+
+def enqueue_ratings(session: Session, subject_ids: list[uuid.UUID], *, at: datetime) -> None:
+    """Queue subjects to be scored again (with the change that calls for it)."""
+    if subject_ids:
+        session.execute(
+            sa.insert(cast(sa.Table, RatingOutbox.__table__)),
+            [{"subject_id": subject_id, "enqueued_at": at} for subject_id in subject_ids],
+        )
+
+
+def inputs_of(
+    session: Session, subject_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[list[RecordFacts], list[ListFacts]]]:
+    """The active records and published list entries the scorecard reads, per subject."""
+    from registry.listings import published_entries_of
+    from registry.records import CreditRecord, RecordStatus
+
+    found: dict[uuid.UUID, tuple[list[RecordFacts], list[ListFacts]]] = {
+        subject_id: ([], []) for subject_id in subject_ids
+    }
+    for record in session.scalars(
+        sa.select(CreditRecord).where(
+            CreditRecord.subject_id.in_(subject_ids), CreditRecord.status == RecordStatus.ACTIVE
+        )
+    ):
+        found[record.subject_id][0].append(
+            RecordFacts(
+                id=str(record.id),
+                version=record.version,
+                category=record.category,
+                polarity=record.polarity,
+                severity=record.severity,
+                on=record.decided_at or record.occurred_at,
+                amount=record.amount_value,
+            )
+        )
+    for subject_id, entries in published_entries_of(session, subject_ids).items():
+        found[subject_id][1].extend(ListFacts(str(e.id), e.list_kind) for e in entries)
+    return found
+
+
+def propose_due(
+    session: Session, now: datetime, *, scorecard: Scorecard, auto_approve_unchanged: bool
+) -> int:
+    """Score the subjects queued in the rating outbox; returns how many were looked at.
+
+    Claims rows with SKIP LOCKED, so several workers share the queue on PostgreSQL.
+    """
+    table = cast(sa.Table, RatingOutbox.__table__)
+    claimed = session.execute(
+        sa.select(table.c.id, table.c.subject_id)
+        .where(table.c.processed_at.is_(None))
+        .order_by(table.c.id)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not claimed:
+        return 0
+    subject_ids = sorted({row.subject_id for row in claimed})
+    inputs = inputs_of(session, subject_ids)
+    latest = _latest(session, subject_ids)
+    published = published_ratings(session, subject_ids)
+    for subject_id in subject_ids:
+        records, entries = inputs[subject_id]
+        if not records and not entries:
+            continue  # nothing to rate
+        rating = score(scorecard, records, entries, as_of=now.date())
+        last = latest.get(subject_id)
+        if last is not None and last.basis == rating.basis:
+            continue  # scored on these very inputs already
+        for open_proposal in session.scalars(
+            sa.select(SubjectRating).where(
+                SubjectRating.subject_id == subject_id, SubjectRating.status.in_(OPEN)
+            )
+        ):
+            open_proposal.status = RatingStatus.SUPERSEDED
+        proposal = _new_proposal(session, subject_id, rating, now)
+        record_event(
+            session,
+            actor=SYSTEM,
+            action="rating.proposed",
+            object_type="subject_rating",
+            object_id=str(proposal.id),
+            after={"subject_id": str(subject_id), "score": rating.score, "grade": rating.grade},
+            at=now,
+        )
+        current = published.get(subject_id)
+        if auto_approve_unchanged and current is not None and current.final_grade == rating.grade:
+            proposal.auto_approved = True
+            proposal.final_grade = rating.grade
+            proposal.approved_by = _who(SYSTEM)
+            _publish(session, proposal, SYSTEM, now, reason="grade unchanged")
+    session.execute(
+        sa.update(table).where(table.c.id.in_([row.id for row in claimed])).values(processed_at=now)
+    )
+    return len(subject_ids)
+
+
+def _new_proposal(
+    session: Session, subject_id: uuid.UUID, scored: Rating | SubjectRating, at: datetime
+) -> SubjectRating:
+    """A proposal carrying ``scored``'s score, grade and explanation."""
+    proposal = SubjectRating(
+        subject_id=subject_id,
+        status=RatingStatus.PROPOSED,
+        scorecard=scored.scorecard,
+        score=scored.score,
+        grade=scored.grade,
+        risk_band=scored.risk_band,
+        explanation=scored.explanation,
+        basis=scored.basis,
+        proposed_at=at,
+    )
+    session.add(proposal)
+    session.flush()
+    return proposal
+
+
+def _latest(session: Session, subject_ids: list[uuid.UUID]) -> dict[uuid.UUID, SubjectRating]:
+    latest: dict[uuid.UUID, SubjectRating] = {}
+    for rating in session.scalars(
+        sa.select(SubjectRating)
+        .where(SubjectRating.subject_id.in_(subject_ids))
+        .order_by(SubjectRating.proposed_at, SubjectRating.id)
+    ):
+        latest[rating.subject_id] = rating
+    return latest
+
+
+def published_ratings(
+    session: Session, subject_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, SubjectRating]:
+    """Each subject's current rating, for those that have one."""
+    if not subject_ids:
+        return {}
+    return {
+        rating.subject_id: rating
+        for rating in session.scalars(
+            sa.select(SubjectRating).where(
+                SubjectRating.subject_id.in_(subject_ids),
+                SubjectRating.status == RatingStatus.PUBLISHED,
+            )
+        )
+    }
+
+
+def history(session: Session, subject_id: uuid.UUID) -> list[SubjectRating]:
+    """Every rating the subject has had published, newest first."""
+    return list(
+        session.scalars(
+            sa.select(SubjectRating)
+            .where(
+                SubjectRating.subject_id == subject_id,
+                SubjectRating.status.in_([RatingStatus.PUBLISHED, RatingStatus.REPLACED]),
+            )
+            # Published the same moment (an appeal decided at once): the current one first.
+            .order_by(
+                SubjectRating.published_at.desc(), SubjectRating.replaced_at.desc().nulls_first()
+            )
+        )
+    )
+
+
+def queue(session: Session) -> list[SubjectRating]:
+    """Proposals waiting for a reviewer, oldest first."""
+    return list(
+        session.scalars(
+            sa.select(SubjectRating)
+            .where(SubjectRating.status.in_(OPEN))
+            .order_by(SubjectRating.proposed_at)
+        )
+    )
+
+
+def get_rating(session: Session, rating_id: str | uuid.UUID) -> SubjectRating:
+    try:
+        found = session.get(SubjectRating, uuid.UUID(str(rating_id)))
+    except ValueError:
+        found = None
+    if found is None:
+        raise NotFound("no rating with this id")
+    return found
+
+
+# --- review --------------------------------------------------------------------------------
+
+
+def _publish(
+    session: Session, rating: SubjectRating, actor: Actor, at: datetime, *, reason: str | None
+) -> None:
+    from registry.outbox import touch_subjects
+
+    for previous in session.scalars(
+        sa.select(SubjectRating).where(
+            SubjectRating.subject_id == rating.subject_id,
+            SubjectRating.status == RatingStatus.PUBLISHED,
+            SubjectRating.id != rating.id,
+        )
+    ):
+        previous.status = RatingStatus.REPLACED
+        previous.replaced_at = at
+    rating.status = RatingStatus.PUBLISHED
+    rating.published_at = at
+    record_event(
+        session,
+        actor=actor,
+        action="rating.published",
+        object_type="subject_rating",
+        object_id=str(rating.id),
+        after={"grade": rating.final_grade, "model_grade": rating.grade, "score": rating.score},
+        reason=reason,
+        at=at,
+    )
+    # The grade shows in lookups: the subject's search document must follow.
+    touch_subjects(session, [rating.subject_id], at=at, rescore=False)
+
+
+def _require(rating: SubjectRating, *states: RatingStatus) -> None:
+    if rating.status not in states:
+        raise Conflict(
+            f"the rating is {rating.status}",
+            state=rating.status,
+            allowed=[str(s) for s in states],
+        )
+
+
+def _reason(reason: str | None) -> str:
+    if not reason or not reason.strip():
+        raise InvalidInput("a written reason is required", {"reason": ["required"]})
+    return reason.strip()
+
+
+def approve(session: Session, rating: SubjectRating, *, reviewer: Actor, at: datetime) -> None:
+    """Publish a proposal with the scorecard's grade."""
+    _require(rating, RatingStatus.PROPOSED)
+    rating.final_grade = rating.grade
+    rating.approved_by = _who(reviewer)
+    _publish(session, rating, reviewer, at, reason=None)
+
+
+def override(
+    session: Session,
+    rating: SubjectRating,
+    *,
+    reviewer: Actor,
+    grade: str,
+    reason: str,
+    scorecard: Scorecard,
+    at: datetime,
+) -> None:
+    """Decide another grade than the scorecard's. One grade away: published at once; more:
+    it waits for a second reviewer."""
+    _require(rating, RatingStatus.PROPOSED)
+    reason = _reason(reason)
+    if grade not in scorecard.grade_order:
+        raise InvalidInput(
+            "unknown grade", {"grade": [f"one of {', '.join(scorecard.grade_order)}"]}
+        )
+    if grade == rating.grade:
+        raise InvalidInput("that is the scorecard's grade: approve it instead", {"grade": [grade]})
+    rating.final_grade = grade
+    rating.override_reason = reason
+    rating.approved_by = _who(reviewer)
+    if scorecard.grade_distance(grade, rating.grade) > 1:
+        rating.status = RatingStatus.AWAITING_SECOND
+        record_event(
+            session,
+            actor=reviewer,
+            action="rating.override_proposed",
+            object_type="subject_rating",
+            object_id=str(rating.id),
+            after={"grade": grade, "model_grade": rating.grade},
+            reason=reason,
+            at=at,
+        )
+        return
+    _publish(session, rating, reviewer, at, reason=reason)
+
+
+def second_review(
+    session: Session,
+    rating: SubjectRating,
+    *,
+    reviewer: Actor,
+    confirm: bool,
+    reason: str | None,
+    at: datetime,
+) -> None:
+    """A second reviewer confirms an override of more than one grade, or sends the proposal
+    back to the queue without it."""
+    _require(rating, RatingStatus.AWAITING_SECOND)
+    if rating.approved_by == _who(reviewer):
+        raise Forbidden("the second review must be made by another reviewer")
+    if confirm:
+        rating.second_reviewer = _who(reviewer)
+        _publish(session, rating, reviewer, at, reason=reason)
+        return
+    reason = _reason(reason)
+    record_event(
+        session,
+        actor=reviewer,
+        action="rating.override_refused",
+        object_type="subject_rating",
+        object_id=str(rating.id),
+        before={"grade": rating.final_grade},
+        reason=reason,
+        at=at,
+    )
+    rating.status = RatingStatus.PROPOSED
+    rating.final_grade = rating.override_reason = rating.approved_by = None
+
+
+# --- appeals -------------------------------------------------------------------------------
+
+
+def file_appeal(
+    session: Session, rating: SubjectRating, *, applicant: Actor, grounds: str, at: datetime
+) -> RatingAppeal:
+    _require(rating, RatingStatus.PUBLISHED)
+    if not grounds or not grounds.strip():
+        raise InvalidInput("the grounds of the appeal are required", {"grounds": ["required"]})
+    if session.scalar(
+        sa.select(RatingAppeal.id).where(
+            RatingAppeal.rating_id == rating.id, RatingAppeal.status == AppealStatus.OPEN
+        )
+    ):
+        raise Conflict("this rating already has an open appeal")
+    appeal = RatingAppeal(
+        rating_id=rating.id,
+        applicant=_who(applicant),
+        grounds=grounds.strip(),
+        status=AppealStatus.OPEN,
+        filed_at=at,
+    )
+    session.add(appeal)
+    session.flush()
+    record_event(
+        session,
+        actor=applicant,
+        action="rating.appealed",
+        object_type="rating_appeal",
+        object_id=str(appeal.id),
+        after={"rating_id": str(rating.id)},
+        at=at,
+    )
+    return appeal
+
+
+def get_appeal(session: Session, appeal_id: str | uuid.UUID) -> RatingAppeal:
+    try:
+        found = session.get(RatingAppeal, uuid.UUID(str(appeal_id)))
+    except ValueError:
+        found = None
+    if found is None:
+        raise NotFound("no appeal with this id")
+    return found
+
+
+def open_appeals(session: Session) -> list[RatingAppeal]:
+    return list(
+        session.scalars(
+            sa.select(RatingAppeal)
+            .where(RatingAppeal.status == AppealStatus.OPEN)
+            .order_by(RatingAppeal.filed_at)
+        )
+    )
+
+
+def decide_appeal(
+    session: Session,
+    appeal: RatingAppeal,
+    *,
+    reviewer: Actor,
+    grade: str | None,
+    reason: str,
+    scorecard: Scorecard,
+    at: datetime,
+) -> SubjectRating | None:
+    """Uphold the rating (no grade) or amend it to ``grade``. The amendment is a new rating
+    with the same score and explanation, subject to the same override rules."""
+    if appeal.status != AppealStatus.OPEN:
+        raise Conflict(f"the appeal is {appeal.status}", state=appeal.status)
+    rating = get_rating(session, appeal.rating_id)
+    if _who(reviewer) in (rating.approved_by, rating.second_reviewer):
+        raise Forbidden("an appeal is decided by a reviewer who did not approve the rating")
+    reason = _reason(reason)
+    appeal.decided_by = _who(reviewer)
+    appeal.decision_reason = reason
+    appeal.decided_at = at
+    amended = None
+    if grade is None or grade == rating.final_grade:
+        appeal.status = AppealStatus.UPHELD
+    else:
+        amended = _new_proposal(session, rating.subject_id, rating, at)
+        if grade == rating.grade:
+            approve(session, amended, reviewer=reviewer, at=at)
+        else:
+            override(
+                session,
+                amended,
+                reviewer=reviewer,
+                grade=grade,
+                reason=f"appeal {appeal.id}: {reason}",
+                scorecard=scorecard,
+                at=at,
+            )
+        appeal.status = AppealStatus.AMENDED
+        appeal.amended_rating_id = amended.id
+    record_event(
+        session,
+        actor=reviewer,
+        action=f"rating.appeal_{appeal.status}",
+        object_type="rating_appeal",
+        object_id=str(appeal.id),
+        after={"grade": grade} if grade else None,
+        reason=reason,
+        at=at,
+    )
+    return amended
+
+
+def scorecard_from_settings(settings: Any) -> Scorecard:
+    return load_scorecard(settings.RATING_SCORECARD)
+
+
+def rating_job(settings: Any) -> Callable[[Session, datetime], int]:
+    """The worker's job: turn queued subjects into proposals. The scorecard is read once,
+    when the worker starts, so a broken file stops the worker at once, not every round."""
+    card = scorecard_from_settings(settings)
+    auto = bool(settings.RATING_AUTO_APPROVE_UNCHANGED)
+    return lambda session, now: propose_due(
+        session, now, scorecard=card, auto_approve_unchanged=auto
+    )
+
+
+def subject_actor(subject_id: uuid.UUID) -> Actor:
+    return Actor(ActorKind.SUBJECT, str(subject_id))
