@@ -13,6 +13,7 @@ the rating.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -582,14 +583,25 @@ def scorecard_from_settings(settings: Any) -> Scorecard:
     return load_scorecard(settings.RATING_SCORECARD)
 
 
-def rating_job(settings: Any) -> Callable[[Session, datetime], int]:
-    """The worker's job: turn queued subjects into proposals. The scorecard is read once,
-    when the worker starts, so a broken file stops the worker at once, not every round."""
+def rating_job(settings: Any, budget_seconds: float = 2.0) -> Callable[[Session, datetime], int]:
+    """The worker's job: turn queued subjects into proposals, a batch per transaction, for
+    up to ``budget_seconds`` a round (a backlog after a bulk load drains quickly without
+    holding up the other jobs). The scorecard is read once, when the worker starts, so a
+    broken file stops the worker at once rather than failing every round."""
     card = scorecard_from_settings(settings)
     auto = bool(settings.RATING_AUTO_APPROVE_UNCHANGED)
-    return lambda session, now: propose_due(
-        session, now, scorecard=card, auto_approve_unchanged=auto
-    )
+
+    def run(session: Session, now: datetime) -> int:
+        deadline = time.monotonic() + budget_seconds
+        total = 0
+        while handled := propose_due(session, now, scorecard=card, auto_approve_unchanged=auto):
+            session.commit()
+            total += handled
+            if time.monotonic() > deadline:
+                break
+        return total
+
+    return run
 
 
 def subject_actor(subject_id: uuid.UUID) -> Actor:

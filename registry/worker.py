@@ -68,7 +68,7 @@ def default_jobs(
     if settings is not None:
         from registry.ratings import rating_job
 
-        jobs.append(Job("rating-proposals", 5.0, rating_job(settings)))
+        jobs.append(Job("rating-proposals", 1.0, rating_job(settings)))
     if sender is not None:
         from registry.notifications import send_pending
 
