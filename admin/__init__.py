@@ -80,4 +80,7 @@ def list_page(list_kind: str) -> ResponseReturnValue:
 
 
 def init_app(app: Flask) -> None:
+    from admin import sellers
+
     app.register_blueprint(public)
+    app.register_blueprint(sellers.bp)

@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from api import health, listings, openapi, problems, ratings, screening, subjects, submissions
+from api import seller_ratings as seller_ratings_api
 
 log = logging.getLogger(__name__)
 
@@ -72,4 +73,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(screening.bp)
     app.register_blueprint(listings.bp)
     app.register_blueprint(ratings.bp)
+    app.register_blueprint(seller_ratings_api.bp)
     app.after_request(_commit_unit_of_work)

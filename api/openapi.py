@@ -33,10 +33,12 @@ from api.schemas import (
     SubjectRefSchema,
     SubmissionSchema,
 )
+from api.seller_ratings import ScoresSchema, SellerRatingBatchSchema, SellerRatingSchema
 from api.subjects import PurposeSchema, SearchParamsSchema
 from registry.intake import RECEIPT_TYPE
 from registry.listings import ListingState
 from registry.querylog import QueryPurpose
+from registry.seller_ratings import RECEIPT_TYPE as SELLER_RATING_RECEIPT_TYPE
 
 bp = Blueprint("openapi", __name__, template_folder="templates")
 
@@ -251,6 +253,187 @@ def _signed_post(
         "responses": {
             str(status): response,
             **_problem_responses(401, 403, 404, 409, 422, 429),
+        },
+    }
+
+
+# --- seller ratings ---------------------------------------------------------------------------
+
+
+def _seller_rating_components() -> dict[str, Any]:
+    batch = _object_schema(SellerRatingBatchSchema(), "A platform's batch of seller ratings.")
+    batch["properties"]["ratings"] = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": current_app.extensions["creditreg.settings"].SELLER_RATING_BATCH_MAX,
+        "items": {"$ref": "#/components/schemas/SellerRating"},
+    }
+    window = {
+        "type": "object",
+        "required": ["count", "shown"],
+        "description": "Below `minimum_count` only `count`, `shown: false` and a `note`.",
+        "properties": {
+            "days": {"type": ["integer", "null"]},
+            "from": {"type": ["string", "null"], "format": "date"},
+            "count": {"type": "integer"},
+            "shown": {"type": "boolean"},
+            "note": {"type": "string"},
+            "positive_share": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+            "positives": {"type": "integer"},
+            "neutrals": {"type": "integer"},
+            "negatives": {"type": "integer"},
+            "averages": {"type": "object", "additionalProperties": {"type": "number"}},
+            "distribution": {"type": "object", "additionalProperties": {"type": "integer"}},
+        },
+    }
+    return {
+        "SellerRatingReceipt": {
+            "type": "object",
+            "required": ["type", "member_id", "key_id", "batch_id", "body_digest", "ratings"],
+            "properties": {
+                "type": {"const": SELLER_RATING_RECEIPT_TYPE},
+                "member_id": {"type": "string", "format": "uuid"},
+                "key_id": {"type": "string"},
+                "batch_id": {"type": "string"},
+                "body_digest": {"type": "string"},
+                "received_at": {"type": "string", "format": "date-time"},
+                "ratings": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["index", "order_id", "rating_id"],
+                        "properties": {
+                            "index": {"type": "integer", "minimum": 0},
+                            "order_id": {"type": "string"},
+                            "rating_id": {"type": "string", "format": "uuid"},
+                        },
+                    },
+                },
+            },
+        },
+        "SignedSellerRatingReceipt": {
+            "type": "object",
+            "description": "Signed like a submission's receipt (see `SignedReceipt`).",
+            "required": ["receipt", "receipt_signature", "registry_key_id"],
+            "properties": {
+                "receipt": {"$ref": "#/components/schemas/SellerRatingReceipt"},
+                "receipt_signature": {"type": "string"},
+                "registry_key_id": {"type": "string"},
+            },
+        },
+        "SellerRatingBatch": batch,
+        "SellerRating": _object_schema(SellerRatingSchema(), "One buyer's rating of one order."),
+        "Scores": _object_schema(ScoresSchema(), "Detailed scores, 1 to 5."),
+        "SellerSummary": {
+            "type": "object",
+            "description": "A shop's ratings over rolling windows (30, 90, 365 days, lifetime) "
+            "relative to `as_of`, its monthly trend, and its operating company.",
+            "required": ["platform", "shop_id", "as_of", "minimum_count", "windows", "trend"],
+            "properties": {
+                "platform": {"type": "object"},
+                "shop_id": {"type": "string"},
+                "shop": {"type": ["object", "null"]},
+                "as_of": {"type": "string", "format": "date"},
+                "minimum_count": {"type": "integer"},
+                "positive_share_definition": {"type": "string"},
+                "counting": {"type": "string"},
+                "windows": {
+                    "type": "object",
+                    "properties": {name: window for name in ("30d", "90d", "365d", "lifetime")},
+                },
+                "trend": {
+                    "type": "array",
+                    "description": "the last 12 months (empty below the minimum count)",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "month": {"type": "string"},
+                            "count": {"type": "integer"},
+                            "average": {"type": ["number", "null"]},
+                        },
+                    },
+                },
+                "operator": {
+                    "type": ["object", "null"],
+                    "description": "the operating company: published list entries, and "
+                    "`grade` (null while none is published)",
+                },
+            },
+        },
+    }
+
+
+def _seller_rating_paths() -> dict[str, Any]:
+    seller_parameters = [_path("platform", uuid=False), _path("shop_id", uuid=False)]
+    seller_parameters[0]["description"] = "the platform's code, or its member id"
+    return {
+        "/api/v1/seller-ratings": {
+            "post": {
+                "operationId": "submitSellerRatings",
+                "summary": "Send buyers' seller ratings (platforms)",
+                "description": "One rating per order, dated within SELLER_RATING_WINDOW_DAYS "
+                "after the order and not before it. All or nothing: any invalid rating "
+                "refuses the batch, and the 422 lists every error with its rating index "
+                "(`ratings.3.rated_on`). A platform rates only its own shops (403 "
+                "`not-own-platform`). The same `batch_id` and body again returns the first "
+                "receipt (200); the same id with another body is a 409.",
+                "security": [{"memberSignature": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {"schema": {"$ref": "#/components/schemas/SellerRatingBatch"}}
+                    },
+                },
+                "responses": {
+                    "201": _json(
+                        "SignedSellerRatingReceipt",
+                        "Accepted; the receipt is signed by the registry.",
+                        headers={"Location": {"schema": {"type": "string"}}},
+                    ),
+                    "200": _json(
+                        "SignedSellerRatingReceipt",
+                        "Already accepted: the first receipt again.",
+                        headers={"Idempotent-Replayed": {"schema": {"const": "true"}}},
+                    ),
+                    **_problem_responses(400, 401, 403, 409, 413, 415, 422, 429, 503),
+                },
+            }
+        },
+        "/api/v1/seller-ratings/{batch_id}": {
+            "get": {
+                "operationId": "getSellerRatingBatch",
+                "summary": "The receipt of one of the platform's batches",
+                "security": [{"memberSignature": []}],
+                "parameters": [_path("batch_id", uuid=False)],
+                "responses": {
+                    "200": _json("SignedSellerRatingReceipt", "The receipt."),
+                    **_problem_responses(401, 403, 404, 429, 503),
+                },
+            }
+        },
+        "/api/v1/public/sellers/{platform}/{shop_id}": {
+            "get": {
+                "operationId": "publicSeller",
+                "summary": "A shop's ratings summary, trend and operating company; no login",
+                "security": [],
+                "parameters": seller_parameters,
+                "responses": {
+                    "200": _json("SellerSummary", "The summary."),
+                    **_problem_responses(404),
+                },
+            }
+        },
+        "/sellers/{platform}/{shop_id}": {
+            "get": {
+                "operationId": "sellerPage",
+                "summary": "A shop's ratings as a web page, with charts",
+                "security": [],
+                "parameters": seller_parameters,
+                "responses": {
+                    "200": {"description": "HTML", "content": {"text/html": {"schema": {}}}},
+                    **_problem_responses(404),
+                },
+            }
         },
     }
 
@@ -571,6 +754,7 @@ def build_document() -> dict[str, Any]:
         "items": {"oneOf": record_refs},
     }
 
+    components.update(_seller_rating_components())
     paths: dict[str, Any] = {
         "/api/v1/submissions": {
             "post": {
@@ -949,6 +1133,7 @@ def build_document() -> dict[str, Any]:
             }
         },
     }
+    paths.update(_seller_rating_paths())
     return {
         "openapi": "3.1.0",
         "info": {

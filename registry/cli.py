@@ -139,9 +139,16 @@ def members_group() -> None:
     "--roles", required=True, help="comma-separated: submitter,querier,regulator,platform"
 )
 @click.option("--uscc", default=None, help="the member's own unified social credit code")
+@click.option(
+    "--platform-code",
+    default=None,
+    help="for a platform: its short name in public seller URLs, e.g. taobao",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the created member as JSON")
 @domain_command
-def members_add(name: str, kind: str, roles: str, uscc: str | None, as_json: bool) -> None:
+def members_add(
+    name: str, kind: str, roles: str, uscc: str | None, platform_code: str | None, as_json: bool
+) -> None:
     """Admit a member organisation."""
     from registry.members import add_member
 
@@ -152,6 +159,7 @@ def members_add(name: str, kind: str, roles: str, uscc: str | None, as_json: boo
         kind=kind,
         roles=_roles(roles),
         uscc=uscc,
+        platform_code=platform_code,
         now=current_runtime().clock.now(),
     )
     if as_json:
@@ -444,8 +452,10 @@ def register_commands(app: Flask) -> None:
     from api.cli import submissions_group
     from registry.listings_cli import listings_group
     from registry.ratings_cli import ratings_group
+    from registry.seller_ratings_cli import sellers_group
     from search.cli import search_group
 
+    ratings_group.add_command(sellers_group)  # creditreg ratings sellers ...
     for command in (
         submissions_group,
         search_group,

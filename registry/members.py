@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,6 +41,11 @@ class MemberRole(StrEnum):
     PLATFORM = "platform"  # a marketplace that submits seller ratings
 
 
+# A platform's code names it in public URLs; it starts with a letter and is at most 32
+# characters, so it can never be mistaken for a member id (a UUID), the fallback.
+PLATFORM_CODE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+
+
 class MemberStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
@@ -68,6 +74,12 @@ class Member(Base):
     status: Mapped[str] = mapped_column(sa.String(16), default=MemberStatus.ACTIVE)
     created_at: Mapped[timestamp_now]
     suspended_at: Mapped[datetime | None]
+    platform_code: Mapped[str | None] = mapped_column(
+        sa.String(32),
+        index=True,
+        unique=True,
+        comment="a platform's short name in public URLs, e.g. taobao",
+    )
 
     role_rows: Mapped[list[MemberRoleGrant]] = relationship(
         back_populates="member", cascade="all, delete-orphan", lazy="selectin"
@@ -94,6 +106,7 @@ class Member(Base):
             "roles": sorted(self.roles),
             "status": self.status,
             "created_at": self.created_at.isoformat(),
+            "platform_code": self.platform_code,
         }
 
 
@@ -284,12 +297,14 @@ def add_member(
     kind: str,
     roles: Iterable[str],
     uscc: str | None = None,
+    platform_code: str | None = None,
     now: datetime | None = None,
 ) -> Member:
     """Admit a member organisation.
 
-    :raises InvalidInput: for an unknown kind or role, an empty name or an invalid USCC.
-    :raises Conflict: if another member already has this USCC.
+    :raises InvalidInput: for an unknown kind or role, an empty name, an invalid USCC, or a
+        platform code that is malformed or given to a member without the platform role.
+    :raises Conflict: if another member already has this USCC or platform code.
     """
     errors: dict[str, list[str]] = {}
     name = (name or "").strip()
@@ -317,14 +332,33 @@ def add_member(
             checked_uscc = validate_uscc(uscc).code
         except IdentifierError as exc:
             errors.setdefault("uscc", []).append(str(exc))
+    if platform_code is not None:
+        platform_code = platform_code.strip().lower()
+        if not PLATFORM_CODE_PATTERN.match(platform_code):
+            errors.setdefault("platform_code", []).append(
+                "2-32 characters: lower-case letters, digits and '-', starting with a letter"
+            )
+        if MemberRole.PLATFORM not in role_set:
+            errors.setdefault("platform_code", []).append(
+                "only a member with the platform role has a platform code"
+            )
     if errors:
         raise InvalidInput("the member cannot be admitted", errors)
     if checked_uscc and session.scalar(sa.select(Member.id).where(Member.uscc == checked_uscc)):
         raise Conflict("a member with this USCC already exists")
+    if platform_code and session.scalar(
+        sa.select(Member.id).where(Member.platform_code == platform_code)
+    ):
+        raise Conflict("another member already has this platform code")
 
     at = now or utc_now()
     member = Member(
-        name=name, kind=kind, uscc=checked_uscc, status=MemberStatus.ACTIVE, created_at=at
+        name=name,
+        kind=kind,
+        uscc=checked_uscc,
+        platform_code=platform_code,
+        status=MemberStatus.ACTIVE,
+        created_at=at,
     )
     member.role_rows = [MemberRoleGrant(role=r, granted_at=at) for r in sorted(role_set)]
     session.add(member)

@@ -1,0 +1,108 @@
+"""The public seller page: a shop's ratings, with charts drawn as inline SVG on the server
+(no script, no external resource), its operating company's list status and grade."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, render_template
+from flask.typing import ResponseReturnValue
+
+from registry import seller_ratings
+from registry.db import db
+from registry.runtime import current_runtime
+
+bp = Blueprint("sellers", __name__, template_folder="templates")
+
+CHART_WIDTH = 360
+BAR_HEIGHT = 18
+BAR_GAP = 6
+LABEL_WIDTH = 28
+TREND_HEIGHT = 120
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: int | float | None
+    x: float
+    y: float
+    width: float
+    height: float
+    caption: str
+
+
+def distribution_bars(distribution: dict[str, int]) -> list[Bar]:
+    """Horizontal bars, 5 stars at the top, scaled to the largest count."""
+    largest = max(distribution.values()) or 1
+    room = CHART_WIDTH - LABEL_WIDTH - 48
+    bars = []
+    for row, score in enumerate(("5", "4", "3", "2", "1")):
+        count = distribution.get(score, 0)
+        bars.append(
+            Bar(
+                label=f"{score}★",
+                value=count,
+                x=LABEL_WIDTH,
+                y=row * (BAR_HEIGHT + BAR_GAP),
+                width=round(room * count / largest, 1),
+                height=BAR_HEIGHT,
+                caption=str(count),
+            )
+        )
+    return bars
+
+
+def trend_bars(trend: list[dict[str, Any]]) -> list[Bar]:
+    """One column per month, its height the month's average overall score (0 to 5)."""
+    if not trend:
+        return []
+    step = CHART_WIDTH / len(trend)
+    bars = []
+    for column, month in enumerate(trend):
+        average = month["average"]
+        height = round((TREND_HEIGHT - 20) * (average or 0) / 5, 1)
+        bars.append(
+            Bar(
+                label=month["month"][2:],
+                value=average,
+                x=round(column * step + 3, 1),
+                y=round(TREND_HEIGHT - 20 - height, 1),
+                width=round(step - 6, 1),
+                height=height,
+                caption="–" if average is None else f"{average:.1f}",
+            )
+        )
+    return bars
+
+
+@bp.get("/sellers/<platform>/<path:shop_id>")
+def seller_page(platform: str, shop_id: str) -> ResponseReturnValue:
+    """A shop's ratings for consumers; no login."""
+    runtime = current_runtime()
+    view = seller_ratings.public_seller_view(
+        db.session,
+        platform,
+        shop_id,
+        policy=seller_ratings.policy_from_settings(runtime.settings),
+        today=runtime.clock.now().date(),
+    )
+    if view is None:
+        abort(404)
+    lifetime = view["windows"]["lifetime"]
+    return render_template(
+        "seller.html",
+        view=view,
+        distribution=distribution_bars(lifetime["distribution"]) if lifetime["shown"] else [],
+        trend=trend_bars(view["trend"]),
+        chart_width=CHART_WIDTH,
+        trend_height=TREND_HEIGHT,
+        bar_step=BAR_HEIGHT + BAR_GAP,
+        window_titles={
+            "30d": "30 days 近30天",
+            "90d": "90 days 近90天",
+            "365d": "12 months 近一年",
+            "lifetime": "Lifetime 全部",
+        },
+    )
