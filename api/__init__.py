@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from api import health, listings, openapi, problems, ratings, screening, subjects, submissions
 from api import seller_ratings as seller_ratings_api
+from api.auth import spend_nonce_of_failed_request
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +39,22 @@ def _commit_unit_of_work(response: Response) -> Response:
         return response
     if response.status_code >= 400:
         session.rollback()
+        spend_nonce_of_failed_request()
         return response
     try:
         session.commit()
+        return response
     except IntegrityError:
         # Two requests raced for the same unique row; the loser changes nothing.
         session.rollback()
+        spend_nonce_of_failed_request()
         log.warning("commit refused by a constraint (concurrent change)")
         return problems.problem_response(
             problems.CONCURRENT_CHANGE, problems.CONCURRENT_CHANGE.description
         )
     except OperationalError:
         session.rollback()
+        spend_nonce_of_failed_request()
         log.warning("database unavailable at commit")
         return problems.problem_response(
             problems.SERVICE_UNAVAILABLE,
@@ -58,9 +63,9 @@ def _commit_unit_of_work(response: Response) -> Response:
         )
     except SQLAlchemyError:
         session.rollback()
+        spend_nonce_of_failed_request()
         log.exception("commit failed")
         return problems.problem_response(problems.INTERNAL, problems.INTERNAL.description)
-    return response
 
 
 def init_app(app: Flask) -> None:

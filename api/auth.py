@@ -1,13 +1,14 @@
 """Member authentication: every member request is signed (RFC 9421) with a registered key.
 
-The key lookup, the nonce and the rate-limit count run in a short session of their own that
-commits at once: a nonce is spent even if the request later fails, so a captured request can
-never be replayed, and the request's own unit of work starts clean afterwards.
+The key lookup, the nonce and the rate-limit count run in the request's own transaction: the
+nonce commits with the request's effects. When the request fails, its nonce is spent again
+in a transaction of its own, so a captured request can never be replayed either way.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,10 +17,11 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from flask import Response, g, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from api import problems
 from api.httpsig import HttpRequest, SignatureError, VerificationPolicy, verify_request
-from registry.access import spend_nonce_and_count
+from registry.access import NonceUse, spend_nonce, spend_nonce_and_count
 from registry.db import db
 from registry.members import (
     KeyAlgorithm,
@@ -34,6 +36,7 @@ from registry.members import (
 from registry.runtime import current_runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 
 # The header a 401 carries to say how to sign (RFC 9421 section 5.1).
 ACCEPT_SIGNATURE = (
@@ -123,59 +126,61 @@ def authenticate() -> Caller | Response:
         max_validity_seconds=settings.SIGNATURE_MAX_VALIDITY,
         clock_skew_seconds=settings.SIGNATURE_CLOCK_SKEW,
     )
-    with db.new_session() as session:
-        connection = session.connection()
+    # The request's own session: the nonce is spent in the same transaction as whatever
+    # the request changes, so both commit together (see registry.access).
+    connection = db.session.connection()
 
-        def lookup(key_id: str) -> tuple[KeyGrant, Any, str]:
-            grant = load_key_grant(connection, key_id)
-            if grant is None:
-                raise SignatureError("key-unknown", "no key is registered under this keyid")
-            if grant.status == KeyStatus.REVOKED:
-                raise SignatureError("key-revoked", "the key was revoked")
-            if not grant.is_usable_at(now):
-                raise SignatureError("key-expired", "the key is outside its validity period")
-            if grant.member_status != MemberStatus.ACTIVE:
-                raise SignatureError("member-suspended", "the key's member is suspended")
-            return (
-                grant,
-                load_public_key(grant.public_key_pem, KeyAlgorithm(grant.algorithm)),
-                grant.algorithm,
-            )
+    def lookup(key_id: str) -> tuple[KeyGrant, Any, str]:
+        grant = load_key_grant(connection, key_id)
+        if grant is None:
+            raise SignatureError("key-unknown", "no key is registered under this keyid")
+        if grant.status == KeyStatus.REVOKED:
+            raise SignatureError("key-revoked", "the key was revoked")
+        if not grant.is_usable_at(now):
+            raise SignatureError("key-expired", "the key is outside its validity period")
+        if grant.member_status != MemberStatus.ACTIVE:
+            raise SignatureError("member-suspended", "the key's member is suspended")
+        return (
+            grant,
+            load_public_key(grant.public_key_pem, KeyAlgorithm(grant.algorithm)),
+            grant.algorithm,
+        )
 
-        try:
-            verified = verify_request(
-                http_request_from_flask(),
-                lookup_key=lookup,
-                now=int(now.timestamp()),
-                policy=policy,
-            )
-        except SignatureError as exc:
-            return _signature_problem(exc)
-        grant: KeyGrant = verified.key
-        limit = settings.RATE_LIMIT_PER_MINUTE
-        counted = spend_nonce_and_count(
-            connection,
-            key_id=grant.key_id,
-            member_id=grant.member_id,
-            nonce=verified.nonce,
-            now=now,
-            expires_at=datetime.fromtimestamp(verified.expires, UTC),
+    try:
+        verified = verify_request(
+            http_request_from_flask(),
+            lookup_key=lookup,
+            now=int(now.timestamp()),
+            policy=policy,
         )
-        if counted is None:
-            session.commit()
-            return _signature_problem(
-                SignatureError("nonce-reused", "this nonce was already used with this key")
-            )
-        count, window_end = counted
-        session.commit()
-        caller = Caller(
-            member_id=grant.member_id,
-            key_id=grant.key_id,
-            roles=grant.roles,
-            signature_input=verified.signature_input,
-            signature=verified.signature,
-            signature_base=verified.base,
+    except SignatureError as exc:
+        return _signature_problem(exc)
+    grant: KeyGrant = verified.key
+    limit = settings.RATE_LIMIT_PER_MINUTE
+    spent = NonceUse(
+        key_id=grant.key_id,
+        member_id=grant.member_id,
+        nonce=verified.nonce,
+        seen_at=now,
+        expires_at=datetime.fromtimestamp(verified.expires, UTC),
+    )
+    counted = spend_nonce_and_count(connection, spent)
+    if counted is None:
+        return _signature_problem(
+            SignatureError("nonce-reused", "this nonce was already used with this key")
         )
+    # If the request fails, its transaction rolls back with the nonce in it: the nonce is
+    # spent again on its own then (spend_nonce_of_failed_request).
+    g._creditreg_nonce = spent
+    count, window_end = counted
+    caller = Caller(
+        member_id=grant.member_id,
+        key_id=grant.key_id,
+        roles=grant.roles,
+        signature_input=verified.signature_input,
+        signature=verified.signature,
+        signature_base=verified.base,
+    )
     if limit and count > limit:
         retry_after = max(1, int((window_end - now).total_seconds()))
         return problems.problem_response(
@@ -184,6 +189,24 @@ def authenticate() -> Caller | Response:
             headers={"Retry-After": str(retry_after)},
         )
     return caller
+
+
+def spend_nonce_of_failed_request() -> None:
+    """After a signed request's transaction rolled back, spend its nonce on its own, so
+    that a refused or failed request cannot be replayed either."""
+    spent = g.pop("_creditreg_nonce", None)
+    if spent is None:
+        return
+    session = db.new_session()
+    try:
+        spend_nonce(session.connection(), spent)
+        session.commit()
+    except SQLAlchemyError:
+        # The database is away: the signature's short validity still bounds any replay.
+        session.rollback()
+        log.warning("could not spend the nonce of a failed request")
+    finally:
+        session.close()
 
 
 def signed(*roles: MemberRole) -> Callable[[F], F]:

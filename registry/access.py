@@ -1,13 +1,22 @@
-"""What the registry remembers about signed requests: nonces seen, and requests per window.
+"""What the registry remembers about signed requests: the nonces it has seen.
 
 A nonce is accepted once per key, enforced by a unique constraint (never a cache, so every
-worker process agrees). Rate limits count requests per member in fixed one-minute windows,
-also in the database, so the limit holds however many processes serve the API.
+worker process agrees). It is spent in the request's own transaction: a request whose
+effects are committed has spent its nonce, and a replay of it is refused. A request that
+fails spends its nonce afterwards, in a transaction of its own (see ``api``), so a refused
+request cannot be replayed either.
+
+The nonce rows are also the rate limit's count: the requests a member made in the current
+one-minute window are its nonces seen since the window began. Counting rows rather than
+updating a counter means no row is locked while a request runs, so a member's concurrent
+requests never wait on each other; the price is that requests still in flight are not
+counted yet, so a burst can pass the limit by the number of requests running at once.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -20,115 +29,104 @@ from registry.db import Base
 
 class RequestNonce(Base):
     __tablename__ = "request_nonces"
+    __table_args__ = (sa.Index("ix_request_nonces_member_seen", "member_id", "seen_at"),)
 
     key_id: Mapped[str] = mapped_column(sa.ForeignKey("member_keys.id"), primary_key=True)
     nonce: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("members.id"), comment="the key's member: rate limits count per member"
+    )
     seen_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(
         index=True, comment="after this the signature is refused anyway; the row may go"
     )
 
 
-class RateWindow(Base):
-    __tablename__ = "rate_windows"
-
-    member_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("members.id"), primary_key=True)
-    window_start: Mapped[datetime] = mapped_column(primary_key=True)
-    requests: Mapped[int]
-
-
 NONCES = cast(sa.Table, RequestNonce.__table__)
-RATE_WINDOWS = cast(sa.Table, RateWindow.__table__)
-
-
-_COLUMN_TYPES = {
-    "key_id": NONCES.c.key_id.type,
-    "nonce": NONCES.c.nonce.type,
-    "seen_at": NONCES.c.seen_at.type,
-    "expires_at": NONCES.c.expires_at.type,
-    "member_id": RATE_WINDOWS.c.member_id.type,
-    "window_start": RATE_WINDOWS.c.window_start.type,
-}
+# Kept well past any signature's validity, and always past the current rate window.
+NONCE_RETENTION = timedelta(minutes=10)
 
 
 def _typed(sql: str) -> sa.TextClause:
     """A statement in SQL text, its parameters typed like the columns they fill."""
-    return sa.text(sql).bindparams(
-        *(
-            sa.bindparam(name, type_=kind)
-            for name, kind in _COLUMN_TYPES.items()
-            if f":{name}" in sql
-        )
-    )
+    used = [column for column in NONCES.c if f":{column.name}" in sql]
+    return sa.text(sql).bindparams(*(sa.bindparam(c.name, type_=c.type) for c in used))
 
 
 # Every signed request runs these, so they are written as SQL: SQLAlchemy cannot cache the
 # compiled form of an INSERT ... ON CONFLICT, and building and compiling it took four
 # times as long as the database took to run it.
-SPEND_SQLITE = _typed(
-    "INSERT INTO request_nonces (key_id, nonce, seen_at, expires_at) "
-    "VALUES (:key_id, :nonce, :seen_at, :expires_at) "
+SPEND = _typed(
+    "INSERT INTO request_nonces (key_id, nonce, member_id, seen_at, expires_at) "
+    "VALUES (:key_id, :nonce, :member_id, :seen_at, :expires_at) "
     "ON CONFLICT (key_id, nonce) DO NOTHING RETURNING nonce"
 )
-COUNT_SQLITE = _typed(
-    "INSERT INTO rate_windows (member_id, window_start, requests) "
-    "VALUES (:member_id, :window_start, 1) "
-    "ON CONFLICT (member_id, window_start) "
-    "DO UPDATE SET requests = rate_windows.requests + 1 RETURNING requests"
+COUNT = sa.text(
+    "SELECT count(*) FROM request_nonces WHERE member_id = :member_id AND seen_at >= :since"
+).bindparams(
+    sa.bindparam("member_id", type_=NONCES.c.member_id.type),
+    sa.bindparam("since", type_=NONCES.c.seen_at.type),
 )
-# PostgreSQL does both in one statement: the count depends on the nonce insert, a
-# data-modifying common table expression (SQLite has none, hence two statements there).
+# PostgreSQL does both in one round trip (the count cannot see the row the same statement
+# inserts, hence the one added); SQLite has no data-modifying common table expressions.
 SPEND_AND_COUNT_POSTGRESQL = _typed(
     "WITH spent AS ("
-    "INSERT INTO request_nonces (key_id, nonce, seen_at, expires_at) "
-    "VALUES (:key_id, :nonce, :seen_at, :expires_at) "
+    "INSERT INTO request_nonces (key_id, nonce, member_id, seen_at, expires_at) "
+    "VALUES (:key_id, :nonce, :member_id, :seen_at, :expires_at) "
     "ON CONFLICT (key_id, nonce) DO NOTHING RETURNING nonce) "
-    "INSERT INTO rate_windows (member_id, window_start, requests) "
-    "SELECT :member_id, :window_start, 1 WHERE EXISTS (SELECT 1 FROM spent) "
-    "ON CONFLICT (member_id, window_start) "
-    "DO UPDATE SET requests = rate_windows.requests + 1 RETURNING requests"
-)
+    "SELECT (SELECT count(*) FROM request_nonces "
+    "WHERE member_id = :member_id AND seen_at >= :since) + 1 "
+    "FROM spent"
+).bindparams(sa.bindparam("since", type_=NONCES.c.seen_at.type))
 
 
-def spend_nonce_and_count(
-    connection: Connection,
-    *,
-    key_id: str,
-    member_id: uuid.UUID,
-    nonce: str,
-    now: datetime,
-    expires_at: datetime,
-) -> tuple[int, datetime] | None:
-    """Record the nonce and count the request in the member's current minute; returns the
-    count and the window's end, or None if this key used the nonce before (nothing counted).
+@dataclass(frozen=True)
+class NonceUse:
+    """One signed request's nonce: which key used it, for which member, when."""
 
-    The unique key does the nonce check, so two concurrent requests with the same nonce
-    cannot both pass.
+    key_id: str
+    member_id: uuid.UUID
+    nonce: str
+    seen_at: datetime
+    expires_at: datetime
+
+    def values(self) -> dict[str, object]:
+        return {
+            "key_id": self.key_id,
+            "nonce": self.nonce,
+            "member_id": self.member_id,
+            "seen_at": self.seen_at,
+            "expires_at": self.expires_at,
+        }
+
+
+def spend_nonce_and_count(connection: Connection, use: NonceUse) -> tuple[int, datetime] | None:
+    """Spend the nonce in the caller's transaction and count the member's requests in the
+    current minute, this one included; returns the count and the window's end, or None if
+    this key used the nonce before.
+
+    The unique key does the nonce check: of two concurrent requests with the same nonce,
+    the second waits for the first's transaction and passes only if it rolled back.
     """
-    window_start = now.replace(second=0, microsecond=0)
+    window_start = use.seen_at.replace(second=0, microsecond=0)
     window_end = window_start + timedelta(minutes=1)
-    values = {
-        "key_id": key_id,
-        "nonce": nonce,
-        "seen_at": now,
-        "expires_at": expires_at,
-        "member_id": member_id,
-        "window_start": window_start,
-    }
+    values = {**use.values(), "since": window_start}
     if connection.dialect.name == "postgresql":
         count = connection.execute(SPEND_AND_COUNT_POSTGRESQL, values).scalar()
         return None if count is None else (int(count), window_end)
-    if connection.execute(SPEND_SQLITE, values).first() is None:
+    if connection.execute(SPEND, values).first() is None:
         return None
-    return int(connection.execute(COUNT_SQLITE, values).scalar_one()), window_end
+    return int(connection.execute(COUNT, values).scalar_one()), window_end
+
+
+def spend_nonce(connection: Connection, use: NonceUse) -> None:
+    """Spend the nonce of a request that failed (nothing if it is spent already)."""
+    connection.execute(SPEND, use.values())
 
 
 def purge_expired(session: Session, now: datetime) -> int:
-    """Drop nonces whose signatures have expired and rate windows older than an hour."""
-    nonces = session.execute(
-        sa.delete(RequestNonce).where(RequestNonce.expires_at < now - timedelta(minutes=10))
+    """Drop nonces of signatures that have expired (a replay is refused as expired)."""
+    result = session.execute(
+        sa.delete(RequestNonce).where(RequestNonce.expires_at < now - NONCE_RETENTION)
     )
-    windows = session.execute(
-        sa.delete(RateWindow).where(RateWindow.window_start < now - timedelta(hours=1))
-    )
-    return int(getattr(nonces, "rowcount", 0) or 0) + int(getattr(windows, "rowcount", 0) or 0)
+    return int(getattr(result, "rowcount", 0) or 0)

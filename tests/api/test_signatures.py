@@ -131,11 +131,17 @@ def test_small_clock_skew_is_tolerated(alice, clock):
 
 
 def test_a_replayed_request_is_refused(alice):
+    # A refused request (404) spends its nonce after its transaction rolled back...
     first = alice.get(RECEIPT_PATH, nonce="replayed-nonce-1")
     assert first.status_code == 404
     again = alice.get(RECEIPT_PATH, nonce="replayed-nonce-1")
     assert again.status_code == 401
     assert problem_type(again) == "/problems/nonce-reused"
+    # ...and an answered one spends it with its own changes (here, its query-log row).
+    path = "/api/v1/subjects?q=%E5%8D%8E%E4%BF%A1&purpose=counterparty_check"
+    assert alice.get(path, nonce="replayed-nonce-2").status_code == 200
+    replayed = alice.get(path, nonce="replayed-nonce-2")
+    assert problem_type(replayed) == "/problems/nonce-reused"
 
 
 @pytest.mark.parametrize(
@@ -212,13 +218,17 @@ def test_rate_limit_answers_429_with_retry_after(database_url, migrated_engine, 
             member = signed_member(db.session, app.test_client(), clock)
             assert member.get(RECEIPT_PATH).status_code == 404
             assert member.get(RECEIPT_PATH).status_code == 404
-            limited = member.get(RECEIPT_PATH)
+            limited = member.get(RECEIPT_PATH, nonce="limited-1")
             assert limited.status_code == 429
             assert problem_type(limited) == "/problems/rate-limited"
             assert 1 <= int(limited.headers["Retry-After"]) <= 60
+            # The refused request spent its nonce all the same: it cannot be sent again.
+            replayed = member.get(RECEIPT_PATH, nonce="limited-1")
+            assert problem_type(replayed) == "/problems/nonce-reused"
             clock.advance(timedelta(minutes=1))
             assert member.get(RECEIPT_PATH).status_code == 404
-            assert db.session.scalar(sa.text("SELECT count(*) FROM rate_windows")) == 2
+            # Counted from the nonces: three in the first minute, one in the second.
+            assert db.session.scalar(sa.text("SELECT count(*) FROM request_nonces")) == 4
     finally:
         outer.rollback()
         connection.close()
