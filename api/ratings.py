@@ -38,10 +38,8 @@ APPEAL = AppealSchema()
 
 
 def represents(member: Member, subject: Subject) -> bool:
-    """A member speaks for a subject that is itself (same USCC), a shop it operates (the
-    shop's operator USCC) or a shop on its own platform."""
-    if subject.platform_member_id is not None and subject.platform_member_id == member.id:
-        return True
+    """A member speaks for a subject that is itself (same USCC) or a shop it operates (the
+    shop's operator USCC). A marketplace does not speak for the shops on it."""
     return member.uscc is not None and member.uscc in (subject.uscc, subject.operator_uscc)
 
 

@@ -152,7 +152,10 @@ def submit_ratings() -> ResponseReturnValue:
     foreign = [
         index
         for index, item in enumerate(items)
-        if isinstance(item, dict) and "platform" in item and item["platform"] not in own
+        # A platform that is not a string is a field error, reported by the schema below.
+        if isinstance(item, dict)
+        and isinstance(item.get("platform"), str)
+        and item["platform"] not in own
     ]
     if foreign:
         return problems.problem_response(

@@ -77,7 +77,17 @@ sa.Index(
 
 class SubjectRating(Base):
     __tablename__ = "subject_ratings"
-    __table_args__ = (one_of("status", RatingStatus),)
+    __table_args__ = (
+        one_of("status", RatingStatus),
+        # At most one published rating per subject, whatever races the code misses.
+        sa.Index(
+            "uq_subject_ratings_published",
+            "subject_id",
+            unique=True,
+            postgresql_where=sa.text("status = 'published'"),
+            sqlite_where=sa.text("status = 'published'"),
+        ),
+    )
 
     id: Mapped[uuid_pk]
     subject_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("subjects.id"), index=True)
@@ -122,7 +132,16 @@ class SubjectRating(Base):
 
 class RatingAppeal(Base):
     __tablename__ = "rating_appeals"
-    __table_args__ = (one_of("status", AppealStatus),)
+    __table_args__ = (
+        one_of("status", AppealStatus),
+        sa.Index(
+            "uq_rating_appeals_open",
+            "rating_id",
+            unique=True,
+            postgresql_where=sa.text("status = 'open'"),
+            sqlite_where=sa.text("status = 'open'"),
+        ),
+    )
 
     id: Mapped[uuid_pk]
     rating_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("subject_ratings.id"), index=True)
@@ -191,7 +210,8 @@ def inputs_of(
                 polarity=record.polarity,
                 severity=record.severity,
                 on=record.decided_at or record.occurred_at,
-                amount=record.amount_value,
+                # The scorecard weighs CNY amounts only (see the scorecard file).
+                amount=record.amount_value if (record.amount_currency or "CNY") == "CNY" else None,
             )
         )
     for subject_id, entries in published_entries_of(session, subject_ids).items():
@@ -217,23 +237,25 @@ def propose_due(
     if not claimed:
         return 0
     subject_ids = sorted({row.subject_id for row in claimed})
+    # Two outbox rows of one subject may reach two workers, and reviewers act meanwhile:
+    # everything that changes a subject's ratings holds the subject's row first.
+    lock_subjects(session, subject_ids)
     inputs = inputs_of(session, subject_ids)
     latest = _latest(session, subject_ids)
     published = published_ratings(session, subject_ids)
+    still_open = _open_proposals(session, subject_ids)
     for subject_id in subject_ids:
         records, entries = inputs[subject_id]
-        if not records and not entries:
-            continue  # nothing to rate
+        if not records and not entries and subject_id not in published:
+            continue  # never rated and nothing to rate
+        # A rated subject whose records were all revoked gets a proposal too (the base
+        # score): its published rating must not outlive the records it came from.
         rating = score(scorecard, records, entries, as_of=now.date())
         last = latest.get(subject_id)
         if last is not None and last.basis == rating.basis:
             continue  # scored on these very inputs already
-        for open_proposal in session.scalars(
-            sa.select(SubjectRating).where(
-                SubjectRating.subject_id == subject_id, SubjectRating.status.in_(OPEN)
-            )
-        ):
-            open_proposal.status = RatingStatus.SUPERSEDED
+        for open_proposal in still_open.get(subject_id, []):
+            _close_proposal(session, open_proposal, RatingStatus.SUPERSEDED)
         proposal = _new_proposal(session, subject_id, rating, now)
         record_event(
             session,
@@ -254,6 +276,50 @@ def propose_due(
         sa.update(table).where(table.c.id.in_([row.id for row in claimed])).values(processed_at=now)
     )
     return len(subject_ids)
+
+
+def lock_subjects(session: Session, subject_ids: list[uuid.UUID]) -> None:
+    """Hold the subjects' rows (in id order, so two holders never deadlock) until commit.
+    SQLite has one writer at a time and no FOR UPDATE; there this does nothing."""
+    from registry.subjects import Subject
+
+    if session.get_bind().dialect.name == "sqlite":
+        return
+    session.execute(
+        sa.select(Subject.id)
+        .where(Subject.id.in_(sorted(subject_ids)))
+        .order_by(Subject.id)
+        .with_for_update()
+    )
+
+
+def _open_proposals(
+    session: Session, subject_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[SubjectRating]]:
+    found: dict[uuid.UUID, list[SubjectRating]] = {}
+    for rating in session.scalars(
+        sa.select(SubjectRating).where(
+            SubjectRating.subject_id.in_(subject_ids), SubjectRating.status.in_(OPEN)
+        )
+    ):
+        found.setdefault(rating.subject_id, []).append(rating)
+    return found
+
+
+def _close_proposal(session: Session, proposal: SubjectRating, status: RatingStatus) -> None:
+    """Take a proposal out of the queue; an appeal waiting on it as its amendment goes back
+    to the reviewers undecided."""
+    proposal.status = status
+    for appeal in session.scalars(
+        sa.select(RatingAppeal).where(
+            RatingAppeal.amended_rating_id == proposal.id,
+            RatingAppeal.status == AppealStatus.OPEN,
+        )
+    ):
+        appeal.amended_rating_id = None
+        appeal.decided_by = appeal.decision_reason = None
+        appeal.decided_at = None
+    session.flush()
 
 
 def _new_proposal(
@@ -304,8 +370,8 @@ def published_ratings(
     }
 
 
-def history(session: Session, subject_id: uuid.UUID) -> list[SubjectRating]:
-    """Every rating the subject has had published, newest first."""
+def history(session: Session, subject_id: uuid.UUID, *, limit: int = 20) -> list[SubjectRating]:
+    """The ratings the subject has had published, newest first (the latest ``limit``)."""
     return list(
         session.scalars(
             sa.select(SubjectRating)
@@ -317,6 +383,7 @@ def history(session: Session, subject_id: uuid.UUID) -> list[SubjectRating]:
             .order_by(
                 SubjectRating.published_at.desc(), SubjectRating.replaced_at.desc().nulls_first()
             )
+            .limit(limit)
         )
     )
 
@@ -350,17 +417,38 @@ def _publish(
 ) -> None:
     from registry.outbox import touch_subjects
 
-    for previous in session.scalars(
-        sa.select(SubjectRating).where(
-            SubjectRating.subject_id == rating.subject_id,
-            SubjectRating.status == RatingStatus.PUBLISHED,
-            SubjectRating.id != rating.id,
+    replaced = list(
+        session.scalars(
+            sa.select(SubjectRating).where(
+                SubjectRating.subject_id == rating.subject_id,
+                SubjectRating.status == RatingStatus.PUBLISHED,
+                SubjectRating.id != rating.id,
+            )
         )
-    ):
+    )
+    for previous in replaced:
         previous.status = RatingStatus.REPLACED
         previous.replaced_at = at
+    # One published rating per subject is a unique index: the old one goes first.
+    session.flush()
     rating.status = RatingStatus.PUBLISHED
     rating.published_at = at
+    session.flush()
+    for appeal in session.scalars(
+        sa.select(RatingAppeal).where(
+            RatingAppeal.status == AppealStatus.OPEN,
+            sa.or_(
+                RatingAppeal.amended_rating_id == rating.id,
+                RatingAppeal.rating_id.in_([previous.id for previous in replaced]),
+            ),
+        )
+    ):
+        if appeal.amended_rating_id == rating.id:
+            appeal.status = AppealStatus.AMENDED  # its amendment is now the rating
+        else:
+            # The rating appealed against was replaced: the appeal carries over to the
+            # new one, where its grounds may still hold.
+            appeal.rating_id = rating.id
     record_event(
         session,
         actor=actor,
@@ -376,6 +464,13 @@ def _publish(
 
 
 def _require(rating: SubjectRating, *states: RatingStatus) -> None:
+    """Check the rating's state under the subject's lock (a worker or another reviewer may
+    have moved it since it was read)."""
+    session = sa.inspect(rating).session
+    if session is not None:
+        session.flush()  # a refresh must not drop this transaction's own changes
+        lock_subjects(session, [rating.subject_id])
+        session.refresh(rating)
     if rating.status not in states:
         raise Conflict(
             f"the rating is {rating.status}",
@@ -466,8 +561,15 @@ def second_review(
         reason=reason,
         at=at,
     )
-    rating.status = RatingStatus.PROPOSED
     rating.final_grade = rating.override_reason = rating.approved_by = None
+    # An appeal's amendment leaves the queue (the appeal goes back to the reviewers); a
+    # scorecard proposal goes back to it without the override.
+    for_appeal = session.scalar(
+        sa.select(RatingAppeal.id).where(RatingAppeal.amended_rating_id == rating.id)
+    )
+    _close_proposal(
+        session, rating, RatingStatus.SUPERSEDED if for_appeal else RatingStatus.PROPOSED
+    )
 
 
 # --- appeals -------------------------------------------------------------------------------
@@ -537,13 +639,25 @@ def decide_appeal(
     at: datetime,
 ) -> SubjectRating | None:
     """Uphold the rating (no grade) or amend it to ``grade``. The amendment is a new rating
-    with the same score and explanation, subject to the same override rules."""
+    with the same score and explanation, under the same override rules: when it needs a
+    second reviewer, the appeal stays open until that review (see ``_publish``)."""
+    rating = get_rating(session, appeal.rating_id)
+    _require(rating, RatingStatus.PUBLISHED)  # appeals move to a rating that replaces theirs
+    session.refresh(appeal)
     if appeal.status != AppealStatus.OPEN:
         raise Conflict(f"the appeal is {appeal.status}", state=appeal.status)
-    rating = get_rating(session, appeal.rating_id)
+    if appeal.amended_rating_id is not None:
+        raise Conflict(
+            "the appeal's amendment waits for a second reviewer",
+            amended_rating_id=str(appeal.amended_rating_id),
+        )
     if _who(reviewer) in (rating.approved_by, rating.second_reviewer):
         raise Forbidden("an appeal is decided by a reviewer who did not approve the rating")
     reason = _reason(reason)
+    if grade is not None and grade not in scorecard.grade_order:
+        raise InvalidInput(
+            "unknown grade", {"grade": [f"one of {', '.join(scorecard.grade_order)}"]}
+        )
     appeal.decided_by = _who(reviewer)
     appeal.decision_reason = reason
     appeal.decided_at = at
@@ -552,6 +666,8 @@ def decide_appeal(
         appeal.status = AppealStatus.UPHELD
     else:
         amended = _new_proposal(session, rating.subject_id, rating, at)
+        appeal.amended_rating_id = amended.id
+        session.flush()
         if grade == rating.grade:
             approve(session, amended, reviewer=reviewer, at=at)
         else:
@@ -564,19 +680,39 @@ def decide_appeal(
                 scorecard=scorecard,
                 at=at,
             )
-        appeal.status = AppealStatus.AMENDED
-        appeal.amended_rating_id = amended.id
     record_event(
         session,
         actor=reviewer,
-        action=f"rating.appeal_{appeal.status}",
+        action="rating.appeal_decided",
         object_type="rating_appeal",
         object_id=str(appeal.id),
-        after={"grade": grade} if grade else None,
+        after={"status": appeal.status, "grade": grade},
         reason=reason,
         at=at,
     )
     return amended
+
+
+def requeue_aged(session: Session, now: datetime, *, batch: int = 5000) -> int:
+    """Queue rated subjects whose latest rating was scored before this month began.
+
+    Points decay with age and records drop out after the scorecard's maximum age, so a
+    rating goes stale with the calendar even when nothing is submitted. Scoring is monthly
+    (the month is part of the basis): once a subject is scored this month it is not queued
+    again, so the job is idempotent within a month.
+    """
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    published = sa.func.sum(sa.case((SubjectRating.status == RatingStatus.PUBLISHED, 1), else_=0))
+    stale = list(
+        session.scalars(
+            sa.select(SubjectRating.subject_id)
+            .group_by(SubjectRating.subject_id)
+            .having(sa.func.max(SubjectRating.proposed_at) < month_start, published > 0)
+            .limit(batch)
+        )
+    )
+    enqueue_ratings(session, stale, at=now)
+    return len(stale)
 
 
 def scorecard_from_settings(settings: Any) -> Scorecard:

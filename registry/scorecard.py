@@ -50,7 +50,8 @@ class Rule:
 class ListRule:
     list_kind: str
     points: Decimal
-    grade_cap: str | None = None
+    grade_cap: str | None = None  # at best this grade
+    band_cap: str | None = None  # at best this risk band
 
 
 @dataclass(frozen=True)
@@ -152,20 +153,31 @@ def _parse(data: dict[str, Any]) -> Scorecard:
     if len({rule.id for rule in rules}) != len(rules):
         raise ValueError("rule ids must be unique")
     grades = _ordered(data["grades"], "grade")
+    bands = _ordered(data["risk_bands"], "band")
     list_rules = tuple(
-        ListRule(str(row["list"]), Decimal(str(row["points"])), row.get("grade_cap"))
+        ListRule(
+            str(row["list"]),
+            Decimal(str(row["points"])),
+            row.get("grade_cap"),
+            row.get("band_cap"),
+        )
         for row in data.get("list_rules", [])
     )
     for rule in list_rules:
         if rule.grade_cap is not None and rule.grade_cap not in {g for g, _ in grades}:
             raise ValueError(f"list rule {rule.list_kind}: unknown grade {rule.grade_cap}")
+        if rule.band_cap is not None and rule.band_cap not in {b for b, _ in bands}:
+            raise ValueError(f"list rule {rule.list_kind}: unknown risk band {rule.band_cap}")
+    half_life = float(data["recency"]["half_life_months"])
+    if half_life <= 0:
+        raise ValueError("recency.half_life_months must be above 0")
     return Scorecard(
         version=str(data["version"]),
         description=str(data.get("description", "")),
         base=Decimal(str(data["base"])),
         grades=grades,
-        risk_bands=_ordered(data["risk_bands"], "band"),
-        half_life_months=float(data["recency"]["half_life_months"]),
+        risk_bands=bands,
+        half_life_months=half_life,
         max_age_months=float(data["recency"]["max_age_months"]),
         amount_reference=Decimal(str(data["amount"]["reference"])),
         amount_per_tenfold=float(data["amount"]["per_tenfold"]),
@@ -221,6 +233,7 @@ def score(
             }
         )
     caps: list[tuple[str, str]] = []
+    band_caps: list[tuple[str, str]] = []
     for entry in sorted(entries, key=lambda e: e.id):
         list_rule = next((r for r in card.list_rules if r.list_kind == entry.list_kind), None)
         if list_rule is None:
@@ -237,6 +250,8 @@ def score(
         )
         if list_rule.grade_cap:
             caps.append((list_rule.grade_cap, entry.list_kind))
+        if list_rule.band_cap:
+            band_caps.append((list_rule.band_cap, entry.list_kind))
     bounded = min(Decimal(100), max(Decimal(0), total))
     if bounded != total:
         lines.append({"kind": "bounds", "points": str(bounded - total), "detail": "kept to 0-100"})
@@ -251,6 +266,14 @@ def score(
                 {"kind": "grade_cap", "points": "0", "detail": f"{list_kind}: at best {cap}"}
             )
             grade = cap
+    band = card.band_for(final)
+    band_order = [name for name, _ in card.risk_bands]  # best first
+    for cap, list_kind in band_caps:
+        if band_order.index(band) < band_order.index(cap):
+            lines.append(
+                {"kind": "band_cap", "points": "0", "detail": f"{list_kind}: at best {cap} risk"}
+            )
+            band = cap
     basis = hashlib.sha256(
         json.dumps(
             {
@@ -262,7 +285,7 @@ def score(
             }
         ).encode()
     ).hexdigest()
-    return Rating(card.version, final, grade, card.band_for(final), lines, basis)
+    return Rating(card.version, final, grade, band, lines, basis)
 
 
 def explained_total(explanation: list[dict[str, Any]]) -> Decimal:

@@ -686,7 +686,8 @@ def count_once_per_buyer(ratings: Iterable[_Counted], same_buyer_days: int) -> l
     other within ``same_buyer_days`` after the last counted one does not."""
     counted: list[_Counted] = []
     last: dict[str, date] = {}
-    for rating in sorted(ratings, key=lambda r: (r.rated_on, r.buyer_hash)):
+    # A stable sort on the date keeps the caller's order (received first) within a day.
+    for rating in sorted(ratings, key=lambda r: r.rated_on):
         previous = last.get(rating.buyer_hash)
         if previous is not None and (rating.rated_on - previous).days < same_buyer_days:
             continue
@@ -751,7 +752,8 @@ def shop_summary(
             SellerRating.item_as_described,
             SellerRating.service,
             SellerRating.delivery,
-        ).where(
+        )
+        .where(
             SellerRating.platform_member_id == platform.id,
             SellerRating.shop_id == shop_id,
             SellerRating.rated_on <= today,
@@ -760,6 +762,8 @@ def shop_summary(
                 SellerRating.review_state != ReviewState.EXCLUDED,
             ),
         )
+        # Which of a buyer's same-day ratings counts must not change between two reads.
+        .order_by(SellerRating.rated_on, SellerRating.received_at, SellerRating.id)
     ).all()
     ratings = [_Counted(r[0], r[1], r[2], (r[3], r[4], r[5])) for r in rows]
     windows: dict[str, Any] = {}
@@ -779,12 +783,16 @@ def shop_summary(
             month = count_once_per_buyer(
                 (r for r in ratings if start <= r.rated_on < end), policy.same_buyer_days
             )
+            # A month below the minimum count shows no average: one buyer's score could
+            # be read off the chart.
+            shown = len(month) >= policy.min_count
             trend.append(
                 {
                     "month": start.strftime("%Y-%m"),
                     "count": len(month),
+                    "shown": shown,
                     "average": _round(
-                        sum(r.overall for r in month) / len(month) if month else None, 2
+                        sum(r.overall for r in month) / len(month) if shown else None, 2
                     ),
                 }
             )

@@ -5,9 +5,6 @@ Each decision acts as a named staff account with the reviewer role and is audite
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
 from typing import Any
 
 import click
@@ -15,32 +12,11 @@ import sqlalchemy as sa
 from flask.cli import with_appcontext
 
 from registry import seller_ratings as ratings
-from registry.audit import Actor, ActorKind, AuditEvent
+from registry.audit import AuditEvent
 from registry.db import db
-from registry.errors import NotFound, RegistryError
+from registry.errors import NotFound
+from registry.listings_cli import reviewer_actor, run_action
 from registry.runtime import current_runtime
-from registry.staff import StaffRole, StaffStatus, StaffUser
-
-
-def _reviewer(username: str) -> Actor:
-    user = db.session.scalar(sa.select(StaffUser).where(StaffUser.username == username))
-    if user is None or user.status != StaffStatus.ACTIVE or StaffRole.REVIEWER not in user.roles:
-        raise click.ClickException(f"{username} is not an active reviewer")
-    return Actor(ActorKind.STAFF, str(user.id))
-
-
-def _run(action: Callable[[], Any]) -> None:
-    """Commit the action's work and print its result, or report the refusal and exit 1."""
-    try:
-        result = action()
-        db.session.commit()
-    except RegistryError as exc:
-        db.session.rollback()
-        click.echo(f"error: {exc.detail}", err=True)
-        for key, value in exc.extensions.items():
-            click.echo(f"  {key}: {value}", err=True)
-        sys.exit(1)
-    click.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
 
 
 @click.group("sellers")
@@ -66,7 +42,7 @@ def queue(platform: str | None, limit: int) -> None:
             for row in ratings.review_queue(db.session, platform=member, limit=limit)
         ]
 
-    _run(act)
+    run_action(act)
 
 
 @sellers_group.command("show")
@@ -98,13 +74,13 @@ def show(rating_id: str) -> None:
             ],
         }
 
-    _run(act)
+    run_action(act)
 
 
 def _decide(rating_id: str, reviewer: str, reason: str, decision: ratings.ReviewState) -> None:
-    actor = _reviewer(reviewer)
+    actor = reviewer_actor(reviewer)[0]
     now = current_runtime().clock.now()
-    _run(
+    run_action(
         lambda: ratings.decide(
             db.session,
             ratings.get_rating(db.session, rating_id),

@@ -66,9 +66,10 @@ def default_jobs(
         Job("list-lifecycle", 15.0, run_list_jobs),
     ]
     if settings is not None:
-        from registry.ratings import rating_job
+        from registry.ratings import rating_job, requeue_aged
 
         jobs.append(Job("rating-proposals", 1.0, rating_job(settings)))
+        jobs.append(Job("rating-ageing", 3600.0, requeue_aged))
     if sender is not None:
         from registry.notifications import send_pending
 

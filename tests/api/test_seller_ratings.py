@@ -163,7 +163,33 @@ def test_a_platform_rates_only_its_own_shops(taobao, session, client, clock):
     problem = response.get_json()
     assert problem["type"] == "/problems/not-own-platform" and problem["items"] == [1]
     assert send(taobao, "theirs-2", [rating(6, platform=str(jd.member.id))]).status_code == 403
+    # A platform that is no string is a field error, not a crash.
+    odd = send(taobao, "odd", [rating(7, platform=["taobao"])])
+    assert odd.status_code == 422
+    assert [e["field"] for e in odd.get_json()["errors"]] == ["ratings.0.platform"]
     assert count(session, SellerRating) == 3
+
+
+def test_the_first_of_a_buyers_same_day_ratings_counts_and_thin_months_show_no_average(
+    taobao, client, clock, tune
+):
+    tune(SELLER_RATING_MIN_COUNT=2)
+    day = TODAY - timedelta(days=2)
+    first = [rating(1, who="ann", rated=day, overall=5), rating(2, who="ben", rated=day)]
+    assert send(taobao, "first", first).status_code == 201
+    clock.advance(timedelta(minutes=1))
+    assert send(taobao, "later", [rating(3, who="ann", rated=day, overall=1)]).status_code == 201
+    for _ in range(3):  # the same answer every time
+        lifetime = summary(client)["windows"]["lifetime"]
+        assert lifetime["count"] == 2 and lifetime["distribution"]["1"] == 0
+    # Last month had one rating: below the minimum, its average is not shown.
+    assert (
+        send(taobao, "thin", [rating(4, who="cy", rated=TODAY - timedelta(days=40))]).status_code
+        == 201
+    )
+    months = {m["month"]: m for m in summary(client)["trend"]}
+    thin = months[(TODAY - timedelta(days=40)).strftime("%Y-%m")]
+    assert thin["count"] == 1 and thin["average"] is None and not thin["shown"]
 
 
 def test_a_member_without_the_platform_role_is_refused(session, client, clock):

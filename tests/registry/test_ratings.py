@@ -12,7 +12,7 @@ from registry import ratings
 from registry.audit import Actor, ActorKind
 from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.ratings import RatingStatus, SubjectRating
-from registry.records import upsert_record
+from registry.records import revoke_record, upsert_record
 from registry.scorecard import (
     ListFacts,
     RecordFacts,
@@ -72,7 +72,7 @@ def test_the_explanation_adds_up_to_the_score(records, lists):
     assert 0 <= rating.score <= 100
     assert explained_total(rating.explanation) == rating.score
     if "blacklist" in lists:
-        assert rating.grade == "D"
+        assert rating.grade == "D" and rating.risk_band == "very high"
     else:
         assert rating.grade == CARD.grade_for(rating.score)
     # Every record line names a record and the rule that scored it.
@@ -241,6 +241,10 @@ def test_overrides_need_a_reason_and_a_second_reviewer_beyond_one_grade(
         ratings.override(
             session, proposal, reviewer=ALICE, grade="B", reason=" ", scorecard=CARD, at=clock.now()
         )
+    with pytest.raises(InvalidInput):
+        ratings.override(
+            session, proposal, reviewer=ALICE, grade="Z", reason="r", scorecard=CARD, at=clock.now()
+        )
     ratings.override(
         session,
         proposal,
@@ -347,3 +351,115 @@ def test_the_subject_view_shows_the_rating_and_only_the_subject_may_appeal(
     assert filed.get_json()["status"] == "open"
     again = itself.post(path, {"grounds": "once more"})
     assert again.status_code == 409
+
+
+def test_an_appeal_follows_its_rating_when_a_new_one_replaces_it(
+    session, regulator, company, clock
+):
+    penalty(session, regulator, company, clock, 1)
+    propose(session, clock)
+    [first] = proposals(session, company)  # C
+    ratings.approve(session, first, reviewer=ALICE, at=clock.now())
+    appeal = ratings.file_appeal(
+        session, first, applicant=ratings.subject_actor(company.id), grounds="g", at=clock.now()
+    )
+    clock.advance(timedelta(days=1))
+    # A licence (+1): still C, published without review.
+    penalty(
+        session,
+        regulator,
+        company,
+        clock,
+        2,
+        severity=None,
+        category="administrative_licence",
+        polarity="positive",
+    )
+    propose(session, clock)
+    second = current(session, company)
+    assert second is not first and second.auto_approved
+    assert appeal.rating_id == second.id and appeal.status == "open"
+    # Carol approved nothing: she amends by two grades, which waits for a second reviewer.
+    ratings.decide_appeal(
+        session,
+        appeal,
+        reviewer=CAROL,
+        grade="A",
+        reason="annulled",
+        scorecard=CARD,
+        at=clock.now(),
+    )
+    assert appeal.status == "open" and appeal.amended_rating_id is not None
+    assert current(session, company) is second
+    with pytest.raises(Conflict):
+        ratings.decide_appeal(
+            session, appeal, reviewer=BOB, grade=None, reason="r", scorecard=CARD, at=clock.now()
+        )
+    amendment = ratings.get_rating(session, appeal.amended_rating_id)
+    ratings.second_review(
+        session, amendment, reviewer=BOB, confirm=False, reason="no proof", at=clock.now()
+    )
+    assert appeal.status == "open" and appeal.amended_rating_id is None
+    ratings.decide_appeal(
+        session, appeal, reviewer=BOB, grade="B", reason="paid", scorecard=CARD, at=clock.now()
+    )
+    assert appeal.status == "amended" and current(session, company).final_grade == "B"
+    # The refused amendment left the queue; it was never a proposal of the scorecard's.
+    assert amendment.status == RatingStatus.SUPERSEDED
+    assert ratings.queue(session) == []
+
+
+def test_a_rated_subject_whose_records_are_all_revoked_is_proposed_the_base_score(
+    session, regulator, company, clock
+):
+    penalty(session, regulator, company, clock, 1)
+    propose(session, clock)
+    ratings.approve(session, proposals(session, company)[0], reviewer=ALICE, at=clock.now())
+    clock.advance(timedelta(days=1))
+    revoke_record(
+        session,
+        actor=TEST_ACTOR,
+        member=regulator,
+        member_record_id="P-1",
+        reason="annulled by the court",
+        now=clock.now(),
+    )
+    propose(session, clock, auto=False)
+    latest = proposals(session, company)[-1]
+    assert latest.status == RatingStatus.PROPOSED
+    assert (latest.score, latest.grade) == (CARD.base, "B")
+
+
+def test_ratings_are_scored_again_each_month_and_only_once(session, regulator, company, clock):
+    penalty(session, regulator, company, clock, 1)
+    propose(session, clock)
+    ratings.approve(session, proposals(session, company)[0], reviewer=ALICE, at=clock.now())
+    assert ratings.requeue_aged(session, clock.now()) == 0
+    clock.advance(timedelta(days=40))
+    assert ratings.requeue_aged(session, clock.now()) == 1
+    propose(session, clock)
+    aged = proposals(session, company)[-1]
+    assert aged.proposed_at == clock.now() and aged.auto_approved  # same grade, a month older
+    assert Decimal(aged.explanation[1]["points"]) > Decimal("-25.00")  # decayed
+    assert ratings.requeue_aged(session, clock.now()) == 0
+
+
+def test_the_database_refuses_a_second_published_rating(session, regulator, company, clock):
+    penalty(session, regulator, company, clock, 1)
+    propose(session, clock)
+    [proposal] = proposals(session, company)
+    ratings.approve(session, proposal, reviewer=ALICE, at=clock.now())
+    twin = SubjectRating(
+        **{
+            column: getattr(proposal, column)
+            for column in ("subject_id", "scorecard", "score", "grade", "risk_band")
+        },
+        status=RatingStatus.PUBLISHED,
+        explanation=[],
+        basis="x",
+        proposed_at=clock.now(),
+    )
+    session.add(twin)
+    with pytest.raises(sa.exc.IntegrityError):
+        session.flush()
+    session.rollback()
