@@ -13,7 +13,17 @@ from flask import Blueprint, Flask, Response, g, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from api import health, listings, openapi, problems, ratings, screening, subjects, submissions
+from api import (
+    health,
+    listings,
+    openapi,
+    problems,
+    ratings,
+    reports,
+    screening,
+    subjects,
+    submissions,
+)
 from api import seller_ratings as seller_ratings_api
 from api.auth import spend_nonce_of_failed_request
 
@@ -78,5 +88,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(screening.bp)
     app.register_blueprint(listings.bp)
     app.register_blueprint(ratings.bp)
+    app.register_blueprint(reports.bp)
     app.register_blueprint(seller_ratings_api.bp)
     app.after_request(_commit_unit_of_work)

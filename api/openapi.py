@@ -25,6 +25,7 @@ from api.listings import (
     RepairSchema,
 )
 from api.ratings import AppealSchema
+from api.reports import ConsentSchema, ReportParamsSchema
 from api.schemas import (
     CATEGORY_SCHEMAS,
     AmountSchema,
@@ -254,6 +255,168 @@ def _signed_post(
             str(status): response,
             **_problem_responses(401, 403, 404, 409, 422, 429),
         },
+    }
+
+
+# --- credit reports -----------------------------------------------------------------------------
+
+
+def _report_components() -> dict[str, Any]:
+    return {
+        "Consent": _object_schema(
+            ConsentSchema(), "A person's consent the member keeps, recorded before a report."
+        ),
+        "ConsentRecord": {
+            "type": "object",
+            "required": ["id", "subject_id", "purpose", "given_on", "valid_until"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "subject_id": {"type": "string", "format": "uuid"},
+                "reference": {"type": "string"},
+                "purpose": {"enum": [str(p) for p in QueryPurpose]},
+                "given_on": {"type": "string", "format": "date"},
+                "valid_until": {"type": "string", "format": "date"},
+                "revoked_at": {"type": ["string", "null"]},
+            },
+        },
+        "CreditReport": {
+            "type": "object",
+            "description": "A stored report and the SHA-256 of its content (canonical JSON).",
+            "required": ["report", "digest"],
+            "properties": {
+                "digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "report": {
+                    "type": "object",
+                    "required": [
+                        "report_id",
+                        "kind",
+                        "generated_at",
+                        "purpose",
+                        "subject",
+                        "list_entries",
+                        "rating",
+                        "records",
+                    ],
+                    "properties": {
+                        "report_id": {"type": "string", "format": "uuid"},
+                        "kind": {"enum": ["member", "own"]},
+                        "generated_at": {"type": "string"},
+                        "purpose": {"type": "string"},
+                        "subject": {"type": "object"},
+                        "list_entries": {"type": "array", "items": {"type": "object"}},
+                        "list_history": {
+                            "type": "array",
+                            "description": "own reports: published and removed entries",
+                            "items": {"type": "object"},
+                        },
+                        "rating": {"type": ["object", "null"]},
+                        "rating_history": {"type": "array", "items": {"type": "object"}},
+                        "records": {
+                            "type": "array",
+                            "description": "active records grouped by category",
+                            "items": {"type": "object"},
+                        },
+                        "seller_ratings": {"type": ["object", "null"]},
+                        "queries": {
+                            "type": "array",
+                            "description": "own reports: every query that returned the subject",
+                            "items": {"type": "object"},
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+def _report_paths() -> dict[str, Any]:
+    signed: list[dict[str, list[str]]] = [{"memberSignature": []}]
+    report_id = [_path("report_id")]
+
+    def rendering(operation_id: str, summary: str, media_type: str) -> dict[str, Any]:
+        return {
+            "get": {
+                "operationId": operation_id,
+                "summary": summary,
+                "security": signed,
+                "parameters": report_id,
+                "responses": {
+                    "200": {
+                        "description": summary,
+                        "content": {media_type: {"schema": {"type": "string"}}},
+                    },
+                    **_problem_responses(401, 404, 429),
+                },
+            }
+        }
+
+    return {
+        "/api/v1/consents": {
+            "post": _signed_post(
+                "recordConsent",
+                "Record a person's consent to a report",
+                "Consent",
+                "ConsentRecord",
+                201,
+            )
+        },
+        "/api/v1/consents/{consent_id}": {
+            "delete": {
+                "operationId": "revokeConsent",
+                "summary": "Revoke a consent the member recorded",
+                "security": signed,
+                "parameters": [_path("consent_id")],
+                "responses": {
+                    "200": _json("ConsentRecord", "The revoked consent."),
+                    **_problem_responses(401, 403, 404, 409, 429),
+                },
+            }
+        },
+        "/api/v1/subjects/{subject_id}/report": {
+            "get": {
+                "operationId": "memberReport",
+                "summary": "A credit report on a subject (logged; a person needs a consent)",
+                "security": signed,
+                "parameters": [_path("subject_id"), *_query_parameters(ReportParamsSchema())],
+                "responses": {
+                    "200": _json(
+                        "CreditReport",
+                        "The report; Location names it for the HTML and PDF renderings.",
+                    ),
+                    **_problem_responses(401, 403, 404, 422, 429),
+                },
+            }
+        },
+        "/api/v1/subjects/{subject_id}/own-report": {
+            "post": {
+                "operationId": "ownReport",
+                "summary": "The subject's own report, with every query of it (free twice a year)",
+                "security": signed,
+                "parameters": [_path("subject_id")],
+                "responses": {
+                    "201": _json("CreditReport", "The report."),
+                    **_problem_responses(401, 403, 404, 429),
+                },
+            }
+        },
+        "/api/v1/reports/{report_id}": {
+            "get": {
+                "operationId": "getReport",
+                "summary": "A report the member asked for, again",
+                "security": signed,
+                "parameters": report_id,
+                "responses": {
+                    "200": _json("CreditReport", "The stored report."),
+                    **_problem_responses(401, 404, 429),
+                },
+            }
+        },
+        "/api/v1/reports/{report_id}.html": rendering(
+            "getReportHtml", "The report as a printable HTML page", "text/html"
+        ),
+        "/api/v1/reports/{report_id}.pdf": rendering(
+            "getReportPdf", "The report as a PDF document", "application/pdf"
+        ),
     }
 
 
@@ -755,6 +918,7 @@ def build_document() -> dict[str, Any]:
     }
 
     components.update(_seller_rating_components())
+    components.update(_report_components())
     paths: dict[str, Any] = {
         "/api/v1/submissions": {
             "post": {
@@ -1134,6 +1298,7 @@ def build_document() -> dict[str, Any]:
         },
     }
     paths.update(_seller_rating_paths())
+    paths.update(_report_paths())
     return {
         "openapi": "3.1.0",
         "info": {

@@ -328,6 +328,13 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "OWN_REPORTS_FREE_PER_YEAR",
+        "int",
+        2,
+        "Own reports a subject gets free each calendar year (then refused until 1 January).",
+        minimum=0,
+    ),
+    Setting(
         "RATING_SCORECARD",
         "str",
         "2026-01",

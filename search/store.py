@@ -27,6 +27,8 @@ UNMODELLED_OBJECTS = (
     "tokens_vector",
     "ix_search_documents_tokens_vector",
     "ix_search_documents_name_trgm",
+    # PostgreSQL only: which queries returned a subject (the subject's own report).
+    "ix_query_log_subject_ids",
 )
 
 

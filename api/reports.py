@@ -1,0 +1,263 @@
+"""Credit reports over the signed API: consents, member reports, the subject's own report.
+
+``GET /api/v1/subjects/{id}/report`` generates a report (logged like every lookup) and
+answers its JSON; the stored report is then fetched again as JSON, printable HTML or PDF
+from ``/api/v1/reports/{id}``, by the member that asked for it only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from api import problems
+from api.auth import current_caller, signed
+from api.ratings import represents
+from registry import reports
+from registry.audit import Actor, ActorKind
+from registry.db import db
+from registry.errors import Forbidden, NotFound
+from registry.identifiers import IdentifierError, validate_id_number
+from registry.members import MemberRole
+from registry.querylog import QueryKind, QueryPurpose, log_query
+from registry.runtime import current_runtime
+from registry.seller_ratings import policy_from_settings
+from registry.subjects import Subject, SubjectKind
+
+bp = Blueprint("reports_api", __name__, url_prefix="/api/v1")
+
+CONSENT_REQUIRED = problems.register(
+    "consent-required",
+    403,
+    "Consent required",
+    "A report on a person needs a consent the member recorded for that person, valid today "
+    "and given for the purpose stated.",
+)
+OWN_REPORT_QUOTA = problems.register(
+    "own-report-quota",
+    429,
+    "Own-report quota used",
+    "The subject has had the free own reports of this calendar year; the next is free from "
+    "the date in next_free.",
+)
+problems.map_domain_error(reports.ConsentRequired, CONSENT_REQUIRED)
+problems.map_domain_error(reports.OwnReportQuota, OWN_REPORT_QUOTA)
+
+PURPOSES = [str(p) for p in QueryPurpose]
+
+
+class ConsentSchema(Schema):
+    subject_id = fields.UUID(metadata={"description": "the person's subject id"})
+    id_number = fields.String(
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "or the person's ID number (never stored in clear)"},
+    )
+    reference = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "the member's reference of the signed consent it keeps"},
+    )
+    purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
+    given_on = fields.Date(required=True)
+    valid_until = fields.Date(required=True)
+
+    @validates_schema(skip_on_field_errors=False)
+    def _one_person(self, data: dict[str, Any], **_: Any) -> None:
+        if ("subject_id" in data) == ("id_number" in data):
+            raise ValidationError("name the person by subject_id or by id_number", "subject_id")
+
+
+class ReportParamsSchema(Schema):
+    purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
+    consent = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "the consent id; required for a person"},
+    )
+
+
+CONSENT = ConsentSchema()
+REPORT_PARAMS = ReportParamsSchema()
+
+
+def _subject(subject_id: str) -> Subject:
+    try:
+        subject = db.session.get(Subject, uuid.UUID(subject_id))
+    except ValueError:
+        subject = None
+    if subject is None:
+        raise NotFound("no subject with this id")
+    return subject
+
+
+def _actor() -> Actor:
+    return Actor(ActorKind.MEMBER, str(current_caller().member_id))
+
+
+@bp.post("/consents")
+@signed(MemberRole.QUERIER)
+def record_consent() -> ResponseReturnValue:
+    body = problems.load_or_problem(
+        CONSENT, request.get_json(silent=True) or {}, "{count} field error(s); nothing changed"
+    )
+    if isinstance(body, Response):
+        return body
+    runtime = current_runtime()
+    now = runtime.clock.now()
+    if "id_number" in body:
+        try:
+            number = validate_id_number(body["id_number"], today=now.date())
+        except IdentifierError as exc:
+            return problems.problem_response(
+                problems.VALIDATION,
+                "1 field error(s); nothing changed",
+                errors=[{"field": "id_number", "message": str(exc)}],
+            )
+        subject = (
+            db.session.query(Subject)
+            .filter_by(id_number_hash=runtime.vault.keyed_hash(number.number))
+            .one_or_none()
+        )
+        if subject is None:
+            raise NotFound("no person with this ID number")
+    else:
+        subject = _subject(str(body["subject_id"]))
+    consent = reports.record_consent(
+        db.session,
+        actor=_actor(),
+        member=current_caller().member,
+        subject=subject,
+        reference=body["reference"],
+        purpose=body["purpose"],
+        given_on=body["given_on"],
+        valid_until=body["valid_until"],
+        at=now,
+    )
+    response = jsonify(consent.summary())
+    response.status_code = 201
+    return response
+
+
+@bp.delete("/consents/<consent_id>")
+@signed(MemberRole.QUERIER)
+def revoke_consent(consent_id: str) -> ResponseReturnValue:
+    consent = reports.own_consent(db.session, current_caller().member, consent_id)
+    reports.revoke_consent(db.session, consent, actor=_actor(), at=current_runtime().clock.now())
+    return jsonify(consent.summary())
+
+
+def _report_response(report: reports.CreditReport, status: int) -> Response:
+    response = jsonify({"report": report.content, "digest": report.digest})
+    response.status_code = status
+    response.headers["Location"] = f"/api/v1/reports/{report.id}"
+    return response
+
+
+@bp.get("/subjects/<subject_id>/report")
+@signed(MemberRole.QUERIER)
+def member_report(subject_id: str) -> ResponseReturnValue:
+    params = problems.load_or_problem(
+        REPORT_PARAMS, request.args.to_dict(), "{count} parameter error(s)"
+    )
+    if not isinstance(params, dict):
+        return params
+    runtime = current_runtime()
+    now = runtime.clock.now()
+    caller = current_caller()
+    member = caller.member
+    subject = _subject(subject_id)
+    consent = None
+    if subject.kind == SubjectKind.PERSON:
+        consent = reports.check_consent(
+            db.session,
+            member=member,
+            subject=subject,
+            consent_id=params.get("consent"),
+            purpose=params["purpose"],
+            at=now,
+        )
+    report = reports.issue_report(
+        db.session,
+        subject,
+        actor=_actor(),
+        member=member,
+        kind=reports.ReportKind.MEMBER,
+        purpose=params["purpose"],
+        consent=consent,
+        at=now,
+        seller_policy=policy_from_settings(runtime.settings),
+    )
+    log_query(
+        db.session,
+        member_id=caller.member_id,
+        key_id=caller.key_id,
+        at=now,
+        kind=QueryKind.REPORT,
+        purpose=params["purpose"],
+        query={"subject_id": str(subject.id), "report_id": str(report.id)},
+        results=1,
+        subject_ids=[str(subject.id)],
+    )
+    return _report_response(report, 200)
+
+
+@bp.post("/subjects/<subject_id>/own-report")
+@signed()
+def own_report(subject_id: str) -> ResponseReturnValue:
+    """The subject's own report, through the member that is the subject (same USCC) or
+    operates it (a shop): free a configurable number of times a calendar year."""
+    runtime = current_runtime()
+    subject = _subject(subject_id)
+    member = current_caller().member
+    if not represents(member, subject):
+        raise Forbidden("only the subject itself asks for its own report")
+    report = reports.issue_report(
+        db.session,
+        subject,
+        actor=_actor(),
+        member=member,
+        kind=reports.ReportKind.OWN,
+        purpose=str(QueryPurpose.SUBJECT_CONSENT),
+        consent=None,
+        at=runtime.clock.now(),
+        seller_policy=policy_from_settings(runtime.settings),
+        own_reports_per_year=runtime.settings.OWN_REPORTS_FREE_PER_YEAR,
+    )
+    return _report_response(report, 201)
+
+
+def _readable_report(report_id: str) -> reports.CreditReport:
+    report = reports.get_report(db.session, report_id)
+    if report.member_id != current_caller().member_id:
+        # Another member's report does not exist as far as this caller can tell.
+        raise NotFound("no report with this id")
+    return report
+
+
+@bp.get("/reports/<report_id>")
+@signed()
+def get_report(report_id: str) -> ResponseReturnValue:
+    return _report_response(_readable_report(report_id), 200)
+
+
+@bp.get("/reports/<report_id>.html")
+@signed()
+def report_html(report_id: str) -> ResponseReturnValue:
+    report = _readable_report(report_id)
+    return render_template("report.html", report=report.content, digest=report.digest)
+
+
+@bp.get("/reports/<report_id>.pdf")
+@signed()
+def report_pdf(report_id: str) -> ResponseReturnValue:
+    from api.report_pdf import render_pdf
+
+    report = _readable_report(report_id)
+    return Response(
+        render_pdf(report.content, report.digest),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="credit-report-{report.id}.pdf"'},
+    )

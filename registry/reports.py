@@ -1,0 +1,467 @@
+"""Credit reports, the consents that open a person's report, and the subject's own report.
+
+A report is generated once, stored with its id and the digest of its content, and written to
+the query log; its JSON, printable HTML and PDF are renderings of the same stored content, so
+what a member printed can be matched to what the registry said. A member reports on a person
+only against a consent it recorded for that person, for the purpose the consent names. A
+subject gets its own report free a configurable number of times a calendar year; it shows
+every member that looked the subject up, when and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from registry.audit import Actor, record_event
+from registry.db import Base, one_of, uuid_pk
+from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
+from registry.members import Member
+from registry.subjects import Subject, SubjectKind
+
+
+class ConsentRequired(Forbidden):
+    """A report on a person without a valid consent of theirs."""
+
+    code = "consent-required"
+
+
+class OwnReportQuota(Conflict):
+    """The subject has had its free own reports of the year."""
+
+    code = "own-report-quota"
+
+
+class ReportKind(StrEnum):
+    MEMBER = "member"  # a member's report on a counterparty
+    OWN = "own"  # the subject's report on itself
+
+
+class Consent(Base):
+    """A person's consent, held by a member, to look up their credit information."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[uuid_pk]
+    member_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("members.id"), index=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("subjects.id"), index=True)
+    reference: Mapped[str] = mapped_column(
+        sa.String(100), comment="the member's reference of the signed consent it keeps"
+    )
+    purpose: Mapped[str] = mapped_column(sa.String(32))
+    given_on: Mapped[date]
+    valid_until: Mapped[date]
+    recorded_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "subject_id": str(self.subject_id),
+            "reference": self.reference,
+            "purpose": self.purpose,
+            "given_on": self.given_on.isoformat(),
+            "valid_until": self.valid_until.isoformat(),
+            "revoked_at": _iso(self.revoked_at),
+        }
+
+
+class CreditReport(Base):
+    __tablename__ = "credit_reports"
+    __table_args__ = (one_of("kind", ReportKind),)
+
+    id: Mapped[uuid_pk]
+    subject_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("subjects.id"), index=True)
+    member_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("members.id"),
+        index=True,
+        comment="who asked; none for a staff-issued own report",
+    )
+    kind: Mapped[str] = mapped_column(sa.String(8))
+    purpose: Mapped[str] = mapped_column(sa.String(32))
+    consent_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("consents.id"))
+    generated_at: Mapped[datetime] = mapped_column(index=True)
+    content: Mapped[dict[str, Any]]
+    digest: Mapped[str] = mapped_column(sa.String(64), comment="SHA-256 of the content's JSON")
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z")
+
+
+# --- consents -------------------------------------------------------------------------------
+
+
+def record_consent(
+    session: Session,
+    *,
+    actor: Actor,
+    member: Member,
+    subject: Subject,
+    reference: str,
+    purpose: str,
+    given_on: date,
+    valid_until: date,
+    at: datetime,
+) -> Consent:
+    errors: dict[str, list[str]] = {}
+    if subject.kind != SubjectKind.PERSON:
+        errors["subject_id"] = ["consent is recorded for persons only"]
+    if valid_until <= given_on:
+        errors["valid_until"] = ["must follow given_on"]
+    if given_on > at.date():
+        errors["given_on"] = ["cannot lie in the future"]
+    if valid_until < at.date():
+        errors["valid_until"] = ["the consent has already expired"]
+    if errors:
+        raise InvalidInput("the consent was refused", errors)
+    consent = Consent(
+        member_id=member.id,
+        subject_id=subject.id,
+        reference=reference,
+        purpose=purpose,
+        given_on=given_on,
+        valid_until=valid_until,
+        recorded_at=at,
+    )
+    session.add(consent)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="consent.recorded",
+        object_type="consent",
+        object_id=str(consent.id),
+        after={"subject_id": str(subject.id), "purpose": purpose},
+        at=at,
+    )
+    return consent
+
+
+def own_consent(session: Session, member: Member, consent_id: str) -> Consent:
+    try:
+        consent = session.get(Consent, uuid.UUID(str(consent_id)))
+    except ValueError:
+        consent = None
+    if consent is None or consent.member_id != member.id:
+        raise NotFound("no consent with this id among the member's")
+    return consent
+
+
+def revoke_consent(session: Session, consent: Consent, *, actor: Actor, at: datetime) -> None:
+    if consent.revoked_at is not None:
+        raise Conflict("the consent was revoked already")
+    consent.revoked_at = at
+    record_event(
+        session,
+        actor=actor,
+        action="consent.revoked",
+        object_type="consent",
+        object_id=str(consent.id),
+        at=at,
+    )
+
+
+def check_consent(
+    session: Session,
+    *,
+    member: Member,
+    subject: Subject,
+    consent_id: str | None,
+    purpose: str,
+    at: datetime,
+) -> Consent:
+    """The consent that lets ``member`` report on the person ``subject`` for ``purpose``."""
+    if not consent_id:
+        raise ConsentRequired(
+            "a report on a person needs the person's consent: record it, then name it in "
+            "the consent parameter"
+        )
+    try:
+        consent = own_consent(session, member, consent_id)
+    except NotFound as exc:
+        raise ConsentRequired(exc.detail) from exc
+    problem = None
+    if consent.subject_id != subject.id:
+        problem = "the consent is for another person"
+    elif consent.revoked_at is not None:
+        problem = "the consent was revoked"
+    elif not consent.given_on <= at.date() <= consent.valid_until:
+        problem = "the consent is outside its validity"
+    elif consent.purpose != purpose:
+        problem = f"the consent was given for {consent.purpose}, not {purpose}"
+    if problem:
+        raise ConsentRequired(problem)
+    return consent
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+def _record_line(record: Any, member_names: dict[uuid.UUID, str]) -> dict[str, Any]:
+    return {
+        "id": str(record.id),
+        "category": record.category,
+        "polarity": record.polarity,
+        "severity": record.severity,
+        "status": record.status,
+        "version": record.version,
+        "decided_at": _iso(record.decided_at),
+        "occurred_at": _iso(record.occurred_at),
+        "ended_at": _iso(record.ended_at),
+        "authority": record.authority,
+        "document_number": record.document_number,
+        "legal_basis": record.legal_basis,
+        "summary": record.summary,
+        "amount": (
+            {"value": str(record.amount_value), "currency": record.amount_currency}
+            if record.amount_value is not None
+            else None
+        ),
+        "submitted_by": member_names.get(record.member_id),
+        "disputed": False,
+    }
+
+
+def _member_names(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = session.execute(sa.select(Member.id, Member.name).where(Member.id.in_(wanted)))
+    return {member_id: name for member_id, name in rows}
+
+
+def _identity(subject: Subject) -> dict[str, Any]:
+    return {
+        "id": str(subject.id),
+        "kind": subject.kind,
+        "name": subject.name,
+        "uscc": subject.uscc,
+        # A person's ID number never leaves the vault: the report shows the masked form.
+        "id_number_masked": subject.id_number_masked,
+        "shop_id": subject.shop_id,
+        "platform_id": str(subject.platform_member_id) if subject.platform_member_id else None,
+        "operator_uscc": subject.operator_uscc,
+        "region": subject.region_code,
+        "industry": subject.industry_code,
+        "names": [
+            {
+                "name": row.name,
+                "valid_from": _iso(row.valid_from),
+                "valid_until": _iso(row.valid_until),
+            }
+            for row in subject.names
+        ],
+    }
+
+
+def build_report(
+    session: Session,
+    subject: Subject,
+    *,
+    report_id: uuid.UUID,
+    kind: ReportKind,
+    purpose: str,
+    at: datetime,
+    seller_policy: Any,
+) -> dict[str, Any]:
+    """The content of a report on ``subject`` as the registry has it at ``at``."""
+    from registry.listings import ListEntry, ListingState, published_entries_of
+    from registry.ratings import history
+    from registry.records import CreditRecord, RecordStatus
+
+    records = list(
+        session.scalars(
+            sa.select(CreditRecord)
+            .where(
+                CreditRecord.subject_id == subject.id, CreditRecord.status == RecordStatus.ACTIVE
+            )
+            .order_by(
+                CreditRecord.decided_at.desc(), CreditRecord.occurred_at.desc(), CreditRecord.id
+            )
+        )
+    )
+    names = _member_names(session, (r.member_id for r in records))
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        grouped.setdefault(record.category, []).append(_record_line(record, names))
+    ratings = history(session, subject.id)
+    current = ratings[0] if ratings and ratings[0].status == "published" else None
+    content: dict[str, Any] = {
+        "report_id": str(report_id),
+        "kind": str(kind),
+        "generated_at": _iso(at),
+        "purpose": purpose,
+        "subject": _identity(subject),
+        "list_entries": [
+            entry.public_view()
+            for entry in published_entries_of(session, [subject.id]).get(subject.id, [])
+        ],
+        "rating": current.summary() if current else None,
+        "rating_history": [r.summary(explanation=False) for r in ratings[1:]],
+        "records": [
+            {"category": category, "count": len(lines), "records": lines}
+            for category, lines in sorted(grouped.items())
+        ],
+        "seller_ratings": None,
+    }
+    if subject.kind == SubjectKind.SHOP and subject.platform_member_id is not None:
+        from registry.seller_ratings import shop_summary
+
+        platform = session.get(Member, subject.platform_member_id)
+        if platform is not None and subject.shop_id:
+            summary = shop_summary(
+                session, platform, subject.shop_id, policy=seller_policy, today=at.date()
+            )
+            summary.pop("has_ratings", None)
+            content["seller_ratings"] = summary
+    if kind == ReportKind.OWN:
+        # The subject sees its whole list history, removed entries included, and who looked.
+        content["list_history"] = [
+            {
+                "id": str(entry.id),
+                "list": entry.list_kind,
+                "state": entry.state,
+                "authority": entry.authority,
+                "document_number": entry.document_number,
+                "published_at": _iso(entry.published_at),
+                "removed_at": _iso(entry.removed_at),
+                "removal_reason": entry.removal_reason,
+            }
+            for entry in session.scalars(
+                sa.select(ListEntry)
+                .where(
+                    ListEntry.subject_id == subject.id,
+                    ListEntry.state.in_([ListingState.PUBLISHED, ListingState.REMOVED]),
+                )
+                .order_by(ListEntry.proposed_at)
+            )
+        ]
+        content["queries"] = queries_of(session, subject.id)
+    return content
+
+
+def queries_of(session: Session, subject_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Every query of the query log that returned the subject: who, when, why, how."""
+    from registry.querylog import QueryLogEntry
+
+    table = QueryLogEntry.__table__
+    wanted = str(subject_id)
+    matches: sa.ColumnElement[bool]
+    if session.get_bind().dialect.name == "postgresql":
+        matches = table.c.subject_ids.op("@>")(
+            # The JSON type serialises the list: a one-element array the row must contain.
+            sa.literal([wanted], table.c.subject_ids.type)
+        )
+    else:
+        matches = sa.exists(
+            sa.select(sa.literal(1))
+            .select_from(sa.func.json_each(table.c.subject_ids).table_valued("value"))
+            .where(sa.column("value") == wanted)
+        )
+    rows = session.execute(
+        sa.select(table.c.at, table.c.kind, table.c.purpose, Member.name)
+        .join(Member, Member.id == table.c.member_id)
+        .where(matches)
+        .order_by(table.c.at.desc())
+    ).all()
+    return [
+        {"member": member, "at": _iso(at), "kind": kind, "purpose": purpose}
+        for at, kind, purpose, member in rows
+    ]
+
+
+def own_reports_this_year(session: Session, subject_id: uuid.UUID, at: datetime) -> int:
+    year_start = at.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    return int(
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(CreditReport)
+            .where(
+                CreditReport.subject_id == subject_id,
+                CreditReport.kind == ReportKind.OWN,
+                CreditReport.generated_at >= year_start,
+            )
+        )
+        or 0
+    )
+
+
+def issue_report(
+    session: Session,
+    subject: Subject,
+    *,
+    actor: Actor,
+    member: Member | None,
+    kind: ReportKind,
+    purpose: str,
+    consent: Consent | None,
+    at: datetime,
+    seller_policy: Any,
+    own_reports_per_year: int = 2,
+) -> CreditReport:
+    """Generate, store and audit a report. An own report beyond the year's free ones is
+    refused (Conflict with ``reason="own-report-quota"``)."""
+    if kind == ReportKind.OWN:
+        used = own_reports_this_year(session, subject.id, at)
+        if used >= own_reports_per_year:
+            raise OwnReportQuota(
+                f"the subject has had its {own_reports_per_year} free reports of {at.year}",
+                next_free=date(at.year + 1, 1, 1).isoformat(),
+            )
+    report_id = uuid.uuid4()
+    content = build_report(
+        session,
+        subject,
+        report_id=report_id,
+        kind=kind,
+        purpose=purpose,
+        at=at,
+        seller_policy=seller_policy,
+    )
+    digest = hashlib.sha256(
+        json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    ).hexdigest()
+    report = CreditReport(
+        id=report_id,
+        subject_id=subject.id,
+        member_id=member.id if member is not None else None,
+        kind=str(kind),
+        purpose=purpose,
+        consent_id=consent.id if consent is not None else None,
+        generated_at=at,
+        content=content,
+        digest=digest,
+    )
+    session.add(report)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action=f"report.{kind}",
+        object_type="credit_report",
+        object_id=str(report.id),
+        after={"subject_id": str(subject.id), "purpose": purpose},
+        at=at,
+    )
+    return report
+
+
+def get_report(session: Session, report_id: str) -> CreditReport:
+    try:
+        report = session.get(CreditReport, uuid.UUID(str(report_id)))
+    except ValueError:
+        report = None
+    if report is None:
+        raise NotFound("no report with this id")
+    return report
