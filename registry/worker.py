@@ -69,6 +69,10 @@ def default_jobs(
         from registry.ratings import rating_job
 
         jobs.append(Job("rating-proposals", 1.0, rating_job(settings)))
+        from registry.retention import retention_job
+
+        # Periods end on calendar days: a record leaves at most five minutes into its day.
+        jobs.append(Job("retention", 300.0, retention_job(settings)))
     if sender is not None:
         from registry.notifications import send_pending
 
