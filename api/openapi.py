@@ -781,6 +781,17 @@ def build_document() -> dict[str, Any]:
                 **SUBJECT_LOOKUP_FIELDS,
                 **_nullable_strings("id_number_masked", "operator_uscc"),
                 "uscc_warnings": {"type": "array", "items": {"type": "string"}},
+                "penalty_publication": {
+                    "type": "object",
+                    "description": "Active administrative penalties by publication status: "
+                    "published, not_published (minor) and publication_ended (past the "
+                    "period for their severity; members still see them until retention ends).",
+                    "properties": {
+                        "published": {"type": "integer"},
+                        "not_published": {"type": "integer"},
+                        "publication_ended": {"type": "integer"},
+                    },
+                },
                 "rating": {
                     "type": ["object", "null"],
                     "description": "The published rating: grade (as decided), model grade, "

@@ -208,6 +208,7 @@ def get_subject(subject_id: str) -> ResponseReturnValue:
 def subject_view(session: sa.orm.Session, subject: Subject) -> dict[str, Any]:
     from registry.listings import published_entries_of
     from registry.ratings import history
+    from registry.retention import penalty_publication
 
     entries = published_entries_of(session, [subject.id]).get(subject.id, [])
     ratings = history(session, subject.id)
@@ -241,6 +242,9 @@ def subject_view(session: sa.orm.Session, subject: Subject) -> dict[str, Any]:
         "rating": current.summary() if current else None,
         "rating_history": [r.summary(explanation=False) for r in ratings[1:]],
         "record_counts": counts,
+        # Penalties past their publication period still count above until their retention
+        # ends; this says how many the public no longer sees (registry.retention).
+        "penalty_publication": penalty_publication(session, subject.id),
         "revision": subject.revision,
         "updated_at": _iso(subject.updated_at),
     }

@@ -381,6 +381,39 @@ SETTINGS: tuple[Setting, ...] = (
         "Months after publication before credit repair may be applied for.",
         minimum=0,
     ),
+    # Retention and publication periods (DOMAIN.md): registry.retention applies them.
+    Setting(
+        "RETENTION_NEGATIVE_YEARS",
+        "int",
+        5,
+        "Years from the end of the event after which a negative record leaves reports, "
+        "lookups and the index for the sealed archive.",
+        minimum=1,
+    ),
+    Setting(
+        "PENALTY_PUBLICATION_MONTHS_MINOR",
+        "int",
+        3,
+        "Most months a minor administrative penalty could be published (minor ones are "
+        "never shown publicly; the end is still marked).",
+        minimum=1,
+    ),
+    Setting(
+        "PENALTY_PUBLICATION_MONTHS_GENERAL",
+        "int",
+        12,
+        "Months from the decision after which a general administrative penalty stops being "
+        "published.",
+        minimum=1,
+    ),
+    Setting(
+        "PENALTY_PUBLICATION_MONTHS_SERIOUS",
+        "int",
+        36,
+        "Months from the decision after which a serious administrative penalty stops being "
+        "published.",
+        minimum=1,
+    ),
     Setting(
         "OBJECTION_WINDOW_WORKING_DAYS",
         "int",

@@ -452,6 +452,7 @@ def register_commands(app: Flask) -> None:
     from api.cli import submissions_group
     from registry.listings_cli import listings_group
     from registry.ratings_cli import ratings_group
+    from registry.retention_cli import archive_group
     from registry.seller_ratings_cli import sellers_group
     from search.cli import search_group
 
@@ -461,6 +462,7 @@ def register_commands(app: Flask) -> None:
         search_group,
         listings_group,
         ratings_group,
+        archive_group,
         db_group,
         members_group,
         keys_group,

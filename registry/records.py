@@ -101,6 +101,10 @@ class CreditRecord(Base):
     ended_at: Mapped[date | None] = mapped_column(
         comment="end of the event: starts the 5-year retention clock of negative information"
     )
+    publication_ended_at: Mapped[date | None] = mapped_column(
+        comment="an administrative penalty: the day its publication period ended (set by the "
+        "retention job, registry.retention); NULL while published"
+    )
     authority: Mapped[str | None] = mapped_column(
         sa.String(200), comment="issuing authority or counterparty"
     )

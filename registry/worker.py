@@ -70,6 +70,10 @@ def default_jobs(
 
         jobs.append(Job("rating-proposals", 1.0, rating_job(settings)))
         jobs.append(Job("rating-ageing", 3600.0, requeue_aged))
+        from registry.retention import retention_job
+
+        # Periods end on calendar days: a record leaves at most five minutes into its day.
+        jobs.append(Job("retention", 300.0, retention_job(settings)))
     if sender is not None:
         from registry.notifications import send_pending
 
