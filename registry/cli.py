@@ -451,6 +451,7 @@ def config_command() -> None:
 def register_commands(app: Flask) -> None:
     from api.cli import submissions_group
     from registry.listings_cli import listings_group
+    from registry.monitoring_cli import monitoring_group
     from registry.ratings_cli import ratings_group
     from registry.seller_ratings_cli import sellers_group
     from search.cli import search_group
@@ -461,6 +462,7 @@ def register_commands(app: Flask) -> None:
         search_group,
         listings_group,
         ratings_group,
+        monitoring_group,
         db_group,
         members_group,
         keys_group,

@@ -8,6 +8,7 @@ from registry import (
     audit,
     listings,
     members,
+    monitoring,
     notifications,
     outbox,
     querylog,
@@ -18,6 +19,7 @@ from registry import (
     staff,
     subjects,
     submissions,
+    webhooks,
     worker,
 )
 from registry.db import Base
@@ -30,6 +32,7 @@ __all__ = [
     "audit",
     "listings",
     "members",
+    "monitoring",
     "notifications",
     "metadata",
     "outbox",
@@ -42,5 +45,6 @@ __all__ = [
     "staff",
     "subjects",
     "submissions",
+    "webhooks",
     "worker",
 ]
