@@ -358,6 +358,7 @@ def deliver_due(
         outcomes = list(pool.map(send, sends))
     for item, outcome in zip(sends, outcomes, strict=True):
         _record(session, item, outcome, now, policy)
+    session.flush()
     return len(sends)
 
 
