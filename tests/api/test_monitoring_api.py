@@ -376,3 +376,18 @@ def test_a_slow_receiver_times_out_and_gives_up_after_the_last_attempt(
     # The events stay readable by polling.
     assert len(bank.get("/api/v1/monitoring/events").get_json()["events"]) == 1
     assert monitoring.pending_count(session) == 0
+
+
+def test_production_refuses_http_webhooks_on_loopback():
+    from config import ConfigError, load_settings
+    from tests.config.test_settings import STRONG
+
+    assert (
+        load_settings("production", environ=STRONG).MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK is False
+    )
+    with pytest.raises(ConfigError) as refused:
+        load_settings(
+            "production",
+            environ={**STRONG, "CREDITREG_MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK": "true"},
+        )
+    assert "MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK" in str(refused.value)
