@@ -24,6 +24,7 @@ from api import (
     subjects,
     submissions,
 )
+from api import monitoring as monitoring_api
 from api import seller_ratings as seller_ratings_api
 from api.auth import spend_nonce_of_failed_request
 
@@ -90,4 +91,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(ratings.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(seller_ratings_api.bp)
+    app.register_blueprint(monitoring_api.bp)
     app.after_request(_commit_unit_of_work)

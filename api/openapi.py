@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, json, render_template
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields, validate
 
-from api import problems
+from api import monitoring_openapi, problems
 from api.auth import ACCEPT_SIGNATURE
 from api.listings import (
     DecisionSchema,
@@ -930,6 +930,7 @@ def build_document() -> dict[str, Any]:
 
     components.update(_seller_rating_components())
     components.update(_report_components())
+    components.update(monitoring_openapi.components())
     paths: dict[str, Any] = {
         "/api/v1/submissions": {
             "post": {
@@ -1310,6 +1311,7 @@ def build_document() -> dict[str, Any]:
     }
     paths.update(_seller_rating_paths())
     paths.update(_report_paths())
+    paths.update(monitoring_openapi.paths(_problem_responses))
     return {
         "openapi": "3.1.0",
         "info": {

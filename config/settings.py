@@ -458,6 +458,59 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Weekend days that are working days (调休), comma-separated ISO dates.",
     ),
+    # Portfolio monitoring and its webhooks (DOMAIN.md "Monitoring and screening").
+    Setting(
+        "MONITORING_PORTFOLIO_MAX",
+        "int",
+        100_000,
+        "Most subjects one member may watch.",
+        minimum=1,
+    ),
+    Setting(
+        "MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK",
+        "bool",
+        False,
+        "Accept http:// webhook URLs on 127.0.0.1, ::1 or localhost (tests, local use); "
+        "production refuses it.",
+    ),
+    Setting(
+        "MONITORING_WEBHOOK_TIMEOUT",
+        "float",
+        5.0,
+        "Seconds a webhook receiver has to answer an attempt.",
+        minimum=0.05,
+    ),
+    Setting(
+        "MONITORING_WEBHOOK_MAX_ATTEMPTS",
+        "int",
+        10,
+        "Attempts of one delivery before it is marked failed.",
+        minimum=1,
+    ),
+    Setting(
+        "MONITORING_WEBHOOK_BACKOFF",
+        "float",
+        30.0,
+        "Seconds before a failed delivery's second attempt; doubled for each further one.",
+        minimum=0.0,
+    ),
+    Setting(
+        "MONITORING_WEBHOOK_BACKOFF_MAX",
+        "float",
+        3600.0,
+        "The longest wait between two attempts of a delivery, in seconds.",
+        minimum=0.0,
+    ),
+    Setting(
+        "MONITORING_WEBHOOK_BATCH", "int", 100, "Most events in one webhook delivery.", minimum=1
+    ),
+    Setting(
+        "MONITORING_WEBHOOK_CONCURRENCY",
+        "int",
+        8,
+        "Deliveries a worker sends at the same time (to different members).",
+        minimum=1,
+    ),
     Setting("DEMO_SEED", "int", 20151001, "Seed of the generated demo dataset."),
     Setting("DEMO_SUBJECTS", "int", 3000, "Number of enterprises in the demo dataset.", minimum=10),
 )
@@ -466,12 +519,13 @@ SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
 # What each profile changes from the defaults. `production` changes nothing: it only adds the
 # checks in `_check_production`.
 PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "dev": {},
+    "dev": {"MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK": True},
     # Cheap password hashing keeps the suite fast; the algorithm stays the same.
     "test": {
         "PASSWORD_HASH_TIME_COST": 1,
         "PASSWORD_HASH_MEMORY_KIB": 1024,
         "LOG_LEVEL": "WARNING",
+        "MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK": True,
     },
     "production": {},
 }
@@ -637,6 +691,11 @@ def _check_production(values: Mapping[str, Any], sources: Mapping[str, str]) -> 
     if len(values["IDENTITY_HASH_KEY"]) < 32:
         problems.append(
             f"{ENV_PREFIX}IDENTITY_HASH_KEY: must be at least 32 characters in production"
+        )
+    if values["MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK"]:
+        problems.append(
+            f"{ENV_PREFIX}MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK: production sends webhooks "
+            "over HTTPS only"
         )
     if values["DATABASE_URL"] is None:
         problems.append(

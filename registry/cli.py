@@ -451,6 +451,7 @@ def config_command() -> None:
 def register_commands(app: Flask) -> None:
     from api.cli import submissions_group
     from registry.listings_cli import listings_group
+    from registry.monitoring_cli import monitoring_group
     from registry.ratings_cli import ratings_group
     from registry.retention_cli import archive_group
     from registry.seller_ratings_cli import sellers_group
@@ -463,6 +464,7 @@ def register_commands(app: Flask) -> None:
         listings_group,
         ratings_group,
         archive_group,
+        monitoring_group,
         db_group,
         members_group,
         keys_group,

@@ -8,6 +8,7 @@ from registry import (
     audit,
     listings,
     members,
+    monitoring,
     notifications,
     outbox,
     querylog,
@@ -20,6 +21,7 @@ from registry import (
     staff,
     subjects,
     submissions,
+    webhooks,
     worker,
 )
 from registry.db import Base
@@ -32,6 +34,7 @@ __all__ = [
     "audit",
     "listings",
     "members",
+    "monitoring",
     "notifications",
     "metadata",
     "outbox",
@@ -46,5 +49,6 @@ __all__ = [
     "staff",
     "subjects",
     "submissions",
+    "webhooks",
     "worker",
 ]

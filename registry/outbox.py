@@ -48,10 +48,12 @@ sa.Index(
 
 def enqueue(session: Session, subject_id: uuid.UUID, *, at: datetime) -> None:
     """Queue a subject whose revision the caller has already set (a new subject: 1)."""
+    from registry.monitoring import MonitoringOutbox
     from registry.ratings import enqueue_ratings
 
     add_append_only(session, SearchOutbox, {"subject_id": subject_id, "enqueued_at": at})
     enqueue_ratings(session, [subject_id], at=at)
+    add_append_only(session, MonitoringOutbox, {"subject_id": subject_id, "enqueued_at": at})
 
 
 def touch_subjects(
@@ -60,6 +62,7 @@ def touch_subjects(
     """Record that these existing subjects' documents changed: raise their revision and
     queue them, whatever else of theirs the caller changes. Unless ``rescore`` is False (a
     rating being published), they are also queued to be rated again."""
+    from registry.monitoring import enqueue_monitoring
     from registry.ratings import enqueue_ratings
     from registry.subjects import Subject
 
@@ -82,6 +85,7 @@ def touch_subjects(
         add_append_only(session, SearchOutbox, {"subject_id": subject_id, "enqueued_at": at})
     if rescore:
         enqueue_ratings(session, changed, at=at)
+    enqueue_monitoring(session, changed, at=at)
 
 
 def pending_count(session: Session) -> int:

@@ -74,6 +74,11 @@ class RegistrySigner:
     def sign_bytes(self, data: bytes) -> bytes:
         return self._private.sign(data)
 
+    @property
+    def private_key(self) -> ed25519.Ed25519PrivateKey:
+        """For RFC 9421 signatures of the registry's webhook calls (``api.webhooks``)."""
+        return self._private
+
     def jwks(self) -> dict[str, Any]:
         return {"keys": [{**self.jwk, "kid": self.key_id, "alg": "EdDSA", "use": "sig"}]}
 

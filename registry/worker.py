@@ -74,6 +74,7 @@ def default_jobs(
 
         # Periods end on calendar days: a record leaves at most five minutes into its day.
         jobs.append(Job("retention", 300.0, retention_job(settings)))
+        jobs.extend(monitoring_jobs(settings))
     if sender is not None:
         from registry.notifications import send_pending
 
@@ -91,6 +92,19 @@ def default_jobs(
             )
         )
     return jobs
+
+
+def monitoring_jobs(settings: Any) -> list[Job]:
+    """Change detection for watched subjects, and webhook delivery of the events."""
+    from api.webhooks import transport_from_settings
+    from registry.monitoring import change_job
+    from registry.webhooks import DeliveryPolicy, delivery_job
+
+    policy = DeliveryPolicy.from_settings(settings)
+    return [
+        Job("monitoring-changes", 1.0, change_job()),
+        Job("monitoring-webhooks", 1.0, delivery_job(transport_from_settings(settings), policy)),
+    ]
 
 
 def worker_identity() -> str:

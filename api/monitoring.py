@@ -1,0 +1,417 @@
+"""``/api/v1/monitoring``: a member's portfolio, its event stream and its webhook.
+
+The portfolio is sent as JSON (``{"items": [{"subject_id": ...}, {"uscc": ...}]}``) or as
+CSV (a ``text/csv`` body, or a ``file`` field of a multipart form) with a ``subject_id``
+and/or a ``uscc`` column. A change is all or nothing: every bad row is reported at once,
+JSON rows as ``items.<index>.<field>`` (from 0), CSV rows as ``rows.<line>.<field>`` (the
+line in the file, the header being line 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import ipaddress
+import json
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from api import problems
+from api.auth import current_caller, signed
+from registry import monitoring, webhooks
+from registry.db import db
+from registry.errors import NotFound
+from registry.identifiers import IdentifierError, normalize_uscc, validate_uscc
+from registry.members import MemberRole
+from registry.runtime import current_runtime
+from registry.subjects import Subject, SubjectKind
+
+bp = Blueprint("monitoring", __name__, url_prefix="/api/v1/monitoring")
+
+CSV_COLUMNS = ("subject_id", "uscc")
+PAGE_DEFAULT = 100
+PAGE_MAX = 1000
+LOOPBACK_NAMES = {"localhost"}
+
+
+class _Unreadable(ValueError):
+    pass
+
+
+def _read_rows() -> tuple[str, list[tuple[str, Any]]]:
+    """(field prefix, [(row label, raw row)]) from a JSON body, a CSV body or an upload.
+
+    :raises LookupError: an unsupported media type.
+    :raises _Unreadable: the body cannot be read.
+    """
+    mimetype = request.mimetype
+    if mimetype == "application/json":
+        try:
+            document = json.loads(request.get_data(as_text=True) or "null")
+        except ValueError as exc:
+            raise _Unreadable(f"the body is not JSON: {exc}") from None
+        if not isinstance(document, dict) or not isinstance(document.get("items"), list):
+            raise _Unreadable('the body is a JSON object: {"items": [{"subject_id": ...}, ...]}')
+        return "items", [(str(index), row) for index, row in enumerate(document["items"])]
+    if mimetype == "text/csv":
+        text = request.get_data(as_text=True)
+    elif mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise _Unreadable("the form needs a file field with the CSV")
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise _Unreadable("the CSV is not UTF-8") from None
+    else:
+        raise LookupError(mimetype)
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    names = {(f or "").strip() for f in reader.fieldnames or []}
+    if not names & set(CSV_COLUMNS):
+        raise _Unreadable("the CSV needs a header line with a subject_id and/or a uscc column")
+    rows = []
+    for row in reader:
+        cleaned = {
+            k.strip(): (v or "").strip() for k, v in row.items() if k and k.strip() in CSV_COLUMNS
+        }
+        # The file's own line number (header = 1); quoted newlines are not expected here.
+        rows.append((str(reader.line_num), {k: v for k, v in cleaned.items() if v}))
+    return "rows", rows
+
+
+def _resolve(prefix: str, rows: list[tuple[str, Any]]) -> tuple[list[uuid.UUID], list[dict]]:
+    """The subject ids the rows name, and every row error."""
+    errors: list[dict[str, str]] = []
+    by_id: dict[str, uuid.UUID] = {}  # row label -> subject id
+    wanted_ids: dict[uuid.UUID, list[str]] = {}
+    wanted_usccs: dict[str, list[str]] = {}
+    for label, raw in rows:
+        where = f"{prefix}.{label}"
+        if not isinstance(raw, dict):
+            errors.append({"field": where, "message": "a row is an object with subject_id or uscc"})
+            continue
+        unknown = sorted(set(raw) - set(CSV_COLUMNS))
+        for name in unknown:
+            errors.append({"field": f"{where}.{name}", "message": "unknown field"})
+        subject_id, uscc = raw.get("subject_id"), raw.get("uscc")
+        if subject_id in (None, "") and uscc in (None, ""):
+            errors.append({"field": where, "message": "give a subject_id or a uscc"})
+            continue
+        if subject_id not in (None, ""):
+            try:
+                wanted_ids.setdefault(uuid.UUID(str(subject_id)), []).append(label)
+            except ValueError:
+                errors.append({"field": f"{where}.subject_id", "message": "not a UUID"})
+        if uscc not in (None, ""):
+            if not isinstance(uscc, str):
+                errors.append({"field": f"{where}.uscc", "message": "a string"})
+                continue
+            try:
+                code = validate_uscc(uscc).code
+            except IdentifierError as exc:
+                code = normalize_uscc(uscc)
+                if len(code) != 18:
+                    errors.append({"field": f"{where}.uscc", "message": str(exc)})
+                    continue
+            wanted_usccs.setdefault(code, []).append(label)
+
+    session = db.session
+    found_ids: set[uuid.UUID] = set()
+    ids = sorted(wanted_ids)
+    for chunk in monitoring.chunks(ids):
+        found_ids.update(session.scalars(sa.select(Subject.id).where(Subject.id.in_(chunk))))
+    found_usccs: dict[str, uuid.UUID] = {}
+    codes = sorted(wanted_usccs)
+    for chunk in monitoring.chunks(codes):
+        found_usccs.update(
+            (row.uscc, row.id)
+            for row in session.execute(
+                sa.select(Subject.uscc, Subject.id).where(
+                    Subject.kind == SubjectKind.ENTERPRISE, Subject.uscc.in_(chunk)
+                )
+            )
+        )
+    for subject_id, labels in wanted_ids.items():
+        for label in labels:
+            if subject_id in found_ids:
+                by_id[label] = subject_id
+            else:
+                errors.append(
+                    {"field": f"{prefix}.{label}.subject_id", "message": "no such subject"}
+                )
+    for code, labels in wanted_usccs.items():
+        for label in labels:
+            resolved = found_usccs.get(code)
+            if resolved is None:
+                errors.append(
+                    {"field": f"{prefix}.{label}.uscc", "message": "no enterprise with this USCC"}
+                )
+            elif label in by_id and by_id[label] != resolved:
+                errors.append(
+                    {
+                        "field": f"{prefix}.{label}.uscc",
+                        "message": "names another subject than subject_id",
+                    }
+                )
+            else:
+                by_id[label] = resolved
+    return sorted(set(by_id.values())), errors
+
+
+def _rows_or_problem() -> tuple[list[uuid.UUID], int] | Response:
+    try:
+        prefix, rows = _read_rows()
+    except LookupError:
+        return problems.problem_response(
+            problems.UNSUPPORTED_MEDIA_TYPE,
+            "send application/json, text/csv, or multipart/form-data with a file field",
+        )
+    except _Unreadable as exc:
+        return problems.problem_response(problems.MALFORMED_BODY, str(exc))
+    limit = current_runtime().settings.MONITORING_PORTFOLIO_MAX
+    if len(rows) > limit:
+        return problems.problem_response(
+            problems.VALIDATION,
+            "the portfolio is too large; nothing changed",
+            errors=[{"field": prefix, "message": f"at most {limit} subjects"}],
+        )
+    subject_ids, errors = _resolve(prefix, rows)
+    if errors:
+        errors.sort(key=_error_order)
+        return problems.problem_response(
+            problems.VALIDATION, f"{len(errors)} error(s); nothing changed", errors=errors
+        )
+    return subject_ids, limit
+
+
+def _error_order(error: dict[str, str]) -> tuple[int, str]:
+    parts = error["field"].split(".")
+    return (int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else -1, error["field"])
+
+
+def _over_limit(total: int, limit: int) -> Response:
+    return problems.problem_response(
+        problems.VALIDATION,
+        f"the portfolio would hold {total} subjects; nothing changed",
+        errors=[{"field": "items", "message": f"at most {limit} subjects per member"}],
+    )
+
+
+def _change(replace: bool) -> ResponseReturnValue:
+    outcome = _rows_or_problem()
+    if isinstance(outcome, Response):
+        return outcome
+    subject_ids, limit = outcome
+    member_id = current_caller().member_id
+    session = db.session
+    if replace:
+        total = len(subject_ids)
+    else:
+        current = set(
+            session.scalars(
+                sa.select(monitoring.PortfolioItem.subject_id).where(
+                    monitoring.PortfolioItem.member_id == member_id
+                )
+            )
+        )
+        total = len(current | set(subject_ids))
+    if total > limit:
+        return _over_limit(total, limit)
+    change = monitoring.add_to_portfolio(
+        session, member_id, subject_ids, at=current_runtime().clock.now(), replace=replace
+    )
+    return jsonify(added=change.added, removed=change.removed, total=change.total)
+
+
+@bp.put("/portfolio")
+@signed(MemberRole.QUERIER)
+def replace_portfolio() -> ResponseReturnValue:
+    return _change(replace=True)
+
+
+@bp.post("/portfolio")
+@signed(MemberRole.QUERIER)
+def add_to_portfolio() -> ResponseReturnValue:
+    return _change(replace=False)
+
+
+@bp.post("/portfolio/removals")
+@signed(MemberRole.QUERIER)
+def remove_many() -> ResponseReturnValue:
+    outcome = _rows_or_problem()
+    if isinstance(outcome, Response):
+        return outcome
+    member_id = current_caller().member_id
+    removed = monitoring.remove_from_portfolio(db.session, member_id, outcome[0])
+    return jsonify(
+        added=0, removed=removed, total=monitoring.portfolio_count(db.session, member_id)
+    )
+
+
+@bp.delete("/portfolio/<subject_id>")
+@signed(MemberRole.QUERIER)
+def remove_one(subject_id: str) -> ResponseReturnValue:
+    member_id = current_caller().member_id
+    try:
+        wanted = uuid.UUID(subject_id)
+    except ValueError:
+        raise NotFound("this subject is not in the portfolio") from None
+    if not monitoring.remove_from_portfolio(db.session, member_id, [wanted]):
+        raise NotFound("this subject is not in the portfolio")
+    return Response(status=204)
+
+
+def _int_arg(name: str, default: int, errors: list[dict[str, str]], *, minimum: int = 0) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) < minimum:
+        errors.append({"field": name, "message": f"an integer from {minimum}"})
+        return default
+    return int(raw)
+
+
+@bp.get("/portfolio")
+@signed(MemberRole.QUERIER)
+def list_portfolio() -> ResponseReturnValue:
+    errors: list[dict[str, str]] = []
+    limit = min(_int_arg("limit", PAGE_DEFAULT, errors, minimum=1), PAGE_MAX)
+    after: uuid.UUID | None = None
+    if request.args.get("after"):
+        try:
+            after = uuid.UUID(request.args["after"])
+        except ValueError:
+            errors.append({"field": "after", "message": "a subject id (UUID)"})
+    if errors:
+        return problems.problem_response(problems.VALIDATION, "bad query", errors=errors)
+    member_id = current_caller().member_id
+    page = monitoring.portfolio_page(db.session, member_id, after=after, limit=limit)
+    items = [
+        {
+            "subject_id": str(subject.id),
+            "kind": subject.kind,
+            "name": subject.name,
+            "uscc": subject.uscc,
+            "added_at": monitoring.iso(item.added_at),
+        }
+        for item, subject in page
+    ]
+    return jsonify(
+        items=items,
+        total=monitoring.portfolio_count(db.session, member_id),
+        next_after=items[-1]["subject_id"] if len(items) == limit else None,
+    )
+
+
+@bp.get("/events")
+@signed(MemberRole.QUERIER)
+def list_events() -> ResponseReturnValue:
+    errors: list[dict[str, str]] = []
+    after = _int_arg("after", 0, errors)
+    limit = min(_int_arg("limit", PAGE_DEFAULT, errors, minimum=1), PAGE_MAX)
+    if errors:
+        return problems.problem_response(problems.VALIDATION, "bad query", errors=errors)
+    events = monitoring.events_after(
+        db.session, current_caller().member_id, after=after, limit=limit
+    )
+    return jsonify(
+        events=[event.view() for event in events],
+        next_after=str(events[-1].id) if events else str(after),
+        more=len(events) == limit,
+    )
+
+
+# --- the webhook -----------------------------------------------------------------------------
+
+
+def check_webhook_url(url: Any, *, allow_http_loopback: bool) -> str | None:
+    """Why ``url`` cannot receive webhooks, or None if it can."""
+    if not isinstance(url, str) or not url:
+        return "a URL is required"
+    if len(url) > 2000:
+        return "at most 2000 characters"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "not a valid URL"
+    del port
+    if parts.username is not None or parts.password is not None:
+        return "credentials in the URL are refused"
+    if parts.fragment:
+        return "a fragment has no meaning for a webhook"
+    if not parts.hostname:
+        return "the URL names no host"
+    if parts.scheme == "https":
+        return None
+    if parts.scheme == "http" and allow_http_loopback and _is_loopback(parts.hostname):
+        return None
+    return "an https:// URL is required"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@bp.put("/webhook")
+@signed(MemberRole.QUERIER)
+def put_webhook() -> ResponseReturnValue:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return problems.problem_response(
+            problems.MALFORMED_BODY, 'the body is a JSON object: {"url": "https://..."}'
+        )
+    settings = current_runtime().settings
+    errors = [{"field": name, "message": "unknown field"} for name in sorted(set(body) - {"url"})]
+    why = check_webhook_url(
+        body.get("url"), allow_http_loopback=settings.MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK
+    )
+    if why:
+        errors.append({"field": "url", "message": why})
+    if errors:
+        return problems.problem_response(
+            problems.VALIDATION, f"{len(errors)} error(s); nothing changed", errors=errors
+        )
+    hook = webhooks.set_webhook(
+        db.session, current_caller().member_id, body["url"], at=current_runtime().clock.now()
+    )
+    return jsonify(_webhook_view(hook))
+
+
+def _webhook_view(hook: webhooks.Webhook) -> dict[str, Any]:
+    signer = current_runtime().signer
+    return {**hook.view(), "signing_key_id": signer.key_id}
+
+
+@bp.get("/webhook")
+@signed(MemberRole.QUERIER)
+def get_webhook() -> ResponseReturnValue:
+    member_id = current_caller().member_id
+    hook = db.session.get(webhooks.Webhook, member_id)
+    if hook is None:
+        raise NotFound("no webhook is registered")
+    recent = webhooks.deliveries(db.session, member_id=member_id, failing_only=False, limit=20)
+    view = _webhook_view(hook)
+    view["recent_deliveries"] = [
+        {k: v for k, v in d.view().items() if k != "member_id"} for d in recent
+    ]
+    return jsonify(view)
+
+
+@bp.delete("/webhook")
+@signed(MemberRole.QUERIER)
+def delete_webhook() -> ResponseReturnValue:
+    member_id = current_caller().member_id
+    if not webhooks.remove_webhook(db.session, member_id, at=current_runtime().clock.now()):
+        raise NotFound("no webhook is registered")
+    return Response(status=204)
