@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from api import health, listings, openapi, problems, ratings, screening, subjects, submissions
+from api import objections as objections_api
 from api import seller_ratings as seller_ratings_api
 from api.auth import spend_nonce_of_failed_request
 
@@ -79,4 +80,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(listings.bp)
     app.register_blueprint(ratings.bp)
     app.register_blueprint(seller_ratings_api.bp)
+    app.register_blueprint(objections_api.bp)
     app.after_request(_commit_unit_of_work)

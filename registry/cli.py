@@ -451,6 +451,7 @@ def config_command() -> None:
 def register_commands(app: Flask) -> None:
     from api.cli import submissions_group
     from registry.listings_cli import listings_group
+    from registry.objections_cli import objections_group
     from registry.ratings_cli import ratings_group
     from registry.seller_ratings_cli import sellers_group
     from search.cli import search_group
@@ -460,6 +461,7 @@ def register_commands(app: Flask) -> None:
         submissions_group,
         search_group,
         listings_group,
+        objections_group,
         ratings_group,
         db_group,
         members_group,
