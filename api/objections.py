@@ -45,8 +45,8 @@ OBJECTION_STATE = problems.register(
     "objection-state",
     409,
     "Not allowed in the objection's state",
-    "The objection (or its item) is not in a state that allows this; `status` says which it "
-    "is. An escalated objection is decided by a reviewer.",
+    "The objection (or its item) is not in a state that allows this; `current_status` says "
+    "which it is. An escalated objection is decided by a reviewer.",
 )
 NOT_CORRECTED = problems.register(
     "correction-missing",

@@ -74,7 +74,7 @@ class Outcome(StrEnum):
 
 
 class ObjectionStateError(Conflict):
-    """The objection's status does not allow this (``status`` says what it is)."""
+    """The objection (or its item) is not in a state that allows this (``current_status``)."""
 
 
 class AlreadyDisputed(Conflict):
@@ -348,7 +348,7 @@ def file_objection(
         if item.record.status != RecordStatus.ACTIVE:
             raise ObjectionStateError(
                 "the record is revoked; there is nothing to object to",
-                status=item.record.status,
+                current_status=item.record.status,
             )
         if item.record.member_id == member.id:
             # Its own record is the submitter's to correct or revoke; no objection needed.
@@ -357,7 +357,7 @@ def file_objection(
         if item.entry.state != listings.ListingState.PUBLISHED:
             raise ObjectionStateError(
                 "a list entry is objected to in its notice window or once published",
-                status=item.entry.state,
+                current_status=item.entry.state,
             )
         if item.entry.proposer_member_id == member.id:
             raise Forbidden("the proposing regulator revokes its own entry directly")
@@ -527,7 +527,7 @@ def attach_statement(
     if objection.outcome in (Outcome.CORRECTED, Outcome.REVOKED):
         raise ObjectionStateError(
             f"the item was {objection.outcome}; a statement no longer applies",
-            status=objection.status,
+            current_status=objection.status,
             outcome=objection.outcome,
         )
     before = objection.statement
@@ -578,7 +578,7 @@ def answer(
             if objection.status == ObjectionStatus.ESCALATED
             else f"the objection is already {objection.status}"
         )
-        raise ObjectionStateError(detail, status=objection.status)
+        raise ObjectionStateError(detail, current_status=objection.status)
     actor = Actor(ActorKind.MEMBER, str(member.id))
     _close(
         session,
@@ -615,7 +615,7 @@ def decide(
     if objection.status != ObjectionStatus.ESCALATED:
         raise ObjectionStateError(
             f"a reviewer decides escalated objections; this one is {objection.status}",
-            status=objection.status,
+            current_status=objection.status,
         )
     if reviewer_regulator_id is not None and reviewer_regulator_id == objection.answering_member_id:
         raise Forbidden("a reviewer of the answering member does not decide its objection")
