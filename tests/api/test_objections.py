@@ -430,3 +430,17 @@ def test_disputed_items_is_one_query_for_many_subjects(
         subjects[0]: {"records": {record["registry_id"]}, "list_entries": set()},
         subjects[1]: {"records": {receipt["registry_id"]}, "list_entries": set()},
     }
+
+
+def test_a_late_answer_before_escalation_is_taken_and_marked_late(
+    session, clock, submitter, objector, record
+):
+    objection = object_to(objector, record["registry_id"]).get_json()
+    clock.advance(timedelta(days=20, minutes=1))  # overdue, but the job has not run yet
+    answered = submitter.post(
+        f"/api/v1/objections/{objection['id']}/answer",
+        {"outcome": "upheld", "reason": "处罚决定有效"},
+    )
+    assert answered.status_code == 200, answered.get_json()
+    assert answered.get_json()["answered_late"] is True
+    assert escalate_due(session, clock.now()) == 0
