@@ -25,6 +25,7 @@ from api import (
     submissions,
 )
 from api import monitoring as monitoring_api
+from api import objections as objections_api
 from api import seller_ratings as seller_ratings_api
 from api.auth import spend_nonce_of_failed_request
 
@@ -92,4 +93,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(reports.bp)
     app.register_blueprint(seller_ratings_api.bp)
     app.register_blueprint(monitoring_api.bp)
+    app.register_blueprint(objections_api.bp)
     app.after_request(_commit_unit_of_work)

@@ -24,6 +24,12 @@ from api.listings import (
     ReasonSchema,
     RepairSchema,
 )
+from api.objections import (
+    AnswerSchema,
+    InboxParamsSchema,
+    ObjectionRequestSchema,
+    StatementSchema,
+)
 from api.ratings import AppealSchema
 from api.reports import ConsentSchema, ReportParamsSchema
 from api.schemas import (
@@ -601,6 +607,157 @@ def _seller_rating_paths() -> dict[str, Any]:
     }
 
 
+# --- objections -------------------------------------------------------------------------------
+
+
+def _objection_components() -> dict[str, Any]:
+    from registry.objections import ItemKind, ObjectionStatus, Outcome
+
+    nullable_time = {"type": ["string", "null"], "format": "date-time"}
+    return {
+        "ObjectionRequest": _object_schema(
+            ObjectionRequestSchema(), "An objection (异议) to a record, a list entry or a rating."
+        ),
+        "ObjectionAnswer": _object_schema(
+            AnswerSchema(), "The submitting member's answer, always with a reason."
+        ),
+        "ObjectionStatement": _object_schema(StatementSchema(), "The subject's statement."),
+        "GeneralObjection": {
+            "type": "object",
+            "description": "An objection to a record or a published list entry: disputed "
+            "while open or escalated; answered by the submitting member within the answer "
+            "period, or decided by a reviewer once escalated.",
+            "required": ["id", "item_kind", "item_id", "status", "disputed", "due_at"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "item_kind": {"enum": [str(k) for k in ItemKind]},
+                "item_id": {"type": "string", "format": "uuid"},
+                "subject_id": {"type": "string", "format": "uuid"},
+                "for_subject": {"type": "boolean"},
+                "answering_member_id": {"type": "string", "format": "uuid"},
+                "grounds": {"type": "string"},
+                "statement": {"type": ["string", "null"]},
+                "status": {"enum": [str(s) for s in ObjectionStatus]},
+                "disputed": {"type": "boolean"},
+                "filed_at": {"type": "string", "format": "date-time"},
+                "due_at": {"type": "string", "format": "date-time"},
+                "escalated_at": nullable_time,
+                "answered_at": nullable_time,
+                "answered_late": {"type": ["boolean", "null"]},
+                "outcome": {"enum": [*(str(o) for o in Outcome), None]},
+                "reason": {"type": ["string", "null"]},
+            },
+        },
+        "ObjectionFiled": {
+            "type": "object",
+            "description": "The objection filed. `delegated_to` is null for a general "
+            "objection (its fields follow), `rating_appeal` for a rating (under `appeal`), "
+            "`notice_objection` for a list entry in its notice window (under `objection`; "
+            "it suspends publication).",
+            "required": ["item_kind", "delegated_to"],
+            "properties": {
+                "item_kind": {"enum": ["record", "list_entry", "rating"]},
+                "delegated_to": {"enum": [None, "rating_appeal", "notice_objection"]},
+                "appeal": {"type": "object"},
+                "objection": {"type": "object"},
+            },
+        },
+        "ObjectionList": {
+            "type": "object",
+            "required": ["objections"],
+            "properties": {
+                "objections": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/GeneralObjection"},
+                }
+            },
+        },
+        "DisputedItem": {
+            "type": "object",
+            "required": ["item_kind", "item_id", "since", "status"],
+            "properties": {
+                "item_kind": {"enum": [str(k) for k in ItemKind]},
+                "item_id": {"type": "string", "format": "uuid"},
+                "since": {"type": "string", "format": "date-time"},
+                "status": {"enum": [str(s) for s in ObjectionStatus]},
+                "statement": {"type": ["string", "null"]},
+            },
+        },
+    }
+
+
+def _objection_paths() -> dict[str, Any]:
+    signed: list[dict[str, list[str]]] = [{"memberSignature": []}]
+    objection_id = _path("objection_id")
+    visible = "The filer, the answering member or the subject's representative; 404 to others."
+    return {
+        "/api/v1/objections": {
+            "post": {
+                **_signed_post(
+                    "fileObjection",
+                    "Object to a record, a list entry or a rating",
+                    "ObjectionRequest",
+                    "ObjectionFiled",
+                    201,
+                ),
+                "description": "Any member may object; the subject objects through the member "
+                "that represents it, and only it may attach a `statement`. The item is "
+                "disputed at once, and the submitting member must answer within "
+                "OBJECTION_ANSWER_DAYS days.",
+            },
+            "get": {
+                "operationId": "listObjections",
+                "summary": "Objections the caller must answer, or filed",
+                "security": signed,
+                "parameters": _query_parameters(InboxParamsSchema()),
+                "responses": {
+                    "200": _json("ObjectionList", "The objections."),
+                    **_problem_responses(401, 422, 429),
+                },
+            },
+        },
+        "/api/v1/objections/{objection_id}": {
+            "get": {
+                "operationId": "getObjection",
+                "summary": "One objection",
+                "description": visible,
+                "security": signed,
+                "parameters": [objection_id],
+                "responses": {
+                    "200": _json("GeneralObjection", "The objection."),
+                    **_problem_responses(401, 404, 429),
+                },
+            }
+        },
+        "/api/v1/objections/{objection_id}/answer": {
+            "post": {
+                **_signed_post(
+                    "answerObjection",
+                    "The submitting member answers: corrected, revoked or upheld",
+                    "ObjectionAnswer",
+                    "GeneralObjection",
+                    200,
+                    "objection_id",
+                ),
+                "description": "`corrected` needs a corrected version of the record sent "
+                "since the objection; `revoked` revokes the record (or takes the list entry "
+                "down); `upheld` keeps it, with the reason. A list entry is not corrected "
+                "in place.",
+            }
+        },
+        "/api/v1/objections/{objection_id}/statement": {
+            "post": _signed_post(
+                "objectionStatement",
+                "The subject adds or replaces its statement, shown beside the item",
+                "ObjectionStatement",
+                "GeneralObjection",
+                200,
+                "objection_id",
+            )
+        },
+    }
+
+
 def build_document() -> dict[str, Any]:
     signed: list[dict[str, list[str]]] = [{"memberSignature": []}]
     receipt_record = {
@@ -732,6 +889,11 @@ def build_document() -> dict[str, Any]:
                 "name": {"type": "string"},
                 "names": {"type": "array", "items": {"type": "string"}},
                 **SUBJECT_LOOKUP_FIELDS,
+                "disputed": {
+                    "type": "integer",
+                    "description": "how many of the subject's items are under an open "
+                    "objection (异议)",
+                },
                 "score": {"type": "number"},
                 "highlights": {
                     "type": "array",
@@ -791,6 +953,18 @@ def build_document() -> dict[str, Any]:
                         "not_published": {"type": "integer"},
                         "publication_ended": {"type": "integer"},
                     },
+                },
+                "disputed": {
+                    "type": "array",
+                    "description": "Items under an open objection (异议), with the subject's "
+                    "statement.",
+                    "items": {"$ref": "#/components/schemas/DisputedItem"},
+                },
+                "statements": {
+                    "type": "array",
+                    "description": "The subject's statements beside items whose objection "
+                    "was answered upheld.",
+                    "items": {"$ref": "#/components/schemas/DisputedItem"},
                 },
                 "rating": {
                     "type": ["object", "null"],
@@ -931,6 +1105,7 @@ def build_document() -> dict[str, Any]:
     components.update(_seller_rating_components())
     components.update(_report_components())
     components.update(monitoring_openapi.components())
+    components.update(_objection_components())
     paths: dict[str, Any] = {
         "/api/v1/submissions": {
             "post": {
@@ -1312,6 +1487,7 @@ def build_document() -> dict[str, Any]:
     paths.update(_seller_rating_paths())
     paths.update(_report_paths())
     paths.update(monitoring_openapi.paths(_problem_responses))
+    paths.update(_objection_paths())
     return {
         "openapi": "3.1.0",
         "info": {

@@ -55,6 +55,7 @@ HIT_FIELDS = (
     "list_entries",
     "grade",
     "record_counts",
+    "disputed",
 )
 
 
@@ -207,6 +208,7 @@ def get_subject(subject_id: str) -> ResponseReturnValue:
 
 def subject_view(session: sa.orm.Session, subject: Subject) -> dict[str, Any]:
     from registry.listings import published_entries_of
+    from registry.objections import shown_with_subject
     from registry.ratings import history
     from registry.retention import penalty_publication
 
@@ -214,6 +216,8 @@ def subject_view(session: sa.orm.Session, subject: Subject) -> dict[str, Any]:
     ratings = history(session, subject.id)
     current = ratings[0] if ratings and ratings[0].status == "published" else None
     counts = record_counts(session, [subject.id]).get(subject.id) or empty_counts()
+    objections = shown_with_subject(session, subject.id)
+    disputed_ids = {str(o.item_id) for o in objections if o.disputing}
     return {
         "id": str(subject.id),
         "kind": subject.kind,
@@ -235,7 +239,9 @@ def subject_view(session: sa.orm.Session, subject: Subject) -> dict[str, Any]:
         "region": subject.region_code,
         "industry": subject.industry_code,
         "lists": sorted({entry.list_kind for entry in entries}),
-        "list_entries": [entry.public_view() for entry in entries],
+        "list_entries": [
+            {**entry.public_view(), "disputed": str(entry.id) in disputed_ids} for entry in entries
+        ],
         "grade": current.final_grade if current else None,
         # The published rating with every point of its score explained, and the ratings it
         # replaced (grades and dates only).
@@ -245,8 +251,22 @@ def subject_view(session: sa.orm.Session, subject: Subject) -> dict[str, Any]:
         # Penalties past their publication period still count above until their retention
         # ends; this says how many the public no longer sees (registry.retention).
         "penalty_publication": penalty_publication(session, subject.id),
+        # Items under an open objection (异议), with the subject's statement beside each; and
+        # the statements that stay beside items whose objection was answered "upheld".
+        "disputed": [_objection_item(o) for o in objections if o.disputing],
+        "statements": [_objection_item(o) for o in objections if not o.disputing],
         "revision": subject.revision,
         "updated_at": _iso(subject.updated_at),
+    }
+
+
+def _objection_item(objection: Any) -> dict[str, Any]:
+    return {
+        "item_kind": objection.item_kind,
+        "item_id": str(objection.item_id),
+        "since": _iso(objection.filed_at),
+        "status": objection.status,
+        "statement": objection.statement,
     }
 
 

@@ -422,6 +422,14 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "OBJECTION_ANSWER_DAYS",
+        "int",
+        20,
+        "Calendar days the submitting member has to answer an objection (异议) to a record "
+        "or a published list entry; unanswered, it is escalated to the reviewers.",
+        minimum=1,
+    ),
+    Setting(
         "REPAIR_ACK_WORKING_DAYS",
         "int",
         10,

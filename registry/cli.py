@@ -499,6 +499,7 @@ def register_commands(app: Flask) -> None:
     from api.cli import submissions_group
     from registry.listings_cli import listings_group
     from registry.monitoring_cli import monitoring_group
+    from registry.objections_cli import objections_group
     from registry.ratings_cli import ratings_group
     from registry.retention_cli import archive_group
     from registry.seller_ratings_cli import sellers_group
@@ -509,6 +510,7 @@ def register_commands(app: Flask) -> None:
         submissions_group,
         search_group,
         listings_group,
+        objections_group,
         ratings_group,
         archive_group,
         monitoring_group,

@@ -229,7 +229,6 @@ def _record_line(record: Any, member_names: dict[uuid.UUID, str]) -> dict[str, A
             else None
         ),
         "submitted_by": member_names.get(record.member_id),
-        "disputed": False,
     }
 
 
@@ -291,10 +290,15 @@ def build_report(
             )
         )
     )
+    from registry.objections import disputed_items
+
     names = _member_names(session, (r.member_id for r in records))
+    disputed = disputed_items(session, [subject.id]).get(subject.id, {})
     grouped: dict[str, list[dict[str, Any]]] = {}
     for record in records:
-        grouped.setdefault(record.category, []).append(_record_line(record, names))
+        line = _record_line(record, names)
+        line["disputed"] = str(record.id) in disputed.get("records", set())
+        grouped.setdefault(record.category, []).append(line)
     ratings = history(session, subject.id)
     current = ratings[0] if ratings and ratings[0].status == "published" else None
     content: dict[str, Any] = {
@@ -304,7 +308,10 @@ def build_report(
         "purpose": purpose,
         "subject": _identity(subject),
         "list_entries": [
-            entry.public_view()
+            {
+                **entry.public_view(),
+                "disputed": str(entry.id) in disputed.get("list_entries", set()),
+            }
             for entry in published_entries_of(session, [subject.id]).get(subject.id, [])
         ],
         "rating": current.summary() if current else None,

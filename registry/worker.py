@@ -59,11 +59,14 @@ def default_jobs(
     """
     from registry import access
     from registry.listings import run_list_jobs
+    from registry.objections import escalate_due
 
     # Publications and expiries are checked every 15 s: at most a minute late.
     jobs = [
         Job("purge-request-state", 60.0, access.purge_expired),
         Job("list-lifecycle", 15.0, run_list_jobs),
+        # Unanswered objections go to the reviewers' queue at most a minute late.
+        Job("objection-deadlines", 60.0, escalate_due),
     ]
     if settings is not None:
         from registry.ratings import rating_job, requeue_aged

@@ -83,6 +83,9 @@ def build_documents(
     from registry.ratings import published_ratings
 
     rated = published_ratings(session, wanted)
+    from registry.objections import disputed_items
+
+    disputed = disputed_items(session, wanted)
     return {
         subject_id: (
             _document(
@@ -91,6 +94,7 @@ def build_documents(
                 counts.get(subject_id),
                 listed.get(subject_id, []),
                 rated.get(subject_id),
+                disputed.get(subject_id),
             )
             if subject_id in subjects
             else None
@@ -105,10 +109,15 @@ def _document(
     counts: dict[str, Any] | None,
     entries: list[Any],
     rating: Any = None,
+    disputed: dict[str, set[str]] | None = None,
 ) -> dict[str, Any]:
     all_names = list(dict.fromkeys([subject.name, *(row.name for row in names)]))
     current = normalize_name(subject.name)
     spelt = [pinyin_forms(name) for name in all_names]
+    # Items under an open objection (异议): lookups and screening show the count, and each
+    # published entry says whether it is disputed; which records are is on the subject's page.
+    disputed_records = (disputed or {}).get("records", set())
+    disputed_entries = (disputed or {}).get("list_entries", set())
     return {
         "id": str(subject.id),
         "version": subject.revision,
@@ -134,9 +143,11 @@ def _document(
                 "authority": entry.authority,
                 "since": _iso(entry.published_at),
                 "until": _iso(entry.publish_until),
+                "disputed": str(entry.id) in disputed_entries,
             }
             for entry in entries
         ],
+        "disputed": len(disputed_records) + len(disputed_entries),
         "grade": rating.final_grade if rating is not None else None,
         "record_counts": counts or empty_counts(),
         "updated_at": subject.updated_at.isoformat().replace("+00:00", "Z"),

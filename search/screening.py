@@ -190,6 +190,9 @@ def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dic
                 "region": s.document.get("region"),
                 "lists": s.document.get("lists") or [],
                 "grade": s.document.get("grade"),
+                # Items of the subject under an open objection (异议); 0 in documents indexed
+                # before objections existed, until they are rebuilt.
+                "disputed": s.document.get("disputed", 0),
                 "score": s.score,
                 "decision": "match" if exact is s.document else thresholds.decide(s.score),
                 "explanation": s.explanation,

@@ -1,7 +1,7 @@
 """Credit reports and consents
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-11-25 16:04:22.243992
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import registry.db
 
 revision: str = "0016"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -194,3 +194,18 @@ def test_the_subjects_own_report_shows_who_looked_and_is_free_twice_a_year(
     assert itself.post(path, {}).status_code == 201
     # Nobody else asks for a subject's own report.
     assert querier.post(path, {}).status_code == 403
+
+
+def test_a_disputed_record_shows_as_disputed_in_the_report(session, querier, company):
+    [record] = report(querier, company).get_json()["report"]["records"][0]["records"]
+    assert record["disputed"] is False
+    filed = querier.post(
+        "/api/v1/objections",
+        {"item_kind": "record", "item_id": record["id"], "grounds": "the fine was annulled"},
+    )
+    assert filed.status_code == 201, filed.get_json()
+    response = report(querier, company)
+    [again] = response.get_json()["report"]["records"][0]["records"]
+    assert again["disputed"] is True
+    page = querier.get(response.headers["Location"] + ".html").get_data(as_text=True)
+    assert "· disputed" in page  # beside the record's status

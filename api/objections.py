@@ -1,0 +1,230 @@
+"""``/api/v1/objections``: objections (异议) to credit records, list entries and ratings.
+
+Any member may object to an item it believes wrong; the subject objects through the member
+that represents it (:func:`api.ratings.represents`), and only the subject's side attaches a
+statement. The member that submitted the item answers. Escalated objections are decided by
+reviewers with ``creditreg objections``.
+
+An objection is shown to the member that filed it, the member that must answer it, and the
+subject's representative; to anyone else it does not exist (404).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+from marshmallow import fields, validate
+
+from api import problems
+from api.auth import current_caller, signed
+from api.ratings import represents
+from api.schemas import StrictSchema
+from registry import objections
+from registry.audit import Actor, ActorKind
+from registry.db import db
+from registry.errors import Forbidden, NotFound
+from registry.objections import Objection, ObjectionStatus, Outcome
+from registry.runtime import current_runtime
+from registry.subjects import Subject
+
+bp = Blueprint("objections", __name__, url_prefix="/api/v1")
+
+ITEM_KINDS = ("record", "list_entry", "rating")
+
+ALREADY_DISPUTED = problems.register(
+    "already-disputed",
+    409,
+    "Already disputed",
+    "The item already has an open objection, and is marked disputed; one objection per item "
+    "at a time.",
+)
+OBJECTION_STATE = problems.register(
+    "objection-state",
+    409,
+    "Not allowed in the objection's state",
+    "The objection (or its item) is not in a state that allows this; `current_status` says "
+    "which it is. An escalated objection is decided by a reviewer.",
+)
+NOT_CORRECTED = problems.register(
+    "correction-missing",
+    409,
+    "No correction sent",
+    "`corrected` needs a corrected version of the record sent after the objection was filed: "
+    "send the correction (a submission upserting the record), then answer.",
+)
+OUTCOME_UNAVAILABLE = problems.register(
+    "outcome-unavailable",
+    409,
+    "Outcome unavailable",
+    "The outcome does not exist for this kind of item; `allowed_outcomes` lists those that do.",
+)
+problems.map_domain_error(objections.AlreadyDisputed, ALREADY_DISPUTED)
+problems.map_domain_error(objections.ObjectionStateError, OBJECTION_STATE)
+problems.map_domain_error(objections.NotCorrected, NOT_CORRECTED)
+problems.map_domain_error(objections.OutcomeUnavailable, OUTCOME_UNAVAILABLE)
+
+
+class ObjectionRequestSchema(StrictSchema):
+    item_kind = fields.String(
+        required=True,
+        validate=validate.OneOf(ITEM_KINDS),
+        metadata={
+            "description": "record, list_entry (in its notice window or published), or "
+            "rating (the subject's appeal of its published rating)"
+        },
+    )
+    item_id = fields.UUID(required=True, metadata={"description": "the registry's id of the item"})
+    grounds = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=8000),
+        metadata={"description": "why the item is wrong, with the facts that show it"},
+    )
+    statement = fields.String(
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "the subject's statement shown beside the item (subject only)"},
+    )
+
+
+class AnswerSchema(StrictSchema):
+    outcome = fields.String(required=True, validate=validate.OneOf([str(o) for o in Outcome]))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class StatementSchema(StrictSchema):
+    statement = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class InboxParamsSchema(StrictSchema):
+    role = fields.String(
+        load_default="answerer",
+        validate=validate.OneOf(["answerer", "filer"]),
+        metadata={"description": "objections the caller must answer, or those it filed"},
+    )
+    status = fields.String(validate=validate.OneOf([str(s) for s in ObjectionStatus]))
+
+
+OBJECTION_REQUEST = ObjectionRequestSchema()
+ANSWER = AnswerSchema()
+STATEMENT = StatementSchema()
+INBOX_PARAMS = InboxParamsSchema()
+
+
+def _body(schema: StrictSchema) -> dict[str, Any] | Response:
+    return problems.load_or_problem(
+        schema, request.get_json(silent=True) or {}, "{count} field error(s); nothing changed"
+    )
+
+
+def _speaks_for(subject: Subject) -> bool:
+    return represents(current_caller().member, subject)
+
+
+def _visible(objection_id: str) -> Objection:
+    """The objection, if the caller is a party to it; otherwise it does not exist."""
+    objection = objections.get_objection(db.session, objection_id)
+    member_id = current_caller().member_id
+    if member_id in (objection.filer_member_id, objection.answering_member_id):
+        return objection
+    subject = db.session.get(Subject, objection.subject_id)
+    if subject is not None and _speaks_for(subject):
+        return objection
+    raise NotFound("no objection with this id")
+
+
+@bp.post("/objections")
+@signed()
+def file_objection() -> ResponseReturnValue:
+    body = _body(OBJECTION_REQUEST)
+    if isinstance(body, Response):
+        return body
+    runtime = current_runtime()
+    filed = objections.object_to(
+        db.session,
+        member=current_caller().member,
+        item_kind=body["item_kind"],
+        item_id=str(body["item_id"]),
+        grounds=body["grounds"],
+        statement=body.get("statement"),
+        speaks_for=_speaks_for,
+        answer_days=objections.answer_days_from_settings(runtime.settings),
+        at=runtime.clock.now(),
+    )
+    response = jsonify({"item_kind": body["item_kind"], **filed.view()})
+    response.status_code = 201
+    if filed.objection is not None:
+        response.headers["Location"] = f"/api/v1/objections/{filed.objection.id}"
+    return response
+
+
+@bp.get("/objections")
+@signed()
+def inbox() -> ResponseReturnValue:
+    """The caller's objections: to answer (oldest due first) or filed by it (newest first)."""
+    params = problems.load_or_problem(
+        INBOX_PARAMS, request.args.to_dict(), "{count} parameter error(s)"
+    )
+    if isinstance(params, Response):
+        return params
+    member_id = current_caller().member_id
+    query = sa.select(Objection)
+    if params["role"] == "answerer":
+        query = query.where(Objection.answering_member_id == member_id).order_by(
+            Objection.due_at, Objection.id
+        )
+    else:
+        query = query.where(Objection.filer_member_id == member_id).order_by(
+            Objection.filed_at.desc(), Objection.id
+        )
+    if "status" in params:
+        query = query.where(Objection.status == params["status"])
+    found = db.session.scalars(query.limit(500)).all()
+    return jsonify({"objections": [o.view() for o in found]})
+
+
+@bp.get("/objections/<objection_id>")
+@signed()
+def get_objection(objection_id: str) -> ResponseReturnValue:
+    return jsonify(_visible(objection_id).view())
+
+
+@bp.post("/objections/<objection_id>/answer")
+@signed()
+def answer(objection_id: str) -> ResponseReturnValue:
+    """The submitting member answers: corrected, revoked, or upheld with a reason."""
+    body = _body(ANSWER)
+    if isinstance(body, Response):
+        return body
+    objection = _visible(objection_id)
+    objections.answer(
+        db.session,
+        objection,
+        member=current_caller().member,
+        outcome=body["outcome"],
+        reason=body["reason"],
+        at=current_runtime().clock.now(),
+    )
+    return jsonify(objection.view())
+
+
+@bp.post("/objections/<objection_id>/statement")
+@signed()
+def statement(objection_id: str) -> ResponseReturnValue:
+    """The subject's statement, added or replaced, shown beside the item."""
+    body = _body(STATEMENT)
+    if isinstance(body, Response):
+        return body
+    objection = _visible(objection_id)
+    subject = db.session.get(Subject, objection.subject_id)
+    if subject is None or not _speaks_for(subject):
+        raise Forbidden("only the subject, through the member that represents it, adds a statement")
+    objections.attach_statement(
+        db.session,
+        objection,
+        actor=Actor(ActorKind.MEMBER, str(current_caller().member_id)),
+        statement=body["statement"],
+        at=current_runtime().clock.now(),
+    )
+    return jsonify(objection.view())
