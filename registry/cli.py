@@ -501,6 +501,7 @@ def register_commands(app: Flask) -> None:
     from registry.monitoring_cli import monitoring_group
     from registry.objections_cli import objections_group
     from registry.ratings_cli import ratings_group
+    from registry.reports_cli import reports_group
     from registry.retention_cli import archive_group
     from registry.seller_ratings_cli import sellers_group
     from search.cli import search_group
@@ -512,6 +513,7 @@ def register_commands(app: Flask) -> None:
         listings_group,
         objections_group,
         ratings_group,
+        reports_group,
         archive_group,
         monitoring_group,
         db_group,

@@ -324,6 +324,34 @@ def _rating_part(session: Session, subject_ids: Sequence[uuid.UUID]) -> dict[uui
     return found
 
 
+def _objections_part(session: Session, subject_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """Objections (异议) to the subject's records and list entries: filed, escalated,
+    answered. The grounds stay out: they are the filer's, not the watcher's."""
+    from registry.objections import Objection
+
+    found: dict[uuid.UUID, Any] = {s: {} for s in subject_ids}
+    for objection in session.scalars(
+        sa.select(Objection).where(Objection.subject_id.in_(subject_ids))
+    ):
+        found[objection.subject_id][str(objection.id)] = {
+            "item_kind": objection.item_kind,
+            "item_id": str(objection.item_id),
+            "status": objection.status,
+            "outcome": objection.outcome,
+            "filed_at": iso(objection.filed_at),
+            "due_at": iso(objection.due_at),
+        }
+    return found
+
+
+def _objection_change(old: dict[str, Any] | None, new: dict[str, Any] | None) -> str:
+    if old is None:
+        return "objection.filed"
+    if new is None:
+        return "objection.removed"
+    return f"objection.{new['status']}" if old["status"] != new["status"] else "objection.changed"
+
+
 def _record_change(old: dict[str, Any] | None, new: dict[str, Any] | None) -> str:
     if old is None:
         return "record.added"
@@ -365,6 +393,7 @@ WATCHED_PARTS: list[WatchedPart] = [
     WatchedPart("records", _records_part, _record_change),
     WatchedPart("lists", _lists_part, _list_change),
     WatchedPart("rating", _rating_part, lambda old, new: "rating.changed", keyed=False),
+    WatchedPart("objections", _objections_part, _objection_change),
 ]
 """What monitoring watches; a feature that adds something worth watching appends its part."""
 

@@ -209,3 +209,38 @@ def test_a_disputed_record_shows_as_disputed_in_the_report(session, querier, com
     assert again["disputed"] is True
     page = querier.get(response.headers["Location"] + ".html").get_data(as_text=True)
     assert "· disputed" in page  # beside the record's status
+
+
+def test_staff_issue_a_persons_own_report_within_the_same_quota(
+    app, session, runtime, tmp_path, person
+):
+    from registry.staff import add_staff_user
+
+    add_staff_user(
+        session,
+        actor=TEST_ACTOR,
+        passwords=runtime.passwords,
+        username="counter-li",
+        password="a long enough password",
+        roles=["reviewer"],
+    )
+    session.commit()
+    runner = app.test_cli_runner()
+
+    def issue(name, staff="counter-li"):
+        out = tmp_path / name
+        result = runner.invoke(
+            args=["reports", "own", str(person.id), "--staff", staff, "--out", str(out)]
+        )
+        return result, out
+
+    result, pdf = issue("own.pdf")
+    assert result.exit_code == 0, result.output
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    result, html = issue("own.html")
+    assert result.exit_code == 0 and "1101**********002X" in html.read_text()
+    assert ID_NUMBER not in html.read_text()
+    refused, _ = issue("third.json")
+    assert refused.exit_code != 0 and "free reports" in refused.output
+    nobody, _ = issue("x.json", staff="nobody")
+    assert nobody.exit_code != 0 and "not an active" in nobody.output

@@ -142,3 +142,41 @@ def test_each_member_sees_only_events_of_subjects_it_watched_then(session, runti
     # Nobody watches it any more: its snapshot goes.
     monitoring.remove_from_portfolio(session, lender.id, [acme.id])
     assert session.get(WatchedState, acme.id) is None
+
+
+def test_objections_filed_and_answered_raise_events(session, runtime, clock):
+    from registry.objections import answer, file_objection, find_item
+
+    submitter = factories.member(session, kind="regulator", roles=("submitter",))
+    bank = factories.member(session, roles=("querier",))
+    acme = company(session, runtime, 1)
+    record = penalty(session, submitter, acme, clock, 1)
+    watch(session, clock, bank, acme)
+    detect(session, clock)
+    objection = file_objection(
+        session,
+        find_item(session, "record", record.id),
+        actor=ALICE,
+        member=bank,
+        for_subject=False,
+        grounds="the fine was annulled",
+        statement=None,
+        answer_days=20,
+        at=clock.now(),
+    )
+    detect(session, clock)
+    [filed] = events_of(session, bank)
+    assert (filed.type, filed.item_id, filed.old) == ("objection.filed", str(objection.id), None)
+    assert filed.new["item_id"] == str(record.id) and "grounds" not in filed.new
+    answer(
+        session,
+        objection,
+        member=submitter,
+        outcome="upheld",
+        reason="the decision stands",
+        at=clock.now(),
+    )
+    detect(session, clock)
+    answered = events_of(session, bank)[-1]
+    assert answered.type == "objection.answered"
+    assert (answered.old["status"], answered.new["outcome"]) == ("open", "upheld")

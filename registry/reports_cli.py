@@ -1,0 +1,92 @@
+"""``creditreg reports own``: a subject's own report, issued by staff at the subject's request.
+
+A person is no member of the registry and cannot sign API requests: they ask in person (or
+through the authority's counter), staff check their identity and issue the report here. The
+same yearly quota applies as to reports a subject asks for over the API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask.cli import with_appcontext
+
+from registry import reports
+from registry.audit import Actor, ActorKind
+from registry.db import db
+from registry.errors import RegistryError
+from registry.querylog import QueryPurpose
+from registry.runtime import current_runtime
+from registry.seller_ratings import policy_from_settings
+from registry.staff import StaffRole, StaffStatus, StaffUser
+from registry.subjects import Subject
+
+
+@click.group("reports")
+def reports_group() -> None:
+    """Credit reports issued by staff."""
+
+
+@reports_group.command("own")
+@click.argument("subject_id")
+@click.option("--staff", "username", required=True, help="the administrator or reviewer issuing it")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="where to write it: .pdf, .html or .json",
+)
+@with_appcontext
+def own_report(subject_id: str, username: str, out: Path) -> None:
+    """Issue SUBJECT_ID's own report (after checking the person's identity in person)."""
+    import uuid
+
+    session = db.session
+    user = session.scalar(sa.select(StaffUser).where(StaffUser.username == username))
+    allowed = {StaffRole.ADMIN, StaffRole.REVIEWER}
+    if user is None or user.status != StaffStatus.ACTIVE or not allowed & user.roles:
+        raise click.ClickException(f"{username} is not an active administrator or reviewer")
+    try:
+        subject = session.get(Subject, uuid.UUID(subject_id))
+    except ValueError:
+        subject = None
+    if subject is None:
+        raise click.ClickException("no subject with this id")
+    runtime = current_runtime()
+    try:
+        report = reports.issue_report(
+            session,
+            subject,
+            actor=Actor(ActorKind.STAFF, str(user.id)),
+            member=None,
+            kind=reports.ReportKind.OWN,
+            purpose=str(QueryPurpose.SUBJECT_CONSENT),
+            consent=None,
+            at=runtime.clock.now(),
+            seller_policy=policy_from_settings(runtime.settings),
+            own_reports_per_year=runtime.settings.OWN_REPORTS_FREE_PER_YEAR,
+        )
+    except RegistryError as exc:
+        session.rollback()
+        raise click.ClickException(exc.detail) from exc
+    out.write_bytes(render(report, out.suffix.lower()))
+    session.commit()
+    click.echo(f"report {report.id} written to {out}")
+
+
+def render(report: reports.CreditReport, suffix: str) -> bytes:
+    import json
+
+    from flask import render_template
+
+    if suffix == ".pdf":
+        from api.report_pdf import render_pdf
+
+        return render_pdf(report.content, report.digest)
+    if suffix == ".html":
+        return render_template("report.html", report=report.content, digest=report.digest).encode()
+    return json.dumps(
+        {"report": report.content, "digest": report.digest}, ensure_ascii=False, indent=2
+    ).encode()
