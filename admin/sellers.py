@@ -10,6 +10,7 @@ from flask import Blueprint, abort, render_template
 from flask.typing import ResponseReturnValue
 
 from registry import seller_ratings
+from registry.clock import local_date
 from registry.db import db
 from registry.runtime import current_runtime
 
@@ -86,7 +87,7 @@ def seller_page(platform: str, shop_id: str) -> ResponseReturnValue:
         platform,
         shop_id,
         policy=seller_ratings.policy_from_settings(runtime.settings),
-        today=runtime.clock.now().date(),
+        today=local_date(runtime.clock.now()),
     )
     if view is None:
         abort(404)

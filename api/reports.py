@@ -19,6 +19,7 @@ from api.auth import current_caller, signed
 from api.ratings import represents
 from registry import reports
 from registry.audit import Actor, ActorKind
+from registry.clock import local_date
 from registry.db import db
 from registry.errors import Forbidden, NotFound
 from registry.identifiers import IdentifierError, validate_id_number
@@ -109,7 +110,7 @@ def record_consent() -> ResponseReturnValue:
     now = runtime.clock.now()
     if "id_number" in body:
         try:
-            number = validate_id_number(body["id_number"], today=now.date())
+            number = validate_id_number(body["id_number"], today=local_date(now))
         except IdentifierError as exc:
             return problems.problem_response(
                 problems.VALIDATION,

@@ -16,6 +16,7 @@ from api.auth import current_caller, signed
 from api.httpsig import content_digest
 from api.schemas import StrictSchema
 from registry import seller_ratings as ratings
+from registry.clock import local_date
 from registry.db import db
 from registry.errors import InvalidInput
 from registry.identifiers import IdentifierError, normalize_shop_id
@@ -167,7 +168,7 @@ def submit_ratings() -> ResponseReturnValue:
     valid, errors = _load_ratings(items)
     errors.update(
         ratings.check_ratings(
-            session, member, valid, policy=policy, today=runtime.clock.now().date()
+            session, member, valid, policy=policy, today=local_date(runtime.clock.now())
         )
     )
     if errors:
@@ -229,7 +230,7 @@ def seller_view(platform: str, shop_id: str) -> dict[str, Any] | None:
         platform,
         shop_id,
         policy=ratings.policy_from_settings(runtime.settings),
-        today=runtime.clock.now().date(),
+        today=local_date(runtime.clock.now()),
     )
 
 

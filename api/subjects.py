@@ -19,6 +19,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api import problems
 from api.auth import current_caller, signed
+from registry.clock import local_date
 from registry.db import db
 from registry.identifiers import IdentifierError, validate_id_number
 from registry.members import MemberRole
@@ -112,7 +113,7 @@ def search_subjects() -> ResponseReturnValue:
     id_hash = None
     if "id_number" in params:
         try:
-            number = validate_id_number(params["id_number"], today=runtime.clock.now().date())
+            number = validate_id_number(params["id_number"], today=local_date(runtime.clock.now()))
             id_hash = runtime.vault.keyed_hash(number.number)
         except IdentifierError as exc:
             errors.append({"field": "id_number", "message": str(exc)})

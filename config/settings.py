@@ -190,6 +190,12 @@ SETTINGS: tuple[Setting, ...] = (
         "SQLAlchemy URL of the system of record; default: SQLite file VAR_DIR/creditreg.db.",
         optional=True,
     ),
+    Setting(
+        "REGISTRY_TIMEZONE",
+        "str",
+        "Asia/Shanghai",
+        "IANA time zone of the registry's calendar: 'today', decision days, deadlines.",
+    ),
     Setting("VAR_DIR", "str", "var", "Directory for the SQLite database and other local state."),
     Setting("DATABASE_POOL_SIZE", "int", 5, "Connection pool size (PostgreSQL).", minimum=1),
     Setting(

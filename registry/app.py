@@ -16,7 +16,7 @@ from flask.cli import FlaskGroup
 
 from api.cli import client_group
 from config import ConfigError, load_settings
-from registry.clock import Clock
+from registry.clock import Clock, set_registry_timezone
 from registry.db import db
 from registry.logs import configure_logging
 from registry.runtime import Runtime
@@ -52,6 +52,7 @@ def create_app(
     )
     app.extensions["creditreg.settings"] = settings
 
+    set_registry_timezone(settings.REGISTRY_TIMEZONE)
     Runtime.from_settings(settings, clock).init_app(app)
     db.init_app(app, settings.DATABASE_URL, pool_size=settings.DATABASE_POOL_SIZE)
 

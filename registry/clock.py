@@ -7,7 +7,38 @@ directly, so tests can move time forward ("time travel") and check what a job do
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# The registry's calendar. Times are kept in UTC, but a date — "today", a decision day, a
+# deadline, the day a period ends — is a date where the registry operates: at 07:00 in
+# Beijing it is already 1 March while UTC still says 28 February. One registry serves one
+# jurisdiction, so the zone is one setting (REGISTRY_TIMEZONE) for the whole process.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+_zone = ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def set_registry_timezone(name: str) -> None:
+    """Use ``name`` (an IANA zone such as Asia/Shanghai) for the registry's dates."""
+    global _zone
+    try:
+        _zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r} (REGISTRY_TIMEZONE)") from exc
+
+
+def registry_timezone() -> ZoneInfo:
+    return _zone
+
+
+def local_date(moment: datetime) -> date:
+    """The registry's calendar date at ``moment`` (an aware datetime)."""
+    return moment.astimezone(_zone).date()
+
+
+def start_of_day(day: date) -> datetime:
+    """The first instant of ``day`` on the registry's calendar, in UTC."""
+    return datetime(day.year, day.month, day.day, tzinfo=_zone).astimezone(UTC)
 
 
 class Clock:

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from registry.audit import Actor
+from registry.clock import local_date
 from registry.identifiers import USCC_ALPHABET, id_number_check_character, uscc_check_character
 from registry.members import Member, MemberKind, MemberRole, add_member
 from registry.records import Polarity, RecordCategory, Severity, upsert_record
@@ -364,7 +365,7 @@ def load_demo(session: Session, runtime: Runtime, spec: DemoSpec) -> DemoSummary
 
     rng = random.Random(spec.seed)  # noqa: S311 - reproducible demo data, not a secret
     now = runtime.clock.now()
-    today = now.date()
+    today = local_date(now)
     summary = DemoSummary(loaded=True)
     members = _members(session, rng, now)
     summary.counts["members"] = len(members)
@@ -539,7 +540,7 @@ def _load_records(
             draws.append((category, polarity))
         for category, polarity in draws:
             serial += 1
-            member_key, fields = _record_fields(rng, category, polarity, now.date(), serial)
+            member_key, fields = _record_fields(rng, category, polarity, local_date(now), serial)
             if category == RecordCategory.CONSUMER_COMPLAINT and subject.kind == SubjectKind.SHOP:
                 platform_key = (
                     "taohuo" if subject.platform_member_id == members["taohuo"].id else "jingxuan"

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from registry.audit import Actor, ActorKind, record_event
+from registry.clock import local_date
 from registry.db import deferred_inserts
 from registry.errors import Conflict, InvalidInput, RegistryError
 from registry.identifiers import (
@@ -157,7 +158,7 @@ def _new_subject(
             operator_uscc=ref.get("operator_uscc"),
             region_code=ref.get("region_code"),
             industry_code=ref.get("industry_code"),
-            today=now.date(),
+            today=local_date(now),
         )
     except InvalidInput as exc:
         raise InvalidInput(exc.detail, {f"subject.{k}": v for k, v in exc.errors.items()}) from None
@@ -233,7 +234,7 @@ def accept_submission(
                     continue
                 try:
                     keys[index] = _subject_key(
-                        record["subject"], vault=vault, member=member, today=now.date()
+                        record["subject"], vault=vault, member=member, today=local_date(now)
                     )
                 except InvalidInput as exc:
                     errors[f"records.{index}"] = exc.errors
@@ -388,7 +389,7 @@ def resolve_subject(
 
     :raises InvalidInput: the identifier or the name is invalid.
     """
-    key = _subject_key(ref, vault=vault, member=member, today=now.date())
+    key = _subject_key(ref, vault=vault, member=member, today=local_date(now))
     known = _known_subjects(session, {key})
     if key in known:
         return known[key]

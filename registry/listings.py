@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from registry.audit import Actor, ActorKind, record_event
 from registry.calendar import WorkingCalendar
+from registry.clock import local_date
 from registry.db import Base, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.outbox import touch_subjects
@@ -474,7 +475,7 @@ def send_notice(
     _move(session, entry, "notify", actor=Actor.system("listings"), role=Role.SYSTEM, at=at)
     entry.notice_sent_at = at
     entry.objection_deadline = policy.calendar.add_working_days(
-        at.date(), policy.objection_window_days
+        local_date(at), policy.objection_window_days
     )
     if notifications is not None:
         notifications.notice(session, entry, at=at)
@@ -632,7 +633,7 @@ def publish_due(session: Session, now: datetime) -> int:
     Idempotent: an entry is published once."""
     due = session.scalars(
         sa.select(ListEntry).where(
-            ListEntry.state == ListingState.NOTICE, ListEntry.objection_deadline < now.date()
+            ListEntry.state == ListingState.NOTICE, ListEntry.objection_deadline < local_date(now)
         )
     ).all()
     published = 0
@@ -767,7 +768,7 @@ def apply_for_repair(
         credit_commitment=credit_commitment.strip(),
         status="filed",
         filed_at=at,
-        acknowledge_by=policy.calendar.add_working_days(at.date(), policy.repair_ack_days),
+        acknowledge_by=policy.calendar.add_working_days(local_date(at), policy.repair_ack_days),
     )
     session.add(application)
     record_event(
@@ -795,7 +796,9 @@ def acknowledge_repair(
         raise Conflict(f"the application is {application.status}")
     application.status = "acknowledged"
     application.acknowledged_at = at
-    application.decide_by = policy.calendar.add_working_days(at.date(), policy.repair_decision_days)
+    application.decide_by = policy.calendar.add_working_days(
+        local_date(at), policy.repair_decision_days
+    )
     record_event(
         session,
         actor=actor,

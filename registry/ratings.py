@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.audit import Actor, ActorKind, record_event
+from registry.clock import local_date
 from registry.db import Base, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.scorecard import (
@@ -250,7 +251,7 @@ def propose_due(
             continue  # never rated and nothing to rate
         # A rated subject whose records were all revoked gets a proposal too (the base
         # score): its published rating must not outlive the records it came from.
-        rating = score(scorecard, records, entries, as_of=now.date())
+        rating = score(scorecard, records, entries, as_of=local_date(now))
         last = latest.get(subject_id)
         if last is not None and last.basis == rating.basis:
             continue  # scored on these very inputs already

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.audit import Actor, record_event
+from registry.clock import local_date
 from registry.db import Base, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.members import Member
@@ -119,9 +120,9 @@ def record_consent(
         errors["subject_id"] = ["consent is recorded for persons only"]
     if valid_until <= given_on:
         errors["valid_until"] = ["must follow given_on"]
-    if given_on > at.date():
+    if given_on > local_date(at):
         errors["given_on"] = ["cannot lie in the future"]
-    if valid_until < at.date():
+    if valid_until < local_date(at):
         errors["valid_until"] = ["the consent has already expired"]
     if errors:
         raise InvalidInput("the consent was refused", errors)
@@ -196,7 +197,7 @@ def check_consent(
         problem = "the consent is for another person"
     elif consent.revoked_at is not None:
         problem = "the consent was revoked"
-    elif not consent.given_on <= at.date() <= consent.valid_until:
+    elif not consent.given_on <= local_date(at) <= consent.valid_until:
         problem = "the consent is outside its validity"
     elif consent.purpose != purpose:
         problem = f"the consent was given for {consent.purpose}, not {purpose}"
@@ -328,7 +329,7 @@ def build_report(
         platform = session.get(Member, subject.platform_member_id)
         if platform is not None and subject.shop_id:
             summary = shop_summary(
-                session, platform, subject.shop_id, policy=seller_policy, today=at.date()
+                session, platform, subject.shop_id, policy=seller_policy, today=local_date(at)
             )
             summary.pop("has_ratings", None)
             content["seller_ratings"] = summary

@@ -47,6 +47,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.audit import Actor, ActorKind, record_event
+from registry.clock import local_date
 from registry.db import Base
 from registry.errors import Forbidden, NotFound
 from registry.outbox import touch_subjects
@@ -140,7 +141,9 @@ def _latest_start(today: date, ends_on: Callable[[date], date], max_days: int) -
 def retention_start(record: CreditRecord) -> date:
     """When the 5-year clock starts: the end of the event; without one, the decision or the
     event date; without any date, the day the registry received the record."""
-    return record.ended_at or record.decided_at or record.occurred_at or record.created_at.date()
+    return (
+        record.ended_at or record.decided_at or record.occurred_at or local_date(record.created_at)
+    )
 
 
 def retention_ends_on(record: CreditRecord, policy: RetentionPolicy) -> date | None:
@@ -152,7 +155,7 @@ def retention_ends_on(record: CreditRecord, policy: RetentionPolicy) -> date | N
 
 def publication_start(record: CreditRecord) -> date:
     """Publication is counted from the decision date (the event date, or receipt, without one)."""
-    return record.decided_at or record.occurred_at or record.created_at.date()
+    return record.decided_at or record.occurred_at or local_date(record.created_at)
 
 
 def publication_ends_on(record: CreditRecord, policy: RetentionPolicy) -> date | None:
@@ -368,7 +371,7 @@ def end_publications(
 ) -> int:
     """Mark one batch of active penalties whose publication period has ended; returns how
     many. Idempotent: a marked penalty is never selected again."""
-    today = now.date()
+    today = local_date(now)
     records = session.scalars(
         sa.select(CreditRecord)
         .where(
@@ -409,7 +412,7 @@ def archive_expired(
     Only ``credit_record_versions`` refers to ``credit_records`` (a test keeps it so): the
     versions go into the archive row and their live rows are deleted with the record's.
     """
-    today = now.date()
+    today = local_date(now)
     records = session.scalars(
         sa.select(CreditRecord)
         .where(_retention_due(today, policy))

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from registry.audit import Actor, ActorKind, record_event
+from registry.clock import local_date
 from registry.db import Base, one_of, uuid_pk
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.identifiers import IdentifierError, normalize_shop_id
@@ -405,7 +406,7 @@ def accept_batch(
         refuses (see :func:`check_ratings`).
     """
     errors = check_ratings(
-        session, member, list(enumerate(ratings)), policy=policy, today=now.date()
+        session, member, list(enumerate(ratings)), policy=policy, today=local_date(now)
     )
     if errors:
         raise InvalidInput("the batch was refused; nothing was stored", errors)

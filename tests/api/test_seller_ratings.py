@@ -454,3 +454,13 @@ def test_platform_codes_are_set_when_a_member_is_added(app, session):
     wrong = runner.invoke(args=[*args, "--roles", "submitter", "--platform-code", "1-bad"])
     assert wrong.exit_code == 1
     assert wrong.output.count("platform_code:") == 2  # malformed, and not a platform
+
+
+def test_today_is_the_registrys_calendar_day_not_utcs(taobao, clock):
+    from datetime import UTC, datetime
+
+    # 07:30 in Beijing on 26 November, still 25 November in UTC: a rating dated the 26th is
+    # dated today, not in the future.
+    clock.set(datetime(2026, 11, 25, 23, 30, tzinfo=UTC))
+    assert send(taobao, "early", [rating(1, rated=date(2026, 11, 26))]).status_code == 201
+    assert send(taobao, "ahead", [rating(2, rated=date(2026, 11, 27))]).status_code == 422

@@ -38,3 +38,17 @@ def test_the_deadline_is_a_working_day_exactly_n_working_days_later(start, days)
     assert NATIONAL_DAY.is_working_day(deadline)
     assert NATIONAL_DAY.working_days_between(start, deadline) == days
     assert NATIONAL_DAY.working_days_between(start, deadline - timedelta(days=1)) == days - 1
+
+
+def test_the_registry_calendar_is_the_registry_time_zone():
+    from datetime import UTC, date, datetime
+
+    import pytest
+
+    from registry.clock import local_date, set_registry_timezone, start_of_day
+
+    # 23:30 UTC on 30 November is 07:30 on 1 December in Beijing.
+    assert local_date(datetime(2026, 11, 30, 23, 30, tzinfo=UTC)) == date(2026, 12, 1)
+    assert start_of_day(date(2026, 12, 1)) == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+    with pytest.raises(ValueError, match="REGISTRY_TIMEZONE"):
+        set_registry_timezone("Mars/Olympus_Mons")

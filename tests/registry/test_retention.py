@@ -1,8 +1,9 @@
 """Retention and publication periods under a test clock, on the real databases."""
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -37,6 +38,8 @@ from tests.factories import TEST_ACTOR
 POLICY = RetentionPolicy()
 # TEST_START is 2026-11-25: a record whose event ended on 2021-11-26 leaves on 2026-11-26.
 ENDED = date(2021, 11, 26)
+
+BEIJING = ZoneInfo("Asia/Shanghai")  # the default REGISTRY_TIMEZONE
 
 
 def penalty(**changes):
@@ -158,12 +161,12 @@ def test_a_negative_record_leaves_on_the_day_its_retention_ends_and_not_before(
     assert counts_of(session, subject)["negative"] == 1
     assert len(inputs_of(session, [subject.id])[subject.id][0]) == 2
 
-    # 2026-11-25 23:59:59 UTC: still the same day.
-    clock.advance(timedelta(hours=15, minutes=59, seconds=59))
+    # 2026-11-25 23:59:59 in Beijing (the registry's calendar): still the same day.
+    clock.set(datetime(2026, 11, 25, 23, 59, 59, tzinfo=BEIJING))
     assert archive_all(session, clock.now()) == 0
 
     revision = session.get(Subject, subject.id).revision
-    clock.advance(timedelta(seconds=1))  # 2026-11-26 00:00 UTC
+    clock.advance(timedelta(seconds=1))  # 2026-11-26 00:00 in Beijing, 16:00 UTC the day before
     assert archive_all(session, clock.now()) == 1
     session.expire_all()
 
@@ -279,7 +282,7 @@ def test_the_clock_starts_at_the_end_of_the_event_else_the_decision_else_receipt
     assert {r for r in ids if live(session, r) is None} == {decided.id, revoked.id}
     assert session.get(ArchivedCreditRecord, revoked.id).record["status"] == "revoked"
 
-    clock.set(datetime(2031, 11, 24, 23, 0, tzinfo=UTC))
+    clock.set(datetime(2031, 11, 24, 23, 0, tzinfo=BEIJING))
     assert archive_all(session, clock.now()) == 1  # K (ended 2022-01-01) left long ago; U not yet
     assert live(session, kept.id) is None and live(session, undated.id) is not None
     clock.advance(timedelta(hours=1))
