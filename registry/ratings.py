@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.audit import Actor, ActorKind, record_event
-from registry.clock import local_date
+from registry.clock import local_date, start_of_day
 from registry.db import Base, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.scorecard import (
@@ -702,7 +702,7 @@ def requeue_aged(session: Session, now: datetime, *, batch: int = 5000) -> int:
     (the month is part of the basis): once a subject is scored this month it is not queued
     again, so the job is idempotent within a month.
     """
-    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month_start = start_of_day(local_date(now).replace(day=1))
     published = sa.func.sum(sa.case((SubjectRating.status == RatingStatus.PUBLISHED, 1), else_=0))
     stale = list(
         session.scalars(

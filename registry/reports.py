@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.audit import Actor, record_event
-from registry.clock import local_date
+from registry.clock import local_date, start_of_day
 from registry.db import Base, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.members import Member
@@ -390,7 +390,7 @@ def queries_of(session: Session, subject_id: uuid.UUID) -> list[dict[str, Any]]:
 
 
 def own_reports_this_year(session: Session, subject_id: uuid.UUID, at: datetime) -> int:
-    year_start = at.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    year_start = start_of_day(date(local_date(at).year, 1, 1))
     return int(
         session.scalar(
             sa.select(sa.func.count())
@@ -424,8 +424,9 @@ def issue_report(
         used = own_reports_this_year(session, subject.id, at)
         if used >= own_reports_per_year:
             raise OwnReportQuota(
-                f"the subject has had its {own_reports_per_year} free reports of {at.year}",
-                next_free=date(at.year + 1, 1, 1).isoformat(),
+                f"the subject has had its {own_reports_per_year} free reports of "
+                f"{local_date(at).year}",
+                next_free=date(local_date(at).year + 1, 1, 1).isoformat(),
             )
     report_id = uuid.uuid4()
     content = build_report(
