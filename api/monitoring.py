@@ -57,6 +57,9 @@ def _read_rows() -> tuple[str, list[tuple[str, Any]]]:
             raise _Unreadable(f"the body is not JSON: {exc}") from None
         if not isinstance(document, dict) or not isinstance(document.get("items"), list):
             raise _Unreadable('the body is a JSON object: {"items": [{"subject_id": ...}, ...]}')
+        unknown = sorted(set(document) - {"items"})
+        if unknown:
+            raise _Unreadable(f"unknown field(s) {', '.join(unknown)}: the body has only items")
         return "items", [(str(index), row) for index, row in enumerate(document["items"])]
     if mimetype == "text/csv":
         text = request.get_data(as_text=True)
@@ -253,25 +256,31 @@ def remove_many() -> ResponseReturnValue:
     )
 
 
-@bp.delete("/portfolio/<subject_id>")
+# A UUID only: /portfolio/removals is another resource, not a subject called "removals".
+@bp.delete("/portfolio/<uuid:subject_id>")
 @signed(MemberRole.QUERIER)
-def remove_one(subject_id: str) -> ResponseReturnValue:
+def remove_one(subject_id: uuid.UUID) -> ResponseReturnValue:
     member_id = current_caller().member_id
-    try:
-        wanted = uuid.UUID(subject_id)
-    except ValueError:
-        raise NotFound("this subject is not in the portfolio") from None
-    if not monitoring.remove_from_portfolio(db.session, member_id, [wanted]):
+    if not monitoring.remove_from_portfolio(db.session, member_id, [subject_id]):
         raise NotFound("this subject is not in the portfolio")
     return Response(status=204)
 
 
-def _int_arg(name: str, default: int, errors: list[dict[str, str]], *, minimum: int = 0) -> int:
+def _int_arg(
+    name: str,
+    default: int,
+    errors: list[dict[str, str]],
+    *,
+    minimum: int = 0,
+    maximum: int | None = None,
+) -> int:
+    """An integer query parameter; outside its range it is an error, never quietly clamped."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < minimum:
-        errors.append({"field": name, "message": f"an integer from {minimum}"})
+    if not raw.isdigit() or int(raw) < minimum or (maximum is not None and int(raw) > maximum):
+        bounds = f"from {minimum}" + (f" to {maximum}" if maximum is not None else "")
+        errors.append({"field": name, "message": f"an integer {bounds}"})
         return default
     return int(raw)
 
@@ -280,9 +289,9 @@ def _int_arg(name: str, default: int, errors: list[dict[str, str]], *, minimum: 
 @signed(MemberRole.QUERIER)
 def list_portfolio() -> ResponseReturnValue:
     errors: list[dict[str, str]] = []
-    limit = min(_int_arg("limit", PAGE_DEFAULT, errors, minimum=1), PAGE_MAX)
+    limit = _int_arg("limit", PAGE_DEFAULT, errors, minimum=1, maximum=PAGE_MAX)
     after: uuid.UUID | None = None
-    if request.args.get("after"):
+    if "after" in request.args:  # present but empty is an error too, not "from the start"
         try:
             after = uuid.UUID(request.args["after"])
         except ValueError:
@@ -313,7 +322,7 @@ def list_portfolio() -> ResponseReturnValue:
 def list_events() -> ResponseReturnValue:
     errors: list[dict[str, str]] = []
     after = _int_arg("after", 0, errors)
-    limit = min(_int_arg("limit", PAGE_DEFAULT, errors, minimum=1), PAGE_MAX)
+    limit = _int_arg("limit", PAGE_DEFAULT, errors, minimum=1, maximum=PAGE_MAX)
     if errors:
         return problems.problem_response(problems.VALIDATION, "bad query", errors=errors)
     events = monitoring.events_after(

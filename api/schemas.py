@@ -260,7 +260,9 @@ def load_record(raw: Any) -> dict[str, Any]:
         raise ValidationError({"_schema": ["a record is a JSON object"]})
     if raw.get("op") == "revoke":
         return REVOKE_SCHEMA.load(raw)
-    schema = CATEGORY_SCHEMAS.get(raw.get("category"))  # type: ignore[arg-type]
+    category = raw.get("category")
+    # Anything but a known category name (a number, a list...) gets the base schema's error.
+    schema = CATEGORY_SCHEMAS.get(category) if isinstance(category, str) else None
     if schema is None:
         # The base schema refuses the category and reports every other problem with it.
         return RecordSchema().load(raw)

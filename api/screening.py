@@ -116,7 +116,7 @@ def create_screening() -> ResponseReturnValue:
 
     settings = current_runtime().settings
     errors: list[dict[str, str]] = []
-    if purpose not in {str(p) for p in QueryPurpose}:
+    if not isinstance(purpose, str) or purpose not in {str(p) for p in QueryPurpose}:
         errors.append({"field": "purpose", "message": f"one of {', '.join(QueryPurpose)}"})
     if not raw_rows:
         errors.append({"field": "rows", "message": "at least one row"})

@@ -136,9 +136,14 @@ def score(row: ScreeningRow, document: dict[str, Any]) -> Scored:
 def normalise_row(raw: dict[str, Any]) -> tuple[ScreeningRow, dict[str, str]]:
     """A row from the member, checked; returns the row and its field errors."""
     errors: dict[str, str] = {}
-    name = (raw.get("name") or "").strip() or None
-    uscc_raw = (raw.get("uscc") or "").strip() or None
-    region = (raw.get("region") or "").strip() or None
+    texts: dict[str, str | None] = {}
+    for key in ("name", "uscc", "region"):
+        value = raw.get(key)
+        if value is not None and not isinstance(value, str):
+            errors[key] = "a string"
+            value = None
+        texts[key] = (value or "").strip() or None
+    name, uscc_raw, region = texts["name"], texts["uscc"], texts["region"]
     uscc = None
     if uscc_raw:
         try:
@@ -149,7 +154,7 @@ def normalise_row(raw: dict[str, Any]) -> tuple[ScreeningRow, dict[str, str]]:
         errors["name"] = "a name of 1 to 300 characters"
     if region is not None and not (len(region) == 6 and region.isdigit()):
         errors["region"] = "a six-digit GB/T 2260 code"
-    if not name and not uscc_raw:
+    if not name and not uscc_raw and "name" not in errors and "uscc" not in errors:
         errors["name"] = "each row needs a name or a uscc"
     reference = raw.get("reference")
     return ScreeningRow(

@@ -34,7 +34,10 @@ def test_document_is_valid_openapi_3_1(document):
 
 def test_every_route_is_described(app, document):
     served = {
-        (method, rule.rule.replace("<", "{").replace(">", "}").replace("path:", ""))
+        (
+            method,
+            rule.rule.replace("<", "{").replace(">", "}").replace("path:", "").replace("uuid:", ""),
+        )
         for rule in app.url_map.iter_rules()
         if rule.endpoint != "static"
         for method in rule.methods - IGNORED_METHODS
