@@ -151,7 +151,9 @@ def field_errors(errors: dict[str, Any], prefix: str = "") -> list[dict[str, str
     """Flatten nested marshmallow-style errors into ``[{"field": "records.3.amount", ...}]``."""
     flat: list[dict[str, str]] = []
     for key, value in errors.items():
-        path = f"{prefix}.{key}" if prefix else str(key)
+        # A client may send a field with an empty name: name it visibly, never as "".
+        name = str(key) if str(key) != "" else '""'
+        path = f"{prefix}.{name}" if prefix else name
         if isinstance(value, dict):
             flat.extend(field_errors(value, path))
         elif isinstance(value, list | tuple):

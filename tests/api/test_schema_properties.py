@@ -1,0 +1,47 @@
+"""Properties of the submission schema over generated documents: whatever arrives, loading
+either gives records or a ValidationError naming a field for every message — never another
+exception (which the API would turn into a 500)."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from marshmallow import ValidationError
+
+from api.problems import field_errors
+from api.schemas import load_submission
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+# Documents near the real shape reach deeper into the schema than arbitrary JSON does.
+FIELDS = ["op", "record_id", "category", "polarity", "severity", "subject", "decided_at",
+          "amount", "authority", "document_number", "reason", "summary"]  # fmt: skip
+near_records = st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=8)
+near_submissions = st.fixed_dictionaries(
+    {"submission_id": json_values, "records": st.lists(near_records, max_size=4) | json_values}
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=json_values | near_submissions)
+def test_any_document_loads_or_is_refused_field_by_field(document):
+    try:
+        submission_id, records = load_submission(document, max_records=10)
+    except ValidationError as exc:
+        errors = field_errors(exc.messages if isinstance(exc.messages, dict) else {})
+        assert errors, exc.messages
+        for error in errors:
+            assert isinstance(error["field"], str) and error["field"], error
+            assert isinstance(error["message"], str) and error["message"]
+        return
+    assert isinstance(submission_id, str)
+    assert 1 <= len(records) <= 10
+    for record in records:
+        assert isinstance(record["record_id"], str)
