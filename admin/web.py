@@ -8,8 +8,8 @@ the language of the page, and the unit of work.
   (``frame-ancestors 'none'``), MIME sniffing is off, the referrer is kept to our origin.
 - **CSRF**: a random token per session (the session cookie is signed, ``HttpOnly`` and
   ``SameSite=Lax``), put in every form by ``csrf_field()`` and checked on every
-  state-changing request to the pages (not the API: members sign their requests, and a
-  browser cannot forge an RFC 9421 signature).
+  state-changing request to the page blueprints (not the API: members sign their requests,
+  and a browser cannot forge an RFC 9421 signature).
 - **Rate limit of the public pages** per client address: a fixed one-minute window counted
   in each worker process. With N workers a client gets up to N times the limit; that is
   accepted for pages that only read public data (the member API has its own, database-backed
@@ -173,13 +173,15 @@ def init_app(app: Flask, *, public_blueprints: set[str]) -> None:
             return response
         return None
 
+    # Every blueprint of the pages (the console's included) is checked; the API is not.
+    page_blueprints = public_blueprints | {"console"}
+
     @app.before_request
     def _csrf_on_pages() -> None:
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return
-        if request.path.startswith("/api/"):
-            return
-        check_csrf()
+        if request.blueprint in page_blueprints:
+            check_csrf()
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
