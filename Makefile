@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-sqlite lint format bench clean
+.PHONY: install demo test test-sqlite lint format bench clean translations
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## Page strings: extract them, merge them into the catalogues, compile (.po and .mo are committed).
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output -o admin/translations/messages.pot .
+	$(BIN)/pybabel update -i admin/translations/messages.pot -d admin/translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -d admin/translations
 
 bench: $(STAMP)
 	$(BIN)/python bench/seed.py

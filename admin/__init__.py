@@ -1,9 +1,14 @@
-"""Server-rendered pages: the public home page (and, later, the staff console)."""
+"""Server-rendered pages: the public site (home search, subject, list and seller pages) and
+the staff console (``admin.console``)."""
 
 from __future__ import annotations
 
+import logging
+import uuid
+from typing import Any
+
 import sqlalchemy as sa
-from flask import Blueprint, Flask, render_template
+from flask import Blueprint, Flask, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
 from registry.db import db
@@ -12,12 +17,44 @@ from registry.members import Member
 from registry.records import CreditRecord, RecordStatus
 from registry.subjects import Subject, SubjectKind
 
-public = Blueprint("public", __name__, template_folder="templates")
+public = Blueprint(
+    "public",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/assets",
+)
+
+
+log = logging.getLogger(__name__)
+
+# What the public sees of a search hit: no person is ever searched or shown here.
+PUBLIC_KINDS = (SubjectKind.ENTERPRISE, SubjectKind.SHOP)
 
 
 @public.get("/")
 def home() -> ResponseReturnValue:
+    """One search box: enterprises and shops by name, USCC or shop id."""
+    from search.query import SearchQuery
+
     session = db.session
+    q = (request.args.get("q") or "").strip()[:200]
+    hits: list[dict[str, object]] = []
+    total = 0
+    unavailable = False
+    if q:
+        backend = current_app.extensions["creditreg.search"]
+        try:
+            result = backend.search(
+                SearchQuery(text=q, kinds=tuple(str(k) for k in PUBLIC_KINDS), size=20),
+                session=session,
+            )
+            hits = [hit.document for hit in result.hits]
+            total = result.total
+        except Exception:  # noqa: BLE001 - any backend failure: say so, keep the page up
+            log.warning("search backend failed for a public search", exc_info=True)
+            session.rollback()
+            unavailable = True
     by_kind = dict(
         session.execute(sa.select(Subject.kind, sa.func.count()).group_by(Subject.kind))
         .tuples()
@@ -34,12 +71,79 @@ def home() -> ResponseReturnValue:
     members = session.scalar(sa.select(sa.func.count()).select_from(Member)) or 0
     return render_template(
         "home.html",
+        q=q,
+        hits=hits,
+        total=total,
+        unavailable=unavailable,
         enterprises=by_kind.get(SubjectKind.ENTERPRISE, 0),
         persons=by_kind.get(SubjectKind.PERSON, 0),
         shops=by_kind.get(SubjectKind.SHOP, 0),
         records=records,
         members=members,
     )
+
+
+@public.get("/subjects/<subject_id>")
+def subject_page(subject_id: str) -> ResponseReturnValue:
+    """An enterprise's or a shop's public page. Persons never get one (404, as if absent)."""
+    from api.subjects import subject_view
+    from registry import retention
+    from registry.runtime import current_runtime
+
+    try:
+        subject = db.session.get(Subject, uuid.UUID(subject_id))
+    except ValueError:
+        subject = None
+    if subject is None or subject.kind not in PUBLIC_KINDS:
+        abort(404)
+    runtime = current_runtime()
+    today = runtime.clock.now().date()
+    view = subject_view(db.session, subject)
+    # Only what the publication rules let the public see (registry.retention).
+    records = db.session.scalars(
+        sa.select(CreditRecord)
+        .where(
+            CreditRecord.subject_id == subject.id,
+            retention.publicly_shown(today, retention.policy_from_settings(runtime.settings)),
+        )
+        .order_by(CreditRecord.decided_at.desc().nulls_last())
+        .limit(100)
+    ).all()
+    platform = (
+        db.session.get(Member, subject.platform_member_id) if subject.platform_member_id else None
+    )
+    return render_template(
+        "subject.html",
+        view=view,
+        records=records,
+        platform=platform,
+        explanation=_explanation_bars((view.get("rating") or {}).get("explanation") or []),
+    )
+
+
+def _explanation_bars(explanation: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The scorecard's points as bars (positive right, negative left of the middle)."""
+    bars = []
+    largest = max((abs(float(p.get("points", 0) or 0)) for p in explanation), default=0) or 1
+    for index, point in enumerate(explanation[:12]):
+        points = float(point.get("points", 0) or 0)
+        width = round(150 * abs(points) / largest, 1)
+        bars.append(
+            {
+                "label": str(point.get("rule") or point.get("list") or point.get("kind") or ""),
+                "points": points,
+                "x": 200 if points >= 0 else 200 - width,
+                "y": index * 22,
+                "width": width,
+            }
+        )
+    return bars
+
+
+@public.get("/help/objections-and-repair")
+def help_page() -> ResponseReturnValue:
+    """How to object to a record or entry, and how to apply for credit repair."""
+    return render_template("help.html")
 
 
 LIST_TITLES = {"blacklist": "严重失信主体名单 · Blacklist", "redlist": "守信激励名单 · Redlist"}
@@ -80,7 +184,9 @@ def list_page(list_kind: str) -> ResponseReturnValue:
 
 
 def init_app(app: Flask) -> None:
-    from admin import sellers
+    from admin import console, sellers, web
 
+    web.init_app(app, public_blueprints={public.name, sellers.bp.name})
     app.register_blueprint(public)
     app.register_blueprint(sellers.bp)
+    console.init_app(app)

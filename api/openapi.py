@@ -532,6 +532,47 @@ def _seller_rating_components() -> dict[str, Any]:
     }
 
 
+def _page_paths() -> dict[str, Any]:
+    """The public pages beside the home page (the staff console is not part of the API)."""
+
+    def page(operation: str, summary: str, status: int = 200, *problems: int) -> dict[str, Any]:
+        content: dict[str, Any] = {"text/html": {"schema": {}}}
+        names = {"subjectPage": "subject_id", "switchLanguage": "code"}
+        parameters = (
+            [
+                {
+                    "name": names[operation],
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            ]
+            if operation in names
+            else []
+        )
+        return {
+            "get": {
+                "operationId": operation,
+                "summary": summary,
+                "security": [],
+                "parameters": parameters,
+                "responses": {
+                    str(status): {"description": "HTML" if status == 200 else "Redirect"}
+                    | ({"content": content} if status == 200 else {}),
+                    **_problem_responses(*problems),
+                },
+            }
+        }
+
+    return {
+        "/subjects/{subject_id}": page(
+            "subjectPage", "An enterprise's or a shop's public page (never a person's)", 200, 404
+        ),
+        "/help/objections-and-repair": page("helpPage", "How to object and apply for repair"),
+        "/language/{code}": page("switchLanguage", "Choose zh_CN or en (a cookie)", 302, 404),
+    }
+
+
 def _seller_rating_paths() -> dict[str, Any]:
     seller_parameters = [_path("platform", uuid=False), _path("shop_id", uuid=False)]
     seller_parameters[0]["description"] = "the platform's code, or its member id"
@@ -1484,6 +1525,7 @@ def build_document() -> dict[str, Any]:
             }
         },
     }
+    paths.update(_page_paths())
     paths.update(_seller_rating_paths())
     paths.update(_report_paths())
     paths.update(monitoring_openapi.paths(_problem_responses))

@@ -525,6 +525,32 @@ SETTINGS: tuple[Setting, ...] = (
         "Deliveries a worker sends at the same time (to different members).",
         minimum=1,
     ),
+    # The staff console and the public pages (admin/).
+    Setting(
+        "CONSOLE_LOGIN_MAX_FAILURES",
+        "int",
+        5,
+        "Failed console sign-ins in a row after which the account is locked.",
+        minimum=1,
+    ),
+    Setting(
+        "CONSOLE_LOCKOUT_MINUTES", "int", 15, "Minutes a locked console account waits.", minimum=1
+    ),
+    Setting(
+        "CONSOLE_IDLE_MINUTES",
+        "int",
+        30,
+        "Minutes without a request after which a console session ends.",
+        minimum=1,
+    ),
+    Setting(
+        "PUBLIC_RATE_LIMIT_PER_MINUTE",
+        "int",
+        120,
+        "Public page requests one client address may make per minute, counted in each "
+        "worker process (0: no limit).",
+        minimum=0,
+    ),
     Setting("DEMO_SEED", "int", 20151001, "Seed of the generated demo dataset."),
     Setting("DEMO_SUBJECTS", "int", 3000, "Number of enterprises in the demo dataset.", minimum=10),
 )

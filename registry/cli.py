@@ -314,6 +314,33 @@ def users_add(
         click.echo(f"staff user {user.username} created ({', '.join(sorted(user.roles))})")
 
 
+@users_group.command("totp-enroll")
+@click.argument("username")
+@domain_command
+def users_totp_enroll(username: str) -> None:
+    """Give an account a new TOTP second factor; prints the otpauth URI once."""
+    from registry import staff_auth, totp
+
+    runtime = current_runtime()
+    user = staff_auth.get_user(db.session, username)
+    secret = staff_auth.enroll_totp(
+        db.session, user, vault=runtime.vault, actor=CLI_ACTOR, now=runtime.clock.now()
+    )
+    click.echo(totp.provisioning_uri(secret, user.username))
+
+
+@users_group.command("unlock")
+@click.argument("username")
+@domain_command
+def users_unlock(username: str) -> None:
+    """Clear an account's failed sign-ins and lockout."""
+    from registry import staff_auth
+
+    user = staff_auth.get_user(db.session, username)
+    staff_auth.unlock(db.session, user, actor=CLI_ACTOR, now=current_runtime().clock.now())
+    click.echo(f"staff user {user.username} unlocked")
+
+
 # --- running ----------------------------------------------------------------------------------
 
 

@@ -490,9 +490,15 @@ def withdraw(
     return entry
 
 
-def _proposer_only(entry: ListEntry, actor: Actor) -> None:
-    if actor.kind != ActorKind.MEMBER or actor.id != str(entry.proposer_member_id):
-        raise Forbidden("only the regulator that proposed the entry may do this")
+def _proposer_only(entry: ListEntry, actor: Actor, acting_for: uuid.UUID | None = None) -> None:
+    """The proposing regulator itself (a member over the API), or a staff user of the console
+    who acts for it (``acting_for``: the staff account's regulator member)."""
+    proposer = str(entry.proposer_member_id)
+    if actor.kind == ActorKind.MEMBER and actor.id == proposer:
+        return
+    if actor.kind == ActorKind.STAFF and acting_for is not None and str(acting_for) == proposer:
+        return
+    raise Forbidden("only the regulator that proposed the entry may do this")
 
 
 def file_objection(
@@ -819,15 +825,19 @@ def decide_repair(
     grant: bool,
     reason: str,
     at: datetime,
+    acting_for: uuid.UUID | None = None,
 ) -> RepairApplication:
-    """The authority decides with a reason; a granted repair takes the entry down at once."""
+    """The authority decides with a reason; a granted repair takes the entry down at once.
+
+    ``acting_for``: for a staff actor, the regulator member the account acts for.
+    """
     if application.status != "acknowledged":
         raise Conflict("an application is decided after it is acknowledged")
     if not reason or not reason.strip():
         raise InvalidInput("a decision needs a reason", {"reason": ["required"]})
     entry = session.get(ListEntry, application.entry_id)
     assert entry is not None
-    _proposer_only(entry, actor)
+    _proposer_only(entry, actor, acting_for)
     application.status = "granted" if grant else "refused"
     application.decided_at = at
     application.decision_reason = reason.strip()

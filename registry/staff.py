@@ -49,6 +49,12 @@ class StaffUser(Base):
     )
     created_at: Mapped[timestamp_now]
     last_login_at: Mapped[datetime | None]
+    # Console sign-in (registry.staff_auth): the TOTP seed sealed by the identity vault, the
+    # last time step used (a code works once), and the lockout counters.
+    totp_secret: Mapped[str | None] = mapped_column(sa.Text, comment="sealed TOTP seed")
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
 
     role_rows: Mapped[list[StaffRoleGrant]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"

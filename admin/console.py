@@ -1,0 +1,802 @@
+"""The staff console under ``/console``: sign-in, the dashboard, the reviewers' queues, the
+regulator staff's listings and repairs, and the administrators' pages.
+
+Every action calls the same domain function the ``creditreg`` commands call, acting as the
+signed-in staff user (so the audit log names them), and is refused with a 403 page to a
+role that lacks it. Regulator staff see only their own regulator's entries. A refusal by the
+domain (a missing reason, a move the state does not allow, four eyes) rolls the request back
+and is shown on the item's page. Commits happen once, in the app's after-request hook.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import (
+    LoginManager,
+    UserMixin,
+    current_user,
+    login_required,
+    login_user,
+    logout_user,
+)
+
+from admin import charts
+from admin.web import CSRF_KEY, safe_next
+from registry import listings, ratings, seller_ratings, staff_auth
+from registry.audit import Actor, ActorKind, AuditEvent
+from registry.db import db
+from registry.errors import InvalidInput, NotFound, RegistryError
+from registry.listings import ListEntry, ListingState, ListObjection, RepairApplication
+from registry.members import Member, MemberKey, revoke_key
+from registry.notifications import Notices
+from registry.runtime import current_runtime
+from registry.staff import StaffRole, StaffStatus, StaffUser
+from registry.subjects import Subject
+from registry.submissions import Submission
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
+login_manager = LoginManager()
+login_manager.login_view = "console.login"
+login_manager.login_message = None  # type: ignore[assignment]
+# "strong": a session whose address or browser changes is dropped, not just marked.
+login_manager.session_protection = "strong"
+
+F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
+
+
+class ConsoleUser(UserMixin):
+    """The signed-in staff account as Flask-Login sees it."""
+
+    def __init__(self, staff: StaffUser) -> None:
+        self.staff = staff
+        self.id = str(staff.id)
+
+    @property
+    def is_active(self) -> bool:
+        return self.staff.status == StaffStatus.ACTIVE
+
+    @property
+    def roles(self) -> set[str]:
+        return self.staff.roles
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(ActorKind.STAFF, str(self.staff.id))
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> ConsoleUser | None:
+    try:
+        staff = db.session.get(StaffUser, uuid.UUID(user_id))
+    except ValueError:
+        return None
+    if staff is None or staff.status != StaffStatus.ACTIVE:
+        return None
+    return ConsoleUser(staff)
+
+
+def requires(*roles: StaffRole) -> Callable[[F], F]:
+    """Signed in and holding one of ``roles``; otherwise the sign-in page or a 403 page."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        @login_required
+        def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+            if not current_user.roles & {str(r) for r in roles}:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _now() -> datetime:
+    return current_runtime().clock.now()
+
+
+def _me() -> ConsoleUser:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+@bp.before_request
+def _idle_timeout() -> ResponseReturnValue | None:
+    """End a session after CONSOLE_IDLE_MINUTES without a request (the registry's clock)."""
+    if not current_user.is_authenticated:
+        return None
+    idle = timedelta(minutes=current_runtime().settings.CONSOLE_IDLE_MINUTES)
+    now = _now().timestamp()
+    seen = session.get("_seen")
+    if seen is not None and now - float(seen) > idle.total_seconds():
+        logout_user()
+        session.clear()
+        flash(_("Your session ended after a period without activity. Please sign in again."))
+        return redirect(url_for("console.login", next=request.full_path))
+    session["_seen"] = now
+    return None
+
+
+@bp.app_context_processor
+def _console_context() -> dict[str, Any]:
+    return {"me": current_user, "StaffRole": StaffRole}
+
+
+@bp.errorhandler(403)
+def _forbidden(_error: Exception) -> ResponseReturnValue:
+    return render_template("console/forbidden.html"), 403
+
+
+def _refused(exc: RegistryError) -> None:
+    """Undo the request's work and tell the user why the domain refused."""
+    db.session.rollback()
+    detail = exc.detail
+    fields = getattr(exc, "errors", {})
+    if fields:
+        detail += " (" + "; ".join(f"{k}: {', '.join(v)}" for k, v in fields.items()) + ")"
+    flash(_("Refused: %(detail)s", detail=detail), "error")
+
+
+def _act(action: Callable[[], object], done: str, back: str) -> ResponseReturnValue:
+    try:
+        action()
+    except RegistryError as exc:
+        _refused(exc)
+        return redirect(back, code=303)
+    flash(done, "ok")
+    return redirect(back, code=303)
+
+
+def _form(name: str) -> str:
+    return (request.form.get(name) or "").strip()
+
+
+def _history(object_type: str, object_id: str) -> list[AuditEvent]:
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
+            .order_by(AuditEvent.occurred_at, AuditEvent.id)
+        )
+    )
+
+
+# --- sign-in -----------------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(url_for("console.dashboard"))
+    error = None
+    if request.method == "POST":
+        runtime = current_runtime()
+        try:
+            user = staff_auth.sign_in(
+                db.session,
+                passwords=runtime.passwords,
+                vault=runtime.vault,
+                username=_form("username"),
+                password=request.form.get("password") or "",
+                code=_form("code") or None,
+                policy=staff_auth.policy_from_settings(runtime.settings),
+                now=runtime.clock.now(),
+            )
+        except staff_auth.AccountLocked:
+            error = _("This account is locked after repeated failed sign-ins. Try again later.")
+        except staff_auth.LoginRefused:
+            error = _("The username, password or code is not right.")
+        else:
+            # A new session (no fixation): the old one, with its CSRF token, is dropped.
+            next_page = safe_next(request.args.get("next"), url_for("console.dashboard"))
+            session.clear()
+            login_user(ConsoleUser(user))
+            session["_seen"] = runtime.clock.now().timestamp()
+            return redirect(next_page, code=303)
+        # A failed attempt is answered 200 so the counters it raised are committed with the
+        # request (the unit of work rolls back any error status).
+    return render_template("console/login.html", error=error)
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> ResponseReturnValue:
+    logout_user()
+    session.pop(CSRF_KEY, None)
+    session.clear()
+    return redirect(url_for("console.login"), code=303)
+
+
+# --- dashboard ---------------------------------------------------------------------------------
+
+
+def queue_sizes() -> dict[str, int]:
+    s = db.session
+
+    def count(query: Any) -> int:
+        return s.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+
+    return {
+        "listings": count(
+            sa.select(ListEntry.id).where(
+                ListEntry.state.in_([ListingState.PROPOSED, ListingState.UNDER_REVIEW])
+            )
+        ),
+        "objections": count(sa.select(ListObjection.id).where(ListObjection.outcome.is_(None))),
+        "ratings": count(
+            sa.select(ratings.SubjectRating.id).where(
+                ratings.SubjectRating.status.in_(ratings.OPEN)
+            )
+        ),
+        "sellers": count(
+            sa.select(seller_ratings.SellerRating.id).where(
+                seller_ratings.SellerRating.review_state == seller_ratings.ReviewState.PENDING
+            )
+        ),
+        "repairs": count(
+            sa.select(RepairApplication.id).where(RepairApplication.status == "filed")
+        ),
+    }
+
+
+def _by_day(times: list[datetime], days: int, today: datetime) -> list[tuple[str, int]]:
+    counted = Counter(t.date() for t in times)
+    start = today.date() - timedelta(days=days - 1)
+    return [
+        ((start + timedelta(days=i)).strftime("%m-%d"), counted.get(start + timedelta(days=i), 0))
+        for i in range(days)
+    ]
+
+
+def _by_month(times: list[datetime], months: int, today: datetime) -> list[tuple[str, int]]:
+    counted = Counter((t.year, t.month) for t in times)
+    year, month = today.year, today.month
+    keys = []
+    for _i in range(months):
+        keys.append((year, month))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return [(f"{y % 100:02d}-{m:02d}", counted.get((y, m), 0)) for y, m in reversed(keys)]
+
+
+@bp.get("/")
+@login_required
+def dashboard() -> ResponseReturnValue:
+    s = db.session
+    now = _now()
+    # Only the timestamps of the window are read and counted here, the same on SQLite and
+    # PostgreSQL; the windows are short (two weeks, a year) and these tables modest.
+    submitted = list(
+        s.scalars(
+            sa.select(Submission.received_at).where(
+                Submission.received_at >= now - timedelta(days=14)
+            )
+        )
+    )
+    published = list(
+        s.scalars(
+            sa.select(ListEntry.published_at).where(
+                ListEntry.published_at >= now - timedelta(days=366)
+            )
+        )
+    )
+    grades = sorted(
+        s.execute(
+            sa.select(ratings.SubjectRating.final_grade, sa.func.count())
+            .where(ratings.SubjectRating.status == ratings.RatingStatus.PUBLISHED)
+            .group_by(ratings.SubjectRating.final_grade)
+        )
+        .tuples()
+        .all(),
+        key=lambda row: str(row[0]),
+    )
+    sizes = queue_sizes()
+    queue_labels = {
+        "listings": _("Listings"),
+        "objections": _("Objections"),
+        "ratings": _("Ratings"),
+        "sellers": _("Seller ratings"),
+        "repairs": _("Repairs"),
+    }
+    chart_data = {
+        "queues": [(queue_labels[k], v) for k, v in sizes.items()],
+        "submissions": _by_day(submitted, 14, now),
+        "publications": _by_month([p for p in published if p is not None], 12, now),
+        "grades": [(str(g or "-"), n) for g, n in grades],
+    }
+    return render_template(
+        "console/dashboard.html",
+        sizes=sizes,
+        charts={name: charts.columns(values) for name, values in chart_data.items()},
+        data=chart_data,
+        chart_width=charts.WIDTH,
+        chart_height=charts.HEIGHT,
+    )
+
+
+# --- reviewers: list entries and objections ------------------------------------------------
+
+
+@bp.get("/review/listings")
+@requires(StaffRole.REVIEWER)
+def review_listings() -> ResponseReturnValue:
+    entries = db.session.scalars(
+        sa.select(ListEntry)
+        .where(ListEntry.state.in_([ListingState.PROPOSED, ListingState.UNDER_REVIEW]))
+        .order_by(ListEntry.proposed_at)
+    ).all()
+    return render_template("console/listings.html", entries=entries, title=_("Listings to review"))
+
+
+@bp.get("/review/objections")
+@requires(StaffRole.REVIEWER)
+def review_objections() -> ResponseReturnValue:
+    entries = db.session.scalars(
+        sa.select(ListEntry)
+        .where(
+            ListEntry.id.in_(
+                sa.select(ListObjection.entry_id).where(ListObjection.outcome.is_(None))
+            )
+        )
+        .order_by(ListEntry.proposed_at)
+    ).all()
+    return render_template("console/listings.html", entries=entries, title=_("Open objections"))
+
+
+@bp.get("/review/listings/<entry_id>")
+@requires(StaffRole.REVIEWER)
+def review_listing(entry_id: str) -> ResponseReturnValue:
+    entry = _entry_or_404(entry_id)
+    return render_template(
+        "console/listing.html",
+        entry=entry,
+        view=entry.summary(),
+        history=_history("list_entry", str(entry.id)),
+        reviewer=True,
+    )
+
+
+def _entry_or_404(entry_id: str) -> ListEntry:
+    try:
+        return listings.get_entry(db.session, entry_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.post("/review/listings/<entry_id>/review")
+@requires(StaffRole.REVIEWER)
+def review_listing_action(entry_id: str) -> ResponseReturnValue:
+    entry = _entry_or_404(entry_id)
+    me = _me()
+    runtime = current_runtime()
+    decision = _form("decision")
+    if decision not in ("approve", "reject"):
+        abort(400)
+    return _act(
+        lambda: listings.review(
+            db.session,
+            entry,
+            reviewer=me.actor,
+            approve=decision == "approve",
+            reason=_form("reason"),
+            policy=listings.policy_from_settings(runtime.settings),
+            at=runtime.clock.now(),
+            reviewer_regulator_id=me.staff.regulator_member_id,
+            notifications=Notices(),
+        ),
+        _("Your review is recorded."),
+        url_for("console.review_listing", entry_id=entry.id),
+    )
+
+
+@bp.post("/review/listings/<entry_id>/objections/<objection_id>")
+@requires(StaffRole.REVIEWER)
+def answer_objection(entry_id: str, objection_id: str) -> ResponseReturnValue:
+    entry = _entry_or_404(entry_id)
+    decision = _form("decision")
+    if decision not in ("uphold", "dismiss"):
+        abort(400)
+    return _act(
+        lambda: listings.answer_objection(
+            db.session,
+            entry,
+            objection_id,
+            reviewer=_me().actor,
+            upheld=decision == "uphold",
+            answer=_form("answer"),
+            at=_now(),
+        ),
+        _("The objection is answered."),
+        url_for("console.review_listing", entry_id=entry.id),
+    )
+
+
+# --- reviewers: repair applications ------------------------------------------------------------
+
+
+@bp.get("/review/repairs")
+@requires(StaffRole.REVIEWER)
+def review_repairs() -> ResponseReturnValue:
+    applications = db.session.scalars(
+        sa.select(RepairApplication)
+        .where(RepairApplication.status == "filed")
+        .order_by(RepairApplication.filed_at)
+    ).all()
+    return render_template("console/repairs.html", applications=applications, deciding=False)
+
+
+@bp.post("/review/repairs/<application_id>/acknowledge")
+@requires(StaffRole.REVIEWER)
+def acknowledge_repair(application_id: str) -> ResponseReturnValue:
+    application = _application_or_404(application_id)
+    runtime = current_runtime()
+    return _act(
+        lambda: listings.acknowledge_repair(
+            db.session,
+            application,
+            actor=_me().actor,
+            policy=listings.policy_from_settings(runtime.settings),
+            at=runtime.clock.now(),
+        ),
+        _("The application is acknowledged; the authority's decision period starts."),
+        url_for("console.review_repairs"),
+    )
+
+
+def _application_or_404(application_id: str) -> RepairApplication:
+    try:
+        found = db.session.get(RepairApplication, uuid.UUID(application_id))
+    except ValueError:
+        found = None
+    if found is None:
+        abort(404)
+    return found
+
+
+# --- reviewers: credit ratings -----------------------------------------------------------------
+
+
+@bp.get("/review/ratings")
+@requires(StaffRole.REVIEWER)
+def review_ratings() -> ResponseReturnValue:
+    queue = ratings.queue(db.session)
+    subjects = _subjects({r.subject_id for r in queue})
+    return render_template("console/ratings.html", queue=queue, subjects=subjects)
+
+
+def _subjects(ids: set[uuid.UUID]) -> dict[uuid.UUID, Subject]:
+    if not ids:
+        return {}
+    return {s.id: s for s in db.session.scalars(sa.select(Subject).where(Subject.id.in_(ids)))}
+
+
+@bp.get("/review/ratings/<rating_id>")
+@requires(StaffRole.REVIEWER)
+def review_rating(rating_id: str) -> ResponseReturnValue:
+    try:
+        rating = ratings.get_rating(db.session, rating_id)
+    except NotFound:
+        abort(404)
+    card = ratings.scorecard_from_settings(current_runtime().settings)
+    return render_template(
+        "console/rating.html",
+        rating=rating,
+        view=rating.summary(),
+        subject=db.session.get(Subject, rating.subject_id),
+        grades=list(card.grade_order),
+        history=_history("subject_rating", str(rating.id)),
+        earlier=[
+            r.summary(explanation=False) for r in ratings.history(db.session, rating.subject_id)
+        ],
+    )
+
+
+@bp.post("/review/ratings/<rating_id>")
+@requires(StaffRole.REVIEWER)
+def review_rating_action(rating_id: str) -> ResponseReturnValue:
+    try:
+        rating = ratings.get_rating(db.session, rating_id)
+    except NotFound:
+        abort(404)
+    me, now = _me(), _now()
+    card = ratings.scorecard_from_settings(current_runtime().settings)
+    action = _form("action")
+    steps: dict[str, Callable[[], object]] = {
+        "approve": lambda: ratings.approve(db.session, rating, reviewer=me.actor, at=now),
+        "override": lambda: ratings.override(
+            db.session,
+            rating,
+            reviewer=me.actor,
+            grade=_form("grade"),
+            reason=_form("reason"),
+            scorecard=card,
+            at=now,
+        ),
+        "confirm": lambda: ratings.second_review(
+            db.session,
+            rating,
+            reviewer=me.actor,
+            confirm=True,
+            reason=_form("reason") or None,
+            at=now,
+        ),
+        "refuse": lambda: ratings.second_review(
+            db.session, rating, reviewer=me.actor, confirm=False, reason=_form("reason"), at=now
+        ),
+    }
+    if action not in steps:
+        abort(400)
+    return _act(
+        steps[action],
+        _("The rating decision is recorded."),
+        url_for("console.review_rating", rating_id=rating.id),
+    )
+
+
+# --- reviewers: flagged seller ratings ---------------------------------------------------------
+
+
+@bp.get("/review/sellers")
+@requires(StaffRole.REVIEWER)
+def review_sellers() -> ResponseReturnValue:
+    queue = seller_ratings.review_queue(db.session, limit=100)
+    return render_template("console/sellers.html", queue=queue)
+
+
+@bp.get("/review/sellers/<rating_id>")
+@requires(StaffRole.REVIEWER)
+def review_seller(rating_id: str) -> ResponseReturnValue:
+    try:
+        rating = seller_ratings.get_rating(db.session, rating_id)
+    except NotFound:
+        abort(404)
+    return render_template(
+        "console/seller_rating.html",
+        view=rating.reviewer_view(),
+        history=_history("seller_rating", str(rating.id)),
+    )
+
+
+@bp.post("/review/sellers/<rating_id>")
+@requires(StaffRole.REVIEWER)
+def review_seller_action(rating_id: str) -> ResponseReturnValue:
+    try:
+        rating = seller_ratings.get_rating(db.session, rating_id)
+    except NotFound:
+        abort(404)
+    decision = _form("decision")
+    if decision not in ("kept", "excluded"):
+        abort(400)
+    return _act(
+        lambda: seller_ratings.decide(
+            db.session,
+            rating,
+            reviewer=_me().actor,
+            decision=seller_ratings.ReviewState(decision),
+            reason=_form("reason"),
+            at=_now(),
+        ),
+        _("The decision is recorded."),
+        url_for("console.review_seller", rating_id=rating.id),
+    )
+
+
+# --- regulator staff -------------------------------------------------------------------------
+
+
+def _my_regulator() -> uuid.UUID:
+    regulator = _me().staff.regulator_member_id
+    if regulator is None:
+        abort(403)
+    return regulator
+
+
+def _own_entry_or_404(entry_id: str) -> ListEntry:
+    entry = _entry_or_404(entry_id)
+    if entry.proposer_member_id != _my_regulator():
+        abort(404)  # another regulator's entry does not exist for this account
+    return entry
+
+
+@bp.get("/regulator/listings")
+@requires(StaffRole.REGULATOR)
+def regulator_listings() -> ResponseReturnValue:
+    entries = db.session.scalars(
+        sa.select(ListEntry)
+        .where(ListEntry.proposer_member_id == _my_regulator())
+        .order_by(ListEntry.proposed_at.desc())
+    ).all()
+    return render_template("console/regulator_listings.html", entries=entries)
+
+
+@bp.route("/regulator/listings/new", methods=["GET", "POST"])
+@requires(StaffRole.REGULATOR)
+def propose_listing() -> ResponseReturnValue:
+    regulator = db.session.get(Member, _my_regulator())
+    assert regulator is not None
+    values = {"authority": regulator.name, "list": "blacklist"} | request.form.to_dict()
+    if request.method == "GET":
+        return render_template("console/propose.html", values=values, errors={})
+    runtime = current_runtime()
+    subject = db.session.scalar(sa.select(Subject).where(Subject.uscc == _form("uscc").upper()))
+    try:
+        if subject is None:
+            raise InvalidInput(
+                "the listing cannot be proposed", {"uscc": [_("no enterprise with this USCC")]}
+            )
+        period = _form("period_months")
+        entry = listings.propose_listing(
+            db.session,
+            actor=_me().actor,
+            proposer_member_id=regulator.id,
+            subject=subject,
+            list_kind=_form("list"),
+            authority=_form("authority"),
+            reason=_form("reason"),
+            legal_basis=_form("legal_basis"),
+            document_number=_form("document_number"),
+            measures=_form("measures"),
+            period_months=int(period) if period.isdigit() else None,
+            notice_to=_form("notice_to") or None,
+            policy=listings.policy_from_settings(runtime.settings),
+            at=runtime.clock.now(),
+        )
+    except RegistryError as exc:
+        db.session.rollback()
+        errors = getattr(exc, "errors", {})
+        return render_template(
+            "console/propose.html", values=values, errors=errors, detail=exc.detail
+        ), 422
+    flash(_("The listing is proposed and waits for review."), "ok")
+    return redirect(url_for("console.regulator_listing", entry_id=entry.id), code=303)
+
+
+@bp.get("/regulator/listings/<entry_id>")
+@requires(StaffRole.REGULATOR)
+def regulator_listing(entry_id: str) -> ResponseReturnValue:
+    entry = _own_entry_or_404(entry_id)
+    return render_template(
+        "console/listing.html",
+        entry=entry,
+        view=entry.summary(),
+        history=_history("list_entry", str(entry.id)),
+        reviewer=False,
+    )
+
+
+@bp.get("/regulator/repairs")
+@requires(StaffRole.REGULATOR)
+def regulator_repairs() -> ResponseReturnValue:
+    applications = db.session.scalars(
+        sa.select(RepairApplication)
+        .join(ListEntry, ListEntry.id == RepairApplication.entry_id)
+        .where(
+            ListEntry.proposer_member_id == _my_regulator(),
+            RepairApplication.status == "acknowledged",
+        )
+        .order_by(RepairApplication.decide_by)
+    ).all()
+    return render_template("console/repairs.html", applications=applications, deciding=True)
+
+
+@bp.post("/regulator/repairs/<application_id>/decide")
+@requires(StaffRole.REGULATOR)
+def decide_repair(application_id: str) -> ResponseReturnValue:
+    application = _application_or_404(application_id)
+    _own_entry_or_404(str(application.entry_id))
+    decision = _form("decision")
+    if decision not in ("grant", "refuse"):
+        abort(400)
+    return _act(
+        lambda: listings.decide_repair(
+            db.session,
+            application,
+            actor=_me().actor,
+            grant=decision == "grant",
+            reason=_form("reason"),
+            at=_now(),
+            acting_for=_my_regulator(),
+        ),
+        _("The repair decision is recorded."),
+        url_for("console.regulator_repairs"),
+    )
+
+
+# --- administrators ----------------------------------------------------------------------------
+
+
+@bp.get("/admin/members")
+@requires(StaffRole.ADMIN)
+def admin_members() -> ResponseReturnValue:
+    members = db.session.scalars(sa.select(Member).order_by(Member.name)).all()
+    return render_template("console/members.html", members=members)
+
+
+@bp.post("/admin/keys/<key_id>/revoke")
+@requires(StaffRole.ADMIN)
+def admin_revoke_key(key_id: str) -> ResponseReturnValue:
+    if db.session.get(MemberKey, key_id) is None:
+        abort(404)
+    return _act(
+        lambda: revoke_key(
+            db.session, actor=_me().actor, key_id=key_id, reason=_form("reason"), now=_now()
+        ),
+        _("The key is revoked."),
+        url_for("console.admin_members"),
+    )
+
+
+@bp.get("/admin/staff")
+@requires(StaffRole.ADMIN)
+def admin_staff() -> ResponseReturnValue:
+    users = db.session.scalars(sa.select(StaffUser).order_by(StaffUser.username)).all()
+    return render_template("console/staff.html", users=users, now=_now())
+
+
+@bp.get("/admin/settings")
+@requires(StaffRole.ADMIN)
+def admin_settings() -> ResponseReturnValue:
+    settings = current_runtime().settings
+    return render_template(
+        "console/settings.html",
+        profile=settings.profile,
+        values=settings.redacted(),
+        sources=settings.sources,
+    )
+
+
+AUDIT_PAGE = 100
+
+
+@bp.get("/admin/audit")
+@requires(StaffRole.ADMIN)
+def admin_audit() -> ResponseReturnValue:
+    args = {
+        k: (request.args.get(k) or "").strip()
+        for k in ("action", "object_type", "object_id", "actor_id", "since", "until")
+    }
+    query = sa.select(AuditEvent)
+    if args["action"]:
+        query = query.where(AuditEvent.action.startswith(args["action"], autoescape=True))
+    for name in ("object_type", "object_id", "actor_id"):
+        if args[name]:
+            query = query.where(getattr(AuditEvent, name) == args[name])
+    errors = []
+    for name, op in (("since", "ge"), ("until", "lt")):
+        if args[name]:
+            try:
+                day = datetime.fromisoformat(args[name]).replace(tzinfo=_now().tzinfo)
+            except ValueError:
+                errors.append(name)
+                continue
+            column = AuditEvent.occurred_at
+            query = query.where(column >= day if op == "ge" else column < day + timedelta(days=1))
+    events = db.session.scalars(
+        query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(AUDIT_PAGE)
+    ).all()
+    return render_template(
+        "console/audit.html", events=events, args=args, errors=errors, page=AUDIT_PAGE
+    )
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    app.register_blueprint(bp)

@@ -1,0 +1,152 @@
+"""The staff console through the test client: sign-in (password, TOTP, lockout, idle
+timeout, CSRF), roles, and the reviewer and regulator actions going through the domain."""
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from registry import totp
+from registry.audit import AuditEvent
+from registry.listings import ListEntry
+from registry.staff import StaffUser
+from tests.console_helpers import PASSWORD, PROPOSAL, csrf, post, seed, sign_in
+
+
+@pytest.fixture
+def seeded(session, runtime, clock):
+    return seed(session, runtime, clock.now())
+
+
+def code_now(seeded, clock):
+    return totp.code_at(seeded.totp_secret, clock.now().timestamp())
+
+
+def test_every_response_carries_the_security_headers(client):
+    for path in ("/console/login", "/help/objections-and-repair", "/assets/site.css"):
+        response = client.get(path)
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+        response.close()
+    html = client.get("/console/login").get_data(as_text=True)
+    assert "<style" not in html and "<script" not in html and " style=" not in html
+
+
+def test_a_form_post_without_the_csrf_token_is_refused(client, seeded):
+    response = client.post("/console/login", data={"username": "bob", "password": PASSWORD})
+    assert response.status_code == 400
+
+
+def test_sign_in_and_out_with_a_password(client, seeded, session):
+    response = sign_in(client, "bob")
+    assert response.status_code == 303
+    dashboard = client.get("/console/").get_data(as_text=True)
+    assert 'id="chart-queues"' in dashboard and 'id="queue-sizes"' in dashboard
+    cookie = client.get_cookie("session")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
+    assert (
+        client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")}).status_code
+        == 303
+    )
+    assert client.get("/console/").status_code == 302
+
+
+def test_the_second_factor_is_required_once_enrolled_and_a_code_works_once(client, seeded, clock):
+    assert sign_in(client, "alice").status_code == 200  # no code: the form again
+    code = code_now(seeded, clock)
+    assert sign_in(client, "alice", code=code).status_code == 303
+    client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")})
+    assert sign_in(client, "alice", code=code).status_code == 200  # replayed
+
+
+def test_repeated_failures_lock_the_account(client, seeded, session, app):
+    for _ in range(5):
+        page = sign_in(client, "bob", password="not the password at all")
+        assert "not right" in page.get_data(as_text=True) or "不正确" in page.get_data(as_text=True)
+    locked = sign_in(client, "bob")
+    assert locked.status_code == 200 and 'role="alert"' in locked.get_data(as_text=True)
+    assert client.get("/console/").status_code == 302
+    user = session.scalar(sa.select(StaffUser).where(StaffUser.username == "bob"))
+    session.refresh(user)
+    assert user.locked_until is not None
+    actions = session.scalars(
+        sa.select(AuditEvent.action).where(AuditEvent.object_id == str(user.id))
+    ).all()
+    assert "staff_user.locked" in actions
+
+
+def test_an_idle_session_ends(client, seeded, clock):
+    sign_in(client, "bob")
+    assert client.get("/console/").status_code == 200
+    clock.advance(timedelta(minutes=31))
+    response = client.get("/console/")
+    assert response.status_code == 302 and "/console/login" in response.headers["Location"]
+
+
+def test_roles_see_only_their_pages(client, seeded):
+    sign_in(client, "bob")
+    assert client.get("/console/review/listings").status_code == 200
+    for path in ("/console/admin/members", "/console/admin/audit", "/console/regulator/listings"):
+        assert client.get(path).status_code == 403
+    client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")})
+    sign_in(client, "carol")
+    assert client.get("/console/review/listings").status_code == 403
+    assert client.get("/console/regulator/listings").status_code == 200
+    client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")})
+    sign_in(client, "ada")
+    for path in ("/console/admin/members", "/console/admin/staff", "/console/admin/settings"):
+        assert client.get(path).status_code == 200
+    settings_page = client.get("/console/admin/settings").get_data(as_text=True)
+    assert "insecure-development-secret-key" not in settings_page
+
+
+def test_a_regulator_proposes_and_reviewers_approve_through_the_domain(
+    client, app, seeded, session, clock
+):
+    sign_in(client, "carol")
+    new = "/console/regulator/listings/new"
+    incomplete = post(client, new, new, **{**PROPOSAL, "legal_basis": ""})
+    assert incomplete.status_code == 422 and 'aria-invalid="true"' in incomplete.get_data(
+        as_text=True
+    )
+    created = post(client, new, new, **PROPOSAL)
+    assert created.status_code == 303
+    entry = session.scalar(sa.select(ListEntry))
+    assert entry.state == "proposed"
+    proposed = session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "listing.proposed"))
+    carol = session.scalar(sa.select(StaffUser).where(StaffUser.username == "carol"))
+    assert (proposed.actor_kind, proposed.actor_id) == ("staff", str(carol.id))
+    client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")})
+
+    # Another regulator's staff do not see it.
+    sign_in(client, "dave")
+    assert client.get(f"/console/regulator/listings/{entry.id}").status_code == 404
+    client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")})
+
+    page = f"/console/review/listings/{entry.id}"
+    action = f"{page}/review"
+    for reviewer, code in (("bob", ""), ("alice", code_now(seeded, clock))):
+        sign_in(client, reviewer, code=code)
+        assert post(client, action, page, decision="approve", reason="").status_code == 303
+        session.refresh(entry)
+        assert len(entry.reviews) == (0 if reviewer == "bob" else 1)  # no reason: refused
+        assert post(client, action, page, decision="approve", reason="依据充分").status_code == 303
+        client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")})
+    session.refresh(entry)
+    assert entry.state == "notice"
+    reviews = session.scalars(
+        sa.select(AuditEvent).where(
+            AuditEvent.object_id == str(entry.id), AuditEvent.action == "listing.approve"
+        )
+    ).all()
+    assert reviews and all(event.actor_kind == "staff" for event in reviews)
+
+
+def test_the_audit_log_is_searchable(client, seeded):
+    sign_in(client, "ada")
+    html = client.get("/console/admin/audit?action=staff_user.").get_data(as_text=True)
+    assert "staff_user.signed_in" in html and "staff_user.created" in html
+    assert client.get("/console/admin/audit?since=not-a-date").status_code == 200

@@ -1,0 +1,192 @@
+"""End to end in a real browser: Debian's Chromium (/usr/bin/chromium) driven by Playwright,
+against a real server on a migrated database of its own. Never a downloaded browser: the
+tests skip, saying why, where the system one is missing.
+
+Flows: a reviewer signs in with a TOTP code; a regulator proposes a listing; two reviewers
+approve it with a reason; the list job publishes it after the objection window (the test
+clock moves); a consumer searches for the enterprise, opens its page and a seller page.
+Screenshots go to test-artifacts/ (not committed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import current_app
+
+from registry import migrate, totp
+from registry.db import db, make_engine
+from registry.listings import ListEntry, run_list_jobs
+from registry.runtime import current_runtime
+from registry.subjects import register_subject
+from search.sync import drain_once
+from tests.console_helpers import NAME, PASSWORD, PROPOSAL, USCC, seed
+from tests.factories import TEST_ACTOR, member
+
+CHROMIUM = Path(os.environ.get("CREDITREG_TEST_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason=f"no system Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)",
+)
+
+
+@pytest.fixture
+def server(fresh_sqlite_url, make_app, live_server, clock):
+    engine = make_engine(fresh_sqlite_url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    app = make_app(fresh_sqlite_url)
+    with app.app_context():
+        runtime = current_runtime()
+        seeded = seed(db.session, runtime, clock.now())
+        platform = member(db.session, kind="marketplace", roles=("platform",), name="淘宝网")
+        platform.platform_code = "taobao"
+        register_subject(
+            db.session,
+            actor=TEST_ACTOR,
+            vault=runtime.vault,
+            now=clock.now(),
+            kind="shop",
+            name="华信旗舰店",
+            platform=platform,
+            shop_id="hx-001",
+            operator_uscc=USCC,
+        )
+        db.session.commit()
+    return app, live_server(app), seeded
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"], timeout=20_000
+        )
+        yield launched
+        launched.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, base: str, username: str, code: str = "") -> None:
+    page.goto(f"{base}/console/login")
+    page.get_by_label(re.compile("Username")).fill(username)
+    page.get_by_label(re.compile("Password")).fill(PASSWORD)
+    if code:
+        page.get_by_label(re.compile("Authenticator code")).fill(code)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/console/")
+
+
+def sign_out(page) -> None:
+    page.get_by_role("button", name=re.compile("Sign out")).click()
+
+
+def test_propose_review_publish_and_look_up(server, browser, clock):
+    app, base, seeded = server
+    context = browser.new_context(locale="en-GB")
+    context.set_default_timeout(5_000)
+    page = context.new_page()
+    csp_errors: list[str] = []
+    page.on(
+        "console", lambda m: csp_errors.append(m.text) if "Content Security" in m.text else None
+    )
+
+    # A regulator's staff proposes a listing.
+    sign_in(page, base, "carol")
+    page.get_by_role("link", name="Our listings").click()
+    page.get_by_role("link", name="Propose a listing").click()
+    for name, label in (
+        ("uscc", "USCC of the enterprise"),
+        ("authority", "Issuing authority"),
+        ("reason", "Reason"),
+        ("legal_basis", "Legal basis"),
+        ("document_number", "Decision document number"),
+        ("measures", "Measures applied"),
+        ("notice_to", "Where the prior notice goes"),
+    ):
+        page.get_by_label(re.compile(label)).fill(PROPOSAL[name])
+    page.locator("select#list").select_option("redlist")
+    shot(page, "01-propose")
+    page.get_by_role("button", name="Propose").click()
+    page.get_by_text("The listing is proposed and waits for review.").wait_for()
+    sign_out(page)
+
+    # A reviewer with a second factor works the queue item.
+    code = totp.code_at(seeded.totp_secret, clock.now().timestamp())
+    sign_in(page, base, "alice", code)
+    shot(page, "02-dashboard")
+    page.get_by_role("link", name="Listings", exact=True).click()
+    page.get_by_role("link", name=NAME).click()
+    page.get_by_label(re.compile("Reason")).fill("依据充分，材料齐全")
+    shot(page, "03-review")
+    page.get_by_role("button", name="Approve").click()
+    page.get_by_text("Your review is recorded.").wait_for()
+    assert page.locator("#entry-state").inner_text() == "notice"  # a redlist needs one approval
+    sign_out(page)
+
+    # The objection window passes; the list job publishes; the index follows.
+    clock.advance(timedelta(days=20))
+    with app.app_context():
+        assert run_list_jobs(db.session, clock.now()) == 1
+        backend = current_app.extensions["creditreg.search"]
+        while drain_once(db.session, backend, clock.now()):
+            pass
+        db.session.commit()
+        assert db.session.scalar(sa.select(ListEntry.state)) == "published"
+
+    # A consumer searches, opens the enterprise and a seller page, and switches language.
+    public = context.new_page()
+    public.goto(base + "/")
+    public.get_by_label("Name, USCC or shop id").fill(USCC)
+    public.get_by_role("button", name="Search").click()
+    result = public.locator("article.result").first
+    assert "Redlist" in result.inner_text()
+    shot(public, "04-search")
+    result.get_by_role("link", name=NAME).click()
+    assert PROPOSAL["legal_basis"] in public.content()
+    shot(public, "05-subject")
+    public.goto(base + "/sellers/taobao/hx-001")
+    assert "华信旗舰店" in public.content()
+    shot(public, "06-seller")
+    public.get_by_role("link", name="中文").click()
+    public.get_by_role("heading", name="华信旗舰店").wait_for()
+    assert "严重失信主体名单" in public.locator("header").inner_text()
+    assert csp_errors == []
+    context.close()
+
+
+def test_a_locked_account_and_a_refused_role_in_the_browser(server, browser):
+    _app, base, _seeded = server
+    context = browser.new_context(locale="zh-CN")
+    context.set_default_timeout(5_000)
+    page = context.new_page()
+    page.goto(f"{base}/console/login")
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    for _ in range(5):
+        page.get_by_label("用户名").fill("bob")
+        page.get_by_label("密码").fill("not the right password")
+        page.get_by_role("button", name="登录").click()
+    page.get_by_label("用户名").fill("bob")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    assert "锁定" in page.get_by_role("alert").inner_text()
+    shot(page, "07-locked")
+    page.get_by_label("用户名").fill("carol")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    response = page.goto(f"{base}/console/admin/members")
+    assert response is not None and response.status == 403
+    context.close()
