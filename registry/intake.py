@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from registry import tlog
 from registry.audit import Actor, ActorKind, record_event
 from registry.db import deferred_inserts
 from registry.errors import Conflict, InvalidInput, RegistryError
@@ -280,6 +281,10 @@ def accept_submission(
             "received_at": now.isoformat().replace("+00:00", "Z"),
             "records": accepted,
         }
+        # The log entry is made of the receipt's fields, and the receipt names its index.
+        receipt["log_index"] = tlog.append(
+            session, tlog.EntryKind.SUBMISSION, tlog.submission_entry(receipt), now
+        )
         submission.receipt = {
             "receipt": receipt,
             "receipt_signature": signer.sign(receipt),

@@ -6,6 +6,7 @@ Alembic's autogenerate and the models-versus-migrations check read the metadata 
 from registry import (
     access,
     audit,
+    chains,
     listings,
     members,
     monitoring,
@@ -21,6 +22,7 @@ from registry import (
     staff,
     subjects,
     submissions,
+    tlog,
     webhooks,
     worker,
 )
@@ -32,6 +34,7 @@ metadata = Base.metadata
 __all__ = [
     "access",
     "audit",
+    "chains",
     "listings",
     "members",
     "monitoring",
@@ -49,6 +52,7 @@ __all__ = [
     "staff",
     "subjects",
     "submissions",
+    "tlog",
     "webhooks",
     "worker",
 ]

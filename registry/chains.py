@@ -1,0 +1,85 @@
+"""The heads of the registry's two append-only chains: the transparency log and the audit
+events.
+
+Both chains need appends in one order with no gaps, so both take their next positions from
+one row, ``chain_heads`` (id 1), with an ``UPDATE ... RETURNING``: the row lock (PostgreSQL)
+or the database write lock (SQLite) is held until the transaction ends, so concurrent
+transactions append one after the other, in commit order. One row rather than one per chain,
+so a transaction that appends to both can never deadlock with another doing it the other way
+round. The lock is taken as late as the writers can manage (when the receipt is signed, when
+the audit rows are written), so it is held for little more than the commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from registry.db import Base
+
+HEAD_ID = 1
+# The audit chain's first event links to this.
+GENESIS_HASH = "0" * 64
+
+
+class ChainHead(Base):
+    __tablename__ = "chain_heads"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    log_size: Mapped[int] = mapped_column(
+        sa.BigInteger, comment="entries in the transparency log: the next entry's index"
+    )
+    audit_size: Mapped[int] = mapped_column(
+        sa.BigInteger, comment="audit events in the hash chain: the last one's chain_seq"
+    )
+    audit_hash: Mapped[str] = mapped_column(
+        sa.String(64), comment="hash of the last chained audit event (hex)"
+    )
+    signing_halted: Mapped[str | None] = mapped_column(
+        sa.Text, comment="why checkpoint signing stopped; set only on an inconsistency"
+    )
+
+
+@dataclass(frozen=True)
+class Advanced:
+    """The positions an append took: the chains' sizes before it, and the audit head hash."""
+
+    log_start: int
+    audit_start: int
+    audit_hash: str
+
+
+def advance(session: Session, *, log: int = 0, audit: int = 0) -> Advanced:
+    """Reserve ``log`` log indexes and ``audit`` audit positions, locking the heads until the
+    transaction ends. Runs on the session's connection without an autoflush."""
+    table = ChainHead.__table__
+    statement = (
+        sa.update(table)
+        .where(table.c.id == HEAD_ID)
+        .values(log_size=table.c.log_size + log, audit_size=table.c.audit_size + audit)
+        .returning(table.c.log_size, table.c.audit_size, table.c.audit_hash)
+    )
+    connection = session.connection()
+    row = connection.execute(statement).one_or_none()
+    if row is None:
+        # A database made without the migrations' first row (it is never deleted).
+        connection.execute(
+            sa.insert(table).values(
+                id=HEAD_ID, log_size=log, audit_size=audit, audit_hash=GENESIS_HASH
+            )
+        )
+        return Advanced(0, 0, GENESIS_HASH)
+    return Advanced(row.log_size - log, row.audit_size - audit, row.audit_hash)
+
+
+def set_audit_hash(session: Session, value: str) -> None:
+    table = ChainHead.__table__
+    session.connection().execute(
+        sa.update(table).where(table.c.id == HEAD_ID).values(audit_hash=value)
+    )
+
+
+def read_head(session: Session) -> ChainHead | None:
+    return session.get(ChainHead, HEAD_ID, populate_existing=True)
