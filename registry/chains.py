@@ -54,19 +54,18 @@ class Advanced:
 def advance(session: Session, *, log: int = 0, audit: int = 0) -> Advanced:
     """Reserve ``log`` log indexes and ``audit`` audit positions, locking the heads until the
     transaction ends. Runs on the session's connection without an autoflush."""
-    table = ChainHead.__table__
     statement = (
-        sa.update(table)
-        .where(table.c.id == HEAD_ID)
-        .values(log_size=table.c.log_size + log, audit_size=table.c.audit_size + audit)
-        .returning(table.c.log_size, table.c.audit_size, table.c.audit_hash)
+        sa.update(ChainHead)
+        .where(ChainHead.id == HEAD_ID)
+        .values(log_size=ChainHead.log_size + log, audit_size=ChainHead.audit_size + audit)
+        .returning(ChainHead.log_size, ChainHead.audit_size, ChainHead.audit_hash)
     )
     connection = session.connection()
     row = connection.execute(statement).one_or_none()
     if row is None:
         # A database made without the migrations' first row (it is never deleted).
         connection.execute(
-            sa.insert(table).values(
+            sa.insert(ChainHead).values(
                 id=HEAD_ID, log_size=log, audit_size=audit, audit_hash=GENESIS_HASH
             )
         )
@@ -75,9 +74,8 @@ def advance(session: Session, *, log: int = 0, audit: int = 0) -> Advanced:
 
 
 def set_audit_hash(session: Session, value: str) -> None:
-    table = ChainHead.__table__
     session.connection().execute(
-        sa.update(table).where(table.c.id == HEAD_ID).values(audit_hash=value)
+        sa.update(ChainHead).where(ChainHead.id == HEAD_ID).values(audit_hash=value)
     )
 
 

@@ -272,7 +272,7 @@ def accept_submission(
         }
         touch_subjects(session, changed & known_subject_ids, at=now)
 
-        receipt = {
+        receipt: dict[str, Any] = {
             "type": RECEIPT_TYPE,
             "member_id": str(member.id),
             "key_id": evidence.key_id,

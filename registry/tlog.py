@@ -513,9 +513,10 @@ def make_checkpoint(
 def halt_signing(session: Session, reason: str) -> None:
     """Stop all further signing (in its own committed transaction)."""
     session.rollback()
-    table = chains.ChainHead.__table__
     session.execute(
-        sa.update(table).where(table.c.id == chains.HEAD_ID).values(signing_halted=reason)
+        sa.update(chains.ChainHead)
+        .where(chains.ChainHead.id == chains.HEAD_ID)
+        .values(signing_halted=reason)
     )
     session.commit()
 
