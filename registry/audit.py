@@ -132,13 +132,17 @@ HASHED_FIELDS = (
 
 
 def _normal(value: Any) -> Any:
-    """The value as it reads back from either database: a whole float comes back from
-    PostgreSQL's JSONB as an integer, so it is hashed as one."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
+    """The value as it reads back from either database: a whole float written with an
+    exponent (1e+20) comes back from PostgreSQL's JSONB as an integer, so whole floats are
+    hashed as integers."""
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool:
+        return value
+    if kind is float:
+        return int(value) if value.is_integer() else value
+    if kind is dict:
         return {str(k): _normal(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if kind is list or kind is tuple:
         return [_normal(v) for v in value]
     return value
 
@@ -146,15 +150,25 @@ def _normal(value: Any) -> Any:
 def event_hash(seq: int, prev_hash: str, fields: dict[str, Any]) -> str:
     """SHA-256 (hex) of the sorted, compact JSON of an event's fields, its position and the
     hash of the event before it."""
-    document = {name: fields.get(name) for name in HASHED_FIELDS}
-    occurred_at = document["occurred_at"]
+    occurred_at = fields.get("occurred_at")
     if isinstance(occurred_at, datetime):
-        document["occurred_at"] = occurred_at.astimezone(UTC).isoformat()
-    for name in ("before", "after"):
-        if document[name] is not None:
-            document[name] = _normal(document[name])
-    document["seq"] = seq
-    document["prev_hash"] = prev_hash
+        if occurred_at.tzinfo is not UTC:
+            occurred_at = occurred_at.astimezone(UTC)
+        occurred_at = occurred_at.isoformat()
+    before, after = fields.get("before"), fields.get("after")
+    document = {
+        "seq": seq,
+        "prev_hash": prev_hash,
+        "occurred_at": occurred_at,
+        "actor_kind": fields.get("actor_kind"),
+        "actor_id": fields.get("actor_id"),
+        "action": fields.get("action"),
+        "object_type": fields.get("object_type"),
+        "object_id": fields.get("object_id"),
+        "before": None if before is None else _normal(before),
+        "after": None if after is None else _normal(after),
+        "reason": fields.get("reason"),
+    }
     text = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
