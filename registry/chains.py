@@ -13,6 +13,7 @@ the audit rows are written), so it is held for little more than the commit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -51,21 +52,32 @@ class Advanced:
     audit_hash: str
 
 
+_TABLE = cast(sa.Table, ChainHead.__table__)
+# Built once: making an UPDATE ... RETURNING costs several times what running it does, and
+# these run in every writing transaction.
+_ADVANCE = (
+    sa.update(_TABLE)
+    .where(_TABLE.c.id == HEAD_ID)
+    .values(
+        log_size=_TABLE.c.log_size + sa.bindparam("log", type_=sa.BigInteger),
+        audit_size=_TABLE.c.audit_size + sa.bindparam("audit", type_=sa.BigInteger),
+    )
+    .returning(_TABLE.c.log_size, _TABLE.c.audit_size, _TABLE.c.audit_hash)
+)
+_SET_AUDIT_HASH = (
+    sa.update(_TABLE).where(_TABLE.c.id == HEAD_ID).values(audit_hash=sa.bindparam("value"))
+)
+
+
 def advance(session: Session, *, log: int = 0, audit: int = 0) -> Advanced:
     """Reserve ``log`` log indexes and ``audit`` audit positions, locking the heads until the
     transaction ends. Runs on the session's connection without an autoflush."""
-    statement = (
-        sa.update(ChainHead)
-        .where(ChainHead.id == HEAD_ID)
-        .values(log_size=ChainHead.log_size + log, audit_size=ChainHead.audit_size + audit)
-        .returning(ChainHead.log_size, ChainHead.audit_size, ChainHead.audit_hash)
-    )
     connection = session.connection()
-    row = connection.execute(statement).one_or_none()
+    row = connection.execute(_ADVANCE, {"log": log, "audit": audit}).one_or_none()
     if row is None:
         # A database made without the migrations' first row (it is never deleted).
         connection.execute(
-            sa.insert(ChainHead).values(
+            sa.insert(_TABLE).values(
                 id=HEAD_ID, log_size=log, audit_size=audit, audit_hash=GENESIS_HASH
             )
         )
@@ -74,9 +86,7 @@ def advance(session: Session, *, log: int = 0, audit: int = 0) -> Advanced:
 
 
 def set_audit_hash(session: Session, value: str) -> None:
-    session.connection().execute(
-        sa.update(ChainHead).where(ChainHead.id == HEAD_ID).values(audit_hash=value)
-    )
+    session.connection().execute(_SET_AUDIT_HASH, {"value": value})
 
 
 def read_head(session: Session) -> ChainHead | None:
