@@ -224,3 +224,17 @@ def test_verify_log_recomputes_everything_and_finds_an_altered_entry(session, ru
     rewrite_entry(session, 3)
     report = tlog.verify_log(session, runtime.signer)
     assert not report.ok and "checkpoint 9 does not match" in (report.problem or "")
+
+
+def test_the_worker_signs_checkpoints_at_the_configured_interval(session, runtime):
+    from registry.worker import Worker, default_jobs
+
+    jobs = [j for j in default_jobs(settings=runtime.settings) if j.name == "tlog-checkpoint"]
+    assert (
+        [j.interval_seconds for j in jobs] == [runtime.settings.TLOG_CHECKPOINT_INTERVAL] == [1.0]
+    )
+    append_data(session, DATA[:2])
+    session.commit()
+    worker = Worker(lambda: session, runtime.clock, jobs=jobs)
+    assert worker.run_round() == {"tlog-checkpoint": 1}
+    assert tlog.latest_checkpoint(session).note.startswith("creditreg.localhost/log\n2\n")
