@@ -23,6 +23,7 @@ from api import (
     screening,
     subjects,
     submissions,
+    tlog,
 )
 from api import monitoring as monitoring_api
 from api import objections as objections_api
@@ -94,4 +95,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(seller_ratings_api.bp)
     app.register_blueprint(monitoring_api.bp)
     app.register_blueprint(objections_api.bp)
+    app.register_blueprint(tlog.bp)
     app.after_request(_commit_unit_of_work)

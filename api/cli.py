@@ -26,6 +26,7 @@ from flask.cli import with_appcontext
 
 from api.client import RegistryClient, RegistryError, RequestSigner, registry_public_keys
 from api.httpsig import content_digest, verify_stored_request
+from api.tlog_cli import COMMANDS as LOG_COMMANDS
 from registry.cli import key_algorithm_option
 from registry.db import db
 from registry.members import KeyAlgorithm, MemberKey, jwk_thumbprint, load_public_key, public_jwk
@@ -147,6 +148,10 @@ def _receipt_check(submission: Submission) -> dict[str, Any]:
 @click.group("client")
 def client_group() -> None:
     """A member's tools: make a key, send records. Needs no registry configuration."""
+
+
+for _command in LOG_COMMANDS:  # verify-receipt, audit-log, verify-screening
+    client_group.add_command(_command)
 
 
 @client_group.command("keygen")

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, json, render_template
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields, validate
 
-from api import monitoring_openapi, problems
+from api import monitoring_openapi, problems, tlog_openapi
 from api.auth import ACCEPT_SIGNATURE
 from api.listings import (
     DecisionSchema,
@@ -875,6 +875,11 @@ def build_document() -> dict[str, Any]:
                 "body_digest": {"type": "string", "description": "RFC 9530 Content-Digest"},
                 "received_at": {"type": "string", "format": "date-time"},
                 "records": {"type": "array", "items": receipt_record},
+                "log_index": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "the submission's entry in the transparency log",
+                },
             },
         },
         "SignedReceipt": {
@@ -1147,6 +1152,7 @@ def build_document() -> dict[str, Any]:
     components.update(_report_components())
     components.update(monitoring_openapi.components())
     components.update(_objection_components())
+    components.update(tlog_openapi.components())
     paths: dict[str, Any] = {
         "/api/v1/submissions": {
             "post": {
@@ -1266,6 +1272,14 @@ def build_document() -> dict[str, Any]:
                         "required": False,
                         "schema": {"enum": ["json", "csv"]},
                     },
+                    {
+                        "name": "signed",
+                        "in": "query",
+                        "required": False,
+                        "description": "`true`: answer (at once) with a `SignedScreening`, "
+                        "the result signed with the query digest and the log checkpoint",
+                        "schema": {"enum": ["true", "false"]},
+                    },
                 ],
                 "requestBody": {
                     "required": True,
@@ -1289,7 +1303,20 @@ def build_document() -> dict[str, Any]:
                     },
                 },
                 "responses": {
-                    "200": SCREENING_RESULT,
+                    "200": {
+                        **SCREENING_RESULT,
+                        "content": {
+                            JSON: {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/ScreeningResult"},
+                                        {"$ref": "#/components/schemas/SignedScreening"},
+                                    ]
+                                }
+                            },
+                            **CSV_CONTENT,
+                        },
+                    },
                     "202": _json("ScreeningJob", "Queued as a job; follow Location."),
                     **_problem_responses(400, 401, 403, 415, 422, 429, 503),
                 },
@@ -1320,9 +1347,30 @@ def build_document() -> dict[str, Any]:
                         "required": False,
                         "schema": {"enum": ["json", "csv"]},
                     },
+                    {
+                        "name": "signed",
+                        "in": "query",
+                        "required": False,
+                        "description": "`true`: answer (at once) with a `SignedScreening`, "
+                        "the result signed with the query digest and the log checkpoint",
+                        "schema": {"enum": ["true", "false"]},
+                    },
                 ],
                 "responses": {
-                    "200": SCREENING_RESULT,
+                    "200": {
+                        **SCREENING_RESULT,
+                        "content": {
+                            JSON: {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/ScreeningResult"},
+                                        {"$ref": "#/components/schemas/SignedScreening"},
+                                    ]
+                                }
+                            },
+                            **CSV_CONTENT,
+                        },
+                    },
                     **_problem_responses(401, 403, 404, 409, 429),
                 },
             }
@@ -1530,6 +1578,7 @@ def build_document() -> dict[str, Any]:
     paths.update(_report_paths())
     paths.update(monitoring_openapi.paths(_problem_responses))
     paths.update(_objection_paths())
+    paths.update(tlog_openapi.paths(_problem_responses))
     return {
         "openapi": "3.1.0",
         "info": {

@@ -20,6 +20,7 @@ from flask.typing import ResponseReturnValue
 
 from api import problems
 from api.auth import current_caller, signed
+from api.tlog import signed_screening
 from registry.db import db
 from registry.errors import NotFound
 from registry.members import MemberRole
@@ -160,6 +161,13 @@ def create_screening() -> ResponseReturnValue:
     backend = current_app.extensions["creditreg.search"]
     results = screen(rows, backend_search(backend, db.session), thresholds())
     log_screening(caller.member_id, caller.key_id, str(purpose), results, now)
+    if request.args.get("signed") == "true":
+        document = {
+            "rows": results,
+            "summary": summary(results),
+            "thresholds": thresholds().__dict__,
+        }
+        return jsonify(signed_screening(caller, str(purpose), document, request.get_data()))
     return _result_response({"rows": results, "summary": summary(results)})
 
 

@@ -551,6 +551,29 @@ SETTINGS: tuple[Setting, ...] = (
         "worker process (0: no limit).",
         minimum=0,
     ),
+    # The transparency log (registry.tlog).
+    Setting(
+        "REGISTRY_NAME",
+        "str",
+        "creditreg.localhost",
+        "The registry's name (a host name): the transparency log's origin is <name>/log "
+        "unless TLOG_ORIGIN says otherwise.",
+    ),
+    Setting(
+        "TLOG_ORIGIN",
+        "str",
+        None,
+        "Origin line of the transparency log's checkpoints, and the name of the key that "
+        "signs them; default: REGISTRY_NAME/log. Never change it once checkpoints are out.",
+        optional=True,
+    ),
+    Setting(
+        "TLOG_CHECKPOINT_INTERVAL",
+        "float",
+        1.0,
+        "Seconds between two checkpoints of the transparency log (signed when it grew).",
+        minimum=0.05,
+    ),
     Setting("DEMO_SEED", "int", 20151001, "Seed of the generated demo dataset."),
     Setting("DEMO_SUBJECTS", "int", 3000, "Number of enterprises in the demo dataset.", minimum=10),
 )

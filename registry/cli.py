@@ -531,6 +531,7 @@ def register_commands(app: Flask) -> None:
     from registry.reports_cli import reports_group
     from registry.retention_cli import archive_group
     from registry.seller_ratings_cli import sellers_group
+    from registry.tlog_cli import audit_group, log_group
     from search.cli import search_group
 
     ratings_group.add_command(sellers_group)  # creditreg ratings sellers ...
@@ -543,6 +544,8 @@ def register_commands(app: Flask) -> None:
         reports_group,
         archive_group,
         monitoring_group,
+        log_group,
+        audit_group,
         db_group,
         members_group,
         keys_group,

@@ -230,9 +230,18 @@ def add_append_only(session: Session, model: type[Base], values: dict[str, Any])
     """
     deferred: dict[type[Base], list[dict[str, Any]]] | None = session.info.get(_DEFERRED_KEY)
     if deferred is None:
+        _prepare(session, model, [values])
         session.add(model(**values))
     else:
         deferred.setdefault(model, []).append(values)
+
+
+def _prepare(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """Let a model complete its rows just before they are written (the audit events take
+    their hash-chain positions here, as late in the transaction as possible)."""
+    prepare = getattr(model, "prepare_append_only", None)
+    if prepare is not None:
+        prepare(session, rows)
 
 
 @contextmanager
@@ -252,6 +261,7 @@ def deferred_inserts(session: Session) -> Iterator[None]:
     session.flush()
     order = {table.name: index for index, table in enumerate(Base.metadata.sorted_tables)}
     for model in sorted(deferred, key=lambda m: order[m.__tablename__]):  # type: ignore[attr-defined]
+        _prepare(session, model, deferred[model])
         # The table's own insert (not the ORM's bulk insert): the rows are plain values and
         # need none of the ORM's per-row bookkeeping. One executemany needs the same columns
         # in every row, so rows are grouped by their columns (a person and an enterprise,

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from registry import tlog
 from registry.audit import Actor, ActorKind, record_event
 from registry.clock import local_date
 from registry.db import deferred_inserts
@@ -272,7 +273,7 @@ def accept_submission(
         }
         touch_subjects(session, changed & known_subject_ids, at=now)
 
-        receipt = {
+        receipt: dict[str, Any] = {
             "type": RECEIPT_TYPE,
             "member_id": str(member.id),
             "key_id": evidence.key_id,
@@ -281,6 +282,10 @@ def accept_submission(
             "received_at": now.isoformat().replace("+00:00", "Z"),
             "records": accepted,
         }
+        # The log entry is made of the receipt's fields, and the receipt names its index.
+        receipt["log_index"] = tlog.append(
+            session, tlog.EntryKind.SUBMISSION, tlog.submission_entry(receipt), now
+        )
         submission.receipt = {
             "receipt": receipt,
             "receipt_signature": signer.sign(receipt),

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from registry import tlog
 from registry.audit import Actor, ActorKind, record_event
 from registry.calendar import WorkingCalendar
 from registry.clock import local_date
@@ -596,6 +597,7 @@ def _remove(
     entry.removal_reason = reason
     entry.outcome_note = note
     touch_subjects(session, [entry.subject_id], at=at)
+    tlog.append(session, tlog.EntryKind.LIST, tlog.list_entry(entry, "removed", at), at)
 
 
 def revoke(
@@ -631,6 +633,7 @@ def extend(
     entry.publish_until = add_months(entry.publish_until, months)
     entry.period_months += months
     touch_subjects(session, [entry.subject_id], at=at)
+    tlog.append(session, tlog.EntryKind.LIST, tlog.list_entry(entry, "extended", at), at)
     return entry
 
 
@@ -650,6 +653,7 @@ def publish_due(session: Session, now: datetime) -> int:
         entry.published_at = now
         entry.publish_until = add_months(now, entry.period_months)
         touch_subjects(session, [entry.subject_id], at=now)
+        tlog.append(session, tlog.EntryKind.LIST, tlog.list_entry(entry, "published", now), now)
         published += 1
     return published
 

@@ -6,6 +6,7 @@ Alembic's autogenerate and the models-versus-migrations check read the metadata 
 from registry import (
     access,
     audit,
+    chains,
     listings,
     members,
     monitoring,
@@ -22,6 +23,7 @@ from registry import (
     staff,
     subjects,
     submissions,
+    tlog,
     webhooks,
     worker,
 )
@@ -33,6 +35,7 @@ metadata = Base.metadata
 __all__ = [
     "access",
     "audit",
+    "chains",
     "listings",
     "members",
     "monitoring",
@@ -51,6 +54,7 @@ __all__ = [
     "staff",
     "subjects",
     "submissions",
+    "tlog",
     "webhooks",
     "worker",
 ]

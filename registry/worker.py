@@ -78,6 +78,11 @@ def default_jobs(
         # Periods end on calendar days: a record leaves at most five minutes into its day.
         jobs.append(Job("retention", 300.0, retention_job(settings)))
         jobs.extend(monitoring_jobs(settings))
+        from registry.tlog import checkpoint_job
+
+        jobs.append(
+            Job("tlog-checkpoint", settings.TLOG_CHECKPOINT_INTERVAL, checkpoint_job(settings))
+        )
     if sender is not None:
         from registry.notifications import send_pending
 

@@ -1,0 +1,213 @@
+"""The OpenAPI description of the transparency log's routes (merged into ``api.openapi``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from api.tlog import SCREENING_STATEMENT_TYPE
+
+JSON = "application/json"
+
+LOG_DESCRIPTION = (
+    "An append-only Merkle tree (RFC 9162: leaf SHA-256(0x00 || entry), node "
+    "SHA-256(0x01 || left || right)) of every accepted submission and every list "
+    "publication, extension and removal. Each entry is RFC 8785 canonical JSON; a submission's "
+    "entry is made of its receipt's fields, so a member can recompute its leaf. Checkpoints "
+    "are C2SP tlog-checkpoint signed notes (origin, size, base64 root; signature line "
+    "`— <origin> base64(key hash || Ed25519 signature)`) by the key of "
+    "`/api/v1/registry/keys`; the registry never signs two inconsistent ones. "
+    "`creditreg client verify-receipt` and `creditreg client audit-log` verify them."
+)
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(ref: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": _ref(ref)}}}
+
+
+def _query(name: str, minimum: int = 0) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": True,
+        "schema": {"type": "integer", "minimum": minimum},
+    }
+
+
+def components() -> dict[str, Any]:
+    hashes = {"type": "array", "items": {"type": "string", "description": "base64"}}
+    return {
+        "LogEntry": {
+            "type": "object",
+            "required": ["index", "kind", "entry", "entry_base64", "leaf_hash"],
+            "properties": {
+                "index": {"type": "integer", "minimum": 0},
+                "kind": {"enum": ["submission", "list"]},
+                "entry": {"type": "object", "description": "the entry, parsed"},
+                "entry_base64": {
+                    "type": "string",
+                    "description": "the entry's exact bytes (the leaf hashes these)",
+                },
+                "leaf_hash": {"type": "string", "description": "base64 SHA-256(0x00 || entry)"},
+            },
+        },
+        "InclusionProof": {
+            "type": "object",
+            "required": ["index", "tree_size", "proof"],
+            "properties": {
+                "index": {"type": "integer"},
+                "tree_size": {"type": "integer"},
+                "proof": hashes,
+            },
+        },
+        "ConsistencyProof": {
+            "type": "object",
+            "required": ["from", "to", "proof"],
+            "properties": {"from": {"type": "integer"}, "to": {"type": "integer"}, "proof": hashes},
+        },
+        "ReceiptWithProof": {
+            "allOf": [_ref("SignedReceipt")],
+            "type": "object",
+            "required": ["log_proof"],
+            "properties": {
+                "log_proof": {
+                    "type": "string",
+                    "description": "C2SP tlog-proof (`c2sp.org/tlog-proof@v1`): the entry as "
+                    "`extra`, its `index`, the inclusion proof hashes, a blank line, and the "
+                    "signed checkpoint they lead to. Verifies offline.",
+                }
+            },
+        },
+        "SignedScreening": {
+            "type": "object",
+            "description": "`signature` is Ed25519 (base64url) over the RFC 8785 form of "
+            "`statement`, by the key `registry_key_id`.",
+            "required": ["statement", "signature", "registry_key_id"],
+            "properties": {
+                "statement": {
+                    "type": "object",
+                    "required": [
+                        "type",
+                        "member_id",
+                        "key_id",
+                        "purpose",
+                        "query_digest",
+                        "issued_at",
+                        "checkpoint",
+                        "results",
+                    ],
+                    "properties": {
+                        "type": {"const": SCREENING_STATEMENT_TYPE},
+                        "member_id": {"type": "string", "format": "uuid"},
+                        "key_id": {"type": "string"},
+                        "purpose": {"type": "string"},
+                        "query_digest": {
+                            "type": "string",
+                            "description": "RFC 9530 Content-Digest of the request body",
+                        },
+                        "issued_at": {"type": "string", "format": "date-time"},
+                        "checkpoint": {
+                            "type": ["string", "null"],
+                            "description": "the latest signed checkpoint when it ran",
+                        },
+                        "results": _ref("ScreeningResult"),
+                    },
+                },
+                "signature": {"type": "string"},
+                "registry_key_id": {"type": "string"},
+            },
+        },
+    }
+
+
+def paths(problem_responses: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    public: list[Any] = []
+    return {
+        "/api/v1/log/checkpoint": {
+            "get": {
+                "operationId": "logCheckpoint",
+                "summary": "The transparency log's latest signed checkpoint",
+                "description": LOG_DESCRIPTION,
+                "security": public,
+                "responses": {
+                    "200": {
+                        "description": "A C2SP signed note.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    **problem_responses(404),
+                },
+            }
+        },
+        "/api/v1/log/entries/{index}": {
+            "get": {
+                "operationId": "logEntry",
+                "summary": "One entry of the transparency log",
+                "security": public,
+                "parameters": [
+                    {
+                        "name": "index",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 0},
+                    }
+                ],
+                "responses": {
+                    "200": _json("LogEntry", "The entry."),
+                    **problem_responses(404, 422),
+                },
+            }
+        },
+        "/api/v1/log/proof/inclusion": {
+            "get": {
+                "operationId": "logInclusionProof",
+                "summary": "Inclusion proof of an entry in the tree of a given size",
+                "description": "RFC 9162 2.1.3: the hashes to combine with the entry's leaf "
+                "hash to reach the root of the tree of `size` entries.",
+                "security": public,
+                "parameters": [_query("index"), _query("size", 1)],
+                "responses": {
+                    "200": _json("InclusionProof", "The proof."),
+                    **problem_responses(422),
+                },
+            }
+        },
+        "/api/v1/log/proof/consistency": {
+            "get": {
+                "operationId": "logConsistencyProof",
+                "summary": "Consistency proof between two tree sizes",
+                "description": "RFC 9162 2.1.4: proves the tree of `from` entries is a prefix "
+                "of the tree of `to` entries.",
+                "security": public,
+                "parameters": [_query("from"), _query("to")],
+                "responses": {
+                    "200": _json("ConsistencyProof", "The proof."),
+                    **problem_responses(422),
+                },
+            }
+        },
+        "/api/v1/submissions/{submission_id}/proof": {
+            "get": {
+                "operationId": "getSubmissionProof",
+                "summary": "A receipt with the proof that its submission is in the log",
+                "description": "Available once a signed checkpoint covers the receipt's "
+                "`log_index` (409 `proof-pending` until then, with Retry-After).",
+                "security": [{"memberSignature": []}],
+                "parameters": [
+                    {
+                        "name": "submission_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "maxLength": 128},
+                    }
+                ],
+                "responses": {
+                    "200": _json("ReceiptWithProof", "The receipt and its proof."),
+                    **problem_responses(401, 403, 404, 409, 429, 503),
+                },
+            }
+        },
+    }
