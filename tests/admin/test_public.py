@@ -51,3 +51,46 @@ def test_public_pages_are_rate_limited_per_address(make_app, database_url, migra
     other = client.get("/help/objections-and-repair", environ_base={"REMOTE_ADDR": "10.0.0.9"})
     assert other.status_code == 200
     assert client.get("/console/login").status_code == 200  # the console is not counted
+
+
+def test_the_subject_page_shows_the_rating_its_explanation_and_its_history(
+    client, session, runtime, clock, seeded
+):
+    from datetime import timedelta
+
+    from registry import ratings
+    from registry.audit import Actor, ActorKind
+    from registry.ratings import SubjectRating
+
+    import uuid
+
+    card = ratings.load_scorecard("2026-01")
+    reviewer = Actor(ActorKind.STAFF, "rev")
+    from registry.members import Member
+    from registry.records import upsert_record
+    from registry.subjects import Subject
+
+    subject_id = uuid.UUID(seeded.subject_id)
+    upsert_record(
+        session,
+        actor=TEST_ACTOR,
+        member=session.get(Member, uuid.UUID(seeded.regulator_id)),
+        subject=session.get(Subject, subject_id),
+        member_record_id="H-1",
+        fields={"category": "honour", "polarity": "positive", "authority": "某局"},
+        now=clock.now(),
+    )
+    ratings.propose_due(session, clock.now(), scorecard=card, auto_approve_unchanged=False)
+    [first] = session.query(SubjectRating).filter_by(subject_id=subject_id).all()
+    ratings.approve(session, first, reviewer=reviewer, at=clock.now())
+    clock.advance(timedelta(days=40))  # a month later the subject is scored again
+    ratings.requeue_aged(session, clock.now())
+    ratings.propose_due(session, clock.now(), scorecard=card, auto_approve_unchanged=True)
+    session.commit()
+    current = ratings.published_ratings(session, [subject_id])[subject_id]
+    assert current.id != first.id
+
+    page = client.get(f"/subjects/{seeded.subject_id}", headers={"Accept-Language": "en"})
+    text = page.get_data(as_text=True)
+    assert 'id="score-chart"' in text and "Earlier ratings" in text
+    assert f"<td>{first.score}</td>" in text
