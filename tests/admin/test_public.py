@@ -56,13 +56,12 @@ def test_public_pages_are_rate_limited_per_address(make_app, database_url, migra
 def test_the_subject_page_shows_the_rating_its_explanation_and_its_history(
     client, session, runtime, clock, seeded
 ):
+    import uuid
     from datetime import timedelta
 
     from registry import ratings
     from registry.audit import Actor, ActorKind
     from registry.ratings import SubjectRating
-
-    import uuid
 
     card = ratings.load_scorecard("2026-01")
     reviewer = Actor(ActorKind.STAFF, "rev")
