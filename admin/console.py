@@ -106,6 +106,8 @@ def requires(*roles: StaffRole) -> Callable[[F], F]:
                 abort(403)
             return view(*args, **kwargs)
 
+        # Read by the authorisation matrix test against api/permissions.py.
+        wrapper.staff_roles = tuple(str(r) for r in roles)  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate
