@@ -150,3 +150,84 @@ def test_the_audit_log_is_searchable(client, seeded):
     html = client.get("/console/admin/audit?action=staff_user.").get_data(as_text=True)
     assert "staff_user.signed_in" in html and "staff_user.created" in html
     assert client.get("/console/admin/audit?since=not-a-date").status_code == 200
+
+
+def test_reviewers_decide_ratings_in_the_console_four_eyes_beyond_one_grade(
+    client, seeded, session, clock
+):
+    import uuid
+
+    from registry import ratings
+    from registry.members import Member
+    from registry.records import upsert_record
+    from registry.subjects import Subject
+    from tests.factories import TEST_ACTOR
+
+    subject = session.get(Subject, uuid.UUID(seeded.subject_id))
+    upsert_record(
+        session,
+        actor=TEST_ACTOR,
+        member=session.get(Member, uuid.UUID(seeded.regulator_id)),
+        subject=subject,
+        member_record_id="P-1",
+        fields={
+            "category": "administrative_penalty",
+            "polarity": "negative",
+            "severity": "serious",
+            "authority": "北京市市场监督管理局",
+            "decided_at": clock.now().date(),
+        },
+        now=clock.now(),
+    )
+    card = ratings.load_scorecard("2026-01")
+    ratings.propose_due(session, clock.now(), scorecard=card, auto_approve_unchanged=False)
+    session.commit()
+    [proposal] = ratings.queue(session)  # 50, grade C
+    page = f"/console/review/ratings/{proposal.id}"
+
+    sign_in(client, "bob")
+    assert proposal.grade in client.get("/console/review/ratings").get_data(as_text=True)
+    # Two grades up: it waits for a second reviewer, and bob cannot be that reviewer.
+    assert (
+        post(client, page, page, action="override", grade="A", reason="罚款已撤销").status_code
+        == 303
+    )
+    session.refresh(proposal)
+    assert proposal.status == "awaiting_second"
+    post(client, page, page, action="confirm")
+    session.refresh(proposal)
+    assert proposal.status == "awaiting_second"
+    client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")})
+
+    sign_in(client, "alice", code=code_now(seeded, clock))
+    assert post(client, page, page, action="confirm").status_code == 303
+    session.refresh(proposal)
+    alice = session.scalar(sa.select(StaffUser).where(StaffUser.username == "alice"))
+    assert proposal.status == "published" and proposal.final_grade == "A"
+    assert proposal.second_reviewer == f"staff:{alice.id}"
+
+
+def test_an_administrator_revokes_a_members_key_with_a_reason(client, seeded, session, clock):
+    from registry.members import KeyStatus, MemberKey, add_key
+    from tests import factories
+    from tests.factories import TEST_ACTOR
+
+    bank = factories.member(session, roles=("querier",))
+    key = add_key(
+        session,
+        actor=TEST_ACTOR,
+        member=bank,
+        public_key_pem=factories.ed25519_public_pem(),
+        now=clock.now(),
+    )
+    session.commit()
+    sign_in(client, "ada")
+    page = "/console/admin/members"
+    action = f"/console/admin/keys/{key.id}/revoke"
+    post(client, action, page, reason="")  # a reason is required
+    session.refresh(key)
+    assert key.status == KeyStatus.ACTIVE
+    assert post(client, action, page, reason="key leaked").status_code == 303
+    revoked = session.get(MemberKey, key.id)
+    session.refresh(revoked)
+    assert revoked.status == KeyStatus.REVOKED and revoked.revoked_reason == "key leaked"
