@@ -438,7 +438,13 @@ def demo_command(
         # The demo is one process: the worker runs beside the server, so records sent
         # during the demo reach the index too.
         worker = _make_worker(runtime, search)
-        threading.Thread(target=worker.run_forever, name="demo-worker", daemon=True).start()
+
+        def run_worker() -> None:
+            # A thread has no application context of its own; the worker's sessions need it.
+            with app.app_context():
+                worker.run_forever()
+
+        threading.Thread(target=run_worker, name="demo-worker", daemon=True).start()
         serve_app(app, host or settings.HOST, port or settings.PORT, settings.SERVER_THREADS)
 
 
