@@ -50,32 +50,32 @@ def _sha256(path: Path) -> str:
 
 def table_counts(engine: Engine) -> dict[str, int]:
     """Rows per table (the FTS shadow tables and Alembic's own left out)."""
-    counts: dict[str, int] = {}
     with engine.connect() as connection:
-        for name in sorted(sa.inspect(connection).get_table_names()):
-            if name == "alembic_version" or name.startswith("search_fts"):
-                continue
-            table = sa.table(name)
-            counts[name] = int(
-                connection.scalar(sa.select(sa.func.count()).select_from(table)) or 0
-            )
+        return counts_on(connection)
+
+
+def counts_on(connection: sa.Connection) -> dict[str, int]:
+    """Rows per table as ``connection``'s transaction sees them."""
+    counts: dict[str, int] = {}
+    for name in sorted(sa.inspect(connection).get_table_names()):
+        if name == "alembic_version" or name.startswith("search_fts"):
+            continue
+        table = sa.table(name)
+        counts[name] = int(connection.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
     return counts
 
 
 def _libpq(engine_url: str) -> tuple[list[str], dict[str, str]]:
-    """Connection options for the PostgreSQL client programs; the password goes through
-    the environment, never the command line (where any local user could read it)."""
+    """Connection options for the PostgreSQL client programs: the URL as a libpq URI (its
+    query — sslmode, a socket directory — kept), the password through the environment, never
+    the command line (where any local user could read it)."""
     url = make_url(engine_url)
-    options = [
-        f"--host={url.host or '127.0.0.1'}",
-        f"--port={url.port or 5432}",
-        f"--username={url.username or 'postgres'}",
-        f"--dbname={url.database}",
-    ]
+    password = url.password
+    uri = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
     environment = dict(os.environ)
-    if url.password:
-        environment["PGPASSWORD"] = str(url.password)
-    return options, environment
+    if password:
+        environment["PGPASSWORD"] = str(password)
+    return [f"--dbname={uri}"], environment
 
 
 def _run(command: list[str], environment: dict[str, str]) -> None:
@@ -91,22 +91,20 @@ def backup(engine: Engine, out: Path, *, now: datetime) -> BackupResult:
     """Write a backup of the database behind ``engine`` to ``out`` and its manifest."""
     if out.exists():
         raise BackupError(f"{out} exists; a backup never overwrites a file")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with engine.connect() as connection:
-        revisions = sorted(migrate.current_revisions(connection))
-    counts = table_counts(engine)
     dialect = engine.dialect.name
-    if dialect == "postgresql":
-        options, environment = _libpq(engine.url.render_as_string(hide_password=False))
-        _run(["pg_dump", "--format=custom", "--no-owner", f"--file={out}", *options], environment)
-    elif dialect == "sqlite":
-        source_path = engine.url.database
-        if not source_path or source_path == ":memory:":
-            raise BackupError("an in-memory database has nothing to back up")
-        with sqlite3.connect(source_path) as source, sqlite3.connect(out) as target:
-            source.backup(target)
-    else:
+    if dialect not in ("postgresql", "sqlite"):
         raise BackupError(f"no backup for {dialect}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # The file holds every record and the identity vault's ciphertexts: owner-only.
+    out.touch(mode=0o600, exist_ok=False)
+    try:
+        if dialect == "postgresql":
+            revisions, counts = _dump_postgresql(engine, out)
+        else:
+            revisions, counts = _copy_sqlite(engine, out)
+    except BaseException:
+        out.unlink(missing_ok=True)  # never leave half a backup behind
+        raise
     manifest = {
         "format": MANIFEST_FORMAT,
         "database": dialect,
@@ -117,8 +115,55 @@ def backup(engine: Engine, out: Path, *, now: datetime) -> BackupResult:
         "sha256": _sha256(out),
         "bytes": out.stat().st_size,
     }
-    Path(f"{out}.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    manifest_path = Path(f"{out}.json")
+    manifest_path.touch(mode=0o600, exist_ok=False)
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return BackupResult(out, manifest)
+
+
+def _dump_postgresql(engine: Engine, out: Path) -> tuple[list[str], dict[str, int]]:
+    """pg_dump of one snapshot, the same one the row counts are read from: the registry
+    keeps writing meanwhile (nonces, the query log), so two snapshots would disagree."""
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            snapshot = connection.scalar(sa.text("SELECT pg_export_snapshot()"))
+            revisions = sorted(migrate.current_revisions(connection))
+            counts = counts_on(connection)
+            options, environment = _libpq(engine.url.render_as_string(hide_password=False))
+            _run(
+                [
+                    "pg_dump",
+                    "--format=custom",
+                    "--no-owner",
+                    f"--snapshot={snapshot}",
+                    f"--file={out}",
+                    *options,
+                ],
+                environment,
+            )
+    return revisions, counts
+
+
+def _copy_sqlite(engine: Engine, out: Path) -> tuple[list[str], dict[str, int]]:
+    """SQLite's online backup, then the counts read from the copy itself."""
+    source_path = engine.url.database
+    if not source_path or source_path == ":memory:":
+        raise BackupError("an in-memory database has nothing to back up")
+    source, target = sqlite3.connect(source_path), sqlite3.connect(out)
+    try:
+        source.backup(target)
+        # One self-contained file, whatever journal mode the registry runs in.
+        target.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        source.close()
+        target.close()
+    copy = sa.create_engine(f"sqlite:///{out}", poolclass=sa.pool.NullPool)
+    try:
+        with copy.connect() as connection:
+            return sorted(migrate.current_revisions(connection)), counts_on(connection)
+    finally:
+        copy.dispose()
 
 
 def read_manifest(backup_file: Path) -> dict[str, Any]:
@@ -165,8 +210,12 @@ def restore(backup_file: Path, engine: Engine) -> dict[str, Any]:
         if not target_path or target_path == ":memory:":
             raise BackupError("restore into a database file")
         engine.dispose()
-        with sqlite3.connect(backup_file) as source, sqlite3.connect(target_path) as target:
+        source, target = sqlite3.connect(backup_file), sqlite3.connect(target_path)
+        try:
             source.backup(target)
+        finally:
+            source.close()
+            target.close()
     engine.dispose()
     restored = table_counts(engine)
     if restored != manifest["tables"]:

@@ -74,6 +74,8 @@ def round_trip(source_url, target_url, make_app, clock, tmp_path):
         counts = table_counts(db.engine)
         result = backup(db.engine, tmp_path / "registry.backup", now=TEST_START)
     assert result.manifest["tables"] == counts
+    # Every record and the vault's ciphertexts are in it: readable by its owner only.
+    assert result.path.stat().st_mode & 0o777 == 0o600
     assert counts["subjects"] == 2 and counts["credit_records"] == 2
     assert counts["search_documents"] == 2
     with pytest.raises(BackupError, match="never overwrites"), app.app_context():
