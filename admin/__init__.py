@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
+from registry.clock import local_date
 from registry.db import db
 from registry.listings import ListEntry, ListingState
 from registry.members import Member
@@ -97,7 +98,7 @@ def subject_page(subject_id: str) -> ResponseReturnValue:
     if subject is None or subject.kind not in PUBLIC_KINDS:
         abort(404)
     runtime = current_runtime()
-    today = runtime.clock.now().date()
+    today = local_date(runtime.clock.now())
     view = subject_view(db.session, subject)
     # Only what the publication rules let the public see (registry.retention).
     records = db.session.scalars(

@@ -126,9 +126,27 @@ def authenticate() -> Caller | Response:
         max_validity_seconds=settings.SIGNATURE_MAX_VALIDITY,
         clock_skew_seconds=settings.SIGNATURE_CLOCK_SKEW,
     )
-    # The request's own session: the nonce is spent in the same transaction as whatever
-    # the request changes, so both commit together (see registry.access).
-    connection = db.session.connection()
+    if db.engine.dialect.name != "sqlite":
+        # The request's own session: the nonce is spent in the same transaction as whatever
+        # the request changes, so both commit together (see registry.access).
+        return _authenticate(db.session.connection(), now, policy, in_request=True)
+    # SQLite has one writer at a time: a nonce written in the request's transaction would
+    # hold the database for the whole request (a long screening would stall every other
+    # member). There the signature is checked and the nonce spent in a short transaction of
+    # its own, committed before the request's work begins.
+    session = db.new_session()
+    try:
+        outcome = _authenticate(session.connection(), now, policy, in_request=False)
+        session.commit()
+        return outcome
+    finally:
+        session.close()
+
+
+def _authenticate(
+    connection: Any, now: datetime, policy: VerificationPolicy, *, in_request: bool
+) -> Caller | Response:
+    settings = current_runtime().settings
 
     def lookup(key_id: str) -> tuple[KeyGrant, Any, str]:
         grant = load_key_grant(connection, key_id)
@@ -165,13 +183,14 @@ def authenticate() -> Caller | Response:
         expires_at=datetime.fromtimestamp(verified.expires, UTC),
     )
     counted = spend_nonce_and_count(connection, spent)
+    if in_request:
+        # If the request fails, its transaction rolls back with the nonce in it: the nonce
+        # is spent again on its own then (spend_nonce_of_failed_request).
+        g._creditreg_nonce = spent
     if counted is None:
         return _signature_problem(
             SignatureError("nonce-reused", "this nonce was already used with this key")
         )
-    # If the request fails, its transaction rolls back with the nonce in it: the nonce is
-    # spent again on its own then (spend_nonce_of_failed_request).
-    g._creditreg_nonce = spent
     count, window_end = counted
     caller = Caller(
         member_id=grant.member_id,

@@ -163,7 +163,51 @@ def _resolve(prefix: str, rows: list[tuple[str, Any]]) -> tuple[list[uuid.UUID],
                 )
             else:
                 by_id[label] = resolved
+    # A person is watched only with their consent to monitoring, held by this member.
+    persons = _persons_without_monitoring_consent(session, set(by_id.values()))
+    for label, subject_id in by_id.items():
+        if subject_id in persons:
+            errors.append(
+                {
+                    "field": f"{prefix}.{label}.subject_id",
+                    "message": "a person is watched only with a valid consent for monitoring "
+                    "(POST /api/v1/consents, purpose monitoring)",
+                }
+            )
     return sorted(set(by_id.values())), errors
+
+
+def _persons_without_monitoring_consent(
+    session: Any, subject_ids: set[uuid.UUID]
+) -> set[uuid.UUID]:
+    from registry.clock import local_date
+    from registry.reports import Consent
+
+    persons: set[uuid.UUID] = set()
+    for chunk in monitoring.chunks(sorted(subject_ids)):
+        persons.update(
+            session.scalars(
+                sa.select(Subject.id).where(
+                    Subject.id.in_(chunk), Subject.kind == SubjectKind.PERSON
+                )
+            )
+        )
+    if not persons:
+        return set()
+    today = local_date(current_runtime().clock.now())
+    consented = set(
+        session.scalars(
+            sa.select(Consent.subject_id).where(
+                Consent.member_id == current_caller().member_id,
+                Consent.subject_id.in_(sorted(persons)),
+                Consent.purpose == "monitoring",
+                Consent.revoked_at.is_(None),
+                Consent.given_on <= today,
+                Consent.valid_until >= today,
+            )
+        )
+    )
+    return persons - consented
 
 
 def _rows_or_problem() -> tuple[list[uuid.UUID], int] | Response:

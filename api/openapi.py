@@ -41,7 +41,7 @@ from api.schemas import (
     SubmissionSchema,
 )
 from api.seller_ratings import ScoresSchema, SellerRatingBatchSchema, SellerRatingSchema
-from api.subjects import PurposeSchema, SearchParamsSchema
+from api.subjects import SearchParamsSchema, SubjectParamsSchema
 from registry.intake import RECEIPT_TYPE
 from registry.listings import ListingState
 from registry.querylog import QueryPurpose
@@ -351,7 +351,7 @@ def _report_paths() -> dict[str, Any]:
                         "description": summary,
                         "content": {media_type: {"schema": {"type": "string"}}},
                     },
-                    **_problem_responses(401, 404, 429),
+                    **_problem_responses(401, 403, 404, 410, 429),
                 },
             }
         }
@@ -413,7 +413,7 @@ def _report_paths() -> dict[str, Any]:
                 "parameters": report_id,
                 "responses": {
                     "200": _json("CreditReport", "The stored report."),
-                    **_problem_responses(401, 404, 429),
+                    **_problem_responses(401, 403, 404, 410, 429),
                 },
             }
         },
@@ -1241,7 +1241,7 @@ def build_document() -> dict[str, Any]:
                         "required": True,
                         "schema": {"type": "string", "format": "uuid"},
                     },
-                    *_query_parameters(PurposeSchema()),
+                    *_query_parameters(SubjectParamsSchema()),
                 ],
                 "responses": {
                     "200": _json("Subject", "The subject."),

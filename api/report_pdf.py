@@ -77,7 +77,13 @@ def render_pdf(report: dict[str, Any], digest: str) -> bytes:
         _table(
             ["List", "Authority", "Document", "Since", "Until"],
             [
-                [e["list"], e["authority"], e["document_number"], e["published_at"], e["until"]]
+                [
+                    e["list"] + (" · disputed" if e.get("disputed") else ""),
+                    e["authority"],
+                    e["document_number"],
+                    e["published_at"],
+                    e["until"],
+                ]
                 for e in entries
             ],
             [20, 50, 45, 32, 32],
@@ -135,6 +141,27 @@ def render_pdf(report: dict[str, Any], digest: str) -> bytes:
         )
         story.append(Spacer(1, 3 * mm))
     if report["kind"] == "own":
+        story.append(_p("名单历史 / List history", HEADING))
+        history = report.get("list_history") or []
+        story.append(
+            _table(
+                ["List", "State", "Authority", "Published", "Removed"],
+                [
+                    [
+                        e["list"],
+                        e["state"]
+                        + (f" ({e['removal_reason']})" if e.get("removal_reason") else ""),
+                        e["authority"],
+                        e.get("published_at") or "–",
+                        e.get("removed_at") or "–",
+                    ]
+                    for e in history
+                ],
+                [20, 35, 55, 35, 35],
+            )
+            if history
+            else _p("Never on a list.")
+        )
         story.append(_p("查询记录 / Who looked", HEADING))
         queries = report.get("queries") or []
         story.append(

@@ -8,6 +8,7 @@ from ``/api/v1/reports/{id}``, by the member that asked for it only.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
@@ -47,6 +48,13 @@ OWN_REPORT_QUOTA = problems.register(
 )
 problems.map_domain_error(reports.ConsentRequired, CONSENT_REQUIRED)
 problems.map_domain_error(reports.OwnReportQuota, OWN_REPORT_QUOTA)
+REPORT_EXPIRED = problems.register(
+    "report-expired",
+    410,
+    "Report no longer available",
+    "A stored report is kept for REPORT_AVAILABLE_DAYS days; generate a new one.",
+)
+problems.map_domain_error(reports.ReportExpired, REPORT_EXPIRED)
 
 PURPOSES = [str(p) for p in QueryPurpose]
 
@@ -232,9 +240,20 @@ def own_report(subject_id: str) -> ResponseReturnValue:
 
 def _readable_report(report_id: str) -> reports.CreditReport:
     report = reports.get_report(db.session, report_id)
-    if report.member_id != current_caller().member_id:
+    caller = current_caller()
+    if report.member_id != caller.member_id:
         # Another member's report does not exist as far as this caller can tell.
         raise NotFound("no report with this id")
+    if report.kind == reports.ReportKind.MEMBER and str(MemberRole.QUERIER) not in caller.roles:
+        raise Forbidden("reading a report on a counterparty needs the querier role")
+    days = current_runtime().settings.REPORT_AVAILABLE_DAYS
+    if current_runtime().clock.now() > report.generated_at + timedelta(days=days):
+        # A stored report is a copy of a moment: past this, records may have left the
+        # registry (retention, repair) and the copy must not outlive them. Ask again.
+        raise reports.ReportExpired(
+            f"reports stay available for {days} days; generate a new one",
+            generated_at=report.content["generated_at"],
+        )
     return report
 
 

@@ -21,9 +21,11 @@ from api import problems
 from api.auth import current_caller, signed
 from registry.clock import local_date
 from registry.db import db
+from registry.errors import NotFound
 from registry.identifiers import IdentifierError, validate_id_number
 from registry.members import MemberRole
 from registry.querylog import QueryKind, QueryPurpose, log_query
+from registry.reports import check_consent
 from registry.runtime import current_runtime
 from registry.subjects import Subject, SubjectKind
 from search.documents import empty_counts, record_counts
@@ -68,7 +70,21 @@ class PurposeSchema(Schema):
     )
 
 
+CONSENT_FIELD = fields.String(
+    validate=validate.Length(min=1, max=64),
+    metadata={
+        "description": "a person is looked up only against a consent the member recorded "
+        "(POST /api/v1/consents), valid today and for the purpose stated: its id"
+    },
+)
+
+
+class SubjectParamsSchema(PurposeSchema):
+    consent = CONSENT_FIELD
+
+
 class SearchParamsSchema(PurposeSchema):
+    consent = CONSENT_FIELD
     q = fields.String(validate=validate.Length(min=1, max=200))
     kind = fields.String(validate=validate.OneOf([str(k) for k in SubjectKind]))
     region = fields.String(validate=validate.Regexp(r"^\d{6}$", error="a six-digit GB/T 2260 code"))
@@ -89,7 +105,34 @@ class SearchParamsSchema(PurposeSchema):
 
 # Schemas hold no per-request state; building one costs more than loading the parameters.
 SEARCH_PARAMS = SearchParamsSchema()
-PURPOSE_PARAMS = PurposeSchema()
+SUBJECT_PARAMS = SubjectParamsSchema()
+
+
+def _consent_for_number(id_hash: str, params: dict[str, Any]) -> Any:
+    """The member's consent for the person with this number, or the refusal."""
+    from registry.reports import ConsentRequired, own_consent
+
+    runtime = current_runtime()
+    caller = current_caller()
+    if not params.get("consent"):
+        raise ConsentRequired(
+            "a person is looked up only with the person's consent: name it in consent"
+        )
+    try:
+        consent = own_consent(db.session, caller.member, params["consent"])
+    except NotFound as exc:
+        raise ConsentRequired(exc.detail) from exc
+    subject = db.session.get(Subject, consent.subject_id)
+    if subject is None or subject.id_number_hash != id_hash:
+        raise ConsentRequired("the consent is for another person")
+    return check_consent(
+        db.session,
+        member=caller.member,
+        subject=subject,
+        consent_id=params["consent"],
+        purpose=params["purpose"],
+        at=runtime.clock.now(),
+    )
 
 
 def _load(schema: Schema) -> dict[str, Any] | Response:
@@ -121,6 +164,12 @@ def search_subjects() -> ResponseReturnValue:
         return problems.problem_response(
             problems.VALIDATION, f"{len(errors)} parameter error(s)", errors=errors
         )
+    if id_hash:
+        # A person: only with the person's consent, named and matching the number searched
+        # (so the search cannot tell whether an unknown number is registered).
+        consent = _consent_for_number(id_hash, params)
+        if isinstance(consent, Response):
+            return consent
     kinds = (
         (SubjectKind.PERSON,)
         if id_hash
@@ -182,7 +231,7 @@ def search_subjects() -> ResponseReturnValue:
 @signed(MemberRole.QUERIER)
 def get_subject(subject_id: str) -> ResponseReturnValue:
     """The subject as the database has it now."""
-    params = _load(PURPOSE_PARAMS)
+    params = _load(SUBJECT_PARAMS)
     if not isinstance(params, dict):
         return params
     session = db.session
@@ -193,6 +242,15 @@ def get_subject(subject_id: str) -> ResponseReturnValue:
     if subject is None:
         return problems.problem_response(problems.NOT_FOUND, "no subject with this id")
     caller = current_caller()
+    if subject.kind == SubjectKind.PERSON:
+        check_consent(
+            session,
+            member=caller.member,
+            subject=subject,
+            consent_id=params.get("consent"),
+            purpose=params["purpose"],
+            at=current_runtime().clock.now(),
+        )
     log_query(
         session,
         member_id=caller.member_id,

@@ -334,6 +334,13 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "REPORT_AVAILABLE_DAYS",
+        "int",
+        30,
+        "Days a generated report can be fetched again (as JSON, HTML, PDF) before it expires.",
+        minimum=1,
+    ),
+    Setting(
         "OWN_REPORTS_FREE_PER_YEAR",
         "int",
         2,

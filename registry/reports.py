@@ -41,6 +41,12 @@ class OwnReportQuota(Conflict):
     code = "own-report-quota"
 
 
+class ReportExpired(NotFound):
+    """A stored report past the days it stays available."""
+
+    code = "report-expired"
+
+
 class ReportKind(StrEnum):
     MEMBER = "member"  # a member's report on a counterparty
     OWN = "own"  # the subject's report on itself
@@ -421,6 +427,11 @@ def issue_report(
     """Generate, store and audit a report. An own report beyond the year's free ones is
     refused (Conflict with ``reason="own-report-quota"``)."""
     if kind == ReportKind.OWN:
+        # Two requests at once (the API and a staff counter) must not both be the second
+        # free report: the subject's row is held while counting and issuing.
+        from registry.ratings import lock_subjects
+
+        lock_subjects(session, [subject.id])
         used = own_reports_this_year(session, subject.id, at)
         if used >= own_reports_per_year:
             raise OwnReportQuota(

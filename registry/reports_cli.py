@@ -71,8 +71,9 @@ def own_report(subject_id: str, username: str, out: Path) -> None:
     except RegistryError as exc:
         session.rollback()
         raise click.ClickException(exc.detail) from exc
-    out.write_bytes(render(report, out.suffix.lower()))
-    session.commit()
+    rendered = render(report, out.suffix.lower())
+    session.commit()  # the registry records the report before anyone holds a copy
+    out.write_bytes(rendered)
     click.echo(f"report {report.id} written to {out}")
 
 

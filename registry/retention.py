@@ -26,9 +26,9 @@ Both effects run as one idempotent, batched worker job (:func:`retention_job`): 
 is audited and queues the subject (``touch_subjects``), so the search document, record counts
 and rating proposals follow in the same way as after any other change.
 
-Dates: a period that ends on a day ends at the start of that UTC day, as every date in the
-registry is compared with the clock's UTC date. A record therefore never leaves a day early;
-it leaves at most one job interval after the day begins.
+Dates: a period that ends on a day ends at the start of that day on the registry's calendar
+(REGISTRY_TIMEZONE), as every date in the registry is. A record therefore never leaves a day
+early; it leaves at most one job interval after the day begins.
 """
 
 from __future__ import annotations
@@ -38,8 +38,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as dtime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -47,7 +46,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.audit import Actor, ActorKind, record_event
-from registry.clock import local_date
+from registry.clock import local_date, start_of_day
 from registry.db import Base
 from registry.errors import Forbidden, NotFound
 from registry.outbox import touch_subjects
@@ -168,7 +167,8 @@ def publication_ends_on(record: CreditRecord, policy: RetentionPolicy) -> date |
 
 
 def _day_after(day: date) -> datetime:
-    return datetime.combine(day + timedelta(days=1), dtime(0), tzinfo=UTC)
+    """The first instant after ``day`` on the registry's calendar."""
+    return start_of_day(day + timedelta(days=1))
 
 
 def _started_by(first_dates: Iterable[Any], cutoff: date) -> sa.ColumnElement[bool]:

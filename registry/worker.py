@@ -57,13 +57,12 @@ def default_jobs(
     ``search`` is the app's search backend; without it the outbox is left for a worker
     that has one.
     """
-    from registry import access
     from registry.listings import run_list_jobs
     from registry.objections import escalate_due
 
     # Publications and expiries are checked every 15 s: at most a minute late.
     jobs = [
-        Job("purge-request-state", 60.0, access.purge_expired),
+        Job("purge-request-state", 60.0, _purge_nonces(settings)),
         Job("list-lifecycle", 15.0, run_list_jobs),
         # Unanswered objections go to the reviewers' queue at most a minute late.
         Job("objection-deadlines", 60.0, escalate_due),
@@ -113,6 +112,18 @@ def monitoring_jobs(settings: Any) -> list[Job]:
         Job("monitoring-changes", 1.0, change_job()),
         Job("monitoring-webhooks", 1.0, delivery_job(transport_from_settings(settings), policy)),
     ]
+
+
+def _purge_nonces(settings: Any) -> JobFunction:
+    """Nonces are kept past their signature's expiry for longer than the tolerated clock
+    skew, whatever SIGNATURE_CLOCK_SKEW says, so no purged nonce's signature can pass."""
+    from datetime import timedelta
+
+    from registry import access
+
+    skew = int(settings.SIGNATURE_CLOCK_SKEW) if settings is not None else 0
+    keep = max(access.NONCE_RETENTION, timedelta(seconds=skew + 60))
+    return lambda session, now: access.purge_expired(session, now, keep=keep)
 
 
 def worker_identity() -> str:

@@ -391,3 +391,36 @@ def test_production_refuses_http_webhooks_on_loopback():
             environ={**STRONG, "CREDITREG_MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK": "true"},
         )
     assert "MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK" in str(refused.value)
+
+
+def test_a_person_is_watched_only_with_a_consent_to_monitoring(session, runtime, bank):
+    from registry.subjects import register_subject
+    from tests.factories import TEST_ACTOR
+
+    person = register_subject(
+        session,
+        actor=TEST_ACTOR,
+        vault=runtime.vault,
+        kind="person",
+        name="张三",
+        id_number="11010519491231002X",
+    )
+    session.commit()
+    body = {"items": [{"subject_id": str(person.id)}]}
+    refused = bank.request("PUT", "/api/v1/monitoring/portfolio", body)
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"][0]["field"] == "items.0.subject_id"
+    consent = {
+        "subject_id": str(person.id),
+        "reference": "M-1",
+        "given_on": "2026-11-25",
+        "valid_until": "2027-11-25",
+    }
+    # Consent for another purpose is not consent to be watched.
+    assert (
+        bank.post("/api/v1/consents", {**consent, "purpose": "credit_assessment"}).status_code
+        == 201
+    )
+    assert bank.request("PUT", "/api/v1/monitoring/portfolio", body).status_code == 422
+    assert bank.post("/api/v1/consents", {**consent, "purpose": "monitoring"}).status_code == 201
+    assert bank.request("PUT", "/api/v1/monitoring/portfolio", body).status_code == 200

@@ -107,6 +107,11 @@ def test_a_report_on_an_enterprise_is_stored_logged_and_rendered(
     stranger = signed_member(session, client, clock, roles=("querier",))
     assert stranger.get(location).status_code == 404
     assert stranger.get(location + ".pdf").status_code == 404
+    # A stored copy does not outlive its days: records may have left the registry since.
+    clock.advance(timedelta(days=31))
+    expired = querier.get(location)
+    assert expired.status_code == 410
+    assert expired.get_json()["type"] == "/problems/report-expired"
 
 
 def test_a_report_on_a_person_needs_a_valid_consent_for_its_purpose(
@@ -239,6 +244,7 @@ def test_staff_issue_a_persons_own_report_within_the_same_quota(
     assert pdf.read_bytes().startswith(b"%PDF-")
     result, html = issue("own.html")
     assert result.exit_code == 0 and "1101**********002X" in html.read_text()
+    assert "List history" in html.read_text() and "Never on a list." in html.read_text()
     assert ID_NUMBER not in html.read_text()
     refused, _ = issue("third.json")
     assert refused.exit_code != 0 and "free reports" in refused.output

@@ -69,10 +69,31 @@ def test_search_finds_by_name_with_highlights_facets_and_logs_the_query(
 def test_a_person_is_found_by_id_number_only_and_the_number_never_shows(querier, loaded, session):
     by_name = lookup(querier, q="张三", purpose="credit_assessment").get_json()
     assert by_name["total"] == 0  # persons are not found by name
-    response = lookup(querier, id_number=ID_NUMBER.lower(), purpose="credit_assessment")
+    # Not without the person's consent: refused alike whether the number is known or not.
+    refused = lookup(querier, id_number=ID_NUMBER.lower(), purpose="credit_assessment")
+    assert refused.status_code == 403
+    assert refused.get_json()["type"] == "/problems/consent-required"
+    consent = querier.post(
+        "/api/v1/consents",
+        {
+            "id_number": ID_NUMBER,
+            "reference": "C-1",
+            "purpose": "credit_assessment",
+            "given_on": "2026-11-25",
+            "valid_until": "2027-02-25",
+        },
+    ).get_json()["id"]
+    response = lookup(
+        querier, id_number=ID_NUMBER.lower(), purpose="credit_assessment", consent=consent
+    )
     assert response.status_code == 200
     body = response.get_json()
     assert [hit["kind"] for hit in body["hits"]] == ["person"]
+    # The subject by id: a person only with the consent too, and for its purpose.
+    path = f"/api/v1/subjects/{body['hits'][0]['id']}"
+    assert querier.get(f"{path}?purpose=credit_assessment").status_code == 403
+    assert querier.get(f"{path}?purpose=monitoring&consent={consent}").status_code == 403
+    assert querier.get(f"{path}?purpose=credit_assessment&consent={consent}").status_code == 200
     entry = session.scalars(sa.select(QueryLogEntry)).all()[-1]
     for text in (response.get_data(as_text=True), json.dumps(entry.query, ensure_ascii=False)):
         assert ID_NUMBER not in text and ID_NUMBER[:14] not in text
