@@ -138,3 +138,12 @@ def test_dockerfile_ships_every_package_and_runs_unprivileged():
     for package in ("registry", "api", "search", "admin", "config", "migrations"):
         assert f"COPY {package} ./{package}" in dockerfile
     assert re.search(r"^USER (?!root)\w+", dockerfile, re.M)
+
+
+def test_the_access_log_never_keeps_a_query_string(compose):
+    # Lookups by ID number carry the number in the query: the access log shows paths only.
+    command = compose["services"]["app"]["command"]
+    log_format = command[command.index("--access-logformat") + 1]
+    assert "%(U)s" in log_format  # the path alone
+    for with_query in ("%(r)s", "%(q)s"):  # the request line, the query string
+        assert with_query not in log_format
