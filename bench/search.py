@@ -762,12 +762,23 @@ def main() -> None:
     )
     parser.add_argument("--server-threads", type=int, default=4)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure again on the database an earlier run loaded and indexed (same "
+        "--subjects, --seed and --database-url): no load, no indexing",
+    )
     args = parser.parse_args()
     api_rows = args.api_screening_rows
     command = " ".join([".venv/bin/python bench/search.py", *sys.argv[1:]])
     report = Report()
 
-    url = prepare_database(args)
+    if args.reuse:
+        url = args.database_url or sa.make_url(args.admin_url).set(
+            database=BENCH_DB
+        ).render_as_string(hide_password=False)
+    else:
+        url = prepare_database(args)
     engine = make_engine(url, pool_size=2)
     migrate.upgrade(engine)
     backend = SqlBackend(lambda: engine)
@@ -777,23 +788,28 @@ def main() -> None:
     report.add(f"command: `{command}`")
     report.add()
 
-    print(f"loading {args.subjects:,} subjects into {engine.url.database}", file=sys.stderr)
-    load_seconds, samples = load(engine, args.subjects, args.seed, keep)
-    maintain(engine)
-    print("indexing", file=sys.stderr)
-    documents, index_seconds = index_all(engine, backend, args.subjects)
-    maintain(engine)
-    report.add("| phase | count | seconds | rate |")
-    report.add("|---|---|---|---|")
-    report.add(
-        f"| load (Core executemany: subjects, names, outbox) | {args.subjects:,} subjects"
-        f" | {load_seconds:.1f} | {args.subjects / load_seconds:,.0f} subjects/s |"
-    )
-    report.add(
-        f"| indexing (drain_once loop, SQL backend) | {documents:,} documents"
-        f" | {index_seconds:.1f} | {documents / index_seconds:,.0f} documents/s |"
-    )
-    report.add()
+    if args.reuse:
+        # The same seed generates the same subjects: their samples, without loading them.
+        print(f"reusing {engine.url.database}; regenerating the samples", file=sys.stderr)
+        samples = [s for _, _, chunk in generate(args.subjects, args.seed, keep) for s in chunk]
+    else:
+        print(f"loading {args.subjects:,} subjects into {engine.url.database}", file=sys.stderr)
+        load_seconds, samples = load(engine, args.subjects, args.seed, keep)
+        maintain(engine)
+        print("indexing", file=sys.stderr)
+        documents, index_seconds = index_all(engine, backend, args.subjects)
+        maintain(engine)
+        report.add("| phase | count | seconds | rate |")
+        report.add("|---|---|---|---|")
+        report.add(
+            f"| load (Core executemany: subjects, names, outbox) | {args.subjects:,} subjects"
+            f" | {load_seconds:.1f} | {args.subjects / load_seconds:,.0f} subjects/s |"
+        )
+        report.add(
+            f"| indexing (drain_once loop, SQL backend) | {documents:,} documents"
+            f" | {index_seconds:.1f} | {documents / index_seconds:,.0f} documents/s |"
+        )
+        report.add()
 
     queries = make_lookups(samples, args.lookups, args.seed)
     tagged = make_screening(samples, max(args.screening_rows, api_rows), args.seed)
