@@ -42,7 +42,7 @@ from flask_login import (
 
 from admin import charts
 from admin.web import CSRF_KEY, safe_next
-from registry import listings, ratings, seller_ratings, staff_auth
+from registry import listings, objections, ratings, seller_ratings, staff_auth
 from registry.audit import Actor, ActorKind, AuditEvent
 from registry.db import db
 from registry.errors import InvalidInput, NotFound, RegistryError
@@ -182,6 +182,11 @@ def _history(object_type: str, object_id: str) -> list[AuditEvent]:
     )
 
 
+def _merged(*histories: list[AuditEvent]) -> list[AuditEvent]:
+    """Several objects' histories as one, in time order (an appeal and its rating)."""
+    return sorted((e for h in histories for e in h), key=lambda e: (e.occurred_at, e.id))
+
+
 # --- sign-in -----------------------------------------------------------------------------------
 
 
@@ -257,6 +262,16 @@ def queue_sizes() -> dict[str, int]:
         "repairs": count(
             sa.select(RepairApplication.id).where(RepairApplication.status == "filed")
         ),
+        "appeals": count(
+            sa.select(ratings.RatingAppeal.id).where(
+                ratings.RatingAppeal.status == ratings.AppealStatus.OPEN
+            )
+        ),
+        "escalated": count(
+            sa.select(objections.Objection.id).where(
+                objections.Objection.status == objections.ObjectionStatus.ESCALATED
+            )
+        ),
     }
 
 
@@ -317,6 +332,8 @@ def dashboard() -> ResponseReturnValue:
         "ratings": _("Ratings"),
         "sellers": _("Seller ratings"),
         "repairs": _("Repairs"),
+        "appeals": _("Appeals"),
+        "escalated": _("Escalated"),
     }
     chart_data = {
         "queues": [(queue_labels[k], v) for k, v in sizes.items()],
@@ -550,6 +567,141 @@ def review_rating_action(rating_id: str) -> ResponseReturnValue:
         steps[action],
         _("The rating decision is recorded."),
         url_for("console.review_rating", rating_id=rating.id),
+    )
+
+
+# --- reviewers: rating appeals -----------------------------------------------------------------
+
+
+def _appeal_or_404(appeal_id: str) -> ratings.RatingAppeal:
+    try:
+        return ratings.get_appeal(db.session, appeal_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/review/appeals")
+@requires(StaffRole.REVIEWER)
+def review_appeals() -> ResponseReturnValue:
+    appeals = ratings.open_appeals(db.session)
+    rated = {
+        r.id: r
+        for r in db.session.scalars(
+            sa.select(ratings.SubjectRating).where(
+                ratings.SubjectRating.id.in_({a.rating_id for a in appeals})
+            )
+        )
+    }
+    subjects = _subjects({r.subject_id for r in rated.values()})
+    return render_template("console/appeals.html", appeals=appeals, rated=rated, subjects=subjects)
+
+
+@bp.get("/review/appeals/<appeal_id>")
+@requires(StaffRole.REVIEWER)
+def review_appeal(appeal_id: str) -> ResponseReturnValue:
+    appeal = _appeal_or_404(appeal_id)
+    rating = ratings.get_rating(db.session, appeal.rating_id)
+    card = ratings.scorecard_from_settings(current_runtime().settings)
+    return render_template(
+        "console/appeal.html",
+        appeal=appeal,
+        rating=rating,
+        view=rating.summary(),
+        subject=db.session.get(Subject, rating.subject_id),
+        grades=list(card.grade_order),
+        history=_merged(
+            _history("rating_appeal", str(appeal.id)), _history("subject_rating", str(rating.id))
+        ),
+        earlier=[
+            r.summary(explanation=False) for r in ratings.history(db.session, rating.subject_id)
+        ],
+    )
+
+
+@bp.post("/review/appeals/<appeal_id>")
+@requires(StaffRole.REVIEWER)
+def review_appeal_action(appeal_id: str) -> ResponseReturnValue:
+    appeal = _appeal_or_404(appeal_id)
+    decision = _form("decision")
+    if decision not in ("uphold", "amend"):
+        abort(400)
+    grade = _form("grade") if decision == "amend" else None
+    card = ratings.scorecard_from_settings(current_runtime().settings)
+
+    def decide() -> None:
+        if decision == "amend" and not grade:
+            raise InvalidInput("an amendment needs a grade", {"grade": ["required"]})
+        ratings.decide_appeal(
+            db.session,
+            appeal,
+            reviewer=_me().actor,
+            grade=grade,
+            reason=_form("reason"),
+            scorecard=card,
+            at=_now(),
+        )
+
+    return _act(
+        decide,
+        _("The appeal decision is recorded."),
+        url_for("console.review_appeal", appeal_id=appeal.id),
+    )
+
+
+# --- reviewers: escalated objections to records and published entries --------------------------
+
+
+def _objection_or_404(objection_id: str) -> objections.Objection:
+    try:
+        return objections.get_objection(db.session, objection_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/review/escalated")
+@requires(StaffRole.REVIEWER)
+def review_escalated() -> ResponseReturnValue:
+    queue = objections.queue(db.session)
+    subjects = _subjects({o.subject_id for o in queue})
+    return render_template("console/escalated.html", queue=queue, subjects=subjects)
+
+
+@bp.get("/review/escalated/<objection_id>")
+@requires(StaffRole.REVIEWER)
+def review_escalated_objection(objection_id: str) -> ResponseReturnValue:
+    objection = _objection_or_404(objection_id)
+    item = objections.find_item(db.session, objection.item_kind, objection.item_id)
+    item_type = "credit_record" if item.record is not None else "list_entry"
+    return render_template(
+        "console/escalated_objection.html",
+        objection=objection,
+        view=objection.view(),
+        item=item,
+        entry_view=item.entry.summary() if item.entry is not None else None,
+        outcomes=[str(o) for o in objections.Outcome],
+        history=_merged(
+            _history("objection", str(objection.id)), _history(item_type, str(item.id))
+        ),
+    )
+
+
+@bp.post("/review/escalated/<objection_id>")
+@requires(StaffRole.REVIEWER)
+def decide_escalated_objection(objection_id: str) -> ResponseReturnValue:
+    objection = _objection_or_404(objection_id)
+    me = _me()
+    return _act(
+        lambda: objections.decide(
+            db.session,
+            objection,
+            reviewer=me.actor,
+            reviewer_regulator_id=me.staff.regulator_member_id,
+            outcome=_form("outcome"),
+            reason=_form("reason"),
+            at=_now(),
+        ),
+        _("The objection is decided."),
+        url_for("console.review_escalated_objection", objection_id=objection.id),
     )
 
 

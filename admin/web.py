@@ -133,7 +133,7 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 
 def init_app(app: Flask, *, public_blueprints: set[str]) -> None:
-    from flask_babel import Babel, format_datetime, format_decimal, format_number
+    from flask_babel import Babel, format_date, format_datetime, format_decimal, format_number
 
     Babel(
         app,
@@ -155,6 +155,7 @@ def init_app(app: Flask, *, public_blueprints: set[str]) -> None:
         current_language=select_language,
         format_number=format_number,
         format_decimal=format_decimal,
+        format_date=format_date,
         format_datetime=format_datetime,
     )
 

@@ -1,0 +1,174 @@
+"""The console's remaining actions through the test client: rating appeals and escalated
+objections (reviewers), withdraw, extend and revoke (regulator staff), members, keys and
+staff accounts (administrators), flagged seller ratings and repairs. Each is allowed to its
+role only, shows the domain's refusals, and is audited under the signed-in staff user."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from registry import objections, ratings, totp
+from registry.audit import Actor, ActorKind, AuditEvent
+from registry.members import Member
+from registry.records import upsert_record
+from registry.staff import StaffUser
+from registry.subjects import Subject
+from tests.console_helpers import csrf, post, seed, sign_in
+from tests.factories import TEST_ACTOR
+
+
+@pytest.fixture
+def seeded(session, runtime, clock):
+    return seed(session, runtime, clock.now())
+
+
+def sign_out(client):
+    client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")})
+
+
+def staff(session, username) -> StaffUser:
+    return session.scalar(sa.select(StaffUser).where(StaffUser.username == username))
+
+
+def events(session, action, object_id=None):
+    query = sa.select(AuditEvent).where(AuditEvent.action == action)
+    if object_id is not None:
+        query = query.where(AuditEvent.object_id == str(object_id))
+    return session.scalars(query).all()
+
+
+def penalty(session, seeded, clock, n=1):
+    return upsert_record(
+        session,
+        actor=TEST_ACTOR,
+        member=session.get(Member, uuid.UUID(seeded.regulator_id)),
+        subject=session.get(Subject, uuid.UUID(seeded.subject_id)),
+        member_record_id=f"P-{n}",
+        fields={
+            "category": "administrative_penalty",
+            "polarity": "negative",
+            "severity": "serious",
+            "authority": "北京市市场监督管理局",
+            "decided_at": clock.now().date(),
+        },
+        now=clock.now(),
+    )
+
+
+def flashed(response_page: str) -> bool:
+    return "Refused" in response_page or "未能执行" in response_page
+
+
+# --- reviewers: rating appeals ---------------------------------------------------------------
+
+
+@pytest.fixture
+def appeal(session, seeded, clock):
+    """A published grade C, approved by alice, appealed by the subject."""
+    penalty(session, seeded, clock)
+    card = ratings.load_scorecard("2026-01")
+    ratings.propose_due(session, clock.now(), scorecard=card, auto_approve_unchanged=False)
+    [proposal] = ratings.queue(session)
+    alice = Actor(ActorKind.STAFF, str(staff(session, "alice").id))
+    ratings.approve(session, proposal, reviewer=alice, at=clock.now())
+    filed = ratings.file_appeal(
+        session,
+        proposal,
+        applicant=ratings.subject_actor(proposal.subject_id),
+        grounds="罚款已缴清",
+        at=clock.now(),
+    )
+    session.commit()
+    return filed
+
+
+def test_a_reviewer_who_approved_the_rating_cannot_decide_its_appeal(
+    client, seeded, session, clock, appeal
+):
+    sign_in(client, "alice", code=totp.code_at(seeded.totp_secret, clock.now().timestamp()))
+    queue = client.get("/console/review/appeals").get_data(as_text=True)
+    assert str(appeal.id) in queue and "罚款已缴清" in queue
+    page = f"/console/review/appeals/{appeal.id}"
+    refused = post(client, page, page, decision="uphold", reason="评级无误")
+    assert refused.status_code == 303
+    shown = client.get(page).get_data(as_text=True)
+    assert flashed(shown) and "did not approve the rating" in shown
+    session.refresh(appeal)
+    assert appeal.status == "open"
+
+
+def test_a_reviewer_amends_an_appealed_rating_with_a_reason(client, seeded, session, appeal):
+    sign_in(client, "bob")
+    page = f"/console/review/appeals/{appeal.id}"
+    post(client, page, page, decision="amend", grade="B", reason="")  # a reason is required
+    session.refresh(appeal)
+    assert appeal.status == "open"
+    assert (
+        post(client, page, page, decision="amend", grade="B", reason="罚款已缴清").status_code
+        == 303
+    )
+    session.refresh(appeal)
+    assert appeal.status == "amended" and appeal.amended_rating_id is not None
+    amended = session.get(ratings.SubjectRating, appeal.amended_rating_id)
+    assert amended.status == "published" and amended.final_grade == "B"
+    [decided] = events(session, "rating.appeal_decided", appeal.id)
+    assert (decided.actor_kind, decided.actor_id) == ("staff", str(staff(session, "bob").id))
+    assert 'id="appeal-state">amended' in client.get(page).get_data(as_text=True)
+
+
+def test_a_reviewer_upholds_an_appealed_rating(client, seeded, session, appeal):
+    sign_in(client, "bob")
+    page = f"/console/review/appeals/{appeal.id}"
+    assert post(client, page, page, decision="uphold", reason="评级无误").status_code == 303
+    session.refresh(appeal)
+    assert appeal.status == "upheld" and appeal.decision_reason == "评级无误"
+
+
+# --- reviewers: escalated objections -----------------------------------------------------------
+
+
+@pytest.fixture
+def escalated(session, runtime, seeded, clock):
+    """An objection to a penalty record, unanswered past its 20 days."""
+    record, _changed = penalty(session, seeded, clock)
+    bank = session.get(Member, uuid.UUID(seeded.other_regulator_id))
+    objection = objections.file_objection(
+        session,
+        objections.find_item(session, "record", record.id),
+        actor=TEST_ACTOR,
+        member=bank,
+        for_subject=False,
+        grounds="处罚决定已被撤销",
+        statement=None,
+        answer_days=20,
+        at=clock.now(),
+    )
+    clock.advance(timedelta(days=21))
+    assert objections.escalate_due(session, clock.now()) == 1
+    session.commit()
+    return objection
+
+
+def test_a_reviewer_decides_an_escalated_objection(client, seeded, session, escalated):
+    sign_in(client, "bob")
+    queue = client.get("/console/review/escalated").get_data(as_text=True)
+    assert str(escalated.id) in queue
+    page = f"/console/review/escalated/{escalated.id}"
+    assert "处罚决定已被撤销" in client.get(page).get_data(as_text=True)
+    post(client, page, page, outcome="upheld", reason="")
+    assert flashed(client.get(page).get_data(as_text=True))
+    session.refresh(escalated)
+    assert escalated.status == "escalated"
+    assert post(client, page, page, outcome="upheld", reason="处罚决定有效").status_code == 303
+    session.refresh(escalated)
+    assert (escalated.status, escalated.outcome) == ("decided", "upheld")
+    [decided] = events(session, "objection.decided", escalated.id)
+    assert (decided.actor_kind, decided.actor_id) == ("staff", str(staff(session, "bob").id))
+
+
+def test_only_reviewers_see_the_appeal_and_objection_queues(client, seeded):
+    sign_in(client, "carol")
+    for path in ("/console/review/appeals", "/console/review/escalated"):
+        assert client.get(path).status_code == 403
