@@ -836,6 +836,54 @@ def regulator_listing(entry_id: str) -> ResponseReturnValue:
     )
 
 
+@bp.post("/regulator/listings/<entry_id>/<action>")
+@requires(StaffRole.REGULATOR)
+def regulator_listing_action(entry_id: str, action: str) -> ResponseReturnValue:
+    """Withdraw (before publication), extend or revoke one of our own entries, with a reason.
+    Another regulator's entry is a 404, as on its page."""
+    entry = _own_entry_or_404(entry_id)
+    me, regulator = _me(), _my_regulator()
+    reason = _form("reason")
+
+    def extend() -> None:
+        months = _form("months")
+        listings.extend(
+            db.session,
+            entry,
+            actor=me.actor,
+            months=int(months) if months.isdigit() else 0,
+            reason=reason,
+            at=_now(),
+            acting_for=regulator,
+        )
+
+    steps: dict[str, tuple[Callable[[], object], str]] = {
+        "withdraw": (
+            lambda: listings.withdraw(
+                db.session, entry, actor=me.actor, reason=reason, at=_now(), acting_for=regulator
+            ),
+            _("The entry is withdrawn."),
+        ),
+        "extend": (extend, _("The publication period is extended.")),
+        "revoke": (
+            lambda: listings.revoke(
+                db.session,
+                entry,
+                actor=me.actor,
+                role=listings.Role.PROPOSER,
+                reason=reason,
+                at=_now(),
+                acting_for=regulator,
+            ),
+            _("The entry is revoked and taken down."),
+        ),
+    }
+    if action not in steps:
+        abort(404)
+    step, done = steps[action]
+    return _act(step, done, url_for("console.regulator_listing", entry_id=entry.id))
+
+
 @bp.get("/regulator/repairs")
 @requires(StaffRole.REGULATOR)
 def regulator_repairs() -> ResponseReturnValue:

@@ -125,6 +125,7 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "console.propose_listing": REGULATOR_STAFF,
     "console.regulator_listings": REGULATOR_STAFF,
     "console.regulator_listing": REGULATOR_STAFF,
+    "console.regulator_listing_action": REGULATOR_STAFF,
     "console.regulator_repairs": REGULATOR_STAFF,
     "console.decide_repair": REGULATOR_STAFF,
 }

@@ -172,3 +172,97 @@ def test_only_reviewers_see_the_appeal_and_objection_queues(client, seeded):
     sign_in(client, "carol")
     for path in ("/console/review/appeals", "/console/review/escalated"):
         assert client.get(path).status_code == 403
+
+
+# --- regulator staff: withdraw, extend, revoke their own entries -------------------------------
+
+
+def test_regulator_staff_withdraw_their_own_proposal_with_a_reason(client, seeded, session):
+    from registry.listings import ListEntry
+    from tests.console_helpers import PROPOSAL
+
+    sign_in(client, "carol")
+    new = "/console/regulator/listings/new"
+    assert post(client, new, new, **PROPOSAL).status_code == 303
+    entry = session.scalar(sa.select(ListEntry))
+    page = f"/console/regulator/listings/{entry.id}"
+    action = f"{page}/withdraw"
+    assert 'action="' + action in client.get(page).get_data(as_text=True)
+    post(client, action, page, reason="")
+    assert flashed(client.get(page).get_data(as_text=True))
+    session.refresh(entry)
+    assert entry.state == "proposed"
+    sign_out(client)
+
+    sign_in(client, "dave")  # another regulator's staff: the entry does not exist for them
+    token = csrf(client, "/console/")
+    assert client.post(action, data={"reason": "x", "csrf_token": token}).status_code == 404
+    sign_out(client)
+
+    sign_in(client, "carol")
+    assert post(client, action, page, reason="材料需补充").status_code == 303
+    session.refresh(entry)
+    assert entry.state == "withdrawn" and entry.outcome_note == "材料需补充"
+    [withdrawn] = events(session, "listing.withdraw", entry.id)
+    assert (withdrawn.actor_kind, withdrawn.actor_id) == ("staff", str(staff(session, "carol").id))
+    # Withdrawn: nothing more to withdraw, and the form is gone.
+    assert 'action="' + action not in client.get(page).get_data(as_text=True)
+
+
+@pytest.fixture
+def published(session, seeded, clock):
+    from tests.monitoring_helpers import published_entry
+
+    entry = published_entry(
+        session,
+        session.get(Member, uuid.UUID(seeded.regulator_id)),
+        session.get(Subject, uuid.UUID(seeded.subject_id)),
+        clock,
+    )
+    session.commit()
+    return entry
+
+
+def test_regulator_staff_extend_and_revoke_a_published_entry(client, seeded, session, published):
+    page = f"/console/regulator/listings/{published.id}"
+    until = published.publish_until
+
+    sign_in(client, "dave")
+    token = csrf(client, "/console/")
+    for act in ("extend", "revoke"):
+        answer = client.post(
+            f"{page}/{act}", data={"months": "12", "reason": "x", "csrf_token": token}
+        )
+        assert answer.status_code == 404
+    sign_out(client)
+
+    sign_in(client, "bob")  # a reviewer does not act for the regulator here
+    token = csrf(client, "/console/")
+    assert (
+        client.post(f"{page}/revoke", data={"reason": "x", "csrf_token": token}).status_code == 403
+    )
+    sign_out(client)
+
+    sign_in(client, "carol")
+    html = client.get(page).get_data(as_text=True)
+    assert f"{page}/extend" in html and f"{page}/revoke" in html and f"{page}/withdraw" not in html
+    post(client, f"{page}/extend", page, months="40", reason="延长惩戒")  # at most 36
+    assert flashed(client.get(page).get_data(as_text=True))
+    session.refresh(published)
+    assert published.period_months == 36
+    assert post(client, f"{page}/extend", page, months="12", reason="延长惩戒").status_code == 303
+    session.refresh(published)
+    assert published.period_months == 48 and published.publish_until > until
+    assert post(client, f"{page}/revoke", page, reason="").status_code == 303
+    session.refresh(published)
+    assert published.state == "published"  # a reason is required
+    assert post(client, f"{page}/revoke", page, reason="认定决定已撤销").status_code == 303
+    session.refresh(published)
+    assert (published.state, published.removal_reason) == ("removed", "revoked")
+    carol = str(staff(session, "carol").id)
+    for action in ("listing.extend", "listing.revoke"):
+        [event] = events(session, action, published.id)
+        assert (event.actor_kind, event.actor_id) == ("staff", carol)
+    assert (
+        client.post(f"{page}/promote", data={"csrf_token": csrf(client, page)}).status_code == 404
+    )
