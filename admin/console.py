@@ -11,6 +11,7 @@ and is shown on the item's page. Commits happen once, in the app's after-request
 from __future__ import annotations
 
 import functools
+import secrets
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -42,15 +43,25 @@ from flask_login import (
 
 from admin import charts
 from admin.web import CSRF_KEY, safe_next
-from registry import listings, objections, ratings, seller_ratings, staff_auth
+from registry import listings, objections, ratings, seller_ratings, staff_auth, totp
 from registry.audit import Actor, ActorKind, AuditEvent
 from registry.db import db
 from registry.errors import InvalidInput, NotFound, RegistryError
 from registry.listings import ListEntry, ListingState, ListObjection, RepairApplication
-from registry.members import Member, MemberKey, revoke_key
+from registry.members import (
+    KeyAlgorithm,
+    Member,
+    MemberKey,
+    MemberKind,
+    MemberRole,
+    add_key,
+    add_member,
+    get_member,
+    revoke_key,
+)
 from registry.notifications import Notices
 from registry.runtime import current_runtime
-from registry.staff import StaffRole, StaffStatus, StaffUser
+from registry.staff import StaffRole, StaffStatus, StaffUser, add_staff_user
 from registry.subjects import Subject
 from registry.submissions import Submission
 
@@ -925,11 +936,83 @@ def decide_repair(application_id: str) -> ResponseReturnValue:
 # --- administrators ----------------------------------------------------------------------------
 
 
+def _members_page(
+    values: dict[str, Any] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    detail: str | None = None,
+) -> str:
+    members = db.session.scalars(sa.select(Member).order_by(Member.name)).all()
+    return render_template(
+        "console/members.html",
+        members=members,
+        kinds=[str(k) for k in MemberKind],
+        member_roles=[str(r) for r in MemberRole],
+        algorithms=[str(a) for a in KeyAlgorithm],
+        values=values or {"kind": "bank", "roles": []},
+        errors=errors or {},
+        detail=detail,
+    )
+
+
 @bp.get("/admin/members")
 @requires(StaffRole.ADMIN)
 def admin_members() -> ResponseReturnValue:
-    members = db.session.scalars(sa.select(Member).order_by(Member.name)).all()
-    return render_template("console/members.html", members=members)
+    return _members_page()
+
+
+@bp.post("/admin/members")
+@requires(StaffRole.ADMIN)
+def admin_add_member() -> ResponseReturnValue:
+    """Admit a member organisation; the form comes back with the domain's field errors."""
+    values: dict[str, Any] = {
+        "name": _form("name"),
+        "kind": _form("kind"),
+        "roles": request.form.getlist("roles"),
+        "uscc": _form("uscc"),
+        "platform_code": _form("platform_code"),
+    }
+    try:
+        member = add_member(
+            db.session,
+            actor=_me().actor,
+            name=values["name"],
+            kind=values["kind"],
+            roles=values["roles"],
+            uscc=values["uscc"] or None,
+            platform_code=values["platform_code"] or None,
+            now=_now(),
+        )
+    except RegistryError as exc:
+        db.session.rollback()
+        return _members_page(values, getattr(exc, "errors", {}), exc.detail), 422
+    flash(_("%(name)s is admitted.", name=member.name), "ok")
+    return redirect(url_for("console.admin_members", _anchor=f"member-{member.id}"), code=303)
+
+
+@bp.post("/admin/members/<member_id>/keys")
+@requires(StaffRole.ADMIN)
+def admin_add_key(member_id: str) -> ResponseReturnValue:
+    """Register a member's public key (PEM); its id is the key's JWK thumbprint."""
+    try:
+        member = get_member(db.session, member_id)
+    except NotFound:
+        abort(404)
+    back = url_for("console.admin_members", _anchor=f"member-{member.id}")
+    try:
+        key = add_key(
+            db.session,
+            actor=_me().actor,
+            member=member,
+            public_key_pem=request.form.get("public_key") or "",
+            algorithm=_form("algorithm") or KeyAlgorithm.ED25519,
+            now=_now(),
+        )
+    except RegistryError as exc:
+        _refused(exc)
+        return redirect(back, code=303)
+    # The thumbprint is public (it names the key in every signature), so a flash may carry it.
+    flash(_("The key is registered. Its key id: %(key_id)s", key_id=key.id), "ok")
+    return redirect(back, code=303)
 
 
 @bp.post("/admin/keys/<key_id>/revoke")
@@ -946,11 +1029,125 @@ def admin_revoke_key(key_id: str) -> ResponseReturnValue:
     )
 
 
+def _staff_page(
+    values: dict[str, Any] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    detail: str | None = None,
+) -> str:
+    users = db.session.scalars(sa.select(StaffUser).order_by(StaffUser.username)).all()
+    regulators = [
+        m
+        for m in db.session.scalars(
+            sa.select(Member).where(Member.kind == MemberKind.REGULATOR).order_by(Member.name)
+        )
+        if m.has_role(MemberRole.REGULATOR)
+    ]
+    return render_template(
+        "console/staff.html",
+        users=users,
+        now=_now(),
+        staff_roles=[str(r) for r in StaffRole],
+        regulators=regulators,
+        values=values or {"roles": []},
+        errors=errors or {},
+        detail=detail,
+    )
+
+
+def _staff_or_404(user_id: str) -> StaffUser:
+    try:
+        found = db.session.get(StaffUser, uuid.UUID(user_id))
+    except ValueError:
+        found = None
+    if found is None:
+        abort(404)
+    return found
+
+
+def _one_time(user: StaffUser, **shown: str) -> str:
+    """The page that shows a secret once: rendered in the answer to the POST itself (never
+    flashed: the session cookie is signed, not encrypted) and never stored in clear."""
+    return render_template("console/staff_secret.html", user=user, **shown)
+
+
+# Long enough to meet the password policy with room to spare: 120 random bits.
+INITIAL_PASSWORD_BYTES = 15
+
+
 @bp.get("/admin/staff")
 @requires(StaffRole.ADMIN)
 def admin_staff() -> ResponseReturnValue:
-    users = db.session.scalars(sa.select(StaffUser).order_by(StaffUser.username)).all()
-    return render_template("console/staff.html", users=users, now=_now())
+    return _staff_page()
+
+
+@bp.post("/admin/staff")
+@requires(StaffRole.ADMIN)
+def admin_add_staff() -> ResponseReturnValue:
+    """Create a staff account with a random initial password, shown once to the administrator
+    to hand over: nobody picks a weak one, and only its Argon2id hash is kept."""
+    values: dict[str, Any] = {
+        "username": _form("username"),
+        "display_name": _form("display_name"),
+        "roles": request.form.getlist("roles"),
+        "regulator_member": _form("regulator_member"),
+    }
+    regulator = None
+    if values["regulator_member"]:
+        try:
+            regulator = get_member(db.session, values["regulator_member"])
+        except NotFound:
+            regulator = None
+    password = secrets.token_urlsafe(INITIAL_PASSWORD_BYTES)
+    runtime = current_runtime()
+    try:
+        if values["regulator_member"] and regulator is None:
+            raise InvalidInput(
+                "the staff account cannot be created", {"regulator_member": ["no such member"]}
+            )
+        user = add_staff_user(
+            db.session,
+            actor=_me().actor,
+            passwords=runtime.passwords,
+            username=values["username"],
+            password=password,
+            roles=values["roles"],
+            display_name=values["display_name"] or None,
+            regulator_member=regulator,
+            now=runtime.clock.now(),
+        )
+    except RegistryError as exc:
+        db.session.rollback()
+        return _staff_page(values, getattr(exc, "errors", {}), exc.detail), 422
+    return _one_time(user, password=password)
+
+
+@bp.post("/admin/staff/<user_id>/unlock")
+@requires(StaffRole.ADMIN)
+def admin_unlock_staff(user_id: str) -> ResponseReturnValue:
+    user = _staff_or_404(user_id)
+    return _act(
+        lambda: staff_auth.unlock(db.session, user, actor=_me().actor, now=_now()),
+        _("%(username)s is unlocked.", username=user.username),
+        url_for("console.admin_staff"),
+    )
+
+
+@bp.post("/admin/staff/<user_id>/totp")
+@requires(StaffRole.ADMIN)
+def admin_enroll_totp(user_id: str) -> ResponseReturnValue:
+    """A new TOTP seed for the account (replacing any), shown once as a secret and an
+    ``otpauth://`` URI for the user's authenticator app."""
+    user = _staff_or_404(user_id)
+    try:
+        secret = staff_auth.enroll_totp(
+            db.session, user, vault=current_runtime().vault, actor=_me().actor, now=_now()
+        )
+    except RegistryError as exc:
+        _refused(exc)
+        return redirect(url_for("console.admin_staff"), code=303)
+    return _one_time(
+        user, totp_secret=secret, totp_uri=totp.provisioning_uri(secret, user.username)
+    )
 
 
 @bp.get("/admin/settings")

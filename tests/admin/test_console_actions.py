@@ -266,3 +266,124 @@ def test_regulator_staff_extend_and_revoke_a_published_entry(client, seeded, ses
     assert (
         client.post(f"{page}/promote", data={"csrf_token": csrf(client, page)}).status_code == 404
     )
+
+
+# --- administrators: members, keys, staff accounts ---------------------------------------------
+
+
+def test_an_administrator_admits_a_member_and_registers_its_key(client, seeded, session):
+    from registry.members import KeyStatus, MemberKey
+    from tests import factories
+
+    sign_in(client, "ada")
+    page = "/console/admin/members"
+    refused = post(client, page, page, name="", kind="bank", roles=["querier"], uscc="123")
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and 'id="uscc-error"' in html and 'id="name-error"' in html
+    admitted = post(
+        client,
+        page,
+        page,
+        name="示范银行",
+        kind="bank",
+        roles=["querier", "submitter"],
+        uscc="91310115MA1K3BTP2B",
+    )
+    assert admitted.status_code == 303
+    bank = session.scalar(sa.select(Member).where(Member.name == "示范银行"))
+    assert bank.roles == {"querier", "submitter"} and bank.uscc == "91310115MA1K3BTP2B"
+    [event] = events(session, "member.admitted", bank.id)
+    ada = str(staff(session, "ada").id)
+    assert (event.actor_kind, event.actor_id) == ("staff", ada)
+
+    action = f"/console/admin/members/{bank.id}/keys"
+    post(client, action, page, public_key="not a key", algorithm="ed25519")
+    assert flashed(client.get(page).get_data(as_text=True))
+    pem = factories.ed25519_public_pem()
+    assert post(client, action, page, public_key=pem, algorithm="ed25519").status_code == 303
+    [key] = session.scalars(sa.select(MemberKey).where(MemberKey.member_id == bank.id)).all()
+    assert key.status == KeyStatus.ACTIVE
+    assert key.id in client.get(page).get_data(as_text=True)  # the thumbprint, shown
+    [registered] = events(session, "key.registered", key.id)
+    assert registered.actor_id == ada
+    post(client, action, page, public_key=pem, algorithm="ed25519")  # the same key twice
+    assert "already registered" in client.get(page).get_data(as_text=True)
+
+
+def test_an_administrator_creates_a_staff_account_shown_its_password_once(client, seeded, session):
+    sign_in(client, "ada")
+    page = "/console/admin/staff"
+    refused = post(client, page, page, username="erin", roles=["regulator"])  # no regulator
+    assert refused.status_code == 422 and 'id="regulator_member-error"' in refused.get_data(
+        as_text=True
+    )
+    created = post(
+        client,
+        page,
+        page,
+        username="erin",
+        display_name="Erin",
+        roles=["regulator"],
+        regulator_member=seeded.regulator_id,
+    )
+    assert created.status_code == 200
+    html = created.get_data(as_text=True)
+    password = html.split('id="initial-password">')[1].split("<")[0]
+    assert len(password) >= 16 and created.headers["Cache-Control"] == "no-store"
+    erin = staff(session, "erin")
+    assert erin.roles == {"regulator"} and str(erin.regulator_member_id) == seeded.regulator_id
+    assert password not in erin.password_hash and password not in client.get(page).get_data(
+        as_text=True
+    )
+    [event] = events(session, "staff_user.created", erin.id)
+    assert event.actor_id == str(staff(session, "ada").id)
+    assert password not in str(event.after)
+    sign_out(client)
+    assert sign_in(client, "erin", password=password).status_code == 303
+    assert client.get("/console/regulator/listings").status_code == 200
+
+
+def test_an_administrator_unlocks_an_account_and_enrols_it_in_totp(client, seeded, session, clock):
+    for _ in range(5):
+        sign_in(client, "bob", password="not the password at all")
+    bob = staff(session, "bob")
+    session.refresh(bob)
+    assert bob.locked_until is not None
+
+    sign_in(client, "ada")
+    page = "/console/admin/staff"
+    assert f"/console/admin/staff/{bob.id}/unlock" in client.get(page).get_data(as_text=True)
+    assert post(client, f"/console/admin/staff/{bob.id}/unlock", page).status_code == 303
+    session.refresh(bob)
+    assert bob.locked_until is None and bob.failed_logins == 0
+    assert [e.actor_id for e in events(session, "staff_user.unlocked", bob.id)] == [
+        str(staff(session, "ada").id)
+    ]
+
+    enrolled = post(client, f"/console/admin/staff/{bob.id}/totp", page)
+    html = enrolled.get_data(as_text=True)
+    assert enrolled.status_code == 200 and "otpauth://totp/" in html
+    secret = html.split('id="totp-secret">')[1].split("<")[0]
+    session.refresh(bob)
+    assert bob.totp_secret and secret not in bob.totp_secret
+    assert secret not in client.get(page).get_data(as_text=True)
+    # From now on bob needs the code.
+    sign_out(client)
+    assert sign_in(client, "bob").status_code == 200
+    code = totp.code_at(secret, clock.now().timestamp())
+    assert sign_in(client, "bob", code=code).status_code == 303
+
+
+def test_only_administrators_manage_members_and_staff(client, seeded, session):
+    sign_in(client, "bob")
+    token = csrf(client, "/console/")
+    bob = staff(session, "bob")
+    for path in (
+        "/console/admin/members",
+        "/console/admin/staff",
+        f"/console/admin/members/{seeded.regulator_id}/keys",
+        f"/console/admin/staff/{bob.id}/unlock",
+        f"/console/admin/staff/{bob.id}/totp",
+    ):
+        assert client.post(path, data={"csrf_token": token}).status_code == 403
+    assert client.post("/console/admin/staff", data={"username": "x"}).status_code == 400  # CSRF
