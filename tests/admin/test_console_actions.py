@@ -387,3 +387,117 @@ def test_only_administrators_manage_members_and_staff(client, seeded, session):
     ):
         assert client.post(path, data={"csrf_token": token}).status_code == 403
     assert client.post("/console/admin/staff", data={"username": "x"}).status_code == 400  # CSRF
+
+
+# --- reviewers: flagged seller ratings ---------------------------------------------------------
+
+
+def test_a_reviewer_keeps_or_excludes_a_flagged_seller_rating(client, seeded, session, clock):
+    from registry.seller_ratings import SellerRating
+    from tests.api.test_seller_ratings import platform_member, rating, send
+
+    taobao = platform_member(session, client, clock, "taobao")
+    copied = "质量非常好，和描述完全一致，推荐购买！"
+    assert send(taobao, "a", [rating(n, text=copied) for n in (1, 2, 3)]).status_code == 201
+    flagged = session.scalars(
+        sa.select(SellerRating).where(SellerRating.review_state == "pending")
+    ).all()
+    assert len(flagged) == 3
+    kept, excluded = flagged[0], flagged[1]
+
+    sign_in(client, "carol")
+    assert client.get("/console/review/sellers").status_code == 403
+    sign_out(client)
+
+    sign_in(client, "bob")
+    queue = client.get("/console/review/sellers").get_data(as_text=True)
+    assert all(str(r.id) in queue for r in flagged)
+    page = f"/console/review/sellers/{kept.id}"
+    html = client.get(page).get_data(as_text=True)
+    assert "duplicate_text" in html and 'value="kept"' in html and 'value="excluded"' in html
+    post(client, page, page, decision="kept", reason="")
+    assert flashed(client.get(page).get_data(as_text=True))
+    session.refresh(kept)
+    assert kept.review_state == "pending"
+    assert post(client, page, page, decision="kept", reason="真实买家").status_code == 303
+    other = f"/console/review/sellers/{excluded.id}"
+    assert post(client, other, other, decision="excluded", reason="刷单").status_code == 303
+    session.refresh(kept)
+    session.refresh(excluded)
+    assert (kept.review_state, excluded.review_state) == ("kept", "excluded")
+    bob = str(staff(session, "bob").id)
+    for row, action in ((kept, "seller_rating.kept"), (excluded, "seller_rating.excluded")):
+        [event] = events(session, action, row.id)
+        assert (event.actor_kind, event.actor_id) == ("staff", bob)
+    # Kept, it can still be excluded later; not kept twice.
+    post(client, page, page, decision="kept", reason="again")
+    assert "cannot be kept" in client.get(page).get_data(as_text=True)
+
+
+# --- repairs: reviewers acknowledge, the proposing regulator's staff decide --------------------
+
+
+@pytest.fixture
+def repair(session, runtime, seeded, clock, published):
+    from registry import listings
+
+    clock.advance(timedelta(days=370))  # past the minimum period
+    application = listings.apply_for_repair(
+        session,
+        published,
+        actor=TEST_ACTOR,
+        correction_evidence="已缴清罚款并整改",
+        credit_commitment="本公司承诺依法诚信经营",
+        policy=listings.policy_from_settings(runtime.settings),
+        at=clock.now(),
+    )
+    session.commit()
+    return application
+
+
+def test_a_reviewer_acknowledges_and_the_regulator_decides_a_repair(
+    client, seeded, session, published, repair
+):
+    sign_in(client, "carol")
+    assert client.get("/console/review/repairs").status_code == 403
+    sign_out(client)
+
+    sign_in(client, "bob")
+    queue = "/console/review/repairs"
+    assert "已缴清罚款并整改" in client.get(queue).get_data(as_text=True)
+    ack = f"/console/review/repairs/{repair.id}/acknowledge"
+    assert post(client, ack, queue).status_code == 303
+    session.refresh(repair)
+    assert repair.status == "acknowledged" and repair.decide_by is not None
+    post(client, ack, queue)  # twice: the domain refuses
+    assert flashed(client.get(queue).get_data(as_text=True))
+    decide = f"/console/regulator/repairs/{repair.id}/decide"
+    token = csrf(client, "/console/")
+    assert client.post(decide, data={"decision": "grant", "csrf_token": token}).status_code == 403
+    sign_out(client)
+
+    sign_in(client, "dave")  # another regulator's staff: not theirs to decide
+    token = csrf(client, "/console/")
+    answer = client.post(decide, data={"decision": "grant", "reason": "x", "csrf_token": token})
+    assert answer.status_code == 404
+    assert "已缴清罚款并整改" not in client.get("/console/regulator/repairs").get_data(as_text=True)
+    sign_out(client)
+
+    sign_in(client, "carol")
+    page = "/console/regulator/repairs"
+    assert "已缴清罚款并整改" in client.get(page).get_data(as_text=True)
+    post(client, decide, page, decision="grant", reason="")
+    assert flashed(client.get(page).get_data(as_text=True))
+    assert post(client, decide, page, decision="grant", reason="整改到位").status_code == 303
+    session.refresh(repair)
+    session.refresh(published)
+    assert repair.status == "granted"
+    assert (published.state, published.removal_reason) == ("removed", "repaired")
+    carol, bob = str(staff(session, "carol").id), str(staff(session, "bob").id)
+    actors = {
+        e.action: e.actor_id
+        for e in session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.object_id == str(published.id))
+        )
+    }
+    assert actors["repair.acknowledged"] == bob and actors["repair.granted"] == carol
