@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from registry.clock import local_date
 from registry.db import db
@@ -147,7 +148,7 @@ def help_page() -> ResponseReturnValue:
     return render_template("help.html")
 
 
-LIST_TITLES = {"blacklist": "严重失信主体名单 · Blacklist", "redlist": "守信激励名单 · Redlist"}
+LIST_KINDS = ("blacklist", "redlist")
 
 
 @public.get("/lists/<list_kind>")
@@ -158,7 +159,7 @@ def list_page(list_kind: str) -> ResponseReturnValue:
 
     from api.listings import PublicListSchema, _published
 
-    if list_kind not in LIST_TITLES:
+    if list_kind not in LIST_KINDS:
         abort(404)
     try:
         params = PublicListSchema().load(request.args.to_dict())
@@ -175,8 +176,9 @@ def list_page(list_kind: str) -> ResponseReturnValue:
     return render_template(
         "list.html",
         list_kind=list_kind,
-        title=LIST_TITLES[list_kind],
-        entries=[entry.public_view() for entry in entries],
+        title=_("Blacklist") if list_kind == "blacklist" else _("Redlist"),
+        # The feeds' view, with the repair date as a date: the page words its own sentences.
+        entries=[{**entry.public_view(), "repair_from": entry.repair_from} for entry in entries],
         total=total,
         params=params,
         authorities=authorities,

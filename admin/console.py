@@ -11,6 +11,7 @@ and is shown on the item's page. Commits happen once, in the app's after-request
 from __future__ import annotations
 
 import functools
+import secrets
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -42,15 +43,25 @@ from flask_login import (
 
 from admin import charts
 from admin.web import CSRF_KEY, safe_next
-from registry import listings, ratings, seller_ratings, staff_auth
+from registry import listings, objections, ratings, seller_ratings, staff_auth, totp
 from registry.audit import Actor, ActorKind, AuditEvent
 from registry.db import db
 from registry.errors import InvalidInput, NotFound, RegistryError
 from registry.listings import ListEntry, ListingState, ListObjection, RepairApplication
-from registry.members import Member, MemberKey, revoke_key
+from registry.members import (
+    KeyAlgorithm,
+    Member,
+    MemberKey,
+    MemberKind,
+    MemberRole,
+    add_key,
+    add_member,
+    get_member,
+    revoke_key,
+)
 from registry.notifications import Notices
 from registry.runtime import current_runtime
-from registry.staff import StaffRole, StaffStatus, StaffUser
+from registry.staff import StaffRole, StaffStatus, StaffUser, add_staff_user
 from registry.subjects import Subject
 from registry.submissions import Submission
 
@@ -182,6 +193,11 @@ def _history(object_type: str, object_id: str) -> list[AuditEvent]:
     )
 
 
+def _merged(*histories: list[AuditEvent]) -> list[AuditEvent]:
+    """Several objects' histories as one, in time order (an appeal and its rating)."""
+    return sorted((e for h in histories for e in h), key=lambda e: (e.occurred_at, e.id))
+
+
 # --- sign-in -----------------------------------------------------------------------------------
 
 
@@ -257,6 +273,16 @@ def queue_sizes() -> dict[str, int]:
         "repairs": count(
             sa.select(RepairApplication.id).where(RepairApplication.status == "filed")
         ),
+        "appeals": count(
+            sa.select(ratings.RatingAppeal.id).where(
+                ratings.RatingAppeal.status == ratings.AppealStatus.OPEN
+            )
+        ),
+        "escalated": count(
+            sa.select(objections.Objection.id).where(
+                objections.Objection.status == objections.ObjectionStatus.ESCALATED
+            )
+        ),
     }
 
 
@@ -317,6 +343,8 @@ def dashboard() -> ResponseReturnValue:
         "ratings": _("Ratings"),
         "sellers": _("Seller ratings"),
         "repairs": _("Repairs"),
+        "appeals": _("Appeals"),
+        "escalated": _("Escalated"),
     }
     chart_data = {
         "queues": [(queue_labels[k], v) for k, v in sizes.items()],
@@ -553,6 +581,141 @@ def review_rating_action(rating_id: str) -> ResponseReturnValue:
     )
 
 
+# --- reviewers: rating appeals -----------------------------------------------------------------
+
+
+def _appeal_or_404(appeal_id: str) -> ratings.RatingAppeal:
+    try:
+        return ratings.get_appeal(db.session, appeal_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/review/appeals")
+@requires(StaffRole.REVIEWER)
+def review_appeals() -> ResponseReturnValue:
+    appeals = ratings.open_appeals(db.session)
+    rated = {
+        r.id: r
+        for r in db.session.scalars(
+            sa.select(ratings.SubjectRating).where(
+                ratings.SubjectRating.id.in_({a.rating_id for a in appeals})
+            )
+        )
+    }
+    subjects = _subjects({r.subject_id for r in rated.values()})
+    return render_template("console/appeals.html", appeals=appeals, rated=rated, subjects=subjects)
+
+
+@bp.get("/review/appeals/<appeal_id>")
+@requires(StaffRole.REVIEWER)
+def review_appeal(appeal_id: str) -> ResponseReturnValue:
+    appeal = _appeal_or_404(appeal_id)
+    rating = ratings.get_rating(db.session, appeal.rating_id)
+    card = ratings.scorecard_from_settings(current_runtime().settings)
+    return render_template(
+        "console/appeal.html",
+        appeal=appeal,
+        rating=rating,
+        view=rating.summary(),
+        subject=db.session.get(Subject, rating.subject_id),
+        grades=list(card.grade_order),
+        history=_merged(
+            _history("rating_appeal", str(appeal.id)), _history("subject_rating", str(rating.id))
+        ),
+        earlier=[
+            r.summary(explanation=False) for r in ratings.history(db.session, rating.subject_id)
+        ],
+    )
+
+
+@bp.post("/review/appeals/<appeal_id>")
+@requires(StaffRole.REVIEWER)
+def review_appeal_action(appeal_id: str) -> ResponseReturnValue:
+    appeal = _appeal_or_404(appeal_id)
+    decision = _form("decision")
+    if decision not in ("uphold", "amend"):
+        abort(400)
+    grade = _form("grade") if decision == "amend" else None
+    card = ratings.scorecard_from_settings(current_runtime().settings)
+
+    def decide() -> None:
+        if decision == "amend" and not grade:
+            raise InvalidInput("an amendment needs a grade", {"grade": ["required"]})
+        ratings.decide_appeal(
+            db.session,
+            appeal,
+            reviewer=_me().actor,
+            grade=grade,
+            reason=_form("reason"),
+            scorecard=card,
+            at=_now(),
+        )
+
+    return _act(
+        decide,
+        _("The appeal decision is recorded."),
+        url_for("console.review_appeal", appeal_id=appeal.id),
+    )
+
+
+# --- reviewers: escalated objections to records and published entries --------------------------
+
+
+def _objection_or_404(objection_id: str) -> objections.Objection:
+    try:
+        return objections.get_objection(db.session, objection_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/review/escalated")
+@requires(StaffRole.REVIEWER)
+def review_escalated() -> ResponseReturnValue:
+    queue = objections.queue(db.session)
+    subjects = _subjects({o.subject_id for o in queue})
+    return render_template("console/escalated.html", queue=queue, subjects=subjects)
+
+
+@bp.get("/review/escalated/<objection_id>")
+@requires(StaffRole.REVIEWER)
+def review_escalated_objection(objection_id: str) -> ResponseReturnValue:
+    objection = _objection_or_404(objection_id)
+    item = objections.find_item(db.session, objection.item_kind, objection.item_id)
+    item_type = "credit_record" if item.record is not None else "list_entry"
+    return render_template(
+        "console/escalated_objection.html",
+        objection=objection,
+        view=objection.view(),
+        item=item,
+        entry_view=item.entry.summary() if item.entry is not None else None,
+        outcomes=[str(o) for o in objections.Outcome],
+        history=_merged(
+            _history("objection", str(objection.id)), _history(item_type, str(item.id))
+        ),
+    )
+
+
+@bp.post("/review/escalated/<objection_id>")
+@requires(StaffRole.REVIEWER)
+def decide_escalated_objection(objection_id: str) -> ResponseReturnValue:
+    objection = _objection_or_404(objection_id)
+    me = _me()
+    return _act(
+        lambda: objections.decide(
+            db.session,
+            objection,
+            reviewer=me.actor,
+            reviewer_regulator_id=me.staff.regulator_member_id,
+            outcome=_form("outcome"),
+            reason=_form("reason"),
+            at=_now(),
+        ),
+        _("The objection is decided."),
+        url_for("console.review_escalated_objection", objection_id=objection.id),
+    )
+
+
 # --- reviewers: flagged seller ratings ---------------------------------------------------------
 
 
@@ -684,6 +847,54 @@ def regulator_listing(entry_id: str) -> ResponseReturnValue:
     )
 
 
+@bp.post("/regulator/listings/<entry_id>/<action>")
+@requires(StaffRole.REGULATOR)
+def regulator_listing_action(entry_id: str, action: str) -> ResponseReturnValue:
+    """Withdraw (before publication), extend or revoke one of our own entries, with a reason.
+    Another regulator's entry is a 404, as on its page."""
+    entry = _own_entry_or_404(entry_id)
+    me, regulator = _me(), _my_regulator()
+    reason = _form("reason")
+
+    def extend() -> None:
+        months = _form("months")
+        listings.extend(
+            db.session,
+            entry,
+            actor=me.actor,
+            months=int(months) if months.isdigit() else 0,
+            reason=reason,
+            at=_now(),
+            acting_for=regulator,
+        )
+
+    steps: dict[str, tuple[Callable[[], object], str]] = {
+        "withdraw": (
+            lambda: listings.withdraw(
+                db.session, entry, actor=me.actor, reason=reason, at=_now(), acting_for=regulator
+            ),
+            _("The entry is withdrawn."),
+        ),
+        "extend": (extend, _("The publication period is extended.")),
+        "revoke": (
+            lambda: listings.revoke(
+                db.session,
+                entry,
+                actor=me.actor,
+                role=listings.Role.PROPOSER,
+                reason=reason,
+                at=_now(),
+                acting_for=regulator,
+            ),
+            _("The entry is revoked and taken down."),
+        ),
+    }
+    if action not in steps:
+        abort(404)
+    step, done = steps[action]
+    return _act(step, done, url_for("console.regulator_listing", entry_id=entry.id))
+
+
 @bp.get("/regulator/repairs")
 @requires(StaffRole.REGULATOR)
 def regulator_repairs() -> ResponseReturnValue:
@@ -725,11 +936,83 @@ def decide_repair(application_id: str) -> ResponseReturnValue:
 # --- administrators ----------------------------------------------------------------------------
 
 
+def _members_page(
+    values: dict[str, Any] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    detail: str | None = None,
+) -> str:
+    members = db.session.scalars(sa.select(Member).order_by(Member.name)).all()
+    return render_template(
+        "console/members.html",
+        members=members,
+        kinds=[str(k) for k in MemberKind],
+        member_roles=[str(r) for r in MemberRole],
+        algorithms=[str(a) for a in KeyAlgorithm],
+        values=values or {"kind": "bank", "roles": []},
+        errors=errors or {},
+        detail=detail,
+    )
+
+
 @bp.get("/admin/members")
 @requires(StaffRole.ADMIN)
 def admin_members() -> ResponseReturnValue:
-    members = db.session.scalars(sa.select(Member).order_by(Member.name)).all()
-    return render_template("console/members.html", members=members)
+    return _members_page()
+
+
+@bp.post("/admin/members")
+@requires(StaffRole.ADMIN)
+def admin_add_member() -> ResponseReturnValue:
+    """Admit a member organisation; the form comes back with the domain's field errors."""
+    values: dict[str, Any] = {
+        "name": _form("name"),
+        "kind": _form("kind"),
+        "roles": request.form.getlist("roles"),
+        "uscc": _form("uscc"),
+        "platform_code": _form("platform_code"),
+    }
+    try:
+        member = add_member(
+            db.session,
+            actor=_me().actor,
+            name=values["name"],
+            kind=values["kind"],
+            roles=values["roles"],
+            uscc=values["uscc"] or None,
+            platform_code=values["platform_code"] or None,
+            now=_now(),
+        )
+    except RegistryError as exc:
+        db.session.rollback()
+        return _members_page(values, getattr(exc, "errors", {}), exc.detail), 422
+    flash(_("%(name)s is admitted.", name=member.name), "ok")
+    return redirect(url_for("console.admin_members", _anchor=f"member-{member.id}"), code=303)
+
+
+@bp.post("/admin/members/<member_id>/keys")
+@requires(StaffRole.ADMIN)
+def admin_add_key(member_id: str) -> ResponseReturnValue:
+    """Register a member's public key (PEM); its id is the key's JWK thumbprint."""
+    try:
+        member = get_member(db.session, member_id)
+    except NotFound:
+        abort(404)
+    back = url_for("console.admin_members", _anchor=f"member-{member.id}")
+    try:
+        key = add_key(
+            db.session,
+            actor=_me().actor,
+            member=member,
+            public_key_pem=request.form.get("public_key") or "",
+            algorithm=_form("algorithm") or KeyAlgorithm.ED25519,
+            now=_now(),
+        )
+    except RegistryError as exc:
+        _refused(exc)
+        return redirect(back, code=303)
+    # The thumbprint is public (it names the key in every signature), so a flash may carry it.
+    flash(_("The key is registered. Its key id: %(key_id)s", key_id=key.id), "ok")
+    return redirect(back, code=303)
 
 
 @bp.post("/admin/keys/<key_id>/revoke")
@@ -746,11 +1029,125 @@ def admin_revoke_key(key_id: str) -> ResponseReturnValue:
     )
 
 
+def _staff_page(
+    values: dict[str, Any] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    detail: str | None = None,
+) -> str:
+    users = db.session.scalars(sa.select(StaffUser).order_by(StaffUser.username)).all()
+    regulators = [
+        m
+        for m in db.session.scalars(
+            sa.select(Member).where(Member.kind == MemberKind.REGULATOR).order_by(Member.name)
+        )
+        if m.has_role(MemberRole.REGULATOR)
+    ]
+    return render_template(
+        "console/staff.html",
+        users=users,
+        now=_now(),
+        staff_roles=[str(r) for r in StaffRole],
+        regulators=regulators,
+        values=values or {"roles": []},
+        errors=errors or {},
+        detail=detail,
+    )
+
+
+def _staff_or_404(user_id: str) -> StaffUser:
+    try:
+        found = db.session.get(StaffUser, uuid.UUID(user_id))
+    except ValueError:
+        found = None
+    if found is None:
+        abort(404)
+    return found
+
+
+def _one_time(user: StaffUser, **shown: str) -> str:
+    """The page that shows a secret once: rendered in the answer to the POST itself (never
+    flashed: the session cookie is signed, not encrypted) and never stored in clear."""
+    return render_template("console/staff_secret.html", user=user, **shown)
+
+
+# Long enough to meet the password policy with room to spare: 120 random bits.
+INITIAL_PASSWORD_BYTES = 15
+
+
 @bp.get("/admin/staff")
 @requires(StaffRole.ADMIN)
 def admin_staff() -> ResponseReturnValue:
-    users = db.session.scalars(sa.select(StaffUser).order_by(StaffUser.username)).all()
-    return render_template("console/staff.html", users=users, now=_now())
+    return _staff_page()
+
+
+@bp.post("/admin/staff")
+@requires(StaffRole.ADMIN)
+def admin_add_staff() -> ResponseReturnValue:
+    """Create a staff account with a random initial password, shown once to the administrator
+    to hand over: nobody picks a weak one, and only its Argon2id hash is kept."""
+    values: dict[str, Any] = {
+        "username": _form("username"),
+        "display_name": _form("display_name"),
+        "roles": request.form.getlist("roles"),
+        "regulator_member": _form("regulator_member"),
+    }
+    regulator = None
+    if values["regulator_member"]:
+        try:
+            regulator = get_member(db.session, values["regulator_member"])
+        except NotFound:
+            regulator = None
+    password = secrets.token_urlsafe(INITIAL_PASSWORD_BYTES)
+    runtime = current_runtime()
+    try:
+        if values["regulator_member"] and regulator is None:
+            raise InvalidInput(
+                "the staff account cannot be created", {"regulator_member": ["no such member"]}
+            )
+        user = add_staff_user(
+            db.session,
+            actor=_me().actor,
+            passwords=runtime.passwords,
+            username=values["username"],
+            password=password,
+            roles=values["roles"],
+            display_name=values["display_name"] or None,
+            regulator_member=regulator,
+            now=runtime.clock.now(),
+        )
+    except RegistryError as exc:
+        db.session.rollback()
+        return _staff_page(values, getattr(exc, "errors", {}), exc.detail), 422
+    return _one_time(user, password=password)
+
+
+@bp.post("/admin/staff/<user_id>/unlock")
+@requires(StaffRole.ADMIN)
+def admin_unlock_staff(user_id: str) -> ResponseReturnValue:
+    user = _staff_or_404(user_id)
+    return _act(
+        lambda: staff_auth.unlock(db.session, user, actor=_me().actor, now=_now()),
+        _("%(username)s is unlocked.", username=user.username),
+        url_for("console.admin_staff"),
+    )
+
+
+@bp.post("/admin/staff/<user_id>/totp")
+@requires(StaffRole.ADMIN)
+def admin_enroll_totp(user_id: str) -> ResponseReturnValue:
+    """A new TOTP seed for the account (replacing any), shown once as a secret and an
+    ``otpauth://`` URI for the user's authenticator app."""
+    user = _staff_or_404(user_id)
+    try:
+        secret = staff_auth.enroll_totp(
+            db.session, user, vault=current_runtime().vault, actor=_me().actor, now=_now()
+        )
+    except RegistryError as exc:
+        _refused(exc)
+        return redirect(url_for("console.admin_staff"), code=303)
+    return _one_time(
+        user, totp_secret=secret, totp_uri=totp.provisioning_uri(secret, user.username)
+    )
 
 
 @bp.get("/admin/settings")

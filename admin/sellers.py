@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, render_template
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from registry import seller_ratings
 from registry.clock import local_date
@@ -82,11 +84,12 @@ def trend_bars(trend: list[dict[str, Any]]) -> list[Bar]:
 def seller_page(platform: str, shop_id: str) -> ResponseReturnValue:
     """A shop's ratings for consumers; no login."""
     runtime = current_runtime()
+    policy = seller_ratings.policy_from_settings(runtime.settings)
     view = seller_ratings.public_seller_view(
         db.session,
         platform,
         shop_id,
-        policy=seller_ratings.policy_from_settings(runtime.settings),
+        policy=policy,
         today=local_date(runtime.clock.now()),
     )
     if view is None:
@@ -95,15 +98,17 @@ def seller_page(platform: str, shop_id: str) -> ResponseReturnValue:
     return render_template(
         "seller.html",
         view=view,
+        as_of=date.fromisoformat(view["as_of"]),
+        same_buyer_days=policy.same_buyer_days,
         distribution=distribution_bars(lifetime["distribution"]) if lifetime["shown"] else [],
         trend=trend_bars(view["trend"]),
         chart_width=CHART_WIDTH,
         trend_height=TREND_HEIGHT,
         bar_step=BAR_HEIGHT + BAR_GAP,
         window_titles={
-            "30d": "30 days 近30天",
-            "90d": "90 days 近90天",
-            "365d": "12 months 近一年",
-            "lifetime": "Lifetime 全部",
+            "30d": _("Last 30 days"),
+            "90d": _("Last 90 days"),
+            "365d": _("Last 12 months"),
+            "lifetime": _("All time"),
         },
     )

@@ -122,6 +122,20 @@ class WindowCounter:
             return self._counts[key]
 
 
+def format_iso_date(value: str | None) -> str:
+    """An ISO 8601 date or timestamp from a view (as the feeds carry it), as a date in the
+    page's locale and the registry's time zone; empty for None."""
+    from datetime import date, datetime
+
+    from flask_babel import format_date
+
+    if not value:
+        return ""
+    if len(value) == 10:
+        return format_date(date.fromisoformat(value))
+    return format_date(datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
 def safe_next(target: str | None, default: str = "/") -> str:
     """A local path to return to (never another site)."""
     if not target:
@@ -133,7 +147,14 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 
 def init_app(app: Flask, *, public_blueprints: set[str]) -> None:
-    from flask_babel import Babel, format_datetime, format_decimal, format_number
+    from flask_babel import (
+        Babel,
+        format_date,
+        format_datetime,
+        format_decimal,
+        format_number,
+        format_percent,
+    )
 
     Babel(
         app,
@@ -155,7 +176,10 @@ def init_app(app: Flask, *, public_blueprints: set[str]) -> None:
         current_language=select_language,
         format_number=format_number,
         format_decimal=format_decimal,
+        format_date=format_date,
         format_datetime=format_datetime,
+        format_percent=format_percent,
+        format_iso_date=format_iso_date,
     )
 
     @app.before_request

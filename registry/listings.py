@@ -483,11 +483,24 @@ def send_notice(
 
 
 def withdraw(
-    session: Session, entry: ListEntry, *, actor: Actor, reason: str, at: datetime
+    session: Session,
+    entry: ListEntry,
+    *,
+    actor: Actor,
+    reason: str,
+    at: datetime,
+    acting_for: uuid.UUID | None = None,
 ) -> ListEntry:
-    _proposer_only(entry, actor)
+    """The proposer takes back an entry before publication. ``acting_for``: for a staff
+    actor, the regulator member the account acts for (as for :func:`decide_repair`).
+
+    :raises InvalidInput: no reason. :raises Forbidden: not the proposer.
+    """
+    if not reason or not reason.strip():
+        raise InvalidInput("a withdrawal needs a reason", {"reason": ["required"]})
+    _proposer_only(entry, actor, acting_for)
     _move(session, entry, "withdraw", actor=actor, role=Role.PROPOSER, at=at, reason=reason)
-    entry.outcome_note = reason
+    entry.outcome_note = reason.strip()
     return entry
 
 
@@ -601,12 +614,19 @@ def _remove(
 
 
 def revoke(
-    session: Session, entry: ListEntry, *, actor: Actor, role: Role, reason: str, at: datetime
+    session: Session,
+    entry: ListEntry,
+    *,
+    actor: Actor,
+    role: Role,
+    reason: str,
+    at: datetime,
+    acting_for: uuid.UUID | None = None,
 ) -> ListEntry:
     if not reason or not reason.strip():
         raise InvalidInput("a revocation needs a reason", {"reason": ["required"]})
     if role == Role.PROPOSER:
-        _proposer_only(entry, actor)
+        _proposer_only(entry, actor, acting_for)
     _remove(
         session, entry, "revoke", RemovalReason.REVOKED, actor=actor, role=role, note=reason, at=at
     )
@@ -617,7 +637,14 @@ MAX_EXTENSION_MONTHS = 36
 
 
 def extend(
-    session: Session, entry: ListEntry, *, actor: Actor, months: int, reason: str, at: datetime
+    session: Session,
+    entry: ListEntry,
+    *,
+    actor: Actor,
+    months: int,
+    reason: str,
+    at: datetime,
+    acting_for: uuid.UUID | None = None,
 ) -> ListEntry:
     """The authority extends a published entry's period (by 1 to 36 months)."""
     errors: dict[str, list[str]] = {}
@@ -627,7 +654,7 @@ def extend(
         errors["reason"] = ["required"]
     if errors:
         raise InvalidInput("the extension cannot be made", errors)
-    _proposer_only(entry, actor)
+    _proposer_only(entry, actor, acting_for)
     _move(session, entry, "extend", actor=actor, role=Role.PROPOSER, at=at, reason=reason)
     assert entry.publish_until is not None
     entry.publish_until = add_months(entry.publish_until, months)

@@ -1,11 +1,22 @@
 """zh-CN and en pages: the language follows the browser, the switch overrides it, and the
 committed catalogues are complete and compiled."""
 
+import uuid
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_date
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from flask_babel import refresh
+
+from registry.members import Member
+from registry.subjects import Subject, register_subject
+from tests.api.test_seller_ratings import platform_member, rating, send
+from tests.console_helpers import USCC, seed
+from tests.factories import TEST_ACTOR
+from tests.monitoring_helpers import published_entry
 
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "admin" / "translations"
 
@@ -48,3 +59,58 @@ def test_the_language_follows_the_browser_and_the_switch(client):
     assert "Staff console: sign in" in page.get_data(as_text=True)
     assert client.get("/language/en?next=https://evil.example/").headers["Location"] == "/"
     assert client.get("/language/fr").status_code == 404
+
+
+def test_the_list_and_seller_pages_speak_the_chosen_language_with_local_dates(
+    client, session, runtime, clock
+):
+    seeded = seed(session, runtime, clock.now())
+    entry = published_entry(
+        session,
+        session.get(Member, uuid.UUID(seeded.regulator_id)),
+        session.get(Subject, uuid.UUID(seeded.subject_id)),
+        clock,
+    )
+    taobao = platform_member(session, client, clock, "taobao")
+    register_subject(
+        session,
+        actor=TEST_ACTOR,
+        vault=runtime.vault,
+        kind="shop",
+        name="华信旗舰店",
+        platform=taobao.member,
+        shop_id="hx-001",
+        operator_uscc=USCC,
+    )
+    session.commit()
+    assert send(taobao, "a", [rating(n, shop="hx-001") for n in range(3)]).status_code == 201
+    published_on = entry.published_at.astimezone(ZoneInfo("Asia/Shanghai")).date()
+
+    english = {"Accept-Language": "en"}
+    chinese = {"Accept-Language": "zh-CN"}
+
+    def page(path, headers):
+        # The test's app context outlives requests; Flask-Babel keeps its locale on it.
+        refresh()
+        return client.get(path, headers=headers).get_data(as_text=True)
+
+    listed = page("/lists/blacklist", english)
+    assert "Published entries: 1." in listed and "Legal basis" in listed
+    assert format_date(published_on, locale="en") in listed
+    assert "认定机关" not in listed and "公示期" not in listed
+    listed = page("/lists/blacklist", chinese)
+    assert "公示记录：1条" in listed and "法律依据" in listed
+    assert format_date(published_on, locale="zh_CN") in listed
+    assert "Authority" not in listed and "Legal basis" not in listed
+
+    seller = page("/sellers/taobao/hx-001", english)
+    assert "Fewer than 10 ratings" in seller and "Operating company" in seller
+    assert "Blacklist" in seller and "经营主体" not in seller
+    assert format_date(published_on, locale="en") in seller
+    seller = page("/sellers/taobao/hx-001", chinese)
+    assert "评价数不足10条" in seller and "经营主体" in seller and "严重失信主体名单" in seller
+    assert "Operating company" not in seller and "Buyer ratings" not in seller
+    assert format_date(published_on, locale="zh_CN") in seller
+    # The machine feed is untouched: ISO dates, English field names.
+    feed = client.get("/api/v1/public/lists/blacklist").get_json()
+    assert feed["entries"][0]["published_at"].startswith(published_on.isoformat()[:4])

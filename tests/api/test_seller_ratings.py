@@ -410,7 +410,7 @@ def test_the_public_page_shows_summary_charts_and_the_operator(
     page = client.get("/sellers/taobao/hx-001")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "华信旗舰店" in html and "Fewer than 10 ratings" in html
+    assert "华信旗舰店" in html and "评价数不足10条" in html  # zh-CN, the default
     assert "<svg" not in html  # no summary, no chart
     assert "守信激励名单" in html and PROPOSAL["authority"] in html
     assert 'id="operator-grade"' in html

@@ -190,3 +190,34 @@ def test_a_locked_account_and_a_refused_role_in_the_browser(server, browser):
     response = page.goto(f"{base}/console/admin/members")
     assert response is not None and response.status == 403
     context.close()
+
+
+def test_the_home_page_works_from_the_keyboard(server, browser):
+    """The skip link is the first stop and leads into the page; the next stop is the search
+    box, and Enter submits it."""
+    app, base, _seeded = server
+    with app.app_context():
+        backend = current_app.extensions["creditreg.search"]
+        while drain_once(db.session, backend, current_runtime().clock.now()):
+            pass
+        db.session.commit()
+    context = browser.new_context(locale="en-GB")
+    context.set_default_timeout(5_000)
+    page = context.new_page()
+    page.goto(base + "/")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    assert skip.evaluate("element => element === document.activeElement")
+    box = skip.bounding_box()
+    assert box is not None and box["x"] >= 0  # on screen once focused (off-screen before)
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#content")
+    page.keyboard.press("Tab")
+    search = page.get_by_label("Name, USCC or shop id")
+    assert search.evaluate("element => element === document.activeElement")
+    page.keyboard.type(USCC)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"[?&]q=" + USCC))
+    page.get_by_role("link", name=NAME).wait_for()
+    shot(page, "08-keyboard-search")
+    context.close()
