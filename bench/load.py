@@ -468,7 +468,9 @@ def table(paced: Tally, greedy: Tally, elapsed: float) -> list[str]:
                 f"| {percentile(values, 0.99) * 1000:.1f} | {codes} |"
             )
     records = sum(len(r["records"]) for r in paced.receipts)
-    lines.append(f"\nrecords accepted: {records:,} ({records / elapsed:.1f}/s) in {elapsed:.1f} s")
+    lines.append(
+        f"\nrecord writes accepted: {records:,} ({records / elapsed:.1f}/s) in {elapsed:.1f} s"
+    )
     return lines
 
 
