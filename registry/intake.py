@@ -266,6 +266,10 @@ def accept_submission(
                     errors[f"records.{index}"] = detail
         if errors:
             raise InvalidInput("the submission was refused; nothing was stored", errors)
+        # Locks in the order the background jobs take them (records, then subjects in id
+        # order, then the chain head), so a submission and a job never wait on each other:
+        # the changed records are written now, before the subjects and the log.
+        session.flush()
         # Every known subject whose records changed gets a new search document (new
         # subjects were queued when they were created).
         changed = {

@@ -63,12 +63,15 @@ def touch_subjects(
     queue them, whatever else of theirs the caller changes. Unless ``rescore`` is False (a
     rating being published), they are also queued to be rated again."""
     from registry.monitoring import enqueue_monitoring
-    from registry.ratings import enqueue_ratings
+    from registry.ratings import enqueue_ratings, lock_subjects
     from registry.subjects import Subject
 
     changed = sorted(set(subject_ids))
     if not changed:
         return
+    # Rows are locked in id order first, as every other holder of subjects does: the
+    # update alone would lock them in the order it finds them, and deadlock with a job.
+    lock_subjects(session, changed)
     # A plain table update: one statement covers a whole submission.
     table = cast(sa.Table, Subject.__table__)
     session.execute(

@@ -382,6 +382,11 @@ def end_publications(
         .limit(batch)
         .with_for_update(skip_locked=True)
     ).all()
+    # The search document does not show publication, and the scorecard reads the penalty
+    # until its retention ends: the subject's revision and index follow, no new rating.
+    # Subjects before the audit events: every job takes the subjects' rows before the
+    # chain head, or two workers' jobs deadlock.
+    touch_subjects(session, {r.subject_id for r in records}, at=now, rescore=False)
     for record in records:
         ends = publication_ends_on(record, policy)
         assert ends is not None and ends <= today  # what the query selected
@@ -397,9 +402,6 @@ def end_publications(
             reason="the publication period of the penalty ended",
             at=now,
         )
-    # The search document does not show publication, and the scorecard reads the penalty
-    # until its retention ends: the subject's revision and index follow, no new rating.
-    touch_subjects(session, {r.subject_id for r in records}, at=now, rescore=False)
     return len(records)
 
 
@@ -422,6 +424,7 @@ def archive_expired(
     if not records:
         return 0
     ids = [record.id for record in records]
+    touch_subjects(session, {record.subject_id for record in records}, at=now)  # before events
     history: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for version in session.scalars(
         sa.select(CreditRecordVersion)
@@ -460,11 +463,9 @@ def archive_expired(
             reason=f"retention of negative information ended on {until.isoformat()}",
             at=now,
         )
-    subject_ids = {record.subject_id for record in records}
     session.flush()  # the archive copies exist before the live rows go
     session.execute(sa.delete(CreditRecordVersion).where(CreditRecordVersion.record_id.in_(ids)))
     session.execute(sa.delete(CreditRecord).where(CreditRecord.id.in_(ids)))
-    touch_subjects(session, subject_ids, at=now)
     return len(records)
 
 

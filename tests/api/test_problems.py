@@ -66,3 +66,37 @@ def test_a_successful_request_commits_once(app, client, session):
 
     assert client.post("/whole").status_code == 200
     assert session.scalar(sa.select(Member).where(Member.name == "applied")) is not None
+
+
+def test_a_database_away_is_a_503_with_retry_after_never_a_500(session, client, clock, monkeypatch):
+    # What a PostgreSQL restart looks like to a request: the key lookup of the signature
+    # check fails, or the commit does. Either way a 503 the client may retry, never a 500.
+    import sqlalchemy as sa
+
+    import api.auth
+    from tests.api.test_submissions import PENALTY, submit
+    from tests.signing import signed_member
+
+    member = signed_member(session, client, clock, roles=("submitter",))
+    away = sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    def refuse(*_args, **_kwargs):
+        raise away
+
+    with monkeypatch.context() as patched:
+        patched.setattr(api.auth, "load_key_grant", refuse)
+        response = submit(member, "during-restart", [PENALTY])
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.get_json()["type"] == "/problems/service-unavailable"
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sa.orm.Session, "commit", refuse)
+        response = submit(member, "during-restart", [PENALTY])
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert "nothing was applied" in response.get_json()["detail"]
+
+    # Sent again (a new nonce, the same submission id), it is accepted once.
+    assert submit(member, "during-restart", [PENALTY]).status_code == 201
+    assert submit(member, "during-restart", [PENALTY]).headers["Idempotent-Replayed"] == "true"

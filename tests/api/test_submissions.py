@@ -353,3 +353,34 @@ def test_shop_subjects_default_to_the_submitting_platform(session, client, clock
     assert response.status_code == 201, response.get_json()
     shop = session.scalar(sa.select(Subject).where(Subject.kind == "shop"))
     assert shop.platform_member_id == platform.member.id and shop.shop_id == "TH100001"
+
+
+def test_a_correction_takes_its_locks_in_the_order_the_jobs_take_them(
+    regulator, session, query_counter
+):
+    # The retention and rating jobs hold records, then subjects in id order, then the
+    # chain head. A submission that held the chain head while waiting for a record (or
+    # updated subjects in whatever order a scan found them) deadlocked with them under load.
+    subject = {"kind": "enterprise", "uscc": "91310115MA1K3BTP2B", "name": "上海示范有限公司"}
+    other = {**PENALTY, "record_id": "PEN-2", "subject": subject}
+    assert submit(regulator, "first", [PENALTY, other]).status_code == 201
+    changed = [{**r, "summary": "更正后的事由", "reason": "更正"} for r in (PENALTY, other)]
+    query_counter.clear()
+    assert submit(regulator, "correction", changed).status_code == 201
+    order = [s.split(maxsplit=3)[:3] for s in query_counter]
+    first = {
+        what: next(i for i, words in enumerate(order) if words[: len(what)] == list(what))
+        for what in (
+            ("UPDATE", "credit_records"),
+            ("UPDATE", "subjects"),
+            ("UPDATE", "chain_heads"),
+        )
+    }
+    assert first["UPDATE", "credit_records"] < first["UPDATE", "subjects"]
+    assert first["UPDATE", "subjects"] < first["UPDATE", "chain_heads"]
+    if session.get_bind().dialect.name == "postgresql":
+        locks = [
+            s for s in query_counter if s.startswith("SELECT subjects.id") and "FOR UPDATE" in s
+        ]
+        assert len(locks) == 1 and "ORDER BY subjects.id" in locks[0]
+        assert query_counter.index(locks[0]) < first["UPDATE", "subjects"]

@@ -529,3 +529,32 @@ def test_only_an_administrator_reads_the_archive_and_every_read_is_audited(cli_a
         ("archive.refused", "staff", "curiosity"),
         ("archive.refused", "system", "curiosity"),
     ]
+
+
+def test_the_jobs_hold_the_subjects_before_the_chain_head(
+    session, clock, subject, regulator, query_counter
+):
+    # The rating job locks subjects, then appends audit events (the chain head). A
+    # retention job that took the chain head first deadlocked with it from another worker.
+    add(session, clock, subject, regulator, "OLD", penalty(decided_at=date(2020, 1, 1)))
+    add(
+        session,
+        clock,
+        subject,
+        regulator,
+        "SERIOUS",
+        penalty(severity="serious", decided_at=date(2023, 11, 26), ended_at=None),
+    )
+    clock.advance(timedelta(days=1))
+    session.flush()
+    for step in (archive_expired, end_publications):
+        query_counter.clear()
+        assert step(session, clock.now(), policy=POLICY) == 1
+        session.flush()
+        subjects = next(
+            i
+            for i, s in enumerate(query_counter)
+            if "subjects" in s.split("WHERE")[0] and ("UPDATE subjects" in s or "FOR UPDATE" in s)
+        )
+        chain = next(i for i, s in enumerate(query_counter) if s.startswith("UPDATE chain_heads"))
+        assert subjects < chain, step.__name__
