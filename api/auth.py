@@ -23,6 +23,7 @@ from api import problems
 from api.httpsig import HttpRequest, SignatureError, VerificationPolicy, verify_request
 from registry.access import NonceUse, spend_nonce, spend_nonce_and_count
 from registry.db import db
+from registry.intake import Evidence
 from registry.members import (
     KeyAlgorithm,
     KeyGrant,
@@ -88,6 +89,18 @@ class Caller:
     signature_input: str
     signature: str
     signature_base: str
+
+    def evidence(self, *, content_type: str, body: bytes, body_digest: str) -> Evidence:
+        """What the registry keeps of this signed request to prove who sent what."""
+        return Evidence(
+            key_id=self.key_id,
+            content_type=content_type,
+            body=body,
+            body_digest=body_digest,
+            signature_input=self.signature_input,
+            signature=self.signature,
+            signature_base=self.signature_base,
+        )
 
     @property
     def member(self) -> Member:

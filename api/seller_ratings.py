@@ -173,14 +173,8 @@ def submit_ratings() -> ResponseReturnValue:
     )
     if errors:
         raise InvalidInput("the batch was refused; nothing was stored", _by_index(errors))
-    evidence = ratings.Evidence(
-        key_id=caller.key_id,
-        content_type=request.content_type or "application/json",
-        body=body,
-        body_digest=digest,
-        signature_input=caller.signature_input,
-        signature=caller.signature,
-        signature_base=caller.signature_base,
+    evidence = caller.evidence(
+        content_type=request.content_type or "application/json", body=body, body_digest=digest
     )
     batch = ratings.accept_batch(
         session,

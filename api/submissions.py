@@ -87,14 +87,8 @@ def create_submission() -> ResponseReturnValue:
     except ValidationError as exc:
         return problems.validation_problem(exc, "{count} field error(s); nothing was stored")
 
-    evidence = intake.Evidence(
-        key_id=caller.key_id,
-        content_type=request.content_type or mimetype,
-        body=body,
-        body_digest=digest,
-        signature_input=caller.signature_input,
-        signature=caller.signature,
-        signature_base=caller.signature_base,
+    evidence = caller.evidence(
+        content_type=request.content_type or mimetype, body=body, body_digest=digest
     )
     submission = intake.accept_submission(
         session,

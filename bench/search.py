@@ -29,8 +29,8 @@ Without ``--database-url`` it creates the scratch database ``creditreg_bench_sea
    (started on a free port with the rate limit lifted) over one keep-alive connection;
    signing happens before the clock starts. The two runs of a query follow each other, the
    order alternating from query to query, so both find the database equally warm. p50 and
-   p99 of both, and their ratio (goal: API at most 2x bare). For reference: unsigned ``GET /healthz``
-   and signed ``GET /api/v1/subjects/{id}`` on the same connection.
+   p99 of both, and their ratio (goal: API at most 2x bare). For reference: unsigned
+   ``GET /healthz`` and signed ``GET /api/v1/subjects/{id}`` on the same connection.
 4. Screening: ``--screening-rows`` rows (35 % exact current names, 10 % the name in
    Traditional characters, 10 % with another legal form, 10 % USCC alone, 10 % USCC and
    name, 25 % plausible names that exist nowhere; a third of the name rows carry a region)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g
@@ -271,3 +271,22 @@ def deferred_inserts(session: Session) -> Iterator[None]:
             groups.setdefault(tuple(sorted(row)), []).append(row)
         for rows in groups.values():
             session.execute(model.__table__.insert(), rows)  # type: ignore[attr-defined]
+
+
+Row = TypeVar("Row", bound=Base)
+
+
+def get_by_id(session: Session, model: type[Row], raw_id: str | uuid.UUID, *, what: str) -> Row:
+    """The ``model`` row whose primary key is ``raw_id`` (a UUID, or its text as it arrived
+    in a URL). A malformed id names no row: NotFound("no <what> with this id") either way.
+    """
+    from registry.errors import NotFound
+
+    try:
+        key = raw_id if isinstance(raw_id, uuid.UUID) else uuid.UUID(str(raw_id))
+    except ValueError:
+        key = None
+    found = session.get(model, key) if key is not None else None
+    if found is None:
+        raise NotFound(f"no {what} with this id")
+    return found

@@ -7,6 +7,7 @@ submission id with the same body returns the first receipt and changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import uuid
 from dataclasses import dataclass
@@ -59,6 +60,11 @@ class Evidence:
     signature_input: str
     signature: str
     signature_base: str
+
+    def columns(self) -> dict[str, Any]:
+        """The evidence columns every signed intake stores (submissions, seller-rating
+        batches), under the same names."""
+        return dataclasses.asdict(self)
 
 
 def find_submission(session: Session, member: Member, submission_id: str) -> Submission | None:
@@ -213,14 +219,8 @@ def accept_submission(
         submission = Submission(
             id=uuid.uuid4(),
             member_id=member.id,
-            key_id=evidence.key_id,
             submission_id=submission_id,
-            content_type=evidence.content_type,
-            body=evidence.body,
-            body_digest=evidence.body_digest,
-            signature_input=evidence.signature_input,
-            signature=evidence.signature,
-            signature_base=evidence.signature_base,
+            **evidence.columns(),
             received_at=now,
             record_count=len(records),
         )

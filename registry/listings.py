@@ -24,7 +24,7 @@ from registry import tlog
 from registry.audit import Actor, ActorKind, record_event
 from registry.calendar import WorkingCalendar
 from registry.clock import local_date
-from registry.db import Base, one_of, uuid_pk
+from registry.db import Base, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.outbox import touch_subjects
 from registry.subjects import Subject
@@ -389,13 +389,7 @@ def propose_listing(
 
 
 def get_entry(session: Session, entry_id: str | uuid.UUID) -> ListEntry:
-    try:
-        entry = session.get(ListEntry, uuid.UUID(str(entry_id)))
-    except ValueError:
-        entry = None
-    if entry is None:
-        raise NotFound("no list entry with this id")
-    return entry
+    return get_by_id(session, ListEntry, entry_id, what="list entry")
 
 
 def review(

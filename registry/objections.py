@@ -32,7 +32,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry import listings, ratings
 from registry.audit import Actor, ActorKind, record_event
-from registry.db import Base, one_of, uuid_pk
+from registry.db import Base, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.members import Member
 from registry.notifications import Notification
@@ -451,11 +451,7 @@ def _notify(
 
 
 def get_objection(session: Session, objection_id: str | uuid.UUID) -> Objection:
-    wanted = _uuid(objection_id)
-    found = session.get(Objection, wanted) if wanted else None
-    if found is None:
-        raise NotFound("no objection with this id")
-    return found
+    return get_by_id(session, Objection, objection_id, what="objection")
 
 
 def disputed_items(

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.audit import Actor, ActorKind, record_event
 from registry.clock import local_date, start_of_day
-from registry.db import Base, one_of, uuid_pk
-from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
+from registry.db import Base, get_by_id, one_of, uuid_pk
+from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.scorecard import (
     ListFacts,
     Rating,
@@ -401,13 +401,7 @@ def queue(session: Session) -> list[SubjectRating]:
 
 
 def get_rating(session: Session, rating_id: str | uuid.UUID) -> SubjectRating:
-    try:
-        found = session.get(SubjectRating, uuid.UUID(str(rating_id)))
-    except ValueError:
-        found = None
-    if found is None:
-        raise NotFound("no rating with this id")
-    return found
+    return get_by_id(session, SubjectRating, rating_id, what="rating")
 
 
 # --- review --------------------------------------------------------------------------------
@@ -610,13 +604,7 @@ def file_appeal(
 
 
 def get_appeal(session: Session, appeal_id: str | uuid.UUID) -> RatingAppeal:
-    try:
-        found = session.get(RatingAppeal, uuid.UUID(str(appeal_id)))
-    except ValueError:
-        found = None
-    if found is None:
-        raise NotFound("no appeal with this id")
-    return found
+    return get_by_id(session, RatingAppeal, appeal_id, what="appeal")
 
 
 def open_appeals(session: Session) -> list[RatingAppeal]:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.audit import Actor, record_event
 from registry.clock import local_date, start_of_day
-from registry.db import Base, one_of, uuid_pk
+from registry.db import Base, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.members import Member
 from registry.subjects import Subject, SubjectKind
@@ -157,8 +157,8 @@ def record_consent(
 
 def own_consent(session: Session, member: Member, consent_id: str) -> Consent:
     try:
-        consent = session.get(Consent, uuid.UUID(str(consent_id)))
-    except ValueError:
+        consent: Consent | None = get_by_id(session, Consent, consent_id, what="consent")
+    except NotFound:
         consent = None
     if consent is None or consent.member_id != member.id:
         raise NotFound("no consent with this id among the member's")
@@ -478,10 +478,4 @@ def issue_report(
 
 
 def get_report(session: Session, report_id: str) -> CreditReport:
-    try:
-        report = session.get(CreditReport, uuid.UUID(str(report_id)))
-    except ValueError:
-        report = None
-    if report is None:
-        raise NotFound("no report with this id")
-    return report
+    return get_by_id(session, CreditReport, report_id, what="report")

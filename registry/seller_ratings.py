@@ -32,9 +32,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from registry.audit import Actor, ActorKind, record_event
 from registry.clock import local_date
-from registry.db import Base, one_of, uuid_pk
-from registry.errors import Conflict, InvalidInput, NotFound
+from registry.db import Base, get_by_id, one_of, uuid_pk
+from registry.errors import Conflict, InvalidInput
 from registry.identifiers import IdentifierError, normalize_shop_id
+from registry.intake import Evidence
 from registry.listings import published_entries_of
 from registry.members import Member, MemberRole
 from registry.receipts import RegistrySigner
@@ -282,19 +283,6 @@ def find_platform(session: Session, name: str) -> Member | None:
 # --- intake ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Evidence:
-    """The request exactly as verified (see :class:`registry.intake.Evidence`)."""
-
-    key_id: str
-    content_type: str
-    body: bytes
-    body_digest: str
-    signature_input: str
-    signature: str
-    signature_base: str
-
-
 def find_batch(session: Session, member: Member, batch_id: str) -> SellerRatingBatch | None:
     return session.scalar(
         sa.select(SellerRatingBatch).where(
@@ -413,14 +401,8 @@ def accept_batch(
     batch = SellerRatingBatch(
         id=uuid.uuid4(),
         member_id=member.id,
-        key_id=evidence.key_id,
         batch_id=batch_id,
-        content_type=evidence.content_type,
-        body=evidence.body,
-        body_digest=evidence.body_digest,
-        signature_input=evidence.signature_input,
-        signature=evidence.signature,
-        signature_base=evidence.signature_base,
+        **evidence.columns(),
         received_at=now,
         rating_count=len(ratings),
     )
@@ -601,14 +583,7 @@ def flag_suspicious(
 
 def get_rating(session: Session, rating_id: str | uuid.UUID) -> SellerRating:
     """:raises NotFound: if there is no such rating."""
-    try:
-        key = rating_id if isinstance(rating_id, uuid.UUID) else uuid.UUID(str(rating_id))
-    except ValueError:
-        raise NotFound("no seller rating with this id") from None
-    rating = session.get(SellerRating, key)
-    if rating is None:
-        raise NotFound("no seller rating with this id")
-    return rating
+    return get_by_id(session, SellerRating, rating_id, what="seller rating")
 
 
 def review_queue(
