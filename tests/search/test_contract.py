@@ -4,6 +4,8 @@ import json
 import uuid
 
 import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
 
 from registry.db import db
 from registry.records import upsert_record
@@ -250,3 +252,54 @@ def test_screening_candidates_leave_out_tokens_most_names_share(
     assert candidates("南山科技") == set()
     # A name made only of common tokens still finds the companies that have them.
     assert candidates("科技") == {made[n] for n in names[:3]}
+
+
+def test_postgresql_plans_each_search_for_its_own_text(session, migrated_engine):
+    # A generic plan, made once for every text, gave full-name lookups the parallel plan
+    # of a two-character fragment at a million subjects (20 ms of worker start-up for a
+    # 1 ms query). The SQL backend has PostgreSQL plan searches per query, set once for
+    # the transaction that runs them; SQLite has no plan cache to steer.
+    backend = SqlBackend(lambda: migrated_engine)
+    postgresql = migrated_engine.dialect.name == "postgresql"
+    issued: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        issued.append(statement)
+
+    connection = session.connection()
+    sa_event.listen(connection, "before_cursor_execute", record)
+    try:
+        if postgresql:
+            assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar() == "auto"
+        backend.search(SearchQuery(text="华信"), session=session)
+        backend.search(SearchQuery(text="科技有限公司"), session=session)
+        screening = SearchQuery(text="华信科技", match_any=True, facets=False, size=10)
+        backend.search(screening, session=session)
+    finally:
+        sa_event.remove(connection, "before_cursor_execute", record)
+    settings = [s for s in issued if s.startswith("SET")]
+    if not postgresql:
+        assert settings == []
+        return
+    assert settings == ["SET LOCAL plan_cache_mode = force_custom_plan"]
+    assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_custom_plan"
+
+
+def test_postgresql_plan_setting_ends_with_its_transaction(migrated_engine):
+    if migrated_engine.dialect.name != "postgresql":
+        pytest.skip("plan_cache_mode is PostgreSQL's")
+    backend = SqlBackend(lambda: migrated_engine)
+
+    def plan_cache_mode(connection):
+        return connection.exec_driver_sql("SHOW plan_cache_mode").scalar()
+
+    with migrated_engine.connect() as connection:
+        with connection.begin():
+            backend.search(SearchQuery(text="华信"), session=Session(bind=connection))
+            assert plan_cache_mode(connection) == "force_custom_plan"
+        with connection.begin():
+            # The next transaction on the same connection starts from the default again,
+            # and its search sets it anew (the mark of the last transaction does not hold).
+            assert plan_cache_mode(connection) == "auto"
+            backend.search(SearchQuery(text="华信"), session=Session(bind=connection))
+            assert plan_cache_mode(connection) == "force_custom_plan"
