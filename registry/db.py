@@ -6,6 +6,7 @@ the caller that owns the unit of work commits once.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -118,8 +119,9 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
     """Create the engine for ``url`` with the settings this registry relies on.
 
     SQLite gets WAL (readers never wait for the writer), enforced foreign keys, a busy
-    timeout, and transactions that SQLAlchemy controls itself: the sqlite3 module's own
-    implicit BEGIN would otherwise break SAVEPOINTs and make reads outside transactions.
+    timeout, and transactions that SQLAlchemy controls itself (the sqlite3 module's own
+    implicit BEGIN would otherwise break SAVEPOINTs), begun as :func:`_sqlite_transactions`
+    explains.
     """
     sa_url = sa.make_url(url)
     if sa_url.get_backend_name() == "sqlite":
@@ -137,14 +139,68 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN")
-
+        _sqlite_transactions(engine)
         return engine
     return sa.create_engine(
         sa_url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
     )
+
+
+# Set in a SQLite connection's info while its transaction has not yet sent BEGIN.
+_SQLITE_NOT_BEGUN = "creditreg.sqlite_not_begun"
+_SQLITE_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+def _sqlite_transactions(engine: Engine) -> None:
+    """Begin each SQLite transaction at its first write, with BEGIN IMMEDIATE.
+
+    A transaction that read under a plain (deferred) BEGIN and then writes must turn its
+    read snapshot into a write lock; if another connection committed in between, SQLite
+    refuses at once with "database is locked", whatever the busy timeout (waiting cannot make
+    an old snapshot current). Lookups read, then write their query-log row, so four members
+    looking up at the same time got 503s for most of their requests.
+
+    So the reads before a transaction's first write run as statements of their own, each
+    seeing the latest commit (what PostgreSQL's READ COMMITTED gives the same code), and the
+    first write -- or a SELECT ... FOR UPDATE, which SQLite cannot express, or a SAVEPOINT --
+    sends BEGIN IMMEDIATE: it waits its turn for the write lock under the busy timeout, and
+    from then on the transaction is serialised with every other writer, as the row locks
+    serialise it on PostgreSQL.
+    """
+
+    @event.listens_for(engine, "begin")
+    def _not_yet(conn: Connection) -> None:
+        conn.info[_SQLITE_NOT_BEGUN] = True
+
+    def _begin_at_first_write(cursor: Any, statement: str, _parameters: Any, context: Any) -> None:
+        # A dialect-level hook, so that a refusal (the busy timeout ran out) comes out as
+        # SQLAlchemy's OperationalError, like any other, for the callers that answer 503.
+        info = context.root_connection.info
+        if info.get(_SQLITE_NOT_BEGUN) and not _sqlite_reads_only(statement, context):
+            cursor.execute("BEGIN IMMEDIATE")
+            info[_SQLITE_NOT_BEGUN] = False
+
+    for hook in ("do_execute", "do_executemany"):
+        event.listen(engine, hook, _begin_at_first_write)
+    event.listen(
+        engine,
+        "do_execute_no_params",
+        lambda cursor, statement, context: _begin_at_first_write(cursor, statement, None, context),
+    )
+
+
+def _sqlite_reads_only(statement: str, context: Any) -> bool:
+    head = statement.lstrip()[:6].upper()
+    if head.startswith("WITH"):
+        if _SQLITE_WRITES.search(statement):
+            return False
+    elif head == "PRAGMA":
+        # Schema inspection (table_info) or a connection setting: neither needs the lock.
+        return True
+    elif head != "SELECT":
+        return False  # a write, DDL or SAVEPOINT
+    compiled = getattr(context, "compiled", None)
+    return getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is None
 
 
 @dataclass
