@@ -89,16 +89,14 @@ def sign_in(
     found.failed_logins = 0
     found.locked_until = None
     found.last_login_at = now
-    record_event(
+    _record(
         session,
+        found,
+        "staff_user.signed_in",
         actor=_actor(found),
-        action="staff_user.signed_in",
-        object_type="staff_user",
-        object_id=str(found.id),
         after={"second_factor": bool(found.totp_secret)},
-        at=now,
+        now=now,
     )
-    session.flush()
     return found
 
 
@@ -110,16 +108,36 @@ def _count_failure(
     if locked:
         user.locked_until = now + policy.lockout
         user.failed_logins = 0
-    record_event(
+    _record(
         session,
+        user,
+        "staff_user.locked" if locked else "staff_user.sign_in_failed",
         actor=Actor.system("console"),
-        action="staff_user.locked" if locked else "staff_user.sign_in_failed",
-        object_type="staff_user",
-        object_id=str(user.id),
         after={
             "failed": failure,
             "locked_until": user.locked_until.isoformat() if locked and user.locked_until else None,
         },
+        now=now,
+    )
+
+
+def _record(
+    session: Session,
+    user: StaffUser,
+    action: str,
+    *,
+    actor: Actor,
+    now: datetime,
+    after: dict[str, object] | None = None,
+) -> None:
+    """Audit what happened to the account, and flush it with the change."""
+    record_event(
+        session,
+        actor=actor,
+        action=action,
+        object_type="staff_user",
+        object_id=str(user.id),
+        after=after,
         at=now,
     )
     session.flush()
@@ -144,27 +162,11 @@ def enroll_totp(
     secret = totp.new_secret()
     user.totp_secret = vault.seal(secret, TOTP_PURPOSE)
     user.totp_last_step = None
-    record_event(
-        session,
-        actor=actor,
-        action="staff_user.totp_enrolled",
-        object_type="staff_user",
-        object_id=str(user.id),
-        at=now,
-    )
-    session.flush()
+    _record(session, user, "staff_user.totp_enrolled", actor=actor, now=now)
     return secret
 
 
 def unlock(session: Session, user: StaffUser, *, actor: Actor, now: datetime) -> None:
     user.failed_logins = 0
     user.locked_until = None
-    record_event(
-        session,
-        actor=actor,
-        action="staff_user.unlocked",
-        object_type="staff_user",
-        object_id=str(user.id),
-        at=now,
-    )
-    session.flush()
+    _record(session, user, "staff_user.unlocked", actor=actor, now=now)
