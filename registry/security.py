@@ -19,6 +19,7 @@ class PasswordPolicyError(ValueError):
 
 
 MIN_PASSWORD_LENGTH = 12
+TOO_SHORT = f"a staff password needs at least {MIN_PASSWORD_LENGTH} characters"
 
 
 class Passwords:
@@ -35,9 +36,7 @@ class Passwords:
         :raises PasswordPolicyError: if the password is shorter than 12 characters.
         """
         if len(password) < MIN_PASSWORD_LENGTH:
-            raise PasswordPolicyError(
-                f"a staff password needs at least {MIN_PASSWORD_LENGTH} characters"
-            )
+            raise PasswordPolicyError(TOO_SHORT)
         return self._hasher.hash(password)
 
     def verify(self, stored_hash: str, password: str) -> bool:

@@ -55,6 +55,16 @@ class StaffUser(Base):
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None]
+    # A password someone else has seen (made by an administrator, or a reset) must be
+    # replaced by the person before the console lets them do anything else.
+    password_change_required: Mapped[bool] = mapped_column(
+        default=False,
+        server_default=sa.false(),
+        comment="set while the password is one an administrator made or reset",
+    )
+    password_changed_at: Mapped[datetime | None] = mapped_column(
+        comment="when the password was last changed by the person or reset"
+    )
 
     role_rows: Mapped[list[StaffRoleGrant]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -72,6 +82,7 @@ class StaffUser(Base):
             "display_name": self.display_name,
             "roles": sorted(self.roles),
             "status": self.status,
+            "password_change_required": self.password_change_required,
             "regulator_member_id": str(self.regulator_member_id)
             if self.regulator_member_id
             else None,
@@ -102,9 +113,14 @@ def add_staff_user(
     roles: Iterable[str],
     display_name: str | None = None,
     regulator_member: Member | None = None,
+    password_change_required: bool = False,
     now: datetime | None = None,
 ) -> StaffUser:
     """Create a console account; all problems are reported together.
+
+    ``password_change_required`` is for a password the person did not choose themselves (one
+    made for them and handed over): the console then asks them for their own before anything
+    else.
 
     :raises InvalidInput: bad username, weak password, unknown role, or a regulator account
         without a regulator member (or a regulator member given to another role).
@@ -148,6 +164,7 @@ def add_staff_user(
         password_hash=password_hash,
         status=StaffStatus.ACTIVE,
         regulator_member_id=regulator_member.id if regulator_member else None,
+        password_change_required=password_change_required,
         created_at=at,
     )
     user.role_rows = [StaffRoleGrant(role=r, granted_at=at) for r in sorted(role_set)]

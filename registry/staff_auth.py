@@ -5,10 +5,16 @@ is locked for ``lockout`` after ``max_failures`` failed attempts in a row (a fai
 password or of the second factor alike), a TOTP code is accepted once, and every outcome is
 an audit event. The reason a sign-in failed is told to the audit log, never to the person
 at the form: they learn only that it failed (or that the account is locked for a while).
+
+Passwords change in two ways. The person changes their own (:func:`change_password`), giving
+the current one; or an administrator resets it (:func:`reset_password`) to a random one shown
+once, which the person must replace at their next sign-in, as they must the initial password
+an administrator made for a new account.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from registry import totp
 from registry.audit import Actor, ActorKind, record_event
-from registry.errors import Conflict, NotFound, RegistryError
-from registry.security import IdentityVault, Passwords
+from registry.errors import Conflict, InvalidInput, NotFound, RegistryError
+from registry.security import IdentityVault, PasswordPolicyError, Passwords
 from registry.staff import StaffStatus, StaffUser, authenticate
 
 TOTP_PURPOSE = "staff_totp"
@@ -170,3 +176,122 @@ def unlock(session: Session, user: StaffUser, *, actor: Actor, now: datetime) ->
     user.failed_logins = 0
     user.locked_until = None
     _record(session, user, "staff_user.unlocked", actor=actor, now=now)
+
+
+# --- passwords ----------------------------------------------------------------------------------
+
+# Long enough to meet the password policy with room to spare: 120 random bits.
+GENERATED_PASSWORD_BYTES = 15
+
+# The field errors of a refused change (the console words them in the page's language).
+CURRENT_REQUIRED = "the current password is required"
+CURRENT_WRONG = "the current password is not right"
+SAME_AS_CURRENT = "the new password must differ from the current one"
+REPEAT_DIFFERS = "the two new passwords differ"
+
+
+def new_password() -> str:
+    """A random password for an account, to be shown once and replaced by its holder."""
+    return secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+
+
+def change_password(
+    session: Session,
+    user: StaffUser,
+    *,
+    passwords: Passwords,
+    current: str,
+    new: str,
+    repeat: str | None = None,
+    policy: LoginPolicy,
+    now: datetime,
+) -> None:
+    """The person replaces their own password, proving they know the current one.
+
+    A wrong current password counts as a failed sign-in (:func:`sign_in`'s counter and
+    lockout). Whoever holds a signed-in session could otherwise guess the password behind it
+    without limit through this form, and the password is what guards every other session and
+    the account itself; a mistyped current password costs the person no more than a mistyped
+    sign-in. An empty current password is only "required": nothing was guessed. The new
+    password is compared with the current one only once the current one is proven, so the
+    comparison cannot be used to test guesses without counting them. ``repeat``, when given,
+    is the new password typed again.
+
+    :raises Conflict: the account is disabled.
+    :raises AccountLocked: the account is locked (the current password is not even checked),
+        or this wrong current password locked it.
+    :raises InvalidInput: every problem at once: ``current`` (missing or wrong), ``new``
+        (shorter than the policy allows, or the same as the current one), ``repeat``
+        (different from ``new``).
+    """
+    if user.status != StaffStatus.ACTIVE:
+        raise Conflict("the account is disabled")
+    if user.locked_until is not None and user.locked_until > now:
+        raise AccountLocked("the account is locked", until=user.locked_until.isoformat())
+    errors: dict[str, list[str]] = {}
+    proven = False
+    if not current:
+        errors["current"] = [CURRENT_REQUIRED]
+    elif passwords.verify(user.password_hash, current):
+        proven = True
+    else:
+        errors["current"] = [CURRENT_WRONG]
+        _count_failure(session, user, "current_password", policy=policy, now=now)
+        if user.locked_until is not None and user.locked_until > now:
+            raise AccountLocked("the account is locked", until=user.locked_until.isoformat())
+    new_hash = None
+    try:
+        new_hash = passwords.hash(new)
+    except PasswordPolicyError as exc:
+        errors["new"] = [str(exc)]
+    if proven and new == current:
+        errors.setdefault("new", []).append(SAME_AS_CURRENT)
+    if repeat is not None and repeat != new:
+        errors["repeat"] = [REPEAT_DIFFERS]
+    if errors or new_hash is None:
+        raise InvalidInput("the password cannot be changed", errors)
+    was_required = user.password_change_required
+    user.password_hash = new_hash
+    user.password_change_required = False
+    user.password_changed_at = now
+    user.failed_logins = 0
+    _record(
+        session,
+        user,
+        "staff_user.password_changed",
+        actor=_actor(user),
+        after={"was_required": was_required},
+        now=now,
+    )
+
+
+def reset_password(
+    session: Session, user: StaffUser, *, actor: Actor, passwords: Passwords, now: datetime
+) -> str:
+    """Give the account a new random password (returned, to be shown once); its holder must
+    replace it at the next sign-in. Clears the lockout: the reset is how a locked-out person
+    gets back in.
+
+    :raises Conflict: the account is disabled, or the actor is the account itself (a person
+        changes their own password, giving the current one).
+    """
+    if user.status != StaffStatus.ACTIVE:
+        raise Conflict("the account is disabled")
+    if actor == _actor(user):
+        raise Conflict("change your own password instead of resetting it")
+    password = new_password()
+    was_locked = user.locked_until is not None and user.locked_until > now
+    user.password_hash = passwords.hash(password)
+    user.password_change_required = True
+    user.password_changed_at = now
+    user.failed_logins = 0
+    user.locked_until = None
+    _record(
+        session,
+        user,
+        "staff_user.password_reset",
+        actor=actor,
+        after={"password_change_required": True, "was_locked": was_locked},
+        now=now,
+    )
+    return password
