@@ -6,12 +6,20 @@ signed-in staff user (so the audit log names them), and is refused with a 403 pa
 role that lacks it. Regulator staff see only their own regulator's entries. A refusal by the
 domain (a missing reason, a move the state does not allow, four eyes) rolls the request back
 and is shown on the item's page. Commits happen once, in the app's after-request hook.
+
+A session is tied to the password it was signed in with: the id Flask-Login keeps in it
+carries a keyed fingerprint of the account's password hash, checked on every request, so a
+change or a reset of the password ends every session signed in before it. The session that
+changed the password is issued anew with the new fingerprint. While an account's password is
+one an administrator made or reset, every page but the change page and sign-out sends the
+person to change it.
 """
 
 from __future__ import annotations
 
 import functools
-import secrets
+import hashlib
+import hmac
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -23,7 +31,9 @@ from flask import (
     Blueprint,
     Flask,
     abort,
+    current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -61,6 +71,7 @@ from registry.members import (
 )
 from registry.notifications import Notices
 from registry.runtime import current_runtime
+from registry.security import MIN_PASSWORD_LENGTH, TOO_SHORT
 from registry.staff import StaffRole, StaffStatus, StaffUser, add_staff_user
 from registry.subjects import Subject
 from registry.submissions import Submission
@@ -75,12 +86,24 @@ login_manager.session_protection = "strong"
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
 
 
+def _password_fingerprint(staff: StaffUser) -> str:
+    """A keyed digest of the account's password hash, which changes (new salt) with every
+    change or reset. Keyed, because the session cookie is signed, not encrypted. A hash
+    upgraded at sign-in (new Argon2id parameters) changes it too: the account's other
+    sessions end once, then."""
+    key = current_app.secret_key
+    key_bytes = key if isinstance(key, bytes) else str(key).encode()
+    message = b"console-session\0" + staff.password_hash.encode()
+    return hmac.new(key_bytes, message, hashlib.sha256).hexdigest()[:32]
+
+
 class ConsoleUser(UserMixin):
     """The signed-in staff account as Flask-Login sees it."""
 
     def __init__(self, staff: StaffUser) -> None:
         self.staff = staff
-        self.id = str(staff.id)
+        # Flask-Login's "alternative id": what the session keeps, and what the loader checks.
+        self.id = f"{staff.id}:{_password_fingerprint(staff)}"
 
     @property
     def is_active(self) -> bool:
@@ -96,12 +119,16 @@ class ConsoleUser(UserMixin):
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> ConsoleUser | None:
+def _load_user(session_id: str) -> ConsoleUser | None:
+    user_id, _sep, fingerprint = session_id.partition(":")
     try:
         staff = db.session.get(StaffUser, uuid.UUID(user_id))
     except ValueError:
         return None
     if staff is None or staff.status != StaffStatus.ACTIVE:
+        return None
+    if not hmac.compare_digest(fingerprint, _password_fingerprint(staff)):
+        g.console_password_replaced = True  # told to the person in _idle_timeout
         return None
     return ConsoleUser(staff)
 
@@ -134,8 +161,13 @@ def _me() -> ConsoleUser:
 
 @bp.before_request
 def _idle_timeout() -> ResponseReturnValue | None:
-    """End a session after CONSOLE_IDLE_MINUTES without a request (the registry's clock)."""
+    """End a session after CONSOLE_IDLE_MINUTES without a request (the registry's clock).
+    A session the user loader refused because its password changed is cleared, and the person
+    told why."""
     if not current_user.is_authenticated:
+        if g.pop("console_password_replaced", False):
+            session.clear()
+            flash(_("The password of this account was changed or reset. Please sign in again."))
         return None
     idle = timedelta(minutes=current_runtime().settings.CONSOLE_IDLE_MINUTES)
     now = _now().timestamp()
@@ -147,6 +179,18 @@ def _idle_timeout() -> ResponseReturnValue | None:
         return redirect(url_for("console.login", next=request.full_path))
     session["_seen"] = now
     return None
+
+
+@bp.before_request
+def _password_change_first() -> ResponseReturnValue | None:
+    """Send a person whose password an administrator made or reset to change it first."""
+    if not current_user.is_authenticated or not current_user.staff.password_change_required:
+        return None
+    if request.endpoint in ("console.change_password", "console.logout"):
+        return None
+    flash(_("Your password was set by an administrator. Choose a password of your own to go on."))
+    back = request.full_path if request.method == "GET" else None
+    return redirect(url_for("console.change_password", next=back), code=303)
 
 
 @bp.app_context_processor
@@ -201,6 +245,16 @@ def _merged(*histories: list[AuditEvent]) -> list[AuditEvent]:
 # --- sign-in -----------------------------------------------------------------------------------
 
 
+def _new_session(staff: StaffUser) -> ResponseReturnValue:
+    """Sign the account in on a new session (no fixation: the old one, with its CSRF token,
+    is dropped) and go on to the page asked for."""
+    next_page = safe_next(request.args.get("next"), url_for("console.dashboard"))
+    session.clear()
+    login_user(ConsoleUser(staff))
+    session["_seen"] = _now().timestamp()
+    return redirect(next_page, code=303)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
@@ -224,12 +278,7 @@ def login() -> ResponseReturnValue:
         except staff_auth.LoginRefused:
             error = _("The username, password or code is not right.")
         else:
-            # A new session (no fixation): the old one, with its CSRF token, is dropped.
-            next_page = safe_next(request.args.get("next"), url_for("console.dashboard"))
-            session.clear()
-            login_user(ConsoleUser(user))
-            session["_seen"] = runtime.clock.now().timestamp()
-            return redirect(next_page, code=303)
+            return _new_session(user)
         # A failed attempt is answered 200 so the counters it raised are committed with the
         # request (the unit of work rolls back any error status).
     return render_template("console/login.html", error=error)
@@ -242,6 +291,59 @@ def logout() -> ResponseReturnValue:
     session.pop(CSRF_KEY, None)
     session.clear()
     return redirect(url_for("console.login"), code=303)
+
+
+def _password_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The domain's field errors of a password change, in the page's language."""
+    worded = {
+        staff_auth.CURRENT_REQUIRED: _("Enter your current password."),
+        staff_auth.CURRENT_WRONG: _("The current password is not right."),
+        staff_auth.SAME_AS_CURRENT: _("The new password must differ from the current one."),
+        staff_auth.REPEAT_DIFFERS: _("The two new passwords differ."),
+        TOO_SHORT: _("At least %(count)d characters.", count=MIN_PASSWORD_LENGTH),
+    }
+    return {field: [worded.get(m, m) for m in messages] for field, messages in errors.items()}
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> ResponseReturnValue:
+    """Every staff member changes their own password here, giving the current one."""
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        runtime = current_runtime()
+        staff = _me().staff
+        try:
+            staff_auth.change_password(
+                db.session,
+                staff,
+                passwords=runtime.passwords,
+                current=request.form.get("current") or "",
+                new=request.form.get("new") or "",
+                repeat=request.form.get("repeat") or "",
+                policy=staff_auth.policy_from_settings(runtime.settings),
+                now=runtime.clock.now(),
+            )
+        except staff_auth.AccountLocked:
+            # Guessing through this form locked the account: this session ends too, and the
+            # lock is committed with the redirect.
+            logout_user()
+            session.clear()
+            flash(
+                _("This account is locked after repeated failed sign-ins. Try again later."),
+                "error",
+            )
+            return redirect(url_for("console.login"), code=303)
+        except InvalidInput as exc:
+            errors = _password_errors(exc.errors)
+        else:
+            # The other sessions carry the old fingerprint and end; this one is issued anew.
+            answer = _new_session(staff)
+            flash(_("Your password is changed. Your other sessions are signed out."), "ok")
+            return answer
+    # The form comes back with 200, as a failed sign-in does, so a wrong current password is
+    # counted: the unit of work rolls back any error status.
+    return render_template("console/password.html", errors=errors, min_length=MIN_PASSWORD_LENGTH)
 
 
 # --- dashboard ---------------------------------------------------------------------------------
@@ -1064,14 +1166,10 @@ def _staff_or_404(user_id: str) -> StaffUser:
     return found
 
 
-def _one_time(user: StaffUser, **shown: str) -> str:
+def _one_time(user: StaffUser, **shown: str | bool) -> str:
     """The page that shows a secret once: rendered in the answer to the POST itself (never
     flashed: the session cookie is signed, not encrypted) and never stored in clear."""
     return render_template("console/staff_secret.html", user=user, **shown)
-
-
-# Long enough to meet the password policy with room to spare: 120 random bits.
-INITIAL_PASSWORD_BYTES = 15
 
 
 @bp.get("/admin/staff")
@@ -1084,7 +1182,8 @@ def admin_staff() -> ResponseReturnValue:
 @requires(StaffRole.ADMIN)
 def admin_add_staff() -> ResponseReturnValue:
     """Create a staff account with a random initial password, shown once to the administrator
-    to hand over: nobody picks a weak one, and only its Argon2id hash is kept."""
+    to hand over: nobody picks a weak one, and only its Argon2id hash is kept. The person must
+    replace it with their own at their first sign-in."""
     values: dict[str, Any] = {
         "username": _form("username"),
         "display_name": _form("display_name"),
@@ -1097,7 +1196,7 @@ def admin_add_staff() -> ResponseReturnValue:
             regulator = get_member(db.session, values["regulator_member"])
         except NotFound:
             regulator = None
-    password = secrets.token_urlsafe(INITIAL_PASSWORD_BYTES)
+    password = staff_auth.new_password()
     runtime = current_runtime()
     try:
         if values["regulator_member"] and regulator is None:
@@ -1113,6 +1212,7 @@ def admin_add_staff() -> ResponseReturnValue:
             roles=values["roles"],
             display_name=values["display_name"] or None,
             regulator_member=regulator,
+            password_change_required=True,
             now=runtime.clock.now(),
         )
     except RegistryError as exc:
@@ -1130,6 +1230,26 @@ def admin_unlock_staff(user_id: str) -> ResponseReturnValue:
         _("%(username)s is unlocked.", username=user.username),
         url_for("console.admin_staff"),
     )
+
+
+@bp.post("/admin/staff/<user_id>/password")
+@requires(StaffRole.ADMIN)
+def admin_reset_password(user_id: str) -> ResponseReturnValue:
+    """A new random password for the account, shown once; the person's sessions end and they
+    must choose their own at the next sign-in."""
+    user = _staff_or_404(user_id)
+    try:
+        password = staff_auth.reset_password(
+            db.session,
+            user,
+            actor=_me().actor,
+            passwords=current_runtime().passwords,
+            now=_now(),
+        )
+    except RegistryError as exc:
+        _refused(exc)
+        return redirect(url_for("console.admin_staff"), code=303)
+    return _one_time(user, password=password, reset=True)
 
 
 @bp.post("/admin/staff/<user_id>/totp")

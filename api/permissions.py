@@ -97,6 +97,7 @@ ACCESS: dict[str, str | frozenset[str]] = {
     # the staff console
     "console.login": PUBLIC,
     "console.logout": STAFF,
+    "console.change_password": STAFF,
     "console.dashboard": STAFF,
     "console.admin_members": ADMIN_STAFF,
     "console.admin_staff": ADMIN_STAFF,
@@ -108,6 +109,7 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "console.admin_add_staff": ADMIN_STAFF,
     "console.admin_unlock_staff": ADMIN_STAFF,
     "console.admin_enroll_totp": ADMIN_STAFF,
+    "console.admin_reset_password": ADMIN_STAFF,
     "console.review_listings": REVIEWER_STAFF,
     "console.review_listing": REVIEWER_STAFF,
     "console.review_listing_action": REVIEWER_STAFF,

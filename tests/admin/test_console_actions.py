@@ -340,6 +340,9 @@ def test_an_administrator_creates_a_staff_account_shown_its_password_once(client
     assert password not in str(event.after)
     sign_out(client)
     assert sign_in(client, "erin", password=password).status_code == 303
+    assert client.get("/console/regulator/listings").status_code == 303  # her own one first
+    own, change = "erin's own passphrase", "/console/account/password"
+    assert post(client, change, change, current=password, new=own, repeat=own).status_code == 303
     assert client.get("/console/regulator/listings").status_code == 200
 
 
