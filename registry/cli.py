@@ -277,6 +277,12 @@ def users_group() -> None:
     is_flag=True,
     help="read the password from standard input instead of prompting",
 )
+@click.option(
+    "--require-password-change",
+    is_flag=True,
+    help="the person must choose their own password at the first sign-in "
+    "(for a password typed here by someone else)",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the created account as JSON")
 @domain_command
 def users_add(
@@ -285,9 +291,15 @@ def users_add(
     display_name: str | None,
     regulator_member: str | None,
     password_stdin: bool,
+    require_password_change: bool,
     as_json: bool,
 ) -> None:
-    """Create a staff account (the password is never taken from the command line)."""
+    """Create a staff account (the password is never taken from the command line).
+
+    The password is the one typed here, so by default it stands: the person creating their
+    own account (the first administrator) chose it. ``--require-password-change`` is for an
+    account made for someone else.
+    """
     from registry.members import get_member
     from registry.staff import add_staff_user
 
@@ -306,6 +318,7 @@ def users_add(
         roles=_roles(roles),
         display_name=display_name,
         regulator_member=member,
+        password_change_required=require_password_change,
         now=runtime.clock.now(),
     )
     if as_json:
@@ -339,6 +352,26 @@ def users_unlock(username: str) -> None:
     user = staff_auth.get_user(db.session, username)
     staff_auth.unlock(db.session, user, actor=CLI_ACTOR, now=current_runtime().clock.now())
     click.echo(f"staff user {user.username} unlocked")
+
+
+@users_group.command("reset-password")
+@click.argument("username")
+@domain_command
+def users_reset_password(username: str) -> None:
+    """Give an account a new random password, printed once; its sessions end, its
+    lockout is lifted, and the person must choose their own password at the next sign-in."""
+    from registry import staff_auth
+
+    runtime = current_runtime()
+    user = staff_auth.get_user(db.session, username)
+    password = staff_auth.reset_password(
+        db.session,
+        user,
+        actor=CLI_ACTOR,
+        passwords=runtime.passwords,
+        now=runtime.clock.now(),
+    )
+    click.echo(password)
 
 
 # --- running ----------------------------------------------------------------------------------

@@ -133,6 +133,64 @@ def test_users_add_reads_the_password_from_stdin(cli_app):
     assert user["password_change_required"] is False
 
 
+def staff_user(app, username):
+    from registry.db import db
+    from registry.staff import StaffUser
+
+    with app.app_context():
+        user = db.session.scalar(sa.select(StaffUser).where(StaffUser.username == username))
+        db.session.expunge(user)  # readable after the context closes its session
+        return user
+
+
+def test_users_add_can_ask_for_a_password_change(cli_app):
+    result = run(
+        cli_app,
+        "users",
+        "add",
+        "--username",
+        "bob",
+        "--roles",
+        "reviewer",
+        "--password-stdin",
+        "--require-password-change",
+        input="typed by the administrator\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert staff_user(cli_app, "bob").password_change_required is True
+
+
+def test_users_reset_password_prints_a_new_password_once(cli_app):
+    from registry.audit import AuditEvent
+    from registry.db import db
+    from registry.runtime import current_runtime
+
+    run(
+        cli_app,
+        *("users", "add", "--username", "alice", "--roles", "admin", "--password-stdin"),
+        input="a long enough password\n",
+    )
+    before = staff_user(cli_app, "alice")
+    result = run(cli_app, "users", "reset-password", "ALICE")
+    assert result.exit_code == 0, result.output
+    password = result.output.strip()
+    assert len(password) >= 20 and "\n" not in password
+    after = staff_user(cli_app, "alice")
+    assert after.password_change_required is True and after.password_hash != before.password_hash
+    with cli_app.app_context():
+        passwords = current_runtime().passwords
+        assert passwords.verify(after.password_hash, password)
+        assert not passwords.verify(after.password_hash, "a long enough password")
+        [event] = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "staff_user.password_reset")
+        ).all()
+        assert (event.actor_kind, event.actor_id) == ("system", "cli")
+        assert password not in str(event.after)
+
+    missing = run(cli_app, "users", "reset-password", "nobody")
+    assert missing.exit_code == 1 and "no staff user" in missing.output
+
+
 def test_db_current_and_check(cli_app):
     result = run(cli_app, "db", "current")
     state = json.loads(result.output)
