@@ -28,7 +28,7 @@ from api import (
 from api import monitoring as monitoring_api
 from api import objections as objections_api
 from api import seller_ratings as seller_ratings_api
-from api.auth import spend_nonce_of_failed_request
+from api.auth import spend_nonce_at_commit, spend_nonce_of_failed_request
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,10 @@ def _commit_unit_of_work(response: Response) -> Response:
         spend_nonce_of_failed_request()
         return response
     try:
+        replayed = spend_nonce_at_commit(session)
+        if replayed is not None:
+            session.rollback()
+            return replayed
         session.commit()
         return response
     except IntegrityError:

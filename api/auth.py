@@ -21,7 +21,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api import problems
 from api.httpsig import HttpRequest, SignatureError, VerificationPolicy, verify_request
-from registry.access import NonceUse, spend_nonce, spend_nonce_and_count
+from registry.access import (
+    NonceUse,
+    check_nonce_and_count,
+    spend_checked_nonce,
+    spend_nonce,
+    spend_nonce_and_count,
+)
 from registry.db import db
 from registry.intake import Evidence
 from registry.members import (
@@ -140,24 +146,26 @@ def authenticate() -> Caller | Response:
         clock_skew_seconds=settings.SIGNATURE_CLOCK_SKEW,
     )
     if db.engine.dialect.name != "sqlite":
-        # The request's own session: the nonce is spent in the same transaction as whatever
-        # the request changes, so both commit together (see registry.access).
-        return _authenticate(db.session.connection(), now, policy, in_request=True)
-    # SQLite has one writer at a time: a nonce written in the request's transaction would
-    # hold the database for the whole request (a long screening would stall every other
-    # member). There the signature is checked and the nonce spent in a short transaction of
-    # its own, committed before the request's work begins.
-    session = db.new_session()
-    try:
-        outcome = _authenticate(session.connection(), now, policy, in_request=False)
-        session.commit()
-        return outcome
-    finally:
-        session.close()
+        # The nonce is spent in the request's own transaction, with whatever the request
+        # changes, so both commit together (see registry.access).
+        return _authenticate(db.session.connection(), now, policy, spend=spend_nonce_and_count)
+    # SQLite has one writer at a time, and a transaction holds the write lock from its first
+    # write to its end: a nonce written as the request begins would hold the database for the
+    # whole request (a long screening would stall every other member). There the nonce is
+    # checked now and written just before the request commits (spend_nonce_at_commit), still
+    # in the request's transaction.
+    outcome = _authenticate(db.session.connection(), now, policy, spend=check_nonce_and_count)
+    if not isinstance(outcome, Response):
+        g._creditreg_nonce_unwritten = True
+    return outcome
 
 
 def _authenticate(
-    connection: Any, now: datetime, policy: VerificationPolicy, *, in_request: bool
+    connection: Any,
+    now: datetime,
+    policy: VerificationPolicy,
+    *,
+    spend: Callable[[Any, NonceUse], tuple[int, datetime] | None],
 ) -> Caller | Response:
     settings = current_runtime().settings
 
@@ -195,11 +203,10 @@ def _authenticate(
         seen_at=now,
         expires_at=datetime.fromtimestamp(verified.expires, UTC),
     )
-    counted = spend_nonce_and_count(connection, spent)
-    if in_request:
-        # If the request fails, its transaction rolls back with the nonce in it: the nonce
-        # is spent again on its own then (spend_nonce_of_failed_request).
-        g._creditreg_nonce = spent
+    counted = spend(connection, spent)
+    # If the request fails, its transaction rolls back with the nonce in it: the nonce is
+    # spent again on its own then (spend_nonce_of_failed_request).
+    g._creditreg_nonce = spent
     if counted is None:
         return _signature_problem(
             SignatureError("nonce-reused", "this nonce was already used with this key")
@@ -223,9 +230,25 @@ def _authenticate(
     return caller
 
 
+def spend_nonce_at_commit(session: Any) -> Response | None:
+    """On SQLite, write the nonce checked when the request began, in the request's
+    transaction, just before it commits. A problem response if a request with the same nonce
+    committed meanwhile (a replay raced the original): the caller rolls this one back."""
+    spent = g.get("_creditreg_nonce")
+    if not g.pop("_creditreg_nonce_unwritten", False) or spent is None:
+        return None
+    if spend_checked_nonce(session.connection(), spent):
+        return None
+    g.pop("_creditreg_nonce")  # the other request spent it
+    return _signature_problem(
+        SignatureError("nonce-reused", "this nonce was already used with this key")
+    )
+
+
 def spend_nonce_of_failed_request() -> None:
     """After a signed request's transaction rolled back, spend its nonce on its own, so
     that a refused or failed request cannot be replayed either."""
+    g.pop("_creditreg_nonce_unwritten", None)
     spent = g.pop("_creditreg_nonce", None)
     if spent is None:
         return

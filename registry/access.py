@@ -4,7 +4,11 @@ A nonce is accepted once per key, enforced by a unique constraint (never a cache
 worker process agrees). It is spent in the request's own transaction: a request whose
 effects are committed has spent its nonce, and a replay of it is refused. A request that
 fails spends its nonce afterwards, in a transaction of its own (see ``api``), so a refused
-request cannot be replayed either.
+request cannot be replayed either. On PostgreSQL the nonce is written when the request
+begins (:func:`spend_nonce_and_count`); on SQLite, where a transaction holds the one write
+lock from its first write to its end, it is checked when the request begins
+(:func:`check_nonce_and_count`) and written just before the request commits
+(:func:`spend_checked_nonce`).
 
 The nonce rows are also the rate limit's count: the requests a member made in the current
 one-minute window are its nonces seen since the window began. Counting rows rather than
@@ -117,6 +121,37 @@ def spend_nonce_and_count(connection: Connection, use: NonceUse) -> tuple[int, d
     if connection.execute(SPEND, values).first() is None:
         return None
     return int(connection.execute(COUNT, values).scalar_one()), window_end
+
+
+# SQLite: whether this key used the nonce, and the member's requests in the window, in one read.
+CHECK_AND_COUNT = sa.text(
+    "SELECT EXISTS (SELECT 1 FROM request_nonces WHERE key_id = :key_id AND nonce = :nonce), "
+    "(SELECT count(*) FROM request_nonces WHERE member_id = :member_id AND seen_at >= :since)"
+).bindparams(
+    sa.bindparam("key_id", type_=NONCES.c.key_id.type),
+    sa.bindparam("nonce", type_=NONCES.c.nonce.type),
+    sa.bindparam("member_id", type_=NONCES.c.member_id.type),
+    sa.bindparam("since", type_=NONCES.c.seen_at.type),
+)
+
+
+def check_nonce_and_count(connection: Connection, use: NonceUse) -> tuple[int, datetime] | None:
+    """Like :func:`spend_nonce_and_count`, without writing: the nonce is spent when the
+    request commits (:func:`spend_checked_nonce`), so the request holds no write lock
+    while it works. None if this key used the nonce before."""
+    window_start = use.seen_at.replace(second=0, microsecond=0)
+    values = {**use.values(), "since": window_start}
+    used, count = connection.execute(CHECK_AND_COUNT, values).one()
+    if used:
+        return None
+    return int(count) + 1, window_start + timedelta(minutes=1)
+
+
+def spend_checked_nonce(connection: Connection, use: NonceUse) -> bool:
+    """Spend a nonce :func:`check_nonce_and_count` let through, in the request's transaction
+    just before it commits. False if a request with the same nonce committed in between (a
+    replay racing the original): the caller undoes the request."""
+    return connection.execute(SPEND, use.values()).first() is not None
 
 
 def spend_nonce(connection: Connection, use: NonceUse) -> None:

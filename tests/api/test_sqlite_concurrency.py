@@ -11,6 +11,7 @@ import threading
 from collections import Counter
 from urllib.parse import urlencode, urlsplit
 
+import pytest
 import sqlalchemy as sa
 
 from registry import migrate
@@ -44,15 +45,20 @@ def penalty(number):
     }
 
 
-def test_members_looking_up_and_submitting_at_once_all_succeed(
-    fresh_sqlite_url, make_app, live_server, clock
-):
+@pytest.fixture
+def served(fresh_sqlite_url, make_app, live_server, clock):
+    """(app, a member with a key, base URL, host:port) of a registry on its own SQLite file,
+    served over HTTP by a server that answers each request in a thread of its own."""
     app = make_app(fresh_sqlite_url, RATE_LIMIT_PER_MINUTE=100_000)
     with app.app_context():
         migrate.upgrade(db.engine)
         member = signed_member(db.session, app.test_client(), clock)
     base = live_server(app)
-    authority = urlsplit(base).netloc
+    return app, member, base, urlsplit(base).netloc
+
+
+def test_members_looking_up_and_submitting_at_once_all_succeed(served):
+    app, member, base, authority = served
     statuses: Counter[int] = Counter()
     refusals: list[bytes] = []
     lock = threading.Lock()
@@ -97,3 +103,35 @@ def test_members_looking_up_and_submitting_at_once_all_succeed(
         assert count == LOOKERS * LOOKUPS_EACH
         submissions = db.session.scalar(sa.select(sa.func.count()).select_from(Submission))
         assert submissions == SUBMITTERS * SUBMISSIONS_EACH
+
+
+def test_a_replay_racing_its_original_never_succeeds_too(served):
+    # On SQLite a nonce is checked when the request begins and written when it commits, so
+    # a replay sent while its original is still running passes the check; one of the two
+    # must then be refused when it commits.
+    app, member, base, authority = served
+    path = "/api/v1/subjects?" + urlencode({"q": "并发科技", "purpose": "counterparty_check"})
+    pairs = []
+    for _ in range(8):
+        headers = {"Host": authority}
+        headers.update(member.signer.headers_for("GET", base + path, b"", headers))
+        answers: list[tuple[int, str]] = []
+        start = threading.Barrier(2)
+
+        def send(headers=headers, answers=answers, start=start):
+            connection = http.client.HTTPConnection(authority, timeout=60)
+            start.wait()
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            answers.append((response.status, json.loads(response.read()).get("type", "")))
+
+        threads = [threading.Thread(target=send), threading.Thread(target=send)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        pairs.append(sorted(answers))
+    assert pairs == [[(200, ""), (401, "/problems/nonce-reused")]] * 8
+    with app.app_context():
+        count = db.session.scalar(sa.select(sa.func.count()).select_from(QueryLogEntry))
+        assert count == 8  # the refused replays left no query-log row
