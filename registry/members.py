@@ -198,13 +198,11 @@ class KeyGrant:
         return key_usable_at(self.status, self.valid_from, self.valid_until, when)
 
 
-def load_key_grant(connection: Connection, key_id: str) -> KeyGrant | None:
-    """The key, its member's status and roles in one statement (a row per role). Every
-    signed request pays for this, so it is plain Core: no ORM identity map to fill."""
+def _key_grant_statement() -> sa.Select[Any]:
     keys = cast(sa.Table, MemberKey.__table__)
     members = cast(sa.Table, Member.__table__)
     grants = cast(sa.Table, MemberRoleGrant.__table__)
-    rows = connection.execute(
+    return (
         sa.select(
             keys.c.id,
             keys.c.member_id,
@@ -218,8 +216,18 @@ def load_key_grant(connection: Connection, key_id: str) -> KeyGrant | None:
         )
         .join(members, members.c.id == keys.c.member_id)
         .outerjoin(grants, grants.c.member_id == keys.c.member_id)
-        .where(keys.c.id == key_id)
-    ).all()
+        .where(keys.c.id == sa.bindparam("key_id"))
+    )
+
+
+# Built once: SQLAlchemy would otherwise build and hash the statement for every request.
+_KEY_GRANT = _key_grant_statement()
+
+
+def load_key_grant(connection: Connection, key_id: str) -> KeyGrant | None:
+    """The key, its member's status and roles in one statement (a row per role). Every
+    signed request pays for this, so it is plain Core: no ORM identity map to fill."""
+    rows = connection.execute(_KEY_GRANT, {"key_id": key_id}).all()
     if not rows:
         return None
     found, member_id, algorithm, pem, status, valid_from, valid_until, member_status, _ = rows[0]

@@ -53,6 +53,7 @@ class QueryLogEntry(Base):
 
 
 QUERY_LOG = cast(sa.Table, QueryLogEntry.__table__)
+_INSERT = sa.insert(QUERY_LOG)  # built once: every lookup runs it
 
 
 def log_query(
@@ -70,7 +71,7 @@ def log_query(
     # A Core insert on the session's connection, in the caller's transaction: every lookup
     # writes one row, and the ORM's unit of work would cost more than the insert itself.
     session.connection().execute(
-        sa.insert(QUERY_LOG),
+        _INSERT,
         {
             "member_id": member_id,
             "key_id": key_id,
