@@ -5,7 +5,8 @@ tests skip, saying why, where the system one is missing.
 Flows: a reviewer signs in with a TOTP code; a regulator proposes a listing; two reviewers
 approve it with a reason; the list job publishes it after the objection window (the test
 clock moves); a consumer searches for the enterprise, opens its page and a seller page.
-Screenshots go to test-artifacts/ (not committed).
+A contrast audit measures every text on the public pages and the console against WCAG's
+minimum. Screenshots go to test-artifacts/ (not committed).
 """
 
 from __future__ import annotations
@@ -73,6 +74,15 @@ def browser():
         )
         yield launched
         launched.close()
+
+
+def index_everything(app) -> None:
+    """Drain the search outbox, so the public search finds the seeded subjects."""
+    with app.app_context():
+        backend = current_app.extensions["creditreg.search"]
+        while drain_once(db.session, backend, current_runtime().clock.now()):
+            pass
+        db.session.commit()
 
 
 def shot(page, name: str) -> None:
@@ -196,11 +206,7 @@ def test_the_home_page_works_from_the_keyboard(server, browser):
     """The skip link is the first stop and leads into the page; the next stop is the search
     box, and Enter submits it."""
     app, base, _seeded = server
-    with app.app_context():
-        backend = current_app.extensions["creditreg.search"]
-        while drain_once(db.session, backend, current_runtime().clock.now()):
-            pass
-        db.session.commit()
+    index_everything(app)
     context = browser.new_context(locale="en-GB")
     context.set_default_timeout(5_000)
     page = context.new_page()
@@ -220,4 +226,99 @@ def test_the_home_page_works_from_the_keyboard(server, browser):
     page.wait_for_url(re.compile(r"[?&]q=" + USCC))
     page.get_by_role("link", name=NAME).wait_for()
     shot(page, "08-keyboard-search")
+    context.close()
+
+
+# For every element holding text: its colour against the background it is drawn on (the
+# nearest ancestor with one, semi-transparent layers blended over what is beneath), and the
+# WCAG 2.2 contrast ratio it needs (4.5:1; 3:1 for large text: 24px, or 18.66px bold).
+CONTRAST_AUDIT = """() => {
+  const parse = (value) => {
+    const m = value.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return null;
+    const [r, g, b, a] = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+    return [r, g, b, a === undefined ? 1 : a];
+  };
+  const over = (top, below) => {
+    const a = top[3];
+    return [0, 1, 2].map((i) => top[i] * a + below[i] * (1 - a)).concat(1);
+  };
+  const background = (element) => {
+    const layers = [];
+    for (let node = element; node; node = node.parentElement) {
+      const colour = parse(getComputedStyle(node).backgroundColor);
+      if (colour && colour[3] > 0) {
+        layers.push(colour);
+        if (colour[3] >= 1) break;
+      }
+    }
+    return layers.reduceRight((below, top) => over(top, below), [255, 255, 255, 1]);
+  };
+  const luminance = (c) => {
+    const [r, g, b] = c.slice(0, 3).map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const failures = [];
+  for (const element of document.querySelectorAll("body *")) {
+    const text = [...element.childNodes]
+      .filter((n) => n.nodeType === Node.TEXT_NODE)
+      .map((n) => n.textContent.trim())
+      .join(" ")
+      .trim();
+    if (!text || !element.getClientRects().length) continue;
+    const style = getComputedStyle(element);
+    if (style.visibility === "hidden" || Number(style.opacity) === 0) continue;
+    const box = element.getBoundingClientRect();
+    if (box.right <= 0 || box.bottom <= 0) continue;  // parked off screen (the skip link)
+    const back = background(element);
+    const fore = over(parse(style.color), back);
+    const [hi, lo] = [luminance(fore), luminance(back)].sort((x, y) => y - x);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    const needed = large ? 3 : 4.5;
+    if (ratio < needed) {
+      const behind = `rgb(${back.slice(0, 3).map(Math.round)})`;
+      failures.push(`${element.tagName.toLowerCase()}.${element.className} "${text.slice(0, 40)}"`
+        + ` ${ratio.toFixed(2)}:1 < ${needed}:1 (${style.color} on ${behind})`);
+    }
+  }
+  return failures;
+}"""
+
+
+def test_every_text_on_the_pages_meets_the_contrast_minimum(server, browser, clock):
+    app, base, seeded = server
+    index_everything(app)
+    context = browser.new_context(locale="en-GB")
+    context.set_default_timeout(5_000)
+    page = context.new_page()
+    failures: dict[str, list[str]] = {}
+
+    def audit(path: str) -> None:
+        response = page.goto(base + path)
+        assert response is not None and response.ok, path
+        found = page.evaluate(CONTRAST_AUDIT)
+        if found:
+            failures[path] = found
+
+    subject = page.goto(f"{base}/?q={USCC}")
+    assert subject is not None and subject.ok
+    subject_path = page.get_by_role("link", name=NAME).get_attribute("href")
+    public_pages = ["/", f"/?q={USCC}", subject_path, "/sellers/taobao/hx-001"]
+    for path in [*public_pages, "/help/objections-and-repair", "/console/login"]:
+        audit(path)
+    page.get_by_role("link", name="中文").click()  # the other language's page, same colours
+    page.wait_for_url(re.compile("/console/login"))
+    if found := page.evaluate(CONTRAST_AUDIT):
+        failures["/console/login (zh-CN)"] = found
+    page.get_by_role("link", name="English").click()
+    code = totp.code_at(seeded.totp_secret, clock.now().timestamp())
+    sign_in(page, base, "alice", code)
+    for path in ("/console/", "/console/review/listings", "/console/account/password"):
+        audit(path)
+    assert failures == {}
     context.close()
