@@ -60,6 +60,7 @@ def _commit_unit_of_work(response: Response) -> Response:
             session.rollback()
             return replayed
         session.commit()
+        g.pop("_creditreg_nonce", None)  # spent with the request's effects
         return response
     except IntegrityError:
         # Two requests raced for the same unique row; the loser changes nothing.

@@ -23,10 +23,9 @@ from api import problems
 from api.httpsig import HttpRequest, SignatureError, VerificationPolicy, verify_request
 from registry.access import (
     NonceUse,
-    check_nonce_and_count,
-    spend_checked_nonce,
+    claim_nonce,
     spend_nonce,
-    spend_nonce_and_count,
+    spent_at_commit,
 )
 from registry.db import db
 from registry.intake import Evidence
@@ -145,27 +144,13 @@ def authenticate() -> Caller | Response:
         max_validity_seconds=settings.SIGNATURE_MAX_VALIDITY,
         clock_skew_seconds=settings.SIGNATURE_CLOCK_SKEW,
     )
-    if db.engine.dialect.name != "sqlite":
-        # The nonce is spent in the request's own transaction, with whatever the request
-        # changes, so both commit together (see registry.access).
-        return _authenticate(db.session.connection(), now, policy, spend=spend_nonce_and_count)
-    # SQLite has one writer at a time, and a transaction holds the write lock from its first
-    # write to its end: a nonce written as the request begins would hold the database for the
-    # whole request (a long screening would stall every other member). There the nonce is
-    # checked now and written just before the request commits (spend_nonce_at_commit), still
-    # in the request's transaction.
-    outcome = _authenticate(db.session.connection(), now, policy, spend=check_nonce_and_count)
-    if not isinstance(outcome, Response):
-        g._creditreg_nonce_unwritten = True
-    return outcome
+    return _authenticate(db.session.connection(), now, policy)
 
 
 def _authenticate(
     connection: Any,
     now: datetime,
     policy: VerificationPolicy,
-    *,
-    spend: Callable[[Any, NonceUse], tuple[int, datetime] | None],
 ) -> Caller | Response:
     settings = current_runtime().settings
 
@@ -203,7 +188,7 @@ def _authenticate(
         seen_at=now,
         expires_at=datetime.fromtimestamp(verified.expires, UTC),
     )
-    counted = spend(connection, spent)
+    counted = claim_nonce(connection, spent)
     # If the request fails, its transaction rolls back with the nonce in it: the nonce is
     # spent again on its own then (spend_nonce_of_failed_request).
     g._creditreg_nonce = spent
@@ -235,9 +220,9 @@ def spend_nonce_at_commit(session: Any) -> Response | None:
     transaction, just before it commits. A problem response if a request with the same nonce
     committed meanwhile (a replay raced the original): the caller rolls this one back."""
     spent = g.get("_creditreg_nonce")
-    if not g.pop("_creditreg_nonce_unwritten", False) or spent is None:
+    if spent is None or not spent_at_commit(session.connection()):
         return None
-    if spend_checked_nonce(session.connection(), spent):
+    if spend_nonce(session.connection(), spent):
         return None
     g.pop("_creditreg_nonce")  # the other request spent it
     return _signature_problem(
@@ -248,7 +233,6 @@ def spend_nonce_at_commit(session: Any) -> Response | None:
 def spend_nonce_of_failed_request() -> None:
     """After a signed request's transaction rolled back, spend its nonce on its own, so
     that a refused or failed request cannot be replayed either."""
-    g.pop("_creditreg_nonce_unwritten", None)
     spent = g.pop("_creditreg_nonce", None)
     if spent is None:
         return

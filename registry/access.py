@@ -5,10 +5,8 @@ worker process agrees). It is spent in the request's own transaction: a request 
 effects are committed has spent its nonce, and a replay of it is refused. A request that
 fails spends its nonce afterwards, in a transaction of its own (see ``api``), so a refused
 request cannot be replayed either. On PostgreSQL the nonce is written when the request
-begins (:func:`spend_nonce_and_count`); on SQLite, where a transaction holds the one write
-lock from its first write to its end, it is checked when the request begins
-(:func:`check_nonce_and_count`) and written just before the request commits
-(:func:`spend_checked_nonce`).
+begins; on SQLite it is checked then and written just before the request commits
+(:func:`claim_nonce`, :func:`spent_at_commit`).
 
 The nonce rows are also the rate limit's count: the requests a member made in the current
 one-minute window are its nonces seen since the window began. Counting rows rather than
@@ -65,14 +63,8 @@ SPEND = _typed(
     "VALUES (:key_id, :nonce, :member_id, :seen_at, :expires_at) "
     "ON CONFLICT (key_id, nonce) DO NOTHING RETURNING nonce"
 )
-COUNT = sa.text(
-    "SELECT count(*) FROM request_nonces WHERE member_id = :member_id AND seen_at >= :since"
-).bindparams(
-    sa.bindparam("member_id", type_=NONCES.c.member_id.type),
-    sa.bindparam("since", type_=NONCES.c.seen_at.type),
-)
-# PostgreSQL does both in one round trip (the count cannot see the row the same statement
-# inserts, hence the one added); SQLite has no data-modifying common table expressions.
+# PostgreSQL spends and counts in one round trip (the count cannot see the row the same
+# statement inserts, hence the one added).
 SPEND_AND_COUNT_POSTGRESQL = _typed(
     "WITH spent AS ("
     "INSERT INTO request_nonces (key_id, nonce, member_id, seen_at, expires_at) "
@@ -82,6 +74,19 @@ SPEND_AND_COUNT_POSTGRESQL = _typed(
     "WHERE member_id = :member_id AND seen_at >= :since) + 1 "
     "FROM spent"
 ).bindparams(sa.bindparam("since", type_=NONCES.c.seen_at.type))
+
+
+# SQLite: whether this key used the nonce, and the member's requests in the window, in one
+# read.
+CHECK_AND_COUNT = sa.text(
+    "SELECT EXISTS (SELECT 1 FROM request_nonces WHERE key_id = :key_id AND nonce = :nonce), "
+    "(SELECT count(*) FROM request_nonces WHERE member_id = :member_id AND seen_at >= :since)"
+).bindparams(
+    sa.bindparam("key_id", type_=NONCES.c.key_id.type),
+    sa.bindparam("nonce", type_=NONCES.c.nonce.type),
+    sa.bindparam("member_id", type_=NONCES.c.member_id.type),
+    sa.bindparam("since", type_=NONCES.c.seen_at.type),
+)
 
 
 @dataclass(frozen=True)
@@ -104,59 +109,47 @@ class NonceUse:
         }
 
 
-def spend_nonce_and_count(connection: Connection, use: NonceUse) -> tuple[int, datetime] | None:
-    """Spend the nonce in the caller's transaction and count the member's requests in the
-    current minute, this one included; returns the count and the window's end, or None if
-    this key used the nonce before.
+def _rate_window(use: NonceUse) -> tuple[datetime, datetime]:
+    """The one-minute rate window the request falls in: (start, end)."""
+    start = use.seen_at.replace(second=0, microsecond=0)
+    return start, start + timedelta(minutes=1)
 
-    The unique key does the nonce check: of two concurrent requests with the same nonce,
-    the second waits for the first's transaction and passes only if it rolled back.
+
+def claim_nonce(connection: Connection, use: NonceUse) -> tuple[int, datetime] | None:
+    """Claim the nonce as the request begins and count the member's requests in the current
+    minute, this one included; returns the count and the window's end, or None if this key
+    used the nonce before.
+
+    On PostgreSQL the nonce is spent here, in the caller's transaction; the unique key does
+    the check: of two concurrent requests with the same nonce, the second waits for the
+    first's transaction and passes only if it rolled back. On SQLite it is only checked
+    here, and :func:`spend_nonce` writes it when the request commits
+    (:func:`spent_at_commit`).
     """
-    window_start = use.seen_at.replace(second=0, microsecond=0)
-    window_end = window_start + timedelta(minutes=1)
+    window_start, window_end = _rate_window(use)
     values = {**use.values(), "since": window_start}
-    if connection.dialect.name == "postgresql":
-        count = connection.execute(SPEND_AND_COUNT_POSTGRESQL, values).scalar()
-        return None if count is None else (int(count), window_end)
-    if connection.execute(SPEND, values).first() is None:
-        return None
-    return int(connection.execute(COUNT, values).scalar_one()), window_end
+    if spent_at_commit(connection):
+        used, count = connection.execute(CHECK_AND_COUNT, values).one()
+        return None if used else (int(count) + 1, window_end)
+    count = connection.execute(SPEND_AND_COUNT_POSTGRESQL, values).scalar()
+    return None if count is None else (int(count), window_end)
 
 
-# SQLite: whether this key used the nonce, and the member's requests in the window, in one read.
-CHECK_AND_COUNT = sa.text(
-    "SELECT EXISTS (SELECT 1 FROM request_nonces WHERE key_id = :key_id AND nonce = :nonce), "
-    "(SELECT count(*) FROM request_nonces WHERE member_id = :member_id AND seen_at >= :since)"
-).bindparams(
-    sa.bindparam("key_id", type_=NONCES.c.key_id.type),
-    sa.bindparam("nonce", type_=NONCES.c.nonce.type),
-    sa.bindparam("member_id", type_=NONCES.c.member_id.type),
-    sa.bindparam("since", type_=NONCES.c.seen_at.type),
-)
+def spent_at_commit(connection: Connection) -> bool:
+    """Whether a request's nonce waits for its commit to be written: on SQLite, where a
+    transaction holds the one write lock from its first write to its end, a nonce written as
+    the request begins would hold the database for the whole request (a long screening
+    would stall every other member)."""
+    return connection.dialect.name == "sqlite"
 
 
-def check_nonce_and_count(connection: Connection, use: NonceUse) -> tuple[int, datetime] | None:
-    """Like :func:`spend_nonce_and_count`, without writing: the nonce is spent when the
-    request commits (:func:`spend_checked_nonce`), so the request holds no write lock
-    while it works. None if this key used the nonce before."""
-    window_start = use.seen_at.replace(second=0, microsecond=0)
-    values = {**use.values(), "since": window_start}
-    used, count = connection.execute(CHECK_AND_COUNT, values).one()
-    if used:
-        return None
-    return int(count) + 1, window_start + timedelta(minutes=1)
+def spend_nonce(connection: Connection, use: NonceUse) -> bool:
+    """Spend the nonce, in the caller's transaction; False if it was spent already.
 
-
-def spend_checked_nonce(connection: Connection, use: NonceUse) -> bool:
-    """Spend a nonce :func:`check_nonce_and_count` let through, in the request's transaction
-    just before it commits. False if a request with the same nonce committed in between (a
-    replay racing the original): the caller undoes the request."""
+    Used for a nonce :func:`claim_nonce` let through on SQLite, just before the request
+    commits (False: a replay racing the original committed first, and the caller undoes the
+    request), and for the nonce of a request that failed."""
     return connection.execute(SPEND, use.values()).first() is not None
-
-
-def spend_nonce(connection: Connection, use: NonceUse) -> None:
-    """Spend the nonce of a request that failed (nothing if it is spent already)."""
-    connection.execute(SPEND, use.values())
 
 
 def purge_expired(session: Session, now: datetime, *, keep: timedelta = NONCE_RETENTION) -> int:
