@@ -50,7 +50,7 @@ def components() -> dict[str, Any]:
                     "record.added",
                     "record.corrected",
                     "record.revoked",
-                    "record.disputed",
+                    "objection.filed",
                     "list.published",
                     "list.extended",
                     "list.removed",

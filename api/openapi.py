@@ -1604,17 +1604,22 @@ def build_document() -> dict[str, Any]:
     }
 
 
-@bp.get("/api/openapi.json")
-def openapi_document() -> ResponseReturnValue:
+def app_document() -> dict[str, Any]:
+    """The document, built once per app: it describes the code, which does not change."""
     document = current_app.extensions.get("creditreg.openapi")
     if document is None:
         document = current_app.extensions["creditreg.openapi"] = build_document()
-    return Response(json.dumps(document, ensure_ascii=False), mimetype=JSON)
+    return document  # type: ignore[no-any-return]
+
+
+@bp.get("/api/openapi.json")
+def openapi_document() -> ResponseReturnValue:
+    return Response(json.dumps(app_document(), ensure_ascii=False), mimetype=JSON)
 
 
 @bp.get("/api/docs")
 def api_docs() -> ResponseReturnValue:
-    document = build_document()
+    document = app_document()
     operations = [
         {"method": method.upper(), "path": path, **operation}
         for path, item in document["paths"].items()

@@ -7,7 +7,6 @@ from ``/api/v1/reports/{id}``, by the member that asked for it only.
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +20,7 @@ from api.ratings import represents
 from registry import reports
 from registry.audit import Actor, ActorKind
 from registry.clock import local_date
-from registry.db import db
+from registry.db import db, get_by_id
 from registry.errors import Forbidden, NotFound
 from registry.identifiers import IdentifierError, validate_id_number
 from registry.members import MemberRole
@@ -93,13 +92,7 @@ REPORT_PARAMS = ReportParamsSchema()
 
 
 def _subject(subject_id: str) -> Subject:
-    try:
-        subject = db.session.get(Subject, uuid.UUID(subject_id))
-    except ValueError:
-        subject = None
-    if subject is None:
-        raise NotFound("no subject with this id")
-    return subject
+    return get_by_id(db.session, Subject, subject_id, what="subject")
 
 
 def _actor() -> Actor:

@@ -16,7 +16,6 @@ belong to the baseline and raise no event.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.db import Base
+from registry.worker import batches_within
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 CHUNK = 1000  # ids per IN list: well under every backend's limit on bound parameters
@@ -264,7 +264,6 @@ def _day(value: date | datetime | None) -> str | None:
 def _records_part(session: Session, subject_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
     from registry.records import CreditRecord
 
-    disputed = getattr(CreditRecord, "disputed", None)  # the objections feature may add it
     found: dict[uuid.UUID, Any] = {s: {} for s in subject_ids}
     for record in session.scalars(
         sa.select(CreditRecord).where(CreditRecord.subject_id.in_(subject_ids))
@@ -278,8 +277,6 @@ def _records_part(session: Session, subject_ids: Sequence[uuid.UUID]) -> dict[uu
             "date": _day(record.decided_at or record.occurred_at),
             "authority": record.authority,
         }
-        if disputed is not None:
-            item["disputed"] = bool(getattr(record, "disputed", False))
         found[record.subject_id][str(record.id)] = item
     return found
 
@@ -359,8 +356,6 @@ def _record_change(old: dict[str, Any] | None, new: dict[str, Any] | None) -> st
         return "record.removed"
     if old["status"] != new["status"] and new["status"] == "revoked":
         return "record.revoked"
-    if old.get("disputed") != new.get("disputed") and old["version"] == new["version"]:
-        return "record.disputed" if new.get("disputed") else "record.dispute_closed"
     return "record.corrected"
 
 
@@ -528,17 +523,7 @@ def _fan_out(session: Session, event_ids: list[int]) -> None:
 def change_job(budget_seconds: float = 2.0) -> Callable[[Session, datetime], int]:
     """The worker's job: a batch per transaction, for up to ``budget_seconds`` a round."""
 
-    def run(session: Session, now: datetime) -> int:
-        deadline = time.monotonic() + budget_seconds
-        total = 0
-        while handled := detect_changes(session, now):
-            session.commit()
-            total += handled
-            if time.monotonic() > deadline:
-                break
-        return total
-
-    return run
+    return batches_within(detect_changes, budget_seconds)
 
 
 # --- reading the stream ----------------------------------------------------------------------

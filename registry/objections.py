@@ -33,7 +33,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from registry import listings, ratings
 from registry.audit import Actor, ActorKind, record_event
 from registry.db import Base, get_by_id, one_of, uuid_pk
-from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
+from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.members import Member
 from registry.notifications import Notification
 from registry.outbox import touch_subjects
@@ -200,23 +200,13 @@ class Item:
     entry: listings.ListEntry | None = None
 
 
-def _uuid(value: str | uuid.UUID) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
 def find_item(session: Session, kind: str, item_id: str | uuid.UUID) -> Item:
     """The record or list entry, its subject and the member that must answer for it.
 
     :raises NotFound: no such item.
     """
-    wanted = _uuid(item_id)
     if kind == ItemKind.RECORD:
-        record = session.get(CreditRecord, wanted) if wanted else None
-        if record is None:
-            raise NotFound("no credit record with this id")
+        record = get_by_id(session, CreditRecord, item_id, what="credit record")
         return Item(
             ItemKind.RECORD,
             record.id,

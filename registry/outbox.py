@@ -63,8 +63,8 @@ def touch_subjects(
     queue them, whatever else of theirs the caller changes. Unless ``rescore`` is False (a
     rating being published), they are also queued to be rated again."""
     from registry.monitoring import enqueue_monitoring
-    from registry.ratings import enqueue_ratings, lock_subjects
-    from registry.subjects import Subject
+    from registry.ratings import enqueue_ratings
+    from registry.subjects import Subject, lock_subjects
 
     changed = sorted(set(subject_ids))
     if not changed:

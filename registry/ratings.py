@@ -13,7 +13,6 @@ the rating.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -35,6 +34,8 @@ from registry.scorecard import (
     load_scorecard,
     score,
 )
+from registry.subjects import lock_subjects
+from registry.worker import batches_within
 
 SYSTEM = Actor.system("rating-proposals")
 BATCH = 200
@@ -277,21 +278,6 @@ def propose_due(
         sa.update(table).where(table.c.id.in_([row.id for row in claimed])).values(processed_at=now)
     )
     return len(subject_ids)
-
-
-def lock_subjects(session: Session, subject_ids: list[uuid.UUID]) -> None:
-    """Hold the subjects' rows (in id order, so two holders never deadlock) until commit.
-    SQLite has one writer at a time and no FOR UPDATE; there this does nothing."""
-    from registry.subjects import Subject
-
-    if session.get_bind().dialect.name == "sqlite":
-        return
-    session.execute(
-        sa.select(Subject.id)
-        .where(Subject.id.in_(sorted(subject_ids)))
-        .order_by(Subject.id)
-        .with_for_update()
-    )
 
 
 def _open_proposals(
@@ -716,17 +702,10 @@ def rating_job(settings: Any, budget_seconds: float = 2.0) -> Callable[[Session,
     card = scorecard_from_settings(settings)
     auto = bool(settings.RATING_AUTO_APPROVE_UNCHANGED)
 
-    def run(session: Session, now: datetime) -> int:
-        deadline = time.monotonic() + budget_seconds
-        total = 0
-        while handled := propose_due(session, now, scorecard=card, auto_approve_unchanged=auto):
-            session.commit()
-            total += handled
-            if time.monotonic() > deadline:
-                break
-        return total
+    def step(session: Session, now: datetime) -> int:
+        return propose_due(session, now, scorecard=card, auto_approve_unchanged=auto)
 
-    return run
+    return batches_within(step, budget_seconds)
 
 
 def subject_actor(subject_id: uuid.UUID) -> Actor:

@@ -429,7 +429,7 @@ def issue_report(
     if kind == ReportKind.OWN:
         # Two requests at once (the API and a staff counter) must not both be the second
         # free report: the subject's row is held while counting and issuing.
-        from registry.ratings import lock_subjects
+        from registry.subjects import lock_subjects
 
         lock_subjects(session, [subject.id])
         used = own_reports_this_year(session, subject.id, at)

@@ -15,8 +15,8 @@ from flask.cli import with_appcontext
 
 from registry import reports
 from registry.audit import Actor, ActorKind
-from registry.db import db
-from registry.errors import RegistryError
+from registry.db import db, get_by_id
+from registry.errors import NotFound, RegistryError
 from registry.querylog import QueryPurpose
 from registry.runtime import current_runtime
 from registry.seller_ratings import policy_from_settings
@@ -41,19 +41,17 @@ def reports_group() -> None:
 @with_appcontext
 def own_report(subject_id: str, username: str, out: Path) -> None:
     """Issue SUBJECT_ID's own report (after checking the person's identity in person)."""
-    import uuid
-
     session = db.session
-    user = session.scalar(sa.select(StaffUser).where(StaffUser.username == username))
+    # Usernames are stored in lower case (registry.staff); match them as sign-in does.
+    name = username.strip().lower()
+    user = session.scalar(sa.select(StaffUser).where(StaffUser.username == name))
     allowed = {StaffRole.ADMIN, StaffRole.REVIEWER}
     if user is None or user.status != StaffStatus.ACTIVE or not allowed & user.roles:
         raise click.ClickException(f"{username} is not an active administrator or reviewer")
     try:
-        subject = session.get(Subject, uuid.UUID(subject_id))
-    except ValueError:
-        subject = None
-    if subject is None:
-        raise click.ClickException("no subject with this id")
+        subject = get_by_id(session, Subject, subject_id, what="subject")
+    except NotFound as exc:
+        raise click.ClickException(exc.detail) from None
     runtime = current_runtime()
     try:
         report = reports.issue_report(

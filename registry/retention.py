@@ -34,7 +34,6 @@ early; it leaves at most one job interval after the day begins.
 from __future__ import annotations
 
 import functools
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -47,8 +46,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.audit import Actor, ActorKind, record_event
 from registry.clock import local_date, start_of_day
-from registry.db import Base
-from registry.errors import Forbidden, NotFound
+from registry.db import Base, get_by_id
+from registry.errors import Forbidden
 from registry.outbox import touch_subjects
 from registry.records import (
     RECORD_FIELDS,
@@ -60,6 +59,7 @@ from registry.records import (
     Severity,
 )
 from registry.staff import StaffRole, StaffStatus, StaffUser
+from registry.worker import batches_within
 
 SYSTEM = Actor.system("retention")
 BATCH = 500
@@ -482,17 +482,10 @@ def retention_job(settings: Any, budget_seconds: float = 5.0) -> Callable[[Sessi
     transaction, for up to ``budget_seconds`` a round; what is left waits for the next."""
     policy = policy_from_settings(settings)
 
-    def run(session: Session, now: datetime) -> int:
-        deadline = time.monotonic() + budget_seconds
-        total = 0
-        while handled := run_retention(session, now, policy=policy):
-            session.commit()
-            total += handled
-            if time.monotonic() > deadline:
-                break
-        return total
+    def step(session: Session, now: datetime) -> int:
+        return run_retention(session, now, policy=policy)
 
-    return run
+    return batches_within(step, budget_seconds)
 
 
 # --- reading the archive -----------------------------------------------------------------------
@@ -558,12 +551,7 @@ def read_archive(
 
     :raises NotFound: no archived record has this id.
     """
-    try:
-        row = session.get(ArchivedCreditRecord, uuid.UUID(record_id))
-    except ValueError:
-        row = None
-    if row is None:
-        raise NotFound("no archived record with this id")
+    row = get_by_id(session, ArchivedCreditRecord, record_id, what="archived record")
     record_event(
         session,
         actor=actor,

@@ -40,6 +40,7 @@ from registry.listings import published_entries_of
 from registry.members import Member, MemberRole
 from registry.receipts import RegistrySigner
 from registry.subjects import Subject, SubjectKind
+from registry.submissions import SignedRequestEvidence
 
 RECEIPT_TYPE = "creditreg.seller-rating-receipt/v1"
 DIMENSIONS = ("item_as_described", "service", "delivery")
@@ -84,7 +85,7 @@ DECISIONS: dict[ReviewState | None, set[ReviewState]] = {
 }
 
 
-class SellerRatingBatch(Base):
+class SellerRatingBatch(SignedRequestEvidence, Base):
     """A signed batch of ratings as received: the evidence of who sent what."""
 
     __tablename__ = "seller_rating_batches"
@@ -96,21 +97,8 @@ class SellerRatingBatch(Base):
 
     id: Mapped[uuid_pk]
     member_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("members.id"))
-    key_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("member_keys.id"), comment="the key that signed the request"
-    )
     batch_id: Mapped[str] = mapped_column(
         sa.String(128), comment="the platform's own id for the batch"
-    )
-    content_type: Mapped[str] = mapped_column(sa.String(100))
-    body: Mapped[bytes] = mapped_column(sa.LargeBinary, comment="the exact request body bytes")
-    body_digest: Mapped[str] = mapped_column(
-        sa.String(128), comment="Content-Digest value, RFC 9530 sha-256"
-    )
-    signature_input: Mapped[str] = mapped_column(sa.Text, comment="Signature-Input header")
-    signature: Mapped[str] = mapped_column(sa.Text, comment="Signature header")
-    signature_base: Mapped[str] = mapped_column(
-        sa.Text, comment="the RFC 9421 signature base verified"
     )
     received_at: Mapped[datetime]
     rating_count: Mapped[int]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -81,6 +82,23 @@ class Subject(Base):
         back_populates="subject", order_by="SubjectName.valid_from", lazy="selectin"
     )
     platform: Mapped[Member | None] = relationship()
+
+
+def lock_subjects(session: Session, subject_ids: Iterable[uuid.UUID]) -> None:
+    """Hold the subjects' rows (in id order, so two holders never deadlock) until commit.
+
+    Every transaction that changes a subject and appends to the audit chain or the
+    transparency log takes the subjects first: the chain head (registry.chains) is the last
+    lock a transaction takes, or two of them could each hold what the other waits for.
+    SQLite has one writer at a time and no FOR UPDATE; there this does nothing."""
+    if session.get_bind().dialect.name == "sqlite":
+        return
+    session.execute(
+        sa.select(Subject.id)
+        .where(Subject.id.in_(sorted(set(subject_ids))))
+        .order_by(Subject.id)
+        .with_for_update()
+    )
 
 
 class SubjectName(Base):

@@ -17,21 +17,12 @@ from registry.db import Base, uuid_pk
 from registry.members import Member
 
 
-class Submission(Base):
-    __tablename__ = "submissions"
-    __table_args__ = (
-        # Idempotency: a member's submission id names one submission for ever.
-        sa.UniqueConstraint("member_id", "submission_id"),
-        sa.CheckConstraint("record_count >= 0", name="record_count_non_negative"),
-    )
+class SignedRequestEvidence:
+    """The columns every signed intake keeps to prove who sent what: the request exactly as
+    verified (filled from :meth:`registry.intake.Evidence.columns`)."""
 
-    id: Mapped[uuid_pk]
-    member_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("members.id"))
     key_id: Mapped[str] = mapped_column(
         sa.ForeignKey("member_keys.id"), comment="the key that signed the request"
-    )
-    submission_id: Mapped[str] = mapped_column(
-        sa.String(128), comment="the member's own id for the submission"
     )
     content_type: Mapped[str] = mapped_column(sa.String(100))
     body: Mapped[bytes] = mapped_column(sa.LargeBinary, comment="the exact request body bytes")
@@ -42,6 +33,21 @@ class Submission(Base):
     signature: Mapped[str] = mapped_column(sa.Text, comment="Signature header")
     signature_base: Mapped[str] = mapped_column(
         sa.Text, comment="the RFC 9421 signature base verified"
+    )
+
+
+class Submission(SignedRequestEvidence, Base):
+    __tablename__ = "submissions"
+    __table_args__ = (
+        # Idempotency: a member's submission id names one submission for ever.
+        sa.UniqueConstraint("member_id", "submission_id"),
+        sa.CheckConstraint("record_count >= 0", name="record_count_non_negative"),
+    )
+
+    id: Mapped[uuid_pk]
+    member_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("members.id"))
+    submission_id: Mapped[str] = mapped_column(
+        sa.String(128), comment="the member's own id for the submission"
     )
     received_at: Mapped[datetime]
     record_count: Mapped[int]

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from registry.db import Base, one_of, uuid_pk
+from registry.db import Base, get_by_id, one_of, uuid_pk
 from registry.monitoring import BIG_ID, MemberEvent, MonitoringEvent
 
 
@@ -400,11 +400,9 @@ def deliveries(
 
 def retry_delivery(session: Session, delivery_id: uuid.UUID, *, at: datetime) -> WebhookDelivery:
     """Send a failed delivery again (after the receiver is mended), with fresh attempts."""
-    from registry.errors import Conflict, NotFound
+    from registry.errors import Conflict
 
-    delivery = session.get(WebhookDelivery, delivery_id)
-    if delivery is None:
-        raise NotFound("no delivery with this id")
+    delivery = get_by_id(session, WebhookDelivery, delivery_id, what="delivery")
     if delivery.status != DeliveryStatus.FAILED:
         raise Conflict(f"the delivery is {delivery.status}")
     delivery.status = DeliveryStatus.PENDING

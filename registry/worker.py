@@ -39,6 +39,27 @@ class WorkerHeartbeat(Base):
 
 
 JobFunction = Callable[[Session, datetime], int]
+
+
+def batches_within(step: JobFunction, budget_seconds: float) -> JobFunction:
+    """A job that runs ``step`` (one batch; returns how many items it handled) and commits,
+    again and again while it finds work, for up to ``budget_seconds`` a round: a backlog
+    drains quickly without holding up the other jobs, and what is left waits for the next
+    round."""
+
+    def run(session: Session, now: datetime) -> int:
+        deadline = time.monotonic() + budget_seconds
+        total = 0
+        while handled := step(session, now):
+            session.commit()
+            total += handled
+            if time.monotonic() > deadline:
+                break
+        return total
+
+    return run
+
+
 MAX_BACKOFF_SECONDS = 60.0
 
 
