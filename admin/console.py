@@ -55,8 +55,9 @@ from admin import charts
 from admin.web import CSRF_KEY, safe_next
 from registry import listings, objections, ratings, seller_ratings, staff_auth, totp
 from registry.audit import Actor, ActorKind, AuditEvent
-from registry.db import db
+from registry.db import db, get_by_id
 from registry.errors import InvalidInput, NotFound, RegistryError
+from registry.identifiers import normalize_uscc
 from registry.listings import ListEntry, ListingState, ListObjection, RepairApplication
 from registry.members import (
     KeyAlgorithm,
@@ -595,12 +596,9 @@ def acknowledge_repair(application_id: str) -> ResponseReturnValue:
 
 def _application_or_404(application_id: str) -> RepairApplication:
     try:
-        found = db.session.get(RepairApplication, uuid.UUID(application_id))
-    except ValueError:
-        found = None
-    if found is None:
+        return get_by_id(db.session, RepairApplication, application_id, what="repair application")
+    except NotFound:
         abort(404)
-    return found
 
 
 # --- reviewers: credit ratings -----------------------------------------------------------------
@@ -903,7 +901,8 @@ def propose_listing() -> ResponseReturnValue:
     if request.method == "GET":
         return render_template("console/propose.html", values=values, errors={})
     runtime = current_runtime()
-    subject = db.session.scalar(sa.select(Subject).where(Subject.uscc == _form("uscc").upper()))
+    uscc = normalize_uscc(_form("uscc"))
+    subject = db.session.scalar(sa.select(Subject).where(Subject.uscc == uscc))
     try:
         if subject is None:
             raise InvalidInput(
@@ -1158,12 +1157,9 @@ def _staff_page(
 
 def _staff_or_404(user_id: str) -> StaffUser:
     try:
-        found = db.session.get(StaffUser, uuid.UUID(user_id))
-    except ValueError:
-        found = None
-    if found is None:
+        return get_by_id(db.session, StaffUser, user_id, what="staff user")
+    except NotFound:
         abort(404)
-    return found
 
 
 def _one_time(user: StaffUser, **shown: str | bool) -> str:

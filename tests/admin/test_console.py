@@ -112,7 +112,9 @@ def test_a_regulator_proposes_and_reviewers_approve_through_the_domain(
     assert incomplete.status_code == 422 and 'aria-invalid="true"' in incomplete.get_data(
         as_text=True
     )
-    created = post(client, new, new, **PROPOSAL)
+    # The USCC as people type it: lower case, a space in the middle.
+    typed = PROPOSAL["uscc"][:9].lower() + " " + PROPOSAL["uscc"][9:]
+    created = post(client, new, new, **{**PROPOSAL, "uscc": typed})
     assert created.status_code == 303
     entry = session.scalar(sa.select(ListEntry))
     assert entry.state == "proposed"
