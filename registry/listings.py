@@ -27,7 +27,7 @@ from registry.clock import local_date
 from registry.db import Base, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.outbox import touch_subjects
-from registry.subjects import Subject
+from registry.subjects import Subject, lock_subjects
 
 
 class ListKind(StrEnum):
@@ -599,11 +599,11 @@ def _remove(
     note: str | None,
     at: datetime,
 ) -> None:
+    touch_subjects(session, [entry.subject_id], at=at)  # the subject before the audit chain
     _move(session, entry, action, actor=actor, role=role, at=at, reason=note)
     entry.removed_at = at
     entry.removal_reason = reason
     entry.outcome_note = note
-    touch_subjects(session, [entry.subject_id], at=at)
     tlog.append(session, tlog.EntryKind.LIST, tlog.list_entry(entry, "removed", at), at)
 
 
@@ -649,11 +649,11 @@ def extend(
     if errors:
         raise InvalidInput("the extension cannot be made", errors)
     _proposer_only(entry, actor, acting_for)
+    touch_subjects(session, [entry.subject_id], at=at)  # the subject before the audit chain
     _move(session, entry, "extend", actor=actor, role=Role.PROPOSER, at=at, reason=reason)
     assert entry.publish_until is not None
     entry.publish_until = add_months(entry.publish_until, months)
     entry.period_months += months
-    touch_subjects(session, [entry.subject_id], at=at)
     tlog.append(session, tlog.EntryKind.LIST, tlog.list_entry(entry, "extended", at), at)
     return entry
 
@@ -666,17 +666,16 @@ def publish_due(session: Session, now: datetime) -> int:
             ListEntry.state == ListingState.NOTICE, ListEntry.objection_deadline < local_date(now)
         )
     ).all()
-    published = 0
-    for entry in due:
-        if any(o.outcome is None for o in entry.objections):
-            continue  # suspended until a reviewer answers
+    # Suspended while an objection waits for a reviewer's answer.
+    ready = [e for e in due if not any(o.outcome is None for o in e.objections)]
+    # Every subject before the first audit event, which takes the chain head.
+    touch_subjects(session, [e.subject_id for e in ready], at=now)
+    for entry in ready:
         _move(session, entry, "publish", actor=Actor.system("listings"), role=Role.SYSTEM, at=now)
         entry.published_at = now
         entry.publish_until = add_months(now, entry.period_months)
-        touch_subjects(session, [entry.subject_id], at=now)
         tlog.append(session, tlog.EntryKind.LIST, tlog.list_entry(entry, "published", now), now)
-        published += 1
-    return published
+    return len(ready)
 
 
 def expire_due(session: Session, now: datetime) -> int:
@@ -686,6 +685,7 @@ def expire_due(session: Session, now: datetime) -> int:
             ListEntry.state == ListingState.PUBLISHED, ListEntry.publish_until <= now
         )
     ).all()
+    lock_subjects(session, [e.subject_id for e in due])  # all before the first audit event
     for entry in due:
         _remove(
             session,

@@ -380,6 +380,8 @@ def file_objection(
     )
     session.add(objection)
     session.flush()
+    # The subject before the audit event, which takes the chain head.
+    touch_subjects(session, [objection.subject_id], at=at, rescore=False)
     record_event(
         session,
         actor=actor,
@@ -394,7 +396,6 @@ def file_objection(
         },
         at=at,
     )
-    touch_subjects(session, [objection.subject_id], at=at, rescore=False)
     _notify(
         session,
         objection,
@@ -649,6 +650,9 @@ def _close(
     if errors:
         raise InvalidInput("the answer cannot be given", errors)
     assert text is not None
+    # The dispute mark comes off the item (and a revocation changes it anyway). The subject
+    # is taken first, before any audit event takes the chain head.
+    touch_subjects(session, [objection.subject_id], at=at, rescore=False)
     if objection.item_kind == ItemKind.RECORD:
         _apply_to_record(session, objection, Outcome(outcome), actor, member, text, at)
     else:
@@ -670,8 +674,6 @@ def _close(
         reason=text,
         at=at,
     )
-    # The dispute mark comes off the item (and a revocation changed it anyway).
-    touch_subjects(session, [objection.subject_id], at=at, rescore=False)
     _notify(
         session,
         objection,
