@@ -24,6 +24,7 @@ from flask.typing import ResponseReturnValue
 from api import problems
 from api.auth import current_caller, signed
 from registry import monitoring, webhooks
+from registry.clock import iso
 from registry.db import db
 from registry.errors import NotFound
 from registry.identifiers import IdentifierError, normalize_uscc, validate_uscc
@@ -350,7 +351,7 @@ def list_portfolio() -> ResponseReturnValue:
             "kind": subject.kind,
             "name": subject.name,
             "uscc": subject.uscc,
-            "added_at": monitoring.iso(item.added_at),
+            "added_at": iso(item.added_at),
         }
         for item, subject in page
     ]

@@ -19,7 +19,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api import problems
 from api.auth import current_caller, signed
-from registry.clock import local_date
+from registry.clock import iso, local_date
 from registry.db import db
 from registry.errors import NotFound
 from registry.identifiers import IdentifierError, validate_id_number
@@ -284,8 +284,8 @@ def subject_view(session: sa.orm.Session, subject: Subject) -> dict[str, Any]:
         "names": [
             {
                 "name": row.name,
-                "valid_from": _iso(row.valid_from),
-                "valid_until": _iso(row.valid_until),
+                "valid_from": iso(row.valid_from),
+                "valid_until": iso(row.valid_until),
             }
             for row in subject.names
         ],
@@ -315,7 +315,7 @@ def subject_view(session: sa.orm.Session, subject: Subject) -> dict[str, Any]:
         "disputed": [_objection_item(o) for o in objections if o.disputing],
         "statements": [_objection_item(o) for o in objections if not o.disputing],
         "revision": subject.revision,
-        "updated_at": _iso(subject.updated_at),
+        "updated_at": iso(subject.updated_at),
     }
 
 
@@ -323,11 +323,7 @@ def _objection_item(objection: Any) -> dict[str, Any]:
     return {
         "item_kind": objection.item_kind,
         "item_id": str(objection.item_id),
-        "since": _iso(objection.filed_at),
+        "since": iso(objection.filed_at),
         "status": objection.status,
         "statement": objection.statement,
     }
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None

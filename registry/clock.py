@@ -69,3 +69,9 @@ class ManualClock(Clock):
     def set(self, when: datetime) -> None:
         with self._lock:
             self._now = when.astimezone(UTC)
+
+
+def iso(value: date | datetime | None) -> str | None:
+    """A date or a moment as the registry writes it in JSON, audit events and documents:
+    ISO 8601, UTC written as Z."""
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from registry import tlog
 from registry.audit import Actor, ActorKind, record_event
 from registry.calendar import WorkingCalendar
-from registry.clock import local_date
+from registry.clock import iso, local_date
 from registry.db import Base, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.outbox import touch_subjects
@@ -173,12 +173,12 @@ class ListEntry(Base):
             "legal_basis": self.legal_basis,
             "document_number": self.document_number,
             "measures": self.measures,
-            "published_at": _iso(self.published_at),
-            "until": _iso(self.publish_until),
+            "published_at": iso(self.published_at),
+            "until": iso(self.publish_until),
             "how_to_object": "File an objection (异议) with the registry, naming this entry.",
             "how_to_repair": (
                 "Apply for credit repair (信用修复) once the conduct is corrected and "
-                f"obligations performed, from {_iso(self.repair_from)} on, with a public "
+                f"obligations performed, from {iso(self.repair_from)} on, with a public "
                 "credit commitment."
                 if self.list_kind == ListKind.BLACKLIST
                 else None
@@ -198,7 +198,7 @@ class ListEntry(Base):
             "allowed_actions": allowed_actions(self.state),
             "period_months": self.period_months,
             "proposer_member_id": str(self.proposer_member_id),
-            "proposed_at": _iso(self.proposed_at),
+            "proposed_at": iso(self.proposed_at),
             "approvals": [
                 {"reviewer": r.reviewer_id, "decision": r.decision, "reason": r.reason}
                 for r in self.reviews
@@ -207,7 +207,7 @@ class ListEntry(Base):
             if self.objection_deadline
             else None,
             "objections": [o.view() for o in self.objections],
-            "removed_at": _iso(self.removed_at),
+            "removed_at": iso(self.removed_at),
             "removal_reason": self.removal_reason,
             "outcome_note": self.outcome_note,
         }
@@ -246,15 +246,11 @@ class ListObjection(Base):
         return {
             "id": str(self.id),
             "statement": self.statement,
-            "filed_at": _iso(self.filed_at),
+            "filed_at": iso(self.filed_at),
             "outcome": self.outcome,
             "answer": self.answer,
-            "answered_at": _iso(self.answered_at),
+            "answered_at": iso(self.answered_at),
         }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def add_months(when: datetime, months: int) -> datetime:
@@ -743,11 +739,11 @@ class RepairApplication(Base):
             "id": str(self.id),
             "entry_id": str(self.entry_id),
             "status": self.status,
-            "filed_at": _iso(self.filed_at),
+            "filed_at": iso(self.filed_at),
             "acknowledge_by": self.acknowledge_by.isoformat(),
-            "acknowledged_at": _iso(self.acknowledged_at),
+            "acknowledged_at": iso(self.acknowledged_at),
             "decide_by": self.decide_by.isoformat() if self.decide_by else None,
-            "decided_at": _iso(self.decided_at),
+            "decided_at": iso(self.decided_at),
             "decision_reason": self.decision_reason,
         }
 
@@ -781,7 +777,7 @@ def apply_for_repair(
     if earliest is not None and at < earliest:
         raise Conflict(
             "credit repair is possible after the minimum period",
-            repair_from=_iso(earliest),
+            repair_from=iso(earliest),
         )
     open_application = session.scalar(
         sa.select(RepairApplication.id).where(

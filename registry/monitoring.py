@@ -25,6 +25,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from registry.clock import iso
 from registry.db import Base
 from registry.worker import batches_within
 
@@ -112,10 +113,6 @@ class MemberEvent(Base):
     event_id: Mapped[int] = mapped_column(
         BIG_ID, sa.ForeignKey("monitoring_events.id"), primary_key=True
     )
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:

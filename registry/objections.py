@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry import listings, ratings
 from registry.audit import Actor, ActorKind, record_event
+from registry.clock import iso
 from registry.db import Base, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.members import Member
@@ -162,20 +163,16 @@ class Objection(Base):
             "statement": self.statement,
             "status": self.status,
             "disputed": self.disputing,
-            "filed_at": _iso(self.filed_at),
-            "due_at": _iso(self.due_at),
-            "escalated_at": _iso(self.escalated_at),
-            "answered_at": _iso(self.answered_at),
+            "filed_at": iso(self.filed_at),
+            "due_at": iso(self.due_at),
+            "escalated_at": iso(self.escalated_at),
+            "answered_at": iso(self.answered_at),
             "answered_late": (
                 self.answered_at > self.due_at if self.answered_at is not None else None
             ),
             "outcome": self.outcome,
             "reason": self.reason,
         }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def _who(actor: Actor) -> str:
@@ -392,7 +389,7 @@ def file_objection(
             "item_kind": objection.item_kind,
             "item_id": str(objection.item_id),
             "for_subject": for_subject,
-            "due_at": _iso(objection.due_at),
+            "due_at": iso(objection.due_at),
         },
         at=at,
     )
@@ -404,7 +401,7 @@ def file_objection(
         f"The {_item_name(objection)} {objection.item_id} about {item.subject.name} is "
         f"disputed{' by the subject' if for_subject else ''}.\n"
         f"Grounds: {objection.grounds}\n\n"
-        f"Answer by {_iso(objection.due_at)}: corrected (send a corrected version first), "
+        f"Answer by {iso(objection.due_at)}: corrected (send a corrected version first), "
         "revoked, or upheld with a written reason. Unanswered, it goes to the registry's "
         "reviewers.",
         at,
@@ -795,7 +792,7 @@ def escalate_due(session: Session, now: datetime, *, batch: int = 500) -> int:
             object_type="objection",
             object_id=str(objection.id),
             before={"status": ObjectionStatus.OPEN},
-            after={"status": ObjectionStatus.ESCALATED, "due_at": _iso(objection.due_at)},
+            after={"status": ObjectionStatus.ESCALATED, "due_at": iso(objection.due_at)},
             reason="unanswered past its due time",
             at=now,
         )
@@ -805,7 +802,7 @@ def escalate_due(session: Session, now: datetime, *, batch: int = 500) -> int:
             "objection.escalated",
             "异议升级 / Unanswered objection sent to reviewers",
             f"The objection to the {_item_name(objection)} {objection.item_id} was due "
-            f"{_iso(objection.due_at)} and is unanswered; a registry reviewer decides it now.",
+            f"{iso(objection.due_at)} and is unanswered; a registry reviewer decides it now.",
             now,
         )
     return len(due)

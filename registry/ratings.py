@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.audit import Actor, ActorKind, record_event
-from registry.clock import local_date, start_of_day
+from registry.clock import iso, local_date, start_of_day
 from registry.db import Base, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.scorecard import (
@@ -123,9 +123,9 @@ class SubjectRating(Base):
             "overridden": bool(self.final_grade and self.final_grade != self.grade),
             "override_reason": self.override_reason,
             "auto_approved": self.auto_approved,
-            "proposed_at": _iso(self.proposed_at),
-            "published_at": _iso(self.published_at),
-            "replaced_at": _iso(self.replaced_at),
+            "proposed_at": iso(self.proposed_at),
+            "published_at": iso(self.published_at),
+            "replaced_at": iso(self.replaced_at),
         }
         if explanation:
             view["explanation"] = self.explanation
@@ -162,15 +162,11 @@ class RatingAppeal(Base):
             "rating_id": str(self.rating_id),
             "status": self.status,
             "grounds": self.grounds,
-            "filed_at": _iso(self.filed_at),
+            "filed_at": iso(self.filed_at),
             "decision_reason": self.decision_reason,
-            "decided_at": _iso(self.decided_at),
+            "decided_at": iso(self.decided_at),
             "amended_rating_id": str(self.amended_rating_id) if self.amended_rating_id else None,
         }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def _who(actor: Actor) -> str:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.audit import Actor, record_event
-from registry.clock import local_date, start_of_day
+from registry.clock import iso, local_date, start_of_day
 from registry.db import Base, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.members import Member
@@ -77,7 +77,7 @@ class Consent(Base):
             "purpose": self.purpose,
             "given_on": self.given_on.isoformat(),
             "valid_until": self.valid_until.isoformat(),
-            "revoked_at": _iso(self.revoked_at),
+            "revoked_at": iso(self.revoked_at),
         }
 
 
@@ -98,12 +98,6 @@ class CreditReport(Base):
     generated_at: Mapped[datetime] = mapped_column(index=True)
     content: Mapped[dict[str, Any]]
     digest: Mapped[str] = mapped_column(sa.String(64), comment="SHA-256 of the content's JSON")
-
-
-def _iso(value: datetime | date | None) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat().replace("+00:00", "Z")
 
 
 # --- consents -------------------------------------------------------------------------------
@@ -223,9 +217,9 @@ def _record_line(record: Any, member_names: dict[uuid.UUID, str]) -> dict[str, A
         "severity": record.severity,
         "status": record.status,
         "version": record.version,
-        "decided_at": _iso(record.decided_at),
-        "occurred_at": _iso(record.occurred_at),
-        "ended_at": _iso(record.ended_at),
+        "decided_at": iso(record.decided_at),
+        "occurred_at": iso(record.occurred_at),
+        "ended_at": iso(record.ended_at),
         "authority": record.authority,
         "document_number": record.document_number,
         "legal_basis": record.legal_basis,
@@ -263,8 +257,8 @@ def _identity(subject: Subject) -> dict[str, Any]:
         "names": [
             {
                 "name": row.name,
-                "valid_from": _iso(row.valid_from),
-                "valid_until": _iso(row.valid_until),
+                "valid_from": iso(row.valid_from),
+                "valid_until": iso(row.valid_until),
             }
             for row in subject.names
         ],
@@ -311,7 +305,7 @@ def build_report(
     content: dict[str, Any] = {
         "report_id": str(report_id),
         "kind": str(kind),
-        "generated_at": _iso(at),
+        "generated_at": iso(at),
         "purpose": purpose,
         "subject": _identity(subject),
         "list_entries": [
@@ -348,8 +342,8 @@ def build_report(
                 "state": entry.state,
                 "authority": entry.authority,
                 "document_number": entry.document_number,
-                "published_at": _iso(entry.published_at),
-                "removed_at": _iso(entry.removed_at),
+                "published_at": iso(entry.published_at),
+                "removed_at": iso(entry.removed_at),
                 "removal_reason": entry.removal_reason,
             }
             for entry in session.scalars(
@@ -390,7 +384,7 @@ def queries_of(session: Session, subject_id: uuid.UUID) -> list[dict[str, Any]]:
         .order_by(table.c.at.desc())
     ).all()
     return [
-        {"member": member, "at": _iso(at), "kind": kind, "purpose": purpose}
+        {"member": member, "at": iso(at), "kind": kind, "purpose": purpose}
         for at, kind, purpose, member in rows
     ]
 

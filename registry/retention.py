@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.audit import Actor, ActorKind, record_event
-from registry.clock import local_date, start_of_day
+from registry.clock import iso, local_date, start_of_day
 from registry.db import Base, get_by_id
 from registry.errors import Forbidden
 from registry.outbox import touch_subjects
@@ -312,20 +312,16 @@ class ArchivedCreditRecord(Base):
             "polarity": self.polarity,
             "retained_from": self.retained_from.isoformat(),
             "retained_until": self.retained_until.isoformat(),
-            "archived_at": _iso(self.archived_at),
+            "archived_at": iso(self.archived_at),
         }
 
     def view(self) -> dict[str, Any]:
         return {**self.summary(), "record": self.record, "versions": self.versions}
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
-        return _iso(value)
+        return iso(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal | uuid.UUID):
@@ -359,7 +355,7 @@ def _version_state(version: CreditRecordVersion) -> dict[str, Any]:
         "reason": version.reason,
         "state": version.state,
         "submission_id": _jsonable(version.submission_id),
-        "recorded_at": _iso(version.recorded_at),
+        "recorded_at": iso(version.recorded_at),
     }
 
 

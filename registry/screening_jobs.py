@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from registry.clock import iso
 from registry.db import Base, one_of, uuid_pk
 
 
@@ -45,11 +46,7 @@ class ScreeningJob(Base):
             "status": self.status,
             "total_rows": self.total_rows,
             "done_rows": self.done_rows,
-            "created_at": _iso(self.created_at),
-            "finished_at": _iso(self.finished_at),
+            "created_at": iso(self.created_at),
+            "finished_at": iso(self.finished_at),
             "error": self.error,
         }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from registry.clock import iso
 from registry.db import Base, get_by_id, one_of, uuid_pk
 from registry.monitoring import BIG_ID, MemberEvent, MonitoringEvent
 
@@ -50,8 +51,8 @@ class Webhook(Base):
     def view(self) -> dict[str, Any]:
         return {
             "url": self.url,
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
             "delivered_through": str(self.cursor),
         }
 
@@ -86,9 +87,9 @@ class WebhookDelivery(Base):
             "first_event_id": str(self.first_event_id),
             "last_event_id": str(self.last_event_id),
             "attempts": self.attempts,
-            "next_attempt_at": _iso(self.next_attempt_at),
-            "created_at": _iso(self.created_at),
-            "delivered_at": _iso(self.delivered_at),
+            "next_attempt_at": iso(self.next_attempt_at),
+            "created_at": iso(self.created_at),
+            "delivered_at": iso(self.delivered_at),
             "last_status_code": self.last_status_code,
             "last_error": self.last_error,
         }
@@ -115,10 +116,6 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(comment="the receiver's answer, if any")
     error: Mapped[str | None] = mapped_column(sa.Text, comment="why no 2xx came back")
     duration_ms: Mapped[int]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 # --- the policy and the transport ------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from registry.clock import iso
 from registry.names import normalize_name
 from registry.records import CreditRecord, Polarity, RecordCategory, RecordStatus
 from registry.subjects import Subject, SubjectName
@@ -141,8 +142,8 @@ def _document(
             {
                 "list": entry.list_kind,
                 "authority": entry.authority,
-                "since": _iso(entry.published_at),
-                "until": _iso(entry.publish_until),
+                "since": iso(entry.published_at),
+                "until": iso(entry.publish_until),
                 "disputed": str(entry.id) in disputed_entries,
             }
             for entry in entries
@@ -153,7 +154,3 @@ def _document(
         "updated_at": subject.updated_at.isoformat().replace("+00:00", "Z"),
         "tokens": " ".join(name_tokens(all_names)),
     }
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
