@@ -521,6 +521,22 @@ def halt_signing(session: Session, reason: str) -> None:
     session.commit()
 
 
+def checkpoint_or_halt(
+    session: Session, signer: RegistrySigner, origin: str, now: datetime
+) -> Checkpoint | None:
+    """:func:`make_checkpoint`; on an inconsistency, stop all signing for good first.
+
+    :raises SigningHalted: signing was stopped, now or before.
+    """
+    try:
+        return make_checkpoint(session, signer, origin, now)
+    except LogCorrupt as exc:
+        reason = f"{now.isoformat()}: {exc}"
+        halt_signing(session, reason)
+        log.critical("transparency log: checkpoint signing STOPPED: %s", exc)
+        raise SigningHalted(reason) from exc
+
+
 def origin_from_settings(settings: Any) -> str:
     return str(settings.TLOG_ORIGIN or f"{settings.REGISTRY_NAME}/log")
 
@@ -532,14 +548,7 @@ def checkpoint_job(settings: Any) -> Callable[[Session, datetime], int]:
     origin = origin_from_settings(settings)
 
     def run(session: Session, now: datetime) -> int:
-        try:
-            made = make_checkpoint(session, signer, origin, now)
-        except LogCorrupt as exc:
-            reason = f"{now.isoformat()}: {exc}"
-            halt_signing(session, reason)
-            log.critical("transparency log: checkpoint signing STOPPED: %s", exc)
-            raise SigningHalted(reason) from exc
-        return 1 if made is not None else 0
+        return 1 if checkpoint_or_halt(session, signer, origin, now) is not None else 0
 
     return run
 

@@ -33,12 +33,9 @@ def checkpoint_command() -> None:
     session = db.session
     origin = tlog.origin_from_settings(runtime.settings)
     try:
-        made = tlog.make_checkpoint(session, runtime.signer, origin, runtime.clock.now())
+        made = tlog.checkpoint_or_halt(session, runtime.signer, origin, runtime.clock.now())
     except tlog.SigningHalted as exc:
-        raise click.ClickException(f"checkpoint signing is stopped: {exc}") from None
-    except tlog.LogCorrupt as exc:
-        tlog.halt_signing(session, f"{runtime.clock.now().isoformat()}: {exc}")
-        raise click.ClickException(f"NOT signed, and signing is now stopped: {exc}") from None
+        raise click.ClickException(f"NOT signed; checkpoint signing is stopped: {exc}") from None
     session.commit()
     if made is None:
         click.echo("the log did not grow; no new checkpoint")
