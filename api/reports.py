@@ -216,17 +216,13 @@ def own_report(subject_id: str) -> ResponseReturnValue:
     member = current_caller().member
     if not represents(member, subject):
         raise Forbidden("only the subject itself asks for its own report")
-    report = reports.issue_report(
+    report = reports.issue_own_report(
         db.session,
         subject,
         actor=_actor(),
         member=member,
-        kind=reports.ReportKind.OWN,
-        purpose=str(QueryPurpose.SUBJECT_CONSENT),
-        consent=None,
+        settings=runtime.settings,
         at=runtime.clock.now(),
-        seller_policy=policy_from_settings(runtime.settings),
-        own_reports_per_year=runtime.settings.OWN_REPORTS_FREE_PER_YEAR,
     )
     return _report_response(report, 201)
 

@@ -26,6 +26,8 @@ from registry.clock import iso, local_date, start_of_day
 from registry.db import Base, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.members import Member
+from registry.querylog import QueryPurpose
+from registry.seller_ratings import policy_from_settings
 from registry.subjects import Subject, SubjectKind
 
 
@@ -402,6 +404,32 @@ def own_reports_this_year(session: Session, subject_id: uuid.UUID, at: datetime)
             )
         )
         or 0
+    )
+
+
+def issue_own_report(
+    session: Session,
+    subject: Subject,
+    *,
+    actor: Actor,
+    member: Member | None,
+    settings: Any,
+    at: datetime,
+) -> CreditReport:
+    """The subject's own report, asked for by the subject itself (``member``: its member
+    over the API) or for it by staff who checked its identity in person (``member`` None):
+    no consent needed, and only the year's free ones (OWN_REPORTS_FREE_PER_YEAR)."""
+    return issue_report(
+        session,
+        subject,
+        actor=actor,
+        member=member,
+        kind=ReportKind.OWN,
+        purpose=str(QueryPurpose.SUBJECT_CONSENT),
+        consent=None,
+        at=at,
+        seller_policy=policy_from_settings(settings),
+        own_reports_per_year=settings.OWN_REPORTS_FREE_PER_YEAR,
     )
 
 

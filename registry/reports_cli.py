@@ -17,9 +17,7 @@ from registry import reports
 from registry.audit import Actor, ActorKind
 from registry.db import db, get_by_id
 from registry.errors import NotFound, RegistryError
-from registry.querylog import QueryPurpose
 from registry.runtime import current_runtime
-from registry.seller_ratings import policy_from_settings
 from registry.staff import StaffRole, StaffStatus, StaffUser
 from registry.subjects import Subject
 
@@ -54,17 +52,13 @@ def own_report(subject_id: str, username: str, out: Path) -> None:
         raise click.ClickException(exc.detail) from None
     runtime = current_runtime()
     try:
-        report = reports.issue_report(
+        report = reports.issue_own_report(
             session,
             subject,
             actor=Actor(ActorKind.STAFF, str(user.id)),
             member=None,
-            kind=reports.ReportKind.OWN,
-            purpose=str(QueryPurpose.SUBJECT_CONSENT),
-            consent=None,
+            settings=runtime.settings,
             at=runtime.clock.now(),
-            seller_policy=policy_from_settings(runtime.settings),
-            own_reports_per_year=runtime.settings.OWN_REPORTS_FREE_PER_YEAR,
         )
     except RegistryError as exc:
         session.rollback()
