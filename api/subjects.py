@@ -108,8 +108,9 @@ SEARCH_PARAMS = SearchParamsSchema()
 SUBJECT_PARAMS = SubjectParamsSchema()
 
 
-def _consent_for_number(id_hash: str, params: dict[str, Any]) -> Any:
-    """The member's consent for the person with this number, or the refusal."""
+def _check_consent_for_number(id_hash: str, params: dict[str, Any]) -> None:
+    """:raises ConsentRequired: the member has no valid consent of the person with this
+    number for this purpose."""
     from registry.reports import ConsentRequired, own_consent
 
     runtime = current_runtime()
@@ -125,7 +126,7 @@ def _consent_for_number(id_hash: str, params: dict[str, Any]) -> Any:
     subject = db.session.get(Subject, consent.subject_id)
     if subject is None or subject.id_number_hash != id_hash:
         raise ConsentRequired("the consent is for another person")
-    return check_consent(
+    check_consent(
         db.session,
         member=caller.member,
         subject=subject,
@@ -167,9 +168,7 @@ def search_subjects() -> ResponseReturnValue:
     if id_hash:
         # A person: only with the person's consent, named and matching the number searched
         # (so the search cannot tell whether an unknown number is registered).
-        consent = _consent_for_number(id_hash, params)
-        if isinstance(consent, Response):
-            return consent
+        _check_consent_for_number(id_hash, params)
     kinds = (
         (SubjectKind.PERSON,)
         if id_hash
