@@ -239,7 +239,7 @@ def propose_due(
     # everything that changes a subject's ratings holds the subject's row first.
     lock_subjects(session, subject_ids)
     inputs = inputs_of(session, subject_ids)
-    latest = _latest(session, subject_ids)
+    latest_bases = _latest_bases(session, subject_ids)
     published = published_ratings(session, subject_ids)
     still_open = _open_proposals(session, subject_ids)
     for subject_id in subject_ids:
@@ -249,8 +249,7 @@ def propose_due(
         # A rated subject whose records were all revoked gets a proposal too (the base
         # score): its published rating must not outlive the records it came from.
         rating = score(scorecard, records, entries, as_of=local_date(now))
-        last = latest.get(subject_id)
-        if last is not None and last.basis == rating.basis:
+        if subject_id in latest_bases and latest_bases[subject_id] == rating.basis:
             continue  # scored on these very inputs already
         for open_proposal in still_open.get(subject_id, []):
             _close_proposal(session, open_proposal, RatingStatus.SUPERSEDED)
@@ -325,15 +324,27 @@ def _new_proposal(
     return proposal
 
 
-def _latest(session: Session, subject_ids: list[uuid.UUID]) -> dict[uuid.UUID, SubjectRating]:
-    latest: dict[uuid.UUID, SubjectRating] = {}
-    for rating in session.scalars(
-        sa.select(SubjectRating)
+def _latest_bases(session: Session, subject_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """What each subject's most recent rating was scored on (its ``basis``): one row per
+    subject and one column, not the whole rating history with its explanations."""
+    ranked = (
+        sa.select(
+            SubjectRating.subject_id,
+            SubjectRating.basis,
+            sa.func.row_number()
+            .over(
+                partition_by=SubjectRating.subject_id,
+                order_by=(SubjectRating.proposed_at.desc(), SubjectRating.id.desc()),
+            )
+            .label("newest"),
+        )
         .where(SubjectRating.subject_id.in_(subject_ids))
-        .order_by(SubjectRating.proposed_at, SubjectRating.id)
-    ):
-        latest[rating.subject_id] = rating
-    return latest
+        .subquery()
+    )
+    rows = session.execute(
+        sa.select(ranked.c.subject_id, ranked.c.basis).where(ranked.c.newest == 1)
+    )
+    return {subject_id: basis for subject_id, basis in rows}
 
 
 def published_ratings(
