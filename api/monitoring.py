@@ -242,36 +242,19 @@ def _error_order(error: dict[str, str]) -> tuple[int, str]:
     return (int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else -1, error["field"])
 
 
-def _over_limit(total: int, limit: int) -> Response:
-    return problems.problem_response(
-        problems.VALIDATION,
-        f"the portfolio would hold {total} subjects; nothing changed",
-        errors=[{"field": "items", "message": f"at most {limit} subjects per member"}],
-    )
-
-
 def _change(replace: bool) -> ResponseReturnValue:
     outcome = _rows_or_problem()
     if isinstance(outcome, Response):
         return outcome
     subject_ids, limit = outcome
-    member_id = current_caller().member_id
-    session = db.session
-    if replace:
-        total = len(subject_ids)
-    else:
-        current = set(
-            session.scalars(
-                sa.select(monitoring.PortfolioItem.subject_id).where(
-                    monitoring.PortfolioItem.member_id == member_id
-                )
-            )
-        )
-        total = len(current | set(subject_ids))
-    if total > limit:
-        return _over_limit(total, limit)
+    # Past the limit: PortfolioTooLarge, a 422 listing the limit, and nothing changed.
     change = monitoring.add_to_portfolio(
-        session, member_id, subject_ids, at=current_runtime().clock.now(), replace=replace
+        db.session,
+        current_caller().member_id,
+        subject_ids,
+        at=current_runtime().clock.now(),
+        replace=replace,
+        limit=limit,
     )
     return jsonify(added=change.added, removed=change.removed, total=change.total)
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.clock import iso
 from registry.db import Base
+from registry.errors import InvalidInput
 from registry.worker import batches_within
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
@@ -133,6 +134,16 @@ def enqueue_monitoring(session: Session, subject_ids: Iterable[uuid.UUID], *, at
 # --- the portfolio ---------------------------------------------------------------------------
 
 
+class PortfolioTooLarge(InvalidInput):
+    """The change would take the member's portfolio past its limit; nothing changed."""
+
+    def __init__(self, total: int, limit: int) -> None:
+        super().__init__(
+            f"the portfolio would hold {total} subjects; nothing changed",
+            {"items": [f"at most {limit} subjects per member"]},
+        )
+
+
 @dataclass(frozen=True)
 class PortfolioChange:
     added: int
@@ -166,14 +177,19 @@ def add_to_portfolio(
     *,
     at: datetime,
     replace: bool = False,
+    limit: int | None = None,
 ) -> PortfolioChange:
     """Watch these (existing, checked) subjects; with ``replace``, stop watching the others.
 
-    Subjects nobody watched before are queued for their first snapshot. The caller has
-    checked the portfolio limit.
+    Subjects nobody watched before are queued for their first snapshot.
+
+    :raises PortfolioTooLarge: the portfolio would then hold more than ``limit`` subjects.
     """
     wanted = set(subject_ids)
     current = _portfolio_ids(session, member_id)
+    total = len(wanted) if replace else len(current | wanted)
+    if limit is not None and total > limit:
+        raise PortfolioTooLarge(total, limit)
     removed = 0
     if replace:
         removed = _remove(session, member_id, sorted(current - wanted))
