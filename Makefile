@@ -12,10 +12,13 @@ DEV_LOCK     := requirements/dev.txt
 
 .PHONY: install lock demo test test-sqlite lint format bench clean translations
 
-$(STAMP): pyproject.toml
+# The build tools go in first and every build uses them (--no-build-isolation): otherwise pip
+# would fetch an unpinned setuptools to build a dependency published only as source (zhconv).
+$(STAMP): pyproject.toml $(BUILD_LOCK) $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(BUILD_LOCK)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-build-isolation -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,10 +1,11 @@
 """docker-compose.yml cannot run here (no Docker engine), so its content is checked instead:
 services, pinned images, health checks, volumes, and that the environment it gives the app is
-a valid production configuration of this very code base. The hash-pinned locks under
-requirements/ must hold everything pyproject.toml asks for."""
+a valid production configuration of this very code base. The image and `make` install the
+hash-pinned locks under requirements/, which must hold everything pyproject.toml asks for."""
 
 import base64
 import re
+import shlex
 import tomllib
 from pathlib import Path
 
@@ -154,6 +155,7 @@ def test_the_access_log_never_keeps_a_query_string(compose):
         assert with_query not in log_format
 
 
+# The locks: every install, here and in the image, takes hash-pinned packages from them alone.
 LOCKS = ROOT / "requirements"
 
 
@@ -206,3 +208,56 @@ def test_the_locks_agree_where_they_overlap():
         for name in narrower.keys() & wider.keys():
             assert narrower[name][0] == wider[name][0], name
     assert runtime.keys() <= dev.keys()
+
+
+def pip_installs(script: str) -> list[list[str]]:
+    """The arguments of every `pip install` in a shell script, after `install`."""
+    commands = re.split(r"&&|;|\n", script.replace("\\\n", " "))
+    return [
+        shlex.split(command.split("pip install", 1)[1])
+        for command in commands
+        if "pip install" in command
+    ]
+
+
+def installs_only_from(installs: list[list[str]], locks: list[str]) -> None:
+    """The locks in this order, each with --require-hashes, then the project alone: no other."""
+    *from_locks, project = installs
+    for arguments in from_locks:
+        assert "-r" in arguments and "--require-hashes" in arguments, (
+            f"not a hash-checked lock: pip install {shlex.join(arguments)}"
+        )
+    assert [arguments[arguments.index("-r") + 1] for arguments in from_locks] == locks
+    # Once the build lock is in, no isolated build: it would fetch an unpinned setuptools to
+    # build a package published only as source.
+    assert all("--no-build-isolation" in arguments for arguments in installs[1:])
+    assert "--no-deps" in project and project[-1] == "."
+
+
+def test_make_installs_the_dev_lock_and_reinstalls_when_a_lock_changes():
+    makefile = (ROOT / "Makefile").read_text()
+    variables = dict(re.findall(r"^([A-Z_]+)\s*:?=\s*(.*)$", makefile, re.M))
+
+    def expand(text: str) -> str:
+        return re.sub(r"\$\(([A-Z_]+)\)", lambda m: expand(variables.get(m.group(1), "")), text)
+
+    rule = re.search(r"^\$\(STAMP\):(.*)\n((?:\t.*\n)+)", makefile, re.M)
+    assert rule, "the Makefile has no $(STAMP) rule"
+    prerequisites = expand(rule.group(1)).split()
+    recipe = expand(rule.group(2))
+    installs = pip_installs(recipe)
+    assert pip_installs(expand(makefile)) == installs, "an install outside the $(STAMP) rule"
+    installs_only_from(installs, ["requirements/build.txt", "requirements/dev.txt"])
+    assert installs[-1][-2:] == ["-e", "."]
+    assert {"pyproject.toml", "requirements/build.txt", "requirements/dev.txt"} <= set(
+        prerequisites
+    )
+    assert re.search(r"^lock:", makefile, re.M), "`make lock` refreshes the locks"
+
+
+def test_the_image_installs_the_runtime_lock_with_hashes():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    installs_only_from(
+        pip_installs(dockerfile), ["requirements/build.txt", "requirements/runtime.txt"]
+    )
+    assert "dev.txt" not in dockerfile
