@@ -4,15 +4,36 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-sqlite lint format bench clean translations
+# The locks, every package pinned with its hashes (`make lock` refreshes them): pip and the
+# build backend; what production runs (the Dockerfile); that and the test and lint tools.
+BUILD_LOCK   := requirements/build.txt
+RUNTIME_LOCK := requirements/runtime.txt
+DEV_LOCK     := requirements/dev.txt
 
-$(STAMP): pyproject.toml
+.PHONY: install lock demo test test-sqlite lint format bench clean translations
+
+# The build tools go in first and every build uses them (--no-build-isolation): otherwise pip
+# would fetch an unpinned setuptools to build a dependency published only as source (zhconv).
+$(STAMP): pyproject.toml $(BUILD_LOCK) $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(BUILD_LOCK)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-build-isolation -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Rewrite the locks after a change to pyproject.toml, keeping every pin it does not force to move.
+## LOCK_ARGS=--upgrade moves them all to the newest allowed, LOCK_ARGS='--upgrade-package NAME' one.
+## The dev lock constrains the runtime lock, so tests run on the versions production installs.
+LOCK := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command 'make lock' $(LOCK_ARGS)
+BUILD_REQUIRES := import tomllib; \
+	print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], "pip", sep="\n")
+lock: $(STAMP)
+	$(BIN)/python -c '$(BUILD_REQUIRES)' | $(LOCK) - -o $(BUILD_LOCK)
+	$(LOCK) pyproject.toml --extra dev -c $(BUILD_LOCK) -o $(DEV_LOCK)
+	$(LOCK) pyproject.toml -c $(DEV_LOCK) -o $(RUNTIME_LOCK)
 
 ## Migrate the SQLite database under var/, load the demo dataset (once) and serve on :8000.
 demo: $(STAMP)

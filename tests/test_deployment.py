@@ -1,13 +1,19 @@
 """docker-compose.yml cannot run here (no Docker engine), so its content is checked instead:
 services, pinned images, health checks, volumes, and that the environment it gives the app is
-a valid production configuration of this very code base."""
+a valid production configuration of this very code base. The image and `make` install the
+hash-pinned locks under requirements/, which must hold everything pyproject.toml asks for."""
 
 import base64
 import re
+import shlex
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from config import SETTINGS_BY_KEY, load_settings
 
@@ -147,3 +153,111 @@ def test_the_access_log_never_keeps_a_query_string(compose):
     assert "%(U)s" in log_format  # the path alone
     for with_query in ("%(r)s", "%(q)s"):  # the request line, the query string
         assert with_query not in log_format
+
+
+# The locks: every install, here and in the image, takes hash-pinned packages from them alone.
+LOCKS = ROOT / "requirements"
+
+
+def locked_pins(lock: Path) -> dict[str, tuple[Version, list[str]]]:
+    """Each package of a lock file: its pinned version and the hashes it is installed with."""
+    pins = {}
+    for entry in lock.read_text().replace("\\\n", " ").splitlines():
+        entry = entry.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        requirement, *hashes = (part.strip() for part in entry.split("--hash="))
+        pinned = Requirement(requirement)
+        (specifier,) = pinned.specifier
+        assert specifier.operator == "==", f"{lock.name}: {requirement} is not pinned"
+        pins[canonicalize_name(pinned.name)] = (Version(specifier.version), hashes)
+    return pins
+
+
+def declared_requirements() -> dict[str, list[str]]:
+    """What pyproject.toml asks for, by the lock that must hold it."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = pyproject["project"]
+    return {
+        "build.txt": pyproject["build-system"]["requires"],
+        "runtime.txt": project["dependencies"],
+        "dev.txt": project["dependencies"] + project["optional-dependencies"]["dev"],
+    }
+
+
+@pytest.mark.parametrize("lock_name", ["build.txt", "runtime.txt", "dev.txt"])
+def test_every_declared_requirement_is_pinned_with_hashes(lock_name):
+    pins = locked_pins(LOCKS / lock_name)
+    for name, (_, hashes) in pins.items():
+        assert hashes and all(h.startswith("sha256:") for h in hashes), f"{name} has no hash"
+    for declared in map(Requirement, declared_requirements()[lock_name]):
+        name = canonicalize_name(declared.name)
+        assert name in pins, f"{declared} is not in {lock_name}: run `make lock`"
+        version, _ = pins[name]
+        assert declared.specifier.contains(version, prereleases=True), (
+            f"{lock_name} pins {name}=={version}, outside {declared}: run `make lock`"
+        )
+
+
+def test_the_locks_agree_where_they_overlap():
+    # The tests run on the dev lock: they prove something of production only on the same versions.
+    build, runtime, dev = (
+        locked_pins(LOCKS / name) for name in ("build.txt", "runtime.txt", "dev.txt")
+    )
+    for narrower, wider in ((runtime, dev), (build, dev)):
+        for name in narrower.keys() & wider.keys():
+            assert narrower[name][0] == wider[name][0], name
+    assert runtime.keys() <= dev.keys()
+
+
+def pip_installs(script: str) -> list[list[str]]:
+    """The arguments of every `pip install` in a shell script, after `install`."""
+    commands = re.split(r"&&|;|\n", script.replace("\\\n", " "))
+    return [
+        shlex.split(command.split("pip install", 1)[1])
+        for command in commands
+        if "pip install" in command
+    ]
+
+
+def installs_only_from(installs: list[list[str]], locks: list[str]) -> None:
+    """The locks in this order, each with --require-hashes, then the project alone: no other."""
+    *from_locks, project = installs
+    for arguments in from_locks:
+        assert "-r" in arguments and "--require-hashes" in arguments, (
+            f"not a hash-checked lock: pip install {shlex.join(arguments)}"
+        )
+    assert [arguments[arguments.index("-r") + 1] for arguments in from_locks] == locks
+    # Once the build lock is in, no isolated build: it would fetch an unpinned setuptools to
+    # build a package published only as source.
+    assert all("--no-build-isolation" in arguments for arguments in installs[1:])
+    assert "--no-deps" in project and project[-1] == "."
+
+
+def test_make_installs_the_dev_lock_and_reinstalls_when_a_lock_changes():
+    makefile = (ROOT / "Makefile").read_text()
+    variables = dict(re.findall(r"^([A-Z_]+)\s*:?=\s*(.*)$", makefile, re.M))
+
+    def expand(text: str) -> str:
+        return re.sub(r"\$\(([A-Z_]+)\)", lambda m: expand(variables.get(m.group(1), "")), text)
+
+    rule = re.search(r"^\$\(STAMP\):(.*)\n((?:\t.*\n)+)", makefile, re.M)
+    assert rule, "the Makefile has no $(STAMP) rule"
+    prerequisites = expand(rule.group(1)).split()
+    recipe = expand(rule.group(2))
+    installs = pip_installs(recipe)
+    assert pip_installs(expand(makefile)) == installs, "an install outside the $(STAMP) rule"
+    installs_only_from(installs, ["requirements/build.txt", "requirements/dev.txt"])
+    assert installs[-1][-2:] == ["-e", "."]
+    assert {"pyproject.toml", "requirements/build.txt", "requirements/dev.txt"} <= set(
+        prerequisites
+    )
+    assert re.search(r"^lock:", makefile, re.M), "`make lock` refreshes the locks"
+
+
+def test_the_image_installs_the_runtime_lock_with_hashes():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    installs_only_from(
+        pip_installs(dockerfile), ["requirements/build.txt", "requirements/runtime.txt"]
+    )
+    assert "dev.txt" not in dockerfile
