@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -626,7 +627,8 @@ class Settings(Mapping[str, Any]):
             raise AttributeError(key) from None
 
     def redacted(self) -> dict[str, Any]:
-        """The values with every secret replaced, safe to print or log."""
+        """The values with every secret replaced, safe to print or log: secret settings
+        entirely, and in URLs their password and any query parameter named like a secret."""
         return {
             key: ("<set>" if SETTINGS_BY_KEY[key].secret and value else _printable(value))
             for key, value in self.data.items()
@@ -637,7 +639,74 @@ class Settings(Mapping[str, Any]):
 def _printable(value: Any) -> Any:
     if isinstance(value, tuple):
         return [item.isoformat() if isinstance(item, date) else item for item in value]
+    if isinstance(value, str):
+        return redact_url(value)
     return value
+
+
+REDACTED = "***"
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+# SQLAlchemy's reading of a URL: the username stops at ":" or "/", the password at the next "@".
+_SQLALCHEMY_PASSWORD = re.compile(r"[^:/]*:([^@]*)@")
+_SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|auth|credential", re.IGNORECASE)
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the password of a URL, and the value of every query parameter named
+    like a secret (password, secret, token, key...), replaced by ``***``; other text as is."""
+    scheme = _URL_SCHEME.match(text)
+    if scheme is None:
+        return text
+    spans = _password_spans(text, scheme.end())
+    userinfo_end = max([end for _, end in spans], default=scheme.end())
+    spans += _secret_parameter_spans(text, text.find("?", userinfo_end))
+    return _replace_spans(text, spans)
+
+
+def _password_spans(text: str, start: int) -> list[tuple[int, int]]:
+    """Where the password is, as both urllib (the search clients) and SQLAlchemy (the
+    database URL) would read it: they split a malformed authority differently."""
+    spans = []
+    authority_end = min(
+        [i for i in (text.find(c, start) for c in "/?#") if i != -1], default=len(text)
+    )
+    at = text.rfind("@", start, authority_end)
+    colon = text.find(":", start, at) if at != -1 else -1
+    if colon != -1:
+        spans.append((colon + 1, at))
+    sqlalchemy_password = _SQLALCHEMY_PASSWORD.match(text, start)
+    if sqlalchemy_password is not None:
+        spans.append(sqlalchemy_password.span(1))
+    return spans
+
+
+def _secret_parameter_spans(text: str, query_start: int) -> list[tuple[int, int]]:
+    if query_start == -1:
+        return []
+    query_end = text.find("#", query_start)
+    query_end = len(text) if query_end == -1 else query_end
+    spans = []
+    offset = query_start + 1
+    for pair in text[offset:query_end].split("&"):
+        name, equals, _value = pair.partition("=")
+        if equals and _SECRET_PARAMETER.search(name):
+            spans.append((offset + len(name) + 1, offset + len(pair)))
+        offset += len(pair) + 1
+    return spans
+
+
+def _replace_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    merged: list[list[int]] = []
+    for begin, end in sorted(spans):
+        if merged and begin <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([begin, end])
+    shown, last = [], 0
+    for begin, end in merged:
+        shown.append(text[last:begin] + REDACTED)
+        last = end
+    return "".join(shown) + text[last:]
 
 
 def _read_file(path: Path) -> dict[str, Any]:

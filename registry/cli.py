@@ -550,7 +550,8 @@ def restore_command(backup_file: Path, target_url: str) -> None:
 @click.command("config")
 @with_appcontext
 def config_command() -> None:
-    """Show the effective settings (secrets redacted) and where each came from."""
+    """Show the effective settings and where each came from (secrets, and passwords inside
+    URLs, redacted)."""
     settings = current_runtime().settings
     _echo_json(
         {

@@ -223,6 +223,17 @@ def test_config_command_redacts_secrets(cli_app):
     assert shown["sources"]["DATABASE_URL"] == "override"
 
 
+def test_config_command_hides_passwords_inside_urls(make_app):
+    # Never connected to: `config` only reads the settings.
+    app = make_app(
+        "postgresql+psycopg://creditreg:db-pass@127.0.0.1:1/creditreg",
+        SEARCH_URL="https://elastic:search-pass@es:9200/?api_key=search-key",
+    )
+    shown = json.loads(run(app, "config").output)["values"]
+    assert shown["DATABASE_URL"] == "postgresql+psycopg://creditreg:***@127.0.0.1:1/creditreg"
+    assert shown["SEARCH_URL"] == "https://elastic:***@es:9200/?api_key=***"
+
+
 def test_demo_without_serving_loads_and_indexes_everything(cli_app):
     result = run(cli_app, "demo", "--no-serve", "--subjects", "40")
     assert result.exit_code == 0, result.output
