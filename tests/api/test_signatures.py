@@ -161,6 +161,13 @@ def test_required_components_must_be_covered(alice, path, components, missing):
     assert missing in response.get_json()["detail"]
 
 
+def test_the_path_is_verified_as_sent_with_its_percent_encoding(alice):
+    # What urllib.parse.quote makes of a submission id: ":" goes on the wire as "%3A".
+    response = alice.get("/api/v1/submissions/batch%3A1")
+    assert response.status_code == 404
+    assert problem_type(response) == "/problems/not-found"
+
+
 def test_a_signature_may_cover_more(alice):
     response = alice.get(
         RECEIPT_PATH, components=["@method", "@authority", "@path", "@target-uri", "host"]
