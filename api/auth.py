@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 
 # The header a 401 carries to say how to sign (RFC 9421 section 5.1).
 ACCEPT_SIGNATURE = (
-    'sig1=("@method" "@authority" "@path" "@query" "content-digest");created;expires;nonce;keyid'
+    'sig1=("@method" "@authority" "@path" "@query" "content-digest" "content-type")'
+    ";created;expires;nonce;keyid"
 )
 
 SIGNATURE_PROBLEMS = {

@@ -3,7 +3,8 @@
 Each call is signed with the registry's own Ed25519 key, the one that signs receipts and is
 published at ``/api/v1/registry/keys`` (its ``kid`` is the signature's ``keyid``). The
 signature covers ``@method``, ``@authority``, ``@path`` (and ``@query`` if the URL has one),
-``content-digest`` and ``webhook-id``, the delivery id a receiver deduplicates on. Redirects
+``content-digest``, ``content-type`` and ``webhook-id``, the delivery id a receiver
+deduplicates on. Redirects
 are never followed: a 3xx is a failed attempt like any other non-2xx answer.
 """
 
@@ -20,7 +21,7 @@ from registry.receipts import RegistrySigner
 from registry.webhooks import Outcome
 
 DELIVERY_HEADER = "Webhook-Id"
-COVERED = ["@method", "@authority", "@path", "content-digest", "webhook-id"]
+COVERED = ["@method", "@authority", "@path", "content-digest", "content-type", "webhook-id"]
 USER_AGENT = "creditreg-webhooks/1"
 MAX_RESPONSE_BYTES = 4096
 

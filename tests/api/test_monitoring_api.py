@@ -288,7 +288,9 @@ def test_a_webhook_is_delivered_signed_by_the_registry(
     [call] = hook.calls
     verified = verify(call, client, clock)
     assert verified.key_id == runtime.signer.key_id
-    assert {"webhook-id", "content-digest", "@authority"} <= set(verified.components)
+    assert {"webhook-id", "content-digest", "content-type", "@authority"} <= set(
+        verified.components
+    )
     body = json.loads(call["body"])
     assert call["headers"]["Webhook-Id"] == body["delivery_id"]
     [event] = body["events"]
