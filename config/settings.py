@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -568,6 +569,14 @@ SETTINGS: tuple[Setting, ...] = (
         "unless TLOG_ORIGIN says otherwise.",
     ),
     Setting(
+        "PUBLIC_BASE_URL",
+        "str",
+        None,
+        "Where the public reaches the registry (https://host[:port]), for the links it "
+        "publishes, such as the Atom feeds' ids; default: https://REGISTRY_NAME.",
+        optional=True,
+    ),
+    Setting(
         "TLOG_ORIGIN",
         "str",
         None,
@@ -795,6 +804,9 @@ def load_settings(
     if values["DATABASE_URL"] is None:
         db_file = Path(values["VAR_DIR"]).resolve() / "creditreg.db"
         values["DATABASE_URL"] = f"sqlite:///{db_file}"
+    if values["PUBLIC_BASE_URL"] is None:
+        values["PUBLIC_BASE_URL"] = f"https://{values['REGISTRY_NAME']}"
+    values["PUBLIC_BASE_URL"] = values["PUBLIC_BASE_URL"].rstrip("/")
     for note in notes:
         log.warning("configuration: %s", note)
     return Settings(profile=profile, data=values, sources=sources, warnings=tuple(notes))
@@ -814,7 +826,28 @@ def _check_consistency(values: Mapping[str, Any], sources: Mapping[str, str]) ->
             f"{ENV_PREFIX}SEARCH_URL: required when {ENV_PREFIX}SEARCH_BACKEND is "
             f"{values['SEARCH_BACKEND']}"
         )
+    base = values["PUBLIC_BASE_URL"]
+    if base is not None and not _is_base_url(base):
+        problems.append(
+            f"{ENV_PREFIX}PUBLIC_BASE_URL: expected http(s)://host[:port] without a path, "
+            f"query or user, got {base!r}"
+        )
     return problems
+
+
+def _is_base_url(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+        port_ok = parts.port is None or parts.port > 0  # raises for one that is not a number
+    except ValueError:
+        return False
+    return (
+        port_ok
+        and parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and parts.path in ("", "/")
+        and not (parts.query or parts.fragment or parts.username or "?" in text)
+    )
 
 
 def _check_production(values: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:

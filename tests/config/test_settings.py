@@ -179,6 +179,20 @@ def test_redact_url_reads_a_password_as_every_client_would(url, shown):
     assert redact_url(url) == shown
 
 
+def test_the_public_base_url_defaults_to_the_registry_name_and_is_checked():
+    named = load_settings("dev", environ={"CREDITREG_REGISTRY_NAME": "credit.example.gov.cn"})
+    assert named.PUBLIC_BASE_URL == "https://credit.example.gov.cn"
+    for bad in (
+        "credit.example.gov.cn",
+        "ftp://x",
+        "https://x/feeds",
+        "https://x?a=1",
+        "https://x:y",
+    ):
+        with pytest.raises(ConfigError, match="CREDITREG_PUBLIC_BASE_URL"):
+            load_settings("dev", environ={"CREDITREG_PUBLIC_BASE_URL": bad})
+
+
 def test_overrides_reject_unknown_keys():
     with pytest.raises(ConfigError, match="NOT_A_SETTING: unknown setting"):
         load_settings("dev", environ={}, overrides={"NOT_A_SETTING": 1})
