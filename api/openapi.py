@@ -1541,7 +1541,8 @@ def build_document() -> dict[str, Any]:
         "/readyz": {
             "get": {
                 "operationId": "readyz",
-                "summary": "Database reachable and migrated; search reachable or degraded",
+                "summary": "Database reachable and migrated; search reachable or degraded "
+                "(each check's status only; `creditreg ready` gives the details)",
                 "security": [],
                 "responses": {
                     "200": _json("Health", "Ready (status ok or degraded)."),

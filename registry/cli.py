@@ -564,6 +564,7 @@ def config_command() -> None:
 
 def register_commands(app: Flask) -> None:
     from api.cli import submissions_group
+    from api.health import ready_command
     from registry.listings_cli import listings_group
     from registry.monitoring_cli import monitoring_group
     from registry.objections_cli import objections_group
@@ -594,6 +595,7 @@ def register_commands(app: Flask) -> None:
         worker_command,
         demo_command,
         config_command,
+        ready_command,
         backup_command,
         restore_command,
     ):
