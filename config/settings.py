@@ -9,6 +9,7 @@ reported together in one :class:`ConfigError` whose message names each bad key.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import logging
 import os
 import re
@@ -87,26 +88,41 @@ def _parse_key32(raw: Any) -> str:
     return text
 
 
-def _parse_dates(raw: Any) -> tuple[date, ...]:
-    """A comma-separated list of ISO dates (a TOML list of dates or strings works too)."""
+def _parse_list(
+    raw: Any, parse: Callable[[str], Any], example: str, parsed_kind: type | None = None
+) -> list[Any]:
+    """Each item of a comma-separated list (or a TOML list), parsed; a TOML value that is
+    already of ``parsed_kind`` is kept as it is."""
     items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
-    dates: list[date] = []
+    parsed = []
     for item in items:
-        if isinstance(item, date):
-            dates.append(item)
+        if parsed_kind is not None and isinstance(item, parsed_kind):
+            parsed.append(item)
             continue
         text = str(item).strip()
         if not text:
             continue
         try:
-            dates.append(date.fromisoformat(text))
+            parsed.append(parse(text))
         except ValueError:
-            raise ValueError(f"{text!r} is not a date like 2026-10-01") from None
+            raise ValueError(f"{text!r} is not {example}") from None
+    return parsed
+
+
+def _parse_dates(raw: Any) -> tuple[date, ...]:
+    """A comma-separated list of ISO dates (a TOML list of dates or strings works too)."""
+    dates = _parse_list(raw, date.fromisoformat, "a date like 2026-10-01", parsed_kind=date)
     return tuple(sorted(set(dates)))
+
+
+def _parse_networks(raw: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """A comma-separated list of networks in CIDR notation (a TOML list works too)."""
+    return tuple(_parse_list(raw, ipaddress.ip_network, "a network like 10.20.0.0/16"))
 
 
 PARSERS: dict[str, Callable[[Any], Any]] = {
     "dates": _parse_dates,
+    "networks": _parse_networks,
     "bool": _parse_bool,
     "int": _parse_int,
     "float": _parse_float,
@@ -497,6 +513,23 @@ SETTINGS: tuple[Setting, ...] = (
         "production refuses it.",
     ),
     Setting(
+        "MONITORING_WEBHOOK_PUBLIC_ONLY",
+        "bool",
+        True,
+        "Send webhooks to public internet addresses only: a URL whose host is or resolves "
+        "to a loopback, private, link-local (cloud metadata), shared or reserved address is "
+        "refused at registration, and again at each delivery, which connects to the address "
+        "it checked. Off in dev and test; production refuses to turn it off.",
+    ),
+    Setting(
+        "MONITORING_WEBHOOK_ALLOWED_NETWORKS",
+        "networks",
+        "",
+        "Non-public networks (comma-separated CIDR) webhook receivers may be in all the "
+        "same, e.g. a member's private line; production refuses loopback, link-local and "
+        "metadata addresses in it.",
+    ),
+    Setting(
         "MONITORING_WEBHOOK_TIMEOUT",
         "float",
         5.0,
@@ -599,13 +632,18 @@ SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
 # What each profile changes from the defaults. `production` changes nothing: it only adds the
 # checks in `_check_production`.
 PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "dev": {"MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK": True},
+    # Webhook receivers on this machine or the local network, for trying things out.
+    "dev": {
+        "MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK": True,
+        "MONITORING_WEBHOOK_PUBLIC_ONLY": False,
+    },
     # Cheap password hashing keeps the suite fast; the algorithm stays the same.
     "test": {
         "PASSWORD_HASH_TIME_COST": 1,
         "PASSWORD_HASH_MEMORY_KIB": 1024,
         "LOG_LEVEL": "WARNING",
         "MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK": True,
+        "MONITORING_WEBHOOK_PUBLIC_ONLY": False,
     },
     "production": {},
 }
@@ -647,7 +685,7 @@ class Settings(Mapping[str, Any]):
 
 def _printable(value: Any) -> Any:
     if isinstance(value, tuple):
-        return [item.isoformat() if isinstance(item, date) else item for item in value]
+        return [item.isoformat() if isinstance(item, date) else str(item) for item in value]
     if isinstance(value, str):
         return redact_url(value)
     return value
@@ -850,6 +888,23 @@ def _is_base_url(text: str) -> bool:
     )
 
 
+# The registry's own host and the cloud metadata services: never a webhook receiver in
+# production, whatever the allow-list says.
+HOST_AND_METADATA_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "0.0.0.0/8",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "100.100.100.200/32",  # Alibaba Cloud's metadata service
+        "::/127",
+        "::ffff:0:0/96",  # IPv4-mapped: any of the above, spelt in IPv6
+        "fe80::/10",
+        "fd00:ec2::254/128",  # AWS's metadata service over IPv6
+    )
+)
+
+
 def _check_production(values: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:
     problems = []
     for key, default in DEFAULT_SECRETS.items():
@@ -869,6 +924,21 @@ def _check_production(values: Mapping[str, Any], sources: Mapping[str, str]) -> 
             f"{ENV_PREFIX}MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK: production sends webhooks "
             "over HTTPS only"
         )
+    if not values["MONITORING_WEBHOOK_PUBLIC_ONLY"]:
+        problems.append(
+            f"{ENV_PREFIX}MONITORING_WEBHOOK_PUBLIC_ONLY: production never sends webhooks "
+            "into its own networks; list a member's private network in "
+            f"{ENV_PREFIX}MONITORING_WEBHOOK_ALLOWED_NETWORKS instead"
+        )
+    for network in values["MONITORING_WEBHOOK_ALLOWED_NETWORKS"]:
+        if any(
+            network.version == host.version and network.overlaps(host)
+            for host in HOST_AND_METADATA_NETWORKS
+        ):
+            problems.append(
+                f"{ENV_PREFIX}MONITORING_WEBHOOK_ALLOWED_NETWORKS: {network} takes in "
+                "loopback, link-local or cloud metadata addresses, which production refuses"
+            )
     if values["DATABASE_URL"] is None:
         problems.append(
             f"{ENV_PREFIX}DATABASE_URL: required in production (the SQLite default is for "

@@ -256,6 +256,7 @@ def test_config_prints_every_kind_of_value(tmp_path):
         **os.environ,
         "CREDITREG_VAR_DIR": str(tmp_path),
         "CREDITREG_HOLIDAYS": "2026-10-01,2026-10-02",
+        "CREDITREG_MONITORING_WEBHOOK_ALLOWED_NETWORKS": "10.20.0.0/16,fd12:3456::/48",
     }
     result = subprocess.run(
         [sys.executable, "-c", "from registry.app import main; main()", "config"],
@@ -268,4 +269,5 @@ def test_config_prints_every_kind_of_value(tmp_path):
     )
     values = json.loads(result.stdout)["values"]
     assert values["HOLIDAYS"] == ["2026-10-01", "2026-10-02"]
+    assert values["MONITORING_WEBHOOK_ALLOWED_NETWORKS"] == ["10.20.0.0/16", "fd12:3456::/48"]
     assert values["SECRET_KEY"] == "<set>"
