@@ -10,11 +10,11 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from flask import Response, g, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 
 # The header a 401 carries to say how to sign (RFC 9421 section 5.1).
 ACCEPT_SIGNATURE = (
-    'sig1=("@method" "@authority" "@path" "@query" "content-digest");created;expires;nonce;keyid'
+    'sig1=("@method" "@authority" "@path" "@query" "content-digest" "content-type")'
+    ";created;expires;nonce;keyid"
 )
 
 SIGNATURE_PROBLEMS = {
@@ -121,12 +122,34 @@ def http_request_from_flask() -> HttpRequest:
         method=request.method,
         scheme=request.scheme,
         authority=request.host,
-        # The path as sent on the wire: WSGI hands it over decoded, so encode it back.
-        path=quote(request.path, safe="/:@!$&'()*+,;=-._~%"),
+        path=path_as_sent(request.environ, request.script_root + request.path),
         query=query if query else None,
         headers={k: v for k, v in request.headers.items()},
         body=request.get_data(cache=True),
     )
+
+
+def path_as_sent(environ: Mapping[str, Any], decoded_path: str) -> str:
+    """The request target's path exactly as the client sent it: RFC 9421 signs ``@path``
+    undecoded, and a client may encode what it need not (``%3A`` for ``:``).
+
+    WSGI decodes PATH_INFO; the servers keep the raw target beside it, gunicorn in RAW_URI,
+    waitress in REQUEST_URI, werkzeug in both. It is used when it decodes to the path being
+    served (a middleware that rewrote PATH_INFO leaves it stale); otherwise the decoded path
+    is encoded again, which matches every client that encodes only what it must.
+    """
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        try:
+            target = raw.encode("latin-1").decode("utf-8")  # WSGI's bytes-as-latin-1
+        except UnicodeError:
+            target = ""
+        if not target.startswith("/"):
+            target = urlsplit(target).path  # the absolute form: scheme and host come first
+        path = target.split("?", 1)[0]
+        if path.startswith("/") and unquote(path) == decoded_path:
+            return path
+    return quote(decoded_path, safe="/:@!$&'()*+,;=-._~%")
 
 
 def _signature_problem(exc: SignatureError) -> Response:

@@ -197,6 +197,9 @@ def default_components(request: HttpRequest) -> list[str]:
         components.append("@query")
     if request.body:
         components.append("content-digest")
+        # How the body is read (JSON, CSV, a form) is part of what was sent.
+        if request.header("content-type") is not None:
+            components.append("content-type")
     return components
 
 

@@ -352,7 +352,11 @@ def _atom(list_kind: str) -> Response:
         if entry.removed_at is not None:
             events.append((entry.removed_at, f"removed ({entry.removal_reason})", entry))
     events.sort(key=lambda item: item[0], reverse=True)
-    self_url = url_for("listings.public_list", list_kind=f"{list_kind}.atom", _external=True)
+    # The configured address, never the request's Host: the feed's id must not be whatever
+    # a client claims the registry is called.
+    self_url = current_runtime().settings.PUBLIC_BASE_URL + url_for(
+        "listings.public_list", list_kind=f"{list_kind}.atom"
+    )
     updated = events[0][0].isoformat() if events else "1970-01-01T00:00:00+00:00"
     items = [
         "<entry>"

@@ -23,6 +23,7 @@ from flask.typing import ResponseReturnValue
 
 from api import problems
 from api.auth import current_caller, signed
+from api.webhooks import REFUSED_HOST, AddressPolicy, AddressRefused, default_port
 from registry import monitoring, webhooks
 from registry.clock import iso
 from registry.db import db
@@ -366,7 +367,9 @@ def list_events() -> ResponseReturnValue:
 # --- the webhook -----------------------------------------------------------------------------
 
 
-def check_webhook_url(url: Any, *, allow_http_loopback: bool) -> str | None:
+def check_webhook_url(
+    url: Any, *, allow_http_loopback: bool, addresses: AddressPolicy
+) -> str | None:
     """Why ``url`` cannot receive webhooks, or None if it can."""
     if not isinstance(url, str) or not url:
         return "a URL is required"
@@ -374,21 +377,28 @@ def check_webhook_url(url: Any, *, allow_http_loopback: bool) -> str | None:
         return "at most 2000 characters"
     try:
         parts = urlsplit(url)
-        port = parts.port
+        port = default_port(parts)
     except ValueError:
         return "not a valid URL"
-    del port
     if parts.username is not None or parts.password is not None:
         return "credentials in the URL are refused"
     if parts.fragment:
         return "a fragment has no meaning for a webhook"
     if not parts.hostname:
         return "the URL names no host"
-    if parts.scheme == "https":
-        return None
-    if parts.scheme == "http" and allow_http_loopback and _is_loopback(parts.hostname):
-        return None
-    return "an https:// URL is required"
+    secure = parts.scheme == "https"
+    if not secure and not (
+        parts.scheme == "http" and allow_http_loopback and _is_loopback(parts.hostname)
+    ):
+        return "an https:// URL is required"
+    if addresses.public_only:
+        try:
+            addresses.addresses(parts.hostname, port)
+        except AddressRefused:
+            # The same words whether the name does not resolve or resolves inside: the
+            # registry's name server must not answer questions about its own networks.
+            return REFUSED_HOST
+    return None
 
 
 def _is_loopback(host: str) -> bool:
@@ -411,7 +421,9 @@ def put_webhook() -> ResponseReturnValue:
     settings = current_runtime().settings
     errors = [{"field": name, "message": "unknown field"} for name in sorted(set(body) - {"url"})]
     why = check_webhook_url(
-        body.get("url"), allow_http_loopback=settings.MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK
+        body.get("url"),
+        allow_http_loopback=settings.MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK,
+        addresses=AddressPolicy.from_settings(settings),
     )
     if why:
         errors.append({"field": "url", "message": why})

@@ -285,7 +285,8 @@ def paths(problem_responses: Any) -> dict[str, Any]:
             "put": {
                 "operationId": "putWebhook",
                 "summary": "Register or change the member's webhook URL",
-                "description": "An https:// URL. " + WEBHOOK_DESCRIPTION,
+                "description": "An https:// URL whose host resolves to public internet "
+                "addresses only (checked again at each delivery). " + WEBHOOK_DESCRIPTION,
                 "security": signed,
                 "requestBody": {
                     "required": True,

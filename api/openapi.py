@@ -222,8 +222,10 @@ def _json(ref: str, description: str, **extra: Any) -> dict[str, Any]:
 
 SIGNATURE_SCHEME = f"""Every member request is signed with HTTP Message Signatures (RFC 9421)
 using a key registered for the member (`ed25519`, or `ecdsa-p256-sha256`). The signature must
-cover `@method`, `@authority`, `@path`, `@query` when the URL has a query, and `content-digest`
-(RFC 9530, `sha-256`) when there is a body; it may cover more. Parameters: `keyid` (the key's
+cover `@method`, `@authority`, `@path` (as sent, percent-encoding included), `@query` when the
+URL has a query, and `content-digest` (RFC 9530, `sha-256`) when there is a body; it may cover
+more, and should cover `content-type` with a body (the registry's own client does; it is not
+required, so that older clients keep working). Parameters: `keyid` (the key's
 RFC 7638 thumbprint, given when the key is registered), `created`, `expires` (at most 300 s
 after `created`), `nonce` (8 to 128 characters, once per key). Clock skew of 60 s is allowed
 by default. The registry answers an unsigned request with `Accept-Signature: {ACCEPT_SIGNATURE}`.
@@ -1539,7 +1541,8 @@ def build_document() -> dict[str, Any]:
         "/readyz": {
             "get": {
                 "operationId": "readyz",
-                "summary": "Database reachable and migrated; search reachable or degraded",
+                "summary": "Database reachable and migrated; search reachable or degraded "
+                "(each check's status only; `creditreg ready` gives the details)",
                 "security": [],
                 "responses": {
                     "200": _json("Health", "Ready (status ok or degraded)."),

@@ -9,14 +9,17 @@ reported together in one :class:`ConfigError` whose message names each bad key.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -85,26 +88,41 @@ def _parse_key32(raw: Any) -> str:
     return text
 
 
-def _parse_dates(raw: Any) -> tuple[date, ...]:
-    """A comma-separated list of ISO dates (a TOML list of dates or strings works too)."""
+def _parse_list(
+    raw: Any, parse: Callable[[str], Any], example: str, parsed_kind: type | None = None
+) -> list[Any]:
+    """Each item of a comma-separated list (or a TOML list), parsed; a TOML value that is
+    already of ``parsed_kind`` is kept as it is."""
     items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
-    dates: list[date] = []
+    parsed = []
     for item in items:
-        if isinstance(item, date):
-            dates.append(item)
+        if parsed_kind is not None and isinstance(item, parsed_kind):
+            parsed.append(item)
             continue
         text = str(item).strip()
         if not text:
             continue
         try:
-            dates.append(date.fromisoformat(text))
+            parsed.append(parse(text))
         except ValueError:
-            raise ValueError(f"{text!r} is not a date like 2026-10-01") from None
+            raise ValueError(f"{text!r} is not {example}") from None
+    return parsed
+
+
+def _parse_dates(raw: Any) -> tuple[date, ...]:
+    """A comma-separated list of ISO dates (a TOML list of dates or strings works too)."""
+    dates = _parse_list(raw, date.fromisoformat, "a date like 2026-10-01", parsed_kind=date)
     return tuple(sorted(set(dates)))
+
+
+def _parse_networks(raw: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """A comma-separated list of networks in CIDR notation (a TOML list works too)."""
+    return tuple(_parse_list(raw, ipaddress.ip_network, "a network like 10.20.0.0/16"))
 
 
 PARSERS: dict[str, Callable[[Any], Any]] = {
     "dates": _parse_dates,
+    "networks": _parse_networks,
     "bool": _parse_bool,
     "int": _parse_int,
     "float": _parse_float,
@@ -495,6 +513,23 @@ SETTINGS: tuple[Setting, ...] = (
         "production refuses it.",
     ),
     Setting(
+        "MONITORING_WEBHOOK_PUBLIC_ONLY",
+        "bool",
+        True,
+        "Send webhooks to public internet addresses only: a URL whose host is or resolves "
+        "to a loopback, private, link-local (cloud metadata), shared or reserved address is "
+        "refused at registration, and again at each delivery, which connects to the address "
+        "it checked. Off in dev and test; production refuses to turn it off.",
+    ),
+    Setting(
+        "MONITORING_WEBHOOK_ALLOWED_NETWORKS",
+        "networks",
+        "",
+        "Non-public networks (comma-separated CIDR) webhook receivers may be in all the "
+        "same, e.g. a member's private line; production refuses loopback, link-local and "
+        "metadata addresses in it.",
+    ),
+    Setting(
         "MONITORING_WEBHOOK_TIMEOUT",
         "float",
         5.0,
@@ -567,6 +602,14 @@ SETTINGS: tuple[Setting, ...] = (
         "unless TLOG_ORIGIN says otherwise.",
     ),
     Setting(
+        "PUBLIC_BASE_URL",
+        "str",
+        None,
+        "Where the public reaches the registry (https://host[:port]), for the links it "
+        "publishes, such as the Atom feeds' ids; default: https://REGISTRY_NAME.",
+        optional=True,
+    ),
+    Setting(
         "TLOG_ORIGIN",
         "str",
         None,
@@ -589,13 +632,18 @@ SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
 # What each profile changes from the defaults. `production` changes nothing: it only adds the
 # checks in `_check_production`.
 PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "dev": {"MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK": True},
+    # Webhook receivers on this machine or the local network, for trying things out.
+    "dev": {
+        "MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK": True,
+        "MONITORING_WEBHOOK_PUBLIC_ONLY": False,
+    },
     # Cheap password hashing keeps the suite fast; the algorithm stays the same.
     "test": {
         "PASSWORD_HASH_TIME_COST": 1,
         "PASSWORD_HASH_MEMORY_KIB": 1024,
         "LOG_LEVEL": "WARNING",
         "MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK": True,
+        "MONITORING_WEBHOOK_PUBLIC_ONLY": False,
     },
     "production": {},
 }
@@ -626,7 +674,8 @@ class Settings(Mapping[str, Any]):
             raise AttributeError(key) from None
 
     def redacted(self) -> dict[str, Any]:
-        """The values with every secret replaced, safe to print or log."""
+        """The values with every secret replaced, safe to print or log: secret settings
+        entirely, and in URLs their password and any query parameter named like a secret."""
         return {
             key: ("<set>" if SETTINGS_BY_KEY[key].secret and value else _printable(value))
             for key, value in self.data.items()
@@ -636,8 +685,75 @@ class Settings(Mapping[str, Any]):
 
 def _printable(value: Any) -> Any:
     if isinstance(value, tuple):
-        return [item.isoformat() if isinstance(item, date) else item for item in value]
+        return [item.isoformat() if isinstance(item, date) else str(item) for item in value]
+    if isinstance(value, str):
+        return redact_url(value)
     return value
+
+
+REDACTED = "***"
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+# SQLAlchemy's reading of a URL: the username stops at ":" or "/", the password at the next "@".
+_SQLALCHEMY_PASSWORD = re.compile(r"[^:/]*:([^@]*)@")
+_SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|auth|credential", re.IGNORECASE)
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the password of a URL, and the value of every query parameter named
+    like a secret (password, secret, token, key...), replaced by ``***``; other text as is."""
+    scheme = _URL_SCHEME.match(text)
+    if scheme is None:
+        return text
+    spans = _password_spans(text, scheme.end())
+    userinfo_end = max([end for _, end in spans], default=scheme.end())
+    spans += _secret_parameter_spans(text, text.find("?", userinfo_end))
+    return _replace_spans(text, spans)
+
+
+def _password_spans(text: str, start: int) -> list[tuple[int, int]]:
+    """Where the password is, as both urllib (the search clients) and SQLAlchemy (the
+    database URL) would read it: they split a malformed authority differently."""
+    spans = []
+    authority_end = min(
+        [i for i in (text.find(c, start) for c in "/?#") if i != -1], default=len(text)
+    )
+    at = text.rfind("@", start, authority_end)
+    colon = text.find(":", start, at) if at != -1 else -1
+    if colon != -1:
+        spans.append((colon + 1, at))
+    sqlalchemy_password = _SQLALCHEMY_PASSWORD.match(text, start)
+    if sqlalchemy_password is not None:
+        spans.append(sqlalchemy_password.span(1))
+    return spans
+
+
+def _secret_parameter_spans(text: str, query_start: int) -> list[tuple[int, int]]:
+    if query_start == -1:
+        return []
+    query_end = text.find("#", query_start)
+    query_end = len(text) if query_end == -1 else query_end
+    spans = []
+    offset = query_start + 1
+    for pair in text[offset:query_end].split("&"):
+        name, equals, _value = pair.partition("=")
+        if equals and _SECRET_PARAMETER.search(name):
+            spans.append((offset + len(name) + 1, offset + len(pair)))
+        offset += len(pair) + 1
+    return spans
+
+
+def _replace_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    merged: list[list[int]] = []
+    for begin, end in sorted(spans):
+        if merged and begin <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([begin, end])
+    shown, last = [], 0
+    for begin, end in merged:
+        shown.append(text[last:begin] + REDACTED)
+        last = end
+    return "".join(shown) + text[last:]
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -726,6 +842,9 @@ def load_settings(
     if values["DATABASE_URL"] is None:
         db_file = Path(values["VAR_DIR"]).resolve() / "creditreg.db"
         values["DATABASE_URL"] = f"sqlite:///{db_file}"
+    if values["PUBLIC_BASE_URL"] is None:
+        values["PUBLIC_BASE_URL"] = f"https://{values['REGISTRY_NAME']}"
+    values["PUBLIC_BASE_URL"] = values["PUBLIC_BASE_URL"].rstrip("/")
     for note in notes:
         log.warning("configuration: %s", note)
     return Settings(profile=profile, data=values, sources=sources, warnings=tuple(notes))
@@ -745,7 +864,45 @@ def _check_consistency(values: Mapping[str, Any], sources: Mapping[str, str]) ->
             f"{ENV_PREFIX}SEARCH_URL: required when {ENV_PREFIX}SEARCH_BACKEND is "
             f"{values['SEARCH_BACKEND']}"
         )
+    base = values["PUBLIC_BASE_URL"]
+    if base is not None and not _is_base_url(base):
+        problems.append(
+            f"{ENV_PREFIX}PUBLIC_BASE_URL: expected http(s)://host[:port] without a path, "
+            f"query or user, got {base!r}"
+        )
     return problems
+
+
+def _is_base_url(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+        port_ok = parts.port is None or parts.port > 0  # raises for one that is not a number
+    except ValueError:
+        return False
+    return (
+        port_ok
+        and parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and parts.path in ("", "/")
+        and not (parts.query or parts.fragment or parts.username or "?" in text)
+    )
+
+
+# The registry's own host and the cloud metadata services: never a webhook receiver in
+# production, whatever the allow-list says.
+HOST_AND_METADATA_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "0.0.0.0/8",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "100.100.100.200/32",  # Alibaba Cloud's metadata service
+        "::/127",
+        "::ffff:0:0/96",  # IPv4-mapped: any of the above, spelt in IPv6
+        "fe80::/10",
+        "fd00:ec2::254/128",  # AWS's metadata service over IPv6
+    )
+)
 
 
 def _check_production(values: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:
@@ -767,6 +924,21 @@ def _check_production(values: Mapping[str, Any], sources: Mapping[str, str]) -> 
             f"{ENV_PREFIX}MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK: production sends webhooks "
             "over HTTPS only"
         )
+    if not values["MONITORING_WEBHOOK_PUBLIC_ONLY"]:
+        problems.append(
+            f"{ENV_PREFIX}MONITORING_WEBHOOK_PUBLIC_ONLY: production never sends webhooks "
+            "into its own networks; list a member's private network in "
+            f"{ENV_PREFIX}MONITORING_WEBHOOK_ALLOWED_NETWORKS instead"
+        )
+    for network in values["MONITORING_WEBHOOK_ALLOWED_NETWORKS"]:
+        if any(
+            network.version == host.version and network.overlaps(host)
+            for host in HOST_AND_METADATA_NETWORKS
+        ):
+            problems.append(
+                f"{ENV_PREFIX}MONITORING_WEBHOOK_ALLOWED_NETWORKS: {network} takes in "
+                "loopback, link-local or cloud metadata addresses, which production refuses"
+            )
     if values["DATABASE_URL"] is None:
         problems.append(
             f"{ENV_PREFIX}DATABASE_URL: required in production (the SQLite default is for "

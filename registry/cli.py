@@ -550,7 +550,8 @@ def restore_command(backup_file: Path, target_url: str) -> None:
 @click.command("config")
 @with_appcontext
 def config_command() -> None:
-    """Show the effective settings (secrets redacted) and where each came from."""
+    """Show the effective settings and where each came from (secrets, and passwords inside
+    URLs, redacted)."""
     settings = current_runtime().settings
     _echo_json(
         {
@@ -563,6 +564,7 @@ def config_command() -> None:
 
 def register_commands(app: Flask) -> None:
     from api.cli import submissions_group
+    from api.health import ready_command
     from registry.listings_cli import listings_group
     from registry.monitoring_cli import monitoring_group
     from registry.objections_cli import objections_group
@@ -593,6 +595,7 @@ def register_commands(app: Flask) -> None:
         worker_command,
         demo_command,
         config_command,
+        ready_command,
         backup_command,
         restore_command,
     ):

@@ -41,8 +41,10 @@ def deliveries_command(member_id: str | None, show_all: bool, limit: int) -> Non
         failing_only=not show_all,
         limit=limit,
     )
+    reasons = webhooks.last_attempt_errors(db.session, [delivery.id for delivery in found])
     for delivery in found:
-        click.echo(json.dumps(delivery.view(), ensure_ascii=False, sort_keys=True))
+        shown = {**delivery.view(), "last_attempt_error": reasons.get(delivery.id)}
+        click.echo(json.dumps(shown, ensure_ascii=False, sort_keys=True))
     if not found:
         click.echo("no failing deliveries" if not show_all else "no deliveries", err=True)
 

@@ -114,6 +114,8 @@ class WebhookAttempt(Base):
     url: Mapped[str] = mapped_column(sa.String(2000))
     at: Mapped[datetime]
     status_code: Mapped[int | None] = mapped_column(comment="the receiver's answer, if any")
+    # The full reason, for the operator: the delivery's last_error, which the member reads,
+    # does not tell a refused connection from a timeout.
     error: Mapped[str | None] = mapped_column(sa.Text, comment="why no 2xx came back")
     duration_ms: Mapped[int]
 
@@ -149,8 +151,9 @@ class DeliveryPolicy:
 @dataclass(frozen=True)
 class Outcome:
     status_code: int | None
-    error: str | None
+    error: str | None  # what the member is told
     duration_ms: int
+    detail: str | None = None  # what the operator is told, when it says more
 
     @property
     def ok(self) -> bool:
@@ -313,7 +316,7 @@ def _record(
             url=send.url,
             at=now,
             status_code=outcome.status_code,
-            error=outcome.error,
+            error=outcome.detail or outcome.error,
             duration_ms=outcome.duration_ms,
         )
     )
@@ -393,6 +396,19 @@ def deliveries(
             )
         )
     return list(session.scalars(query))
+
+
+def last_attempt_errors(
+    session: Session, delivery_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str | None]:
+    """The full reason each delivery's latest attempt failed, which its last_error (what
+    the member reads) keeps general."""
+    rows = session.execute(
+        sa.select(WebhookAttempt.delivery_id, WebhookAttempt.error)
+        .where(WebhookAttempt.delivery_id.in_(delivery_ids))
+        .order_by(WebhookAttempt.id)
+    )
+    return {delivery_id: error for delivery_id, error in rows}  # the latest one stays
 
 
 def retry_delivery(session: Session, delivery_id: uuid.UUID, *, at: datetime) -> WebhookDelivery:

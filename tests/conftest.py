@@ -72,9 +72,16 @@ def settings_for(database_url: str, **extra: object) -> dict[str, object]:
 
 
 @pytest.fixture
-def app(database_url: str, migrated_engine: Engine, clock: ManualClock) -> Iterator[Flask]:
-    """An app whose every session joins one outer transaction, rolled back after the test."""
-    application = create_app(settings_for(database_url), profile="test", clock=clock)
+def app(
+    request: pytest.FixtureRequest, database_url: str, migrated_engine: Engine, clock: ManualClock
+) -> Iterator[Flask]:
+    """An app whose every session joins one outer transaction, rolled back after the test.
+
+    A test marked ``@pytest.mark.settings(KEY=value, ...)`` gets an app with those settings.
+    """
+    marker = request.node.get_closest_marker("settings")
+    extra = marker.kwargs if marker is not None else {}
+    application = create_app(settings_for(database_url, **extra), profile="test", clock=clock)
     connection = migrated_engine.connect()
     outer = connection.begin()
     db.bind_to(application, connection)

@@ -223,6 +223,17 @@ def test_config_command_redacts_secrets(cli_app):
     assert shown["sources"]["DATABASE_URL"] == "override"
 
 
+def test_config_command_hides_passwords_inside_urls(make_app):
+    # Never connected to: `config` only reads the settings.
+    app = make_app(
+        "postgresql+psycopg://creditreg:db-pass@127.0.0.1:1/creditreg",
+        SEARCH_URL="https://elastic:search-pass@es:9200/?api_key=search-key",
+    )
+    shown = json.loads(run(app, "config").output)["values"]
+    assert shown["DATABASE_URL"] == "postgresql+psycopg://creditreg:***@127.0.0.1:1/creditreg"
+    assert shown["SEARCH_URL"] == "https://elastic:***@es:9200/?api_key=***"
+
+
 def test_demo_without_serving_loads_and_indexes_everything(cli_app):
     result = run(cli_app, "demo", "--no-serve", "--subjects", "40")
     assert result.exit_code == 0, result.output
@@ -245,6 +256,7 @@ def test_config_prints_every_kind_of_value(tmp_path):
         **os.environ,
         "CREDITREG_VAR_DIR": str(tmp_path),
         "CREDITREG_HOLIDAYS": "2026-10-01,2026-10-02",
+        "CREDITREG_MONITORING_WEBHOOK_ALLOWED_NETWORKS": "10.20.0.0/16,fd12:3456::/48",
     }
     result = subprocess.run(
         [sys.executable, "-c", "from registry.app import main; main()", "config"],
@@ -257,4 +269,5 @@ def test_config_prints_every_kind_of_value(tmp_path):
     )
     values = json.loads(result.stdout)["values"]
     assert values["HOLIDAYS"] == ["2026-10-01", "2026-10-02"]
+    assert values["MONITORING_WEBHOOK_ALLOWED_NETWORKS"] == ["10.20.0.0/16", "fd12:3456::/48"]
     assert values["SECRET_KEY"] == "<set>"

@@ -103,6 +103,14 @@ def test_roles_see_only_their_pages(client, seeded):
     assert "insecure-development-secret-key" not in settings_page
 
 
+@pytest.mark.settings(SEARCH_URL="https://elastic:search-pass@es:9200/?api_key=search-key")
+def test_the_settings_page_hides_passwords_inside_urls(client, seeded):
+    sign_in(client, "ada")
+    page = client.get("/console/admin/settings").get_data(as_text=True)
+    assert "search-pass" not in page and "search-key" not in page
+    assert "https://elastic:***@es:9200/?api_key=***" in page
+
+
 def test_a_regulator_proposes_and_reviewers_approve_through_the_domain(
     client, app, seeded, session, clock
 ):

@@ -1,4 +1,16 @@
+import json
+
 from registry.worker import Worker
+
+
+def ready(app):
+    """The operator's report: `creditreg ready`, with its exit code."""
+    result = app.test_cli_runner().invoke(args=["ready"])
+    return result.exit_code, json.loads(result.output)
+
+
+def statuses_only(body):
+    return all(set(check) == {"status"} for check in body["checks"].values())
 
 
 def test_healthz(client):
@@ -7,12 +19,19 @@ def test_healthz(client):
     assert response.get_json() == {"status": "ok"}
 
 
-def test_readyz_ok_on_a_migrated_database(client):
+def test_readyz_ok_on_a_migrated_database(app, client):
     response = client.get("/readyz")
     assert response.status_code == 200
-    body = response.get_json()
-    assert body["status"] == "ok"
-    assert body["checks"]["database"]["status"] == "ok"
+    assert response.get_json() == {
+        "status": "ok",
+        "checks": {
+            "database": {"status": "ok"},
+            "search": {"status": "ok"},
+            "worker": {"status": "not-seen"},
+        },
+    }
+    code, body = ready(app)
+    assert code == 0 and body["status"] == "ok"
     assert body["checks"]["database"]["revision"] == body["checks"]["database"]["head"]
     assert body["checks"]["search"] == {
         "status": "ok",
@@ -20,15 +39,18 @@ def test_readyz_ok_on_a_migrated_database(client):
         "detail": "served by the database",
         "dialect": body["checks"]["database"]["dialect"],
     }
-    assert body["checks"]["worker"] == {"status": "not-seen"}
 
 
-def test_readyz_reports_a_worker_heartbeat(app, client, clock):
+def test_the_worker_host_and_pid_are_for_the_operator_not_the_public(app, client, clock):
     with app.app_context():
         from registry.db import db
 
         Worker(db.new_session, clock, jobs=[], identity="host-a:1").run_round()
-    body = client.get("/readyz").get_json()
+    public = client.get("/readyz")
+    assert public.get_json()["checks"]["worker"] == {"status": "ok"}
+    assert "host-a" not in public.get_data(as_text=True)
+    code, body = ready(app)
+    assert code == 0
     assert body["checks"]["worker"]["status"] == "ok"
     assert body["checks"]["worker"]["worker_id"] == "host-a:1"
 
@@ -39,9 +61,10 @@ def test_readyz_is_503_before_migrations(fresh_sqlite_url, make_app):
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
     body = response.get_json()
-    assert body["status"] == "unavailable"
+    assert body["status"] == "unavailable" and statuses_only(body)
     assert body["checks"]["database"]["status"] == "migrations-pending"
-    assert body["checks"]["database"]["revision"] == []
+    code, report = ready(app)
+    assert code == 1 and report["checks"]["database"]["revision"] == []
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(make_app):
@@ -49,8 +72,11 @@ def test_readyz_is_503_when_the_database_is_unreachable(make_app):
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     body = response.get_json()
-    assert body["checks"]["database"] == {"status": "unavailable", "error": "OperationalError"}
-    assert body["checks"]["search"]["status"] == "unavailable"
+    assert body["checks"]["database"] == {"status": "unavailable"}
+    assert body["checks"]["search"] == {"status": "unavailable"}
+    code, report = ready(app)
+    assert code == 1
+    assert report["checks"]["database"] == {"status": "unavailable", "error": "OperationalError"}
 
 
 def test_readyz_names_a_degraded_search_engine(database_url, migrated_engine, make_app):
@@ -61,10 +87,11 @@ def test_readyz_names_a_degraded_search_engine(database_url, migrated_engine, ma
     response = app.test_client().get("/readyz")
     assert response.status_code == 200
     body = response.get_json()
-    assert body["status"] == "degraded"
+    assert body["status"] == "degraded" and statuses_only(body)
     assert body["checks"]["search"]["status"] == "unavailable"
-    assert body["checks"]["search"]["backend"] == "opensearch"
     assert body["checks"]["database"]["status"] == "ok"
+    code, report = ready(app)
+    assert code == 0 and report["checks"]["search"]["backend"] == "opensearch"
 
 
 def test_readyz_with_a_live_opensearch_server(
@@ -73,6 +100,8 @@ def test_readyz_with_a_live_opensearch_server(
     app = make_app(database_url, SEARCH_BACKEND="opensearch", SEARCH_URL=osmem_server.url)
     body = app.test_client().get("/readyz").get_json()
     assert body["status"] == "ok"
-    assert body["checks"]["search"]["status"] == "ok"
-    assert body["checks"]["search"]["backend"] == "opensearch"
-    assert body["checks"]["search"]["version"]
+    assert body["checks"]["search"] == {"status": "ok"}
+    code, report = ready(app)
+    assert code == 0
+    assert report["checks"]["search"]["backend"] == "opensearch"
+    assert report["checks"]["search"]["version"]

@@ -135,6 +135,16 @@ def test_published_then_expired(app, session, client, clock, regulator, reviewer
     assert atom.count("<entry>") == 2 and "removed (expired)" in atom
 
 
+@pytest.mark.settings(PUBLIC_BASE_URL="https://credit.example.gov.cn/")
+def test_the_atom_feed_names_the_configured_address_whatever_the_host_header(client):
+    atom = client.get(
+        "/api/v1/public/lists/blacklist.atom", headers={"Host": "attacker.example"}
+    ).get_data(as_text=True)
+    assert "attacker.example" not in atom
+    self_url = "https://credit.example.gov.cn/api/v1/public/lists/blacklist.atom"
+    assert f"<id>{self_url}</id>" in atom and f'<link rel="self" href="{self_url}"/>' in atom
+
+
 def test_an_objection_suspends_publication_until_answered(
     app, session, client, clock, regulator, reviewers
 ):

@@ -1,18 +1,26 @@
 """The member's command-line client against a registry served over real HTTP."""
 
 import json
+import os
+import subprocess
+import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from api.client import RegistryClient, RequestSigner
 from registry.app import cli
 from registry.db import db
 from registry.records import CreditRecord, CreditRecordVersion
 from registry.submissions import Submission
 from tests import factories
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def penalty(number: int, **changes):
@@ -90,6 +98,63 @@ def registry(fresh_sqlite_url, make_app, live_server, clock, tmp_path):
         "member": member["id"],
         "key": made["private_key_file"],
     }
+
+
+@pytest.fixture
+def serve(fresh_sqlite_url, live_server):
+    """Serve a registry with a server production or development uses; returns its URL."""
+    stops = []
+
+    def _serve(server: str, app) -> str:
+        if server == "werkzeug":
+            return live_server(app)
+        if server == "waitress":
+            from waitress.server import create_server
+
+            served = create_server(app, host="127.0.0.1", port=0)
+            thread = threading.Thread(target=served.run, daemon=True)
+            thread.start()
+            stops.append(lambda: (served.close(), thread.join(timeout=10)))
+            return f"http://127.0.0.1:{served.effective_port}"
+        # gunicorn serves from processes of its own, on the same database file.
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("CREDITREG_")}
+        environment.update(CREDITREG_PROFILE="test", CREDITREG_DATABASE_URL=fresh_sqlite_url)
+        process = subprocess.Popen(
+            [Path(sys.executable).with_name("gunicorn"), "--bind", "127.0.0.1:0"]
+            + ["--workers", "1", "registry.wsgi:app"],
+            cwd=ROOT,
+            env=environment,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stderr is not None
+
+        def stop() -> None:
+            process.terminate()
+            process.wait(timeout=30)
+            process.stderr.close()
+
+        stops.append(stop)
+        for line in process.stderr:
+            if "Listening at: " in line:
+                return line.split("Listening at: ", 1)[1].split()[0]
+        raise AssertionError(f"gunicorn did not start: exit code {process.wait()}")
+
+    yield _serve
+    for stop in stops:
+        stop()
+
+
+@pytest.mark.parametrize("server", ["werkzeug", "waitress", "gunicorn"])
+def test_a_path_signed_as_sent_is_verified_behind_every_server(registry, serve, server):
+    member = RegistryClient(
+        serve(server, registry["app"]), RequestSigner.from_pem_file(registry["key"])
+    )
+    member.submit("batch:1", [penalty(1)])
+    # The path as urllib.parse.quote sends it, ":" as "%3A", and signed so.
+    answer = member.request("GET", "/api/v1/submissions/" + quote("batch:1"))
+    assert answer.status == 200, answer.body
+    assert answer.body["receipt"]["submission_id"] == "batch:1"
 
 
 def submit(registry, records_file, *extra, key=None):

@@ -8,15 +8,28 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import ip_network
 
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from api.httpsig import HttpRequest, VerificationPolicy, verify_request
-from api.webhooks import HttpTransport
+from api.webhooks import (
+    NOT_REACHED,
+    REFUSED_HOST,
+    AddressPolicy,
+    HttpTransport,
+    transport_from_settings,
+)
 from registry import monitoring
-from registry.webhooks import DeliveryPolicy, WebhookAttempt, WebhookDelivery, deliver_due
+from registry.webhooks import (
+    DeliveryPolicy,
+    WebhookAttempt,
+    WebhookDelivery,
+    deliver_due,
+    set_webhook,
+)
 from tests import factories
 from tests.monitoring_helpers import company, detect, penalty
 from tests.signing import signed_member
@@ -87,8 +100,9 @@ def submitter(session):
 POLICY = DeliveryPolicy(batch=100, max_attempts=3, backoff_base=10, backoff_max=60, timeout=0.3)
 
 
-def deliver(session, runtime, clock, policy=POLICY) -> int:
-    return deliver_due(session, clock.now(), HttpTransport(runtime.signer), policy)
+def deliver(session, runtime, clock, policy=POLICY, transport=None) -> int:
+    transport = transport or transport_from_settings(runtime.settings)
+    return deliver_due(session, clock.now(), transport, policy)
 
 
 def registry_key(client) -> tuple[str, ed25519.Ed25519PublicKey]:
@@ -288,7 +302,9 @@ def test_a_webhook_is_delivered_signed_by_the_registry(
     [call] = hook.calls
     verified = verify(call, client, clock)
     assert verified.key_id == runtime.signer.key_id
-    assert {"webhook-id", "content-digest", "@authority"} <= set(verified.components)
+    assert {"webhook-id", "content-digest", "content-type", "@authority"} <= set(
+        verified.components
+    )
     body = json.loads(call["body"])
     assert call["headers"]["Webhook-Id"] == body["delivery_id"]
     [event] = body["events"]
@@ -357,7 +373,7 @@ def test_a_slow_receiver_times_out_and_gives_up_after_the_last_attempt(
         sa.select(WebhookDelivery).where(WebhookDelivery.member_id == bank.member.id)
     )
     assert slow_delivery.status == "pending"
-    assert "no answer within" in slow_delivery.last_error
+    assert slow_delivery.last_error == NOT_REACHED
     for _ in range(2):
         clock.advance(timedelta(seconds=POLICY.backoff_max))
         deliver(session, runtime, clock)
@@ -370,10 +386,141 @@ def test_a_slow_receiver_times_out_and_gives_up_after_the_last_attempt(
     )
     assert listed.exit_code == 0, listed.output
     [line] = listed.output.strip().splitlines()
-    assert json.loads(line)["status"] == "failed"
+    shown = json.loads(line)
+    assert shown["status"] == "failed" and shown["last_error"] == NOT_REACHED
+    assert shown["last_attempt_error"] == f"no answer within {POLICY.timeout:g} s"
     # The events stay readable by polling.
     assert len(bank.get("/api/v1/monitoring/events").get_json()["events"]) == 1
     assert monitoring.pending_count(session) == 0
+
+
+# --- where webhooks may go ---------------------------------------------------------------------
+
+INSIDE = [
+    "127.0.0.1",
+    "10.0.0.1",
+    "169.254.169.254",  # the cloud metadata service
+    "[::1]",
+    "[fd00::1]",
+    "localhost",  # a name that resolves to loopback
+]
+
+
+@pytest.mark.settings(MONITORING_WEBHOOK_PUBLIC_ONLY=True)
+def test_urls_inside_the_network_are_refused_at_registration(bank):
+    for host in INSIDE:
+        answer = bank.request("PUT", "/api/v1/monitoring/webhook", {"url": f"https://{host}/x"})
+        assert answer.status_code == 422, (host, answer.get_json())
+        assert answer.get_json()["errors"] == [{"field": "url", "message": REFUSED_HOST}]
+    # A public address is taken (an address: the suite does not rely on a name server).
+    public = {"url": "https://1.1.1.1/x"}
+    assert bank.request("PUT", "/api/v1/monitoring/webhook", public).status_code == 200
+
+
+def test_urls_inside_the_network_are_refused_at_delivery(
+    session, runtime, client, clock, submitter, receiver
+):
+    """Registered while the policy was off (or while a name pointed elsewhere): each
+    attempt checks again and sends nothing."""
+    hook = receiver(200)
+    for seed, host in enumerate(INSIDE, start=60):
+        # Plain http where the suite's receiver listens, so that only the check stops it.
+        scheme = "http" if host in ("127.0.0.1", "[::1]", "localhost") else "https"
+        url = f"{scheme}://{host}:{hook.server.server_port}/x"
+        watcher = signed_member(session, client, clock, roles=("querier",))
+        acme = setup_watch(session, runtime, clock, watcher, submitter, seed, url)
+        penalty(session, submitter, acme, clock, seed)
+    detect(session, clock)
+
+    closed = AddressPolicy(public_only=True)
+    transport = HttpTransport(runtime.signer, addresses=closed)
+    assert deliver(session, runtime, clock, transport=transport) == len(INSIDE)
+    assert hook.calls == []
+    deliveries = session.scalars(sa.select(WebhookDelivery)).all()
+    assert [d.last_error for d in deliveries] == [NOT_REACHED] * len(INSIDE)
+    attempts = session.scalars(sa.select(WebhookAttempt)).all()
+    assert all(a.error.startswith("address refused: ") for a in attempts), attempts
+
+
+def test_the_connection_goes_to_the_address_that_was_checked(
+    session, runtime, client, clock, bank, submitter, receiver
+):
+    """DNS rebinding: a name that passes the check, then resolves to the metadata service
+    when the connection is made. The registry resolves once and connects to what it
+    checked."""
+    hook = receiver(200)
+    answers = []
+
+    def rebinding(host, port):
+        answers.append(host)
+        return ["127.0.0.1"] if len(answers) == 1 else ["169.254.169.254"]
+
+    # Loopback is allowed here only so that the suite's receiver can answer.
+    policy = AddressPolicy(
+        public_only=True, allowed=(ip_network("127.0.0.0/8"),), resolve=rebinding
+    )
+    url = f"http://hooks.member.test:{hook.server.server_port}/hooks/creditreg"
+    acme = company(session, runtime, 70)
+    session.commit()
+    bank.request("PUT", "/api/v1/monitoring/portfolio", {"items": [{"subject_id": str(acme.id)}]})
+    set_webhook(session, bank.member.id, url, at=clock.now())
+    detect(session, clock)
+    penalty(session, submitter, acme, clock, 1)
+    detect(session, clock)
+
+    transport = HttpTransport(runtime.signer, addresses=policy)
+    assert deliver(session, runtime, clock, transport=transport) == 1
+    assert answers == ["hooks.member.test"]
+    [call] = hook.calls
+    assert call["headers"]["Host"] == f"hooks.member.test:{hook.server.server_port}"
+    verify(call, client, clock)
+
+
+def test_no_answer_reads_the_same_to_the_member_however_it_failed(
+    session, runtime, client, clock, submitter, receiver
+):
+    """A refused connection, a closed one and a timeout: the member cannot tell them
+    apart (a port scan through the webhook URL); the operator can."""
+    import socket
+
+    closed_port = socket.socket()
+    closed_port.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    hangs_up = socket.socket()
+    hangs_up.bind(("127.0.0.1", 0))
+    hangs_up.listen()
+
+    def close_each_connection():
+        while True:
+            try:
+                connection, _ = hangs_up.accept()
+            except OSError:
+                return
+            connection.recv(65536)
+            connection.close()
+
+    threading.Thread(target=close_each_connection, daemon=True).start()
+    slow = receiver("slow")
+    urls = [
+        f"http://127.0.0.1:{closed_port.getsockname()[1]}/x",
+        f"http://127.0.0.1:{hangs_up.getsockname()[1]}/x",
+        slow.url,
+    ]
+    try:
+        for seed, url in enumerate(urls, start=80):
+            watcher = signed_member(session, client, clock, roles=("querier",))
+            acme = setup_watch(session, runtime, clock, watcher, submitter, seed, url)
+            penalty(session, submitter, acme, clock, seed)
+        detect(session, clock)
+        assert deliver(session, runtime, clock) == 3
+    finally:
+        closed_port.close()
+        hangs_up.close()
+    deliveries = session.scalars(sa.select(WebhookDelivery)).all()
+    assert [d.last_error for d in deliveries] == [NOT_REACHED] * 3
+    for delivery in deliveries:
+        assert delivery.view()["last_error"] == NOT_REACHED
+    reasons = {a.error for a in session.scalars(sa.select(WebhookAttempt))}
+    assert len(reasons) == 3 and NOT_REACHED not in reasons
 
 
 def test_production_refuses_http_webhooks_on_loopback():
@@ -389,6 +536,27 @@ def test_production_refuses_http_webhooks_on_loopback():
             environ={**STRONG, "CREDITREG_MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK": "true"},
         )
     assert "MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK" in str(refused.value)
+
+
+def test_production_sends_webhooks_to_public_addresses_only():
+    from config import ConfigError, load_settings
+    from tests.config.test_settings import STRONG
+
+    settings = load_settings("production", environ=STRONG)
+    assert settings.MONITORING_WEBHOOK_PUBLIC_ONLY is True
+    assert load_settings("test", environ={}).MONITORING_WEBHOOK_PUBLIC_ONLY is False
+    with pytest.raises(ConfigError, match="MONITORING_WEBHOOK_PUBLIC_ONLY"):
+        load_settings(
+            "production", environ={**STRONG, "CREDITREG_MONITORING_WEBHOOK_PUBLIC_ONLY": "0"}
+        )
+    # A member's private network may be allowed; the host and the metadata service never.
+    private_line = {**STRONG, "CREDITREG_MONITORING_WEBHOOK_ALLOWED_NETWORKS": "10.20.0.0/16"}
+    allowed = load_settings("production", environ=private_line)
+    assert [str(n) for n in allowed.MONITORING_WEBHOOK_ALLOWED_NETWORKS] == ["10.20.0.0/16"]
+    for network in ("127.0.0.0/8", "169.254.0.0/16", "0.0.0.0/0", "::/0", "fd00:ec2::/32"):
+        environ = {**STRONG, "CREDITREG_MONITORING_WEBHOOK_ALLOWED_NETWORKS": network}
+        with pytest.raises(ConfigError, match="MONITORING_WEBHOOK_ALLOWED_NETWORKS"):
+            load_settings("production", environ=environ)
 
 
 def test_a_person_is_watched_only_with_a_consent_to_monitoring(session, runtime, bank):

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from api.client import RequestSigner
 from registry.members import revoke_key
 from tests.factories import TEST_ACTOR
-from tests.signing import signed_member
+from tests.signing import AUTHORITY, signed_member
 
 RECEIPT_PATH = "/api/v1/submissions/does-not-exist"
 
@@ -159,6 +159,37 @@ def test_required_components_must_be_covered(alice, path, components, missing):
     assert response.status_code == 401
     assert problem_type(response) == "/problems/component-not-covered"
     assert missing in response.get_json()["detail"]
+
+
+def test_the_path_is_verified_as_sent_with_its_percent_encoding(alice):
+    # What urllib.parse.quote makes of a submission id: ":" goes on the wire as "%3A".
+    response = alice.get("/api/v1/submissions/batch%3A1")
+    assert response.status_code == 404
+    assert problem_type(response) == "/problems/not-found"
+
+
+def test_our_client_covers_the_content_type_so_a_changed_one_is_refused(alice):
+    body = b'{"submission_id": "x", "records": []}'
+    headers = {"Host": AUTHORITY, "Content-Type": "application/json"}
+    headers.update(
+        alice.signer.headers_for("POST", f"http://{AUTHORITY}/api/v1/submissions", body, headers)
+    )
+    assert "content-type" in headers["Signature-Input"]
+    sent = {**headers, "Content-Type": "application/x-ndjson"}
+    response = alice.client.post(
+        "/api/v1/submissions", data=body, headers=sent, base_url=f"http://{AUTHORITY}"
+    )
+    assert response.status_code == 401
+    assert problem_type(response) == "/problems/signature-mismatch"
+
+
+def test_a_body_signed_without_its_content_type_is_still_accepted(alice):
+    # Clients written before content-type was covered keep working.
+    body = b'{"submission_id": "x", "records": []}'
+    covered = ["@method", "@authority", "@path", "content-digest"]
+    response = alice.post("/api/v1/submissions", body, components=covered)
+    assert response.status_code == 422
+    assert problem_type(response) == "/problems/validation-failed"
 
 
 def test_a_signature_may_cover_more(alice):

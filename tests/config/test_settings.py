@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from config import DEFAULT_SECRETS, ConfigError, load_settings
+from config.settings import redact_url
 
 STRONG = {
     "CREDITREG_SECRET_KEY": "s" * 40,
@@ -143,6 +144,53 @@ def test_production_starts_with_real_secrets_and_redacts_them():
     shown = settings.redacted()
     assert shown["SECRET_KEY"] == "<set>"
     assert STRONG["CREDITREG_SECRET_KEY"] not in repr(shown)
+
+
+URL_SECRETS = {
+    "CREDITREG_DATABASE_URL": "postgresql+psycopg://creditreg:db-pass-1@db:5432/creditreg"
+    "?sslmode=require&password=db-pass-2",
+    "CREDITREG_SEARCH_URL": "https://elastic:search-pass@es:9200/?api_key=search-key&timeout=5",
+}
+
+
+def test_redacted_hides_passwords_and_secret_parameters_inside_urls():
+    shown = load_settings("dev", environ=URL_SECRETS).redacted()
+    for secret in ("db-pass-1", "db-pass-2", "search-pass", "search-key"):
+        assert secret not in repr(shown), secret
+    assert shown["DATABASE_URL"] == (
+        "postgresql+psycopg://creditreg:***@db:5432/creditreg?sslmode=require&password=***"
+    )
+    assert shown["SEARCH_URL"] == "https://elastic:***@es:9200/?api_key=***&timeout=5"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("sqlite:////var/creditreg.db", "sqlite:////var/creditreg.db"),
+        ("postgresql://reader@db/creditreg", "postgresql://reader@db/creditreg"),
+        # SQLAlchemy ends the password at the first "@", urllib at the last: both are hidden.
+        ("postgresql://u:p@ss@db/creditreg", "postgresql://u:***@db/creditreg"),
+        ("postgresql://u:pa/ss@db/creditreg", "postgresql://u:***@db/creditreg"),
+        ("https://es:9200/?Token=t&q=1#x", "https://es:9200/?Token=***&q=1#x"),
+        ("registry@localhost", "registry@localhost"),
+    ],
+)
+def test_redact_url_reads_a_password_as_every_client_would(url, shown):
+    assert redact_url(url) == shown
+
+
+def test_the_public_base_url_defaults_to_the_registry_name_and_is_checked():
+    named = load_settings("dev", environ={"CREDITREG_REGISTRY_NAME": "credit.example.gov.cn"})
+    assert named.PUBLIC_BASE_URL == "https://credit.example.gov.cn"
+    for bad in (
+        "credit.example.gov.cn",
+        "ftp://x",
+        "https://x/feeds",
+        "https://x?a=1",
+        "https://x:y",
+    ):
+        with pytest.raises(ConfigError, match="CREDITREG_PUBLIC_BASE_URL"):
+            load_settings("dev", environ={"CREDITREG_PUBLIC_BASE_URL": bad})
 
 
 def test_overrides_reject_unknown_keys():
