@@ -277,7 +277,12 @@ def _report_components() -> dict[str, Any]:
             "required": ["id", "subject_id", "purpose", "given_on", "valid_until"],
             "properties": {
                 "id": {"type": "string", "format": "uuid"},
-                "subject_id": {"type": "string", "format": "uuid"},
+                "subject_id": {
+                    "type": ["string", "null"],
+                    "format": "uuid",
+                    "description": "the subject named by id; null for a consent recorded by "
+                    "ID number, which applies to whoever holds the number, now or later",
+                },
                 "reference": {"type": "string"},
                 "purpose": {"enum": [str(p) for p in QueryPurpose]},
                 "given_on": {"type": "string", "format": "date"},
