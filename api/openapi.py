@@ -746,9 +746,11 @@ def _objection_paths() -> dict[str, Any]:
                     "ObjectionFiled",
                     201,
                 ),
-                "description": "Any member may object; the subject objects through the member "
-                "that represents it, and only it may attach a `statement`. The item is "
-                "disputed at once, and the submitting member must answer within "
+                "description": "The subject objects through the member that represents it "
+                "(or, for a shop, its platform), and only its representative may attach a "
+                "`statement`; another member objects only to an item of a subject it has "
+                "looked up (the query log shows it), else 403 objection-not-allowed. The item "
+                "is disputed at once, and the submitting member must answer within "
                 "OBJECTION_ANSWER_DAYS days.",
             },
             "get": {

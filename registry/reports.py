@@ -27,7 +27,7 @@ from registry.db import Base, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.identifiers import IdentifierError, validate_id_number
 from registry.members import Member
-from registry.querylog import QueryPurpose
+from registry.querylog import QUERY_LOG, QueryPurpose, showed_subject
 from registry.security import IdentityVault
 from registry.seller_ratings import policy_from_settings
 from registry.subjects import Subject, SubjectKind
@@ -420,26 +420,11 @@ def build_report(
 
 def queries_of(session: Session, subject_id: uuid.UUID) -> list[dict[str, Any]]:
     """Every query of the query log that returned the subject: who, when, why, how."""
-    from registry.querylog import QueryLogEntry
-
-    table = QueryLogEntry.__table__
-    wanted = str(subject_id)
-    matches: sa.ColumnElement[bool]
-    if session.get_bind().dialect.name == "postgresql":
-        matches = table.c.subject_ids.op("@>")(
-            # The JSON type serialises the list: a one-element array the row must contain.
-            sa.literal([wanted], table.c.subject_ids.type)
-        )
-    else:
-        matches = sa.exists(
-            sa.select(sa.literal(1))
-            .select_from(sa.func.json_each(table.c.subject_ids).table_valued("value"))
-            .where(sa.column("value") == wanted)
-        )
+    table = QUERY_LOG
     rows = session.execute(
         sa.select(table.c.at, table.c.kind, table.c.purpose, Member.name)
         .join(Member, Member.id == table.c.member_id)
-        .where(matches)
+        .where(showed_subject(session, subject_id))
         .order_by(table.c.at.desc())
     ).all()
     return [

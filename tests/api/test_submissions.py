@@ -42,6 +42,15 @@ PAYMENT = {
     "days_past_due": 30,
     "amount": {"value": "5000", "currency": "CNY"},
 }
+COMPLAINT = {
+    "record_id": "CC-1",
+    "op": "upsert",
+    "category": "consumer_complaint",
+    "subject": {"kind": "shop", "shop_id": "TH100001", "name": "华信数码旗舰店"},
+    "polarity": "negative",
+    "occurred_at": "2026-10-01",
+    "summary": "发货延迟",
+}
 
 
 @pytest.fixture
@@ -340,16 +349,7 @@ def test_shop_subjects_default_to_the_submitting_platform(session, client, clock
     platform = signed_member(
         session, client, clock, kind="marketplace", roles=("platform", "submitter")
     )
-    complaint = {
-        "record_id": "CC-1",
-        "op": "upsert",
-        "category": "consumer_complaint",
-        "subject": {"kind": "shop", "shop_id": "TH100001", "name": "华信数码旗舰店"},
-        "polarity": "negative",
-        "occurred_at": "2026-10-01",
-        "summary": "发货延迟",
-    }
-    response = submit(platform, "shop-1", [complaint])
+    response = submit(platform, "shop-1", [COMPLAINT])
     assert response.status_code == 201, response.get_json()
     shop = session.scalar(sa.select(Subject).where(Subject.kind == "shop"))
     assert shop.platform_member_id == platform.member.id and shop.shop_id == "TH100001"
@@ -369,15 +369,7 @@ def test_only_the_platform_registers_its_shops(session, client, clock, regulator
         "operator_uscc": "91110000600037341L",
         "name": "华信数码旗舰店",
     }
-    complaint = {
-        "record_id": "CC-2",
-        "op": "upsert",
-        "category": "consumer_complaint",
-        "subject": shop,
-        "polarity": "negative",
-        "occurred_at": "2026-10-01",
-        "summary": "发货延迟",
-    }
+    complaint = {**COMPLAINT, "record_id": "CC-2", "subject": shop}
     # Neither a member without the platform role nor another platform invents a shop on it.
     for outsider, submission_id in ((regulator, "invented-1"), (jd, "invented-2")):
         refused = submit(outsider, submission_id, [complaint])
