@@ -185,23 +185,23 @@ def _persons_without_monitoring_consent(
     from registry.clock import local_date
     from registry.reports import Consent
 
-    persons: set[uuid.UUID] = set()
+    persons: dict[uuid.UUID, str | None] = {}
     for chunk in monitoring.chunks(sorted(subject_ids)):
         persons.update(
-            session.scalars(
-                sa.select(Subject.id).where(
+            session.execute(
+                sa.select(Subject.id, Subject.id_number_hash).where(
                     Subject.id.in_(chunk), Subject.kind == SubjectKind.PERSON
                 )
-            )
+            ).all()
         )
     if not persons:
         return set()
     today = local_date(current_runtime().clock.now())
     consented = set(
         session.scalars(
-            sa.select(Consent.subject_id).where(
+            sa.select(Consent.id_number_hash).where(
                 Consent.member_id == current_caller().member_id,
-                Consent.subject_id.in_(sorted(persons)),
+                Consent.id_number_hash.in_(sorted(h for h in persons.values() if h)),
                 Consent.purpose == "monitoring",
                 Consent.revoked_at.is_(None),
                 Consent.given_on <= today,
@@ -209,7 +209,7 @@ def _persons_without_monitoring_consent(
             )
         )
     )
-    return persons - consented
+    return {person for person, number in persons.items() if number not in consented}
 
 
 def _rows_or_problem() -> tuple[list[uuid.UUID], int] | Response:

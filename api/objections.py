@@ -1,9 +1,10 @@
 """``/api/v1/objections``: objections (异议) to credit records, list entries and ratings.
 
-Any member may object to an item it believes wrong; the subject objects through the member
-that represents it (:func:`api.ratings.represents`), and only the subject's side attaches a
-statement. The member that submitted the item answers. Escalated objections are decided by
-reviewers with ``creditreg objections``.
+The subject objects through the member that represents it (:func:`api.ratings.represents`)
+or, for a shop, its platform; any other member only to an item of a subject it has looked up
+(the query log shows it), else 403 ``objection-not-allowed``. Only the subject's
+representative attaches a statement. The member that submitted the item answers. Escalated
+objections are decided by reviewers with ``creditreg objections``.
 
 An objection is shown to the member that filed it, the member that must answer it, and the
 subject's representative; to anyone else it does not exist (404).
@@ -61,6 +62,15 @@ OUTCOME_UNAVAILABLE = problems.register(
     "Outcome unavailable",
     "The outcome does not exist for this kind of item; `allowed_outcomes` lists those that do.",
 )
+OBJECTION_NOT_ALLOWED = problems.register(
+    "objection-not-allowed",
+    403,
+    "Not a party to the subject",
+    "An objection to a record or a published list entry is filed by the subject's side (the "
+    "member that is the subject or operates the shop, or the shop's platform), or by a member "
+    "that has looked the subject up, as the query log shows.",
+)
+problems.map_domain_error(objections.NoStandingToObject, OBJECTION_NOT_ALLOWED)
 problems.map_domain_error(objections.AlreadyDisputed, ALREADY_DISPUTED)
 problems.map_domain_error(objections.ObjectionStateError, OBJECTION_STATE)
 problems.map_domain_error(objections.NotCorrected, NOT_CORRECTED)

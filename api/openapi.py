@@ -279,7 +279,12 @@ def _report_components() -> dict[str, Any]:
             "required": ["id", "subject_id", "purpose", "given_on", "valid_until"],
             "properties": {
                 "id": {"type": "string", "format": "uuid"},
-                "subject_id": {"type": "string", "format": "uuid"},
+                "subject_id": {
+                    "type": ["string", "null"],
+                    "format": "uuid",
+                    "description": "the subject named by id; null for a consent recorded by "
+                    "ID number, which applies to whoever holds the number, now or later",
+                },
                 "reference": {"type": "string"},
                 "purpose": {"enum": [str(p) for p in QueryPurpose]},
                 "given_on": {"type": "string", "format": "date"},
@@ -743,9 +748,11 @@ def _objection_paths() -> dict[str, Any]:
                     "ObjectionFiled",
                     201,
                 ),
-                "description": "Any member may object; the subject objects through the member "
-                "that represents it, and only it may attach a `statement`. The item is "
-                "disputed at once, and the submitting member must answer within "
+                "description": "The subject objects through the member that represents it "
+                "(or, for a shop, its platform), and only its representative may attach a "
+                "`statement`; another member objects only to an item of a subject it has "
+                "looked up (the query log shows it), else 403 objection-not-allowed. The item "
+                "is disputed at once, and the submitting member must answer within "
                 "OBJECTION_ANSWER_DAYS days.",
             },
             "get": {

@@ -19,10 +19,8 @@ from api.auth import current_caller, signed
 from api.ratings import represents
 from registry import reports
 from registry.audit import Actor, ActorKind
-from registry.clock import local_date
 from registry.db import db, get_by_id
 from registry.errors import Forbidden, NotFound
-from registry.identifiers import IdentifierError, validate_id_number
 from registry.members import MemberRole
 from registry.querylog import QueryKind, QueryPurpose, log_query
 from registry.runtime import current_runtime
@@ -62,7 +60,10 @@ class ConsentSchema(Schema):
     subject_id = fields.UUID(metadata={"description": "the person's subject id"})
     id_number = fields.String(
         validate=validate.Length(min=1, max=40),
-        metadata={"description": "or the person's ID number (never stored in clear)"},
+        metadata={
+            "description": "or the person's ID number (never stored in clear), whether or not "
+            "the registry holds the person"
+        },
     )
     reference = fields.String(
         required=True,
@@ -102,41 +103,26 @@ def _actor() -> Actor:
 @bp.post("/consents")
 @signed(MemberRole.QUERIER)
 def record_consent() -> ResponseReturnValue:
+    """A person's consent, named by subject id or by ID number. By number it is recorded and
+    answered alike whether or not the registry holds the person (it applies if they come)."""
     body = problems.load_or_problem(
         CONSENT, request.get_json(silent=True) or {}, "{count} field error(s); nothing changed"
     )
     if isinstance(body, Response):
         return body
     runtime = current_runtime()
-    now = runtime.clock.now()
-    if "id_number" in body:
-        try:
-            number = validate_id_number(body["id_number"], today=local_date(now))
-        except IdentifierError as exc:
-            return problems.problem_response(
-                problems.VALIDATION,
-                "1 field error(s); nothing changed",
-                errors=[{"field": "id_number", "message": str(exc)}],
-            )
-        subject = (
-            db.session.query(Subject)
-            .filter_by(id_number_hash=runtime.vault.keyed_hash(number.number))
-            .one_or_none()
-        )
-        if subject is None:
-            raise NotFound("no person with this ID number")
-    else:
-        subject = _subject(str(body["subject_id"]))
     consent = reports.record_consent(
         db.session,
         actor=_actor(),
         member=current_caller().member,
-        subject=subject,
+        vault=runtime.vault,
+        subject=_subject(str(body["subject_id"])) if "subject_id" in body else None,
+        id_number=body.get("id_number"),
         reference=body["reference"],
         purpose=body["purpose"],
         given_on=body["given_on"],
         valid_until=body["valid_until"],
-        at=now,
+        at=runtime.clock.now(),
     )
     response = jsonify(consent.summary())
     response.status_code = 201

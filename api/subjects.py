@@ -21,11 +21,10 @@ from api import problems
 from api.auth import current_caller, signed
 from registry.clock import iso, local_date
 from registry.db import db
-from registry.errors import NotFound
 from registry.identifiers import IdentifierError, validate_id_number
 from registry.members import MemberRole
 from registry.querylog import QueryKind, QueryPurpose, log_query
-from registry.reports import check_consent
+from registry.reports import check_consent, check_consent_for_number
 from registry.runtime import current_runtime
 from registry.subjects import Subject, SubjectKind
 from search.documents import empty_counts, record_counts
@@ -108,34 +107,6 @@ SEARCH_PARAMS = SearchParamsSchema()
 SUBJECT_PARAMS = SubjectParamsSchema()
 
 
-def _check_consent_for_number(id_hash: str, params: dict[str, Any]) -> None:
-    """:raises ConsentRequired: the member has no valid consent of the person with this
-    number for this purpose."""
-    from registry.reports import ConsentRequired, own_consent
-
-    runtime = current_runtime()
-    caller = current_caller()
-    if not params.get("consent"):
-        raise ConsentRequired(
-            "a person is looked up only with the person's consent: name it in consent"
-        )
-    try:
-        consent = own_consent(db.session, caller.member, params["consent"])
-    except NotFound as exc:
-        raise ConsentRequired(exc.detail) from exc
-    subject = db.session.get(Subject, consent.subject_id)
-    if subject is None or subject.id_number_hash != id_hash:
-        raise ConsentRequired("the consent is for another person")
-    check_consent(
-        db.session,
-        member=caller.member,
-        subject=subject,
-        consent_id=params["consent"],
-        purpose=params["purpose"],
-        at=runtime.clock.now(),
-    )
-
-
 def _load(schema: Schema) -> dict[str, Any] | Response:
     return problems.load_or_problem(schema, request.args.to_dict(), "{count} parameter error(s)")
 
@@ -168,7 +139,14 @@ def search_subjects() -> ResponseReturnValue:
     if id_hash:
         # A person: only with the person's consent, named and matching the number searched
         # (so the search cannot tell whether an unknown number is registered).
-        _check_consent_for_number(id_hash, params)
+        check_consent_for_number(
+            db.session,
+            member=current_caller().member,
+            id_number_hash=id_hash,
+            consent_id=params.get("consent"),
+            purpose=params["purpose"],
+            at=runtime.clock.now(),
+        )
     kinds = (
         (SubjectKind.PERSON,)
         if id_hash

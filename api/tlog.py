@@ -3,7 +3,9 @@
 Checkpoints are served as C2SP signed notes (``text/plain``), proofs as base64 hashes. The
 entries carry no personal data: a submission's entry holds what its receipt holds
 (member, key id, body digest, record ids and versions), a list event's entry what the public
-list shows.
+list shows. What would trace an entry to a person (a person's record ids, a person's list
+entry and subject ids) is shown as null, and then the entry's exact bytes are not served:
+a member proves its own submission from its receipt (:mod:`api.tlog_verify`).
 """
 
 from __future__ import annotations
@@ -73,11 +75,15 @@ def entry(index: str) -> ResponseReturnValue:
     if found is None:
         return problems.problem_response(problems.NOT_FOUND, "the log has no entry at this index")
     raw = bytes(found.entry)
+    shown, withheld = tlog.public_view(session, found.kind, json.loads(raw))
     return jsonify(
         index=number,
         kind=found.kind,
-        entry=json.loads(raw),
-        entry_base64=_b64(raw),
+        entry=shown,
+        # The exact bytes would carry what was withheld; the leaf hash alone still proves
+        # the entry's place in the tree.
+        entry_base64=None if withheld else _b64(raw),
+        withheld=withheld,
         leaf_hash=_b64(bytes(found.leaf_hash)),
     )
 

@@ -62,9 +62,17 @@ class _Registry:
         body = self.json(f"/api/v1/log/proof/inclusion?index={index}&size={size}")
         return [tv._b64decode(h, "a proof hash") for h in body["proof"]]
 
-    def entry(self, index: int) -> bytes:
+    def entry(self, index: int) -> tuple[bytes | None, bytes]:
+        """The entry's bytes (None where the registry withholds them: an entry about a
+        person) and its leaf hash, checked against the bytes when they are given."""
         body = self.json(f"/api/v1/log/entries/{index}")
-        return tv._b64decode(body["entry_base64"], "an entry")
+        leaf = tv._b64decode(body["leaf_hash"], "a leaf hash")
+        if body.get("entry_base64") is None:
+            return None, leaf
+        entry = tv._b64decode(body["entry_base64"], "an entry")
+        if tv.hash_leaf(entry) != leaf:
+            raise tv.VerificationError(f"entry {index} does not hash to its leaf hash")
+        return entry, leaf
 
 
 class _Failed(Exception):
@@ -195,12 +203,18 @@ def verify_receipt_command(
                     f"entry {index} is not in a signed checkpoint yet (size {current.size}); "
                     "try again in a few seconds"
                 )
+            # An entry the registry withholds is the receipt's own: the proof then shows
+            # that its leaf is in the tree.
+            served, _ = registry.entry(index)
             proof_text = tv.build_proof(
-                index, registry.inclusion(index, current.size), current.note, registry.entry(index)
+                index,
+                registry.inclusion(index, current.size),
+                current.note,
+                served if served is not None else tv.submission_entry(receipt),
             )
         result = tv.verify_receipt(signed, proof_text, keys)
         if registry is not None:
-            if registry.entry(result.log_index) != tv.submission_entry(signed["receipt"]):
+            if registry.entry(result.log_index)[1] != result.leaf_hash:
                 raise tv.VerificationError(
                     f"the log now holds another entry at index {result.log_index} than this "
                     "receipt's: the entry was altered"
@@ -297,7 +311,7 @@ def audit_log_command(
         if entries:
             start = old.size if old is not None else 0
             for index in range(start, new.size):
-                leaf = tv.hash_leaf(registry.entry(index))
+                _, leaf = registry.entry(index)
                 tv.verify_inclusion(
                     leaf, index, new.size, registry.inclusion(index, new.size), new.root
                 )

@@ -43,14 +43,24 @@ def components() -> dict[str, Any]:
     return {
         "LogEntry": {
             "type": "object",
-            "required": ["index", "kind", "entry", "entry_base64", "leaf_hash"],
+            "required": ["index", "kind", "entry", "entry_base64", "withheld", "leaf_hash"],
             "properties": {
                 "index": {"type": "integer", "minimum": 0},
                 "kind": {"enum": ["submission", "list"]},
-                "entry": {"type": "object", "description": "the entry, parsed"},
+                "entry": {
+                    "type": "object",
+                    "description": "the entry, parsed; the ids of records and list entries "
+                    "about persons (or no longer held) are null",
+                },
                 "entry_base64": {
-                    "type": "string",
-                    "description": "the entry's exact bytes (the leaf hashes these)",
+                    "type": ["string", "null"],
+                    "description": "the entry's exact bytes (the leaf hashes these); null when "
+                    "something was withheld",
+                },
+                "withheld": {
+                    "type": "boolean",
+                    "description": "ids were withheld: the leaf hash still proves the entry's "
+                    "place, and a member rebuilds its own submission's entry from its receipt",
                 },
                 "leaf_hash": {"type": "string", "description": "base64 SHA-256(0x00 || entry)"},
             },

@@ -166,6 +166,7 @@ def _new_subject(
             region_code=ref.get("region_code"),
             industry_code=ref.get("industry_code"),
             today=local_date(now),
+            registered_by=member,
         )
     except InvalidInput as exc:
         raise InvalidInput(exc.detail, {f"subject.{k}": v for k, v in exc.errors.items()}) from None

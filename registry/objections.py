@@ -38,6 +38,7 @@ from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.members import Member
 from registry.notifications import Notification
 from registry.outbox import touch_subjects
+from registry.querylog import looked_up
 from registry.records import (
     CreditRecord,
     CreditRecordVersion,
@@ -76,6 +77,13 @@ class Outcome(StrEnum):
 
 class ObjectionStateError(Conflict):
     """The objection (or its item) is not in a state that allows this (``current_status``)."""
+
+
+class NoStandingToObject(Forbidden):
+    """The member is neither on the subject's side nor shown by the query log to have an
+    interest in the subject."""
+
+    code = "objection-not-allowed"
 
 
 class AlreadyDisputed(Conflict):
@@ -267,6 +275,8 @@ def object_to(
 
     :raises NotFound: no such item.
     :raises InvalidInput: empty grounds, or a statement where none is taken.
+    :raises NoStandingToObject: a record or a published entry objected to by a member
+        neither on the subject's side nor with a lookup of the subject in the query log.
     :raises Forbidden: a statement (or a rating appeal) from a member that does not speak
         for the subject; the submitter objecting to its own record.
     :raises Conflict: an item that cannot be objected to in its state, or is already disputed.
@@ -286,6 +296,14 @@ def object_to(
         notice = listings.file_objection(session, item.entry, actor=actor, statement=grounds, at=at)
         session.flush()
         return Filed("notice_objection", notice_objection=notice)
+    # The member that must answer is told below why it does not object to its own item.
+    if member.id != item.answering_member_id and not has_standing(
+        session, member, item.subject, speaks_for
+    ):
+        raise NoStandingToObject(
+            "an objection is filed by the subject's side, or by a member that has looked the "
+            "subject up"
+        )
     objection = file_objection(
         session,
         item,
@@ -298,6 +316,20 @@ def object_to(
         at=at,
     )
     return Filed(None, objection=objection)
+
+
+def has_standing(
+    session: Session, member: Member, subject: Subject, speaks_for: Callable[[Subject], bool]
+) -> bool:
+    """Whether ``member`` may object to the subject's items: the subject's side (the member
+    that is the subject or speaks for it, a shop's platform), or a member whose lookups
+    showed the subject, an interest the query log records. Anyone else could dispute, and
+    learn the subject and submitter of, any record whose id it came across."""
+    return (
+        speaks_for(subject)
+        or subject.platform_member_id == member.id
+        or looked_up(session, member.id, subject.id)
+    )
 
 
 def _no_statement(statement: str | None, what: str) -> None:

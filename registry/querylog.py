@@ -83,3 +83,31 @@ def log_query(
             "subject_ids": subject_ids,
         },
     )
+
+
+def showed_subject(session: Session, subject_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    """True for the query-log rows whose answer showed the subject."""
+    column = QUERY_LOG.c.subject_ids
+    wanted = str(subject_id)
+    if session.get_bind().dialect.name == "postgresql":
+        # The JSON type serialises the list: a one-element array the row must contain.
+        return column.op("@>")(sa.literal([wanted], column.type))
+    return sa.exists(
+        sa.select(sa.literal(1))
+        .select_from(sa.func.json_each(column).table_valued("value"))
+        .where(sa.column("value") == wanted)
+    )
+
+
+def looked_up(session: Session, member_id: uuid.UUID, subject_id: uuid.UUID) -> bool:
+    """Whether any lookup of the member showed the subject: the interest in a subject that
+    the query log proves, and the subject can see."""
+    return bool(
+        session.scalar(
+            sa.select(
+                sa.exists().where(
+                    QUERY_LOG.c.member_id == member_id, showed_subject(session, subject_id)
+                )
+            )
+        )
+    )

@@ -25,8 +25,10 @@ from registry.audit import Actor, record_event
 from registry.clock import iso, local_date, start_of_day
 from registry.db import Base, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
+from registry.identifiers import IdentifierError, validate_id_number
 from registry.members import Member
-from registry.querylog import QueryPurpose
+from registry.querylog import QUERY_LOG, QueryPurpose, showed_subject
+from registry.security import IdentityVault
 from registry.seller_ratings import policy_from_settings
 from registry.subjects import Subject, SubjectKind
 
@@ -55,13 +57,24 @@ class ReportKind(StrEnum):
 
 
 class Consent(Base):
-    """A person's consent, held by a member, to look up their credit information."""
+    """A person's consent, held by a member, to look up their credit information.
+
+    It names the person by the keyed hash of their ID number, not by subject: a member records
+    a consent before asking anything, and whether the registry holds the person must not show
+    in the answer. It applies to the person with that number, registered now or later."""
 
     __tablename__ = "consents"
 
     id: Mapped[uuid_pk]
     member_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("members.id"), index=True)
-    subject_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("subjects.id"), index=True)
+    id_number_hash: Mapped[str] = mapped_column(
+        sa.String(80), comment="HMAC-SHA256 of the person's ID number, as subjects hold it"
+    )
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("subjects.id"),
+        index=True,
+        comment="the subject, when the member named it by id; none when it gave the number",
+    )
     reference: Mapped[str] = mapped_column(
         sa.String(100), comment="the member's reference of the signed consent it keeps"
     )
@@ -74,7 +87,7 @@ class Consent(Base):
     def summary(self) -> dict[str, Any]:
         return {
             "id": str(self.id),
-            "subject_id": str(self.subject_id),
+            "subject_id": str(self.subject_id) if self.subject_id else None,
             "reference": self.reference,
             "purpose": self.purpose,
             "given_on": self.given_on.isoformat(),
@@ -110,27 +123,46 @@ def record_consent(
     *,
     actor: Actor,
     member: Member,
-    subject: Subject,
+    vault: IdentityVault,
+    subject: Subject | None = None,
+    id_number: str | None = None,
     reference: str,
     purpose: str,
     given_on: date,
     valid_until: date,
     at: datetime,
 ) -> Consent:
+    """Record the consent of the person named by ``subject`` or by ``id_number``.
+
+    A number is taken whether or not the registry holds that person, and the answer is the
+    same either way: the consent is stored against the number's keyed hash.
+
+    :raises InvalidInput: every problem at once (not a person, an invalid number, dates).
+    """
     errors: dict[str, list[str]] = {}
-    if subject.kind != SubjectKind.PERSON:
-        errors["subject_id"] = ["consent is recorded for persons only"]
+    id_number_hash = None
+    if subject is not None:
+        if subject.kind != SubjectKind.PERSON:
+            errors["subject_id"] = ["consent is recorded for persons only"]
+        id_number_hash = subject.id_number_hash
+    elif id_number is not None:
+        try:
+            number = validate_id_number(id_number, today=local_date(at)).number
+            id_number_hash = vault.keyed_hash(number)
+        except IdentifierError as exc:
+            errors["id_number"] = [str(exc)]
     if valid_until <= given_on:
         errors["valid_until"] = ["must follow given_on"]
     if given_on > local_date(at):
         errors["given_on"] = ["cannot lie in the future"]
     if valid_until < local_date(at):
         errors["valid_until"] = ["the consent has already expired"]
-    if errors:
+    if errors or id_number_hash is None:
         raise InvalidInput("the consent was refused", errors)
     consent = Consent(
         member_id=member.id,
-        subject_id=subject.id,
+        id_number_hash=id_number_hash,
+        subject_id=subject.id if subject is not None else None,
         reference=reference,
         purpose=purpose,
         given_on=given_on,
@@ -145,7 +177,7 @@ def record_consent(
         action="consent.recorded",
         object_type="consent",
         object_id=str(consent.id),
-        after={"subject_id": str(subject.id), "purpose": purpose},
+        after={"subject_id": consent.summary()["subject_id"], "purpose": purpose},
         at=at,
     )
     return consent
@@ -184,10 +216,35 @@ def check_consent(
     purpose: str,
     at: datetime,
 ) -> Consent:
-    """The consent that lets ``member`` report on the person ``subject`` for ``purpose``."""
+    """The consent that lets ``member`` report on the person ``subject`` for ``purpose``.
+
+    :raises ConsentRequired: no such consent of the member's, or not for this person, this
+        purpose or today.
+    """
+    return check_consent_for_number(
+        session,
+        member=member,
+        id_number_hash=subject.id_number_hash,
+        consent_id=consent_id,
+        purpose=purpose,
+        at=at,
+    )
+
+
+def check_consent_for_number(
+    session: Session,
+    *,
+    member: Member,
+    id_number_hash: str | None,
+    consent_id: str | None,
+    purpose: str,
+    at: datetime,
+) -> Consent:
+    """:func:`check_consent` for the person with this ID number's keyed hash, whether the
+    registry holds them or not (a lookup by number must not tell)."""
     if not consent_id:
         raise ConsentRequired(
-            "a report on a person needs the person's consent: record it, then name it in "
+            "a person is looked up only with the person's consent: record it, then name it in "
             "the consent parameter"
         )
     try:
@@ -195,7 +252,7 @@ def check_consent(
     except NotFound as exc:
         raise ConsentRequired(exc.detail) from exc
     problem = None
-    if consent.subject_id != subject.id:
+    if id_number_hash is None or consent.id_number_hash != id_number_hash:
         problem = "the consent is for another person"
     elif consent.revoked_at is not None:
         problem = "the consent was revoked"
@@ -363,26 +420,11 @@ def build_report(
 
 def queries_of(session: Session, subject_id: uuid.UUID) -> list[dict[str, Any]]:
     """Every query of the query log that returned the subject: who, when, why, how."""
-    from registry.querylog import QueryLogEntry
-
-    table = QueryLogEntry.__table__
-    wanted = str(subject_id)
-    matches: sa.ColumnElement[bool]
-    if session.get_bind().dialect.name == "postgresql":
-        matches = table.c.subject_ids.op("@>")(
-            # The JSON type serialises the list: a one-element array the row must contain.
-            sa.literal([wanted], table.c.subject_ids.type)
-        )
-    else:
-        matches = sa.exists(
-            sa.select(sa.literal(1))
-            .select_from(sa.func.json_each(table.c.subject_ids).table_valued("value"))
-            .where(sa.column("value") == wanted)
-        )
+    table = QUERY_LOG
     rows = session.execute(
         sa.select(table.c.at, table.c.kind, table.c.purpose, Member.name)
         .join(Member, Member.id == table.c.member_id)
-        .where(matches)
+        .where(showed_subject(session, subject_id))
         # Lookups in the same instant keep the order they were logged in (newest first).
         .order_by(table.c.at.desc(), table.c.id.desc())
     ).all()

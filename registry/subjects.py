@@ -140,12 +140,16 @@ def check_subject(
     region_code: str | None = None,
     industry_code: str | None = None,
     today: date | None = None,
+    registered_by: Member | None = None,
 ) -> SubjectDraft:
     """Check a new subject's identifier and name; all problems are reported together.
 
     A person's ID number comes out only as a keyed hash, an encrypted copy and a masked form.
+    A shop registered by a member (``registered_by``, not staff) is registered by its
+    platform only: anyone else naming a platform's shop would put up its public seller page.
 
-    :raises InvalidInput: unknown kind, missing or invalid identifier, empty name.
+    :raises InvalidInput: unknown kind, missing or invalid identifier, empty name, a shop
+        of another platform.
     """
     errors: dict[str, list[str]] = {}
     values: dict[str, object] = {}
@@ -187,6 +191,10 @@ def check_subject(
     if kind == SubjectKind.SHOP:
         if platform is None or not platform.has_role(MemberRole.PLATFORM):
             errors["platform"] = ["a shop belongs to a member with the platform role"]
+        elif registered_by is not None and registered_by.id != platform.id:
+            errors["platform"] = [
+                "the platform has no shop with this shop_id; only the platform registers its shops"
+            ]
         else:
             values["platform_member_id"] = platform.id
         try:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +35,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from registry import chains
 from registry.db import Base, add_append_only
 from registry.receipts import RegistrySigner, canonical_json
+from registry.records import CreditRecord
+from registry.subjects import Subject, SubjectKind
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +148,55 @@ def list_entry(entry: Any, event: str, at: datetime) -> dict[str, Any]:
         "removal_reason": entry.removal_reason,
         "note": entry.outcome_note if event == "removed" else None,
     }
+
+
+def public_view(
+    session: Session, kind: str, document: Mapping[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    """What the public is shown of an entry, and whether anything was withheld.
+
+    The log is public, but a record or a list entry about a person must not be traced to
+    them from it: their ids (the registry's and the member's record id, the entry's and the
+    subject's) show as null. Only what is known to be about an enterprise or a shop shows;
+    what the registry no longer holds (an archived record) is withheld too. The leaf hashes
+    the entry as stored, so inclusion proofs still hold; a member recomputes its own
+    submission's entry from its receipt.
+    """
+    shown = dict(document)
+    if kind == EntryKind.SUBMISSION:
+        records = [dict(item) for item in document.get("records", [])]
+        public = _ids_of_non_persons(session, CreditRecord, [r.get("registry_id") for r in records])
+        for item in records:
+            if item.get("registry_id") not in public:
+                item.update(record_id=None, registry_id=None)
+        shown["records"] = records
+        withheld = any(item["registry_id"] is None for item in records)
+    elif kind == EntryKind.LIST:
+        withheld = document.get("subject_id") not in _ids_of_non_persons(
+            session, Subject, [document.get("subject_id")]
+        )
+        if withheld:
+            shown.update(entry_id=None, subject_id=None)
+    else:
+        withheld = False
+    return shown, withheld
+
+
+def _ids_of_non_persons(session: Session, model: Any, ids: Iterable[Any]) -> set[str]:
+    """Which of these subject or record ids name an enterprise's or a shop's."""
+    wanted = set()
+    for value in ids:
+        try:
+            wanted.add(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    if not wanted:
+        return set()
+    query = sa.select(model.id).where(model.id.in_(sorted(wanted)))
+    if model is not Subject:
+        query = query.join(Subject, Subject.id == model.subject_id)
+    query = query.where(Subject.kind != SubjectKind.PERSON)
+    return {str(found) for found in session.scalars(query)}
 
 
 def append(session: Session, kind: str, document: Mapping[str, Any], at: datetime) -> int:

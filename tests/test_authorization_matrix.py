@@ -157,3 +157,10 @@ def test_a_members_key_never_reaches_another_members_things(session, client, clo
         assert owner.request(method, path).status_code == 200, path
         # The same path with another member's valid key: as if it did not exist.
         assert other.request(method, path).status_code == 404, path
+    # Nor does its key dispute the owner's record of a subject it never looked up.
+    record_id = accepted.get_json()["receipt"]["records"][0]["registry_id"]
+    disputed = other.post(
+        "/api/v1/objections", {"item_kind": "record", "item_id": record_id, "grounds": "wrong"}
+    )
+    assert disputed.status_code == 403
+    assert disputed.get_json()["type"] == "/problems/objection-not-allowed"

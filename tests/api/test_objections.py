@@ -22,7 +22,7 @@ from registry.worker import default_jobs
 from search.sync import drain_once
 from tests.api.test_listings import approve_all, propose, tick
 from tests.api.test_openapi import conforms
-from tests.api.test_submissions import PENALTY, submit
+from tests.api.test_submissions import COMPLAINT, PENALTY, submit
 from tests.factories import TEST_ACTOR
 from tests.signing import signed_member
 
@@ -64,10 +64,13 @@ def reviewer(session, runtime):
 
 
 @pytest.fixture
-def record(submitter):
+def record(submitter, objector):
+    """A record, whose subject the objector has looked up (its interest, in the query log)."""
     response = submit(submitter, "obj-1", [PENALTY])
     assert response.status_code == 201, response.get_json()
-    return response.get_json()["receipt"]["records"][0]
+    item = response.get_json()["receipt"]["records"][0]
+    subject_page(objector, item["subject_id"])
+    return item
 
 
 @pytest.fixture
@@ -245,6 +248,53 @@ def test_who_may_object_and_what(session, submitter, objector, subject_rep, reco
     assert session.scalar(sa.select(sa.func.count()).select_from(Objection)) == 1
 
 
+def test_only_the_subjects_side_or_a_member_that_looked_it_up_objects(
+    session, client, clock, submitter, objector, record
+):
+    stranger = signed_member(session, client, clock, roles=("querier",))
+    refused = object_to(stranger, record["registry_id"])
+    assert refused.status_code == 403
+    assert problem_type(refused) == "/problems/objection-not-allowed"
+    assert record["subject_id"] not in refused.get_data(as_text=True)
+    assert str(submitter.member.id) not in refused.get_data(as_text=True)
+    assert session.scalar(sa.select(sa.func.count()).select_from(Objection)) == 0
+    assert subject_page(objector, record["subject_id"])["disputed"] == []
+    # A lookup that showed the subject is the interest the query log records.
+    indexed(session, clock, record["subject_id"])
+    hits = stranger.get(f"/api/v1/subjects?q={USCC}&purpose=counterparty_check").get_json()
+    assert [hit["id"] for hit in hits["hits"]] == [record["subject_id"]]
+    assert object_to(stranger, record["registry_id"]).status_code == 201
+
+
+def test_a_shops_platform_and_operator_object_for_it_without_a_lookup(
+    session, client, clock, submitter
+):
+    platform = signed_member(
+        session, client, clock, kind="marketplace", roles=("platform", "submitter")
+    )
+    operator = signed_member(session, client, clock, kind="enterprise", roles=("querier",))
+    operator.member.uscc = OTHER
+    session.commit()
+    shop = {**COMPLAINT["subject"], "shop_id": "TH100003", "operator_uscc": OTHER}
+    assert submit(platform, "shop-1", [{**COMPLAINT, "subject": shop}]).status_code == 201
+    # A record of another member about the shop, whose objection the seller's side files.
+    shop["platform"] = str(platform.member.id)
+    response = submit(submitter, "shop-2", [{**COMPLAINT, "record_id": "CC-2", "subject": shop}])
+    assert response.status_code == 201, response.get_json()
+    [record] = response.get_json()["receipt"]["records"]
+    by_operator = object_to(operator, record["registry_id"], statement="已与买家协商退款")
+    assert by_operator.status_code == 201, by_operator.get_json()
+    assert by_operator.get_json()["for_subject"] is True
+    answered = submitter.post(
+        f"/api/v1/objections/{by_operator.get_json()['id']}/answer",
+        {"outcome": "upheld", "reason": "投诉属实"},
+    )
+    assert answered.status_code == 200, answered.get_json()
+    by_platform = object_to(platform, record["registry_id"])
+    assert by_platform.status_code == 201, by_platform.get_json()
+    assert by_platform.get_json()["for_subject"] is False  # the platform is not the seller
+
+
 def test_the_subject_adds_its_statement_later(session, submitter, objector, subject_rep, record):
     objection = object_to(objector, record["registry_id"]).get_json()
     path = f"/api/v1/objections/{objection['id']}/statement"
@@ -420,6 +470,7 @@ def test_disputed_items_is_one_query_for_many_subjects(
 ):
     other = {**PENALTY, "record_id": "PEN-2", "subject": {**PENALTY["subject"], "uscc": OTHER}}
     receipt = submit(submitter, "obj-3", [other]).get_json()["receipt"]["records"][0]
+    subject_page(objector, receipt["subject_id"])
     for item in (record, receipt):
         assert object_to(objector, item["registry_id"]).status_code == 201
     subjects = [uuid.UUID(record["subject_id"]), uuid.UUID(receipt["subject_id"]), uuid.uuid4()]

@@ -10,11 +10,13 @@ from registry.querylog import QueryLogEntry
 from registry.records import upsert_record
 from registry.subjects import register_subject
 from tests import factories
+from tests.api.test_openapi import conforms
 from tests.api.test_seller_ratings import platform_member, rating, send
 from tests.factories import TEST_ACTOR
 from tests.signing import signed_member
 
 ID_NUMBER = "11010519491231002X"
+UNREGISTERED_ID_NUMBER = "440304198506122313"
 PURPOSE = "credit_assessment"
 
 
@@ -149,6 +151,50 @@ def test_a_report_on_a_person_needs_a_valid_consent_for_its_purpose(
     clock.advance(timedelta(days=-91))
     assert querier.request("DELETE", f"/api/v1/consents/{consent_id}").status_code == 200
     assert report(querier, person, consent=consent_id).status_code == 403
+
+
+def test_recording_a_consent_by_number_does_not_tell_whether_the_person_is_registered(
+    session, client, clock, querier, person
+):
+    def record(number):
+        return querier.post(
+            "/api/v1/consents",
+            {
+                "id_number": number,
+                "reference": "CONSENT-2026-0043",
+                "purpose": PURPOSE,
+                "given_on": clock.now().date().isoformat(),
+                "valid_until": (clock.now().date() + timedelta(days=90)).isoformat(),
+            },
+        )
+
+    registered, unknown = record(ID_NUMBER), record(UNREGISTERED_ID_NUMBER)
+    assert (registered.status_code, unknown.status_code) == (201, 201), unknown.get_json()
+    answers = [response.get_json() for response in (registered, unknown)]
+    assert {**answers[0], "id": None} == {**answers[1], "id": None}
+    assert answers[0]["subject_id"] is None
+    assert conforms(client.get("/api/openapi.json").get_json(), "ConsentRecord", answers[0]) == []
+    assert set(registered.headers) == set(unknown.headers)
+    text = registered.get_data(as_text=True) + unknown.get_data(as_text=True)
+    assert str(person.id) not in text and UNREGISTERED_ID_NUMBER not in text
+    # An invalid number is refused with the other field errors, all at once.
+    bad = querier.post(
+        "/api/v1/consents",
+        {
+            "id_number": ID_NUMBER[:-1] + "5",
+            "reference": "C",
+            "purpose": PURPOSE,
+            "given_on": "2026-11-20",
+            "valid_until": "2026-11-01",
+        },
+    )
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.get_json()["errors"]} == {"id_number", "valid_until"}
+    assert ID_NUMBER[:-1] not in bad.get_data(as_text=True)
+    # The consent recorded by number opens the registered person's report.
+    consent = answers[0]["id"]
+    assert report(querier, person, consent=consent).status_code == 200
+    assert report(querier, person, consent=answers[1]["id"]).status_code == 403
 
 
 def test_a_report_on_a_shop_carries_its_seller_ratings(session, runtime, client, clock, querier):

@@ -99,6 +99,38 @@ def test_a_person_is_found_by_id_number_only_and_the_number_never_shows(querier,
         assert ID_NUMBER not in text and ID_NUMBER[:14] not in text
 
 
+def test_a_consent_recorded_before_the_person_is_registered_applies_once_they_are(
+    querier, session, clock
+):
+    consent = querier.post(
+        "/api/v1/consents",
+        {
+            "id_number": ID_NUMBER,
+            "reference": "C-2",
+            "purpose": "credit_assessment",
+            "given_on": "2026-11-25",
+            "valid_until": "2027-02-25",
+        },
+    )
+    assert consent.status_code == 201, consent.get_json()
+    consent_id = consent.get_json()["id"]
+    params = {"id_number": ID_NUMBER, "purpose": "credit_assessment", "consent": consent_id}
+    assert lookup(querier, **params).get_json()["total"] == 0  # nobody holds the number yet
+
+    assert submit(querier, "later-1", [PAYMENT]).status_code == 201
+    backend = current_app.extensions["creditreg.search"]
+    while drain_once(db.session, backend, clock.now()):
+        pass
+    found = lookup(querier, **params)
+    assert found.status_code == 200, found.get_json()
+    [hit] = found.get_json()["hits"]
+    assert hit["kind"] == "person"
+    path = f"/api/v1/subjects/{hit['id']}?purpose=credit_assessment&consent={consent_id}"
+    assert querier.get(path).status_code == 200
+    report = f"/api/v1/subjects/{hit['id']}/report?purpose=credit_assessment&consent={consent_id}"
+    assert querier.get(report).status_code == 200
+
+
 def test_every_parameter_error_at_once(querier, loaded):
     response = lookup(querier, region="beijing", size="500", after="garbage!", kind="person")
     assert response.status_code == 422

@@ -42,6 +42,15 @@ PAYMENT = {
     "days_past_due": 30,
     "amount": {"value": "5000", "currency": "CNY"},
 }
+COMPLAINT = {
+    "record_id": "CC-1",
+    "op": "upsert",
+    "category": "consumer_complaint",
+    "subject": {"kind": "shop", "shop_id": "TH100001", "name": "华信数码旗舰店"},
+    "polarity": "negative",
+    "occurred_at": "2026-10-01",
+    "summary": "发货延迟",
+}
 
 
 @pytest.fixture
@@ -340,19 +349,40 @@ def test_shop_subjects_default_to_the_submitting_platform(session, client, clock
     platform = signed_member(
         session, client, clock, kind="marketplace", roles=("platform", "submitter")
     )
-    complaint = {
-        "record_id": "CC-1",
-        "op": "upsert",
-        "category": "consumer_complaint",
-        "subject": {"kind": "shop", "shop_id": "TH100001", "name": "华信数码旗舰店"},
-        "polarity": "negative",
-        "occurred_at": "2026-10-01",
-        "summary": "发货延迟",
-    }
-    response = submit(platform, "shop-1", [complaint])
+    response = submit(platform, "shop-1", [COMPLAINT])
     assert response.status_code == 201, response.get_json()
     shop = session.scalar(sa.select(Subject).where(Subject.kind == "shop"))
     assert shop.platform_member_id == platform.member.id and shop.shop_id == "TH100001"
+
+
+def test_only_the_platform_registers_its_shops(session, client, clock, regulator):
+    taobao = signed_member(
+        session, client, clock, kind="marketplace", roles=("platform", "submitter")
+    )
+    taobao.member.platform_code = "taobao"
+    jd = signed_member(session, client, clock, kind="marketplace", roles=("platform", "submitter"))
+    session.commit()
+    shop = {
+        "kind": "shop",
+        "shop_id": "TH100002",
+        "platform": str(taobao.member.id),
+        "operator_uscc": "91110000600037341L",
+        "name": "华信数码旗舰店",
+    }
+    complaint = {**COMPLAINT, "record_id": "CC-2", "subject": shop}
+    # Neither a member without the platform role nor another platform invents a shop on it.
+    for outsider, submission_id in ((regulator, "invented-1"), (jd, "invented-2")):
+        refused = submit(outsider, submission_id, [complaint])
+        assert refused.status_code == 422, refused.get_json()
+        assert [e["field"] for e in refused.get_json()["errors"]] == ["records.0.subject.platform"]
+    assert count(session, Subject) == 0
+    assert client.get("/sellers/taobao/TH100002").status_code == 404
+
+    assert submit(taobao, "own-shop", [complaint]).status_code == 201
+    # Once the platform has it, others may report on the shop.
+    about_it = {**complaint, "record_id": "CC-3"}
+    assert submit(regulator, "about-shop", [about_it]).status_code == 201
+    assert count(session, Subject) == 1
 
 
 def test_a_correction_takes_its_locks_in_the_order_the_jobs_take_them(

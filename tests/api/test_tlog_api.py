@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,24 @@ from registry.audit import AuditEvent
 from registry.db import db
 from registry.runtime import current_runtime
 from search.sync import drain_once
+from tests.api.test_listings import (  # noqa: F401 - the fixture is used by name
+    approve_all,
+    propose,
+    reviewers,
+    tick,
+)
 from tests.api.test_member_client import (  # noqa: F401 - the fixture is used by name
     penalty,
     registry,
     submit,
     write_jsonl,
 )
-from tests.api.test_submissions import PENALTY
+from tests.api.test_submissions import (  # noqa: F401 - the fixture is used by name
+    ID_NUMBER,
+    PAYMENT,
+    PENALTY,
+    regulator,
+)
 from tests.api.test_submissions import submit as submit_signed
 from tests.signing import signed_member
 
@@ -171,6 +183,59 @@ def test_the_log_endpoints_serve_entries_and_proofs(served, tmp_path):
     tv.verify_inclusion(tv.hash_leaf(raw), 1, 2, proof, root)
     _, body = fetch(served, "/api/v1/log/proof/consistency?from=1&to=2")
     assert len(json.loads(body)["proof"]) == 1
+
+
+def test_no_public_entry_leads_to_a_person(app, session, client, clock, regulator, reviewers):  # noqa: F811 - the imported fixtures
+    accepted = submit_signed(regulator, "mixed-1", [PENALTY, PAYMENT])
+    assert accepted.status_code == 201, accepted.get_json()
+    receipt = accepted.get_json()["receipt"]
+    company, person = receipt["records"]
+    body = client.get(f"/api/v1/log/entries/{receipt['log_index']}").get_json()
+    text = json.dumps(body)
+    for trace in (person["registry_id"], person["record_id"], person["subject_id"]):
+        assert trace not in text
+    assert (body["withheld"], body["entry_base64"]) == (True, None)
+    assert body["entry"]["records"] == [
+        {key: company[key] for key in ("record_id", "registry_id", "version", "status")},
+        {"record_id": None, "registry_id": None, "version": 1, "status": "created"},
+    ]
+    # The leaf is the entry as stored, which the member rebuilds from its receipt.
+    assert base64.b64decode(body["leaf_hash"]) == tv.hash_leaf(tv.submission_entry(receipt))
+    # An entry about enterprises only is shown whole.
+    alone = submit_signed(regulator, "company-1", [penalty(2)])
+    whole = client.get(f"/api/v1/log/entries/{alone.get_json()['receipt']['log_index']}")
+    assert whole.get_json()["withheld"] is False
+    raw = base64.b64decode(whole.get_json()["entry_base64"])
+    assert base64.b64decode(whole.get_json()["leaf_hash"]) == tv.hash_leaf(raw)
+
+    # A person's list entry, once published, shows neither its id nor the person's.
+    person_subject = {"kind": "person", "id_number": ID_NUMBER, "name": "张三"}
+    proposed = propose(regulator, subject=person_subject)
+    assert proposed.status_code == 201, proposed.get_json()
+    approve_all(app, proposed.get_json()["id"], reviewers)
+    assert tick(app, session, clock, timedelta(days=15)) == 1
+    published = client.get(f"/api/v1/log/entries/{tlog.log_size(session) - 1}").get_json()
+    assert published["entry"]["event"] == "published" and published["withheld"] is True
+    assert (published["entry"]["entry_id"], published["entry"]["subject_id"]) == (None, None)
+    assert proposed.get_json()["subject_id"] not in json.dumps(published)
+
+
+def test_a_receipt_about_a_person_verifies_against_the_public_log(served, tmp_path):
+    records_file = tmp_path / "person.jsonl"
+    write_jsonl(records_file, [penalty(1), PAYMENT])
+    result = submit(served, records_file)
+    assert result.exit_code == 0, result.output
+    receipts = Path(json.loads(result.stdout)["receipts_file"]).read_text().splitlines()
+    receipt_file = tmp_path / "receipt.json"
+    receipt_file.write_text(receipts[0])
+    checkpoint(served)
+    assert json.loads(fetch(served, "/api/v1/log/entries/0")[1])["withheld"] is True
+
+    verified = client("verify-receipt", str(receipt_file), "--url", served["url"])
+    assert verified.exit_code == 0, verified.output
+    state = str(tmp_path / "state.json")
+    audited = client("audit-log", "--url", served["url"], "--state", state, "--entries")
+    assert audited.exit_code == 0, audited.output
 
 
 def test_audit_log_follows_a_growing_log_and_keeps_its_state(served, tmp_path):

@@ -54,3 +54,119 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(migrated_engine):
     with migrated_engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def _consents_with_a_report(session, vault, now):
+    """A person's consents as 0022 stores them (by subject, by number, by a number nobody
+    holds) and a report citing one: what the consents migration must carry down and up."""
+    from registry.reports import Consent, CreditReport
+    from registry.subjects import register_subject
+    from tests import factories
+
+    member = factories.member(session, roles=("querier",))
+    person = register_subject(
+        session,
+        actor=factories.TEST_ACTOR,
+        vault=vault,
+        kind="person",
+        name="张三",
+        id_number="11010519491231002X",
+    )
+    session.flush()
+
+    def consent(**person_ref: object) -> Consent:
+        row = Consent(
+            member_id=member.id,
+            reference="C",
+            purpose="credit_assessment",
+            given_on=now.date(),
+            valid_until=now.date(),
+            recorded_at=now,
+            **person_ref,
+        )
+        session.add(row)
+        return row
+
+    by_subject = consent(id_number_hash=person.id_number_hash, subject_id=person.id)
+    by_number = consent(id_number_hash=person.id_number_hash)
+    consent(id_number_hash=vault.keyed_hash("440304198506122313"))
+    session.flush()
+    session.add(
+        CreditReport(
+            subject_id=person.id,
+            member_id=member.id,
+            kind="member",
+            purpose="credit_assessment",
+            consent_id=by_number.id,
+            generated_at=now,
+            content={},
+            digest="0" * 64,
+        )
+    )
+    session.flush()
+    return person.id, person.id_number_hash, by_subject.id, by_number.id
+
+
+def _revision_before_consents_by_hash(connection):
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config(connection))
+    return str(script.get_revision("0022").down_revision)
+
+
+def _assert_downgraded(connection, seeded):
+    person, _, by_subject, by_number = seeded
+    # Each consent has the subject that holds its number; the unknown number's is gone.
+    old = sa.table("consents", sa.column("id", sa.Uuid()), sa.column("subject_id", sa.Uuid()))
+    downgraded = connection.execute(sa.select(old.c.id, old.c.subject_id)).tuples().all()
+    assert dict(downgraded) == {by_subject: person, by_number: person}
+
+
+def _assert_upgraded(session, seeded):
+    from registry.reports import Consent, CreditReport
+
+    _, number_hash, by_subject, by_number = seeded
+    consents = session.scalars(sa.select(Consent)).all()
+    assert {c.id for c in consents} == {by_subject, by_number}
+    assert {c.id_number_hash for c in consents} == {number_hash}
+    assert session.scalars(sa.select(CreditReport.consent_id)).all() == [by_number]
+
+
+def test_consents_by_number_hash_migrate_down_and_up_with_their_reports(session, runtime, clock):
+    from alembic import command
+
+    seeded = _consents_with_a_report(session, runtime.vault, clock.now())
+    connection = session.connection()
+    config = migrate.alembic_config(connection)
+    command.downgrade(config, _revision_before_consents_by_hash(connection))
+    _assert_downgraded(connection, seeded)
+    command.upgrade(config, "0022")
+    session.expire_all()
+    _assert_upgraded(session, seeded)
+
+
+def test_consents_migration_commits_on_sqlite_under_the_reports_foreign_key(fresh_sqlite_url):
+    """SQLite checks the reports' deferred foreign key at commit: each step commits here."""
+    from alembic import command
+    from sqlalchemy.orm import Session
+
+    from registry.security import IdentityVault
+    from tests.conftest import TEST_START
+
+    engine = make_engine(fresh_sqlite_url)
+    migrate.upgrade(engine)
+    vault = IdentityVault(hash_key="k" * 32, encryption_key="a" * 43)
+    with Session(engine) as session:
+        seeded = _consents_with_a_report(session, vault, TEST_START)
+        session.commit()
+    with engine.begin() as connection:
+        before = _revision_before_consents_by_hash(connection)
+        command.downgrade(migrate.alembic_config(connection), before)
+    with engine.connect() as connection:
+        _assert_downgraded(connection, seeded)
+    with engine.begin() as connection:
+        command.upgrade(migrate.alembic_config(connection), "0022")
+    with Session(engine) as session:
+        _assert_upgraded(session, seeded)
+        assert session.connection().exec_driver_sql("PRAGMA foreign_key_check").all() == []
+    engine.dispose()
