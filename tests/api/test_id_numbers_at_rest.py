@@ -1,6 +1,6 @@
 """A person's ID number is kept only as keyed hash, ciphertext and mask: after a signed
 submission it appears in no column of any table and nowhere in a backup, and the stored
-evidence still verifies."""
+evidence still verifies. Text a member writes that holds a number is refused."""
 
 import json
 import subprocess
@@ -11,7 +11,11 @@ import sqlalchemy as sa
 from registry import migrate
 from registry.backup import backup
 from registry.db import db
-from tests.api.test_submissions import ID_NUMBER, PAYMENT, submit
+from registry.records import CreditRecord
+from registry.seller_ratings import SellerRatingBatch
+from registry.submissions import Submission
+from tests.api.test_seller_ratings import platform_member, rating, send
+from tests.api.test_submissions import ID_NUMBER, PAYMENT, PENALTY, count, submit
 from tests.conftest import TEST_START
 from tests.signing import signed_member
 
@@ -69,3 +73,63 @@ def test_a_submitted_person_number_is_in_no_column_and_no_backup(
     verified = app.test_cli_runner().invoke(args=["submissions", "verify", "person-1", "--json"])
     assert verified.exit_code == 0, verified.output
     assert json.loads(verified.output)["verified"] is True
+
+
+# The number as people type it into text: plain, in its 6-8-4 groups, full-width.
+SPACED = f"{ID_NUMBER[:6]} {ID_NUMBER[6:14]} {ID_NUMBER[14:]}"
+FULL_WIDTH = ID_NUMBER.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789X"})
+
+
+def refused_fields(response) -> set[str]:
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["type"] == "/problems/validation-failed"
+    text = response.get_data(as_text=True)
+    assert not any(form.decode() in text for form in FORMS) and SPACED not in text
+    return {error["field"] for error in response.get_json()["errors"]}
+
+
+def test_a_number_in_a_records_text_refuses_the_submission_with_every_error(session, client, clock):
+    member = signed_member(session, client, clock)
+    records = [
+        {**PAYMENT, "summary": f"客户身份证号{ID_NUMBER}，逾期三十天"},
+        {
+            **PENALTY,
+            "record_id": f"PEN-{ID_NUMBER.lower()}",
+            "legal_basis": f"当事人 {SPACED}",
+            "summary": FULL_WIDTH,
+            "amount": {"value": "a lot", "currency": "CNY"},
+        },
+        {**PENALTY, "record_id": "PEN-2", "subject": {**PENALTY["subject"], "name": ID_NUMBER}},
+    ]
+    response = submit(member, "free-text-1", records)
+    assert refused_fields(response) == {
+        "records.0.summary",
+        "records.1.record_id",
+        "records.1.legal_basis",
+        "records.1.summary",
+        "records.1.amount.value",
+        "records.2.subject.name",
+    }
+    assert count(session, Submission) == count(session, CreditRecord) == 0
+    # The person's number where it belongs is taken, and so are numbers that are no ID number.
+    fine = {**PAYMENT, "summary": "合同编号 1234567890123456789，逾期 11010519491231002Y"}
+    assert submit(member, "free-text-2", [fine]).status_code == 201
+
+
+def test_a_number_in_a_seller_ratings_text_refuses_the_batch(session, client, clock):
+    platform = platform_member(session, client, clock, "taobao")
+    response = send(platform, "b-1", [rating(1), rating(2, text=f"买家身份证{ID_NUMBER}")])
+    assert refused_fields(response) == {"ratings.1.text"}
+    assert count(session, SellerRatingBatch) == 0
+
+
+def test_a_consents_reference_carrying_a_number_is_refused(session, client, clock):
+    member = signed_member(session, client, clock, roles=("querier",))
+    consent = {
+        "id_number": ID_NUMBER,
+        "reference": f"CONSENT-{ID_NUMBER}",
+        "purpose": "credit_assessment",
+        "given_on": "2026-11-25",
+        "valid_until": "2027-02-25",
+    }
+    assert refused_fields(member.post("/api/v1/consents", consent)) == {"reference"}
