@@ -1,7 +1,9 @@
 """A person's ID number is kept only as keyed hash, ciphertext and mask: after a signed
 submission it appears in no column of any table and nowhere in a backup, and the stored
-evidence still verifies. Text a member writes that holds a number is refused."""
+evidence still verifies. Text a member writes that holds a number is refused, and a lookup
+that carries one where none belongs is logged with the number masked."""
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -11,7 +13,9 @@ import sqlalchemy as sa
 from registry import migrate
 from registry.backup import backup
 from registry.db import db
+from registry.querylog import QueryLogEntry
 from registry.records import CreditRecord
+from registry.screening_jobs import ScreeningJob
 from registry.seller_ratings import SellerRatingBatch
 from registry.submissions import Submission
 from tests.api.test_seller_ratings import platform_member, rating, send
@@ -123,6 +127,20 @@ def test_a_number_in_a_seller_ratings_text_refuses_the_batch(session, client, cl
     assert count(session, SellerRatingBatch) == 0
 
 
+def test_a_screening_row_carrying_a_number_is_refused_before_any_job_stores_it(
+    session, client, clock, runtime
+):
+    # Two rows are a job here, which would store them.
+    runtime.settings = dataclasses.replace(
+        runtime.settings, data={**runtime.settings.data, "SCREENING_SYNC_MAX_ROWS": 1}
+    )
+    member = signed_member(session, client, clock, roles=("querier",))
+    rows = [{"name": "北京华信科技有限公司", "reference": ID_NUMBER}, {"name": f"张三 {SPACED}"}]
+    response = member.post("/api/v1/screening", {"purpose": "compliance_screening", "rows": rows})
+    assert refused_fields(response) == {"rows.0.reference", "rows.1.name"}
+    assert count(session, ScreeningJob) == 0
+
+
 def test_a_consents_reference_carrying_a_number_is_refused(session, client, clock):
     member = signed_member(session, client, clock, roles=("querier",))
     consent = {
@@ -133,3 +151,11 @@ def test_a_consents_reference_carrying_a_number_is_refused(session, client, cloc
         "valid_until": "2027-02-25",
     }
     assert refused_fields(member.post("/api/v1/consents", consent)) == {"reference"}
+
+
+def test_a_number_searched_as_text_is_logged_masked(session, client, clock):
+    member = signed_member(session, client, clock, roles=("querier",))
+    response = member.get(f"/api/v1/subjects?purpose=counterparty_check&q={ID_NUMBER}")
+    assert response.status_code == 200, response.get_json()
+    logged = session.scalars(sa.select(QueryLogEntry.query)).one()
+    assert logged["q"] == "1101**********002X"
