@@ -97,11 +97,12 @@ class Caller:
     signature_base: str
 
     def evidence(self, *, content_type: str, body: bytes, body_digest: str) -> Evidence:
-        """What the registry keeps of this signed request to prove who sent what."""
+        """What the registry keeps of this signed request to prove who sent what, the body
+        sealed: it holds ID numbers."""
         return Evidence(
             key_id=self.key_id,
             content_type=content_type,
-            body=body,
+            body=current_runtime().evidence_cipher.seal(body),
             body_digest=body_digest,
             signature_input=self.signature_input,
             signature=self.signature,

@@ -76,26 +76,34 @@ def submissions_verify(reference: str, member_id: str | None, as_json: bool) -> 
     """Re-verify a stored submission from its evidence alone.
 
     REFERENCE is the registry's submission id or the member's own. Checks that the stored
-    signature base matches the Signature-Input the member sent, that the stored body matches
-    the signed digest, that the member's key signed the base, and that the receipt the
-    registry returned is its own signature over this body. Exits 1 if any check fails.
+    body opens with the evidence keys, that the stored signature base matches the
+    Signature-Input the member sent, that the body matches the signed digest, that the
+    member's key signed the base, and that the receipt the registry returned is its own
+    signature over this body. Exits 1 if any check fails.
     """
     submission = _find_submission(reference, member_id)
     key = db.session.get(MemberKey, submission.key_id)
     if key is None:  # pragma: no cover - a foreign key guarantees it
         raise click.ClickException("the signing key is missing")
     public_key = load_public_key(key.public_key_pem, KeyAlgorithm(key.algorithm))
-    checks = [
+    # Opened here and nowhere else: the body is only compared, never shown.
+    try:
+        body = current_runtime().evidence_cipher.open(submission.body)
+        opened = {"check": "body-sealed", "ok": True, "detail": "the body opens with its key"}
+    except ValueError as exc:
+        body = b""
+        opened = {"check": "body-sealed", "ok": False, "detail": str(exc)}
+    checks = [opened] + [
         {"check": c.name, "ok": c.ok, "detail": c.detail}
         for c in verify_stored_request(
             signature_input=submission.signature_input,
             signature=submission.signature,
             signature_base=submission.signature_base,
-            body=submission.body,
+            body=body,
             public_key=public_key,
         )
     ]
-    checks.append(_receipt_check(submission))
+    checks.append(_receipt_check(submission, body))
     ok = all(check["ok"] for check in checks)
     if as_json:
         _echo_json(
@@ -117,7 +125,7 @@ def submissions_verify(reference: str, member_id: str | None, as_json: bool) -> 
         sys.exit(1)
 
 
-def _receipt_check(submission: Submission) -> dict[str, Any]:
+def _receipt_check(submission: Submission, body: bytes) -> dict[str, Any]:
     signed = submission.receipt or {}
     receipt = signed.get("receipt") or {}
     signer = current_runtime().signer
@@ -130,7 +138,7 @@ def _receipt_check(submission: Submission) -> dict[str, Any]:
     valid = verify_signed_document(receipt, signed.get("receipt_signature", ""), signer.public_key)
     # The digest of the stored body itself, not the stored digest column: either could be
     # what was edited.
-    matches = receipt.get("body_digest") == content_digest(submission.body) and receipt.get(
+    matches = receipt.get("body_digest") == content_digest(body) and receipt.get(
         "submission_id"
     ) == (submission.submission_id)
     return {

@@ -17,6 +17,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api import problems
 from api.auth import current_caller, signed
 from api.ratings import represents
+from api.schemas import StrictSchema
 from registry import reports
 from registry.audit import Actor, ActorKind
 from registry.db import db, get_by_id
@@ -56,7 +57,9 @@ problems.map_domain_error(reports.ReportExpired, REPORT_EXPIRED)
 PURPOSES = [str(p) for p in QueryPurpose]
 
 
-class ConsentSchema(Schema):
+class ConsentSchema(StrictSchema):
+    not_free_text = frozenset({"id_number"})
+
     subject_id = fields.UUID(metadata={"description": "the person's subject id"})
     id_number = fields.String(
         validate=validate.Length(min=1, max=40),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import (
     RAISE,
@@ -21,6 +21,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from registry.identifiers import ID_NUMBER_IN_TEXT, contains_id_number
 from registry.records import Polarity, RecordCategory, Severity
 from registry.subjects import SubjectKind
 
@@ -30,8 +31,26 @@ DECIMAL = re.compile(r"^\d{1,18}(\.\d{1,2})?$")
 
 
 class StrictSchema(Schema):
+    """Refuses unknown fields, and text that holds a resident ID number: a member's text is
+    stored and shown as written, and an ID number is kept only hashed, encrypted and masked."""
+
     class Meta:
         unknown = RAISE
+
+    # Fields whose value is an identifier the registry checks or protects itself.
+    not_free_text: ClassVar[frozenset[str]] = frozenset()
+
+    @validates_schema(skip_on_field_errors=False)
+    def _no_id_numbers_in_text(self, data: dict[str, Any], **_: Any) -> None:
+        errors = {
+            name: [ID_NUMBER_IN_TEXT]
+            for name, value in data.items()
+            if isinstance(value, str)
+            and name not in self.not_free_text
+            and contains_id_number(value)
+        }
+        if errors:
+            raise ValidationError(errors)
 
 
 class AmountSchema(StrictSchema):
@@ -60,6 +79,8 @@ class AmountSchema(StrictSchema):
 
 class SubjectRefSchema(StrictSchema):
     """How a record names its subject: the kind and that kind's identifier, plus a name."""
+
+    not_free_text = frozenset({"id_number"})
 
     kind = fields.String(required=True, validate=validate.OneOf([str(k) for k in SubjectKind]))
     name = fields.String(required=True, validate=validate.Length(min=1, max=300))

@@ -51,6 +51,8 @@ class ScoresSchema(StrictSchema):
 
 
 class SellerRatingSchema(StrictSchema):
+    not_free_text = frozenset({"buyer_hash"})  # hex, checked by its own pattern
+
     platform = fields.String(
         validate=validate.Length(min=1, max=64),
         metadata={"description": "the platform's code or member id; default: the caller"},

@@ -77,15 +77,50 @@ def _parse_str(raw: Any) -> str:
     return raw
 
 
+def _key_bytes(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def _parse_key32(raw: Any) -> str:
     text = _parse_str(raw)
     try:
-        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        key = _key_bytes(text)
     except ValueError:
         raise ValueError("expected base64url text") from None
     if len(key) != 32:
         raise ValueError("expected the base64url encoding of exactly 32 bytes")
     return text
+
+
+KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
+KEY_ID_RULE = "1 to 32 letters, digits, '.', '_' or '-'"
+
+
+def _parse_key_id(raw: Any) -> str:
+    text = _parse_str(raw).strip()
+    if not KEY_ID.fullmatch(text):
+        raise ValueError(f"a key id is {KEY_ID_RULE}")
+    return text
+
+
+def _parse_keyring(raw: Any) -> dict[str, str]:
+    """Named keys as ``id:key,id:key`` (each key the base64url of 32 bytes), or a TOML table.
+
+    The message of a bad entry names its position, never the key.
+    """
+    if isinstance(raw, Mapping):
+        pairs = [(str(k), v) for k, v in raw.items()]
+    else:
+        entries = [e.strip() for e in _parse_str(raw).split(",") if e.strip()]
+        pairs = [(name, key) for name, _, key in (e.partition(":") for e in entries)]
+    ring: dict[str, str] = {}
+    for position, (key_id, key) in enumerate(pairs, start=1):
+        try:
+            name = _parse_key_id(key_id)
+            ring[name] = _parse_key32(key)
+        except ValueError as exc:
+            raise ValueError(f"entry {position} (id:key): {exc}") from None
+    return ring
 
 
 def _parse_list(
@@ -128,6 +163,8 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "float": _parse_float,
     "str": _parse_str,
     "key32": _parse_key32,
+    "key_id": _parse_key_id,
+    "keyring": _parse_keyring,
 }
 
 
@@ -170,6 +207,9 @@ DEFAULT_SECRETS = {
     "REGISTRY_SIGNING_KEY": base64.urlsafe_b64encode(b"insecure-development-ed25519-key")
     .decode()
     .rstrip("="),
+    "EVIDENCE_ENCRYPTION_KEY": base64.urlsafe_b64encode(b"insecure-development-evidence-32")
+    .decode()
+    .rstrip("="),
 }
 
 SETTINGS: tuple[Setting, ...] = (
@@ -200,6 +240,29 @@ SETTINGS: tuple[Setting, ...] = (
         DEFAULT_SECRETS["REGISTRY_SIGNING_KEY"],
         "The registry's Ed25519 signing key (base64url of the 32-byte seed): signs receipts.",
         secret=True,
+    ),
+    Setting(
+        "EVIDENCE_ENCRYPTION_KEY",
+        "key32",
+        DEFAULT_SECRETS["EVIDENCE_ENCRYPTION_KEY"],
+        "AES-256-GCM key (base64url, 32 bytes) that seals the stored body of every signed "
+        "request (it holds ID numbers).",
+        secret=True,
+    ),
+    Setting(
+        "EVIDENCE_ENCRYPTION_KEY_ID",
+        "key_id",
+        "k1",
+        "Name of EVIDENCE_ENCRYPTION_KEY, stored with each body it seals; give a new key a "
+        "new name.",
+    ),
+    Setting(
+        "EVIDENCE_ENCRYPTION_OLD_KEYS",
+        "keyring",
+        None,
+        "Earlier evidence keys, kept to open the bodies they sealed: id:key,id:key.",
+        secret=True,
+        optional=True,
     ),
     Setting(
         "DATABASE_URL",
@@ -859,6 +922,11 @@ def _where(setting: Setting, sources: Mapping[str, str]) -> str:
 
 def _check_consistency(values: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:
     problems = []
+    if values["EVIDENCE_ENCRYPTION_KEY_ID"] in (values["EVIDENCE_ENCRYPTION_OLD_KEYS"] or {}):
+        problems.append(
+            f"{ENV_PREFIX}EVIDENCE_ENCRYPTION_OLD_KEYS: names the current key id "
+            f"{values['EVIDENCE_ENCRYPTION_KEY_ID']}; an earlier key needs a name of its own"
+        )
     if values["SEARCH_BACKEND"] != "sql" and not values["SEARCH_URL"]:
         problems.append(
             f"{ENV_PREFIX}SEARCH_URL: required when {ENV_PREFIX}SEARCH_BACKEND is "
@@ -913,6 +981,15 @@ def _check_production(values: Mapping[str, Any], sources: Mapping[str, str]) -> 
                 f"{ENV_PREFIX}{key}: production refuses the built-in development value; "
                 "set a secret of your own"
             )
+    development_evidence_key = _key_bytes(DEFAULT_SECRETS["EVIDENCE_ENCRYPTION_KEY"])
+    if any(
+        _key_bytes(key) == development_evidence_key
+        for key in (values["EVIDENCE_ENCRYPTION_OLD_KEYS"] or {}).values()
+    ):
+        problems.append(
+            f"{ENV_PREFIX}EVIDENCE_ENCRYPTION_OLD_KEYS: production refuses the built-in "
+            "development key among the earlier keys"
+        )
     if len(values["SECRET_KEY"]) < 32:
         problems.append(f"{ENV_PREFIX}SECRET_KEY: must be at least 32 characters in production")
     if len(values["IDENTITY_HASH_KEY"]) < 32:

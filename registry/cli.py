@@ -85,7 +85,7 @@ def db_group() -> None:
 def db_upgrade(revision: str) -> None:
     """Migrate the database to REVISION (creating it if needed)."""
     _ensure_sqlite_directory()
-    migrate.upgrade(db.engine, revision)
+    migrate.upgrade(db.engine, revision, settings=current_runtime().settings)
     state = migrate.describe(db.engine)
     click.echo(f"database at {', '.join(state['current']) or 'base'}")  # type: ignore[arg-type]
 
@@ -449,7 +449,7 @@ def demo_command(
     runtime = current_runtime()
     settings = runtime.settings
     _ensure_sqlite_directory()
-    migrate.upgrade(db.engine)
+    migrate.upgrade(db.engine, settings=settings)
     spec = DemoSpec(
         seed=settings.DEMO_SEED if seed is None else seed,
         enterprises=settings.DEMO_SUBJECTS if subjects is None else subjects,

@@ -118,6 +118,40 @@ def mask_id_number(number: str) -> str:
     return number[:4] + "*" * 10 + number[14:]
 
 
+# An ID number inside free text: as typed, or in its 6-8-4 groups apart by a space or a
+# hyphen; any decimal digits (full-width ones too); not part of a longer run of digits,
+# while letters next to it do not hide it ("PAY-11010519491231002X").
+_ID_NUMBER_IN_TEXT = re.compile(r"(?<!\d)(\d{6})[ -]?(\d{8})[ -]?(\d{3}[\dXx\uff38\uff58])(?!\d)")
+
+ID_NUMBER_IN_TEXT = (
+    "holds a resident ID number, which the registry keeps only hashed and encrypted: "
+    "leave it out of this text"
+)
+
+
+def _id_number_at(match: re.Match[str]) -> str | None:
+    try:
+        # Any birth date that exists: a number born "in the future" is still a number.
+        return validate_id_number("".join(match.groups()), today=date.max).number
+    except IdentifierError:
+        return None
+
+
+def contains_id_number(text: str) -> bool:
+    """Whether free text holds a resident ID number that passes the GB 11643 checks."""
+    return any(_id_number_at(match) for match in _ID_NUMBER_IN_TEXT.finditer(text))
+
+
+def mask_id_numbers(text: str) -> str:
+    """The text with every resident ID number in it masked, as ``1101**********002X``."""
+
+    def masked(match: re.Match[str]) -> str:
+        number = _id_number_at(match)
+        return mask_id_number(number) if number else match.group()
+
+    return _ID_NUMBER_IN_TEXT.sub(masked, text)
+
+
 def normalize_shop_id(raw: str) -> str:
     text = unicodedata.normalize("NFKC", raw).strip()
     if not text:

@@ -55,7 +55,7 @@ class Evidence:
 
     key_id: str
     content_type: str
-    body: bytes
+    body: bytes  # sealed with registry.security.EvidenceCipher
     body_digest: str
     signature_input: str
     signature: str

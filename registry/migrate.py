@@ -15,12 +15,19 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 import migrations
+from config import Settings
 
 SCRIPT_LOCATION = Path(migrations.__file__).resolve().parent
 
 
-def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
-    """An Alembic configuration for our migrations, bound to a connection or a URL."""
+def alembic_config(
+    connection: Connection | None = None, url: str | None = None, settings: Settings | None = None
+) -> Config:
+    """An Alembic configuration for our migrations, bound to a connection or a URL.
+
+    ``settings`` reach the revisions that rewrite data with a key of the registry's (0020
+    seals the stored bodies); without them such a revision loads the settings itself.
+    """
     cfg = Config()
     cfg.set_main_option("script_location", str(SCRIPT_LOCATION))
     if url is not None:
@@ -28,12 +35,14 @@ def alembic_config(connection: Connection | None = None, url: str | None = None)
         cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     if connection is not None:
         cfg.attributes["connection"] = connection
+    if settings is not None:
+        cfg.attributes["settings"] = settings
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", *, settings: Settings | None = None) -> None:
     with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+        command.upgrade(alembic_config(connection, settings=settings), revision)
 
 
 def head_revisions() -> set[str]:

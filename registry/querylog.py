@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.db import Base, one_of
+from registry.identifiers import mask_id_numbers
 
 
 class QueryPurpose(StrEnum):
@@ -78,7 +79,8 @@ def log_query(
             "at": at,
             "kind": str(kind),
             "purpose": purpose,
-            "query": query,
+            # A number typed where none belongs (a `q`) is masked: the log keeps no number.
+            "query": {k: mask_id_numbers(v) if isinstance(v, str) else v for k, v in query.items()},
             "results": results,
             "subject_ids": subject_ids,
         },

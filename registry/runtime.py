@@ -1,4 +1,5 @@
-"""The services a running registry shares: settings, clock, identity vault, password hasher.
+"""The services a running registry shares: settings, clock, identity vault, evidence cipher,
+password hasher.
 
 Built once by ``create_app`` and kept in ``app.extensions``; domain functions receive what
 they need from it as explicit arguments.
@@ -13,7 +14,7 @@ from flask import Flask, current_app
 from config import Settings
 from registry.clock import Clock
 from registry.receipts import RegistrySigner
-from registry.security import IdentityVault, Passwords
+from registry.security import EvidenceCipher, IdentityVault, Passwords
 
 EXTENSION_KEY = "creditreg.runtime"
 
@@ -25,6 +26,7 @@ class Runtime:
     vault: IdentityVault
     passwords: Passwords
     signer: RegistrySigner
+    evidence_cipher: EvidenceCipher
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
@@ -35,6 +37,7 @@ class Runtime:
                 hash_key=settings.IDENTITY_HASH_KEY, encryption_key=settings.IDENTITY_ENCRYPTION_KEY
             ),
             signer=RegistrySigner(settings.REGISTRY_SIGNING_KEY),
+            evidence_cipher=evidence_cipher(settings),
             passwords=Passwords(
                 time_cost=settings.PASSWORD_HASH_TIME_COST,
                 memory_kib=settings.PASSWORD_HASH_MEMORY_KIB,
@@ -43,6 +46,14 @@ class Runtime:
 
     def init_app(self, app: Flask) -> None:
         app.extensions[EXTENSION_KEY] = self
+
+
+def evidence_cipher(settings: Settings) -> EvidenceCipher:
+    return EvidenceCipher(
+        key_id=settings.EVIDENCE_ENCRYPTION_KEY_ID,
+        key=settings.EVIDENCE_ENCRYPTION_KEY,
+        older_keys=settings.EVIDENCE_ENCRYPTION_OLD_KEYS,
+    )
 
 
 def current_runtime() -> Runtime:

@@ -1,4 +1,5 @@
-"""Secrets at rest: staff password hashes and the protected copy of personal ID numbers."""
+"""Secrets at rest: staff password hashes, the protected copy of personal ID numbers and the
+sealed bodies of signed requests."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from config.settings import KEY_ID, KEY_ID_RULE
 
 
 class PasswordPolicyError(ValueError):
@@ -118,3 +122,57 @@ class IdentityVault:
             keyed_hash=self.keyed_hash(normalised_number),
             ciphertext=self.encrypt(normalised_number),
         )
+
+
+class EvidenceCipher:
+    """Seals the stored body of every signed request (AES-256-GCM, random nonce).
+
+    A body is the non-repudiation evidence of a submission or a seller-rating batch and holds
+    the ID numbers of the persons it names, so it is kept only sealed and opened only to be
+    verified again. A sealed body is ``ev1:<key id>:`` followed by the nonce and the
+    ciphertext; the header is the associated data, so a body cannot be relabelled with another
+    key id. New bodies are sealed under the current key; older keys are kept to open what
+    they sealed, so keys rotate without re-encrypting anything.
+    """
+
+    PREFIX = b"ev1:"
+
+    def __init__(
+        self, *, key_id: str, key: str, older_keys: Mapping[str, str] | None = None
+    ) -> None:
+        keys = {**(older_keys or {}), key_id: key}
+        for name in keys:
+            if not KEY_ID.fullmatch(name):
+                raise ValueError(f"a key id is {KEY_ID_RULE}")
+        self._header = self.PREFIX + key_id.encode() + b":"
+        self._aeads = {name.encode(): AESGCM(_b64decode(text)) for name, text in keys.items()}
+        self._current = self._aeads[key_id.encode()]
+
+    @classmethod
+    def is_sealed(cls, stored: bytes) -> bool:
+        return stored.startswith(cls.PREFIX)
+
+    def seal(self, body: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return self._header + nonce + self._current.encrypt(nonce, body, self._header)
+
+    def open(self, sealed: bytes) -> bytes:
+        """The body as received.
+
+        :raises ValueError: if the bytes are not a sealed body, name a key id that is not
+            configured, or were altered or sealed under another key with that id.
+        """
+        if not self.is_sealed(sealed):
+            raise ValueError("the stored body is not sealed")
+        key_id, separator, rest = sealed[len(self.PREFIX) :].partition(b":")
+        aead = self._aeads.get(key_id) if separator else None
+        if aead is None:
+            shown = key_id[:32].decode("ascii", "replace")
+            raise ValueError(f"the stored body is sealed under key id {shown!r}, not configured")
+        header = sealed[: len(sealed) - len(rest)]
+        try:
+            return aead.decrypt(rest[:12], rest[12:], header)
+        except InvalidTag:
+            raise ValueError(
+                "the stored body does not decrypt: altered, or sealed under another key"
+            ) from None

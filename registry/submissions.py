@@ -1,7 +1,8 @@
 """Submissions: the evidence of who sent what.
 
 The exact body bytes, the signature base and the signature are kept as received, so a
-submission can be verified again years later from this row alone.
+submission can be verified again years later from this row and the evidence keys. The body
+names persons by their ID numbers, so it is kept sealed (``registry.security.EvidenceCipher``).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from registry.db import Base, uuid_pk
 from registry.members import Member
+from registry.security import EvidenceCipher
 
 
 class SignedRequestEvidence:
@@ -25,7 +27,11 @@ class SignedRequestEvidence:
         sa.ForeignKey("member_keys.id"), comment="the key that signed the request"
     )
     content_type: Mapped[str] = mapped_column(sa.String(100))
-    body: Mapped[bytes] = mapped_column(sa.LargeBinary, comment="the exact request body bytes")
+    body: Mapped[bytes] = mapped_column(
+        sa.LargeBinary,
+        comment="the exact request body bytes, sealed (AES-256-GCM) under the evidence key "
+        "it names",
+    )
     body_digest: Mapped[str] = mapped_column(
         sa.String(128), comment="Content-Digest value, RFC 9530 sha-256"
     )
@@ -34,6 +40,13 @@ class SignedRequestEvidence:
     signature_base: Mapped[str] = mapped_column(
         sa.Text, comment="the RFC 9421 signature base verified"
     )
+
+    @validates("body")
+    def _only_sealed(self, _key: str, body: bytes) -> bytes:
+        # The last guard: a body in clear would put ID numbers in every backup.
+        if not EvidenceCipher.is_sealed(body):
+            raise ValueError("a signed request's body is stored sealed, never in clear")
+        return body
 
 
 class Submission(SignedRequestEvidence, Base):

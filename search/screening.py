@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
-from registry.identifiers import IdentifierError, validate_uscc
+from registry.identifiers import (
+    ID_NUMBER_IN_TEXT,
+    IdentifierError,
+    contains_id_number,
+    validate_uscc,
+)
 from registry.names import normalize_name, normalize_text
 from search.query import SearchQuery
 from search.text import index_tokens, pinyin_forms
@@ -156,10 +161,12 @@ def normalise_row(raw: dict[str, Any]) -> tuple[ScreeningRow, dict[str, str]]:
         errors["region"] = "a six-digit GB/T 2260 code"
     if not name and not uscc_raw and "name" not in errors and "uscc" not in errors:
         errors["name"] = "each row needs a name or a uscc"
-    reference = raw.get("reference")
-    return ScreeningRow(
-        name, uscc, region, str(reference) if reference is not None else None
-    ), errors
+    reference = None if raw.get("reference") is None else str(raw["reference"])
+    # A job stores its rows and results: a person's number must not ride along in clear.
+    for key, text in (("name", name), ("reference", reference)):
+        if text and contains_id_number(text):
+            errors[key] = ID_NUMBER_IN_TEXT
+    return ScreeningRow(name, uscc, region, reference), errors
 
 
 Search = Callable[[SearchQuery], list[dict[str, Any]]]

@@ -8,6 +8,7 @@ and backend; each test then runs inside an outer transaction that is rolled back
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,6 +117,31 @@ def client(app: Flask) -> FlaskClient:
 def fresh_sqlite_url(tmp_path: Path) -> str:
     """An empty SQLite database file of the test's own (for tests that must really commit)."""
     return f"sqlite:///{tmp_path / 'fresh.db'}"
+
+
+@pytest.fixture(params=DATABASE_BACKENDS)
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the test's own on each backend: a SQLite file, or a PostgreSQL
+    database created beside the test database and dropped afterwards (for tests that commit,
+    or that read the database from another process)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    assert POSTGRES_URL is not None
+    base = sa.make_url(POSTGRES_URL)
+    name = f"{base.database}_{uuid.uuid4().hex[:8]}"
+    server = sa.create_engine(
+        base.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
+    with server.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        # FORCE: an app's pooled connections may still be open.
+        with server.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
 
 
 @pytest.fixture

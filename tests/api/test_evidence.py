@@ -33,6 +33,7 @@ def test_an_untouched_submission_verifies_by_either_id(app, accepted):
         assert code == 0
         assert report["verified"] is True
         assert [c["check"] for c in report["checks"]] == [
+            "body-sealed",
             "signature-headers",
             "signature-params",
             "covered-components",
@@ -42,12 +43,25 @@ def test_an_untouched_submission_verifies_by_either_id(app, accepted):
         ]
 
 
-def test_an_edited_body_is_detected(app, session, accepted):
-    tampered = accepted.body.replace(b"20000.00", b"2000.00")
+def test_an_edited_body_is_detected(app, session, runtime, accepted):
+    # Edited by someone holding the evidence key: the seal is good, the digest is not.
+    body = runtime.evidence_cipher.open(accepted.body)
+    tampered = runtime.evidence_cipher.seal(body.replace(b"20000.00", b"2000.00"))
     session.execute(sa.update(Submission).where(Submission.id == accepted.id).values(body=tampered))
     code, report = verify(app, accepted.submission_id)
     assert code == 1
     assert failed_checks(report) == {"body-digest", "receipt"}
+
+
+def test_an_edited_sealed_body_is_detected(app, session, accepted):
+    tampered = bytearray(accepted.body)
+    tampered[-1] ^= 0x01
+    session.execute(
+        sa.update(Submission).where(Submission.id == accepted.id).values(body=bytes(tampered))
+    )
+    code, report = verify(app, accepted.submission_id)
+    assert code == 1
+    assert failed_checks(report) == {"body-sealed", "body-digest", "receipt"}
 
 
 def test_an_edited_signature_base_is_detected(app, session, accepted):

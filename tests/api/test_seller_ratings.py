@@ -78,7 +78,7 @@ def count(session, model):
     return session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
-def test_accepted_batch_gets_a_signed_receipt_and_replays(taobao, session, client):
+def test_accepted_batch_gets_a_signed_receipt_and_replays(taobao, session, client, runtime):
     items = [rating(1), rating(2, text="包装很好，发货也快")]
     response = send(taobao, "b-1", items)
     assert response.status_code == 201, response.get_json()
@@ -92,7 +92,9 @@ def test_accepted_batch_gets_a_signed_receipt_and_replays(taobao, session, clien
         ("shop-1", 5, 4),
         ("shop-1", 5, 4),
     ]
-    assert session.scalar(sa.select(SellerRatingBatch.body)).startswith(b'{"batch_id"')
+    sealed = session.scalar(sa.select(SellerRatingBatch.body))
+    assert not sealed.startswith(b'{"batch_id"')
+    assert runtime.evidence_cipher.open(sealed).startswith(b'{"batch_id"')
 
     again = send(taobao, "b-1", items)
     assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"

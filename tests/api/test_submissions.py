@@ -108,14 +108,15 @@ def test_accepted_submission_gets_a_verifiable_receipt(regulator, session, clien
     assert payment.details == {"due_date": "2025-05-01", "days_past_due": 30}
 
 
-def test_evidence_keeps_the_exact_request(regulator, session):
+def test_evidence_keeps_the_exact_request_sealed(regulator, session, runtime):
     body = json.dumps(
         {"submission_id": "ev-1", "records": [PENALTY]}, ensure_ascii=False, indent=1
     ).encode()
     response = regulator.post("/api/v1/submissions", body)
     assert response.status_code == 201
     stored = session.scalar(sa.select(Submission).where(Submission.submission_id == "ev-1"))
-    assert stored.body == body
+    assert body not in stored.body
+    assert runtime.evidence_cipher.open(stored.body) == body
     assert '"content-digest": sha-256=:' in stored.signature_base
     assert stored.signature_base.endswith(stored.signature_input.split("=", 1)[1])
     assert stored.key_id == regulator.key.id

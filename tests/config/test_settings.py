@@ -12,6 +12,7 @@ STRONG = {
     "CREDITREG_IDENTITY_HASH_KEY": "h" * 40,
     "CREDITREG_IDENTITY_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
     "CREDITREG_REGISTRY_SIGNING_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+    "CREDITREG_EVIDENCE_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
     "CREDITREG_DATABASE_URL": "postgresql+psycopg://u:p@db:5432/creditreg",
 }
 
@@ -130,6 +131,48 @@ def test_production_refuses_a_single_default_secret():
     with pytest.raises(ConfigError) as info:
         load_settings("production", environ=env)
     assert [p.split(":")[0] for p in info.value.problems] == ["CREDITREG_IDENTITY_HASH_KEY"]
+
+
+def test_production_refuses_the_development_evidence_key_kept_as_an_earlier_key():
+    development = DEFAULT_SECRETS["EVIDENCE_ENCRYPTION_KEY"]
+    env = dict(STRONG, CREDITREG_EVIDENCE_ENCRYPTION_OLD_KEYS=f"k0:{development}=")
+    with pytest.raises(ConfigError) as info:
+        load_settings("production", environ=env)
+    assert [p.split(":")[0] for p in info.value.problems] == [
+        "CREDITREG_EVIDENCE_ENCRYPTION_OLD_KEYS"
+    ]
+    assert development not in str(info.value)
+
+
+def test_evidence_keys_are_named_once_and_never_echoed():
+    key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    settings = load_settings(
+        "dev",
+        environ={
+            "CREDITREG_EVIDENCE_ENCRYPTION_KEY_ID": "k2",
+            "CREDITREG_EVIDENCE_ENCRYPTION_OLD_KEYS": f"k0:{key}, k1:{key}",
+        },
+    )
+    assert {"k0": key, "k1": key} == settings.EVIDENCE_ENCRYPTION_OLD_KEYS
+    assert settings.redacted()["EVIDENCE_ENCRYPTION_OLD_KEYS"] == "<set>"
+    with pytest.raises(ConfigError) as info:
+        load_settings(
+            "dev",
+            environ={
+                "CREDITREG_EVIDENCE_ENCRYPTION_KEY_ID": "k1",
+                "CREDITREG_EVIDENCE_ENCRYPTION_OLD_KEYS": f"k1:{key}",
+            },
+        )
+    assert "names the current key id k1" in str(info.value)
+    short = base64.urlsafe_b64encode(os.urandom(16)).decode()
+    with pytest.raises(ConfigError) as info:
+        load_settings(
+            "dev", environ={"CREDITREG_EVIDENCE_ENCRYPTION_OLD_KEYS": f"k0:{key},k9:{short}"}
+        )
+    assert "entry 2 (id:key): expected the base64url encoding of exactly 32 bytes" in str(
+        info.value
+    )
+    assert short not in str(info.value)
 
 
 def test_production_refuses_short_secret_key():

@@ -9,8 +9,10 @@ from hypothesis import strategies as st
 from registry.identifiers import (
     USCC_ALPHABET,
     IdentifierError,
+    contains_id_number,
     id_number_check_character,
     mask_id_number,
+    mask_id_numbers,
     normalize_shop_id,
     uscc_check_character,
     validate_id_number,
@@ -119,6 +121,42 @@ def test_lower_case_x_and_spaces_are_accepted():
 
 def test_masking_keeps_region_prefix_and_last_four():
     assert mask_id_number("11010519491231002X") == "1101**********002X"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("身份证号11010519491231002X。", "身份证号1101**********002X。"),
+        ("PAY-11010519491231002x", "PAY-1101**********002X"),
+        ("当事人 110105 19491231 002X", "当事人 1101**********002X"),
+        ("110105-19491231-002X", "1101**********002X"),
+        (
+            "".join(chr(ord(c) + 0xFEE0) for c in "11010519491231002X"),  # full-width
+            "1101**********002X",
+        ),
+        ("a 2030 birth 110105203012310026", "a 2030 birth 1101**********0026"),
+    ],
+)
+def test_id_numbers_are_found_in_free_text_however_typed(text, masked):
+    assert contains_id_number(text)
+    assert mask_id_numbers(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "11010519491231002Y",  # wrong check character
+        "110105194912310021",  # wrong check digit
+        "110105194902300021",  # 30 February
+        "911100006000373410 1234567890123456789012",  # numbers, none an ID number
+        "911010519491231002X",  # a number inside a longer run of digits
+        "91110000600037341L",  # a USCC
+        "",
+    ],
+)
+def test_text_without_an_id_number_is_left_alone(text):
+    assert not contains_id_number(text)
+    assert mask_id_numbers(text) == text
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,21 @@
 """The schema is made only by migrations, and the migrations match the models."""
 
+import base64
+import os
+
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from registry import migrate
-from registry.db import make_engine
+from registry.db import db, make_engine
 from registry.models import metadata
+from registry.runtime import current_runtime
+from registry.security import EvidenceCipher
+from tests.api.test_id_numbers_at_rest import columns_holding_the_number
+from tests.api.test_seller_ratings import platform_member, rating, send
+from tests.api.test_submissions import ID_NUMBER, PAYMENT, submit
+from tests.signing import signed_member
 
 
 def test_upgrade_from_empty_reaches_head_and_matches_the_models(migrated_engine):
@@ -170,3 +180,43 @@ def test_consents_migration_commits_on_sqlite_under_the_reports_foreign_key(fres
         _assert_upgraded(session, seeded)
         assert session.connection().exec_driver_sql("PRAGMA foreign_key_check").all() == []
     engine.dispose()
+
+
+def stored_bodies(connection: sa.Connection) -> list[bytes]:
+    return [
+        bytes(body)
+        for table in ("submissions", "seller_rating_batches")
+        for body in connection.scalars(sa.text(f"SELECT body FROM {table}"))  # noqa: S608
+    ]
+
+
+def test_the_upgrade_seals_the_bodies_stored_before_it(fresh_database_url, make_app, clock):
+    key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    app = make_app(
+        fresh_database_url, EVIDENCE_ENCRYPTION_KEY=key, EVIDENCE_ENCRYPTION_KEY_ID="k2026"
+    )
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with app.app_context():
+        member = signed_member(db.session, app.test_client(), clock)
+        platform = platform_member(db.session, app.test_client(), clock, "taobao")
+    assert submit(member, "person-1", [PAYMENT]).status_code == 201
+    assert send(platform, "batch-1", [rating(1)]).status_code == 201
+
+    # Back to the schema before sealing: the bodies as that code stored them, in clear.
+    with app.app_context(), db.engine.begin() as connection:
+        settings = current_runtime().settings
+        command.downgrade(migrate.alembic_config(connection, settings=settings), "0019")
+        clear = stored_bodies(connection)
+    assert len(clear) == 2 and not any(EvidenceCipher.is_sealed(body) for body in clear)
+    assert any(ID_NUMBER.encode() in body for body in clear)
+
+    # The operator's step, with the registry's own key.
+    upgraded = runner.invoke(args=["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    with app.app_context(), db.engine.connect() as connection:
+        sealed = stored_bodies(connection)
+        assert columns_holding_the_number(connection) == []
+    assert all(body.startswith(b"ev1:k2026:") for body in sealed)
+    verified = app.test_cli_runner().invoke(args=["submissions", "verify", "person-1"])
+    assert verified.exit_code == 0, verified.output

@@ -1,7 +1,7 @@
 import pytest
 
 from registry.logs import redact
-from registry.security import IdentityVault, PasswordPolicyError, Passwords
+from registry.security import EvidenceCipher, IdentityVault, PasswordPolicyError, Passwords
 
 KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"  # base64url of 32 bytes
 
@@ -23,6 +23,24 @@ def test_encryption_round_trip_random_nonce_and_wrong_key():
     other = IdentityVault(hash_key="k", encryption_key="A" * 43)
     with pytest.raises(ValueError):
         other.decrypt(first)
+
+
+def test_evidence_bodies_are_sealed_under_the_current_key_and_open_after_rotation():
+    body = b'{"records": [{"subject": {"id_number": "11010519491231002X"}}]}'
+    before = EvidenceCipher(key_id="k1", key=KEY)
+    sealed = before.seal(body)
+    assert sealed.startswith(b"ev1:k1:") and b"11010519491231002X" not in sealed
+    assert sealed != before.seal(body)  # a fresh nonce each time
+    after = EvidenceCipher(key_id="k2", key="A" * 43, older_keys={"k1": KEY})
+    assert after.open(sealed) == body
+    assert after.seal(body).startswith(b"ev1:k2:")
+    with pytest.raises(ValueError, match="key id 'k1', not configured"):
+        EvidenceCipher(key_id="k2", key="A" * 43).open(sealed)
+    # The header is authenticated: a body cannot be passed off as sealed under another key.
+    with pytest.raises(ValueError, match="does not decrypt"):
+        EvidenceCipher(key_id="k3", key=KEY).open(sealed.replace(b"ev1:k1:", b"ev1:k3:"))
+    with pytest.raises(ValueError, match="not sealed"):
+        before.open(body)
 
 
 def test_passwords_need_twelve_characters():
