@@ -1,7 +1,7 @@
 """Consents name the person by the keyed hash of the ID number; the subject is optional
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0020
 Create Date: 2026-11-28 09:00:00
 
 A consent recorded by ID number is kept whether or not the registry holds the person, so
