@@ -72,7 +72,7 @@ from registry.members import (
 )
 from registry.notifications import Notices
 from registry.runtime import current_runtime
-from registry.security import MIN_PASSWORD_LENGTH, TOO_SHORT
+from registry.security import MIN_PASSWORD_LENGTH, TOO_SHORT, HashingBusy
 from registry.staff import StaffRole, StaffStatus, StaffUser, add_staff_user
 from registry.subjects import Subject
 from registry.submissions import Submission
@@ -202,6 +202,14 @@ def _console_context() -> dict[str, Any]:
 @bp.errorhandler(403)
 def _forbidden(_error: Exception) -> ResponseReturnValue:
     return render_template("console/forbidden.html"), 403
+
+
+@bp.errorhandler(HashingBusy)
+def _hashing_busy(_error: HashingBusy) -> ResponseReturnValue:
+    """Every password-hashing slot of this process stayed taken: the person tries again (a
+    sign-in flood is answered at once rather than queued behind the hashes)."""
+    db.session.rollback()
+    return render_template("console/busy.html"), 503, {"Retry-After": "5"}
 
 
 def _refused(exc: RegistryError) -> None:

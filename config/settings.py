@@ -232,6 +232,21 @@ SETTINGS: tuple[Setting, ...] = (
         "PASSWORD_HASH_MEMORY_KIB", "int", 65536, "Argon2id memory for staff passwords.", minimum=8
     ),
     Setting(
+        "PASSWORD_HASH_CONCURRENCY",
+        "int",
+        2,
+        "Staff password hashes or checks one process runs at the same time.",
+        minimum=1,
+    ),
+    Setting(
+        "PASSWORD_HASH_WAIT_SECONDS",
+        "float",
+        1.0,
+        "Seconds a password check waits for a free hashing slot before the request is "
+        "answered 503.",
+        minimum=0.0,
+    ),
+    Setting(
         "SIGNATURE_CLOCK_SKEW",
         "int",
         60,

@@ -6,12 +6,17 @@ import base64
 import hashlib
 import hmac
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from registry.errors import RegistryError
 
 
 class PasswordPolicyError(ValueError):
@@ -22,28 +27,64 @@ MIN_PASSWORD_LENGTH = 12
 TOO_SHORT = f"a staff password needs at least {MIN_PASSWORD_LENGTH} characters"
 
 
-class Passwords:
-    """Argon2id (memory-hard) hashing of staff passwords, with parameters from configuration."""
+class HashingBusy(RegistryError):
+    """No password-hashing slot of this process came free in time; nothing was hashed."""
 
-    def __init__(self, *, time_cost: int, memory_kib: int) -> None:
+    code = "hashing-busy"
+
+
+class Passwords:
+    """Argon2id (memory-hard) hashing of staff passwords, with parameters from configuration.
+
+    Each hash or check holds one of ``concurrency`` slots while it runs. A check costs a core
+    and ``memory_kib`` of memory for its whole duration, so without a bound a flood of sign-in
+    attempts takes every core from the requests that hash nothing (signed lookups slowed from
+    milliseconds to seconds). The bound is per process by nature: it guards the process's own
+    cores and memory. A call that finds every slot taken for ``wait_seconds`` raises
+    :class:`HashingBusy` instead of queueing, so waiting request threads do not pile up either.
+    """
+
+    def __init__(
+        self,
+        *,
+        time_cost: int,
+        memory_kib: int,
+        concurrency: int = 2,
+        wait_seconds: float = 1.0,
+    ) -> None:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=1, type=Type.ID
         )
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._wait_seconds = wait_seconds
+
+    @contextmanager
+    def _slot(self) -> Iterator[None]:
+        if not self._slots.acquire(timeout=self._wait_seconds):
+            raise HashingBusy("password checks are busy; try again in a moment")
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     def hash(self, password: str) -> str:
         """Hash a new password.
 
         :raises PasswordPolicyError: if the password is shorter than 12 characters.
+        :raises HashingBusy: if no hashing slot came free in time.
         """
         if len(password) < MIN_PASSWORD_LENGTH:
             raise PasswordPolicyError(TOO_SHORT)
-        return self._hasher.hash(password)
+        with self._slot():
+            return self._hasher.hash(password)
 
     def verify(self, stored_hash: str, password: str) -> bool:
-        try:
-            return self._hasher.verify(stored_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
+        """:raises HashingBusy: if no hashing slot came free in time."""
+        with self._slot():
+            try:
+                return self._hasher.verify(stored_hash, password)
+            except (VerificationError, InvalidHashError):
+                return False
 
     def needs_rehash(self, stored_hash: str) -> bool:
         return self._hasher.check_needs_rehash(stored_hash)
