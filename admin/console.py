@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import math
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -264,12 +265,36 @@ def _new_session(staff: StaffUser) -> ResponseReturnValue:
     return redirect(next_page, code=303)
 
 
+def _over_sign_in_limit() -> int | None:
+    """Count this sign-in attempt against its client address; the seconds to wait if the
+    address has had its attempts this minute. Counted and committed on its own, before any
+    password is checked, so that every worker process sees the attempts still running."""
+    runtime = current_runtime()
+    now = runtime.clock.now()
+    counting = db.new_session()
+    try:
+        attempts, window_end = staff_auth.count_sign_in_attempt(
+            counting, request.remote_addr or "-", now
+        )
+        counting.commit()
+    finally:
+        counting.close()
+    if attempts <= runtime.settings.CONSOLE_LOGIN_RATE_LIMIT_PER_MINUTE:
+        return None
+    return max(1, math.ceil((window_end - now).total_seconds()))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("console.dashboard"))
     error = None
     if request.method == "POST":
+        wait = _over_sign_in_limit()
+        if wait is not None:
+            error = _("Too many sign-in attempts from your address. Please wait a minute.")
+            page = render_template("console/login.html", error=error)
+            return page, 429, {"Retry-After": str(wait)}
         runtime = current_runtime()
         try:
             user = staff_auth.sign_in(

@@ -559,6 +559,14 @@ SETTINGS: tuple[Setting, ...] = (
         "CONSOLE_LOCKOUT_MINUTES", "int", 15, "Minutes a locked console account waits.", minimum=1
     ),
     Setting(
+        "CONSOLE_LOGIN_RATE_LIMIT_PER_MINUTE",
+        "int",
+        20,
+        "Console sign-in attempts one client address may make per minute, counted in the "
+        "database across every worker process, before any password is checked.",
+        minimum=1,
+    ),
+    Setting(
         "CONSOLE_IDLE_MINUTES",
         "int",
         30,

@@ -17,12 +17,15 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry import totp
 from registry.audit import Actor, ActorKind, record_event
+from registry.db import Base
 from registry.errors import Conflict, InvalidInput, NotFound, RegistryError
 from registry.security import IdentityVault, PasswordPolicyError, Passwords
 from registry.staff import StaffStatus, StaffUser, authenticate
@@ -49,6 +52,70 @@ def policy_from_settings(settings: object) -> LoginPolicy:
         max_failures=settings.CONSOLE_LOGIN_MAX_FAILURES,  # type: ignore[attr-defined]
         lockout=timedelta(minutes=settings.CONSOLE_LOCKOUT_MINUTES),  # type: ignore[attr-defined]
     )
+
+
+# --- attempts per client address ----------------------------------------------------------------
+
+SIGN_IN_WINDOW = timedelta(minutes=1)
+# Longer strings than any IPv6 address (45 characters) are not addresses a proxy passes on.
+ADDRESS_LENGTH = 64
+
+
+class SignInAttempts(Base):
+    """Console sign-in attempts per client address and minute.
+
+    The limit they enforce is checked before any password is hashed, and holds across every
+    worker process because the count is kept here. Each attempt is counted in a transaction
+    of its own that commits at once (:func:`count_sign_in_attempt`), so the row is locked
+    only for that statement and attempts still running are already counted.
+    """
+
+    __tablename__ = "staff_sign_in_attempts"
+
+    address: Mapped[str] = mapped_column(
+        sa.String(ADDRESS_LENGTH), primary_key=True, comment="client address as the proxy passed it"
+    )
+    window_start: Mapped[datetime] = mapped_column(primary_key=True, comment="the minute counted")
+    attempts: Mapped[int]
+
+
+SIGN_IN_ATTEMPTS = cast(sa.Table, SignInAttempts.__table__)
+
+
+def _insert(session: Session, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT in the session's dialect, which takes ON CONFLICT (both of ours do)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def count_sign_in_attempt(session: Session, address: str, now: datetime) -> tuple[int, datetime]:
+    """Count one sign-in attempt from ``address``; returns the attempts of the current minute,
+    this one included, and the minute's end. One statement, so attempts counted at the same
+    time by several processes each get their own number. The caller commits it at once."""
+    start = now.replace(second=0, microsecond=0)
+    table = SIGN_IN_ATTEMPTS
+    statement = (
+        _insert(session, table)
+        .values(address=address[:ADDRESS_LENGTH], window_start=start, attempts=1)
+        .on_conflict_do_update(
+            index_elements=[table.c.address, table.c.window_start],
+            set_={"attempts": table.c.attempts + 1},
+        )
+        .returning(table.c.attempts)
+    )
+    return int(session.execute(statement).scalar_one()), start + SIGN_IN_WINDOW
+
+
+def purge_sign_in_state(session: Session, now: datetime) -> int:
+    """Drop the counts of minutes that have ended."""
+    result = session.execute(
+        sa.delete(SignInAttempts).where(SignInAttempts.window_start <= now - SIGN_IN_WINDOW)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- sign-in ------------------------------------------------------------------------------------
 
 
 def _actor(user: StaffUser) -> Actor:
