@@ -265,7 +265,16 @@ def _new_session(staff: StaffUser) -> ResponseReturnValue:
     return redirect(next_page, code=303)
 
 
-def _over_sign_in_limit() -> int | None:
+def _client_address() -> str:
+    return request.remote_addr or "-"
+
+
+def _seconds_until(until: str, now: datetime) -> str:
+    """A Retry-After value: whole seconds until the ISO time ``until``, at least one."""
+    return str(max(1, math.ceil((datetime.fromisoformat(until) - now).total_seconds())))
+
+
+def _over_sign_in_limit() -> str | None:
     """Count this sign-in attempt against its client address; the seconds to wait if the
     address has had its attempts this minute. Counted and committed on its own, before any
     password is checked, so that every worker process sees the attempts still running."""
@@ -273,15 +282,13 @@ def _over_sign_in_limit() -> int | None:
     now = runtime.clock.now()
     counting = db.new_session()
     try:
-        attempts, window_end = staff_auth.count_sign_in_attempt(
-            counting, request.remote_addr or "-", now
-        )
+        attempts, window_end = staff_auth.count_sign_in_attempt(counting, _client_address(), now)
         counting.commit()
     finally:
         counting.close()
     if attempts <= runtime.settings.CONSOLE_LOGIN_RATE_LIMIT_PER_MINUTE:
         return None
-    return max(1, math.ceil((window_end - now).total_seconds()))
+    return _seconds_until(window_end.isoformat(), now)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -294,7 +301,7 @@ def login() -> ResponseReturnValue:
         if wait is not None:
             error = _("Too many sign-in attempts from your address. Please wait a minute.")
             page = render_template("console/login.html", error=error)
-            return page, 429, {"Retry-After": str(wait)}
+            return page, 429, {"Retry-After": wait}
         runtime = current_runtime()
         try:
             user = staff_auth.sign_in(
@@ -304,18 +311,28 @@ def login() -> ResponseReturnValue:
                 username=_form("username"),
                 password=request.form.get("password") or "",
                 code=_form("code") or None,
+                address=_client_address(),
                 policy=staff_auth.policy_from_settings(runtime.settings),
                 now=runtime.clock.now(),
             )
-        except staff_auth.AccountLocked:
-            error = _("This account is locked after repeated failed sign-ins. Try again later.")
+        except staff_auth.TooManyFailures as exc:
+            # The same answer whether or not an account has this name: names nobody has are
+            # held back alike.
+            page = render_template("console/login.html", error=_held_back_message())
+            return page, 429, {"Retry-After": _seconds_until(exc.extensions["until"], _now())}
         except staff_auth.LoginRefused:
             error = _("The username, password or code is not right.")
         else:
             return _new_session(user)
-        # A failed attempt is answered 200 so the counters it raised are committed with the
+        # A failed attempt is answered 200 so the failure it counted is committed with the
         # request (the unit of work rolls back any error status).
     return render_template("console/login.html", error=error)
+
+
+def _held_back_message() -> str:
+    return _(
+        "Too many failed sign-ins with this username from your address. Please try again later."
+    )
 
 
 @bp.post("/logout")
@@ -352,21 +369,20 @@ def change_password() -> ResponseReturnValue:
                 db.session,
                 staff,
                 passwords=runtime.passwords,
+                vault=runtime.vault,
                 current=request.form.get("current") or "",
                 new=request.form.get("new") or "",
                 repeat=request.form.get("repeat") or "",
+                address=_client_address(),
                 policy=staff_auth.policy_from_settings(runtime.settings),
                 now=runtime.clock.now(),
             )
-        except staff_auth.AccountLocked:
-            # Guessing through this form locked the account: this session ends too, and the
-            # lock is committed with the redirect.
+        except staff_auth.TooManyFailures:
+            # Guessing through this form made this address wait: this session ends too, and
+            # the failure that did it is committed with the redirect.
             logout_user()
             session.clear()
-            flash(
-                _("This account is locked after repeated failed sign-ins. Try again later."),
-                "error",
-            )
+            flash(_held_back_message(), "error")
             return redirect(url_for("console.login"), code=303)
         except InvalidInput as exc:
             errors = _password_errors(exc.errors)
@@ -1179,7 +1195,9 @@ def _staff_page(
     return render_template(
         "console/staff.html",
         users=users,
-        now=_now(),
+        held_back=staff_auth.held_back(
+            db.session, current_runtime().vault, [u.username for u in users], _now()
+        ),
         staff_roles=[str(r) for r in StaffRole],
         regulators=regulators,
         values=values or {"roles": []},
@@ -1255,7 +1273,9 @@ def admin_add_staff() -> ResponseReturnValue:
 def admin_unlock_staff(user_id: str) -> ResponseReturnValue:
     user = _staff_or_404(user_id)
     return _act(
-        lambda: staff_auth.unlock(db.session, user, actor=_me().actor, now=_now()),
+        lambda: staff_auth.unlock(
+            db.session, user, vault=current_runtime().vault, actor=_me().actor, now=_now()
+        ),
         _("%(username)s is unlocked.", username=user.username),
         url_for("console.admin_staff"),
     )
@@ -1273,6 +1293,7 @@ def admin_reset_password(user_id: str) -> ResponseReturnValue:
             user,
             actor=_me().actor,
             passwords=current_runtime().passwords,
+            vault=current_runtime().vault,
             now=_now(),
         )
     except RegistryError as exc:

@@ -552,11 +552,23 @@ SETTINGS: tuple[Setting, ...] = (
         "CONSOLE_LOGIN_MAX_FAILURES",
         "int",
         5,
-        "Failed console sign-ins in a row after which the account is locked.",
+        "Failed console sign-ins in a row of one username from one client address after which "
+        "that address must wait before trying the name again.",
         minimum=1,
     ),
     Setting(
-        "CONSOLE_LOCKOUT_MINUTES", "int", 15, "Minutes a locked console account waits.", minimum=1
+        "CONSOLE_LOCKOUT_MINUTES",
+        "int",
+        15,
+        "Minutes of the first wait; each further failure from the address doubles it.",
+        minimum=1,
+    ),
+    Setting(
+        "CONSOLE_LOCKOUT_MAX_MINUTES",
+        "int",
+        1440,
+        "The longest wait, in minutes; failures are forgotten after as long without one.",
+        minimum=1,
     ),
     Setting(
         "CONSOLE_LOGIN_RATE_LIMIT_PER_MINUTE",

@@ -119,6 +119,13 @@ class IdentityVault:
         digest = hmac.new(self._hash_key, normalised_number.encode(), hashlib.sha256).hexdigest()
         return self.HASH_PREFIX + digest
 
+    # Other text kept only as a keyed hash (a name typed at the console's sign-in form, which
+    # may be a password typed into the wrong field) is hashed together with its purpose, so
+    # that none of its hashes can stand for an ID number's.
+    def keyed_tag(self, text: str, purpose: str) -> str:
+        message = purpose.encode() + b"\0" + text.encode()
+        return hmac.new(self._hash_key, message, hashlib.sha256).hexdigest()
+
     def encrypt(self, normalised_number: str) -> str:
         nonce = os.urandom(12)
         sealed = self._aead.encrypt(nonce, normalised_number.encode(), b"id_number")

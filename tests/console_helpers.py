@@ -6,10 +6,12 @@ import re
 import threading
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 
 from registry import staff_auth
 from registry.staff import add_staff_user
+from registry.staff_auth import SignInFailures
 from registry.subjects import register_subject
 from tests.factories import TEST_ACTOR, member
 
@@ -74,6 +76,17 @@ def seed(session, runtime, now) -> Seeded:
     )
     session.commit()
     return Seeded(str(regulator.id), str(other.id), str(subject.id), secret)
+
+
+def failures(session, vault, username: str, address: str = "127.0.0.1") -> int:
+    """The failed sign-ins in a row counted for the username from the address."""
+    row = session.scalar(
+        sa.select(SignInFailures.failures).where(
+            SignInFailures.username_key == staff_auth.username_key(vault, username),
+            SignInFailures.address == address,
+        )
+    )
+    return row or 0
 
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from registry import totp
 from registry.db import db
 from registry.runtime import EXTENSION_KEY, Runtime
 from registry.staff_auth import SignInAttempts
@@ -75,3 +76,32 @@ def test_sign_in_attempts_are_limited_per_address_before_any_password_is_checked
     assert sign_in(client_at(app, OTHER), "bob").status_code == 303
     clock.advance(timedelta(minutes=1))
     assert sign_in(flood, "bob").status_code == 303
+
+
+def test_guesses_hold_back_their_own_address_alike_for_every_name_and_nobody_else(
+    app, seeded, clock
+):
+    flood = client_at(app, FLOOD)
+    for name in ("alice", "nobody"):
+        for attempt in range(5):
+            failed = sign_in(flood, name, password=f"wrong guess {attempt:04d}")
+            assert failed.status_code == 200
+            assert "用户名、密码或验证码不正确" in failed.get_data(as_text=True)
+    code = totp.code_at(seeded.totp_secret, clock.now().timestamp())
+    # alice's right password and code, and a name nobody has: the same answer.
+    held = [sign_in(flood, name, code=code) for name in ("alice", "nobody")]
+    for answer in held:
+        assert answer.status_code == 429 and answer.headers["Retry-After"] == str(15 * 60)
+        assert "登录失败次数过多" in answer.get_data(as_text=True)
+    assert held[0].get_data() == held[1].get_data()
+
+    # alice, at her own address with her password and code, is not held back.
+    alice = client_at(app, OTHER)
+    assert sign_in(alice, "alice", code=code).status_code == 303
+    assert alice.get("/console/").status_code == 200
+
+    # The guessing address waits twice as long after its next failure.
+    clock.advance(timedelta(minutes=15))
+    assert sign_in(flood, "alice", password="one more wrong guess").status_code == 200
+    again = sign_in(flood, "alice")
+    assert again.status_code == 429 and again.headers["Retry-After"] == str(30 * 60)
