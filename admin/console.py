@@ -7,10 +7,12 @@ role that lacks it. Regulator staff see only their own regulator's entries. A re
 domain (a missing reason, a move the state does not allow, four eyes) rolls the request back
 and is shown on the item's page. Commits happen once, in the app's after-request hook.
 
-A session is tied to the password it was signed in with: the id Flask-Login keeps in it
-carries a keyed fingerprint of the account's password hash, checked on every request, so a
-change or a reset of the password ends every session signed in before it. The session that
-changed the password is issued anew with the new fingerprint. While an account's password is
+A session is checked against the database on every request: the id Flask-Login keeps in it
+carries the account's session generation, which signing out raises (as a change or a reset of
+the password does), so a session signed out, or a copy of its cookie taken before, no longer
+loads. It also carries a keyed fingerprint of the account's password hash, so that a session
+ended by a new password can be told why. The session that changed the password is issued
+anew. While an account's password is
 one an administrator made or reset, every page but the change page and sign-out sends the
 person to change it.
 """
@@ -105,7 +107,7 @@ class ConsoleUser(UserMixin):
     def __init__(self, staff: StaffUser) -> None:
         self.staff = staff
         # Flask-Login's "alternative id": what the session keeps, and what the loader checks.
-        self.id = f"{staff.id}:{_password_fingerprint(staff)}"
+        self.id = f"{staff.id}:{staff.session_generation}:{_password_fingerprint(staff)}"
 
     @property
     def is_active(self) -> bool:
@@ -122,16 +124,18 @@ class ConsoleUser(UserMixin):
 
 @login_manager.user_loader
 def _load_user(session_id: str) -> ConsoleUser | None:
-    user_id, _sep, fingerprint = session_id.partition(":")
     try:
+        user_id, generation, fingerprint = session_id.split(":")
         staff = db.session.get(StaffUser, uuid.UUID(user_id))
     except ValueError:
-        return None
+        return None  # not an id this console issued (or one from before generations)
     if staff is None or staff.status != StaffStatus.ACTIVE:
         return None
     if not hmac.compare_digest(fingerprint, _password_fingerprint(staff)):
         g.console_password_replaced = True  # told to the person in _idle_timeout
         return None
+    if generation != str(staff.session_generation):
+        return None  # signed out since
     return ConsoleUser(staff)
 
 
@@ -338,6 +342,9 @@ def _held_back_message() -> str:
 @bp.post("/logout")
 @login_required
 def logout() -> ResponseReturnValue:
+    """Sign out: every session of the account ends, on this browser and any other, and so
+    does any copy of this session's cookie."""
+    staff_auth.sign_out(db.session, _me().staff, now=_now())
     logout_user()
     session.pop(CSRF_KEY, None)
     session.clear()
@@ -378,8 +385,9 @@ def change_password() -> ResponseReturnValue:
                 now=runtime.clock.now(),
             )
         except staff_auth.TooManyFailures:
-            # Guessing through this form made this address wait: this session ends too, and
-            # the failure that did it is committed with the redirect.
+            # Guessing through this form made this address wait: the account's sessions end
+            # too, and the failure that did it is committed with the redirect.
+            staff_auth.sign_out(db.session, staff, now=runtime.clock.now())
             logout_user()
             session.clear()
             flash(_held_back_message(), "error")
@@ -387,7 +395,7 @@ def change_password() -> ResponseReturnValue:
         except InvalidInput as exc:
             errors = _password_errors(exc.errors)
         else:
-            # The other sessions carry the old fingerprint and end; this one is issued anew.
+            # The other sessions carry the old generation and end; this one is issued anew.
             answer = _new_session(staff)
             flash(_("Your password is changed. Your other sessions are signed out."), "ok")
             return answer

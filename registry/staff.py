@@ -64,6 +64,13 @@ class StaffUser(Base):
     password_changed_at: Mapped[datetime | None] = mapped_column(
         comment="when the password was last changed by the person or reset"
     )
+    # Every console session carries the generation it was issued under; raising it ends them
+    # all, a copy of a cookie included (the cookie itself cannot be taken back).
+    session_generation: Mapped[int] = mapped_column(
+        default=0,
+        server_default="0",
+        comment="raised at sign-out and password change: the sessions issued before end",
+    )
 
     role_rows: Mapped[list[StaffRoleGrant]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"

@@ -331,6 +331,17 @@ def sign_in(
     return found
 
 
+def sign_out(session: Session, user: StaffUser, *, now: datetime) -> None:
+    """End every console session of the account: a copy of a session's cookie must not
+    outlive the sign-out, and the cookie cannot be taken back from wherever it was copied."""
+    _end_sessions(user)
+    _record(session, user, "staff_user.signed_out", actor=_actor(user), now=now)
+
+
+def _end_sessions(user: StaffUser) -> None:
+    user.session_generation = (user.session_generation or 0) + 1
+
+
 def _failed(
     session: Session,
     key: str,
@@ -453,7 +464,8 @@ def change_password(
     person no more than a mistyped sign-in. An empty current password is only "required":
     nothing was guessed. The new password is compared with the current one only once the
     current one is proven, so the comparison cannot be used to test guesses without counting
-    them. ``repeat``, when given, is the new password typed again.
+    them. ``repeat``, when given, is the new password typed again. Every session of the
+    account ends with the change.
 
     :raises Conflict: the account is disabled.
     :raises TooManyFailures: the account must wait at this address (the current password is
@@ -495,6 +507,7 @@ def change_password(
     user.password_hash = new_hash
     user.password_change_required = False
     user.password_changed_at = now
+    _end_sessions(user)
     _forget_failures(session, key, address)
     _record(
         session,
@@ -516,8 +529,8 @@ def reset_password(
     now: datetime,
 ) -> str:
     """Give the account a new random password (returned, to be shown once); its holder must
-    replace it at the next sign-in. Forgets the account's failed sign-ins from every address:
-    the reset is how a person held back gets back in.
+    replace it at the next sign-in. Every session of the account ends. Forgets the account's
+    failed sign-ins from every address: the reset is how a person held back gets back in.
 
     :raises Conflict: the account is disabled, or the actor is the account itself (a person
         changes their own password, giving the current one).
@@ -531,6 +544,7 @@ def reset_password(
     user.password_hash = passwords.hash(password)
     user.password_change_required = True
     user.password_changed_at = now
+    _end_sessions(user)
     was_locked = _forget_all_failures(session, username_key(vault, user.username), now)
     _record(
         session,

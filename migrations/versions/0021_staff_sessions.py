@@ -1,8 +1,13 @@
-"""Console sign-in: attempts per client address; failures per username and address
+"""Console sessions: a generation per account; sign-in attempts per client address, failures
+per username and address
 
 Revision ID: 0021
 Revises: 0019
 Create Date: 2026-12-02 09:00:00
+
+Signing out raises staff_users.session_generation, which every session carries: a session
+(or a copy of its cookie) issued before no longer loads. Sessions issued before the upgrade
+carry no generation and end with it.
 
 The account-wide lockout goes (staff_users.failed_logins and locked_until): anybody could
 lock anybody out by guessing. Accounts locked at the upgrade are free again; the guesses made
@@ -75,9 +80,20 @@ def upgrade() -> None:
     # drop and recreate the table under staff_user_roles' ON DELETE CASCADE.
     op.drop_column("staff_users", "locked_until")
     op.drop_column("staff_users", "failed_logins")
+    op.add_column(
+        "staff_users",
+        sa.Column(
+            "session_generation",
+            sa.Integer(),
+            server_default="0",
+            nullable=False,
+            comment="raised at sign-out and password change: the sessions issued before end",
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_column("staff_users", "session_generation")
     op.add_column(
         "staff_users",
         sa.Column("failed_logins", sa.Integer(), server_default="0", nullable=False),

@@ -1,5 +1,6 @@
-"""The console's sign-in under attack: a flood of attempts cannot take the cores from the
-rest of the registry.
+"""The console's sign-in and sign-out under attack: a flood of attempts cannot take the cores
+from the rest of the registry, guesses hold back only the address that makes them and never
+tell which names exist, and a signed-out session stays ended wherever its cookie was copied.
 
 Several browsers at once, as in test_console_passwords: no application context is held
 across requests, so every request loads its user from its own session cookie.
@@ -12,10 +13,12 @@ import pytest
 import sqlalchemy as sa
 
 from registry import totp
+from registry.audit import AuditEvent
 from registry.db import db
 from registry.runtime import EXTENSION_KEY, Runtime
+from registry.staff import StaffUser
 from registry.staff_auth import SignInAttempts
-from tests.console_helpers import Argon2Checks, seed, sign_in
+from tests.console_helpers import Argon2Checks, csrf, seed, sign_in
 
 FLOOD, OTHER = "203.0.113.7", "198.51.100.20"
 
@@ -105,3 +108,30 @@ def test_guesses_hold_back_their_own_address_alike_for_every_name_and_nobody_els
     assert sign_in(flood, "alice", password="one more wrong guess").status_code == 200
     again = sign_in(flood, "alice")
     assert again.status_code == 429 and again.headers["Retry-After"] == str(30 * 60)
+
+
+def test_signing_out_ends_the_session_and_every_copy_of_its_cookie(app, seeded):
+    browser, laptop = app.test_client(), app.test_client()
+    sign_in(browser, "bob")
+    sign_in(laptop, "bob")
+    copied = browser.get_cookie("session").value
+    signed_out = browser.post("/console/logout", data={"csrf_token": csrf(browser, "/console/")})
+    assert signed_out.status_code == 303
+
+    replayed = app.test_client()
+    replayed.set_cookie("session", copied)
+    ended = replayed.get("/console/")
+    assert ended.status_code == 302 and "/console/login" in ended.headers["Location"]
+    # Signing out ends the account's other sessions too.
+    assert laptop.get("/console/").status_code == 302
+    with app.app_context():
+        bob = db.session.scalar(sa.select(StaffUser).where(StaffUser.username == "bob"))
+        audited = sa.select(AuditEvent.actor_id).where(
+            AuditEvent.action == "staff_user.signed_out", AuditEvent.object_id == str(bob.id)
+        )
+        assert db.session.scalars(audited).all() == [str(bob.id)]
+
+    again = app.test_client()
+    assert sign_in(again, "bob").status_code == 303
+    assert again.get("/console/").status_code == 200
+    assert replayed.get("/console/").status_code == 302  # the copy stays ended
