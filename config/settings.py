@@ -213,6 +213,15 @@ SETTINGS: tuple[Setting, ...] = (
         "SEARCH_TIMEOUT", "float", 5.0, "Seconds before a search request gives up.", minimum=0.1
     ),
     Setting("HOST", "str", "127.0.0.1", "Address `creditreg serve` listens on."),
+    Setting(
+        "TRUSTED_PROXIES",
+        "int",
+        0,
+        "Reverse proxies in front of the app whose X-Forwarded-For gives the client address "
+        "(0: the address of the connection; set it behind a proxy, or every client counts as "
+        "the proxy in the per-address limits).",
+        minimum=0,
+    ),
     Setting("PORT", "int", 8000, "Port `creditreg serve` listens on (PORT also works).", minimum=1),
     Setting("SERVER_THREADS", "int", 8, "Threads of the embedded server.", minimum=1),
     Setting(

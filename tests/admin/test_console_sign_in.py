@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from registry import totp
+from registry import migrate, totp
 from registry.audit import AuditEvent
 from registry.db import db
 from registry.runtime import EXTENSION_KEY, Runtime
@@ -135,3 +135,26 @@ def test_signing_out_ends_the_session_and_every_copy_of_its_cookie(app, seeded):
     assert sign_in(again, "bob").status_code == 303
     assert again.get("/console/").status_code == 200
     assert replayed.get("/console/").status_code == 302  # the copy stays ended
+
+
+def counted_addresses(app) -> dict[str, int]:
+    with app.app_context():
+        rows = db.session.execute(sa.select(SignInAttempts.address, SignInAttempts.attempts))
+        return dict(rows.tuples().all())
+
+
+def test_the_address_counted_is_the_clients_and_behind_proxies_the_one_they_pass_on(
+    app, seeded, make_app, fresh_sqlite_url
+):
+    forged = {"X-Forwarded-For": "192.0.2.1"}
+    direct = client_at(app, FLOOD)
+    direct.post("/console/login", data={"csrf_token": csrf(direct)}, headers=forged)
+    assert counted_addresses(app) == {FLOOD: 1}  # no proxy is trusted: the header is not
+
+    proxied_app = make_app(fresh_sqlite_url, TRUSTED_PROXIES=1)
+    migrate.upgrade(db.engine_of(proxied_app))
+    proxy = client_at(proxied_app, "10.0.0.2")
+    proxy.post(
+        "/console/login", data={"csrf_token": csrf(proxy)}, headers={"X-Forwarded-For": OTHER}
+    )
+    assert counted_addresses(proxied_app) == {OTHER: 1}
