@@ -7,10 +7,12 @@ role that lacks it. Regulator staff see only their own regulator's entries. A re
 domain (a missing reason, a move the state does not allow, four eyes) rolls the request back
 and is shown on the item's page. Commits happen once, in the app's after-request hook.
 
-A session is tied to the password it was signed in with: the id Flask-Login keeps in it
-carries a keyed fingerprint of the account's password hash, checked on every request, so a
-change or a reset of the password ends every session signed in before it. The session that
-changed the password is issued anew with the new fingerprint. While an account's password is
+A session is checked against the database on every request: the id Flask-Login keeps in it
+carries the account's session generation, which signing out raises (as a change or a reset of
+the password does), so a session signed out, or a copy of its cookie taken before, no longer
+loads. It also carries a keyed fingerprint of the account's password hash, so that a session
+ended by a new password can be told why. The session that changed the password is issued
+anew. While an account's password is
 one an administrator made or reset, every page but the change page and sign-out sends the
 person to change it.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import math
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -72,7 +75,7 @@ from registry.members import (
 )
 from registry.notifications import Notices
 from registry.runtime import current_runtime
-from registry.security import MIN_PASSWORD_LENGTH, TOO_SHORT
+from registry.security import MIN_PASSWORD_LENGTH, TOO_SHORT, HashingBusy
 from registry.staff import StaffRole, StaffStatus, StaffUser, add_staff_user
 from registry.subjects import Subject
 from registry.submissions import Submission
@@ -104,7 +107,7 @@ class ConsoleUser(UserMixin):
     def __init__(self, staff: StaffUser) -> None:
         self.staff = staff
         # Flask-Login's "alternative id": what the session keeps, and what the loader checks.
-        self.id = f"{staff.id}:{_password_fingerprint(staff)}"
+        self.id = f"{staff.id}:{staff.session_generation}:{_password_fingerprint(staff)}"
 
     @property
     def is_active(self) -> bool:
@@ -121,16 +124,18 @@ class ConsoleUser(UserMixin):
 
 @login_manager.user_loader
 def _load_user(session_id: str) -> ConsoleUser | None:
-    user_id, _sep, fingerprint = session_id.partition(":")
     try:
+        user_id, generation, fingerprint = session_id.split(":")
         staff = db.session.get(StaffUser, uuid.UUID(user_id))
     except ValueError:
-        return None
+        return None  # not an id this console issued (or one from before generations)
     if staff is None or staff.status != StaffStatus.ACTIVE:
         return None
     if not hmac.compare_digest(fingerprint, _password_fingerprint(staff)):
         g.console_password_replaced = True  # told to the person in _idle_timeout
         return None
+    if generation != str(staff.session_generation):
+        return None  # signed out since
     return ConsoleUser(staff)
 
 
@@ -204,6 +209,14 @@ def _forbidden(_error: Exception) -> ResponseReturnValue:
     return render_template("console/forbidden.html"), 403
 
 
+@bp.errorhandler(HashingBusy)
+def _hashing_busy(_error: HashingBusy) -> ResponseReturnValue:
+    """Every password-hashing slot of this process stayed taken: the person tries again (a
+    sign-in flood is answered at once rather than queued behind the hashes)."""
+    db.session.rollback()
+    return render_template("console/busy.html"), 503, {"Retry-After": "5"}
+
+
 def _refused(exc: RegistryError) -> None:
     """Undo the request's work and tell the user why the domain refused."""
     db.session.rollback()
@@ -256,12 +269,43 @@ def _new_session(staff: StaffUser) -> ResponseReturnValue:
     return redirect(next_page, code=303)
 
 
+def _client_address() -> str:
+    return request.remote_addr or "-"
+
+
+def _seconds_until(until: str, now: datetime) -> str:
+    """A Retry-After value: whole seconds until the ISO time ``until``, at least one."""
+    return str(max(1, math.ceil((datetime.fromisoformat(until) - now).total_seconds())))
+
+
+def _over_sign_in_limit() -> str | None:
+    """Count this sign-in attempt against its client address; the seconds to wait if the
+    address has had its attempts this minute. Counted and committed on its own, before any
+    password is checked, so that every worker process sees the attempts still running."""
+    runtime = current_runtime()
+    now = runtime.clock.now()
+    counting = db.new_session()
+    try:
+        attempts, window_end = staff_auth.count_sign_in_attempt(counting, _client_address(), now)
+        counting.commit()
+    finally:
+        counting.close()
+    if attempts <= runtime.settings.CONSOLE_LOGIN_RATE_LIMIT_PER_MINUTE:
+        return None
+    return _seconds_until(window_end.isoformat(), now)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("console.dashboard"))
     error = None
     if request.method == "POST":
+        wait = _over_sign_in_limit()
+        if wait is not None:
+            error = _("Too many sign-in attempts from your address. Please wait a minute.")
+            page = render_template("console/login.html", error=error)
+            return page, 429, {"Retry-After": wait}
         runtime = current_runtime()
         try:
             user = staff_auth.sign_in(
@@ -271,23 +315,36 @@ def login() -> ResponseReturnValue:
                 username=_form("username"),
                 password=request.form.get("password") or "",
                 code=_form("code") or None,
+                address=_client_address(),
                 policy=staff_auth.policy_from_settings(runtime.settings),
                 now=runtime.clock.now(),
             )
-        except staff_auth.AccountLocked:
-            error = _("This account is locked after repeated failed sign-ins. Try again later.")
+        except staff_auth.TooManyFailures as exc:
+            # The same answer whether or not an account has this name: names nobody has are
+            # held back alike.
+            page = render_template("console/login.html", error=_held_back_message())
+            return page, 429, {"Retry-After": _seconds_until(exc.extensions["until"], _now())}
         except staff_auth.LoginRefused:
             error = _("The username, password or code is not right.")
         else:
             return _new_session(user)
-        # A failed attempt is answered 200 so the counters it raised are committed with the
+        # A failed attempt is answered 200 so the failure it counted is committed with the
         # request (the unit of work rolls back any error status).
     return render_template("console/login.html", error=error)
+
+
+def _held_back_message() -> str:
+    return _(
+        "Too many failed sign-ins with this username from your address. Please try again later."
+    )
 
 
 @bp.post("/logout")
 @login_required
 def logout() -> ResponseReturnValue:
+    """Sign out: every session of the account ends, on this browser and any other, and so
+    does any copy of this session's cookie."""
+    staff_auth.sign_out(db.session, _me().staff, now=_now())
     logout_user()
     session.pop(CSRF_KEY, None)
     session.clear()
@@ -319,26 +376,26 @@ def change_password() -> ResponseReturnValue:
                 db.session,
                 staff,
                 passwords=runtime.passwords,
+                vault=runtime.vault,
                 current=request.form.get("current") or "",
                 new=request.form.get("new") or "",
                 repeat=request.form.get("repeat") or "",
+                address=_client_address(),
                 policy=staff_auth.policy_from_settings(runtime.settings),
                 now=runtime.clock.now(),
             )
-        except staff_auth.AccountLocked:
-            # Guessing through this form locked the account: this session ends too, and the
-            # lock is committed with the redirect.
+        except staff_auth.TooManyFailures:
+            # Guessing through this form made this address wait: the account's sessions end
+            # too, and the failure that did it is committed with the redirect.
+            staff_auth.sign_out(db.session, staff, now=runtime.clock.now())
             logout_user()
             session.clear()
-            flash(
-                _("This account is locked after repeated failed sign-ins. Try again later."),
-                "error",
-            )
+            flash(_held_back_message(), "error")
             return redirect(url_for("console.login"), code=303)
         except InvalidInput as exc:
             errors = _password_errors(exc.errors)
         else:
-            # The other sessions carry the old fingerprint and end; this one is issued anew.
+            # The other sessions carry the old generation and end; this one is issued anew.
             answer = _new_session(staff)
             flash(_("Your password is changed. Your other sessions are signed out."), "ok")
             return answer
@@ -1146,7 +1203,9 @@ def _staff_page(
     return render_template(
         "console/staff.html",
         users=users,
-        now=_now(),
+        held_back=staff_auth.held_back(
+            db.session, current_runtime().vault, [u.username for u in users], _now()
+        ),
         staff_roles=[str(r) for r in StaffRole],
         regulators=regulators,
         values=values or {"roles": []},
@@ -1222,7 +1281,9 @@ def admin_add_staff() -> ResponseReturnValue:
 def admin_unlock_staff(user_id: str) -> ResponseReturnValue:
     user = _staff_or_404(user_id)
     return _act(
-        lambda: staff_auth.unlock(db.session, user, actor=_me().actor, now=_now()),
+        lambda: staff_auth.unlock(
+            db.session, user, vault=current_runtime().vault, actor=_me().actor, now=_now()
+        ),
         _("%(username)s is unlocked.", username=user.username),
         url_for("console.admin_staff"),
     )
@@ -1240,6 +1301,7 @@ def admin_reset_password(user_id: str) -> ResponseReturnValue:
             user,
             actor=_me().actor,
             passwords=current_runtime().passwords,
+            vault=current_runtime().vault,
             now=_now(),
         )
     except RegistryError as exc:

@@ -13,7 +13,8 @@ the language of the page, and the unit of work.
 - **Rate limit of the public pages** per client address: a fixed one-minute window counted
   in each worker process. With N workers a client gets up to N times the limit; that is
   accepted for pages that only read public data (the member API has its own, database-backed
-  limit). Behind a proxy, the proxy must pass the client address (werkzeug's ``ProxyFix``).
+  limit). Behind proxies, ``TRUSTED_PROXIES`` says how many pass the client address on
+  (werkzeug's ``ProxyFix``).
 - **Language**: zh-CN or en, from the ``lang`` cookie the switch sets, else the browser's
   ``Accept-Language``, else zh-CN (the registry's public is Chinese).
 """

@@ -294,6 +294,15 @@ SETTINGS: tuple[Setting, ...] = (
         "SEARCH_TIMEOUT", "float", 5.0, "Seconds before a search request gives up.", minimum=0.1
     ),
     Setting("HOST", "str", "127.0.0.1", "Address `creditreg serve` listens on."),
+    Setting(
+        "TRUSTED_PROXIES",
+        "int",
+        0,
+        "Reverse proxies in front of the app whose X-Forwarded-For gives the client address "
+        "(0: the address of the connection; set it behind a proxy, or every client counts as "
+        "the proxy in the per-address limits).",
+        minimum=0,
+    ),
     Setting("PORT", "int", 8000, "Port `creditreg serve` listens on (PORT also works).", minimum=1),
     Setting("SERVER_THREADS", "int", 8, "Threads of the embedded server.", minimum=1),
     Setting(
@@ -311,6 +320,21 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "PASSWORD_HASH_MEMORY_KIB", "int", 65536, "Argon2id memory for staff passwords.", minimum=8
+    ),
+    Setting(
+        "PASSWORD_HASH_CONCURRENCY",
+        "int",
+        2,
+        "Staff password hashes or checks one process runs at the same time.",
+        minimum=1,
+    ),
+    Setting(
+        "PASSWORD_HASH_WAIT_SECONDS",
+        "float",
+        1.0,
+        "Seconds a password check waits for a free hashing slot before the request is "
+        "answered 503.",
+        minimum=0.0,
     ),
     Setting(
         "SIGNATURE_CLOCK_SKEW",
@@ -635,11 +659,31 @@ SETTINGS: tuple[Setting, ...] = (
         "CONSOLE_LOGIN_MAX_FAILURES",
         "int",
         5,
-        "Failed console sign-ins in a row after which the account is locked.",
+        "Failed console sign-ins in a row of one username from one client address after which "
+        "that address must wait before trying the name again.",
         minimum=1,
     ),
     Setting(
-        "CONSOLE_LOCKOUT_MINUTES", "int", 15, "Minutes a locked console account waits.", minimum=1
+        "CONSOLE_LOCKOUT_MINUTES",
+        "int",
+        15,
+        "Minutes of the first wait; each further failure from the address doubles it.",
+        minimum=1,
+    ),
+    Setting(
+        "CONSOLE_LOCKOUT_MAX_MINUTES",
+        "int",
+        1440,
+        "The longest wait, in minutes; failures are forgotten after as long without one.",
+        minimum=1,
+    ),
+    Setting(
+        "CONSOLE_LOGIN_RATE_LIMIT_PER_MINUTE",
+        "int",
+        20,
+        "Console sign-in attempts one client address may make per minute, counted in the "
+        "database across every worker process, before any password is checked.",
+        minimum=1,
     ),
     Setting(
         "CONSOLE_IDLE_MINUTES",

@@ -13,6 +13,7 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import FlaskGroup
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.cli import client_group
 from config import ConfigError, load_settings
@@ -51,6 +52,10 @@ def create_app(
         SESSION_COOKIE_SECURE=settings.profile == "production",
     )
     app.extensions["creditreg.settings"] = settings
+    if settings.TRUSTED_PROXIES:
+        # The per-address limits (console sign-in, public pages) count the client's address:
+        # behind proxies, the one the proxies passed on, never the proxy's own.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.TRUSTED_PROXIES)  # type: ignore[method-assign]
 
     set_registry_timezone(settings.REGISTRY_TIMEZONE)
     Runtime.from_settings(settings, clock).init_app(app)

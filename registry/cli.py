@@ -346,11 +346,14 @@ def users_totp_enroll(username: str) -> None:
 @click.argument("username")
 @domain_command
 def users_unlock(username: str) -> None:
-    """Clear an account's failed sign-ins and lockout."""
+    """Forget an account's failed sign-ins from every address: none has to wait."""
     from registry import staff_auth
 
+    runtime = current_runtime()
     user = staff_auth.get_user(db.session, username)
-    staff_auth.unlock(db.session, user, actor=CLI_ACTOR, now=current_runtime().clock.now())
+    staff_auth.unlock(
+        db.session, user, vault=runtime.vault, actor=CLI_ACTOR, now=runtime.clock.now()
+    )
     click.echo(f"staff user {user.username} unlocked")
 
 
@@ -358,8 +361,9 @@ def users_unlock(username: str) -> None:
 @click.argument("username")
 @domain_command
 def users_reset_password(username: str) -> None:
-    """Give an account a new random password, printed once; its sessions end, its
-    lockout is lifted, and the person must choose their own password at the next sign-in."""
+    """Give an account a new random password, printed once; its sessions end, its failed
+    sign-ins are forgotten, and the person must choose their own password at the next
+    sign-in."""
     from registry import staff_auth
 
     runtime = current_runtime()
@@ -369,6 +373,7 @@ def users_reset_password(username: str) -> None:
         user,
         actor=CLI_ACTOR,
         passwords=runtime.passwords,
+        vault=runtime.vault,
         now=runtime.clock.now(),
     )
     click.echo(password)

@@ -41,6 +41,8 @@ class Runtime:
             passwords=Passwords(
                 time_cost=settings.PASSWORD_HASH_TIME_COST,
                 memory_kib=settings.PASSWORD_HASH_MEMORY_KIB,
+                concurrency=settings.PASSWORD_HASH_CONCURRENCY,
+                wait_seconds=settings.PASSWORD_HASH_WAIT_SECONDS,
             ),
         )
 

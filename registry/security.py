@@ -7,7 +7,9 @@ import base64
 import hashlib
 import hmac
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher, Type
@@ -16,6 +18,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from config.settings import KEY_ID, KEY_ID_RULE
+from registry.errors import RegistryError
 
 
 class PasswordPolicyError(ValueError):
@@ -26,28 +29,64 @@ MIN_PASSWORD_LENGTH = 12
 TOO_SHORT = f"a staff password needs at least {MIN_PASSWORD_LENGTH} characters"
 
 
-class Passwords:
-    """Argon2id (memory-hard) hashing of staff passwords, with parameters from configuration."""
+class HashingBusy(RegistryError):
+    """No password-hashing slot of this process came free in time; nothing was hashed."""
 
-    def __init__(self, *, time_cost: int, memory_kib: int) -> None:
+    code = "hashing-busy"
+
+
+class Passwords:
+    """Argon2id (memory-hard) hashing of staff passwords, with parameters from configuration.
+
+    Each hash or check holds one of ``concurrency`` slots while it runs. A check costs a core
+    and ``memory_kib`` of memory for its whole duration, so without a bound a flood of sign-in
+    attempts takes every core from the requests that hash nothing (signed lookups slowed from
+    milliseconds to seconds). The bound is per process by nature: it guards the process's own
+    cores and memory. A call that finds every slot taken for ``wait_seconds`` raises
+    :class:`HashingBusy` instead of queueing, so waiting request threads do not pile up either.
+    """
+
+    def __init__(
+        self,
+        *,
+        time_cost: int,
+        memory_kib: int,
+        concurrency: int = 2,
+        wait_seconds: float = 1.0,
+    ) -> None:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=1, type=Type.ID
         )
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._wait_seconds = wait_seconds
+
+    @contextmanager
+    def _slot(self) -> Iterator[None]:
+        if not self._slots.acquire(timeout=self._wait_seconds):
+            raise HashingBusy("password checks are busy; try again in a moment")
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     def hash(self, password: str) -> str:
         """Hash a new password.
 
         :raises PasswordPolicyError: if the password is shorter than 12 characters.
+        :raises HashingBusy: if no hashing slot came free in time.
         """
         if len(password) < MIN_PASSWORD_LENGTH:
             raise PasswordPolicyError(TOO_SHORT)
-        return self._hasher.hash(password)
+        with self._slot():
+            return self._hasher.hash(password)
 
     def verify(self, stored_hash: str, password: str) -> bool:
-        try:
-            return self._hasher.verify(stored_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
+        """:raises HashingBusy: if no hashing slot came free in time."""
+        with self._slot():
+            try:
+                return self._hasher.verify(stored_hash, password)
+            except (VerificationError, InvalidHashError):
+                return False
 
     def needs_rehash(self, stored_hash: str) -> bool:
         return self._hasher.check_needs_rehash(stored_hash)
@@ -81,6 +120,13 @@ class IdentityVault:
     def keyed_hash(self, normalised_number: str) -> str:
         digest = hmac.new(self._hash_key, normalised_number.encode(), hashlib.sha256).hexdigest()
         return self.HASH_PREFIX + digest
+
+    # Other text kept only as a keyed hash (a name typed at the console's sign-in form, which
+    # may be a password typed into the wrong field) is hashed together with its purpose, so
+    # that none of its hashes can stand for an ID number's.
+    def keyed_tag(self, text: str, purpose: str) -> str:
+        message = purpose.encode() + b"\0" + text.encode()
+        return hmac.new(self._hash_key, message, hashlib.sha256).hexdigest()
 
     def encrypt(self, normalised_number: str) -> str:
         nonce = os.urandom(12)

@@ -49,12 +49,11 @@ class StaffUser(Base):
     )
     created_at: Mapped[timestamp_now]
     last_login_at: Mapped[datetime | None]
-    # Console sign-in (registry.staff_auth): the TOTP seed sealed by the identity vault, the
-    # last time step used (a code works once), and the lockout counters.
+    # Console sign-in (registry.staff_auth): the TOTP seed sealed by the identity vault and
+    # the last time step used (a code works once). Failed sign-ins are counted per username
+    # and client address, in staff_sign_in_failures.
     totp_secret: Mapped[str | None] = mapped_column(sa.Text, comment="sealed TOTP seed")
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
-    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
-    locked_until: Mapped[datetime | None]
     # A password someone else has seen (made by an administrator, or a reset) must be
     # replaced by the person before the console lets them do anything else.
     password_change_required: Mapped[bool] = mapped_column(
@@ -64,6 +63,13 @@ class StaffUser(Base):
     )
     password_changed_at: Mapped[datetime | None] = mapped_column(
         comment="when the password was last changed by the person or reset"
+    )
+    # Every console session carries the generation it was issued under; raising it ends them
+    # all, a copy of a cookie included (the cookie itself cannot be taken back).
+    session_generation: Mapped[int] = mapped_column(
+        default=0,
+        server_default="0",
+        comment="raised at sign-out and password change: the sessions issued before end",
     )
 
     role_rows: Mapped[list[StaffRoleGrant]] = relationship(

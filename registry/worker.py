@@ -80,10 +80,12 @@ def default_jobs(
     """
     from registry.listings import run_list_jobs
     from registry.objections import escalate_due
+    from registry.staff_auth import purge_job as sign_in_purge
 
     # Publications and expiries are checked every 15 s: at most a minute late.
     jobs = [
         Job("purge-request-state", 60.0, _purge_nonces(settings)),
+        Job("purge-sign-in-state", 60.0, sign_in_purge(settings)),
         Job("list-lifecycle", 15.0, run_list_jobs),
         # Unanswered objections go to the reviewers' queue at most a minute late.
         Job("objection-deadlines", 60.0, escalate_due),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from itertools import count
 
 from cryptography.hazmat.primitives import serialization
@@ -11,6 +12,8 @@ from sqlalchemy.orm import Session
 from registry.audit import Actor
 from registry.demo import make_uscc
 from registry.members import Member, add_member
+from registry.security import Passwords
+from registry.staff import StaffUser, add_staff_user
 
 TEST_ACTOR = Actor.system("test")
 _serial = count(1)
@@ -30,6 +33,30 @@ def member(
         kind=kind,
         roles=list(roles),
     )
+
+
+def staff_user(
+    session: Session,
+    passwords: Passwords,
+    now: datetime,
+    *,
+    username: str = "alice",
+    password: str = "correct horse battery staple",
+    password_change_required: bool = False,
+) -> StaffUser:
+    """A reviewer's console account, flushed."""
+    made = add_staff_user(
+        session,
+        actor=TEST_ACTOR,
+        passwords=passwords,
+        username=username,
+        password=password,
+        roles=["reviewer"],
+        password_change_required=password_change_required,
+        now=now,
+    )
+    session.flush()
+    return made
 
 
 def ed25519_public_pem() -> str:

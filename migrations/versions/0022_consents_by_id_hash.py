@@ -1,7 +1,7 @@
 """Consents name the person by the keyed hash of the ID number; the subject is optional
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-11-28 09:00:00
 
 A consent recorded by ID number is kept whether or not the registry holds the person, so
@@ -20,7 +20,7 @@ from alembic import op
 import registry.db
 
 revision: str = "0022"
-down_revision: str | None = "0020"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

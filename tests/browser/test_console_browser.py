@@ -176,7 +176,7 @@ def test_propose_review_publish_and_look_up(server, browser, clock):
     context.close()
 
 
-def test_a_locked_account_and_a_refused_role_in_the_browser(server, browser):
+def test_a_held_back_sign_in_and_a_refused_role_in_the_browser(server, browser):
     _app, base, _seeded = server
     context = browser.new_context(locale="zh-CN")
     context.set_default_timeout(5_000)
@@ -190,7 +190,7 @@ def test_a_locked_account_and_a_refused_role_in_the_browser(server, browser):
     page.get_by_label("用户名").fill("bob")
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
-    assert "锁定" in page.get_by_role("alert").inner_text()
+    assert "登录失败次数过多" in page.get_by_role("alert").inner_text()
     shot(page, "07-locked")
     page.get_by_label("用户名").fill("carol")
     page.get_by_label("密码").fill(PASSWORD)

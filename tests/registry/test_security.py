@@ -1,7 +1,14 @@
 import pytest
 
 from registry.logs import redact
-from registry.security import EvidenceCipher, IdentityVault, PasswordPolicyError, Passwords
+from registry.security import (
+    EvidenceCipher,
+    HashingBusy,
+    IdentityVault,
+    PasswordPolicyError,
+    Passwords,
+)
+from tests.console_helpers import Argon2Checks
 
 KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"  # base64url of 32 bytes
 
@@ -65,3 +72,17 @@ def test_passwords_need_twelve_characters():
 )
 def test_log_redaction(text, expected):
     assert redact(text) == expected
+
+
+def test_at_most_the_configured_number_of_hashes_run_at_once():
+    passwords = Passwords(time_cost=1, memory_kib=1024, concurrency=2, wait_seconds=0)
+    stored = passwords.hash("twelve chars")
+    with Argon2Checks(held=2) as checks:
+        checks.hold(passwords)
+        checks.hold(passwords)
+        with pytest.raises(HashingBusy):
+            passwords.verify(stored, "twelve chars")
+        with pytest.raises(HashingBusy):
+            passwords.hash("another twelve chars")
+        assert checks.count == 2
+    assert passwords.verify(stored, "twelve chars")

@@ -10,29 +10,22 @@ from registry import staff_auth
 from registry.audit import Actor, ActorKind, AuditEvent
 from registry.errors import Conflict, InvalidInput
 from registry.security import TOO_SHORT
-from registry.staff import StaffUser, add_staff_user
-from registry.staff_auth import AccountLocked, LoginPolicy, LoginRefused
-from tests.factories import TEST_ACTOR
+from registry.staff import StaffUser
+from registry.staff_auth import LoginPolicy, LoginRefused, TooManyFailures
+from tests.console_helpers import failures
+from tests.factories import TEST_ACTOR, staff_user
 
 PASSWORD = "correct horse battery staple"
 NEW = "a different long passphrase"
 POLICY = LoginPolicy(max_failures=3, lockout=timedelta(minutes=15))
+ADDRESS = "203.0.113.7"
 
 
 @pytest.fixture
 def user(session, runtime, clock) -> StaffUser:
-    made = add_staff_user(
-        session,
-        actor=TEST_ACTOR,
-        passwords=runtime.passwords,
-        username="alice",
-        password=PASSWORD,
-        roles=["reviewer"],
-        password_change_required=True,
-        now=clock.now(),
+    return staff_user(
+        session, runtime.passwords, clock.now(), password=PASSWORD, password_change_required=True
     )
-    session.flush()
-    return made
 
 
 def change(session, runtime, clock, user, current=PASSWORD, new=NEW, repeat=None):
@@ -40,9 +33,11 @@ def change(session, runtime, clock, user, current=PASSWORD, new=NEW, repeat=None
         session,
         user,
         passwords=runtime.passwords,
+        vault=runtime.vault,
         current=current,
         new=new,
         repeat=new if repeat is None else repeat,
+        address=ADDRESS,
         policy=POLICY,
         now=clock.now(),
     )
@@ -56,7 +51,19 @@ def sign_in(session, runtime, clock, password):
         username="alice",
         password=password,
         code=None,
+        address=ADDRESS,
         policy=POLICY,
+        now=clock.now(),
+    )
+
+
+def reset(session, runtime, clock, user, actor):
+    return staff_auth.reset_password(
+        session,
+        user,
+        actor=actor,
+        passwords=runtime.passwords,
+        vault=runtime.vault,
         now=clock.now(),
     )
 
@@ -116,7 +123,7 @@ def test_the_policy_and_the_repeat_hold_with_the_right_current_password(
     with pytest.raises(InvalidInput) as info:
         change(session, runtime, clock, user, repeat=NEW + "!")
     assert info.value.errors == {"repeat": [staff_auth.REPEAT_DIFFERS]}
-    assert user.password_hash == old_hash and user.failed_logins == 0
+    assert user.password_hash == old_hash and counted(session, runtime) == 0
 
 
 def test_the_new_password_must_differ_from_the_current_one(session, runtime, clock, user):
@@ -139,34 +146,42 @@ def test_the_same_password_check_tells_nothing_without_the_current_one(
     assert info.value.errors == {"current": [staff_auth.CURRENT_REQUIRED]}
 
 
-def test_a_wrong_current_password_counts_toward_the_lockout(session, runtime, clock, user):
+def counted(session, runtime) -> int:
+    return failures(session, runtime.vault, "alice", ADDRESS)
+
+
+def test_a_wrong_current_password_counts_as_a_failed_sign_in(session, runtime, clock, user):
     with pytest.raises(InvalidInput):
         change(session, runtime, clock, user, current="")  # nothing guessed: not counted
-    assert user.failed_logins == 0
+    assert counted(session, runtime) == 0
     for expected in (1, 2):
         with pytest.raises(InvalidInput):
             change(session, runtime, clock, user, current=f"wrong guess number {expected}")
-        assert user.failed_logins == expected
+        assert counted(session, runtime) == expected
     [*_, failed] = events(session, user, "staff_user.sign_in_failed")
     assert failed.after["failed"] == "current_password"
-    with pytest.raises(AccountLocked):
+    assert failed.after["address"] == ADDRESS
+    with pytest.raises(TooManyFailures) as held:
         change(session, runtime, clock, user, current="wrong guess number 3")
-    assert user.locked_until == clock.now() + POLICY.lockout
-    assert events(session, user, "staff_user.locked")
-    # Locked: neither this form nor the sign-in checks the password, even the right one.
+    assert held.value.extensions["until"] == (clock.now() + POLICY.lockout).isoformat()
+    assert events(session, user, "staff_user.sign_in_blocked")
+    # Held back at this address: neither this form nor the sign-in checks the password, even
+    # the right one.
     old_hash = user.password_hash
-    with pytest.raises(AccountLocked):
+    with pytest.raises(TooManyFailures):
         change(session, runtime, clock, user)
-    with pytest.raises(AccountLocked):
+    with pytest.raises(TooManyFailures):
         sign_in(session, runtime, clock, PASSWORD)
-    assert user.password_hash == old_hash
+    assert user.password_hash == old_hash and counted(session, runtime) == 3
 
-    clock.advance(POLICY.lockout + timedelta(seconds=1))
-    with pytest.raises(InvalidInput):
+    # The next failure in a row doubles the wait.
+    clock.advance(POLICY.lockout)
+    with pytest.raises(TooManyFailures) as held:
         change(session, runtime, clock, user, current="one more wrong guess")
-    assert user.failed_logins == 1
+    assert held.value.extensions["until"] == (clock.now() + 2 * POLICY.lockout).isoformat()
+    clock.advance(2 * POLICY.lockout)
     change(session, runtime, clock, user)
-    assert user.failed_logins == 0 and runtime.passwords.verify(user.password_hash, NEW)
+    assert counted(session, runtime) == 0 and runtime.passwords.verify(user.password_hash, NEW)
 
 
 def test_a_disabled_account_cannot_change_its_password(session, runtime, clock, user):
@@ -179,21 +194,19 @@ def test_an_administrator_resets_a_password_to_one_shown_once(session, runtime, 
     admin = Actor(ActorKind.STAFF, "an-administrator")
     change(session, runtime, clock, user)  # the person's own password, no change required
     for attempt in range(3):
-        with pytest.raises((LoginRefused, AccountLocked)):
+        with pytest.raises(LoginRefused):
             sign_in(session, runtime, clock, f"wrong password {attempt:04d}")
-    assert user.locked_until is not None
+    assert staff_auth.held_back(session, runtime.vault, ["alice"], clock.now()) == {"alice": True}
     old_hash = user.password_hash
     clock.advance(timedelta(minutes=1))
 
-    password = staff_auth.reset_password(
-        session, user, actor=admin, passwords=runtime.passwords, now=clock.now()
-    )
+    password = reset(session, runtime, clock, user, admin)
     assert len(password) >= 20 and password != NEW
     assert runtime.passwords.verify(user.password_hash, password)
     assert not runtime.passwords.verify(user.password_hash, NEW)
     assert user.password_change_required is True
     assert user.password_changed_at == clock.now()
-    assert user.failed_logins == 0 and user.locked_until is None
+    assert counted(session, runtime) == 0
     assert sign_in(session, runtime, clock, password) == user
 
     [event] = events(session, user, "staff_user.password_reset")
@@ -201,26 +214,15 @@ def test_an_administrator_resets_a_password_to_one_shown_once(session, runtime, 
     assert event.after == {"password_change_required": True, "was_locked": True}
     assert_no_secret(event, password, NEW, old_hash, user.password_hash)
 
-    again = staff_auth.reset_password(
-        session, user, actor=admin, passwords=runtime.passwords, now=clock.now()
-    )
-    assert again != password
+    assert reset(session, runtime, clock, user, admin) != password
 
 
 def test_a_reset_is_refused_for_oneself_and_for_a_disabled_account(session, runtime, clock, user):
     old_hash = user.password_hash
     with pytest.raises(Conflict):
-        staff_auth.reset_password(
-            session,
-            user,
-            actor=Actor(ActorKind.STAFF, str(user.id)),
-            passwords=runtime.passwords,
-            now=clock.now(),
-        )
+        reset(session, runtime, clock, user, Actor(ActorKind.STAFF, str(user.id)))
     user.status = "disabled"
     with pytest.raises(Conflict):
-        staff_auth.reset_password(
-            session, user, actor=TEST_ACTOR, passwords=runtime.passwords, now=clock.now()
-        )
+        reset(session, runtime, clock, user, TEST_ACTOR)
     assert user.password_hash == old_hash
     assert events(session, user, "staff_user.password_reset") == []
