@@ -20,6 +20,7 @@ from flask.typing import ResponseReturnValue
 
 from api import problems
 from api.auth import current_caller, signed
+from api.csv_export import csv_response
 from api.tlog import signed_screening
 from registry.db import db
 from registry.errors import NotFound
@@ -193,32 +194,30 @@ def _result_response(result: dict[str, Any]) -> Response:
     )
     if not wants_csv:
         return jsonify({**result, "thresholds": thresholds().__dict__})
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(RESULT_COLUMNS)
-    for row in result["rows"]:
-        best = row["matches"][0] if row["matches"] else {}
-        writer.writerow(
-            [
-                row["row"],
-                row.get("reference") or "",
-                row["input"]["name"] or "",
-                row["input"]["uscc"] or "",
-                row["input"]["region"] or "",
-                row["decision"],
-                row["score"],
-                best.get("subject_id", ""),
-                best.get("name", ""),
-                best.get("uscc") or "",
-                best.get("score", ""),
-                " ".join(best.get("lists", [])),
-            ]
-        )
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="screening.csv"'},
+    return csv_response(
+        RESULT_COLUMNS,
+        (_csv_row(row) for row in result["rows"]),
+        filename="screening.csv",
     )
+
+
+def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One screening row with its best match, flat."""
+    best = row["matches"][0] if row["matches"] else {}
+    return {
+        "row": row["row"],
+        "reference": row.get("reference"),
+        "name": row["input"]["name"],
+        "uscc": row["input"]["uscc"],
+        "region": row["input"]["region"],
+        "decision": row["decision"],
+        "score": row["score"],
+        "match_subject_id": best.get("subject_id"),
+        "match_name": best.get("name"),
+        "match_uscc": best.get("uscc"),
+        "match_score": best.get("score"),
+        "match_lists": " ".join(best.get("lists", [])),
+    }
 
 
 def _own_job(job_id: str) -> ScreeningJob:
