@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import ipaddress
-import json
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,7 +20,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from api import problems
+from api import json_body, problems
 from api.auth import current_caller, signed
 from registry import monitoring, webhooks
 from registry.clock import iso
@@ -53,7 +52,7 @@ def _read_rows() -> tuple[str, list[tuple[str, Any]]]:
     mimetype = request.mimetype
     if mimetype == "application/json":
         try:
-            document = json.loads(request.get_data(as_text=True) or "null")
+            document = json_body.loads(request.get_data(as_text=True) or "null")
         except ValueError as exc:
             raise _Unreadable(f"the body is not JSON: {exc}") from None
         if not isinstance(document, dict) or not isinstance(document.get("items"), list):

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import uuid
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from api import problems
+from api import json_body, problems
 from api.auth import current_caller, signed
 from api.csv_export import csv_response
 from api.tlog import signed_screening
@@ -75,7 +74,7 @@ def _read_request() -> tuple[str | None, list[Any]]:
     """
     mimetype = request.mimetype
     if mimetype == "application/json":
-        document = json.loads(request.get_data(as_text=True) or "null")
+        document = json_body.loads(request.get_data(as_text=True) or "null")
         if not isinstance(document, dict):
             raise ValueError('the body is a JSON object: {"purpose": ..., "rows": [...]}')
         rows = document.get("rows")

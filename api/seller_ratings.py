@@ -4,14 +4,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError, fields, post_load, validate
 
-from api import problems
+from api import json_body, problems
 from api.auth import current_caller, signed
 from api.httpsig import content_digest
 from api.schemas import StrictSchema
@@ -121,7 +120,7 @@ def submit_ratings() -> ResponseReturnValue:
     if request.mimetype != "application/json":
         return problems.problem_response(problems.UNSUPPORTED_MEDIA_TYPE, "send application/json")
     try:
-        document = json.loads(body.decode("utf-8"))
+        document = json_body.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         return problems.problem_response(problems.MALFORMED_BODY, str(exc))
 

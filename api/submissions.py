@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
-from api import problems
+from api import json_body, problems
 from api.auth import current_caller, signed
 from api.httpsig import content_digest
 from api.schemas import load_submission
@@ -33,10 +32,11 @@ def parse_body(body: bytes, mimetype: str) -> Any:
     header (``{"submission_id": ...}``) and whose other lines are records.
 
     :raises ValueError: with a message saying where the body is malformed.
+    :raises json_body.NestedTooDeep: a document nests too deeply (its own 400 problem).
     """
     text = body.decode("utf-8")
     if mimetype in JSON_TYPES:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json_body.loads(text, parse_constant=_reject_constant)
     lines = [
         (number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()
     ]
@@ -45,7 +45,7 @@ def parse_body(body: bytes, mimetype: str) -> Any:
     documents = []
     for number, line in lines:
         try:
-            documents.append(json.loads(line, parse_constant=_reject_constant))
+            documents.append(json_body.loads(line, parse_constant=_reject_constant))
         except ValueError as exc:
             raise ValueError(f"line {number}: {exc}") from None
     header = documents[0]

@@ -1,5 +1,7 @@
 """Every operation of the published OpenAPI document, fed generated requests: the registry
-never answers 500, and every answer matches what the document says it answers.
+never answers 500, and every answer matches what the document says it answers. Then the
+classes of hostile input that a random draw rarely hits, sent to every operation they apply
+to: each is a 4xx problem, and nothing of the request is applied.
 
 Schemathesis generates each case from /api/openapi.json; a signed operation is signed like a
 member's client would sign it (after the case is serialised, so the signature covers exactly
@@ -9,15 +11,19 @@ small so the suite stays fast; CREDITREG_FUZZ_EXAMPLES raises it for a longer ru
 
 import json
 import os
+import re
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 import schemathesis
+import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 
+from api.json_body import MAX_DEPTH
 from api.openapi import build_document
 from registry.app import create_app
+from registry.db import Base
 from tests.signing import AUTHORITY, signed_member
 
 SIGNATURE_HEADERS = {"signature", "signature-input"}
@@ -60,7 +66,15 @@ def _document() -> dict:
     return document
 
 
-schema = schemathesis.openapi.from_dict(_document())
+DOCUMENT = _document()
+# (method, path template) of every operation that reads a JSON body.
+JSON_BODY_OPERATIONS = [
+    (method.upper(), path)
+    for path, item in DOCUMENT["paths"].items()
+    for method, operation in item.items()
+    if "application/json" in operation.get("requestBody", {}).get("content", {})
+]
+schema = schemathesis.openapi.from_dict(json.loads(json.dumps(DOCUMENT)))
 
 
 @pytest.fixture
@@ -111,3 +125,77 @@ def test_no_operation_answers_500_or_off_its_documented_shape(case, member):
     )
     assert response.status_code < 500, response.get_data(as_text=True)[:500]
     case.validate_response(response, excluded_checks=EXCLUDED_CHECKS)
+
+
+# --- hostile input, class by class --------------------------------------------------------------
+
+SOME_ID = "7c0d3a52-2a8e-4c43-9d0c-6f1f2d7c5e11"
+
+
+def concrete(path: str) -> str:
+    """The path with an id in every parameter: no such resource, which the checks below
+    must not even reach."""
+    return re.sub(r"\{[^}]+\}", SOME_ID, path)
+
+
+def row_counts(session) -> dict[str, int]:
+    """Rows per table, but the nonces': a refused signed request still spends its nonce (so
+    that it cannot be replayed) and changes nothing else."""
+    counts = sa.union_all(
+        *(
+            sa.select(sa.literal(table.name), sa.func.count()).select_from(table)
+            for table in Base.metadata.sorted_tables
+            if table.name != "request_nonces"
+        )
+    )
+    return dict(session.execute(counts).tuples().all())
+
+
+def assert_refused(response, status: int, problem_type: str) -> None:
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["type"] == problem_type
+
+
+def nested(depth: int, kind: str) -> str:
+    if kind == "arrays":
+        return "[" * depth + "]" * depth
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+def test_every_operation_that_writes_documents_its_json_body():
+    # The tests below take their operations from the document: one that forgot its request
+    # body would escape them.
+    writes = {
+        (method.upper(), path)
+        for path, item in DOCUMENT["paths"].items()
+        for method in item
+        if method in ("post", "put", "patch")
+    }
+    assert writes - set(JSON_BODY_OPERATIONS) == {
+        ("POST", "/api/v1/subjects/{subject_id}/own-report")
+    }
+
+
+# Just past the limit, and far past Python's recursion limit.
+@pytest.mark.parametrize(("kind", "depth"), [("arrays", MAX_DEPTH + 1), ("objects", 100_000)])
+@pytest.mark.parametrize(("method", "path"), JSON_BODY_OPERATIONS)
+def test_json_nested_too_deep_is_a_400_and_nothing_is_applied(
+    member, session, method, path, kind, depth
+):
+    before = row_counts(session)
+    # Inside a field the endpoint knows, so the nesting is what is wrong, not the shape.
+    body = '{"items": ' + nested(depth, kind) + ', "rows": [], "records": []}'
+    response = member.request(method, concrete(path), body.encode())
+    assert_refused(response, 400, "/problems/json-too-deep")
+    assert row_counts(session) == before
+
+
+def test_a_deep_ndjson_line_is_a_400_and_nothing_is_applied(member, session):
+    before = row_counts(session)
+    body = '{"submission_id": "deep"}\n' + nested(100_000, "arrays") + "\n"
+    response = member.request(
+        "POST", "/api/v1/submissions", body.encode(), content_type="application/x-ndjson"
+    )
+    assert_refused(response, 400, "/problems/json-too-deep")
+    assert row_counts(session) == before

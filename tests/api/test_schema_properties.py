@@ -1,11 +1,16 @@
 """Properties of the submission schema over generated documents: whatever arrives, loading
 either gives records or a ValidationError naming a field for every message — never another
-exception (which the API would turn into a 500)."""
+exception (which the API would turn into a 500). And of the JSON reader in front of it: the
+nesting it measures is the nesting json parses."""
 
+import json
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
+from api.json_body import MAX_DEPTH, NestedTooDeep, loads
 from api.problems import field_errors
 from api.schemas import load_submission
 
@@ -45,3 +50,31 @@ def test_any_document_loads_or_is_refused_field_by_field(document):
     assert 1 <= len(records) <= 10
     for record in records:
         assert isinstance(record["record_id"], str)
+
+
+def depth(value):
+    if isinstance(value, list):
+        return 1 + max(map(depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(depth, value.values()), default=0)
+    return 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    inner=json_values,
+    wrappers=st.lists(st.sampled_from(["array", "object"]), max_size=2 * MAX_DEPTH),
+    ensure_ascii=st.booleans(),
+)
+def test_the_depth_limit_counts_the_nesting_json_parses(inner, wrappers, ensure_ascii):
+    document = inner
+    for wrapper in wrappers:
+        # A key full of what a bracket counter could mistake for nesting.
+        document = [document] if wrapper == "array" else {'[{"\\': document}
+    text = json.dumps(document, ensure_ascii=ensure_ascii)
+    if depth(document) > MAX_DEPTH:
+        with pytest.raises(NestedTooDeep):
+            loads(text)
+    else:
+        assert loads(text) == document
+        assert loads(text.encode("utf-16")) == document
