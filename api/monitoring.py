@@ -22,6 +22,7 @@ from flask.typing import ResponseReturnValue
 
 from api import json_body, problems
 from api.auth import current_caller, signed
+from api.params import integer_arg
 from registry import monitoring, webhooks
 from registry.clock import iso
 from registry.db import db
@@ -293,30 +294,11 @@ def remove_one(subject_id: uuid.UUID) -> ResponseReturnValue:
     return Response(status=204)
 
 
-def _int_arg(
-    name: str,
-    default: int,
-    errors: list[dict[str, str]],
-    *,
-    minimum: int = 0,
-    maximum: int | None = None,
-) -> int:
-    """An integer query parameter; outside its range it is an error, never quietly clamped."""
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or int(raw) < minimum or (maximum is not None and int(raw) > maximum):
-        bounds = f"from {minimum}" + (f" to {maximum}" if maximum is not None else "")
-        errors.append({"field": name, "message": f"an integer {bounds}"})
-        return default
-    return int(raw)
-
-
 @bp.get("/portfolio")
 @signed(MemberRole.QUERIER)
 def list_portfolio() -> ResponseReturnValue:
     errors: list[dict[str, str]] = []
-    limit = _int_arg("limit", PAGE_DEFAULT, errors, minimum=1, maximum=PAGE_MAX)
+    limit = integer_arg("limit", errors, default=PAGE_DEFAULT, minimum=1, maximum=PAGE_MAX)
     after: uuid.UUID | None = None
     if "after" in request.args:  # present but empty is an error too, not "from the start"
         try:
@@ -348,8 +330,8 @@ def list_portfolio() -> ResponseReturnValue:
 @signed(MemberRole.QUERIER)
 def list_events() -> ResponseReturnValue:
     errors: list[dict[str, str]] = []
-    after = _int_arg("after", 0, errors)
-    limit = _int_arg("limit", PAGE_DEFAULT, errors, minimum=1, maximum=PAGE_MAX)
+    after = integer_arg("after", errors, default=0)
+    limit = integer_arg("limit", errors, default=PAGE_DEFAULT, minimum=1, maximum=PAGE_MAX)
     if errors:
         return problems.problem_response(problems.VALIDATION, "bad query", errors=errors)
     events = monitoring.events_after(

@@ -12,7 +12,7 @@ small so the suite stays fast; CREDITREG_FUZZ_EXAMPLES raises it for a longer ru
 import json
 import os
 import re
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 import requests
@@ -67,6 +67,20 @@ def _document() -> dict:
 
 
 DOCUMENT = _document()
+API_OPERATIONS = [
+    (method.upper(), path, operation)
+    for path, item in DOCUMENT["paths"].items()
+    if path.startswith("/api/")
+    for method, operation in item.items()
+]
+# (method, path template, "query" or "path", name) of every integer parameter.
+INTEGER_PARAMETERS = [
+    (method, path, parameter["in"], parameter["name"])
+    for method, path, operation in API_OPERATIONS
+    for parameter in operation.get("parameters", [])
+    if parameter["schema"].get("type") == "integer"
+    or parameter["schema"].get("pattern") == "^[0-9]+$"
+]
 # (method, path template) of every operation that reads a JSON body.
 JSON_BODY_OPERATIONS = [
     (method.upper(), path)
@@ -132,10 +146,34 @@ def test_no_operation_answers_500_or_off_its_documented_shape(case, member):
 SOME_ID = "7c0d3a52-2a8e-4c43-9d0c-6f1f2d7c5e11"
 
 
-def concrete(path: str) -> str:
-    """The path with an id in every parameter: no such resource, which the checks below
-    must not even reach."""
-    return re.sub(r"\{[^}]+\}", SOME_ID, path)
+# What the path parameters that are not ids accept.
+PATH_VALUES = {"list_kind": "blacklist", "index": "0"}
+
+
+def concrete(path: str, values: dict[str, str] | None = None) -> str:
+    """The path with ``values`` in its parameters, and elsewhere an id of nothing: no such
+    resource, which the checks below must not even reach."""
+    given = {**PATH_VALUES, **(values or {})}
+    return re.sub(r"\{([^}]+)\}", lambda m: given.get(m.group(1), SOME_ID), path)
+
+
+def valid_value(schema: dict) -> str:
+    """A value the parameter's schema accepts."""
+    if "enum" in schema:
+        return str(schema["enum"][0])
+    if schema.get("type") == "integer":
+        return str(schema.get("minimum", 0))
+    return {"uuid": SOME_ID, "date": "2026-01-01"}.get(schema.get("format"), "0")
+
+
+def valid_query(method: str, path: str) -> dict[str, str]:
+    """Every required query parameter of the operation, with a value it accepts."""
+    operation = DOCUMENT["paths"][path][method.lower()]
+    return {
+        parameter["name"]: valid_value(parameter["schema"])
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "query" and parameter.get("required")
+    }
 
 
 def row_counts(session) -> dict[str, int]:
@@ -198,4 +236,26 @@ def test_a_deep_ndjson_line_is_a_400_and_nothing_is_applied(member, session):
         "POST", "/api/v1/submissions", body.encode(), content_type="application/x-ndjson"
     )
     assert_refused(response, 400, "/problems/json-too-deep")
+    assert row_counts(session) == before
+
+
+def test_the_integer_parameters_are_found():
+    assert ("GET", "/api/v1/monitoring/events", "query", "after") in INTEGER_PARAMETERS
+    assert ("GET", "/api/v1/log/entries/{index}", "path", "index") in INTEGER_PARAMETERS
+
+
+# Past the 64-bit columns, past int()'s 4,300 digits, a digit int() refuses, a negative.
+@pytest.mark.parametrize("value", ["9223372036854775808", "9" * 5000, "²", "-1"])
+@pytest.mark.parametrize(("method", "path", "location", "name"), INTEGER_PARAMETERS)
+def test_an_integer_parameter_out_of_range_is_a_422_and_nothing_is_applied(
+    member, session, method, path, location, name, value
+):
+    before = row_counts(session)
+    query = valid_query(method, path)
+    if location == "query":
+        query[name] = value
+    url = concrete(path, {name: value} if location == "path" else None)
+    response = member.request(method, f"{url}?{urlencode(query)}", b"", content_type=None)
+    assert_refused(response, 422, "/problems/validation-failed")
+    assert name in {error["field"] for error in response.get_json()["errors"]}
     assert row_counts(session) == before
