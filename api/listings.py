@@ -268,7 +268,7 @@ def _application(application_id: str) -> RepairApplication:
 # --- public lists -----------------------------------------------------------------------------
 
 
-class PublicListSchema(Schema):
+class PublicListSchema(StrictSchema):
     authority = fields.String(validate=validate.Length(min=1, max=200))
     region = fields.String(validate=validate.Regexp(r"^\d{6}$"))
     since = fields.Date()

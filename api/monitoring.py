@@ -23,6 +23,7 @@ from flask.typing import ResponseReturnValue
 from api import json_body, problems
 from api.auth import current_caller, signed
 from api.params import integer_arg
+from api.schemas import NUL_REFUSED, has_nul
 from registry import monitoring, webhooks
 from registry.clock import iso
 from registry.db import db
@@ -102,6 +103,10 @@ def _resolve(prefix: str, rows: list[tuple[str, Any]]) -> tuple[list[uuid.UUID],
         unknown = sorted(set(raw) - set(CSV_COLUMNS))
         for name in unknown:
             errors.append({"field": f"{where}.{name}", "message": "unknown field"})
+        with_nul = [name for name in CSV_COLUMNS if has_nul(raw.get(name))]
+        if with_nul:
+            errors.extend({"field": f"{where}.{name}", "message": NUL_REFUSED} for name in with_nul)
+            continue
         subject_id, uscc = raw.get("subject_id"), raw.get("uscc")
         if subject_id in (None, "") and uscc in (None, ""):
             errors.append({"field": where, "message": "give a subject_id or a uscc"})
@@ -391,9 +396,9 @@ def put_webhook() -> ResponseReturnValue:
         )
     settings = current_runtime().settings
     errors = [{"field": name, "message": "unknown field"} for name in sorted(set(body) - {"url"})]
-    why = check_webhook_url(
-        body.get("url"), allow_http_loopback=settings.MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK
-    )
+    url = body.get("url")
+    loopback = settings.MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK
+    why = NUL_REFUSED if has_nul(url) else check_webhook_url(url, allow_http_loopback=loopback)
     if why:
         errors.append({"field": "url", "message": why})
     if errors:

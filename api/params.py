@@ -3,7 +3,10 @@ marshmallow schemas): what each of them accepts, checked the same way everywhere
 
 from __future__ import annotations
 
-from flask import request
+from flask import Flask, request
+from werkzeug.routing import PathConverter, UnicodeConverter, ValidationError
+
+from api.schemas import has_nul
 
 # The largest value of SQLite's and PostgreSQL's 64-bit integer columns: the drivers refuse
 # a larger parameter with an error of their own, so no id or position is past it.
@@ -42,3 +45,29 @@ def integer_arg(
         errors.append({"field": name, "message": f"an integer from {minimum} to {maximum}"})
         return minimum
     return value
+
+
+class NulRefusing:
+    """A path converter that refuses NUL (see :func:`api.schemas.has_nul`): a path with one
+    matches no route, a 404, before any handler looks the id up."""
+
+    def to_python(self, value: str) -> str:
+        if has_nul(value):
+            raise ValidationError()
+        return value
+
+
+class TextConverter(NulRefusing, UnicodeConverter):
+    """The default converter, ``<name>`` and ``<string:name>``."""
+
+
+class PathTextConverter(NulRefusing, PathConverter):
+    """``<path:name>``."""
+
+
+def init_app(app: Flask) -> None:
+    """Every route's text path parameters refuse NUL. Call it before any route is added: a
+    route keeps the converters that were in place when it was added."""
+    app.url_map.converters.update(
+        default=TextConverter, string=TextConverter, path=PathTextConverter
+    )

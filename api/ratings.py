@@ -11,10 +11,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from api import problems
 from api.auth import current_caller, signed
+from api.schemas import StrictSchema
 from registry import ratings
 from registry.audit import Actor, ActorKind
 from registry.db import db
@@ -26,7 +27,7 @@ from registry.subjects import Subject
 bp = Blueprint("ratings_api", __name__, url_prefix="/api/v1")
 
 
-class AppealSchema(Schema):
+class AppealSchema(StrictSchema):
     grounds = fields.String(
         required=True,
         validate=validate.Length(min=1, max=10000),

@@ -12,11 +12,12 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from api import problems
 from api.auth import current_caller, signed
 from api.ratings import represents
+from api.schemas import StrictSchema
 from registry import reports
 from registry.audit import Actor, ActorKind
 from registry.clock import local_date
@@ -58,7 +59,7 @@ problems.map_domain_error(reports.ReportExpired, REPORT_EXPIRED)
 PURPOSES = [str(p) for p in QueryPurpose]
 
 
-class ConsentSchema(Schema):
+class ConsentSchema(StrictSchema):
     subject_id = fields.UUID(metadata={"description": "the person's subject id"})
     id_number = fields.String(
         validate=validate.Length(min=1, max=40),
@@ -79,7 +80,7 @@ class ConsentSchema(Schema):
             raise ValidationError("name the person by subject_id or by id_number", "subject_id")
 
 
-class ReportParamsSchema(Schema):
+class ReportParamsSchema(StrictSchema):
     purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
     consent = fields.String(
         validate=validate.Length(min=1, max=64),

@@ -20,6 +20,7 @@ from flask.typing import ResponseReturnValue
 from api import json_body, problems
 from api.auth import current_caller, signed
 from api.csv_export import csv_response
+from api.schemas import NUL_REFUSED, has_nul
 from api.tlog import signed_screening
 from registry.db import db
 from registry.errors import NotFound
@@ -130,6 +131,9 @@ def create_screening() -> ResponseReturnValue:
             errors.append({"field": f"rows.{index}", "message": "a row is an object"})
             continue
         row, row_errors = normalise_row(raw)
+        for name in CSV_COLUMNS:
+            if has_nul(raw.get(name)):
+                row_errors.setdefault(name, NUL_REFUSED)
         errors.extend({"field": f"rows.{index}.{k}", "message": v} for k, v in row_errors.items())
         rows.append(row)
     if errors:

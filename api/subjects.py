@@ -19,6 +19,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api import problems
 from api.auth import current_caller, signed
+from api.schemas import StrictSchema
 from registry.clock import iso, local_date
 from registry.db import db
 from registry.errors import NotFound
@@ -62,7 +63,7 @@ HIT_FIELDS = (
 )
 
 
-class PurposeSchema(Schema):
+class PurposeSchema(StrictSchema):
     purpose = fields.String(
         required=True,
         validate=validate.OneOf([str(p) for p in QueryPurpose]),

@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 from api import json_body, problems
 from api.auth import current_caller, signed
 from api.httpsig import content_digest
-from api.schemas import load_submission
+from api.schemas import has_nul, load_submission
 from registry import intake
 from registry.db import db
 from registry.members import MemberRole
@@ -75,7 +75,8 @@ def create_submission() -> ResponseReturnValue:
     member = caller.member
     digest = content_digest(body)
     submission_id = document.get("submission_id") if isinstance(document, dict) else None
-    if isinstance(submission_id, str):
+    # An id with NUL was never stored (the schema refuses it below) and cannot be looked up.
+    if isinstance(submission_id, str) and not has_nul(submission_id):
         earlier = intake.replay_or_conflict(session, member, submission_id, digest)
         if earlier is not None:
             response = jsonify(earlier.receipt)

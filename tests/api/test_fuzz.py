@@ -19,11 +19,14 @@ import requests
 import schemathesis
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
+from marshmallow import ValidationError
 
 from api.json_body import MAX_DEPTH
 from api.openapi import build_document
 from registry.app import create_app
 from registry.db import Base
+from tests.api.test_listings import PROPOSAL
+from tests.api.test_submissions import PENALTY
 from tests.signing import AUTHORITY, signed_member
 
 SIGNATURE_HEADERS = {"signature", "signature-input"}
@@ -259,3 +262,176 @@ def test_an_integer_parameter_out_of_range_is_a_422_and_nothing_is_applied(
     assert_refused(response, 422, "/problems/validation-failed")
     assert name in {error["field"] for error in response.get_json()["errors"]}
     assert row_counts(session) == before
+
+
+# --- NUL, wherever text comes in ------------------------------------------------------------
+
+# A body for every operation that reads JSON; each of its texts gets a NUL in turn.
+EXAMPLE_BODIES = {
+    ("POST", "/api/v1/submissions"): {
+        "submission_id": "nul-1",
+        "records": [
+            {
+                **PENALTY,
+                "subject": {**PENALTY["subject"], "region_code": "110105", "industry_code": "I65"},
+                "reason": "更正",
+            }
+        ],
+    },
+    ("POST", "/api/v1/screening"): {
+        "purpose": "compliance_screening",
+        "rows": [
+            {
+                "name": "华信",
+                "uscc": PENALTY["subject"]["uscc"],
+                "region": "110105",
+                "reference": "r",
+            },
+        ],
+    },
+    ("POST", "/api/v1/listings"): {**PROPOSAL, "period_months": 12},
+    ("POST", "/api/v1/listings/{entry_id}/withdraw"): {"reason": "依据不足"},
+    ("POST", "/api/v1/listings/{entry_id}/revoke"): {"reason": "依据不足"},
+    ("POST", "/api/v1/listings/{entry_id}/extend"): {"reason": "仍未整改", "months": 6},
+    ("POST", "/api/v1/listings/{entry_id}/objections"): {"statement": "已整改"},
+    ("POST", "/api/v1/ratings/{rating_id}/appeals"): {"grounds": "评分有误"},
+    ("POST", "/api/v1/listings/{entry_id}/repairs"): {
+        "correction_evidence": "已缴清罚款",
+        "credit_commitment": "守法经营",
+    },
+    ("POST", "/api/v1/repairs/{application_id}/decision"): {"grant": True, "reason": "已整改"},
+    ("POST", "/api/v1/seller-ratings"): {
+        "batch_id": "batch-1",
+        "ratings": [
+            {
+                "shop_id": "shop-1",
+                "order_id": "order-1",
+                "buyer_hash": "a" * 64,
+                "ordered_on": "2026-11-01",
+                "rated_on": "2026-11-20",
+                "overall": 5,
+                "scores": {"item_as_described": 5, "service": 5, "delivery": 5},
+                "text": "很好",
+            }
+        ],
+    },
+    ("POST", "/api/v1/consents"): {
+        "id_number": "11010519491231002X",
+        "reference": "consent-1",
+        "purpose": "credit_assessment",
+        "given_on": "2026-11-01",
+        "valid_until": "2027-11-01",
+    },
+    ("PUT", "/api/v1/monitoring/portfolio"): {"items": [{"subject_id": SOME_ID, "uscc": "x"}]},
+    ("POST", "/api/v1/monitoring/portfolio"): {"items": [{"subject_id": SOME_ID, "uscc": "x"}]},
+    ("POST", "/api/v1/monitoring/portfolio/removals"): {
+        "items": [{"subject_id": SOME_ID, "uscc": "x"}]
+    },
+    ("PUT", "/api/v1/monitoring/webhook"): {"url": "https://hooks.example.com/creditreg"},
+    ("POST", "/api/v1/objections"): {
+        "item_kind": "record",
+        "item_id": SOME_ID,
+        "grounds": "记录有误",
+        "statement": "已整改",
+    },
+    ("POST", "/api/v1/objections/{objection_id}/answer"): {"outcome": "upheld", "reason": "属实"},
+    ("POST", "/api/v1/objections/{objection_id}/statement"): {"statement": "已整改"},
+}
+
+
+def text_leaves(value, path=()):
+    """The path of every string in a JSON document."""
+    if isinstance(value, str):
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from text_leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from text_leaves(item, (*path, index))
+
+
+def with_nul(document, path):
+    """The document with a NUL at the end of the string at ``path``."""
+    if not path:
+        return document + "\x00"
+    copy = list(document) if isinstance(document, list) else dict(document)
+    copy[path[0]] = with_nul(document[path[0]], path[1:])
+    return copy
+
+
+NUL_IN_BODIES = [
+    pytest.param(method, path, leaf, id=f"{method} {path} {'.'.join(map(str, leaf))}")
+    for (method, path), body in EXAMPLE_BODIES.items()
+    for leaf in text_leaves(body)
+]
+# (method, path template, name) of every text query parameter of a bodiless operation.
+TEXT_QUERY_PARAMETERS = [
+    (method, path, parameter["name"])
+    for method, path, operation in API_OPERATIONS
+    if "requestBody" not in operation
+    for parameter in operation.get("parameters", [])
+    if parameter["in"] == "query"
+    and (method, path, "query", parameter["name"]) not in INTEGER_PARAMETERS
+]
+# Every route's path parameters, the public pages' too.
+PATH_PARAMETERS = [
+    (method.upper(), path, name)
+    for path, item in DOCUMENT["paths"].items()
+    for method in item
+    for name in re.findall(r"\{([^}]+)\}", path)
+]
+
+
+def test_every_operation_with_a_json_body_has_an_example():
+    assert set(EXAMPLE_BODIES) == set(JSON_BODY_OPERATIONS)
+
+
+@pytest.mark.parametrize(("method", "path", "leaf"), NUL_IN_BODIES)
+def test_nul_in_any_text_of_a_body_is_a_field_error_and_nothing_is_applied(
+    member, session, method, path, leaf
+):
+    before = row_counts(session)
+    body = with_nul(EXAMPLE_BODIES[(method, path)], leaf)
+    response = member.request(method, concrete(path), body)
+    assert_refused(response, 422, "/problems/validation-failed")
+    field = ".".join(map(str, leaf))
+    assert field in {error["field"] for error in response.get_json()["errors"]}
+    assert row_counts(session) == before
+
+
+@pytest.mark.parametrize(("method", "path", "name"), TEXT_QUERY_PARAMETERS)
+def test_nul_in_a_query_parameter_is_refused_and_nothing_is_applied(
+    member, session, method, path, name
+):
+    before = row_counts(session)
+    query = {**valid_query(method, path), name: "a\x00b"}
+    response = member.request(
+        method, f"{concrete(path)}?{urlencode(query)}", b"", content_type=None
+    )
+    # Refused by the parameter's own check, or earlier, for an id of nothing.
+    assert response.status_code in (404, 422), response.get_data(as_text=True)[:500]
+    assert response.mimetype == "application/problem+json"
+    if response.status_code == 422:
+        assert name in {error["field"] for error in response.get_json()["errors"]}
+    assert row_counts(session) == before
+
+
+@pytest.mark.parametrize(("method", "path", "name"), PATH_PARAMETERS)
+def test_nul_in_a_path_parameter_matches_no_route(member, session, method, path, name):
+    before = row_counts(session)
+    # Percent-encoded, as a client sends it: a raw NUL cannot be in a request line.
+    url = f"{concrete(path, {name: 'a%00b'})}?{urlencode(valid_query(method, path))}"
+    response = member.request(method, url, b"", content_type=None)
+    assert_refused(response, 404, "/problems/not-found")
+    assert row_counts(session) == before
+
+
+def test_the_nul_check_is_added_once_per_field():
+    from api.listings import PublicListSchema
+    from api.schemas import NUL_REFUSED
+
+    for _ in range(3):
+        with pytest.raises(ValidationError) as refused:
+            PublicListSchema().load({"authority": "a\x00"})
+        assert refused.value.messages == {"authority": [NUL_REFUSED]}
