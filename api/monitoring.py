@@ -76,16 +76,21 @@ def _read_rows() -> tuple[str, list[tuple[str, Any]]]:
     else:
         raise LookupError(mimetype)
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    names = {(f or "").strip() for f in reader.fieldnames or []}
-    if not names & set(CSV_COLUMNS):
-        raise _Unreadable("the CSV needs a header line with a subject_id and/or a uscc column")
-    rows = []
-    for row in reader:
-        cleaned = {
-            k.strip(): (v or "").strip() for k, v in row.items() if k and k.strip() in CSV_COLUMNS
-        }
-        # The file's own line number (header = 1); quoted newlines are not expected here.
-        rows.append((str(reader.line_num), {k: v for k, v in cleaned.items() if v}))
+    try:
+        names = {(f or "").strip() for f in reader.fieldnames or []}
+        if not names & set(CSV_COLUMNS):
+            raise _Unreadable("the CSV needs a header line with a subject_id and/or a uscc column")
+        rows = []
+        for row in reader:
+            cleaned = {
+                k.strip(): (v or "").strip()
+                for k, v in row.items()
+                if k and k.strip() in CSV_COLUMNS
+            }
+            # The file's own line number (header = 1); quoted newlines are not expected here.
+            rows.append((str(reader.line_num), {k: v for k, v in cleaned.items() if v}))
+    except csv.Error as exc:  # e.g. a field past the csv module's size limit
+        raise _Unreadable(f"the CSV cannot be read: line {reader.line_num}: {exc}") from None
     return "rows", rows
 
 

@@ -94,13 +94,18 @@ def _read_request() -> tuple[str | None, list[Any]]:
 
 
 def _csv_rows(text: str) -> list[dict[str, Any]]:
+    """:raises ValueError: the CSV cannot be read, or lacks the columns."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    if not reader.fieldnames or not {"name", "uscc"} & {f.strip() for f in reader.fieldnames}:
-        raise ValueError("the CSV needs a header line with name and/or uscc columns")
-    return [
-        {k.strip(): (v or "").strip() for k, v in row.items() if k and k.strip() in CSV_COLUMNS}
-        for row in reader
-    ]
+    try:
+        names = {f.strip() for f in reader.fieldnames or []}
+        if not {"name", "uscc"} & names:
+            raise ValueError("the CSV needs a header line with name and/or uscc columns")
+        return [
+            {k.strip(): (v or "").strip() for k, v in row.items() if k and k.strip() in CSV_COLUMNS}
+            for row in reader
+        ]
+    except csv.Error as exc:  # e.g. a field past the csv module's size limit
+        raise ValueError(f"the CSV cannot be read: line {reader.line_num}: {exc}") from None
 
 
 @bp.post("/screening")

@@ -91,6 +91,12 @@ JSON_BODY_OPERATIONS = [
     for method, operation in item.items()
     if "application/json" in operation.get("requestBody", {}).get("content", {})
 ]
+CSV_BODY_OPERATIONS = [
+    (method.upper(), path)
+    for path, item in DOCUMENT["paths"].items()
+    for method, operation in item.items()
+    if "text/csv" in operation.get("requestBody", {}).get("content", {})
+]
 schema = schemathesis.openapi.from_dict(json.loads(json.dumps(DOCUMENT)))
 
 
@@ -261,6 +267,21 @@ def test_an_integer_parameter_out_of_range_is_a_422_and_nothing_is_applied(
     response = member.request(method, f"{url}?{urlencode(query)}", b"", content_type=None)
     assert_refused(response, 422, "/problems/validation-failed")
     assert name in {error["field"] for error in response.get_json()["errors"]}
+    assert row_counts(session) == before
+
+
+@pytest.mark.parametrize(("method", "path"), CSV_BODY_OPERATIONS)
+def test_a_csv_the_csv_module_cannot_read_is_a_400_and_nothing_is_applied(
+    member, session, method, path
+):
+    before = row_counts(session)
+    # One field past the csv module's limit of 131,072 characters.
+    body = "name,uscc,subject_id\n" + "x" * 200_000 + ",,\n"
+    response = member.request(
+        method, f"{path}?purpose=compliance_screening", body.encode(), content_type="text/csv"
+    )
+    assert_refused(response, 400, "/problems/malformed-body")
+    assert "field larger than field limit" in response.get_json()["detail"]
     assert row_counts(session) == before
 
 
