@@ -26,6 +26,7 @@ from api.openapi import build_document
 from registry.app import create_app
 from registry.db import Base
 from tests.api.test_listings import PROPOSAL
+from tests.api.test_schema_properties import at, replaced, text_leaves
 from tests.api.test_submissions import PENALTY
 from tests.signing import AUTHORITY, signed_member
 
@@ -360,27 +361,6 @@ EXAMPLE_BODIES = {
 }
 
 
-def text_leaves(value, path=()):
-    """The path of every string in a JSON document."""
-    if isinstance(value, str):
-        yield path
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from text_leaves(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from text_leaves(item, (*path, index))
-
-
-def with_nul(document, path):
-    """The document with a NUL at the end of the string at ``path``."""
-    if not path:
-        return document + "\x00"
-    copy = list(document) if isinstance(document, list) else dict(document)
-    copy[path[0]] = with_nul(document[path[0]], path[1:])
-    return copy
-
-
 NUL_IN_BODIES = [
     pytest.param(method, path, leaf, id=f"{method} {path} {'.'.join(map(str, leaf))}")
     for (method, path), body in EXAMPLE_BODIES.items()
@@ -413,7 +393,8 @@ def test_nul_in_any_text_of_a_body_is_a_field_error_and_nothing_is_applied(
     member, session, method, path, leaf
 ):
     before = row_counts(session)
-    body = with_nul(EXAMPLE_BODIES[(method, path)], leaf)
+    example = EXAMPLE_BODIES[(method, path)]
+    body = replaced(example, leaf, at(example, leaf) + "\x00")
     response = member.request(method, concrete(path), body)
     assert_refused(response, 422, "/problems/validation-failed")
     field = ".".join(map(str, leaf))
