@@ -383,7 +383,8 @@ def queries_of(session: Session, subject_id: uuid.UUID) -> list[dict[str, Any]]:
         sa.select(table.c.at, table.c.kind, table.c.purpose, Member.name)
         .join(Member, Member.id == table.c.member_id)
         .where(matches)
-        .order_by(table.c.at.desc())
+        # Lookups of one request share its time: the log's id keeps them in the order made.
+        .order_by(table.c.at.desc(), table.c.id.desc())
     ).all()
     return [
         {"member": member, "at": iso(at), "kind": kind, "purpose": purpose}
