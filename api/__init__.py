@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from api import (
     health,
+    json_body,
     listings,
     openapi,
     problems,
@@ -88,6 +89,7 @@ def _commit_unit_of_work(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     problems.init_app(app)
+    json_body.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(problems_bp)
     app.register_blueprint(submissions.bp)

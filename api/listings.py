@@ -7,8 +7,6 @@ are the worker's. Public feeds of published entries are under ``/api/v1/public/l
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape
@@ -20,6 +18,7 @@ from marshmallow import Schema, fields, validate
 
 from api import problems
 from api.auth import current_caller, signed
+from api.csv_export import csv_response
 from api.schemas import StrictSchema, SubjectRefSchema
 from registry import listings
 from registry.audit import Actor, ActorKind
@@ -269,7 +268,7 @@ def _application(application_id: str) -> RepairApplication:
 # --- public lists -----------------------------------------------------------------------------
 
 
-class PublicListSchema(Schema):
+class PublicListSchema(StrictSchema):
     authority = fields.String(validate=validate.Length(min=1, max=200))
     region = fields.String(validate=validate.Regexp(r"^\d{6}$"))
     since = fields.Date()
@@ -317,15 +316,11 @@ def public_list(list_kind: str) -> ResponseReturnValue:
     entries, total = _published(list_kind, params)
     views = [entry.public_view() for entry in entries]
     if fmt == "csv":
-        out = io.StringIO()
         columns = [
             "id", "list", "subject_name", "uscc", "region", "authority", "reason", "legal_basis",
             "document_number", "measures", "published_at", "until",
         ]  # fmt: skip
-        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(views)
-        return Response(out.getvalue(), mimetype="text/csv")
+        return csv_response(columns, views)
     return jsonify(
         {
             "list": list_kind,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import ipaddress
-import json
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,9 +20,11 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from api import problems
+from api import json_body, problems
 from api.auth import current_caller, signed
 from api.webhooks import REFUSED_HOST, AddressPolicy, AddressRefused, default_port
+from api.params import integer_arg
+from api.schemas import NUL_REFUSED, has_nul
 from registry import monitoring, webhooks
 from registry.clock import iso
 from registry.db import db
@@ -54,7 +55,7 @@ def _read_rows() -> tuple[str, list[tuple[str, Any]]]:
     mimetype = request.mimetype
     if mimetype == "application/json":
         try:
-            document = json.loads(request.get_data(as_text=True) or "null")
+            document = json_body.loads(request.get_data(as_text=True) or "null")
         except ValueError as exc:
             raise _Unreadable(f"the body is not JSON: {exc}") from None
         if not isinstance(document, dict) or not isinstance(document.get("items"), list):
@@ -76,16 +77,21 @@ def _read_rows() -> tuple[str, list[tuple[str, Any]]]:
     else:
         raise LookupError(mimetype)
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    names = {(f or "").strip() for f in reader.fieldnames or []}
-    if not names & set(CSV_COLUMNS):
-        raise _Unreadable("the CSV needs a header line with a subject_id and/or a uscc column")
-    rows = []
-    for row in reader:
-        cleaned = {
-            k.strip(): (v or "").strip() for k, v in row.items() if k and k.strip() in CSV_COLUMNS
-        }
-        # The file's own line number (header = 1); quoted newlines are not expected here.
-        rows.append((str(reader.line_num), {k: v for k, v in cleaned.items() if v}))
+    try:
+        names = {(f or "").strip() for f in reader.fieldnames or []}
+        if not names & set(CSV_COLUMNS):
+            raise _Unreadable("the CSV needs a header line with a subject_id and/or a uscc column")
+        rows = []
+        for row in reader:
+            cleaned = {
+                k.strip(): (v or "").strip()
+                for k, v in row.items()
+                if k and k.strip() in CSV_COLUMNS
+            }
+            # The file's own line number (header = 1); quoted newlines are not expected here.
+            rows.append((str(reader.line_num), {k: v for k, v in cleaned.items() if v}))
+    except csv.Error as exc:  # e.g. a field past the csv module's size limit
+        raise _Unreadable(f"the CSV cannot be read: line {reader.line_num}: {exc}") from None
     return "rows", rows
 
 
@@ -103,6 +109,10 @@ def _resolve(prefix: str, rows: list[tuple[str, Any]]) -> tuple[list[uuid.UUID],
         unknown = sorted(set(raw) - set(CSV_COLUMNS))
         for name in unknown:
             errors.append({"field": f"{where}.{name}", "message": "unknown field"})
+        with_nul = [name for name in CSV_COLUMNS if has_nul(raw.get(name))]
+        if with_nul:
+            errors.extend({"field": f"{where}.{name}", "message": NUL_REFUSED} for name in with_nul)
+            continue
         subject_id, uscc = raw.get("subject_id"), raw.get("uscc")
         if subject_id in (None, "") and uscc in (None, ""):
             errors.append({"field": where, "message": "give a subject_id or a uscc"})
@@ -295,30 +305,11 @@ def remove_one(subject_id: uuid.UUID) -> ResponseReturnValue:
     return Response(status=204)
 
 
-def _int_arg(
-    name: str,
-    default: int,
-    errors: list[dict[str, str]],
-    *,
-    minimum: int = 0,
-    maximum: int | None = None,
-) -> int:
-    """An integer query parameter; outside its range it is an error, never quietly clamped."""
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or int(raw) < minimum or (maximum is not None and int(raw) > maximum):
-        bounds = f"from {minimum}" + (f" to {maximum}" if maximum is not None else "")
-        errors.append({"field": name, "message": f"an integer {bounds}"})
-        return default
-    return int(raw)
-
-
 @bp.get("/portfolio")
 @signed(MemberRole.QUERIER)
 def list_portfolio() -> ResponseReturnValue:
     errors: list[dict[str, str]] = []
-    limit = _int_arg("limit", PAGE_DEFAULT, errors, minimum=1, maximum=PAGE_MAX)
+    limit = integer_arg("limit", errors, default=PAGE_DEFAULT, minimum=1, maximum=PAGE_MAX)
     after: uuid.UUID | None = None
     if "after" in request.args:  # present but empty is an error too, not "from the start"
         try:
@@ -350,8 +341,8 @@ def list_portfolio() -> ResponseReturnValue:
 @signed(MemberRole.QUERIER)
 def list_events() -> ResponseReturnValue:
     errors: list[dict[str, str]] = []
-    after = _int_arg("after", 0, errors)
-    limit = _int_arg("limit", PAGE_DEFAULT, errors, minimum=1, maximum=PAGE_MAX)
+    after = integer_arg("after", errors, default=0)
+    limit = integer_arg("limit", errors, default=PAGE_DEFAULT, minimum=1, maximum=PAGE_MAX)
     if errors:
         return problems.problem_response(problems.VALIDATION, "bad query", errors=errors)
     events = monitoring.events_after(
@@ -420,10 +411,15 @@ def put_webhook() -> ResponseReturnValue:
         )
     settings = current_runtime().settings
     errors = [{"field": name, "message": "unknown field"} for name in sorted(set(body) - {"url"})]
-    why = check_webhook_url(
-        body.get("url"),
-        allow_http_loopback=settings.MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK,
-        addresses=AddressPolicy.from_settings(settings),
+    url = body.get("url")
+    why = (
+        NUL_REFUSED
+        if has_nul(url)
+        else check_webhook_url(
+            url,
+            allow_http_loopback=settings.MONITORING_WEBHOOK_ALLOW_HTTP_LOOPBACK,
+            addresses=AddressPolicy.from_settings(settings),
+        )
     )
     if why:
         errors.append({"field": "url", "message": why})

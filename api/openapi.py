@@ -1589,6 +1589,12 @@ def build_document() -> dict[str, Any]:
     paths.update(monitoring_openapi.paths(_problem_responses))
     paths.update(_objection_paths())
     paths.update(tlog_openapi.paths(_problem_responses))
+    # Every JSON body is read with a nesting limit (api/json_body.py), so every operation
+    # that takes a body may answer that 400.
+    for item in paths.values():
+        for operation in item.values():
+            if "requestBody" in operation:
+                operation["responses"].setdefault("400", _problem_responses(400)["400"])
     return {
         "openapi": "3.1.0",
         "info": {

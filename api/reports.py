@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from api import problems
 from api.auth import current_caller, signed
@@ -83,7 +83,7 @@ class ConsentSchema(StrictSchema):
             raise ValidationError("name the person by subject_id or by id_number", "subject_id")
 
 
-class ReportParamsSchema(Schema):
+class ReportParamsSchema(StrictSchema):
     purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
     consent = fields.String(
         validate=validate.Length(min=1, max=64),

@@ -28,11 +28,30 @@ from registry.subjects import SubjectKind
 MAX_TEXT = 2000
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 DECIMAL = re.compile(r"^\d{1,18}(\.\d{1,2})?$")
+NUL_REFUSED = "the NUL character (U+0000) is not allowed"
+
+
+def has_nul(value: Any) -> bool:
+    """Whether ``value`` is text with a NUL character in it.
+
+    PostgreSQL cannot hold NUL in text and fails the whole statement (the request was a
+    500), where SQLite stored it: the API refuses it in every text it reads, so both
+    databases see the same requests.
+    """
+    return isinstance(value, str) and "\x00" in value
+
+
+def refuse_nul(value: Any) -> None:
+    """:raises ValidationError: ``value`` holds a NUL character (see :func:`has_nul`)."""
+    if has_nul(value):
+        raise ValidationError(NUL_REFUSED)
 
 
 class StrictSchema(Schema):
-    """Refuses unknown fields, and text that holds a resident ID number: a member's text is
-    stored and shown as written, and an ID number is kept only hashed, encrypted and masked."""
+    """The base of the API's input schemas. Refuses unknown fields; NUL in any text field
+    (its own error, beside the field's other errors); and text that holds a resident ID
+    number: a member's text is stored and shown as written, and an ID number is kept only
+    hashed, encrypted and masked."""
 
     class Meta:
         unknown = RAISE
@@ -51,6 +70,11 @@ class StrictSchema(Schema):
         }
         if errors:
             raise ValidationError(errors)
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        if isinstance(field_obj, fields.String):
+            # A new list: a schema's field copies share their validators list.
+            field_obj.validators = [*field_obj.validators, refuse_nul]
 
 
 class AmountSchema(StrictSchema):

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import uuid
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from api import problems
+from api import json_body, problems
 from api.auth import current_caller, signed
+from api.csv_export import csv_response
+from api.schemas import NUL_REFUSED, has_nul
 from api.tlog import signed_screening
 from registry.db import db
 from registry.errors import NotFound
@@ -74,7 +75,7 @@ def _read_request() -> tuple[str | None, list[Any]]:
     """
     mimetype = request.mimetype
     if mimetype == "application/json":
-        document = json.loads(request.get_data(as_text=True) or "null")
+        document = json_body.loads(request.get_data(as_text=True) or "null")
         if not isinstance(document, dict):
             raise ValueError('the body is a JSON object: {"purpose": ..., "rows": [...]}')
         rows = document.get("rows")
@@ -93,13 +94,18 @@ def _read_request() -> tuple[str | None, list[Any]]:
 
 
 def _csv_rows(text: str) -> list[dict[str, Any]]:
+    """:raises ValueError: the CSV cannot be read, or lacks the columns."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    if not reader.fieldnames or not {"name", "uscc"} & {f.strip() for f in reader.fieldnames}:
-        raise ValueError("the CSV needs a header line with name and/or uscc columns")
-    return [
-        {k.strip(): (v or "").strip() for k, v in row.items() if k and k.strip() in CSV_COLUMNS}
-        for row in reader
-    ]
+    try:
+        names = {f.strip() for f in reader.fieldnames or []}
+        if not {"name", "uscc"} & names:
+            raise ValueError("the CSV needs a header line with name and/or uscc columns")
+        return [
+            {k.strip(): (v or "").strip() for k, v in row.items() if k and k.strip() in CSV_COLUMNS}
+            for row in reader
+        ]
+    except csv.Error as exc:  # e.g. a field past the csv module's size limit
+        raise ValueError(f"the CSV cannot be read: line {reader.line_num}: {exc}") from None
 
 
 @bp.post("/screening")
@@ -130,6 +136,9 @@ def create_screening() -> ResponseReturnValue:
             errors.append({"field": f"rows.{index}", "message": "a row is an object"})
             continue
         row, row_errors = normalise_row(raw)
+        for name in CSV_COLUMNS:
+            if has_nul(raw.get(name)):
+                row_errors.setdefault(name, NUL_REFUSED)
         errors.extend({"field": f"rows.{index}.{k}", "message": v} for k, v in row_errors.items())
         rows.append(row)
     if errors:
@@ -193,32 +202,30 @@ def _result_response(result: dict[str, Any]) -> Response:
     )
     if not wants_csv:
         return jsonify({**result, "thresholds": thresholds().__dict__})
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(RESULT_COLUMNS)
-    for row in result["rows"]:
-        best = row["matches"][0] if row["matches"] else {}
-        writer.writerow(
-            [
-                row["row"],
-                row.get("reference") or "",
-                row["input"]["name"] or "",
-                row["input"]["uscc"] or "",
-                row["input"]["region"] or "",
-                row["decision"],
-                row["score"],
-                best.get("subject_id", ""),
-                best.get("name", ""),
-                best.get("uscc") or "",
-                best.get("score", ""),
-                " ".join(best.get("lists", [])),
-            ]
-        )
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="screening.csv"'},
+    return csv_response(
+        RESULT_COLUMNS,
+        (_csv_row(row) for row in result["rows"]),
+        filename="screening.csv",
     )
+
+
+def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One screening row with its best match, flat."""
+    best = row["matches"][0] if row["matches"] else {}
+    return {
+        "row": row["row"],
+        "reference": row.get("reference"),
+        "name": row["input"]["name"],
+        "uscc": row["input"]["uscc"],
+        "region": row["input"]["region"],
+        "decision": row["decision"],
+        "score": row["score"],
+        "match_subject_id": best.get("subject_id"),
+        "match_name": best.get("name"),
+        "match_uscc": best.get("uscc"),
+        "match_score": best.get("score"),
+        "match_lists": " ".join(best.get("lists", [])),
+    }
 
 
 def _own_job(job_id: str) -> ScreeningJob:

@@ -4,17 +4,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError, fields, post_load, validate
 
-from api import problems
+from api import json_body, problems
 from api.auth import current_caller, signed
 from api.httpsig import content_digest
-from api.schemas import StrictSchema
+from api.schemas import StrictSchema, has_nul
 from registry import seller_ratings as ratings
 from registry.clock import local_date
 from registry.db import db
@@ -123,7 +122,7 @@ def submit_ratings() -> ResponseReturnValue:
     if request.mimetype != "application/json":
         return problems.problem_response(problems.UNSUPPORTED_MEDIA_TYPE, "send application/json")
     try:
-        document = json.loads(body.decode("utf-8"))
+        document = json_body.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         return problems.problem_response(problems.MALFORMED_BODY, str(exc))
 
@@ -131,7 +130,8 @@ def submit_ratings() -> ResponseReturnValue:
     member = caller.member
     digest = content_digest(body)
     batch_id = document.get("batch_id") if isinstance(document, dict) else None
-    if isinstance(batch_id, str):
+    # An id with NUL was never stored (the schema refuses it below) and cannot be looked up.
+    if isinstance(batch_id, str) and not has_nul(batch_id):
         earlier = ratings.replay_or_conflict(session, member, batch_id, digest)
         if earlier is not None:
             response = jsonify(earlier.receipt)

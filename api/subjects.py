@@ -19,6 +19,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api import problems
 from api.auth import current_caller, signed
+from api.schemas import StrictSchema
 from registry.clock import iso, local_date
 from registry.db import db
 from registry.identifiers import IdentifierError, validate_id_number
@@ -61,7 +62,7 @@ HIT_FIELDS = (
 )
 
 
-class PurposeSchema(Schema):
+class PurposeSchema(StrictSchema):
     purpose = fields.String(
         required=True,
         validate=validate.OneOf([str(p) for p in QueryPurpose]),

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
-from api import problems
+from api import json_body, problems
 from api.auth import current_caller, signed
 from api.httpsig import content_digest
-from api.schemas import load_submission
+from api.schemas import has_nul, load_submission
 from registry import intake
 from registry.db import db
 from registry.members import MemberRole
@@ -33,10 +32,11 @@ def parse_body(body: bytes, mimetype: str) -> Any:
     header (``{"submission_id": ...}``) and whose other lines are records.
 
     :raises ValueError: with a message saying where the body is malformed.
+    :raises json_body.NestedTooDeep: a document nests too deeply (its own 400 problem).
     """
     text = body.decode("utf-8")
     if mimetype in JSON_TYPES:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json_body.loads(text, parse_constant=_reject_constant)
     lines = [
         (number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()
     ]
@@ -45,7 +45,7 @@ def parse_body(body: bytes, mimetype: str) -> Any:
     documents = []
     for number, line in lines:
         try:
-            documents.append(json.loads(line, parse_constant=_reject_constant))
+            documents.append(json_body.loads(line, parse_constant=_reject_constant))
         except ValueError as exc:
             raise ValueError(f"line {number}: {exc}") from None
     header = documents[0]
@@ -75,7 +75,8 @@ def create_submission() -> ResponseReturnValue:
     member = caller.member
     digest = content_digest(body)
     submission_id = document.get("submission_id") if isinstance(document, dict) else None
-    if isinstance(submission_id, str):
+    # An id with NUL was never stored (the schema refuses it below) and cannot be looked up.
+    if isinstance(submission_id, str) and not has_nul(submission_id):
         earlier = intake.replay_or_conflict(session, member, submission_id, digest)
         if earlier is not None:
             response = jsonify(earlier.receipt)

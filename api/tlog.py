@@ -14,12 +14,13 @@ import base64
 import json
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 
 from api import problems
 from api.auth import Caller, current_caller, signed
 from api.httpsig import content_digest
+from api.params import integer_arg, parse_integer
 from registry import intake, tlog
 from registry.db import db
 from registry.runtime import current_runtime
@@ -38,14 +39,6 @@ NO_CHECKPOINT = "no checkpoint has been signed yet"
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-def _integer(name: str, errors: list[dict[str, str]], minimum: int = 0) -> int:
-    raw = request.args.get(name, "")
-    if not raw.isdigit() or int(raw) < minimum:
-        errors.append({"field": name, "message": f"an integer of at least {minimum}"})
-        return -1
-    return int(raw)
 
 
 def _invalid(errors: list[dict[str, str]]) -> Response:
@@ -68,9 +61,9 @@ def checkpoint() -> ResponseReturnValue:
 @bp.get("/log/entries/<index>")
 def entry(index: str) -> ResponseReturnValue:
     session = db.session
-    if not index.isdigit():
+    number = parse_integer(index)
+    if number is None:
         return _invalid([{"field": "index", "message": "a non-negative integer"}])
-    number = int(index)
     found = session.get(tlog.LogEntry, number) if number < tlog.log_size(session) else None
     if found is None:
         return problems.problem_response(problems.NOT_FOUND, "the log has no entry at this index")
@@ -91,8 +84,8 @@ def entry(index: str) -> ResponseReturnValue:
 @bp.get("/log/proof/inclusion")
 def inclusion_proof() -> ResponseReturnValue:
     errors: list[dict[str, str]] = []
-    index = _integer("index", errors)
-    size = _integer("size", errors, minimum=1)
+    index = integer_arg("index", errors)
+    size = integer_arg("size", errors, minimum=1)
     session = db.session
     if not errors and not index < size <= tlog.log_size(session):
         errors.append({"field": "size", "message": "above index, at most the log's size"})
@@ -105,8 +98,8 @@ def inclusion_proof() -> ResponseReturnValue:
 @bp.get("/log/proof/consistency")
 def consistency_proof() -> ResponseReturnValue:
     errors: list[dict[str, str]] = []
-    first = _integer("from", errors)
-    second = _integer("to", errors)
+    first = integer_arg("from", errors)
+    second = integer_arg("to", errors)
     session = db.session
     if not errors and not first <= second <= tlog.log_size(session):
         errors.append({"field": "to", "message": "at least from, at most the log's size"})

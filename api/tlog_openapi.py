@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from api.params import MAX_SQL_INTEGER
 from api.tlog import SCREENING_STATEMENT_TYPE
 
 JSON = "application/json"
@@ -34,7 +35,7 @@ def _query(name: str, minimum: int = 0) -> dict[str, Any]:
         "name": name,
         "in": "query",
         "required": True,
-        "schema": {"type": "integer", "minimum": minimum},
+        "schema": {"type": "integer", "minimum": minimum, "maximum": MAX_SQL_INTEGER},
     }
 
 
@@ -162,7 +163,7 @@ def paths(problem_responses: Callable[..., dict[str, Any]]) -> dict[str, Any]:
                         "name": "index",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "integer", "minimum": 0},
+                        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SQL_INTEGER},
                     }
                 ],
                 "responses": {

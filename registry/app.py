@@ -67,7 +67,9 @@ def create_app(
 
     import admin
     import api
+    from api import params
 
+    params.init_app(app)  # first: a route keeps the path converters in place when it is added
     api.init_app(app)
     admin.init_app(app)
 

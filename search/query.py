@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -96,6 +97,10 @@ def decode_after(token: str) -> tuple[float, str]:
         raise ValueError("not a page token of this registry") from exc
     if not isinstance(score, int | float) or not isinstance(last_id, str):
         raise ValueError("not a page token of this registry")
+    try:
+        uuid.UUID(last_id)  # a subject id; anything else would fail in the backend's query
+    except ValueError:
+        raise ValueError("not a page token of this registry") from None
     return float(score), last_id
 
 

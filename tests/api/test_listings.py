@@ -14,6 +14,7 @@ from registry.listings import run_list_jobs
 from registry.notifications import Notification
 from registry.staff import add_staff_user
 from search.sync import drain_once
+from tests.api.test_csv_export import FORMULAS, cells
 from tests.factories import TEST_ACTOR
 from tests.signing import signed_member
 
@@ -305,3 +306,26 @@ def test_a_published_entry_flags_the_subject_in_lookups_by_id(
     shown = querier.get(path).get_json()
     assert shown["lists"] == ["blacklist"]
     assert shown["list_entries"][0]["legal_basis"] == PROPOSAL["legal_basis"]
+
+
+def test_the_public_list_csv_neutralises_every_text_column(
+    app, session, client, clock, regulator, reviewers
+):
+    hostile = {
+        "authority": FORMULAS[1],
+        "reason": FORMULAS[2],
+        "legal_basis": FORMULAS[3],
+        "document_number": FORMULAS[4],
+        "measures": FORMULAS[5],
+    }
+    subject = {**PROPOSAL["subject"], "name": FORMULAS[0]}
+    created = propose(regulator, subject=subject, **hostile)
+    assert created.status_code == 201, created.get_json()
+    approve_all(app, created.get_json()["id"], reviewers)
+    assert tick(app, session, clock, timedelta(days=15)) == 1  # published
+
+    response = client.get("/api/v1/public/lists/blacklist.csv")
+    assert cells(response, "subject_name") == ["'" + FORMULAS[0]]
+    for column, text in hostile.items():
+        # The registry stores these texts stripped of surrounding white space.
+        assert cells(response, column) == ["'" + text.strip()], column

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -11,9 +12,11 @@ from flask import current_app
 from registry import migrate
 from registry.db import db
 from registry.querylog import QueryLogEntry
+from registry.screening_jobs import JobStatus, ScreeningJob
 from registry.worker import Worker, default_jobs
-from search.screening import Thresholds
+from search.screening import Thresholds, run_jobs
 from search.sync import drain_once
+from tests.api.test_csv_export import FORMULAS, cells
 from tests.api.test_openapi import conforms
 from tests.api.test_submissions import PENALTY, submit
 from tests.signing import signed_member
@@ -148,3 +151,40 @@ def test_a_csv_file_uploaded_in_a_form(querier):
         content_type=f"multipart/form-data; boundary={boundary}",
     )
     assert without_file.status_code == 400
+
+
+def test_the_screening_result_csv_neutralises_names_and_references(querier):
+    rows = [{"name": text, "reference": text} for text in FORMULAS]
+    response = querier.post(
+        "/api/v1/screening?format=csv", {"purpose": "compliance_screening", "rows": rows}
+    )
+    assert cells(response, "reference") == ["'" + text for text in FORMULAS]
+    # Names are stripped of surrounding white space before they are screened.
+    assert cells(response, "name") == ["'" + text.strip() for text in FORMULAS]
+    assert all(float(score) >= 0 for score in cells(response, "score"))
+
+
+def test_a_screening_jobs_csv_result_neutralises_names_and_references(session, clock, querier):
+    job = ScreeningJob(
+        id=uuid.uuid4(),
+        member_id=querier.member.id,
+        key_id=querier.key.id,
+        purpose="compliance_screening",
+        status=JobStatus.QUEUED,
+        total_rows=len(FORMULAS),
+        done_rows=0,
+        rows=[
+            {"name": text.strip(), "uscc": None, "region": None, "reference": text}
+            for text in FORMULAS
+        ],
+        results=[],
+        created_at=clock.now(),
+    )
+    session.add(job)
+    session.commit()
+    backend = current_app.extensions["creditreg.search"]
+    assert run_jobs(session, backend, clock.now(), Thresholds()) == len(FORMULAS)
+
+    response = querier.get(f"/api/v1/screening/jobs/{job.id}/result?format=csv")
+    assert cells(response, "reference") == ["'" + text for text in FORMULAS]
+    assert cells(response, "name") == ["'" + text.strip() for text in FORMULAS]

@@ -11,6 +11,7 @@ from registry import migrate
 from registry.db import db
 from registry.querylog import QueryLogEntry
 from registry.subjects import Subject, rename_subject
+from search.query import encode_after
 from search.sync import drain_once
 from tests.api.test_openapi import conforms
 from tests.api.test_submissions import PAYMENT, PENALTY, submit
@@ -139,6 +140,18 @@ def test_every_parameter_error_at_once(querier, loaded):
     bad_token = lookup(querier, after="bm90IGEgdG9rZW4", purpose="monitoring")
     assert bad_token.status_code == 422
     assert bad_token.get_json()["errors"][0]["field"] == "after"
+
+
+@pytest.mark.parametrize("last_id", ["a\x00b", "not-a-subject-id"])
+def test_a_page_token_that_names_no_subject_is_a_parameter_error(querier, loaded, last_id):
+    # Well-formed but not made by the registry: the backend's query would fail on it, which
+    # answered 503 "search unavailable" (on PostgreSQL for NUL, on both for a non-UUID).
+    token = encode_after((0.5, last_id))
+    response = lookup(querier, after=token, purpose="monitoring")
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["errors"] == [
+        {"field": "after", "message": "not a page token of this registry"}
+    ]
 
 
 def test_paging_through_the_api(querier, loaded):
