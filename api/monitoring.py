@@ -22,9 +22,9 @@ from flask.typing import ResponseReturnValue
 
 from api import json_body, problems
 from api.auth import current_caller, signed
-from api.webhooks import REFUSED_HOST, AddressPolicy, AddressRefused, default_port
 from api.params import integer_arg
 from api.schemas import NUL_REFUSED, has_nul
+from api.webhooks import REFUSED_HOST, AddressPolicy, AddressRefused, default_port
 from registry import monitoring, webhooks
 from registry.clock import iso
 from registry.db import db
