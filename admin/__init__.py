@@ -40,7 +40,9 @@ def home() -> ResponseReturnValue:
     from search.query import SearchQuery
 
     session = db.session
-    q = (request.args.get("q") or "").strip()[:200]
+    # NUL is never part of a name; PostgreSQL refuses it in a query parameter, which would
+    # read as "search unavailable".
+    q = (request.args.get("q") or "").replace("\x00", " ").strip()[:200]
     hits: list[dict[str, object]] = []
     total = 0
     unavailable = False

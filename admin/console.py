@@ -238,7 +238,26 @@ def _act(action: Callable[[], object], done: str, back: str) -> ResponseReturnVa
 
 
 def _form(name: str) -> str:
-    return (request.form.get(name) or "").strip()
+    """A form field's text. NUL is refused (400) here, for every form alike: PostgreSQL
+    cannot store it and SQLite would keep it, so no field may carry one into the domain."""
+    text = (request.form.get(name) or "").strip()
+    if "\x00" in text:
+        abort(400, description=_("A form field holds a NUL character."))
+    return text
+
+
+def _form_count(name: str) -> int | None:
+    """A whole number typed into a form; None when the field is left empty.
+
+    :raises InvalidInput: anything else, as the field's error. ``str.isdigit`` alone passes
+        ``²``, which ``int`` refuses, and numbers past any column's range.
+    """
+    text = _form(name)
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > 4:
+        raise InvalidInput("the form is not complete", {name: [_("a whole number")]})
+    return int(text)
 
 
 def _history(object_type: str, object_id: str) -> list[AuditEvent]:
@@ -965,7 +984,6 @@ def propose_listing() -> ResponseReturnValue:
             raise InvalidInput(
                 "the listing cannot be proposed", {"uscc": [_("no enterprise with this USCC")]}
             )
-        period = _form("period_months")
         entry = listings.propose_listing(
             db.session,
             actor=_me().actor,
@@ -977,7 +995,7 @@ def propose_listing() -> ResponseReturnValue:
             legal_basis=_form("legal_basis"),
             document_number=_form("document_number"),
             measures=_form("measures"),
-            period_months=int(period) if period.isdigit() else None,
+            period_months=_form_count("period_months"),
             notice_to=_form("notice_to") or None,
             policy=listings.policy_from_settings(runtime.settings),
             at=runtime.clock.now(),
@@ -1015,12 +1033,11 @@ def regulator_listing_action(entry_id: str, action: str) -> ResponseReturnValue:
     reason = _form("reason")
 
     def extend() -> None:
-        months = _form("months")
         listings.extend(
             db.session,
             entry,
             actor=me.actor,
-            months=int(months) if months.isdigit() else 0,
+            months=_form_count("months") or 0,
             reason=reason,
             at=_now(),
             acting_for=regulator,

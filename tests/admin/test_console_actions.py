@@ -505,3 +505,39 @@ def test_a_reviewer_acknowledges_and_the_regulator_decides_a_repair(
         )
     }
     assert actors["repair.acknowledged"] == bob and actors["repair.granted"] == carol
+
+
+@pytest.mark.parametrize("period", ["²", "99999999999999999999", "-3", "十二"])
+def test_a_period_that_is_no_whole_number_is_a_form_error_not_a_crash(
+    client, seeded, session, period
+):
+    from registry.listings import ListEntry
+    from tests.console_helpers import PROPOSAL
+
+    sign_in(client, "carol")
+    new = "/console/regulator/listings/new"
+    answer = post(client, new, new, **PROPOSAL, period_months=period)
+    assert answer.status_code == 422
+    assert 'id="period_months-error"' in answer.get_data(as_text=True)
+    assert session.scalar(sa.select(sa.func.count()).select_from(ListEntry)) == 0
+
+
+def test_nul_in_a_console_form_is_refused_and_nothing_is_stored(client, seeded, session):
+    from registry.listings import ListEntry
+    from tests.console_helpers import PROPOSAL
+
+    sign_in(client, "carol")
+    new = "/console/regulator/listings/new"
+    answer = post(client, new, new, **{**PROPOSAL, "reason": "虚假\x00材料"})
+    assert answer.status_code == 400
+    assert session.scalar(sa.select(sa.func.count()).select_from(ListEntry)) == 0
+
+
+def test_an_extension_that_is_no_whole_number_changes_nothing(client, seeded, session, published):
+    page = f"/console/regulator/listings/{published.id}"
+    months = published.period_months
+    sign_in(client, "carol")
+    post(client, f"{page}/extend", page, months="²", reason="延长惩戒")
+    assert flashed(client.get(page).get_data(as_text=True))
+    session.refresh(published)
+    assert published.period_months == months

@@ -28,6 +28,12 @@ def test_search_finds_an_enterprise_and_opens_its_page(client, seeded):
     assert NAME in text and "On no published list." in text
 
 
+def test_a_search_with_a_nul_finds_the_name_around_it(client, seeded):
+    html = client.get(f"/?q={USCC}%00", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Search is unavailable" not in html
+    assert f"/subjects/{seeded.subject_id}" in html
+
+
 def test_a_person_never_gets_a_public_page(client, session, runtime, clock):
     person = register_subject(
         session,
