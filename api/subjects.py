@@ -63,6 +63,8 @@ HIT_FIELDS = (
 
 
 class PurposeSchema(StrictSchema):
+    stores_text = False
+
     purpose = fields.String(
         required=True,
         validate=validate.OneOf([str(p) for p in QueryPurpose]),
