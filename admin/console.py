@@ -58,6 +58,8 @@ from admin import charts
 from admin.web import CSRF_KEY, safe_next
 from registry import listings, objections, ratings, seller_ratings, staff_auth, totp
 from registry.audit import Actor, ActorKind, AuditEvent
+from registry.calendar import HORIZON, calendar_from_settings
+from registry.clock import local_date
 from registry.db import db, get_by_id
 from registry.errors import InvalidInput, NotFound, RegistryError
 from registry.identifiers import normalize_uscc
@@ -531,8 +533,12 @@ def dashboard() -> ResponseReturnValue:
         "publications": _by_month([p for p in published if p is not None], 12, now),
         "grades": [(str(g or "-"), n) for g, n in grades],
     }
+    settings = current_runtime().settings
+    today = local_date(now)
+    missing_years = calendar_from_settings(settings).missing_years(today, today + HORIZON)
     return render_template(
         "console/dashboard.html",
+        missing_years=missing_years,
         sizes=sizes,
         charts={name: charts.columns(values) for name, values in chart_data.items()},
         data=chart_data,

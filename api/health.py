@@ -19,6 +19,8 @@ from flask.cli import with_appcontext
 from flask.typing import ResponseReturnValue
 
 from registry import migrate
+from registry.calendar import HORIZON, calendar_from_settings
+from registry.clock import local_date
 from registry.db import db
 from registry.runtime import current_runtime
 from registry.worker import latest_heartbeat
@@ -72,6 +74,18 @@ def readiness() -> tuple[str, int, dict[str, dict[str, Any]]]:
         }
     else:
         checks["worker"] = {"status": "not-seen"}
+
+    # A deadline counted into a year no published calendar covers skips weekends only: the
+    # registry is ready, but says so until staff add the year (`creditreg calendar add`).
+    runtime = current_runtime()
+    today = local_date(runtime.clock.now())
+    calendar = calendar_from_settings(runtime.settings)
+    missing = calendar.missing_years(today, today + HORIZON)
+    checks["calendar"] = {
+        "status": "years-missing" if missing else "ok",
+        "covered": sorted(calendar.covered_years),
+        "missing": missing,
+    }
 
     if not ready:
         return "unavailable", 503, checks

@@ -572,11 +572,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMTP_PORT", "int", 25, "SMTP port for the email sender.", minimum=1),
     Setting("NOTIFY_FROM", "str", "registry@localhost", "Sender address of notices."),
     Setting(
+        "CALENDAR_DIR",
+        "str",
+        "",
+        "Folder of the public-holiday calendars staff add (`creditreg calendar add`), one "
+        "<year>.toml each, beside the years shipped in config/calendars.",
+    ),
+    Setting(
         "HOLIDAYS",
         "dates",
         "",
-        "Public holidays that are not working days (comma-separated ISO dates), for "
-        "deadlines counted in working days.",
+        "Single public holidays added to the published calendars (comma-separated ISO "
+        "dates), for deadlines counted in working days.",
     ),
     Setting(
         "MAKEUP_WORKDAYS",

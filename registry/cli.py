@@ -570,6 +570,7 @@ def config_command() -> None:
 def register_commands(app: Flask) -> None:
     from api.cli import submissions_group
     from api.health import ready_command
+    from registry.calendar_cli import calendar_group
     from registry.listings_cli import listings_group
     from registry.monitoring_cli import monitoring_group
     from registry.objections_cli import objections_group
@@ -585,6 +586,7 @@ def register_commands(app: Flask) -> None:
         submissions_group,
         search_group,
         listings_group,
+        calendar_group,
         objections_group,
         ratings_group,
         reports_group,

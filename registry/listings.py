@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from registry import tlog
 from registry.audit import Actor, ActorKind, record_event
-from registry.calendar import WorkingCalendar
+from registry.calendar import WorkingCalendar, calendar_from_settings
 from registry.clock import iso, local_date
 from registry.db import Base, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -888,7 +888,7 @@ def decide_repair(
 
 def policy_from_settings(settings: Any) -> ListPolicy:
     return ListPolicy(
-        calendar=WorkingCalendar.of(settings.HOLIDAYS, settings.MAKEUP_WORKDAYS),
+        calendar=calendar_from_settings(settings),
         approvals={
             ListKind.BLACKLIST: settings.LIST_APPROVALS_BLACKLIST,
             ListKind.REDLIST: settings.LIST_APPROVALS_REDLIST,

@@ -36,6 +36,18 @@ def test_every_response_carries_the_security_headers(client):
     assert "<style" not in html and "<script" not in html and " style=" not in html
 
 
+def test_the_dashboard_warns_of_a_year_no_holiday_calendar_covers(client, seeded, clock):
+    from datetime import UTC, datetime
+
+    sign_in(client, "bob")
+    # 25 November 2026: the next deadlines may reach 2027, which is not published yet.
+    warned = client.get("/console/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'id="calendar-missing"' in warned and "2027" in warned
+    clock.set(datetime(2026, 6, 1, tzinfo=UTC))
+    quiet = client.get("/console/").get_data(as_text=True)
+    assert 'id="queue-sizes"' in quiet and 'id="calendar-missing"' not in quiet
+
+
 def test_a_form_post_without_the_csrf_token_is_refused(client, seeded):
     response = client.post("/console/login", data={"username": "bob", "password": PASSWORD})
     assert response.status_code == 400

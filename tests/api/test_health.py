@@ -28,6 +28,9 @@ def test_readyz_ok_on_a_migrated_database(app, client):
             "database": {"status": "ok"},
             "search": {"status": "ok"},
             "worker": {"status": "not-seen"},
+            # 25 November 2026: the next deadlines may reach 2027, whose calendar the State
+            # Council had not published when the shipped ones were made.
+            "calendar": {"status": "years-missing"},
         },
     }
     code, body = ready(app)

@@ -3,7 +3,7 @@ through `creditreg listings`, the worker's job for publication and expiry, with 
 travel; public feeds; the subject's search document."""
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -82,6 +82,31 @@ def index_document(session, clock, subject_id):
     while drain_once(session, backend, clock.now()):
         pass
     return backend.get(subject_id, session=session)
+
+
+@pytest.fixture
+def before_national_day(clock):
+    """Wednesday 23 September 2026, 10:00 in Beijing; asked for before the members, so their
+    keys are valid from then."""
+    clock.set(datetime(2026, 9, 23, 2, 0, tzinfo=UTC))
+
+
+def test_the_notice_window_runs_across_national_day_2026_on_the_shipped_calendar(
+    before_national_day, app, session, clock, regulator, reviewers
+):
+    # Ten working days skip the Mid-Autumn holiday (25-27 September) and National Day (1-7
+    # October), and count Saturday 10 October. Weekdays alone would have ended the window on
+    # 7 October, in the middle of the holiday.
+    created = propose(regulator)
+    assert created.status_code == 201, created.get_json()
+    noticed = approve_all(app, created.get_json()["id"], reviewers)
+    assert (noticed["state"], noticed["objection_deadline"]) == ("notice", "2026-10-14")
+
+    # 14 October, Beijing time, is the window's last day; on the 15th it is published.
+    assert tick(app, session, clock, datetime(2026, 10, 14, 15, 0, tzinfo=UTC) - clock.now()) == 0
+    assert tick(app, session, clock, timedelta(hours=2)) == 1
+    published = regulator.get(f"/api/v1/listings/{noticed['id']}").get_json()
+    assert published["state"] == "published"
 
 
 def test_published_then_expired(app, session, client, clock, regulator, reviewers):
