@@ -741,6 +741,7 @@ def review_rating_action(rating_id: str) -> ResponseReturnValue:
             reason=_form("reason"),
             scorecard=card,
             at=now,
+            second_review_from=current_runtime().settings.RATING_SECOND_REVIEW_FROM_GRADES,
         ),
         "confirm": lambda: ratings.second_review(
             db.session,
@@ -832,6 +833,7 @@ def review_appeal_action(appeal_id: str) -> ResponseReturnValue:
             reason=_form("reason"),
             scorecard=card,
             at=_now(),
+            second_review_from=current_runtime().settings.RATING_SECOND_REVIEW_FROM_GRADES,
         )
 
     return _act(

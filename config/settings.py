@@ -461,8 +461,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "RATING_AUTO_APPROVE_UNCHANGED",
         "bool",
-        True,
-        "Publish a new rating proposal without review when its grade equals the published one.",
+        False,
+        "Publish a new rating proposal without review when its grade equals the published one "
+        "(recorded as approved by the system, reason 'grade unchanged').",
+    ),
+    Setting(
+        "RATING_SECOND_REVIEW_FROM_GRADES",
+        "int",
+        1,
+        "An override this many grades or more from the scorecard's grade waits for a second "
+        "reviewer (1: every override, four eyes on any change).",
+        minimum=1,
     ),
     Setting(
         "LIST_APPROVALS_BLACKLIST",

@@ -4,9 +4,11 @@ published, appealed.
 A change to a subject's records leaves a row in ``rating_outbox`` (written with the change,
 see ``registry.outbox``); the worker's ``rating-proposals`` job scores the subject again and,
 when the inputs differ from those of its last rating, stores a new proposal. A reviewer
-approves a proposal as it is, or overrides its grade with a written reason; an override of
-more than one grade waits for a second reviewer. Publication replaces the subject's
-previous rating (which stays in the history) and updates its search document. A published
+approves a proposal as it is, or overrides its grade with a written reason; an override waits
+for a second reviewer (four eyes on any change of the model's grade; the distance from which
+it does is the ``RATING_SECOND_REVIEW_FROM_GRADES`` setting, 1 by default). Publication
+replaces the subject's previous rating (which stays in the history) and updates its search
+document. A published
 rating may be appealed; the appeal is decided by a reviewer who took no part in approving
 the rating.
 """
@@ -43,7 +45,7 @@ BATCH = 200
 
 class RatingStatus(StrEnum):
     PROPOSED = "proposed"  # waiting for a reviewer
-    AWAITING_SECOND = "awaiting_second"  # an override of more than one grade
+    AWAITING_SECOND = "awaiting_second"  # an override, until a second reviewer confirms it
     PUBLISHED = "published"  # the subject's current rating
     REPLACED = "replaced"  # was published; a newer rating took its place
     SUPERSEDED = "superseded"  # never published; a newer proposal took its place
@@ -490,9 +492,11 @@ def override(
     reason: str,
     scorecard: Scorecard,
     at: datetime,
+    second_review_from: int = 1,
 ) -> None:
-    """Decide another grade than the scorecard's. One grade away: published at once; more:
-    it waits for a second reviewer."""
+    """Decide another grade than the scorecard's. An override ``second_review_from`` grades
+    or more away (by default every override: four eyes on any change of the model's grade)
+    waits for a second reviewer; a closer one is published at once."""
     _require(rating, RatingStatus.PROPOSED)
     reason = _reason(reason)
     if grade not in scorecard.grade_order:
@@ -504,7 +508,7 @@ def override(
     rating.final_grade = grade
     rating.override_reason = reason
     rating.approved_by = _who(reviewer)
-    if scorecard.grade_distance(grade, rating.grade) > 1:
+    if scorecard.grade_distance(grade, rating.grade) >= second_review_from:
         rating.status = RatingStatus.AWAITING_SECOND
         record_event(
             session,
@@ -529,7 +533,7 @@ def second_review(
     reason: str | None,
     at: datetime,
 ) -> None:
-    """A second reviewer confirms an override of more than one grade, or sends the proposal
+    """A second reviewer confirms an override, or sends the proposal
     back to the queue without it."""
     _require(rating, RatingStatus.AWAITING_SECOND)
     if rating.approved_by == _who(reviewer):
@@ -619,6 +623,7 @@ def decide_appeal(
     reason: str,
     scorecard: Scorecard,
     at: datetime,
+    second_review_from: int = 1,
 ) -> SubjectRating | None:
     """Uphold the rating (no grade) or amend it to ``grade``. The amendment is a new rating
     with the same score and explanation, under the same override rules: when it needs a
@@ -661,6 +666,7 @@ def decide_appeal(
                 reason=f"appeal {appeal.id}: {reason}",
                 scorecard=scorecard,
                 at=at,
+                second_review_from=second_review_from,
             )
     record_event(
         session,

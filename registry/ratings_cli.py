@@ -70,7 +70,7 @@ def approve(rating_id: str, reviewer: str) -> None:
 @click.option("--reason", required=True)
 @with_appcontext
 def override(rating_id: str, reviewer: str, grade: str, reason: str) -> None:
-    """Decide another grade; more than one grade away needs a second reviewer."""
+    """Decide another grade; it waits for a second reviewer (RATING_SECOND_REVIEW_FROM_GRADES)."""
     actor, _ = reviewer_actor(reviewer)
 
     def act() -> dict[str, Any]:
@@ -83,6 +83,7 @@ def override(rating_id: str, reviewer: str, grade: str, reason: str) -> None:
             reason=reason,
             scorecard=_card(),
             at=current_runtime().clock.now(),
+            second_review_from=current_runtime().settings.RATING_SECOND_REVIEW_FROM_GRADES,
         )
         return rating.summary(explanation=False)
 
@@ -96,7 +97,7 @@ def override(rating_id: str, reviewer: str, grade: str, reason: str) -> None:
 @click.option("--reason", default=None, help="required when refusing")
 @with_appcontext
 def second_review(rating_id: str, reviewer: str, confirm: bool, reason: str | None) -> None:
-    """Confirm an override of more than one grade, or send the proposal back."""
+    """Confirm an override, or send the proposal back."""
     actor, _ = reviewer_actor(reviewer)
 
     def act() -> dict[str, Any]:
@@ -141,6 +142,7 @@ def decide_appeal(appeal_id: str, reviewer: str, grade: str | None, reason: str)
             reason=reason,
             scorecard=_card(),
             at=current_runtime().clock.now(),
+            second_review_from=current_runtime().settings.RATING_SECOND_REVIEW_FROM_GRADES,
         )
         return appeal.summary()
 

@@ -100,7 +100,7 @@ def test_a_reviewer_who_approved_the_rating_cannot_decide_its_appeal(
     assert appeal.status == "open"
 
 
-def test_a_reviewer_amends_an_appealed_rating_with_a_reason(client, seeded, session, appeal):
+def test_a_reviewer_amends_an_appealed_rating_with_a_reason(client, seeded, session, clock, appeal):
     sign_in(client, "bob")
     page = f"/console/review/appeals/{appeal.id}"
     post(client, page, page, decision="amend", grade="B", reason="")  # a reason is required
@@ -111,11 +111,20 @@ def test_a_reviewer_amends_an_appealed_rating_with_a_reason(client, seeded, sess
         == 303
     )
     session.refresh(appeal)
-    assert appeal.status == "amended" and appeal.amended_rating_id is not None
+    # The amendment changes the grade: it waits for a second reviewer, the appeal stays open.
+    assert appeal.status == "open" and appeal.amended_rating_id is not None
     amended = session.get(ratings.SubjectRating, appeal.amended_rating_id)
-    assert amended.status == "published" and amended.final_grade == "B"
+    assert amended.status == "awaiting_second" and amended.final_grade == "B"
     [decided] = events(session, "rating.appeal_decided", appeal.id)
     assert (decided.actor_kind, decided.actor_id) == ("staff", str(staff(session, "bob").id))
+    sign_out(client)
+
+    sign_in(client, "alice", code=totp.code_at(seeded.totp_secret, clock.now().timestamp()))
+    rating_page = f"/console/review/ratings/{amended.id}"
+    assert post(client, rating_page, rating_page, action="confirm", reason="").status_code == 303
+    session.refresh(appeal)
+    session.refresh(amended)
+    assert appeal.status == "amended" and amended.status == "published"
     assert 'id="appeal-state">amended' in client.get(page).get_data(as_text=True)
 
 

@@ -250,7 +250,7 @@ def test_overrides_need_a_reason_and_a_second_reviewer_beyond_one_grade(
     assert proposal.second_reviewer == "staff:bob"
 
 
-def test_a_refused_override_goes_back_to_the_queue_and_one_grade_needs_no_second(
+def test_a_refused_override_goes_back_to_the_queue_and_even_one_grade_needs_a_second(
     session, regulator, company, clock
 ):
     penalty(session, regulator, company, clock, 1)
@@ -263,10 +263,50 @@ def test_a_refused_override_goes_back_to_the_queue_and_one_grade_needs_no_second
         session, proposal, reviewer=BOB, confirm=False, reason="not shown", at=clock.now()
     )
     assert proposal.status == RatingStatus.PROPOSED and proposal.final_grade is None
+    # Four eyes on any change: one grade from the scorecard's (C -> B) waits too.
     ratings.override(
         session, proposal, reviewer=ALICE, grade="B", reason="y", scorecard=CARD, at=clock.now()
     )
+    assert proposal.status == RatingStatus.AWAITING_SECOND and current(session, company) is None
+    ratings.second_review(
+        session, proposal, reviewer=BOB, confirm=True, reason=None, at=clock.now()
+    )
     assert proposal.status == RatingStatus.PUBLISHED and proposal.final_grade == "B"
+
+
+def test_a_registry_may_let_one_reviewer_move_a_grade_by_one(session, regulator, company, clock):
+    penalty(session, regulator, company, clock, 1)
+    propose(session, clock)
+    [proposal] = proposals(session, company)
+    one_step = {"scorecard": CARD, "at": clock.now(), "second_review_from": 2}
+    ratings.override(session, proposal, reviewer=ALICE, grade="B", reason="y", **one_step)
+    assert proposal.status == RatingStatus.PUBLISHED and proposal.second_reviewer is None
+
+
+def test_the_worker_publishes_no_unchanged_grade_unless_configured(
+    session, regulator, company, clock
+):
+    from config import load_settings
+
+    penalty(session, regulator, company, clock, 1)
+    propose(session, clock)
+    ratings.approve(session, proposals(session, company)[0], reviewer=ALICE, at=clock.now())
+    clock.advance(timedelta(days=1))
+    licence = {"severity": None, "category": "administrative_licence", "polarity": "positive"}
+    penalty(session, regulator, company, clock, 2, **licence)  # +1: still C
+    session.flush()
+    ratings.rating_job(load_settings("dev", environ={}))(session, clock.now())
+    first, waiting = proposals(session, company)
+    assert waiting.status == RatingStatus.PROPOSED and not waiting.auto_approved
+    assert current(session, company) is first
+
+    clock.advance(timedelta(days=1))
+    penalty(session, regulator, company, clock, 3, **licence)
+    session.flush()
+    configured = {"CREDITREG_RATING_AUTO_APPROVE_UNCHANGED": "true"}
+    ratings.rating_job(load_settings("dev", environ=configured))(session, clock.now())
+    published = current(session, company)
+    assert published.auto_approved and published.approved_by == "system:rating-proposals"
 
 
 def test_an_appeal_is_decided_by_a_reviewer_who_did_not_approve(session, regulator, company, clock):
@@ -296,7 +336,13 @@ def test_an_appeal_is_decided_by_a_reviewer_who_did_not_approve(session, regulat
         scorecard=CARD,
         at=clock.now(),
     )
-    assert appeal.status == "amended" and amended is not None
+    # The amendment is an override like any other: it waits for a second reviewer.
+    assert appeal.status == "open" and amended is not None
+    assert amended.status == RatingStatus.AWAITING_SECOND
+    ratings.second_review(
+        session, amended, reviewer=CAROL, confirm=True, reason=None, at=clock.now()
+    )
+    assert appeal.status == "amended"
     assert current(session, company) is amended and amended.final_grade == "B"
     assert proposal.status == RatingStatus.REPLACED
     assert [r.id for r in ratings.history(session, company.id)] == [amended.id, proposal.id]
@@ -382,8 +428,11 @@ def test_an_appeal_follows_its_rating_when_a_new_one_replaces_it(
         session, amendment, reviewer=BOB, confirm=False, reason="no proof", at=clock.now()
     )
     assert appeal.status == "open" and appeal.amended_rating_id is None
-    ratings.decide_appeal(
+    amended = ratings.decide_appeal(
         session, appeal, reviewer=BOB, grade="B", reason="paid", scorecard=CARD, at=clock.now()
+    )
+    ratings.second_review(
+        session, amended, reviewer=CAROL, confirm=True, reason=None, at=clock.now()
     )
     assert appeal.status == "amended" and current(session, company).final_grade == "B"
     # The refused amendment left the queue; it was never a proposal of the scorecard's.
