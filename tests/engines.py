@@ -59,7 +59,7 @@ def build(engine: str) -> Path:
     failures = []
     for offline in (["-o"], []):
         done = subprocess.run(
-            [mvn, "-q", "-B", *offline, "-pl", engine, "-am", "package"],
+            [mvn, "-q", "-B", *offline, "-pl", engine, "-am", "clean", "package"],
             cwd=NODES,
             capture_output=True,
             text=True,
