@@ -1,0 +1,170 @@
+"""Real search engine nodes for the tests: each a JVM on 127.0.0.1, started from Maven artifacts.
+
+The Maven project in ``search/nodes`` builds every launcher's classpath into
+``search/nodes/<engine>/target/lib``; a missing build is made here with ``mvn`` (offline
+first, from the local cache, then online). A node prints its URL on standard output and
+stops when its standard input closes, so a test run that dies leaves no JVM behind.
+
+Nothing here skips: a node that cannot be built or started fails the tests that need it,
+with the reason and the tail of the node's log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+NODES = Path(__file__).resolve().parent.parent / "search" / "nodes"
+HEAP = "512m"
+START_TIMEOUT = 180.0
+BUILD_TIMEOUT = 900.0
+
+MAIN_CLASSES = {"opensearch": "org.creditreg.nodes.OpenSearchNode"}
+
+
+class EngineUnavailable(RuntimeError):
+    """A node could not be built or started; the message says why."""
+
+
+def _sources(engine: str) -> list[Path]:
+    module = NODES / engine
+    return [NODES / "pom.xml", module / "pom.xml", *sorted((module / "src").rglob("*"))]
+
+
+def _is_built(engine: str) -> bool:
+    launcher = NODES / engine / "target" / "lib" / f"{engine}-node-1.jar"
+    if not launcher.is_file():
+        return False
+    built = launcher.stat().st_mtime
+    return all(path.stat().st_mtime <= built for path in _sources(engine) if path.is_file())
+
+
+def build(engine: str) -> Path:
+    """The launcher's classpath directory, built with Maven unless it is up to date."""
+    lib = NODES / engine / "target" / "lib"
+    if _is_built(engine):
+        return lib
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise EngineUnavailable(
+            f"the {engine} node is not built and Maven is not installed: "
+            f"install it (apt-get install maven) or run `mvn -q package` in {NODES}"
+        )
+    failures = []
+    for offline in (["-o"], []):
+        done = subprocess.run(
+            [mvn, "-q", "-B", *offline, "-pl", engine, "-am", "clean", "package"],
+            cwd=NODES,
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT,
+            check=False,
+        )
+        if done.returncode == 0:
+            return lib
+        failures.append((done.stdout + done.stderr)[-2000:])
+    raise EngineUnavailable(f"building the {engine} node failed:\n{failures[-1]}")
+
+
+def _java() -> str:
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").is_file():
+        return str(Path(home) / "bin" / "java")
+    found = shutil.which("java")
+    if found is None:
+        raise EngineUnavailable("no Java runtime: install one (apt-get install default-jdk)")
+    return found
+
+
+@dataclass
+class EngineNode:
+    """A running node: its URL, its process, and the file its log goes to."""
+
+    engine: str
+    url: str
+    process: subprocess.Popen[str]
+    log: Path
+
+    def log_tail(self, size: int = 3000) -> str:
+        return _tail(self.log, size)
+
+    def stop(self) -> None:
+        """Close its standard input (the node then shuts down), kill it if it lingers."""
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def _tail(path: Path, size: int) -> str:
+    try:
+        return path.read_text(errors="replace")[-size:]
+    except OSError:
+        return ""
+
+
+def start(engine: str, workdir: Path) -> EngineNode:
+    """Build if needed, start one node with its data under ``workdir``, wait for green."""
+    lib = build(engine)
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = workdir / "node.log"
+    with log.open("w") as log_file:
+        process = subprocess.Popen(
+            [
+                _java(),
+                f"-Xms{HEAP}",
+                f"-Xmx{HEAP}",
+                "-cp",
+                f"{lib}/*",
+                MAIN_CLASSES[engine],
+                "--data",
+                str(workdir / "home"),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+            text=True,
+        )
+    assert process.stdout is not None
+    first_line: list[str] = []
+    reader = threading.Thread(
+        target=lambda: first_line.append(process.stdout.readline()),  # type: ignore[union-attr]
+        daemon=True,
+    )
+    reader.start()
+    reader.join(START_TIMEOUT)
+    url = first_line[0].strip() if first_line else ""
+    node = EngineNode(engine, url, process, log)
+    if not url.startswith("http://"):
+        node.stop()
+        raise EngineUnavailable(
+            f"the {engine} node did not start (exit code {process.returncode}):\n" + node.log_tail()
+        )
+    try:
+        wait_for_green(url)
+    except OSError as error:
+        node.stop()
+        raise EngineUnavailable(
+            f"the {engine} node at {url} did not turn green: {error}\n{node.log_tail()}"
+        ) from error
+    return node
+
+
+def wait_for_green(url: str) -> None:
+    """Block until the cluster reports green; the engine itself does the waiting."""
+    request = f"{url}/_cluster/health?wait_for_status=green&timeout={int(START_TIMEOUT)}s"
+    with urllib.request.urlopen(request, timeout=START_TIMEOUT + 10) as response:
+        health = json.load(response)
+    if health.get("status") != "green":
+        raise OSError(f"cluster status {health.get('status')}")
