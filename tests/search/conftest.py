@@ -39,7 +39,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     def engine_rank(item: pytest.Item) -> int:
         callspec = getattr(item, "callspec", None)
-        kind = callspec.params.get("backend") if callspec else None
+        params = callspec.params if callspec else {}
+        kind = params.get("backend", params.get("node"))
         return order.index(kind) + 1 if kind in NODE_ENGINES else 0
 
     items.sort(key=engine_rank)

@@ -6,10 +6,16 @@ import java.util.Map;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 
+import com.ibm.icu.text.Transliterator;
 import org.apache.lucene.analysis.TokenStream;
 import org.apache.lucene.analysis.cjk.CJKBigramFilter;
 import org.apache.lucene.analysis.cjk.CJKWidthFilter;
+import org.apache.lucene.analysis.cn.smart.HMMChineseTokenizer;
 import org.apache.lucene.analysis.core.WhitespaceTokenizer;
+import org.apache.lucene.analysis.icu.ICUFoldingFilter;
+import org.apache.lucene.analysis.icu.ICUNormalizer2Filter;
+import org.apache.lucene.analysis.icu.ICUTransformFilter;
+import org.apache.lucene.analysis.icu.segmentation.ICUTokenizer;
 import org.apache.lucene.analysis.miscellaneous.TrimFilter;
 import org.elasticsearch.Build;
 import org.elasticsearch.client.internal.node.NodeClient;
@@ -44,7 +50,9 @@ import org.elasticsearch.xcontent.XContentBuilder;
  *
  * <p>From analysis-common: the whitespace tokenizer and the trim, cjk_width and cjk_bigram
  * filters of the registry's mapping. From rest-root: {@code GET /}, which clients call to
- * learn the server's product and version.
+ * learn the server's product and version. And, under the names of Elastic's ICU and smartcn
+ * plugins (not published either): icu_tokenizer, icu_folding, icu_normalizer,
+ * icu_transform and smartcn_tokenizer.
  */
 public final class RegistryEssentials extends Plugin implements AnalysisPlugin, ActionPlugin {
 
@@ -56,7 +64,11 @@ public final class RegistryEssentials extends Plugin implements AnalysisPlugin, 
 
     @Override
     public List<PreConfiguredTokenizer> getPreConfiguredTokenizers() {
-        return List.of(PreConfiguredTokenizer.singleton("whitespace", WhitespaceTokenizer::new));
+        return List.of(
+            PreConfiguredTokenizer.singleton("whitespace", WhitespaceTokenizer::new),
+            PreConfiguredTokenizer.singleton("icu_tokenizer", ICUTokenizer::new),
+            PreConfiguredTokenizer.singleton("smartcn_tokenizer", HMMChineseTokenizer::new)
+        );
     }
 
     @Override
@@ -64,7 +76,9 @@ public final class RegistryEssentials extends Plugin implements AnalysisPlugin, 
         // Both also serve keyword normalizers, hence usable for multi-term queries.
         return List.of(
             PreConfiguredTokenFilter.singleton("trim", true, TrimFilter::new),
-            PreConfiguredTokenFilter.singleton("cjk_width", true, CJKWidthFilter::new)
+            PreConfiguredTokenFilter.singleton("cjk_width", true, CJKWidthFilter::new),
+            PreConfiguredTokenFilter.singleton("icu_folding", true, ICUFoldingFilter::new),
+            PreConfiguredTokenFilter.singleton("icu_normalizer", true, ICUNormalizer2Filter::new)
         );
     }
 
@@ -78,6 +92,15 @@ public final class RegistryEssentials extends Plugin implements AnalysisPlugin, 
                     int scripts = CJKBigramFilter.HAN | CJKBigramFilter.HIRAGANA
                         | CJKBigramFilter.KATAKANA | CJKBigramFilter.HANGUL;
                     return new CJKBigramFilter(input, scripts, unigrams);
+                }
+            };
+        }, "icu_transform", (indexSettings, environment, name, filterSettings) -> {
+            // {"type": "icu_transform", "id": "Traditional-Simplified"} and the like.
+            Transliterator transform = Transliterator.getInstance(filterSettings.get("id", "Null"));
+            return new AbstractTokenFilterFactory(name, filterSettings) {
+                @Override
+                public TokenStream create(TokenStream input) {
+                    return new ICUTransformFilter(input, transform);
                 }
             };
         });

@@ -19,7 +19,7 @@ public final class OpenSearchNode {
         ClasspathNode(Settings settings) {
             super(
                 InternalSettingsPreparer.prepareEnvironment(settings, Map.of(), null, () -> "creditreg"),
-                List.of(Netty4Plugin.class, CommonAnalysisPlugin.class),
+                List.of(Netty4Plugin.class, CommonAnalysisPlugin.class, ChineseAnalysis.class),
                 false
             );
         }
