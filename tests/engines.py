@@ -13,19 +13,24 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import subprocess
 import threading
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 NODES = Path(__file__).resolve().parent.parent / "search" / "nodes"
 HEAP = "512m"
 START_TIMEOUT = 180.0
 BUILD_TIMEOUT = 900.0
 
-MAIN_CLASSES = {"opensearch": "org.creditreg.nodes.OpenSearchNode"}
+MAIN_CLASSES = {
+    "opensearch": "org.creditreg.nodes.OpenSearchNode",
+    "elasticsearch": "org.creditreg.nodes.ElasticsearchNode",
+}
 
 
 class EngineUnavailable(RuntimeError):
@@ -33,8 +38,12 @@ class EngineUnavailable(RuntimeError):
 
 
 def _sources(engine: str) -> list[Path]:
-    module = NODES / engine
-    return [NODES / "pom.xml", module / "pom.xml", *sorted((module / "src").rglob("*"))]
+    modules = [NODES / engine, NODES / "launcher"]
+    return [
+        NODES / "pom.xml",
+        *(module / "pom.xml" for module in modules),
+        *(path for module in modules for path in sorted((module / "src").rglob("*"))),
+    ]
 
 
 def _is_built(engine: str) -> bool:
@@ -90,6 +99,7 @@ class EngineNode:
     url: str
     process: subprocess.Popen[str]
     log: Path
+    reader: threading.Thread
 
     def log_tail(self, size: int = 3000) -> str:
         return _tail(self.log, size)
@@ -103,6 +113,7 @@ class EngineNode:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.reader.join(timeout=10)  # it ends at the end of output, once the process is gone
         if self.process.stdout is not None:
             self.process.stdout.close()
 
@@ -112,6 +123,12 @@ def _tail(path: Path, size: int) -> str:
         return path.read_text(errors="replace")[-size:]
     except OSError:
         return ""
+
+
+def _read_lines(stream: IO[str], lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put("")
 
 
 def start(engine: str, workdir: Path) -> EngineNode:
@@ -137,15 +154,15 @@ def start(engine: str, workdir: Path) -> EngineNode:
             text=True,
         )
     assert process.stdout is not None
-    first_line: list[str] = []
-    reader = threading.Thread(
-        target=lambda: first_line.append(process.stdout.readline()),  # type: ignore[union-attr]
-        daemon=True,
-    )
+    lines: queue.Queue[str] = queue.Queue()
+    # Reads standard output to its end, so that nothing the node prints can fill the pipe.
+    reader = threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True)
     reader.start()
-    reader.join(START_TIMEOUT)
-    url = first_line[0].strip() if first_line else ""
-    node = EngineNode(engine, url, process, log)
+    try:
+        url = lines.get(timeout=START_TIMEOUT).strip()
+    except queue.Empty:
+        url = ""
+    node = EngineNode(engine, url, process, log, reader)
     if not url.startswith("http://"):
         node.stop()
         raise EngineUnavailable(
@@ -168,3 +185,35 @@ def wait_for_green(url: str) -> None:
         health = json.load(response)
     if health.get("status") != "green":
         raise OSError(f"cluster status {health.get('status')}")
+
+
+class NodePool:
+    """At most one node alive at a time: asking for another engine stops the running one.
+
+    The machine the suite runs on is small; two idle JVMs would hold memory for nothing.
+    Tests are ordered by the engine they need (see tests/search/conftest.py), so each
+    engine starts once per run. An engine that failed to start fails again at once.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.running: EngineNode | None = None
+        self.failures: dict[str, str] = {}
+
+    def node(self, engine: str) -> EngineNode:
+        if engine in self.failures:
+            raise EngineUnavailable(self.failures[engine])
+        if self.running is not None and self.running.engine == engine:
+            return self.running
+        self.close()
+        try:
+            self.running = start(engine, self.workdir / engine)
+        except EngineUnavailable as error:
+            self.failures[engine] = str(error)
+            raise
+        return self.running
+
+    def close(self) -> None:
+        if self.running is not None:
+            self.running.stop()
+            self.running = None

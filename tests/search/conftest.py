@@ -5,7 +5,8 @@
 - ``opensearch``: opensearch-py against osmem, an in-memory OpenSearch-protocol server;
 - ``opensearch-node``: opensearch-py against a real OpenSearch node (``tests/engines.py``),
   started once per run;
-- ``elasticsearch``: the official client, when ``CREDITREG_TEST_ELASTICSEARCH_URL`` is set.
+- ``elasticsearch-node``: the official client against a real Elasticsearch node, likewise;
+- ``elasticsearch``: the official client against ``CREDITREG_TEST_ELASTICSEARCH_URL``, when set.
 """
 
 from __future__ import annotations
@@ -23,20 +24,41 @@ from search.sync import drain_once
 from tests import engines
 
 ELASTICSEARCH_URL = os.environ.get("CREDITREG_TEST_ELASTICSEARCH_URL")
-BACKENDS = ["sql", "opensearch", "opensearch-node"] + (
+BACKENDS = ["sql", "opensearch", "opensearch-node", "elasticsearch-node"] + (
     ["elasticsearch"] if ELASTICSEARCH_URL else []
 )
 
 
+# The backends that need a real node, and the engine each one runs.
+NODE_ENGINES = {"opensearch-node": "opensearch", "elasticsearch-node": "elasticsearch"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests by the node they need, so each engine starts once and alone."""
+    order = list(NODE_ENGINES)
+
+    def engine_rank(item: pytest.Item) -> int:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec else {}
+        kind = params.get("backend", params.get("node"))
+        return order.index(kind) + 1 if kind in NODE_ENGINES else 0
+
+    items.sort(key=engine_rank)
+
+
 @pytest.fixture(scope="session")
-def opensearch_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[engines.EngineNode]:
-    """One real OpenSearch node for the whole run; a node that cannot start fails the tests."""
+def engine_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[engines.NodePool]:
+    pool = engines.NodePool(tmp_path_factory.mktemp("engines"))
+    yield pool
+    pool.close()
+
+
+def engine_node(request: pytest.FixtureRequest, engine: str) -> engines.EngineNode:
+    """The running node of ``engine``; a node that cannot start fails the test, loudly."""
     try:
-        node = engines.start("opensearch", tmp_path_factory.mktemp("opensearch"))
+        return request.getfixturevalue("engine_nodes").node(engine)
     except engines.EngineUnavailable as error:
         pytest.fail(str(error), pytrace=False)
-    yield node
-    node.stop()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -49,13 +71,18 @@ def backend(request, app_context, migrated_engine):
         server = request.getfixturevalue("osmem_server")
         made = OpenSearchBackend.connect(server.url, prefix, 10)
     elif kind == "opensearch-node":
-        made = OpenSearchBackend.connect(request.getfixturevalue("opensearch_node").url, prefix, 10)
+        made = OpenSearchBackend.connect(engine_node(request, "opensearch").url, prefix, 10)
+    elif kind == "elasticsearch-node":
+        made = ElasticsearchBackend.connect(engine_node(request, "elasticsearch").url, prefix, 10)
     else:
         made = ElasticsearchBackend.connect(ELASTICSEARCH_URL, prefix, 10)
     made.ensure_index()
     yield made
     if kind != "sql":
-        made.client.indices.delete(index=f"{prefix}-subjects-*", ignore_unavailable=True)
+        # Elasticsearch 8 refuses to delete by wildcard (action.destructive_requires_name):
+        # each of this test's indices is named.
+        for name in made.client.indices.get(index=f"{prefix}-subjects-*"):
+            made.client.indices.delete(index=name)
         made.close()
 
 

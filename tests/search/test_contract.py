@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from registry.db import db
 from registry.records import upsert_record
 from registry.subjects import register_subject, rename_subject
+from search.engine import EngineBackend
+from search.maintenance import reindex, verify
 from search.query import SearchQuery, decode_after, encode_after
 from search.sql import SqlBackend
 from tests import factories
@@ -304,3 +306,24 @@ def test_postgresql_plan_setting_ends_with_its_transaction(migrated_engine):
             assert plan_cache_mode(connection) == "auto"
             backend.search(SearchQuery(text="华信"), session=Session(bind=connection))
             assert plan_cache_mode(connection) == "force_custom_plan"
+
+
+def test_health_reports_the_backend_serving(backend):
+    # On Elasticsearch this goes through the client's product check and GET /.
+    health = backend.health()
+    assert health.ok, health.detail
+    assert health.backend == backend.name
+
+
+def test_reindex_swaps_in_a_complete_index_and_verify_ends_clean(
+    backend, session, clock, companies
+):
+    before = ids(find(backend, session, "华信"))
+    report = reindex(session, backend, clock.now())
+    assert report["documents"] == len(companies)
+    if isinstance(backend, EngineBackend):
+        # One atomic alias swap onto the new generation; the old index is gone.
+        assert backend.current_index() == backend.index_name(2)
+        assert not backend.client.indices.exists(index=backend.index_name(1))
+    assert verify(session, backend).clean
+    assert ids(find(backend, session, "华信")) == before
