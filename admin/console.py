@@ -56,9 +56,10 @@ from flask_login import (
 
 from admin import charts
 from admin.web import CSRF_KEY, safe_next
+from api.params import parse_integer
 from registry import listings, objections, ratings, seller_ratings, staff_auth, totp
 from registry.audit import Actor, ActorKind, AuditEvent
-from registry.calendar import HORIZON, calendar_from_settings
+from registry.calendar import calendar_from_settings, missing_years_ahead
 from registry.clock import local_date
 from registry.db import db, get_by_id
 from registry.errors import InvalidInput, NotFound, RegistryError
@@ -251,15 +252,16 @@ def _form(name: str) -> str:
 def _form_count(name: str) -> int | None:
     """A whole number typed into a form; None when the field is left empty.
 
-    :raises InvalidInput: anything else, as the field's error. ``str.isdigit`` alone passes
-        ``²``, which ``int`` refuses, and numbers past any column's range.
+    :raises InvalidInput: anything else (read as the API reads integer parameters), as the
+        field's error.
     """
     text = _form(name)
     if not text:
         return None
-    if not (text.isascii() and text.isdigit()) or len(text) > 4:
+    value = parse_integer(text, maximum=9999)
+    if value is None:
         raise InvalidInput("the form is not complete", {name: [_("a whole number")]})
-    return int(text)
+    return value
 
 
 def _history(object_type: str, object_id: str) -> list[AuditEvent]:
@@ -535,7 +537,7 @@ def dashboard() -> ResponseReturnValue:
     }
     settings = current_runtime().settings
     today = local_date(now)
-    missing_years = calendar_from_settings(settings).missing_years(today, today + HORIZON)
+    missing_years = missing_years_ahead(calendar_from_settings(settings), today)
     return render_template(
         "console/dashboard.html",
         missing_years=missing_years,

@@ -19,7 +19,7 @@ from flask.cli import with_appcontext
 from flask.typing import ResponseReturnValue
 
 from registry import migrate
-from registry.calendar import HORIZON, calendar_from_settings
+from registry.calendar import calendar_from_settings, missing_years_ahead
 from registry.clock import local_date
 from registry.db import db
 from registry.runtime import current_runtime
@@ -80,7 +80,7 @@ def readiness() -> tuple[str, int, dict[str, dict[str, Any]]]:
     runtime = current_runtime()
     today = local_date(runtime.clock.now())
     calendar = calendar_from_settings(runtime.settings)
-    missing = calendar.missing_years(today, today + HORIZON)
+    missing = missing_years_ahead(calendar, today)
     checks["calendar"] = {
         "status": "years-missing" if missing else "ok",
         "covered": sorted(calendar.covered_years),

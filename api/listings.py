@@ -269,11 +269,16 @@ def _application(application_id: str) -> RepairApplication:
 
 
 class PublicListSchema(StrictSchema):
+    stores_text = False  # query parameters (see StrictSchema)
+
     authority = fields.String(validate=validate.Length(min=1, max=200))
     region = fields.String(validate=validate.Regexp(r"^\d{6}$"))
     since = fields.Date()
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+PUBLIC_LIST_PARAMS = PublicListSchema()
 
 
 def _published(list_kind: str, params: dict[str, Any]) -> tuple[list[ListEntry], int]:
@@ -307,7 +312,7 @@ def public_list(list_kind: str) -> ResponseReturnValue:
     if list_kind not in set(listings.ListKind):
         return problems.problem_response(problems.NOT_FOUND, "the lists are blacklist and redlist")
     params = problems.load_or_problem(
-        PublicListSchema(), request.args.to_dict(), "{count} parameter error(s)"
+        PUBLIC_LIST_PARAMS, request.args.to_dict(), "{count} parameter error(s)"
     )
     if isinstance(params, Response):
         return params

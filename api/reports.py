@@ -84,6 +84,8 @@ class ConsentSchema(StrictSchema):
 
 
 class ReportParamsSchema(StrictSchema):
+    stores_text = False  # query parameters (see StrictSchema)
+
     purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
     consent = fields.String(
         validate=validate.Length(min=1, max=64),

@@ -152,10 +152,16 @@ class WorkingCalendar:
         )
 
 
+@functools.cache
+def _shipped_years() -> tuple[YearCalendar, ...]:
+    # The shipped files are part of the installed code: read once per process.
+    return read_folder(SHIPPED_CALENDARS)
+
+
 def published_years(calendar_dir: str) -> list[YearCalendar]:
     """The shipped years, and those staff added in ``calendar_dir`` (which win for the same
     year: a corrected notice replaces the shipped one)."""
-    years = {y.year: y for y in read_folder(SHIPPED_CALENDARS)}
+    years = {y.year: y for y in _shipped_years()}
     if calendar_dir:
         years.update({y.year: y for y in read_folder(Path(calendar_dir))})
     return [years[year] for year in sorted(years)]
@@ -165,3 +171,8 @@ def calendar_from_settings(settings: Any) -> WorkingCalendar:
     return WorkingCalendar.of(
         settings.HOLIDAYS, settings.MAKEUP_WORKDAYS, published_years(settings.CALENDAR_DIR)
     )
+
+
+def missing_years_ahead(calendar: WorkingCalendar, today: date) -> list[int]:
+    """The years the deadlines counted from ``today`` may reach that no calendar covers."""
+    return calendar.missing_years(today, today + HORIZON)

@@ -10,9 +10,9 @@ import click
 from flask.cli import with_appcontext
 
 from registry.calendar import (
-    HORIZON,
     CalendarFileError,
-    calendar_from_settings,
+    WorkingCalendar,
+    missing_years_ahead,
     published_years,
     read_year,
 )
@@ -35,7 +35,8 @@ def calendar_show(as_json: bool) -> None:
     settings = runtime.settings
     today = local_date(runtime.clock.now())
     years = published_years(settings.CALENDAR_DIR)
-    missing = calendar_from_settings(settings).missing_years(today, today + HORIZON)
+    calendar = WorkingCalendar.of(settings.HOLIDAYS, settings.MAKEUP_WORKDAYS, years)
+    missing = missing_years_ahead(calendar, today)
     if as_json:
         shown = {
             "years": [

@@ -33,6 +33,9 @@ BACKENDS = ["sql", "opensearch", "opensearch-node", "elasticsearch-node"] + (
 NODE_ENGINES = {"opensearch-node": "opensearch", "elasticsearch-node": "elasticsearch"}
 
 
+# Last: pytest's own reordering by session-scoped parameters (the database) runs before it,
+# so each engine's tests stay together across both databases and each node starts once.
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Group the tests by the node they need, so each engine starts once and alone."""
     order = list(NODE_ENGINES)

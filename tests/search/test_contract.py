@@ -15,6 +15,7 @@ from search.maintenance import reindex, verify
 from search.query import SearchQuery, decode_after, encode_after
 from search.sql import SqlBackend
 from tests import factories
+from tests.conftest import DATABASE_BACKENDS
 from tests.factories import TEST_ACTOR
 from tests.search.conftest import sync
 
@@ -288,9 +289,12 @@ def test_postgresql_plans_each_search_for_its_own_text(session, migrated_engine)
     assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_custom_plan"
 
 
+# plan_cache_mode is PostgreSQL's: this test runs on the PostgreSQL database only, never on
+# SQLite (with no PostgreSQL configured its parameter list is empty and pytest says so).
+@pytest.mark.parametrize(
+    "database_url", [b for b in DATABASE_BACKENDS if b == "postgresql"], indirect=True
+)
 def test_postgresql_plan_setting_ends_with_its_transaction(migrated_engine):
-    if migrated_engine.dialect.name != "postgresql":
-        pytest.skip("plan_cache_mode is PostgreSQL's")
     backend = SqlBackend(lambda: migrated_engine)
 
     def plan_cache_mode(connection):
