@@ -215,7 +215,8 @@ def test_the_home_page_works_from_the_keyboard(server, browser):
     box = skip.bounding_box()
     assert box is not None and box["x"] >= 0  # on screen once focused (off-screen before)
     page.keyboard.press("Enter")
-    assert page.url.endswith("#content")
+    # Following an in-page link is asynchronous: wait for the fragment, do not read at once.
+    page.wait_for_url(re.compile(r"#content$"))
     page.keyboard.press("Tab")
     search = page.get_by_label("Name, USCC or shop id")
     assert search.evaluate("element => element === document.activeElement")
