@@ -5,7 +5,8 @@ servers refuse, so each engine gets its own client; both receive the same bodies
 
 Matching runs on ``tokens``, the text the application made (CJK unigrams and bigrams, Latin
 words, pinyin) indexed with a whitespace analyzer, so an engine matches exactly what the SQL
-backend matches. Names are also indexed with a CJK bigram analyzer, which adds relevance.
+backend matches. Names are also analysed by the engine (``search.analysis``: Traditional to
+Simplified, width, legal forms, CJK bigrams), which ranks the matches.
 Documents are written with external versions (the subject's revision): a retry or a late
 write of an older state is refused by the engine and counted as stale, never applied.
 The ``session`` argument of the interface is for the SQL backend; engines ignore it.
@@ -18,21 +19,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from search.analysis import analysis_settings
 from search.documents import CATEGORIES, POLARITIES
 from search.query import FACETS, SearchHit, SearchQuery, SearchResult, highlight
-
-ANALYSIS = {
-    "filter": {"cjk_bigram_unigrams": {"type": "cjk_bigram", "output_unigrams": True}},
-    "analyzer": {
-        "cjk_name": {
-            "type": "custom",
-            "tokenizer": "standard",
-            "filter": ["cjk_width", "lowercase", "cjk_bigram_unigrams"],
-        },
-        "app_tokens": {"type": "custom", "tokenizer": "whitespace", "filter": ["lowercase"]},
-    },
-    "normalizer": {"code": {"type": "custom", "filter": ["lowercase", "trim"]}},
-}
 
 _KEYWORD = {"type": "keyword"}
 _CODE = {"type": "keyword", "normalizer": "code"}
@@ -116,7 +105,7 @@ class EngineBackend:
 
     def create_index(self, name: str, *, alias: bool = False) -> None:
         body: dict[str, Any] = {
-            "settings": {"number_of_shards": 1, "analysis": ANALYSIS},
+            "settings": {"number_of_shards": 1, "analysis": analysis_settings()},
             "mappings": MAPPING,
         }
         if alias:

@@ -6,6 +6,13 @@ character (unigram) and every pair of neighbours (bigram), the way Elasticsearch
 then finds 北京华信科技 through the bigram 华信. Latin words stay words. Pinyin (full and
 initials) lets a user type ``huaxin`` or ``bjhx`` on a keyboard without a Chinese input
 method.
+
+Romanised names are matched the way Chinese ones are, by neighbouring pairs: the syllables
+of 北京华信 (bei jing hua xin) give the tokens ``beijing``, ``jinghua`` and ``huaxin``, and
+a query typed in pinyin, however it is spaced ("hua xin", "Beijing Huaxin",
+"beijinghuaxin"), is split into syllables and asks for the same pairs. Latin words in a
+name that spell pinyin (the English name "Beijing Huaxin Technology") are split the same
+way, so both sides always agree.
 """
 
 from __future__ import annotations
@@ -20,6 +27,35 @@ from registry.names import normalize_name, normalize_text
 _CJK_CHAR = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _RUNS = re.compile(rf"[{_CJK_CHAR}]+|[0-9a-z]+")
 _CJK_RUN = re.compile(rf"^[{_CJK_CHAR}]+$")
+_LETTERS = re.compile(r"^[a-z]+$")
+
+# Every toneless pinyin syllable (pypinyin's spelling: ü as v), as pypinyin spells the
+# characters of the basic CJK block; tests/search/test_text.py checks it against pypinyin.
+SYLLABLES = frozenset(
+    """
+a ai an ang ao ba bai ban bang bao bei ben beng bi bian biao bie bin bing bo bu ca cai
+can cang cao ce cen ceng cha chai chan chang chao che chen cheng chi chong chou chu chua
+chuai chuan chuang chui chun chuo ci cong cou cu cuan cui cun cuo da dai dan dang dao de
+den deng di dian diao die ding diu dong dou du duan dui dun duo e ei en eng er fa fan
+fang fei fen feng fiao fo fou fu ga gai gan gang gao ge gei gen geng gong gou gu gua
+guai guan guang gui gun guo ha hai han hang hao he hei hen heng hm hong hou hu hua huai
+huan huang hui hun huo ji jia jian jiang jiao jie jin jing jiong jiu ju juan jue jun ka
+kai kan kang kao ke ken keng kong kou ku kua kuai kuan kuang kui kun kuo la lai lan lang
+lao le lei leng li lia lian liang liao lie lin ling liu lo long lou lu luan lun luo lv
+lve m ma mai man mang mao me mei men meng mi mian miao mie min ming miu mo mou mu n na
+nai nan nang nao ne nei nen neng ni nian niang niao nie nin ning niu nong nou nu nuan
+nun nuo nv nve o ou pa pai pan pang pao pei pen peng pi pian piao pie pin ping po pou pu
+qi qia qian qiang qiao qie qin qing qiong qiu qu quan que qun ran rang rao re ren reng
+ri rong rou ru rua ruan rui run ruo sa sai san sang sao se sen seng sha shai shan shang
+shao she shen sheng shi shou shu shua shuai shuan shuang shui shun shuo si song sou su
+suan sui sun suo ta tai tan tang tao te teng ti tian tiao tie ting tong tou tu tuan tui
+tun tuo wa wai wan wang wei wen weng wo wu xi xia xian xiang xiao xie xin xing xiong xiu
+xu xuan xue xun ya yan yang yao ye yi yin ying yo yong you yu yuan yue yun za zai zan
+zang zao ze zei zen zeng zha zhai zhan zhang zhao zhe zhen zheng zhi zhong zhou zhu zhua
+zhuai zhuan zhuang zhui zhun zhuo zi zong zou zu zuan zui zun zuo
+""".split()  # noqa: SIM905 - a list literal would take 410 lines
+)
+_LONGEST_SYLLABLE = max(map(len, SYLLABLES))
 
 
 def _ngrams(run: str, *, unigrams: bool) -> list[str]:
@@ -39,38 +75,115 @@ def _tokens(text: str, *, unigrams: bool) -> list[str]:
     return tokens
 
 
+@lru_cache(maxsize=65536)
+def syllables_of(word: str) -> tuple[str, ...] | None:
+    """``word`` split into pinyin syllables, or None if it is not pinyin.
+
+    Of all the splits, the one with the fewest syllables, the longer first syllable breaking
+    ties: "xian" is 先 (one syllable) rather than 西安, "changan" is chang-an. A name spelt
+    from the characters (xi an) then differs from the typed word; the neighbouring pair
+    "xian" still matches it as a token.
+    """
+    if not _LETTERS.match(word):
+        return None
+    # best[i]: the preferred split of word[i:], worked out from the end.
+    best: list[tuple[str, ...] | None] = [None] * len(word) + [()]
+    for start in range(len(word) - 1, -1, -1):
+        for end in range(min(len(word), start + _LONGEST_SYLLABLE), start, -1):
+            rest = best[end]
+            if rest is None or word[start:end] not in SYLLABLES:
+                continue
+            candidate = (word[start:end], *rest)
+            current = best[start]
+            if current is None or len(candidate) < len(current):
+                best[start] = candidate
+    return best[0]
+
+
+def syllable_pairs(syllables: list[str] | tuple[str, ...]) -> list[str]:
+    """Neighbouring syllables joined: bei jing hua xin -> beijing, jinghua, huaxin."""
+    return ["".join(syllables[i : i + 2]) for i in range(len(syllables) - 1)]
+
+
+def _romanised_groups(runs: list[str]) -> list[list[str] | str]:
+    """The runs of a text with each stretch of consecutive pinyin words gathered into one
+    list of syllables; every other run left as it is."""
+    out: list[list[str] | str] = []
+    group: list[str] = []
+    for run in runs:
+        spelt = syllables_of(run)
+        if spelt is not None:
+            group.extend(spelt)
+            continue
+        if group:
+            out.append(group)
+            group = []
+        out.append(run)
+    if group:
+        out.append(group)
+    return out
+
+
 def index_tokens(text: str) -> list[str]:
     """Tokens to store for ``text``: CJK unigrams and bigrams, Latin words and numbers."""
     return _tokens(text, unigrams=True)
 
 
 def query_tokens(text: str) -> list[str]:
-    """Tokens a query must match: CJK bigrams (a lone character as itself), Latin words."""
-    return list(dict.fromkeys(_tokens(text, unigrams=False)))
+    """Tokens a query must match: CJK bigrams (a lone character as itself), Latin words,
+    and for words typed in pinyin the pairs of neighbouring syllables (a lone syllable as
+    itself)."""
+    tokens: list[str] = []
+    for part in _romanised_groups(_RUNS.findall(normalize_text(text))):
+        if isinstance(part, list):
+            tokens.extend(syllable_pairs(part) if len(part) > 1 else part)
+        elif _CJK_RUN.match(part):
+            tokens.extend(_ngrams(part, unigrams=False))
+        else:
+            tokens.append(part)
+    return list(dict.fromkeys(tokens))
+
+
+def romanised_tokens(text: str) -> list[str]:
+    """The syllable pairs of the pinyin words written in ``text`` (its Latin part)."""
+    pairs: list[str] = []
+    for part in _romanised_groups(_RUNS.findall(normalize_text(text))):
+        if isinstance(part, list):
+            pairs.extend(syllable_pairs(part))
+    return pairs
 
 
 @lru_cache(maxsize=65536)
-def pinyin_forms(name: str) -> tuple[str, str]:
-    """The full pinyin (syllables joined) and the initials of a name's base, lower case.
+def name_syllables(name: str) -> tuple[str, ...]:
+    """The pinyin syllables of the Chinese characters of a name's base, lower case.
 
-    Only the Chinese characters are spelt; anything else is left out. Cached: the same
-    names come back for every document and every screening candidate.
+    Anything else is left out. Cached: the same names come back for every document and
+    every screening candidate.
     """
     base = normalize_name(name).base
-    syllables = [s for s in lazy_pinyin(base, errors="ignore") if s.isascii() and s.isalnum()]
-    return "".join(syllables).lower(), "".join(s[0] for s in syllables).lower()
+    spelt = lazy_pinyin(base, errors="ignore")
+    return tuple(s.lower() for s in spelt if s.isascii() and s.isalnum())
+
+
+def pinyin_forms(name: str) -> tuple[str, str]:
+    """The full pinyin (syllables joined) and the initials of a name's base, lower case."""
+    syllables = name_syllables(name)
+    return "".join(syllables), "".join(s[0] for s in syllables)
 
 
 def name_tokens(names: list[str]) -> list[str]:
     """Everything a subject's names contribute to ``tokens``: n-grams of every name and of
-    its base (legal form stripped), and its pinyin and initials."""
+    its base (legal form stripped), its pinyin (in full, as pairs of neighbouring syllables,
+    and as initials), and the syllable pairs of the pinyin words written in it."""
     tokens: list[str] = []
     for name in names:
         tokens.extend(index_tokens(name))
         tokens.extend(index_tokens(normalize_name(name).base))
-        full, initials = pinyin_forms(name)
-        if full:
-            tokens.append(full)
-        if len(initials) > 1:
-            tokens.append(initials)
+        tokens.extend(romanised_tokens(name))
+        syllables = name_syllables(name)
+        if syllables:
+            tokens.append("".join(syllables))
+            tokens.extend(syllable_pairs(syllables))
+        if len(syllables) > 1:
+            tokens.append("".join(s[0] for s in syllables))
     return list(dict.fromkeys(tokens))

@@ -85,6 +85,17 @@ def test_pinyin_and_initials(backend, session, companies):
     assert str(companies["tencent"].id) in ids(find(backend, session, "txkj"))
 
 
+def test_whole_word_romanisations(backend, session, companies):
+    """Pinyin however it is spaced or capitalised, as the pairs of its syllables."""
+    both = {str(companies["huaxin"].id), str(companies["huaxin_sh"].id)}
+    assert ids(find(backend, session, "hua xin")) == both
+    assert ids(find(backend, session, "Huaxin")) == both
+    for typed in ("Beijing Huaxin", "beijing hua xin", "BEIJINGHUAXIN KEJI"):
+        assert ids(find(backend, session, typed)) == {str(companies["huaxin"].id)}, typed
+    # Shenzhen Xinhua is xin-hua, not hua-xin.
+    assert ids(find(backend, session, "xin hua")) == {str(companies["xinhua"].id)}
+
+
 def test_uscc_typed_in_lower_case_with_spaces(backend, session, companies):
     code = companies["abc"].uscc
     typed = " ".join([code[:4], code[4:10], code[10:]]).lower()

@@ -3,6 +3,7 @@
 import pytest
 import requests
 
+from search.engine import ElasticsearchBackend, OpenSearchBackend
 from tests.search.conftest import NODE_ENGINES, engine_node
 
 ANALYSIS = {
@@ -41,3 +42,45 @@ def test_icu_and_smartcn_analysis_on_the_node(request, node):
         assert analyze(url, index, "smartcn", "北京科技有限公司")[:2] == ["北京", "科技"]
     finally:
         requests.delete(f"{url}/{index}", timeout=30)
+
+
+# A name as members write it, and the form the registry knows it by.
+VARIANTS = [
+    ("北京華信科技有限責任公司", "北京华信科技有限公司"),  # Traditional, long legal form
+    ("北京华信科技有限责任公司", "北京华信科技有限公司"),
+    # Full width, ideographic spaces, the long English legal form.
+    ("ＡＢＣ　Ｔｒａｄｉｎｇ　Ｃｏｍｐａｎｙ　Ｌｉｍｉｔｅｄ", "ABC Trading Co., Ltd."),
+    ("abc trading corporation", "ABC TRADING CORP"),
+    ("腾讯科技（深圳）有限公司", "騰訊科技(深圳)有限公司"),
+]
+
+
+@pytest.mark.parametrize("node", list(NODE_ENGINES))
+def test_the_registry_index_folds_names_as_the_application_does(request, node):
+    """The subjects index's own analysis (search.analysis) on a real node: every variant of
+    a name gives the tokens of its registered form; codes fold width and case."""
+    url = engine_node(request, NODE_ENGINES[node]).url
+    backend = (OpenSearchBackend if node == "opensearch-node" else ElasticsearchBackend).connect(
+        url, "analysis-check", 30
+    )
+    index = backend.index_name(1)
+    backend.create_index(index)
+    try:
+        for typed, registered in VARIANTS:
+            # Sorted: a synonym and its word share a position, in either order.
+            assert sorted(analyze(url, index, "cjk_name", typed)) == sorted(
+                analyze(url, index, "cjk_name", registered)
+            ), typed
+        # Bigrams with unigrams, as the application's n-grams: 信华 is not in 华信科技.
+        assert {"华信", "华", "信"} <= set(analyze(url, index, "cjk_name", "華信科技"))
+        assert "信华" not in analyze(url, index, "cjk_name", "華信科技")
+        folded = requests.post(
+            f"{url}/{index}/_analyze",
+            json={"normalizer": "code", "text": "ｓｈｏｐ－９１ＡＢ"},
+            timeout=30,
+        )
+        folded.raise_for_status()
+        assert [t["token"] for t in folded.json()["tokens"]] == ["shop-91ab"]
+    finally:
+        backend.drop_index(index)
+        backend.close()

@@ -1,5 +1,10 @@
 package org.creditreg.nodes;
 
+import java.io.IOException;
+import java.io.Reader;
+import java.io.StringReader;
+import java.io.UncheckedIOException;
+import java.text.ParseException;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -7,7 +12,16 @@ import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 import com.ibm.icu.text.Transliterator;
+import org.apache.lucene.analysis.Analyzer;
+import org.apache.lucene.analysis.LowerCaseFilter;
 import org.apache.lucene.analysis.TokenStream;
+import org.apache.lucene.analysis.Tokenizer;
+import org.apache.lucene.analysis.charfilter.MappingCharFilter;
+import org.apache.lucene.analysis.charfilter.NormalizeCharMap;
+import org.apache.lucene.analysis.core.FlattenGraphFilter;
+import org.apache.lucene.analysis.synonym.SolrSynonymParser;
+import org.apache.lucene.analysis.synonym.SynonymGraphFilter;
+import org.apache.lucene.analysis.synonym.SynonymMap;
 import org.apache.lucene.analysis.cjk.CJKBigramFilter;
 import org.apache.lucene.analysis.cjk.CJKWidthFilter;
 import org.apache.lucene.analysis.cn.smart.HMMChineseTokenizer;
@@ -28,7 +42,9 @@ import org.elasticsearch.common.settings.IndexScopedSettings;
 import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.common.settings.SettingsFilter;
 import org.elasticsearch.features.NodeFeature;
+import org.elasticsearch.index.analysis.AbstractCharFilterFactory;
 import org.elasticsearch.index.analysis.AbstractTokenFilterFactory;
+import org.elasticsearch.index.analysis.CharFilterFactory;
 import org.elasticsearch.index.analysis.PreConfiguredTokenFilter;
 import org.elasticsearch.index.analysis.PreConfiguredTokenizer;
 import org.elasticsearch.index.analysis.TokenFilterFactory;
@@ -48,8 +64,9 @@ import org.elasticsearch.xcontent.XContentBuilder;
 /**
  * What the registry needs of Elasticsearch's unpublished modules, rebuilt on Lucene.
  *
- * <p>From analysis-common: the whitespace tokenizer and the trim, cjk_width and cjk_bigram
- * filters of the registry's mapping. From rest-root: {@code GET /}, which clients call to
+ * <p>From analysis-common: the whitespace tokenizer, the trim, cjk_width, cjk_bigram and
+ * synonym filters and the mapping character filter of the registry's mapping, with the
+ * settings the registry gives them (inline rules only, no rule files). From rest-root: {@code GET /}, which clients call to
  * learn the server's product and version. And, under the names of Elastic's ICU and smartcn
  * plugins (not published either): icu_tokenizer, icu_folding, icu_normalizer,
  * icu_transform and smartcn_tokenizer.
@@ -94,6 +111,15 @@ public final class RegistryEssentials extends Plugin implements AnalysisPlugin, 
                     return new CJKBigramFilter(input, scripts, unigrams);
                 }
             };
+        }, "synonym", (indexSettings, environment, name, filterSettings) -> {
+            // {"type": "synonym", "synonyms": ["co, company", ...]}: Solr-format rules, expanded.
+            SynonymMap synonyms = parseSynonyms(filterSettings.getAsList("synonyms"));
+            return new AbstractTokenFilterFactory(name, filterSettings) {
+                @Override
+                public TokenStream create(TokenStream input) {
+                    return new FlattenGraphFilter(new SynonymGraphFilter(input, synonyms, true));
+                }
+            };
         }, "icu_transform", (indexSettings, environment, name, filterSettings) -> {
             // {"type": "icu_transform", "id": "Traditional-Simplified"} and the like.
             Transliterator transform = Transliterator.getInstance(filterSettings.get("id", "Null"));
@@ -104,6 +130,47 @@ public final class RegistryEssentials extends Plugin implements AnalysisPlugin, 
                 }
             };
         });
+    }
+
+    @Override
+    public Map<String, AnalysisProvider<CharFilterFactory>> getCharFilters() {
+        // {"type": "mapping", "mappings": ["有限责任公司 => 有限公司", ...]}
+        return Map.of("mapping", (indexSettings, environment, name, filterSettings) -> {
+            NormalizeCharMap.Builder builder = new NormalizeCharMap.Builder();
+            for (String rule : filterSettings.getAsList("mappings")) {
+                String[] sides = rule.split("=>", 2);
+                if (sides.length != 2) {
+                    throw new IllegalArgumentException("not a mapping rule: " + rule);
+                }
+                builder.add(sides[0].trim(), sides[1].trim());
+            }
+            NormalizeCharMap map = builder.build();
+            return new AbstractCharFilterFactory(name) {
+                @Override
+                public Reader create(Reader reader) {
+                    return new MappingCharFilter(map, reader);
+                }
+            };
+        });
+    }
+
+    private static SynonymMap parseSynonyms(List<String> rules) {
+        Analyzer words = new Analyzer() {
+            @Override
+            protected TokenStreamComponents createComponents(String field) {
+                Tokenizer tokenizer = new WhitespaceTokenizer();
+                return new TokenStreamComponents(tokenizer, new LowerCaseFilter(tokenizer));
+            }
+        };
+        SolrSynonymParser parser = new SolrSynonymParser(true, true, words);
+        try {
+            parser.parse(new StringReader(String.join("\n", rules)));
+            return parser.build();
+        } catch (IOException error) {
+            throw new UncheckedIOException(error);
+        } catch (ParseException error) {
+            throw new IllegalArgumentException("synonym rules: " + error.getMessage(), error);
+        }
     }
 
     @Override

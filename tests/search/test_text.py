@@ -1,0 +1,52 @@
+"""The searchable text the application makes: syllable splitting and the tokens of
+romanised names, on both sides of a match."""
+
+import pytest
+from pypinyin import lazy_pinyin
+
+from search.text import SYLLABLES, name_tokens, query_tokens, syllables_of
+
+
+def test_the_syllable_list_is_pypinyins():
+    spelt = set()
+    for code in range(0x4E00, 0x9FA6):
+        spelt.update(s for s in lazy_pinyin(chr(code), errors="ignore") if s.isalpha())
+    assert spelt == SYLLABLES
+
+
+@pytest.mark.parametrize(
+    ("word", "syllables"),
+    [
+        ("beijinghuaxin", ("bei", "jing", "hua", "xin")),
+        ("xian", ("xian",)),  # fewest syllables: not xi-an
+        ("changan", ("chang", "an")),  # a tie goes to the longer first syllable
+        ("zhuangyuan", ("zhuang", "yuan")),
+        ("lvse", ("lv", "se")),
+    ],
+)
+def test_pinyin_words_split_into_syllables(word, syllables):
+    assert syllables_of(word) == syllables
+
+
+@pytest.mark.parametrize("word", ["trading", "bjhx", "abc", "huax", "3m", ""])
+def test_words_that_are_not_pinyin_are_left_alone(word):
+    assert syllables_of(word) is None
+
+
+@pytest.mark.parametrize("typed", ["hua xin", "Huaxin", "HUA-XIN", "ｈｕａｘｉｎ"])
+def test_pinyin_typed_any_way_asks_for_the_same_pairs(typed):
+    assert query_tokens(typed) == ["huaxin"]
+
+
+def test_a_query_in_pinyin_matches_the_tokens_of_the_chinese_name():
+    indexed = set(name_tokens(["北京华信科技有限公司"]))
+    for typed in ("Beijing Huaxin", "beijinghuaxin", "hua xin ke ji", "jing hua"):
+        assert set(query_tokens(typed)) <= indexed, typed
+    # 信华 is not 华信, in pinyin as in characters.
+    assert not set(query_tokens("xin hua")) <= indexed
+
+
+def test_pinyin_words_of_an_english_name_are_split_alike():
+    indexed = set(name_tokens(["Beijing Huaxin Technology Co., Ltd."]))
+    assert set(query_tokens("huaxin technology")) <= indexed
+    assert set(query_tokens("jinghua")) <= indexed
