@@ -182,8 +182,12 @@ def name_tokens(names: list[str]) -> list[str]:
         tokens.extend(romanised_tokens(name))
         syllables = name_syllables(name)
         if syllables:
-            tokens.append("".join(syllables))
+            joined = "".join(syllables)
+            tokens.append(joined)
             tokens.extend(syllable_pairs(syllables))
+            # The pinyin typed without spaces is split by syllables_of, which may cut it
+            # elsewhere than the characters do (西安 xi-an, typed "xian"): its pairs too.
+            tokens.extend(syllable_pairs(syllables_of(joined) or ()))
         if len(syllables) > 1:
             tokens.append("".join(s[0] for s in syllables))
     return list(dict.fromkeys(tokens))

@@ -50,3 +50,11 @@ def test_pinyin_words_of_an_english_name_are_split_alike():
     indexed = set(name_tokens(["Beijing Huaxin Technology Co., Ltd."]))
     assert set(query_tokens("huaxin technology")) <= indexed
     assert set(query_tokens("jinghua")) <= indexed
+
+
+def test_pinyin_typed_without_spaces_finds_names_split_otherwise():
+    """西安 is xi-an character by character, but "xian" typed alone is one syllable: the
+    joined spelling of the name is split the way a typed query is, and indexed too."""
+    indexed = set(name_tokens(["西安方案科技有限公司"]))  # xi an fang an ke ji
+    for typed in ("xianfangankeji", "xi an fang an ke ji", "Xian Fangan"):
+        assert set(query_tokens(typed)) <= indexed, typed
