@@ -5,6 +5,11 @@ also after a leading tab or carriage return) as a formula. Names, reasons and re
 from members, so a subject named ``=HYPERLINK(...)`` would run on the reader's machine. Such
 text cells are written with a leading ``'`` (OWASP's rule for CSV injection), which
 spreadsheets show as text and never evaluate.
+
+Every CSV is UTF-8. Excel opens a CSV as UTF-8 only when it starts with a byte-order mark,
+and shows Chinese names as mojibake otherwise; a reader asks for the mark with ``?bom=1``
+or ``Accept: text/csv; bom=1``. It is not the default: the mark is a stray character to
+every program that is not Excel.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from flask import Response
+from flask import Response, has_request_context, request
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -45,4 +50,18 @@ def csv_response(
     for row in rows:
         writer.writerow([spreadsheet_safe(row.get(column)) for column in columns])
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'} if filename else {}
-    return Response(out.getvalue(), mimetype="text/csv", headers=headers)
+    body = ("\ufeff" if wants_byte_order_mark() else "") + out.getvalue()
+    return Response(body, content_type="text/csv; charset=utf-8", headers=headers)
+
+
+def wants_byte_order_mark() -> bool:
+    """The request asks for a UTF-8 byte-order mark: ``?bom=1`` or ``text/csv; bom=1``."""
+    if not has_request_context():
+        return False
+    if request.args.get("bom") in {"1", "true"}:
+        return True
+    return any(
+        "bom=1" in value.replace(" ", "").lower().split(";")[1:]
+        for value in request.headers.get("Accept", "").split(",")
+        if value.strip().lower().startswith("text/csv")
+    )

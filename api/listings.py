@@ -276,6 +276,7 @@ class PublicListSchema(StrictSchema):
     since = fields.Date()
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    bom = fields.Boolean()  # the CSV starts with a byte-order mark (api.csv_export)
 
 
 PUBLIC_LIST_PARAMS = PublicListSchema()

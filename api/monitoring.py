@@ -22,6 +22,7 @@ from flask.typing import ResponseReturnValue
 
 from api import json_body, problems
 from api.auth import current_caller, signed
+from api.csv_import import CsvDecodeError, request_csv, upload_csv
 from api.params import integer_arg
 from api.schemas import NUL_REFUSED, has_nul
 from api.webhooks import REFUSED_HOST, AddressPolicy, AddressRefused, default_port
@@ -51,6 +52,7 @@ def _read_rows() -> tuple[str, list[tuple[str, Any]]]:
 
     :raises LookupError: an unsupported media type.
     :raises _Unreadable: the body cannot be read.
+    :raises CsvDecodeError: a CSV in an unknown charset, or not valid in its charset.
     """
     mimetype = request.mimetype
     if mimetype == "application/json":
@@ -65,18 +67,15 @@ def _read_rows() -> tuple[str, list[tuple[str, Any]]]:
             raise _Unreadable(f"unknown field(s) {', '.join(unknown)}: the body has only items")
         return "items", [(str(index), row) for index, row in enumerate(document["items"])]
     if mimetype == "text/csv":
-        text = request.get_data(as_text=True)
+        text = request_csv(request.mimetype_params, request.get_data())
     elif mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
             raise _Unreadable("the form needs a file field with the CSV")
-        try:
-            text = upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise _Unreadable("the CSV is not UTF-8") from None
+        text = upload_csv(upload, request.form.get("charset"))
     else:
         raise LookupError(mimetype)
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    reader = csv.DictReader(io.StringIO(text))
     try:
         names = {(f or "").strip() for f in reader.fieldnames or []}
         if not names & set(CSV_COLUMNS):
@@ -230,6 +229,8 @@ def _rows_or_problem() -> tuple[list[uuid.UUID], int] | Response:
             problems.UNSUPPORTED_MEDIA_TYPE,
             "send application/json, text/csv, or multipart/form-data with a file field",
         )
+    except CsvDecodeError as exc:
+        return problems.problem_response(exc.problem_type, str(exc))
     except _Unreadable as exc:
         return problems.problem_response(problems.MALFORMED_BODY, str(exc))
     limit = current_runtime().settings.MONITORING_PORTFOLIO_MAX

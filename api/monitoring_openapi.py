@@ -163,12 +163,22 @@ def paths(problem_responses: Any) -> dict[str, Any]:
         "content": {
             JSON: {"schema": _ref("PortfolioItems")},
             "text/csv": {
-                "schema": {"type": "string", "description": "columns subject_id and/or uscc"}
+                "schema": {
+                    "type": "string",
+                    "description": "columns subject_id and/or uscc; UTF-8 (a byte-order mark "
+                    "is accepted) unless the Content-Type declares GB18030/GBK/GB2312",
+                }
             },
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {"file": {"type": "string", "contentMediaType": "text/csv"}},
+                    "properties": {
+                        "file": {"type": "string", "contentMediaType": "text/csv"},
+                        "charset": {
+                            "type": "string",
+                            "description": "the file's charset, when its part does not say",
+                        },
+                    },
                 }
             },
         },

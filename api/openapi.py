@@ -51,6 +51,19 @@ bp = Blueprint("openapi", __name__, template_folder="templates")
 
 JSON = "application/json"
 CSV_CONTENT: dict[str, Any] = {"text/csv": {"schema": {"type": "string"}}}
+CSV_CHARSETS = (
+    "UTF-8 (a byte-order mark is accepted) unless the Content-Type declares another charset: "
+    "GB18030, GBK and GB2312 are read as GB18030 (what Excel on Chinese Windows saves); any "
+    "other is a 415, bytes invalid in the charset a 422 `csv-not-decodable`"
+)
+BOM_PARAMETER: dict[str, Any] = {
+    "name": "bom",
+    "in": "query",
+    "required": False,
+    "description": "`1`: a CSV answer starts with a UTF-8 byte-order mark, so that Excel reads "
+    "it as UTF-8 (also asked with `Accept: text/csv; bom=1`)",
+    "schema": {"enum": ["1", "true"]},
+}
 SCREENING_RESULT: dict[str, Any] = {
     "description": "The result.",
     "content": {
@@ -1281,6 +1294,7 @@ def build_document() -> dict[str, Any]:
                         "required": False,
                         "schema": {"enum": ["json", "csv"]},
                     },
+                    BOM_PARAMETER,
                     {
                         "name": "signed",
                         "in": "query",
@@ -1297,7 +1311,8 @@ def build_document() -> dict[str, Any]:
                         "text/csv": {
                             "schema": {
                                 "type": "string",
-                                "description": "header line with name, uscc, region, reference",
+                                "description": "header line with name, uscc, region, "
+                                "reference; " + CSV_CHARSETS,
                             }
                         },
                         "multipart/form-data": {
@@ -1306,6 +1321,11 @@ def build_document() -> dict[str, Any]:
                                 "properties": {
                                     "purpose": {"type": "string"},
                                     "file": {"type": "string", "format": "binary"},
+                                    "charset": {
+                                        "type": "string",
+                                        "description": "the file's charset, when its part "
+                                        "does not declare it",
+                                    },
                                 },
                             }
                         },
@@ -1356,6 +1376,7 @@ def build_document() -> dict[str, Any]:
                         "required": False,
                         "schema": {"enum": ["json", "csv"]},
                     },
+                    BOM_PARAMETER,
                     {
                         "name": "signed",
                         "in": "query",

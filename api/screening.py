@@ -20,6 +20,7 @@ from flask.typing import ResponseReturnValue
 from api import json_body, problems
 from api.auth import current_caller, signed
 from api.csv_export import csv_response
+from api.csv_import import CsvDecodeError, request_csv, upload_csv
 from api.schemas import NUL_REFUSED, has_nul
 from api.tlog import signed_screening
 from registry.db import db
@@ -83,19 +84,20 @@ def _read_request() -> tuple[str | None, list[Any]]:
             raise ValueError("rows must be a list of objects")
         return document.get("purpose"), rows
     if mimetype == "text/csv":
-        return request.args.get("purpose"), _csv_rows(request.get_data(as_text=True))
+        text = request_csv(request.mimetype_params, request.get_data())
+        return request.args.get("purpose"), _csv_rows(text)
     if mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
             raise ValueError("the form needs a file field with the CSV")
-        text = upload.read().decode("utf-8-sig")
+        text = upload_csv(upload, request.form.get("charset"))
         return request.form.get("purpose"), _csv_rows(text)
     raise LookupError(mimetype)
 
 
 def _csv_rows(text: str) -> list[dict[str, Any]]:
     """:raises ValueError: the CSV cannot be read, or lacks the columns."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    reader = csv.DictReader(io.StringIO(text))
     try:
         names = {f.strip() for f in reader.fieldnames or []}
         if not {"name", "uscc"} & names:
@@ -118,6 +120,8 @@ def create_screening() -> ResponseReturnValue:
             problems.UNSUPPORTED_MEDIA_TYPE,
             "send application/json, text/csv, or multipart/form-data with a file field",
         )
+    except CsvDecodeError as exc:
+        return problems.problem_response(exc.problem_type, str(exc))
     except (ValueError, UnicodeDecodeError) as exc:
         return problems.problem_response(problems.MALFORMED_BODY, str(exc))
 

@@ -42,3 +42,19 @@ def test_other_text_is_written_as_it_is(text):
 @pytest.mark.parametrize("number", [-1, -0.25, Decimal("-12.50"), 0, 0.93])
 def test_numbers_the_registry_formats_stay_numbers_even_negative(number):
     assert spreadsheet_safe(number) == number
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "marked"),
+    [
+        ("/api/v1/public/lists/blacklist.csv?bom=1", {}, True),
+        ("/api/v1/public/lists/blacklist.csv", {"Accept": "text/csv;bom=1"}, True),
+        ("/api/v1/public/lists/blacklist.csv", {}, False),
+    ],
+)
+def test_the_public_list_csv_offers_a_byte_order_mark_for_excel(client, path, headers, marked):
+    response = client.get(path, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.get_data().startswith(b"\xef\xbb\xbf") is marked
+    assert response.get_data().decode("utf-8-sig").startswith("id,list,subject_name,")

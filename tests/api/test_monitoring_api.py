@@ -590,3 +590,18 @@ def test_a_person_is_watched_only_with_a_consent_to_monitoring(session, runtime,
     assert bank.request("PUT", "/api/v1/monitoring/portfolio", body).status_code == 422
     assert bank.post("/api/v1/consents", {**consent, "purpose": "monitoring"}).status_code == 201
     assert bank.request("PUT", "/api/v1/monitoring/portfolio", body).status_code == 200
+
+
+def test_a_portfolio_csv_is_read_in_its_declared_charset(session, runtime, bank):
+    subjects = [company(session, runtime, n) for n in (30, 31)]
+    session.commit()
+    # Saved by Excel on Chinese Windows: GBK, with a column of names the registry ignores.
+    body = ("名称,uscc\n" + "".join(f"{s.name},{s.uscc}\n" for s in subjects)).encode("gbk")
+    undeclared = bank.request("POST", "/api/v1/monitoring/portfolio", body, content_type="text/csv")
+    assert undeclared.status_code == 422
+    assert undeclared.get_json()["type"] == "/problems/csv-not-decodable"
+    assert bank.get("/api/v1/monitoring/portfolio").get_json()["total"] == 0
+    declared = bank.request(
+        "POST", "/api/v1/monitoring/portfolio", body, content_type="text/csv; charset=gbk"
+    )
+    assert declared.get_json() == {"added": 2, "removed": 0, "total": 2}

@@ -188,3 +188,100 @@ def test_a_screening_jobs_csv_result_neutralises_names_and_references(session, c
     response = querier.get(f"/api/v1/screening/jobs/{job.id}/result?format=csv")
     assert cells(response, "reference") == ["'" + text for text in FORMULAS]
     assert cells(response, "name") == ["'" + text.strip() for text in FORMULAS]
+
+
+# --- CSV in the charset it was saved in ------------------------------------------------------
+
+GBK_CSV = "name,reference\n北京华信科技有限公司,r1\n上海华信贸易有限公司,r2\n".encode("gbk")
+
+
+@pytest.mark.parametrize("charset", ["gbk", "GB2312", "gb18030", "cp936"])
+def test_a_csv_saved_by_chinese_excel_is_read_in_its_declared_charset(querier, charset):
+    response = querier.post(
+        "/api/v1/screening?purpose=compliance_screening",
+        GBK_CSV,
+        content_type=f"text/csv; charset={charset}",
+    )
+    assert response.status_code == 200, response.get_json()
+    assert [r["decision"] for r in response.get_json()["rows"]] == ["match", "match"]
+
+
+def test_a_csv_that_is_not_valid_in_its_charset_is_refused_naming_it(querier, session):
+    undeclared = querier.post(
+        "/api/v1/screening?purpose=compliance_screening", GBK_CSV, content_type="text/csv"
+    )
+    assert undeclared.status_code == 422
+    problem = undeclared.get_json()
+    assert problem["type"] == "/problems/csv-not-decodable"
+    assert "UTF-8 (none declared): line 2, byte 0xb1 at offset 15" in problem["detail"]
+    wrong = querier.post(
+        "/api/v1/screening?purpose=compliance_screening",
+        b"name\n\x81\x20\n",  # 0x81 opens a two-byte GB18030 character; a space cannot end it
+        content_type="text/csv; charset=gbk",
+    )
+    assert wrong.status_code == 422 and "GB18030 (GBK) (declared)" in wrong.get_json()["detail"]
+    unknown = querier.post(
+        "/api/v1/screening?purpose=compliance_screening",
+        GBK_CSV,
+        content_type="text/csv; charset=latin-1",
+    )
+    assert unknown.status_code == 415
+    assert unknown.get_json()["type"] == "/problems/unsupported-charset"
+    assert session.scalars(sa.select(QueryLogEntry)).all() == []
+
+
+def test_a_utf8_csv_with_a_byte_order_mark(querier):
+    body = "\ufeffname\n北京华信科技有限公司\n".encode()
+    response = querier.post(
+        "/api/v1/screening?purpose=compliance_screening", body, content_type="text/csv"
+    )
+    assert [r["decision"] for r in response.get_json()["rows"]] == ["match"]
+
+
+@pytest.mark.parametrize("declared", ["part", "field"])
+def test_an_uploaded_gbk_file_declares_its_charset_in_its_part_or_a_field(querier, declared):
+    boundary = "creditreg-test-boundary"
+    part_type = "text/csv; charset=gbk" if declared == "part" else "text/csv"
+    field = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="charset"\r\n\r\ngbk\r\n'
+        if declared == "field"
+        else ""
+    )
+    body = (
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="purpose"\r\n\r\n'
+            f"compliance_screening\r\n{field}"
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="list.csv"\r\n'
+            f"Content-Type: {part_type}\r\n\r\n"
+        ).encode()
+        + GBK_CSV
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    response = querier.post(
+        "/api/v1/screening", body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    assert response.status_code == 200, response.get_json()
+    assert [r["decision"] for r in response.get_json()["rows"]] == ["match", "match"]
+
+
+@pytest.mark.parametrize(
+    ("query", "accept", "marked"),
+    [
+        ("&bom=1", "text/csv", True),
+        ("", "text/csv; bom=1", True),
+        ("", "text/csv", False),
+    ],
+)
+def test_a_csv_result_carries_a_byte_order_mark_when_asked(querier, query, accept, marked):
+    response = querier.post(
+        f"/api/v1/screening?format=csv{query}",
+        {"purpose": "compliance_screening", "rows": [{"name": "北京华信科技有限公司"}]},
+        extra_headers={"Accept": accept},
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.get_data().startswith(b"\xef\xbb\xbf") is marked
+    text = response.get_data().decode("utf-8-sig")
+    assert "北京华信科技有限公司" in text
