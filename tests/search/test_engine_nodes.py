@@ -81,6 +81,13 @@ def test_the_registry_index_folds_names_as_the_application_does(request, node):
         )
         folded.raise_for_status()
         assert [t["token"] for t in folded.json()["tokens"]] == ["shop-91ab"]
+        # A share of a name's terms is enough for a match query: its bigrams stacked on
+        # unigrams are not a token graph whose every path the query would require.
+        backend.index([{"id": "s1", "version": 1, "names": ["北京华信科技有限公司"]}], target=index)
+        backend.client.indices.refresh(index=index)
+        one_typo = {"match": {"names": {"query": "北京华信科枝", "minimum_should_match": "75%"}}}
+        hits = backend.client.search(index=index, body={"query": one_typo})["hits"]["hits"]
+        assert [hit["_id"] for hit in hits] == ["s1"]
     finally:
         backend.drop_index(index)
         backend.close()

@@ -48,6 +48,7 @@ import org.elasticsearch.index.analysis.CharFilterFactory;
 import org.elasticsearch.index.analysis.PreConfiguredTokenFilter;
 import org.elasticsearch.index.analysis.PreConfiguredTokenizer;
 import org.elasticsearch.index.analysis.TokenFilterFactory;
+import org.elasticsearch.lucene.analysis.miscellaneous.DisableGraphAttribute;
 import org.elasticsearch.indices.analysis.AnalysisModule.AnalysisProvider;
 import org.elasticsearch.node.Node;
 import org.elasticsearch.plugins.ActionPlugin;
@@ -108,7 +109,14 @@ public final class RegistryEssentials extends Plugin implements AnalysisPlugin, 
                 public TokenStream create(TokenStream input) {
                     int scripts = CJKBigramFilter.HAN | CJKBigramFilter.HIRAGANA
                         | CJKBigramFilter.KATAKANA | CJKBigramFilter.HANGUL;
-                    return new CJKBigramFilter(input, scripts, unigrams);
+                    CJKBigramFilter filter = new CJKBigramFilter(input, scripts, unigrams);
+                    if (unigrams) {
+                        // As analysis-common does: bigrams stacked on unigrams are not a
+                        // token graph for query parsing (a match query would otherwise
+                        // require whole paths through it, not a share of the terms).
+                        filter.addAttribute(DisableGraphAttribute.class);
+                    }
+                    return filter;
                 }
             };
         }, "synonym", (indexSettings, environment, name, filterSettings) -> {
