@@ -401,7 +401,13 @@ def client_submit(
         submission_prefix = f"{records_file.stem[:80]}-{digest}"
     receipts_path = receipts_path or records_file.with_name(records_file.name + ".receipts.jsonl")
     on_file = _load_receipts(receipts_path)
-    registry_keys = registry_public_keys(client)
+    try:
+        registry_keys = registry_public_keys(client)
+    except OSError as exc:
+        reason = getattr(exc, "reason", exc)
+        raise click.ClickException(
+            f"the registry at {url} is unreachable ({reason}); nothing was sent"
+        ) from None
 
     summary = SubmitSummary()
     batches = list(_batches(lines, records, batch_size))

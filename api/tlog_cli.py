@@ -163,6 +163,85 @@ JWKS_OPTION = click.option(
 )
 
 
+def _read_receipts(path: Path) -> list[Any]:
+    """The receipts of a file: one receipt as the registry returned it, or the JSON Lines
+    file ``client submit`` appends to (one receipt a line)."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return [json.loads(text)]
+    except json.JSONDecodeError:
+        pass
+    receipts = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            receipts.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise _Failed(f"{path.name} line {number} is not JSON ({exc.msg})") from None
+    if not receipts:
+        raise _Failed(f"{path.name} holds no receipt")
+    return receipts
+
+
+def _verify_one(
+    signed: Any,
+    registry: _Registry | None,
+    keys: dict[str, ed25519.Ed25519PublicKey],
+    state_path: Path | None,
+) -> dict[str, Any]:
+    """Verify one signed receipt (see ``verify-receipt``); its summary.
+
+    :raises tv.VerificationError, _Failed: what did not hold.
+    """
+    if not isinstance(signed, dict) or not isinstance(signed.get("receipt"), dict):
+        raise _Failed("not a signed receipt (an object with receipt and signature)")
+    proof_text = signed.get("log_proof")
+    receipt = signed["receipt"]
+    index = receipt.get("log_index")
+    if proof_text is None:
+        if registry is None:
+            raise _Failed("the file holds no log proof: give --url to fetch one")
+        if not isinstance(index, int):
+            raise tv.VerificationError("the receipt names no log index (it predates the log)")
+        current = registry.checkpoint(keys)
+        if current.size <= index:
+            raise _Failed(
+                f"entry {index} is not in a signed checkpoint yet (size {current.size}); "
+                "try again in a few seconds"
+            )
+        # An entry the registry withholds is the receipt's own: the proof then shows
+        # that its leaf is in the tree.
+        served, _ = registry.entry(index)
+        proof_text = tv.build_proof(
+            index,
+            registry.inclusion(index, current.size),
+            current.note,
+            served if served is not None else tv.submission_entry(receipt),
+        )
+    result = tv.verify_receipt(signed, proof_text, keys)
+    if registry is not None:
+        if registry.entry(result.log_index)[1] != result.leaf_hash:
+            raise tv.VerificationError(
+                f"the log now holds another entry at index {result.log_index} than this "
+                "receipt's: the entry was altered"
+            )
+        current = registry.checkpoint(keys)
+        _reconcile(registry, {}, result.checkpoint, current)
+    if state_path is not None:
+        state = _load_state(state_path)
+        if state.get("latest"):
+            known = _verified_checkpoint(state["latest"], keys)
+            _reconcile(registry, state, known, result.checkpoint)
+    return {
+        "verified": True,
+        "submission_id": receipt["submission_id"],
+        "log_index": result.log_index,
+        "checkpoint_size": result.checkpoint.size,
+        "origin": result.checkpoint.origin,
+    }
+
+
 @click.command("verify-receipt")
 @click.argument("receipt_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @URL_OPTION
@@ -178,71 +257,55 @@ JWKS_OPTION = click.option(
 def verify_receipt_command(
     receipt_file: Path, url: str | None, jwks: Path | None, state_path: Path | None, as_json: bool
 ) -> None:
-    """Verify a signed receipt and that its submission is in the registry's log.
+    """Verify signed receipts and that their submissions are in the registry's log.
 
-    RECEIPT_FILE is a receipt as the registry returned it; with its `log_proof` (from
-    GET /api/v1/submissions/{id}/proof) it verifies offline with --jwks. Without one, the
-    proof is fetched from --url. With --url the command also checks that the log still holds
-    this entry and that the proof's checkpoint is consistent with the current one.
+    RECEIPT_FILE is a receipt as the registry returned it, or the FILE.receipts.jsonl that
+    `client submit` writes (every line is verified). With its `log_proof` (from
+    GET /api/v1/submissions/{id}/proof) a receipt verifies offline with --jwks. Without one,
+    the proof is fetched from --url. With --url the command also checks that the log still
+    holds each entry and that the proof's checkpoint is consistent with the current one.
     """
     try:
         registry = _Registry(url) if url else None
-        signed = json.loads(receipt_file.read_text(encoding="utf-8"))
+        receipts = _read_receipts(receipt_file)
         keys = _keys(registry, jwks)
-        proof_text = signed.get("log_proof") if isinstance(signed, dict) else None
-        receipt = signed.get("receipt", {}) if isinstance(signed, dict) else {}
-        index = receipt.get("log_index")
-        if proof_text is None:
-            if registry is None:
-                raise _Failed("the file holds no log proof: give --url to fetch one")
-            if not isinstance(index, int):
-                raise tv.VerificationError("the receipt names no log index (it predates the log)")
-            current = registry.checkpoint(keys)
-            if current.size <= index:
-                raise _Failed(
-                    f"entry {index} is not in a signed checkpoint yet (size {current.size}); "
-                    "try again in a few seconds"
-                )
-            # An entry the registry withholds is the receipt's own: the proof then shows
-            # that its leaf is in the tree.
-            served, _ = registry.entry(index)
-            proof_text = tv.build_proof(
-                index,
-                registry.inclusion(index, current.size),
-                current.note,
-                served if served is not None else tv.submission_entry(receipt),
-            )
-        result = tv.verify_receipt(signed, proof_text, keys)
-        if registry is not None:
-            if registry.entry(result.log_index)[1] != result.leaf_hash:
-                raise tv.VerificationError(
-                    f"the log now holds another entry at index {result.log_index} than this "
-                    "receipt's: the entry was altered"
-                )
-            current = registry.checkpoint(keys)
-            _reconcile(registry, {}, result.checkpoint, current)
-        if state_path is not None:
-            state = _load_state(state_path)
-            if state.get("latest"):
-                known = _verified_checkpoint(state["latest"], keys)
-                _reconcile(registry, state, known, result.checkpoint)
     except (tv.VerificationError, _Failed) as exc:
         _fail(str(exc), as_json)
         return
-    summary = {
-        "verified": True,
-        "submission_id": signed["receipt"]["submission_id"],
-        "log_index": result.log_index,
-        "checkpoint_size": result.checkpoint.size,
-        "origin": result.checkpoint.origin,
-    }
+    summaries: list[dict[str, Any]] = []
+    for number, signed in enumerate(receipts, start=1):
+        where = f"line {number}: " if len(receipts) > 1 else ""
+        try:
+            summaries.append(_verify_one(signed, registry, keys, state_path))
+        except (tv.VerificationError, _Failed) as exc:
+            summaries.append({"verified": False, "line": number, "problem": f"{where}{exc}"})
+    failed = [s for s in summaries if not s["verified"]]
+    if len(receipts) == 1 and failed:
+        _fail(str(failed[0]["problem"]), as_json)
+        return
     if as_json:
-        click.echo(json.dumps(summary, indent=2, sort_keys=True))
-    else:
-        click.echo(
-            f"receipt {summary['submission_id']} verified: entry {result.log_index} is in "
-            f"{result.checkpoint.origin} at tree size {result.checkpoint.size}"
+        document = (
+            summaries[0]
+            if len(receipts) == 1
+            else {
+                "verified": not failed,
+                "receipts": summaries,
+            }
         )
+        click.echo(json.dumps(document, indent=2, sort_keys=True))
+    else:
+        for summary in summaries:
+            if summary["verified"]:
+                click.echo(
+                    f"receipt {summary['submission_id']} verified: entry {summary['log_index']} "
+                    f"is in {summary['origin']} at tree size {summary['checkpoint_size']}"
+                )
+            else:
+                click.echo(f"NOT VERIFIED: {summary['problem']}", err=True)
+    if failed:
+        if not as_json:
+            click.echo(f"{len(failed)} of {len(receipts)} receipts not verified", err=True)
+        sys.exit(1)
 
 
 @click.command("audit-log")

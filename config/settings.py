@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -277,7 +278,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Asia/Shanghai",
         "IANA time zone of the registry's calendar: 'today', decision days, deadlines.",
     ),
-    Setting("VAR_DIR", "str", "var", "Directory for the SQLite database and other local state."),
+    Setting(
+        "VAR_DIR",
+        "str",
+        "var",
+        "Directory for the SQLite database and other local state; a relative path is taken "
+        "from the instance directory (the source checkout, or <prefix>/var/creditreg-instance "
+        "when installed), never from the working directory.",
+    ),
     Setting("DATABASE_POOL_SIZE", "int", 5, "Connection pool size (PostgreSQL).", minimum=1),
     Setting(
         "SEARCH_BACKEND",
@@ -962,8 +970,13 @@ def load_settings(
     if problems:
         raise ConfigError(problems)
 
+    # Relative folders are the instance's, wherever a command is run from: `creditreg users
+    # add` typed in another directory must find the registry's database, not make a new one.
+    values["VAR_DIR"] = str(anchored(values["VAR_DIR"]))
+    if values["CALENDAR_DIR"]:
+        values["CALENDAR_DIR"] = str(anchored(values["CALENDAR_DIR"]))
     if values["DATABASE_URL"] is None:
-        db_file = Path(values["VAR_DIR"]).resolve() / "creditreg.db"
+        db_file = Path(values["VAR_DIR"]) / "creditreg.db"
         values["DATABASE_URL"] = f"sqlite:///{db_file}"
     if values["PUBLIC_BASE_URL"] is None:
         values["PUBLIC_BASE_URL"] = f"https://{values['REGISTRY_NAME']}"
@@ -971,6 +984,22 @@ def load_settings(
     for note in notes:
         log.warning("configuration: %s", note)
     return Settings(profile=profile, data=values, sources=sources, warnings=tuple(notes))
+
+
+def instance_dir() -> Path:
+    """The folder relative paths of the configuration are taken from: the source checkout
+    the registry runs from (where ``make demo`` puts ``var/``), or, for an installed package,
+    ``<prefix>/var/creditreg-instance`` (as Flask places an installed app's instance folder)."""
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file():
+        return checkout
+    return Path(sys.prefix) / "var" / "creditreg-instance"
+
+
+def anchored(path: str) -> Path:
+    """``path`` made absolute: a relative one is taken from :func:`instance_dir`."""
+    given = Path(path).expanduser()
+    return given if given.is_absolute() else (instance_dir() / given).resolve()
 
 
 def _where(setting: Setting, sources: Mapping[str, str]) -> str:

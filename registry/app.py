@@ -13,6 +13,7 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import FlaskGroup
+from sqlalchemy import exc as sa_exc
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.cli import client_group
@@ -104,4 +105,15 @@ cli.add_command(client_group)
 
 
 def main() -> None:
-    cli(prog_name="creditreg")
+    try:
+        cli(prog_name="creditreg")
+    except sa_exc.OperationalError as exc:
+        # A database that does not exist or does not answer: one line, not a traceback.
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        click.echo(
+            f"creditreg: the database cannot be used: {reason}\n"
+            "check CREDITREG_DATABASE_URL; a new database is created empty (createdb), then "
+            "`creditreg db upgrade` makes its tables",
+            err=True,
+        )
+        sys.exit(1)

@@ -49,16 +49,21 @@ def test_console_script_help_lists_the_commands(tmp_path):
         assert f"  {name} " in result.stdout, name
 
 
-def test_bad_configuration_stops_the_cli_with_the_key_named(tmp_path):
-    env = {**os.environ, "CREDITREG_PORT": "eighty", "CREDITREG_VAR_DIR": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-c", "from registry.app import main; main()", "db", "current"],
+def run_creditreg(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    """``creditreg ARGS`` in a process of its own, as a shell runs it."""
+    return subprocess.run(
+        [sys.executable, "-c", "from registry.app import main; main()", *args],
         capture_output=True,
         text=True,
-        env=env,
-        cwd=ROOT,
+        env={**os.environ, **env},
+        cwd=cwd,
         timeout=60,
     )
+
+
+def test_bad_configuration_stops_the_cli_with_the_key_named(tmp_path):
+    env = {"CREDITREG_PORT": "eighty", "CREDITREG_VAR_DIR": str(tmp_path)}
+    result = run_creditreg("db", "current", env=env, cwd=ROOT)
     assert result.returncode == 2
     assert "CREDITREG_PORT: expected an integer" in result.stderr
 
@@ -271,3 +276,37 @@ def test_config_prints_every_kind_of_value(tmp_path):
     assert values["HOLIDAYS"] == ["2026-10-01", "2026-10-02"]
     assert values["MONITORING_WEBHOOK_ALLOWED_NETWORKS"] == ["10.20.0.0/16", "fd12:3456::/48"]
     assert values["SECRET_KEY"] == "<set>"
+
+
+def test_a_database_that_cannot_be_used_is_one_line_not_a_traceback(tmp_path):
+    """Nothing listens on port 1: the command says so in a line and exits 1."""
+    env = {
+        "CREDITREG_VAR_DIR": str(tmp_path),
+        "CREDITREG_DATABASE_URL": "postgresql+psycopg://registry:secret@127.0.0.1:1/creditreg",
+    }
+    result = run_creditreg("db", "current", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("creditreg: the database cannot be used: ")
+    assert "Traceback" not in result.stderr and "secret" not in result.stderr
+    assert "CREDITREG_DATABASE_URL" in result.stderr
+
+
+def test_client_submit_to_a_registry_that_is_down_says_so(tmp_path):
+    from click.testing import CliRunner
+
+    from registry.app import cli
+
+    runner = CliRunner()
+    key = tmp_path / "member.key"
+    assert runner.invoke(cli, ["client", "keygen", "--out", str(key)]).exit_code == 0
+    records = tmp_path / "records.jsonl"
+    records.write_text('{"record_id": "R-1"}\n')
+    url = "http://127.0.0.1:1"
+    result = runner.invoke(
+        cli,
+        ["client", "submit", str(records), "--url", url, "--member", "m", "--key", str(key)],
+    )
+    assert result.exit_code == 1
+    assert f"the registry at {url} is unreachable" in result.output
+    assert "nothing was sent" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

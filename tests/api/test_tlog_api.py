@@ -433,3 +433,31 @@ def test_a_signed_screening_carries_query_digest_results_and_checkpoint(
     path.write_text(json.dumps(signed, ensure_ascii=False))
     lied = CliRunner().invoke(cli, ["client", "verify-screening", str(path), "--jwks", str(jwks)])
     assert lied.exit_code == 1 and "signature on the statement" in lied.output
+
+
+def test_the_receipts_file_client_submit_writes_verifies_line_by_line(served, tmp_path):
+    records_file = tmp_path / "two.jsonl"
+    write_jsonl(records_file, [penalty(n) for n in (21, 22, 23)])
+    result = submit(served, records_file, "--batch-size", "2")
+    assert result.exit_code == 0, result.output
+    receipts_file = Path(json.loads(result.stdout)["receipts_file"])
+    assert len(receipts_file.read_text().splitlines()) == 2
+    checkpoint(served)
+
+    verified = client("verify-receipt", str(receipts_file), "--url", served["url"], "--json")
+    assert verified.exit_code == 0, verified.output
+    document = json.loads(verified.stdout)
+    assert document["verified"] is True
+    assert [r["log_index"] for r in document["receipts"]] == [0, 1]
+
+    # One line edited: that line fails, by its number; the other still verifies.
+    lines = receipts_file.read_text().splitlines()
+    edited = json.loads(lines[1])
+    edited["receipt"]["records"][0]["version"] = 7
+    tampered = tmp_path / "tampered.receipts.jsonl"
+    tampered.write_text(lines[0] + "\n" + json.dumps(edited) + "\n")
+    refused = client("verify-receipt", str(tampered), "--url", served["url"])
+    assert refused.exit_code == 1
+    assert "entry 0 is in creditreg.localhost/log" in refused.output
+    assert "NOT VERIFIED: line 2: " in refused.output
+    assert "1 of 2 receipts not verified" in refused.output

@@ -17,10 +17,15 @@ STRONG = {
 }
 
 
-def test_defaults_give_a_sqlite_file_under_var():
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_give_a_sqlite_file_under_var(monkeypatch, tmp_path):
+    # From any working directory: the checkout's var/, never a new one where the command runs.
+    monkeypatch.chdir(tmp_path)
     settings = load_settings("dev", environ={})
     assert settings.profile == "dev"
-    assert f"sqlite:///{Path('var').resolve() / 'creditreg.db'}" == settings.DATABASE_URL
+    assert f"sqlite:///{ROOT / 'var' / 'creditreg.db'}" == settings.DATABASE_URL
     assert settings.PORT == 8000
     assert settings.SEARCH_BACKEND == "sql"
     assert settings.sources["PORT"] == "default"
@@ -239,3 +244,15 @@ def test_the_public_base_url_defaults_to_the_registry_name_and_is_checked():
 def test_overrides_reject_unknown_keys():
     with pytest.raises(ConfigError, match="NOT_A_SETTING: unknown setting"):
         load_settings("dev", environ={}, overrides={"NOT_A_SETTING": 1})
+
+
+def test_relative_folders_are_the_instance_s_wherever_a_command_runs(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(
+        "dev", environ={"CREDITREG_VAR_DIR": "state", "CREDITREG_CALENDAR_DIR": "calendars"}
+    )
+    assert str(ROOT / "state") == settings.VAR_DIR
+    assert str(ROOT / "calendars") == settings.CALENDAR_DIR
+    assert f"sqlite:///{ROOT / 'state' / 'creditreg.db'}" == settings.DATABASE_URL
+    absolute = load_settings("dev", environ={"CREDITREG_VAR_DIR": str(tmp_path / "elsewhere")})
+    assert str(tmp_path / "elsewhere") == absolute.VAR_DIR
