@@ -1083,8 +1083,21 @@ def build_document() -> dict[str, Any]:
                             "row": {"type": "integer"},
                             "reference": {"type": ["string", "null"]},
                             "input": {"type": "object"},
-                            "decision": {"enum": ["match", "possible", "none"]},
+                            "decision": {"enum": ["match", "possible", "none", "error"]},
                             "score": {"type": "number", "minimum": 0, "maximum": 1},
+                            "errors": {
+                                "type": "array",
+                                "description": "a row that could not be screened: what is "
+                                "wrong with each field (a field in error is not echoed)",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["field", "message"],
+                                    "properties": {
+                                        "field": {"type": "string"},
+                                        "message": {"type": "string"},
+                                    },
+                                },
+                            },
                             "matches": {
                                 "type": "array",
                                 "items": {
@@ -1278,7 +1291,11 @@ def build_document() -> dict[str, Any]:
                 "description": "Up to SCREENING_MAX_ROWS rows. Small lists are answered at "
                 "once (JSON, or CSV with `format=csv` or `Accept: text/csv`); larger ones "
                 "become a job (202, Location). An exact USCC is decisive; otherwise one "
-                "scorer ranks the backend's candidates, with an explanation per score.",
+                "scorer ranks the backend's candidates, with an explanation per score. A row "
+                "that cannot be screened is answered with decision `error` and its `errors` "
+                "(counted in the summary) while the others are screened; with "
+                "`all_or_nothing=true`, or when no row is good, the request is a 422 with "
+                "every error.",
                 "security": signed,
                 "parameters": [
                     {
@@ -1295,6 +1312,13 @@ def build_document() -> dict[str, Any]:
                         "schema": {"enum": ["json", "csv"]},
                     },
                     BOM_PARAMETER,
+                    {
+                        "name": "all_or_nothing",
+                        "in": "query",
+                        "required": False,
+                        "description": "`true`: one bad row refuses the whole request (422)",
+                        "schema": {"enum": ["true", "false"]},
+                    },
                     {
                         "name": "signed",
                         "in": "query",

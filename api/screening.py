@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -61,6 +62,7 @@ RESULT_COLUMNS = (
     "match_uscc",
     "match_score",
     "match_lists",
+    "errors",
 )
 
 
@@ -126,7 +128,11 @@ def create_screening() -> ResponseReturnValue:
         return problems.problem_response(problems.MALFORMED_BODY, str(exc))
 
     settings = current_runtime().settings
+    # By default a row that cannot be screened is answered with its errors and the others
+    # are screened; all_or_nothing=true refuses the whole request for one bad row.
+    all_or_nothing = request.args.get("all_or_nothing") == "true"
     errors: list[dict[str, str]] = []
+    row_errors_seen: list[dict[str, str]] = []
     if not isinstance(purpose, str) or purpose not in {str(p) for p in QueryPurpose}:
         errors.append({"field": "purpose", "message": f"one of {', '.join(QueryPurpose)}"})
     if not raw_rows:
@@ -137,14 +143,21 @@ def create_screening() -> ResponseReturnValue:
     rows: list[ScreeningRow] = []
     for index, raw in enumerate(raw_rows):
         if not isinstance(raw, dict):
-            errors.append({"field": f"rows.{index}", "message": "a row is an object"})
+            row_errors_seen.append({"field": f"rows.{index}", "message": "a row is an object"})
+            rows.append(ScreeningRow(errors={"row": "a row is an object"}))
             continue
         row, row_errors = normalise_row(raw)
         for name in CSV_COLUMNS:
             if has_nul(raw.get(name)):
                 row_errors.setdefault(name, NUL_REFUSED)
-        errors.extend({"field": f"rows.{index}.{k}", "message": v} for k, v in row_errors.items())
+        if row_errors:
+            row = replace(row, errors=row_errors, **{k: None for k in row_errors if k != "row"})
+        row_errors_seen.extend(
+            {"field": f"rows.{index}.{k}", "message": v} for k, v in row_errors.items()
+        )
         rows.append(row)
+    if all_or_nothing or errors or len(row_errors_seen) == len(rows):
+        errors.extend(row_errors_seen)
     if errors:
         return problems.problem_response(
             problems.VALIDATION, f"{len(errors)} error(s); nothing was screened", errors=errors
@@ -229,6 +242,7 @@ def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
         "match_uscc": best.get("uscc"),
         "match_score": best.get("score"),
         "match_lists": " ".join(best.get("lists", [])),
+        "errors": "; ".join(f"{e['field']}: {e['message']}" for e in row.get("errors", [])),
     }
 
 

@@ -49,6 +49,10 @@ class ScreeningRow:
     uscc: str | None = None
     region: str | None = None
     reference: str | None = None  # the member's own row id, echoed back
+    # A row that cannot be screened: field -> what is wrong. It is answered with these
+    # errors (decision "error") and the others are screened, unless the request asked for
+    # all or nothing. A field in error is not kept (it may be an ID number).
+    errors: dict[str, str] | None = None
 
 
 @dataclass
@@ -166,6 +170,10 @@ def normalise_row(raw: dict[str, Any]) -> tuple[ScreeningRow, dict[str, str]]:
     for key, text in (("name", name), ("reference", reference)):
         if text and contains_id_number(text):
             errors[key] = ID_NUMBER_IN_TEXT
+    if errors:
+        kept = {"name": name, "uscc": uscc, "region": region, "reference": reference}
+        kept = {k: (None if k in errors else v) for k, v in kept.items()}
+        return ScreeningRow(**kept, errors=dict(errors)), errors
     return ScreeningRow(name, uscc, region, reference), errors
 
 
@@ -173,7 +181,17 @@ Search = Callable[[SearchQuery], list[dict[str, Any]]]
 
 
 def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dict[str, Any]:
-    """Candidates for one row, scored and decided. An exact USCC is decisive."""
+    """Candidates for one row, scored and decided. An exact USCC is decisive. A row in
+    error is answered with its errors, unsearched."""
+    if row.errors:
+        return {
+            "reference": row.reference,
+            "input": {"name": row.name, "uscc": row.uscc, "region": row.region},
+            "decision": "error",
+            "score": 0.0,
+            "matches": [],
+            "errors": [{"field": k, "message": v} for k, v in row.errors.items()],
+        }
     candidates: dict[str, dict[str, Any]] = {}
     if row.uscc:
         for document in search(SearchQuery(text=row.uscc, size=1, facets=False)):
@@ -224,7 +242,7 @@ def matched_subject_ids(results: list[dict[str, Any]]) -> list[str]:
 
 
 def summary(results: list[dict[str, Any]]) -> dict[str, int]:
-    counts = {"match": 0, "possible": 0, "none": 0}
+    counts = {"match": 0, "possible": 0, "none": 0, "error": 0}
     for result in results:
         counts[result["decision"]] += 1
     return counts

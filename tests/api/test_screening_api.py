@@ -55,7 +55,7 @@ def test_json_screening_answers_each_row(querier, session, client):
     assert [r["decision"] for r in body["rows"]] == ["match", "match", "none"]
     assert body["rows"][0]["reference"] == "A-1"
     assert body["rows"][1]["matches"][0]["uscc"] == "91310115MA1K3BTP2B"
-    assert body["summary"] == {"match": 2, "possible": 0, "none": 1}
+    assert body["summary"] == {"match": 2, "possible": 0, "none": 1, "error": 0}
     entry = session.scalars(sa.select(QueryLogEntry)).one()
     assert (entry.kind, entry.purpose, entry.results, len(entry.subject_ids)) == (
         "screening",
@@ -285,3 +285,93 @@ def test_a_csv_result_carries_a_byte_order_mark_when_asked(querier, query, accep
     assert response.get_data().startswith(b"\xef\xbb\xbf") is marked
     text = response.get_data().decode("utf-8-sig")
     assert "北京华信科技有限公司" in text
+
+
+# --- a bad row does not stop the good ones --------------------------------------------------
+
+MIXED = [
+    {"name": "北京华信科技有限公司", "reference": "good-1"},
+    {"uscc": "123", "reference": "bad-uscc"},
+    {"region": "110105", "reference": "no-name"},
+    "not a row",
+    {"name": "张三 11010519491231002X", "reference": "number"},
+    {"uscc": "9131 0115 ma1k 3btp 2b", "reference": "good-2"},
+]
+
+
+def test_good_rows_are_screened_and_each_bad_one_answered_with_its_errors(querier, session):
+    response = querier.post("/api/v1/screening", {"purpose": "compliance_screening", "rows": MIXED})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    decisions = [(r["row"], r["reference"], r["decision"]) for r in body["rows"]]
+    assert decisions == [
+        (0, "good-1", "match"),
+        (1, "bad-uscc", "error"),
+        (2, "no-name", "error"),
+        (3, None, "error"),
+        (4, "number", "error"),
+        (5, "good-2", "match"),
+    ]
+    assert body["summary"] == {"match": 2, "possible": 0, "none": 0, "error": 4}
+    assert [e["field"] for e in body["rows"][1]["errors"]] == ["uscc"]
+    assert [e["field"] for e in body["rows"][2]["errors"]] == ["name"]
+    # The field that held an ID number is not echoed back.
+    assert body["rows"][4]["input"]["name"] is None
+    assert "11010519491231002X" not in response.get_data(as_text=True)
+    assert session.scalars(sa.select(QueryLogEntry)).one().results == 6
+
+
+def test_all_or_nothing_refuses_the_request_for_one_bad_row(querier, session):
+    response = querier.post(
+        "/api/v1/screening?all_or_nothing=true",
+        {"purpose": "compliance_screening", "rows": MIXED},
+    )
+    assert response.status_code == 422
+    fields = [e["field"] for e in response.get_json()["errors"]]
+    assert fields == ["rows.1.uscc", "rows.2.name", "rows.3", "rows.4.name"]
+    assert session.scalars(sa.select(QueryLogEntry)).all() == []
+
+
+def test_a_request_with_no_good_row_is_refused(querier):
+    response = querier.post(
+        "/api/v1/screening", {"purpose": "compliance_screening", "rows": MIXED[1:4]}
+    )
+    assert response.status_code == 422
+    assert len(response.get_json()["errors"]) == 3
+
+
+def test_the_csv_result_carries_each_bad_rows_errors(querier):
+    body = "name,uscc,reference\n北京华信科技有限公司,,r1\n,123,r2\n"
+    response = querier.post(
+        "/api/v1/screening?purpose=compliance_screening&format=csv",
+        body.encode(),
+        content_type="text/csv",
+    )
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [(r["reference"], r["decision"]) for r in rows] == [("r1", "match"), ("r2", "error")]
+    assert rows[1]["errors"].startswith("uscc: ") and rows[0]["errors"] == ""
+
+
+def test_a_job_answers_its_bad_rows_and_stores_no_number(fresh_sqlite_url, make_app, clock):
+    app = make_app(fresh_sqlite_url, SCREENING_SYNC_MAX_ROWS=2)
+    migrate.upgrade(db.engine_of(app))
+    client = app.test_client()
+    with app.app_context():
+        member = signed_member(db.session, client, clock, roles=("submitter", "querier"))
+        load(member, clock)
+        db.session.commit()
+        created = member.post("/api/v1/screening", {"purpose": "monitoring", "rows": MIXED})
+        assert created.status_code == 202, created.get_json()
+        stored = db.session.scalars(sa.select(ScreeningJob)).one()
+        assert "11010519491231002X" not in json.dumps(stored.rows)
+        db.session.rollback()  # the worker's session writes the job next
+        search = app.extensions["creditreg.search"]
+        worker = Worker(
+            db.new_session, clock, jobs=default_jobs(search, Thresholds()), identity="t"
+        )
+        worker.run_round()
+        result = member.get(created.headers["Location"] + "/result").get_json()
+        assert [r["decision"] for r in result["rows"]] == [
+            "match", "error", "error", "error", "error", "match",
+        ]  # fmt: skip
+        assert result["summary"]["error"] == 4
