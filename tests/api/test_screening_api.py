@@ -88,42 +88,46 @@ def test_every_row_error_at_once_and_nothing_screened(querier, session):
     assert session.scalars(sa.select(QueryLogEntry)).all() == []
 
 
-def test_large_screenings_become_jobs_with_progress_and_a_download(
-    fresh_sqlite_url, make_app, clock
-):
+@pytest.fixture
+def jobs_app(fresh_sqlite_url, make_app, clock):
+    """A registry that makes a job of any screening of more than two rows, with its data
+    loaded (its own SQLite file: the worker commits)."""
     app = make_app(fresh_sqlite_url, SCREENING_SYNC_MAX_ROWS=2)
     migrate.upgrade(db.engine_of(app))
-    client = app.test_client()
     with app.app_context():
-        member = signed_member(db.session, client, clock, roles=("submitter", "querier"))
+        member = signed_member(db.session, app.test_client(), clock, roles=("submitter", "querier"))
         load(member, clock)
         db.session.commit()
-        rows = [{"name": "北京华信科技"}, {"name": "上海华信贸易"}, {"name": "无关公司"}]
-        created = member.post("/api/v1/screening", {"purpose": "monitoring", "rows": rows})
-        assert created.status_code == 202
-        location = created.headers["Location"]
-        assert created.get_json()["status"] == "queued"
-        assert member.get(location + "/result").status_code == 409
+        yield app, member
 
-        other = signed_member(db.session, client, clock, roles=("querier",))
-        assert other.get(location).status_code == 404  # another member's job
 
-        search = app.extensions["creditreg.search"]
-        worker = Worker(
-            db.new_session, clock, jobs=default_jobs(search, Thresholds()), identity="t"
-        )
-        worker.run_round()
-        progress = member.get(location).get_json()
-        assert (progress["status"], progress["done_rows"]) == ("done", 3)
-        result = member.get(location + "/result").get_json()
-        assert [r["decision"] for r in result["rows"]] == ["match", "match", "none"]
-        as_csv = member.get(location + "/result?format=csv")
-        assert as_csv.mimetype == "text/csv"
-        assert len(as_csv.get_data(as_text=True).strip().splitlines()) == 4
-        logged = db.session.scalars(
-            sa.select(QueryLogEntry).where(QueryLogEntry.kind == "screening")
-        ).one()
-        assert json.dumps(logged.query).count("job_id") == 1
+def test_large_screenings_become_jobs_with_progress_and_a_download(jobs_app, clock):
+    app, member = jobs_app
+    client = app.test_client()
+    rows = [{"name": "北京华信科技"}, {"name": "上海华信贸易"}, {"name": "无关公司"}]
+    created = member.post("/api/v1/screening", {"purpose": "monitoring", "rows": rows})
+    assert created.status_code == 202
+    location = created.headers["Location"]
+    assert created.get_json()["status"] == "queued"
+    assert member.get(location + "/result").status_code == 409
+
+    other = signed_member(db.session, client, clock, roles=("querier",))
+    assert other.get(location).status_code == 404  # another member's job
+
+    search = app.extensions["creditreg.search"]
+    worker = Worker(db.new_session, clock, jobs=default_jobs(search, Thresholds()), identity="t")
+    worker.run_round()
+    progress = member.get(location).get_json()
+    assert (progress["status"], progress["done_rows"]) == ("done", 3)
+    result = member.get(location + "/result").get_json()
+    assert [r["decision"] for r in result["rows"]] == ["match", "match", "none"]
+    as_csv = member.get(location + "/result?format=csv")
+    assert as_csv.mimetype == "text/csv"
+    assert len(as_csv.get_data(as_text=True).strip().splitlines()) == 4
+    logged = db.session.scalars(
+        sa.select(QueryLogEntry).where(QueryLogEntry.kind == "screening")
+    ).one()
+    assert json.dumps(logged.query).count("job_id") == 1
 
 
 def test_a_csv_file_uploaded_in_a_form(querier):
@@ -352,26 +356,18 @@ def test_the_csv_result_carries_each_bad_rows_errors(querier):
     assert rows[1]["errors"].startswith("uscc: ") and rows[0]["errors"] == ""
 
 
-def test_a_job_answers_its_bad_rows_and_stores_no_number(fresh_sqlite_url, make_app, clock):
-    app = make_app(fresh_sqlite_url, SCREENING_SYNC_MAX_ROWS=2)
-    migrate.upgrade(db.engine_of(app))
-    client = app.test_client()
-    with app.app_context():
-        member = signed_member(db.session, client, clock, roles=("submitter", "querier"))
-        load(member, clock)
-        db.session.commit()
-        created = member.post("/api/v1/screening", {"purpose": "monitoring", "rows": MIXED})
-        assert created.status_code == 202, created.get_json()
-        stored = db.session.scalars(sa.select(ScreeningJob)).one()
-        assert "11010519491231002X" not in json.dumps(stored.rows)
-        db.session.rollback()  # the worker's session writes the job next
-        search = app.extensions["creditreg.search"]
-        worker = Worker(
-            db.new_session, clock, jobs=default_jobs(search, Thresholds()), identity="t"
-        )
-        worker.run_round()
-        result = member.get(created.headers["Location"] + "/result").get_json()
-        assert [r["decision"] for r in result["rows"]] == [
-            "match", "error", "error", "error", "error", "match",
-        ]  # fmt: skip
-        assert result["summary"]["error"] == 4
+def test_a_job_answers_its_bad_rows_and_stores_no_number(jobs_app, clock):
+    app, member = jobs_app
+    created = member.post("/api/v1/screening", {"purpose": "monitoring", "rows": MIXED})
+    assert created.status_code == 202, created.get_json()
+    stored = db.session.scalars(sa.select(ScreeningJob)).one()
+    assert "11010519491231002X" not in json.dumps(stored.rows)
+    db.session.rollback()  # the worker's session writes the job next
+    search = app.extensions["creditreg.search"]
+    worker = Worker(db.new_session, clock, jobs=default_jobs(search, Thresholds()), identity="t")
+    worker.run_round()
+    result = member.get(created.headers["Location"] + "/result").get_json()
+    assert [r["decision"] for r in result["rows"]] == [
+        "match", "error", "error", "error", "error", "match",
+    ]  # fmt: skip
+    assert result["summary"]["error"] == 4
