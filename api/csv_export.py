@@ -21,8 +21,11 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Response, has_request_context, request
+from marshmallow import fields, validate
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# The query parameter that asks for the byte-order mark, for the schemas of CSV endpoints.
+BOM_FIELD = fields.String(validate=validate.OneOf(["1", "true", "0", "false"]))
 
 
 def spreadsheet_safe(value: Any) -> Any:

@@ -18,7 +18,7 @@ from marshmallow import Schema, fields, validate
 
 from api import problems
 from api.auth import current_caller, signed
-from api.csv_export import csv_response
+from api.csv_export import BOM_FIELD, csv_response
 from api.schemas import StrictSchema, SubjectRefSchema
 from registry import listings
 from registry.audit import Actor, ActorKind
@@ -276,7 +276,7 @@ class PublicListSchema(StrictSchema):
     since = fields.Date()
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    bom = fields.Boolean()  # the CSV starts with a byte-order mark (api.csv_export)
+    bom = BOM_FIELD  # the CSV starts with a byte-order mark (api.csv_export)
 
 
 PUBLIC_LIST_PARAMS = PublicListSchema()

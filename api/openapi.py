@@ -62,7 +62,7 @@ BOM_PARAMETER: dict[str, Any] = {
     "required": False,
     "description": "`1`: a CSV answer starts with a UTF-8 byte-order mark, so that Excel reads "
     "it as UTF-8 (also asked with `Accept: text/csv; bom=1`)",
-    "schema": {"enum": ["1", "true"]},
+    "schema": {"enum": ["1", "true", "0", "false"]},
 }
 SCREENING_RESULT: dict[str, Any] = {
     "description": "The result.",
@@ -1425,7 +1425,7 @@ def build_document() -> dict[str, Any]:
                             **CSV_CONTENT,
                         },
                     },
-                    **_problem_responses(401, 403, 404, 409, 429),
+                    **_problem_responses(401, 403, 404, 409, 422, 429),
                 },
             }
         },

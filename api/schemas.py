@@ -7,6 +7,7 @@ is loaded record by record so that every error carries its record index.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -21,7 +22,14 @@ from marshmallow import (
     validates_schema,
 )
 
-from registry.identifiers import ID_NUMBER_IN_TEXT, contains_id_number
+from registry.identifiers import (
+    ID_NUMBER_IN_TEXT,
+    IdentifierError,
+    contains_id_number,
+    normalize_shop_id,
+    validate_id_number,
+    validate_uscc,
+)
 from registry.records import Polarity, RecordCategory, Severity
 from registry.subjects import SubjectKind
 
@@ -328,10 +336,16 @@ def load_submission(document: Any, max_records: int) -> tuple[str, list[dict[str
     """
     if not isinstance(document, dict):
         raise ValidationError({"_schema": ["the body is a JSON object"]})
-    envelope = SUBMISSION_SCHEMA.load(document)
-    records = envelope["records"]
     errors: dict[str, Any] = {}
-    if not records:
+    try:
+        envelope = SUBMISSION_SCHEMA.load(document)
+        records = envelope["records"]
+    except ValidationError as exc:
+        # The records are checked all the same, so that one answer lists every error.
+        errors.update(exc.messages if isinstance(exc.messages, dict) else {})
+        raw_records = document.get("records")
+        records = raw_records if isinstance(raw_records, list) and "records" not in errors else []
+    if not records and "records" not in errors:
         errors["records"] = ["at least one record is required"]
     if len(records) > max_records:
         raise ValidationError({"records": [f"at most {max_records} records per submission"]})
@@ -350,5 +364,43 @@ def load_submission(document: Any, max_records: int) -> tuple[str, list[dict[str
             }
         loaded.append(record)
     if errors:
+        # The identifiers' checksums are the domain's to check (registry.intake), once the
+        # submission is valid; when it is not, they are checked here too, so that the member
+        # sees every error in one answer rather than the next ones after fixing these.
+        _add_identifier_errors(records, errors)
         raise ValidationError(errors)
     return envelope["submission_id"], loaded
+
+
+IDENTIFIER_FIELDS = {"enterprise": "uscc", "person": "id_number", "shop": "shop_id"}
+
+
+def _add_identifier_errors(records: list[Any], errors: dict[str, Any]) -> None:
+    """Add to ``errors`` each record's invalid subject identifier the schema let through."""
+    checks: dict[str, Callable[[str], object]] = {
+        "uscc": validate_uscc,
+        "id_number": validate_id_number,
+        "shop_id": normalize_shop_id,
+    }
+    for index, raw in enumerate(records):
+        subject = raw.get("subject") if isinstance(raw, dict) else None
+        if not isinstance(subject, dict):
+            continue
+        field = IDENTIFIER_FIELDS.get(str(subject.get("kind")))
+        value = subject.get(field) if field else None
+        if field is None or not isinstance(value, str) or has_nul(value):
+            continue
+        record_errors = errors.setdefault(f"records.{index}", {})
+        subject_errors = (
+            record_errors.setdefault("subject", {}) if isinstance(record_errors, dict) else None
+        )
+        if not isinstance(subject_errors, dict) or field in subject_errors:
+            continue
+        try:
+            checks[field](value)
+        except IdentifierError as exc:
+            subject_errors[field] = [str(exc)]
+        if not subject_errors:
+            del record_errors["subject"]
+        if not record_errors:
+            del errors[f"records.{index}"]

@@ -17,12 +17,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
+from marshmallow import fields, validate
 
 from api import json_body, problems
 from api.auth import current_caller, signed
-from api.csv_export import csv_response
+from api.csv_export import BOM_FIELD, csv_response
 from api.csv_import import CsvDecodeError, request_csv, upload_csv
-from api.schemas import NUL_REFUSED, has_nul
+from api.schemas import NUL_REFUSED, StrictSchema, has_nul
 from api.tlog import signed_screening
 from registry.db import db
 from registry.errors import NotFound
@@ -112,9 +113,33 @@ def _csv_rows(text: str) -> list[dict[str, Any]]:
         raise ValueError(f"the CSV cannot be read: line {reader.line_num}: {exc}") from None
 
 
+class ResultParams(StrictSchema):
+    """How a screening result is answered: JSON or CSV, signed or not."""
+
+    stores_text = False  # query parameters (see StrictSchema)
+
+    format = fields.String(validate=validate.OneOf(["json", "csv"]))
+    signed = fields.String(validate=validate.OneOf(["true", "false"]))
+    bom = BOM_FIELD
+
+
+class ScreeningParams(ResultParams):
+    purpose = fields.String(validate=validate.OneOf([str(p) for p in QueryPurpose]))
+    all_or_nothing = fields.String(validate=validate.OneOf(["true", "false"]))
+
+
+RESULT_PARAMS = ResultParams()
+SCREENING_PARAMS = ScreeningParams()
+
+
 @bp.post("/screening")
 @signed(MemberRole.QUERIER)
 def create_screening() -> ResponseReturnValue:
+    params = problems.load_or_problem(
+        SCREENING_PARAMS, request.args.to_dict(), "{count} parameter error(s)"
+    )
+    if isinstance(params, Response):
+        return params
     try:
         purpose, raw_rows = _read_request()
     except LookupError:
@@ -269,6 +294,11 @@ def screening_job(job_id: str) -> ResponseReturnValue:
 @bp.get("/screening/jobs/<job_id>/result")
 @signed(MemberRole.QUERIER)
 def screening_job_result(job_id: str) -> ResponseReturnValue:
+    params = problems.load_or_problem(
+        RESULT_PARAMS, request.args.to_dict(), "{count} parameter error(s)"
+    )
+    if isinstance(params, Response):
+        return params
     job = _own_job(job_id)
     if job.status != JobStatus.DONE:
         return problems.problem_response(

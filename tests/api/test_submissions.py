@@ -179,6 +179,36 @@ def test_all_errors_of_all_records_at_once_and_nothing_stored(regulator, session
     assert after == before
 
 
+def test_identifier_checksums_are_reported_with_the_schema_errors(regulator, session):
+    """One answer lists every error: a bad check character is not held back until the
+    other records' field errors are fixed, nor an envelope error hide the records'."""
+    bad_uscc = {
+        **PENALTY,
+        "record_id": "PEN-9",
+        "subject": {**PENALTY["subject"], "uscc": PENALTY["subject"]["uscc"][:-1] + "0"},
+    }
+    missing_basis = {**PENALTY, "record_id": "PEN-8"}
+    del missing_basis["legal_basis"]
+    person = {
+        **PENALTY,
+        "record_id": "PEN-7",
+        "subject": {"kind": "person", "id_number": "110105194912310021", "name": "张三"},
+    }
+    response = regulator.post(
+        "/api/v1/submissions", {"records": [missing_basis, bad_uscc, person, PENALTY]}
+    )
+    assert response.status_code == 422
+    fields = [e["field"] for e in response.get_json()["errors"]]
+    assert sorted(fields) == [
+        "records.0.legal_basis",
+        "records.1.subject.uscc",
+        "records.2.subject.id_number",
+        "submission_id",
+    ]
+    assert "110105194912310021" not in response.get_data(as_text=True)
+    assert count(session, Submission) == 0
+
+
 def test_domain_refusals_are_listed_by_index_and_roll_everything_back(regulator, session):
     assert submit(regulator, "first", [PENALTY]).status_code == 201
     correction_without_reason = {**PENALTY, "severity": "serious"}
