@@ -14,9 +14,10 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 import sqlalchemy as sa
@@ -232,7 +233,42 @@ class SubmitSummary:
     sent: int = 0
     replayed: int = 0
     skipped: int = 0
+    rejected: int = 0
     records: dict[str, int] = field(default_factory=dict)
+
+
+def _errors_by_record(problem: dict[str, Any]) -> dict[int, list[dict[str, Any]]] | None:
+    """A 422's errors by the index of the record each is about; None when one of them is
+    about the submission as a whole (then no record can be set aside)."""
+    by_record: dict[int, list[dict[str, Any]]] = {}
+    for item in problem.get("errors", []):
+        parts = str(item.get("field", "")).split(".")
+        if len(parts) < 2 or parts[0] != "records" or not parts[1].isdigit():
+            return None
+        by_record.setdefault(int(parts[1]), []).append(item)
+    return by_record or None
+
+
+def _set_aside(
+    batch: _Batch, by_record: dict[int, list[dict[str, Any]]], rejects: IO[str]
+) -> _Batch:
+    """Write the refused records of ``batch`` to ``rejects`` with their errors (one JSON
+    line each, with the file's line number); the batch of the others."""
+    for index in sorted(by_record):
+        errors = [
+            {"field": ".".join(str(e["field"]).split(".")[2:]) or "record", "message": e["message"]}
+            for e in by_record[index]
+        ]
+        line = {"line": batch.lines[index], "record": batch.records[index], "errors": errors}
+        rejects.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+    rejects.flush()
+    kept = [i for i in range(len(batch.records)) if i not in by_record]
+    return _Batch(
+        batch.number,
+        batch.first_line,
+        [batch.lines[i] for i in kept],
+        [batch.records[i] for i in kept],
+    )
 
 
 def _read_records(path: Path) -> tuple[list[int], list[dict[str, Any]]]:
@@ -372,6 +408,14 @@ def _explain_refusal(error: RegistryError, batch: _Batch, sent_before: int) -> s
     help="where receipts are appended; default: FILE.receipts.jsonl",
 )
 @click.option("--attempts", default=5, show_default=True, type=click.IntRange(1, 100))
+@click.option(
+    "--rejects",
+    "rejects_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write the records the registry refuses here (JSON Lines: line, record, errors) "
+    "and send the others; without it a refused batch stops the command",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def client_submit(
     records_file: Path,
@@ -383,6 +427,7 @@ def client_submit(
     submission_prefix: str | None,
     receipts_path: Path | None,
     attempts: int,
+    rejects_path: Path | None,
     as_json: bool,
 ) -> None:
     """Sign and send the records of a JSON Lines file (one record per line) in batches.
@@ -413,6 +458,7 @@ def client_submit(
     batches = list(_batches(lines, records, batch_size))
     with (
         receipts_path.open("a", encoding="utf-8") as receipts_out,
+        rejects_path.open("a", encoding="utf-8") if rejects_path else nullcontext() as rejects,
         click.progressbar(
             length=len(records), label="records", file=sys.stderr, show_pos=True
         ) as progress,
@@ -424,14 +470,11 @@ def client_submit(
                 summary.skipped += 1
                 progress.update(len(batch.records))
                 continue
-            try:
-                signed, replayed = _send_with_retries(
-                    client, submission_id, batch.records, attempts
-                )
-            except RegistryError as exc:
-                raise click.ClickException(
-                    _explain_refusal(exc, batch, summary.sent + summary.replayed + summary.skipped)
-                ) from None
+            sent = _send_batch(client, submission_id, batch, attempts, rejects, summary)
+            if sent is None:  # every record of the batch was refused and set aside
+                progress.update(len(batch.records))
+                continue
+            signed, replayed = sent
             _check_receipt(signed, registry_keys, member_id, submission_id)
             receipts_out.write(json.dumps(signed, ensure_ascii=False, sort_keys=True) + "\n")
             receipts_out.flush()
@@ -447,6 +490,7 @@ def client_submit(
         "sent": summary.sent,
         "replayed": summary.replayed,
         "skipped": summary.skipped,
+        "rejected": summary.rejected,
         "records": summary.records,
         "receipts_file": str(receipts_path),
     }
@@ -459,6 +503,35 @@ def client_submit(
             f" {summary.skipped} skipped (receipt on file); records: {counts or 'none new'}"
         )
         click.echo(f"receipts in {receipts_path}")
+        if summary.rejected:
+            click.echo(
+                f"{summary.rejected} record(s) refused, with their errors, in {rejects_path}"
+            )
+
+
+def _send_batch(
+    client: RegistryClient,
+    submission_id: str,
+    batch: _Batch,
+    attempts: int,
+    rejects: IO[str] | None,
+    summary: SubmitSummary,
+) -> tuple[dict[str, Any], bool] | None:
+    """Send a batch; with a rejects file, a 422 about some of its records sets those aside
+    and sends the rest under the same submission id (the registry stored nothing of the
+    refused request). None when no record was left to send."""
+    while True:
+        try:
+            return _send_with_retries(client, submission_id, batch.records, attempts)
+        except RegistryError as exc:
+            by_record = _errors_by_record(exc.problem) if exc.response.status == 422 else None
+            if rejects is None or by_record is None:
+                done = summary.sent + summary.replayed + summary.skipped
+                raise click.ClickException(_explain_refusal(exc, batch, done)) from None
+            summary.rejected += len(by_record)
+            batch = _set_aside(batch, by_record, rejects)
+            if not batch.records:
+                return None
 
 
 def _check_receipt(

@@ -238,6 +238,36 @@ def test_a_refused_batch_names_file_lines_and_a_fixed_rerun_completes(registry, 
     assert stored(registry)["versions"] == 7
 
 
+def test_rejects_sets_refused_records_aside_and_sends_the_rest(registry, tmp_path):
+    records = [penalty(n) for n in range(1, 8)]
+    records[1] = penalty(2, legal_basis=None)  # line 2: a field error
+    bad_code = penalty(5)
+    bad_code["subject"]["uscc"] = bad_code["subject"]["uscc"][:-1] + (
+        "0" if bad_code["subject"]["uscc"][-1] != "0" else "1"
+    )
+    records[4] = bad_code  # line 5: a wrong check character
+    records_file = tmp_path / "penalties.jsonl"
+    write_jsonl(records_file, records)
+    rejects = tmp_path / "rejects.jsonl"
+
+    done = submit(registry, records_file, "--batch-size", "3", "--rejects", str(rejects))
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout)
+    assert summary["rejected"] == 2 and summary["records"] == {"created": 5}
+    assert stored(registry)["records"] == 5
+    refused = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [(r["line"], {e["field"] for e in r["errors"]}) for r in refused] == [
+        (2, {"legal_basis"}),
+        (5, {"subject.uscc"}),
+    ]
+    assert refused[0]["record"] == records[1]
+
+    # Run again: every batch has its receipt; nothing is sent or set aside twice.
+    again = submit(registry, records_file, "--batch-size", "3", "--rejects", str(rejects))
+    assert json.loads(again.stdout)["skipped"] == 3
+    assert len(rejects.read_text().splitlines()) == 2
+
+
 def test_bad_lines_stop_the_client_before_anything_is_sent(registry, tmp_path):
     records_file = tmp_path / "broken.jsonl"
     records_file.write_text(json.dumps(penalty(1)) + "\n{not json\n[1, 2]\n")
