@@ -99,6 +99,17 @@ def cli() -> None:
     """creditreg: the public-credit information-sharing registry."""
 
 
+# Flask's own options (--env-file, --app, --debug) pick an app and its environment: the
+# registry has one app and takes its configuration from CREDITREG_* settings, so they are
+# not offered in its help.
+for _flask_option in cli.params:
+    if isinstance(_flask_option, click.Option) and _flask_option.name in {
+        "env_file",
+        "app",
+        "debug",
+    }:
+        _flask_option.hidden = True
+
 # The member's tools run without the registry's configuration, so they hang on the group
 # itself rather than on the app's commands (which would load the app first).
 cli.add_command(client_group)

@@ -47,6 +47,9 @@ def test_console_script_help_lists_the_commands(tmp_path):
     )
     for name in ("db", "serve", "demo", "members", "keys", "users", "worker"):
         assert f"  {name} " in result.stdout, name
+    # The registry's commands only: not Flask's options for choosing an app.
+    for flask_option in ("--env-file", "--app", "--debug"):
+        assert flask_option not in result.stdout, flask_option
 
 
 def run_creditreg(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
