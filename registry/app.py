@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import click
@@ -18,10 +19,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.cli import client_group
 from config import ConfigError, load_settings
-from registry.clock import Clock, set_registry_timezone
+from registry.clock import Clock, OffsetClock, set_registry_timezone
 from registry.db import db
 from registry.logs import configure_logging
 from registry.runtime import Runtime
+
+# Where `creditreg demo advance` writes how far the registry's clock is moved (dev and test).
+DEMO_CLOCK_FILE = "demo-clock.json"
 
 
 def create_app(
@@ -59,6 +63,9 @@ def create_app(
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.TRUSTED_PROXIES)  # type: ignore[method-assign]
 
     set_registry_timezone(settings.REGISTRY_TIMEZONE)
+    if clock is None and settings.profile != "production":
+        # Outside production the date can be moved forward for a demonstration.
+        clock = OffsetClock(Path(settings.VAR_DIR) / DEMO_CLOCK_FILE)
     Runtime.from_settings(settings, clock).init_app(app)
     db.init_app(app, settings.DATABASE_URL, pool_size=settings.DATABASE_POOL_SIZE)
 

@@ -433,7 +433,7 @@ def worker_command(rounds: int | None, check_max_age: float | None) -> None:
     click.echo(f"worker finished after {done} round(s)")
 
 
-@click.command("demo")
+@click.group("demo", invoke_without_command=True)
 @click.option(
     "--subjects",
     type=int,
@@ -444,11 +444,22 @@ def worker_command(rounds: int | None, check_max_age: float | None) -> None:
 @click.option("--no-serve", is_flag=True, help="migrate and load the data, then exit")
 @click.option("--host", default=None)
 @click.option("--port", type=int, default=None)
+@click.pass_context
 @with_appcontext
 def demo_command(
-    subjects: int | None, seed: int | None, no_serve: bool, host: str | None, port: int | None
+    context: click.Context,
+    subjects: int | None,
+    seed: int | None,
+    no_serve: bool,
+    host: str | None,
+    port: int | None,
 ) -> None:
-    """Migrate the database, load a generated dataset (once), and serve."""
+    """Migrate the database, load a generated dataset (once), and serve.
+
+    `creditreg demo advance --days N` moves the registry's date forward meanwhile.
+    """
+    if context.invoked_subcommand is not None:
+        return
     from registry.demo import DemoSpec, load_demo
 
     runtime = current_runtime()
@@ -484,6 +495,30 @@ def demo_command(
 
         threading.Thread(target=run_worker, name="demo-worker", daemon=True).start()
         serve_app(app, host or settings.HOST, port or settings.PORT, settings.SERVER_THREADS)
+
+
+@demo_command.command("advance")
+@click.option("--days", type=click.IntRange(1, 3650), required=True, help="how many days")
+@with_appcontext
+def demo_advance_command(days: int) -> None:
+    """Move the registry's date DAYS forward (dev and test profiles only).
+
+    Every process of this registry (the demo's server and worker, other commands) reads
+    the new date at once: deadlines fall due and the worker acts on them within a round,
+    so a list entry can be watched through its notice, objection window, publication and
+    repair in a few minutes. The date never moves back.
+    """
+    from registry.clock import OffsetClock, local_date
+
+    runtime = current_runtime()
+    clock = runtime.clock
+    if runtime.settings.profile == "production" or not isinstance(clock, OffsetClock):
+        raise click.ClickException("the date moves only in a demo or test registry, never here")
+    total = clock.advance(days)
+    click.echo(
+        f"the registry's date is now {local_date(clock.now()).isoformat()} "
+        f"({total.days} day(s) ahead of the real one)"
+    )
 
 
 def _make_worker(runtime: Any, search: Any) -> Any:

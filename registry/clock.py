@@ -6,8 +6,10 @@ directly, so tests can move time forward ("time travel") and check what a job do
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # The registry's calendar. Times are kept in UTC, but a date — "today", a decision day, a
@@ -69,6 +71,44 @@ class ManualClock(Clock):
     def set(self, when: datetime) -> None:
         with self._lock:
             self._now = when.astimezone(UTC)
+
+
+class OffsetClock(Clock):
+    """The system clock moved forward by the days written in a file, so that a demonstration
+    can watch a list entry go through its notice, objection window, publication and repair in
+    minutes (``creditreg demo advance``). Every process of the registry (server, worker,
+    commands) reads the same file, so they agree on the date. Never used in production.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._seen: tuple[float, timedelta] | None = None  # (file's mtime, its offset)
+
+    def offset(self) -> timedelta:
+        try:
+            modified = self.path.stat().st_mtime
+        except FileNotFoundError:
+            return timedelta(0)
+        with self._lock:
+            if self._seen is None or self._seen[0] != modified:
+                days = json.loads(self.path.read_text(encoding="utf-8"))["days"]
+                self._seen = (modified, timedelta(days=int(days)))
+            return self._seen[1]
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset()
+
+    def advance(self, days: int) -> timedelta:
+        """Move the clock ``days`` further forward (never back); the new offset."""
+        if days < 1:
+            raise ValueError("the clock only moves forward")
+        total = self.offset().days + days
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        written = self.path.with_suffix(".tmp")
+        written.write_text(json.dumps({"days": total}), encoding="utf-8")
+        written.replace(self.path)  # atomic: a reader sees the old offset or the new one
+        return timedelta(days=total)
 
 
 def iso(value: date | datetime | None) -> str | None:

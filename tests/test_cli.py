@@ -313,3 +313,46 @@ def test_client_submit_to_a_registry_that_is_down_says_so(tmp_path):
     assert f"the registry at {url} is unreachable" in result.output
     assert "nothing was sent" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_demo_advance_moves_the_date_of_every_process_forward(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from registry.app import create_app
+    from registry.runtime import current_runtime
+
+    settings = {"VAR_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/demo.db"}
+    server = create_app(settings, profile="test")
+    result = server.test_cli_runner().invoke(args=["demo", "advance", "--days", "12"])
+    assert result.exit_code == 0, result.output
+    assert "12 day(s) ahead" in result.output
+    again = server.test_cli_runner().invoke(args=["demo", "advance", "--days", "3"])
+    assert "15 day(s) ahead" in again.output
+    # The running app and a process started afterwards (a worker) read the same date.
+    for app in (server, create_app(settings, profile="test")):
+        with app.app_context():
+            ahead = current_runtime().clock.now() - datetime.now(UTC)
+            assert timedelta(days=15) - timedelta(minutes=1) < ahead <= timedelta(days=15)
+    refused = server.test_cli_runner().invoke(args=["demo", "advance", "--days", "0"])
+    assert refused.exit_code == 2  # a day at least: the date never moves back
+
+
+def test_demo_advance_is_refused_in_production(tmp_path, monkeypatch):
+    import base64
+
+    from registry.app import create_app
+
+    strong = {
+        "CREDITREG_SECRET_KEY": "s" * 40,
+        "CREDITREG_IDENTITY_HASH_KEY": "h" * 40,
+        "CREDITREG_IDENTITY_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "CREDITREG_REGISTRY_SIGNING_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "CREDITREG_EVIDENCE_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "CREDITREG_DATABASE_URL": f"sqlite:///{tmp_path}/production.db",
+        "CREDITREG_VAR_DIR": str(tmp_path),
+    }
+    production = create_app(profile="production", environ=strong)
+    result = production.test_cli_runner().invoke(args=["demo", "advance", "--days", "1"])
+    assert result.exit_code == 1
+    assert "never here" in result.output
+    assert not (tmp_path / "demo-clock.json").exists()
