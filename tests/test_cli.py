@@ -337,17 +337,12 @@ def test_demo_advance_moves_the_date_of_every_process_forward(tmp_path):
     assert refused.exit_code == 2  # a day at least: the date never moves back
 
 
-def test_demo_advance_is_refused_in_production(tmp_path, monkeypatch):
-    import base64
-
+def test_demo_advance_is_refused_in_production(tmp_path):
     from registry.app import create_app
+    from tests.config.test_settings import STRONG
 
     strong = {
-        "CREDITREG_SECRET_KEY": "s" * 40,
-        "CREDITREG_IDENTITY_HASH_KEY": "h" * 40,
-        "CREDITREG_IDENTITY_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        "CREDITREG_REGISTRY_SIGNING_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        "CREDITREG_EVIDENCE_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        **STRONG,
         "CREDITREG_DATABASE_URL": f"sqlite:///{tmp_path}/production.db",
         "CREDITREG_VAR_DIR": str(tmp_path),
     }
