@@ -1,0 +1,37 @@
+"""The README is the operator's reference: every setting the registry reads is in its table."""
+
+import re
+from pathlib import Path
+
+from config.settings import ENV_PREFIX, SETTINGS
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def documented_settings() -> set[str]:
+    """The settings named in the README's table rows. A row may name several, the later
+    ones by their differing ending: `CREDITREG_A_B_X` / `_Y` is A_B_X and A_B_Y (or A_B_X_Y)."""
+    known = {setting.key for setting in SETTINGS}
+    named: set[str] = set()
+    for line in README.read_text(encoding="utf-8").splitlines():
+        if not line.startswith(f"| `{ENV_PREFIX}"):
+            continue
+        first_cell = line.split("|")[1]
+        names = re.findall(r"`([A-Z_]+)`", first_cell)
+        full = names[0].removeprefix(ENV_PREFIX)
+        named.add(full)
+        for name in names[1:]:
+            if name.startswith(ENV_PREFIX):
+                full = name.removeprefix(ENV_PREFIX)
+                named.add(full)
+                continue
+            parts = full.split("_")
+            ending = name.strip("_").split("_")
+            candidates = {"_".join(parts[: -len(ending)] + ending), f"{full}_{'_'.join(ending)}"}
+            named.update(candidates & known)
+    return named
+
+
+def test_every_setting_is_in_the_readme_table():
+    missing = sorted({setting.key for setting in SETTINGS} - documented_settings())
+    assert missing == [], f"add to the README's settings table: {missing}"
