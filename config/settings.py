@@ -297,6 +297,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SEARCH_URL", "str", None, "URL of the OpenSearch/Elasticsearch cluster.", optional=True
     ),
+    Setting(
+        "SEARCH_CA_CERTS",
+        "str",
+        None,
+        "CA bundle (PEM file) the cluster's certificates are checked against, for an https "
+        "SEARCH_URL; unset: the client's usual trusted CAs.",
+        optional=True,
+    ),
     Setting("SEARCH_INDEX_PREFIX", "str", "creditreg", "Prefix of every index and alias name."),
     Setting(
         "SEARCH_TIMEOUT", "float", 5.0, "Seconds before a search request gives up.", minimum=0.1
@@ -1021,6 +1029,7 @@ def _check_consistency(values: Mapping[str, Any], sources: Mapping[str, str]) ->
             f"{ENV_PREFIX}SEARCH_URL: required when {ENV_PREFIX}SEARCH_BACKEND is "
             f"{values['SEARCH_BACKEND']}"
         )
+    problems.extend(_check_search_ca_certs(values))
     base = values["PUBLIC_BASE_URL"]
     if base is not None and not _is_base_url(base):
         problems.append(
@@ -1028,6 +1037,24 @@ def _check_consistency(values: Mapping[str, Any], sources: Mapping[str, str]) ->
             f"query or user, got {base!r}"
         )
     return problems
+
+
+def _check_search_ca_certs(values: Mapping[str, Any]) -> list[str]:
+    """For an engine, the CA bundle must exist at the start (the clients would only fail at
+    their first request) and only means something over TLS: with an http URL nothing would
+    be checked against it."""
+    ca_certs, url = values["SEARCH_CA_CERTS"], values["SEARCH_URL"]
+    if ca_certs is None or values["SEARCH_BACKEND"] == "sql":
+        return []
+    name = f"{ENV_PREFIX}SEARCH_CA_CERTS"
+    if not Path(ca_certs).is_file():
+        return [f"{name}: no file at {ca_certs!r}"]
+    if url and not url.lower().startswith("https://"):
+        return [
+            f"{name}: set, but {ENV_PREFIX}SEARCH_URL is not https://, so no certificate "
+            "would be checked against it"
+        ]
+    return []
 
 
 def _is_base_url(text: str) -> bool:

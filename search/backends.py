@@ -58,16 +58,19 @@ class SearchBackend(Protocol):
 
 def create_backend(settings: Settings, engine_getter: Callable[[], Engine]) -> SearchBackend:
     """The backend named by ``SEARCH_BACKEND``; engines connect lazily, on first request."""
-    kind = settings.SEARCH_BACKEND
-    if kind == "opensearch":
-        return OpenSearchBackend.connect(
-            settings.SEARCH_URL, settings.SEARCH_INDEX_PREFIX, settings.SEARCH_TIMEOUT
-        )
-    if kind == "elasticsearch":
-        return ElasticsearchBackend.connect(
-            settings.SEARCH_URL, settings.SEARCH_INDEX_PREFIX, settings.SEARCH_TIMEOUT
-        )
-    return SqlBackend(engine_getter)
+    engines: dict[str, type[OpenSearchBackend] | type[ElasticsearchBackend]] = {
+        "opensearch": OpenSearchBackend,
+        "elasticsearch": ElasticsearchBackend,
+    }
+    engine = engines.get(settings.SEARCH_BACKEND)
+    if engine is None:
+        return SqlBackend(engine_getter)
+    return engine.connect(
+        settings.SEARCH_URL,
+        settings.SEARCH_INDEX_PREFIX,
+        settings.SEARCH_TIMEOUT,
+        ca_certs=settings.SEARCH_CA_CERTS,
+    )
 
 
 __all__ = [

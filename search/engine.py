@@ -321,10 +321,15 @@ class OpenSearchBackend(EngineBackend):
     name = "opensearch"
 
     @classmethod
-    def connect(cls, url: str, index_prefix: str, timeout: float) -> OpenSearchBackend:
+    def connect(
+        cls, url: str, index_prefix: str, timeout: float, *, ca_certs: str | None = None
+    ) -> OpenSearchBackend:
+        """``ca_certs``: the operator's CA bundle, which an https cluster's certificates are
+        verified against; None keeps the client's usual trusted CAs."""
         from opensearchpy import OpenSearch
 
-        return cls(OpenSearch(hosts=[url], timeout=timeout, max_retries=0), index_prefix)
+        client = OpenSearch(hosts=[url], timeout=timeout, max_retries=0, ca_certs=ca_certs)
+        return cls(client, index_prefix)
 
     def _get_or_404(self, subject_id: str) -> Any:
         return self.client.get(index=self.alias, id=subject_id, ignore=404)
@@ -334,10 +339,15 @@ class ElasticsearchBackend(EngineBackend):
     name = "elasticsearch"
 
     @classmethod
-    def connect(cls, url: str, index_prefix: str, timeout: float) -> ElasticsearchBackend:
+    def connect(
+        cls, url: str, index_prefix: str, timeout: float, *, ca_certs: str | None = None
+    ) -> ElasticsearchBackend:
+        """``ca_certs`` as for OpenSearch (this client refuses it with an http URL)."""
         from elasticsearch import Elasticsearch
 
-        client = Elasticsearch(hosts=[url], request_timeout=timeout, max_retries=0)
+        # This client takes no None for "its usual CAs": the option is left out instead.
+        tls: dict[str, Any] = {"ca_certs": ca_certs} if ca_certs is not None else {}
+        client = Elasticsearch(hosts=[url], request_timeout=timeout, max_retries=0, **tls)
         return cls(client, index_prefix)
 
     def _get_or_404(self, subject_id: str) -> Any:

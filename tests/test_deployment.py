@@ -1,13 +1,18 @@
 """docker-compose.yml cannot run here (no Docker engine), so its content is checked instead:
 services, pinned images, health checks, volumes, and that the environment it gives the app is
-a valid production configuration of this very code base. The image and `make` install the
-hash-pinned locks under requirements/, which must hold everything pyproject.toml asks for."""
+a valid production configuration of this very code base. docker-compose.opensearch.yml, laid
+over it, is read and merged the way Compose merges files, and the result is held to the same
+properties. The image and `make` install the hash-pinned locks under requirements/, which
+must hold everything pyproject.toml asks for."""
 
 import base64
+import json
 import re
 import shlex
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -19,29 +24,164 @@ from config import SETTINGS_BY_KEY, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Each engine's deployment: the files, in order, as `docker compose -f A -f B` takes them.
+DEPLOYMENTS = {
+    "elasticsearch": ["docker-compose.yml"],
+    "opensearch": ["docker-compose.yml", "docker-compose.opensearch.yml"],
+}
+# Each engine's image (pinned to a release of the major version the code supports), the
+# variable of its superuser's password, its data directory, and the volume that holds it.
+ENGINES = {
+    "elasticsearch": {
+        "image": r"docker\.elastic\.co/elasticsearch/elasticsearch:(8|9)\.\d+\.\d+",
+        "password": "ELASTIC_PASSWORD",
+        "user": "elastic",
+        "data": "/usr/share/elasticsearch/data",
+        "volume": "esdata",
+    },
+    "opensearch": {
+        "image": r"opensearchproject/opensearch:2\.19\.\d+",
+        "password": "OPENSEARCH_INITIAL_ADMIN_PASSWORD",
+        "user": "admin",
+        "data": "/usr/share/opensearch/data",
+        "volume": "osdata",
+    },
+}
 
-@pytest.fixture(scope="module")
-def compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+class MissingVariable(Exception):
+    """Compose stops: a variable the file requires is not set."""
 
 
 def interpolate(value: str, secrets: dict[str, str]) -> str:
-    """Resolve ${VAR:?message} and ${VAR:-default} the way docker compose does, from
+    """Resolve ${VAR:?message}, ${VAR:-default} and $$ the way docker compose does, from
     `secrets`."""
 
     def substitute(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
         name, default = match.group(1), match.group(2)
         if default is not None and name not in secrets:
             return default
-        assert name in secrets, f"compose needs {name}, which the test does not provide"
+        if name not in secrets:
+            raise MissingVariable(name)
         return secrets[name]
 
-    return re.sub(r"\$\{([A-Z0-9_]+)(?::\?[^}]*|:-([^}]*))?\}", substitute, value)
+    return re.sub(r"\$\$|\$\{([A-Z0-9_]+)(?::\?[^}]*|:-([^}]*))?\}", substitute, value)
+
+
+@dataclass
+class Tagged:
+    """A value marked `!reset` (drop the earlier files' entry) or `!override` (replace it)."""
+
+    tag: str
+    value: Any
+
+
+class ComposeLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_tagged(loader: ComposeLoader, suffix: str, node: yaml.Node) -> Tagged:
+    assert suffix in ("reset", "override"), f"Compose knows no !{suffix}"
+    if isinstance(node, yaml.MappingNode):
+        return Tagged(suffix, loader.construct_mapping(node, deep=True))
+    if isinstance(node, yaml.SequenceNode):
+        return Tagged(suffix, loader.construct_sequence(node, deep=True))
+    return Tagged(suffix, loader.construct_scalar(node))
+
+
+ComposeLoader.add_multi_constructor("!", _construct_tagged)
+
+
+def _untag(tree: Any, path: tuple[str, ...], replaced: list[tuple[str, ...]]) -> Any:
+    """The tree without its tags; the paths of tagged entries go into `replaced`."""
+    if isinstance(tree, dict):
+        clean = {}
+        for key, value in tree.items():
+            if isinstance(value, Tagged):
+                replaced.append((*path, key))
+                if value.tag == "reset":
+                    continue
+                value = value.value
+            clean[key] = _untag(value, (*path, key), replaced)
+        return clean
+    if isinstance(tree, list):
+        return [_untag(item, path, replaced) for item in tree]
+    return tree
+
+
+def _interpolate_all(tree: Any, secrets: dict[str, str]) -> Any:
+    if isinstance(tree, dict):
+        return {key: _interpolate_all(value, secrets) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [_interpolate_all(item, secrets) for item in tree]
+    return interpolate(tree, secrets) if isinstance(tree, str) else tree
+
+
+def _mount_target(mount: str) -> str:
+    return mount.split(":")[1]
+
+
+def _merge(base: Any, other: Any, path: tuple[str, ...]) -> Any:
+    """Compose's merge rules, for what these files use: mappings merge key by key (the
+    environment by variable), volumes by the path they are mounted at, a command or a
+    health check's test is replaced, other sequences are joined."""
+    where = path[:1] + ("*",) + path[2:] if path[:1] == ("services",) else path
+    if where in (("services", "*", "command"), ("services", "*", "healthcheck", "test")):
+        return other
+    if where == ("services", "*", "volumes"):
+        mounts = {_mount_target(mount): mount for mount in base + other}
+        return list(mounts.values())
+    if isinstance(base, dict) and isinstance(other, dict):
+        merged = dict(base)
+        for key, value in other.items():
+            merged[key] = _merge(base[key], value, (*path, key)) if key in base else value
+        return merged
+    if isinstance(base, list) and isinstance(other, list):
+        return base + other
+    return other
+
+
+def _drop(tree: dict, path: tuple[str, ...]) -> None:
+    *parents, last = path
+    for key in parents:
+        tree = tree.get(key, {})
+    tree.pop(last, None)
+
+
+def load_compose(files: list[str], secrets: dict[str, str] | None = None) -> dict:
+    """The configuration `docker compose -f ... -f ...` runs: each file read, its variables
+    resolved from `secrets` (when given), its tagged entries removed from what the earlier
+    files gave, then merged over them."""
+    merged: dict = {}
+    for name in files:
+        raw = yaml.load((ROOT / name).read_text(), Loader=ComposeLoader)
+        replaced: list[tuple[str, ...]] = []
+        tree = _untag(raw, (), replaced)
+        if secrets is not None:
+            tree = _interpolate_all(tree, secrets)
+        for path in replaced:
+            _drop(merged, path)
+        merged = _merge(merged, tree, ())
+    return merged
+
+
+@pytest.fixture(scope="module", params=list(DEPLOYMENTS))
+def engine(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def compose(engine) -> dict:
+    """The merged files as written, their variables not yet resolved."""
+    return load_compose(DEPLOYMENTS[engine])
 
 
 SECRETS = {
     "CREDITREG_DB_PASSWORD": "db-password-for-test",
     "ELASTIC_PASSWORD": "elastic-password-for-test",
+    "OPENSEARCH_INITIAL_ADMIN_PASSWORD": "Opensearch-password-for-test-1",
     "CREDITREG_SECRET_KEY": "k" * 48,
     "CREDITREG_IDENTITY_HASH_KEY": "h" * 48,
     "CREDITREG_IDENTITY_ENCRYPTION_KEY": base64.urlsafe_b64encode(bytes(range(32))).decode(),
@@ -54,18 +194,15 @@ def test_services_are_the_production_pieces(compose):
     assert {"db", "search", "migrate", "app", "worker"} <= set(compose["services"])
 
 
-def test_images_are_pinned_to_a_major_version(compose):
+def test_images_are_pinned_to_a_major_version(compose, engine):
     services = compose["services"]
     assert re.fullmatch(r"postgres:16(\.\d+)?(-[a-z0-9]+)?", services["db"]["image"])
-    search_image = services["search"]["image"]
-    assert re.fullmatch(
-        r"docker\.elastic\.co/elasticsearch/elasticsearch:(8|9)\.\d+\.\d+", search_image
-    )
+    assert re.fullmatch(ENGINES[engine]["image"], services["search"]["image"])
     for name, service in services.items():
         assert not str(service.get("image", "")).endswith(":latest"), name
 
 
-def test_app_environment_is_a_valid_production_configuration(compose):
+def test_app_environment_is_a_valid_production_configuration(compose, engine):
     for name in ("app", "worker", "migrate"):
         raw_env = compose["services"][name]["environment"]
         env = {key: interpolate(str(value), SECRETS) for key, value in raw_env.items()}
@@ -75,25 +212,30 @@ def test_app_environment_is_a_valid_production_configuration(compose):
         settings = load_settings(environ=env)
         assert settings.profile == "production"
         assert not settings.warnings
-        assert settings.SEARCH_BACKEND == "elasticsearch"
-        # The app talks to the services of this file, on their standard ports.
+        assert settings["SEARCH_BACKEND"] == engine
+        # The app talks to the services of this file, on their standard ports, as the
+        # engine's own user with the engine's password.
         assert "@db:5432/" in settings.DATABASE_URL
         assert settings.DATABASE_URL.startswith("postgresql+psycopg://")
-        assert "@search:9200" in settings.SEARCH_URL
+        user, password = ENGINES[engine]["user"], SECRETS[ENGINES[engine]["password"]]
+        assert f"://{user}:{password}@search:9200" in settings.SEARCH_URL
 
 
-def test_secrets_are_never_written_in_the_file(compose):
+def test_secrets_are_never_written_in_the_file(compose, engine):
+    required = r"\$\{[A-Z_]+:\?[^}]+\}"
+    password = ENGINES[engine]["password"]
     for name in ("app", "worker", "migrate"):
         env = compose["services"][name]["environment"]
         for key, setting in SETTINGS_BY_KEY.items():
             if not setting.secret:
                 continue
             # A secret the registry can do without (earlier keys) may be left empty.
-            pattern = r"\$\{[A-Z_]+:-\}" if setting.optional else r"\$\{[A-Z_]+:\?[^}]+\}"
+            pattern = r"\$\{[A-Z_]+:-\}" if setting.optional else required
             assert re.fullmatch(pattern, env[f"CREDITREG_{key}"]), key
-    assert re.fullmatch(
-        r"\$\{[A-Z_]+:\?[^}]+\}", compose["services"]["db"]["environment"]["POSTGRES_PASSWORD"]
-    )
+        assert re.search(r"://\w+:\$\{" + password + r":\?[^}]+\}@", env["CREDITREG_SEARCH_URL"])
+    assert re.fullmatch(required, compose["services"]["db"]["environment"]["POSTGRES_PASSWORD"])
+    search_env = compose["services"]["search"]["environment"]
+    assert re.fullmatch(r"\$\{" + password + r":\?[^}]+\}", search_env[password])
 
 
 def test_database_credentials_agree(compose):
@@ -105,13 +247,59 @@ def test_database_credentials_agree(compose):
     assert "CREDITREG_DB_PASSWORD" in app_url
 
 
-def test_elasticsearch_is_single_node_with_explicit_security(compose):
-    env = compose["services"]["search"]["environment"]
+def test_nothing_but_the_app_is_published(compose):
+    for name, service in compose["services"].items():
+        assert name == "app" or "ports" not in service, f"{name} is published"
+
+
+def test_elasticsearch_is_single_node_with_explicit_security():
+    env = load_compose(DEPLOYMENTS["elasticsearch"])["services"]["search"]["environment"]
     assert env["discovery.type"] == "single-node"
     assert env["xpack.security.enabled"] == "true"
     assert "xpack.security.http.ssl.enabled" in env
-    assert "ports" not in compose["services"]["search"], "the search engine is not published"
-    assert "ports" not in compose["services"]["db"], "the database is not published"
+
+
+def test_opensearch_is_single_node_with_its_security_plugin_on():
+    search = load_compose(DEPLOYMENTS["opensearch"])["services"]["search"]
+    env = search["environment"]
+    assert env["discovery.type"] == "single-node"
+    # The plugin runs unless one of these turns it off; HTTP TLS is off on purpose (the
+    # port is never published), and said so, not left to the image's default.
+    assert env.get("plugins.security.disabled", "false") == "false"
+    assert env.get("DISABLE_SECURITY_PLUGIN", "false") == "false"
+    assert env.get("DISABLE_INSTALL_DEMO_CONFIG", "false") == "false"  # it sets `admin` up
+    assert env["plugins.security.ssl.http.enabled"] == "false"
+    # Nothing of Elasticsearch is left over: OpenSearch refuses settings it does not know.
+    assert not [key for key in env if key.startswith("xpack.") or key.startswith("ES_")]
+    assert "ELASTIC_PASSWORD" not in env
+
+
+def test_the_engine_locks_its_memory_and_fixes_its_heap(compose, engine):
+    search = compose["services"]["search"]
+    env = search["environment"]
+    assert env["bootstrap.memory_lock"] == "true"
+    assert search["ulimits"]["memlock"] == {"soft": -1, "hard": -1}
+    java_options = env["ES_JAVA_OPTS" if engine == "elasticsearch" else "OPENSEARCH_JAVA_OPTS"]
+    heap = dict(re.findall(r"-Xm([sx])(\d+[gm])", java_options))
+    assert heap["s"] == heap["x"], "a heap that grows pauses the node while it does"
+
+
+def test_with_opensearch_the_elasticsearch_password_reaches_nothing():
+    # Compose resolves each file's variables before it merges the files, so the base file
+    # still asks for ELASTIC_PASSWORD (the README says so); no service may receive it.
+    without = {key: value for key, value in SECRETS.items() if key != "ELASTIC_PASSWORD"}
+    with pytest.raises(MissingVariable, match="ELASTIC_PASSWORD"):
+        load_compose(DEPLOYMENTS["opensearch"], without)
+    services = load_compose(DEPLOYMENTS["opensearch"], SECRETS)["services"]
+    assert SECRETS["ELASTIC_PASSWORD"] not in json.dumps(services)
+    assert SECRETS["OPENSEARCH_INITIAL_ADMIN_PASSWORD"] in json.dumps(services["app"])
+
+
+def test_the_opensearch_password_is_required():
+    secrets = {k: v for k, v in SECRETS.items() if k != "OPENSEARCH_INITIAL_ADMIN_PASSWORD"}
+    load_compose(DEPLOYMENTS["elasticsearch"], secrets)  # the base file alone does not need it
+    with pytest.raises(MissingVariable, match="OPENSEARCH_INITIAL_ADMIN_PASSWORD"):
+        load_compose(DEPLOYMENTS["opensearch"], secrets)
 
 
 def test_app_port_matches_gunicorn_and_settings(compose):
@@ -123,12 +311,17 @@ def test_app_port_matches_gunicorn_and_settings(compose):
     assert (ROOT / (module.replace(".", "/") + ".py")).read_text().count(f"{attribute} = ") == 1
 
 
-def test_health_checks_and_start_order(compose):
+def test_health_checks_and_start_order(compose, engine):
     services = compose["services"]
     for name in ("db", "search", "app", "worker"):
         assert services[name]["healthcheck"]["test"], name
     assert "/readyz" in " ".join(services["app"]["healthcheck"]["test"])
     assert services["worker"]["healthcheck"]["test"][1:3] == ["creditreg", "worker"]
+    # The engine is healthy once it answers its own user, with its cluster at least yellow.
+    (check,) = services["search"]["healthcheck"]["test"][1:]
+    credentials = f"{ENGINES[engine]['user']}:$${ENGINES[engine]['password']}"
+    assert credentials in check
+    assert "/_cluster/health?wait_for_status=yellow" in check
     for name in ("app", "worker"):
         depends = services[name]["depends_on"]
         assert depends["db"]["condition"] == "service_healthy"
@@ -137,13 +330,15 @@ def test_health_checks_and_start_order(compose):
     assert services["migrate"]["command"] == ["creditreg", "db", "upgrade"]
 
 
-def test_named_volumes_are_declared_and_used(compose):
+def test_named_volumes_are_declared_and_used(compose, engine):
     declared = set(compose["volumes"])
     used = set()
     for service in compose["services"].values():
         for mount in service.get("volumes", []):
             used.add(mount.split(":", 1)[0])
-    assert used == declared == {"pgdata", "esdata"}
+    assert used == declared == {"pgdata", ENGINES[engine]["volume"]}
+    mounts = compose["services"]["search"]["volumes"]
+    assert mounts == [f"{ENGINES[engine]['volume']}:{ENGINES[engine]['data']}"]
 
 
 def test_dockerfile_ships_every_package_and_runs_unprivileged():
