@@ -16,7 +16,6 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from api import problems
 from api.auth import current_caller, signed
-from api.ratings import represents
 from api.schemas import StrictSchema
 from registry import reports
 from registry.audit import Actor, ActorKind
@@ -26,7 +25,7 @@ from registry.members import MemberRole
 from registry.querylog import QueryKind, QueryPurpose, log_query
 from registry.runtime import current_runtime
 from registry.seller_ratings import policy_from_settings
-from registry.subjects import Subject, SubjectKind
+from registry.subjects import Subject, SubjectKind, represents
 
 bp = Blueprint("reports_api", __name__, url_prefix="/api/v1")
 
