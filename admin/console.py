@@ -26,7 +26,7 @@ import math
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -264,6 +264,26 @@ def _form_count(name: str) -> int | None:
     return value
 
 
+def _form_date(name: str) -> date | None:
+    """A date typed into a form (YYYY-MM-DD, as a date input sends it); None when empty.
+
+    :raises InvalidInput: anything else, as the field's error.
+    """
+    text = _form(name)
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            "the form is not complete", {name: [_("a date such as 2026-10-09")]}
+        ) from None
+
+
+def _policy() -> listings.ListPolicy:
+    return listings.policy_from_settings(current_runtime().settings)
+
+
 def _history(object_type: str, object_id: str) -> list[AuditEvent]:
     return list(
         db.session.scalars(
@@ -442,6 +462,11 @@ def queue_sizes() -> dict[str, int]:
                 ListEntry.state.in_([ListingState.PROPOSED, ListingState.UNDER_REVIEW])
             )
         ),
+        "notices": count(
+            sa.select(ListEntry.id).where(
+                ListEntry.state == ListingState.NOTICE, ListEntry.notice_served_on.is_(None)
+            )
+        ),
         "objections": count(sa.select(ListObjection.id).where(ListObjection.outcome.is_(None))),
         "ratings": count(
             sa.select(ratings.SubjectRating.id).where(
@@ -522,6 +547,7 @@ def dashboard() -> ResponseReturnValue:
     sizes = queue_sizes()
     queue_labels = {
         "listings": _("Listings"),
+        "notices": _("Notices"),
         "objections": _("Objections"),
         "ratings": _("Ratings"),
         "sellers": _("Seller ratings"),
@@ -578,16 +604,154 @@ def review_objections() -> ResponseReturnValue:
     return render_template("console/listings.html", entries=entries, title=_("Open objections"))
 
 
+@bp.get("/review/notices")
+@requires(StaffRole.REVIEWER)
+def review_notices() -> ResponseReturnValue:
+    """Entries in their notice stage whose notice is not served yet: the subject's member
+    has not read it, or the subject has none and staff must serve it by another channel."""
+    return render_template(
+        "console/listings.html",
+        entries=listings.awaiting_service(db.session),
+        title=_("Notices awaiting service"),
+    )
+
+
 @bp.get("/review/listings/<entry_id>")
 @requires(StaffRole.REVIEWER)
 def review_listing(entry_id: str) -> ResponseReturnValue:
-    entry = _entry_or_404(entry_id)
+    return _listing_page(_entry_or_404(entry_id), reviewer=True)
+
+
+def _listing_page(entry: ListEntry, *, reviewer: bool) -> ResponseReturnValue:
+    calendar = _policy().calendar
     return render_template(
         "console/listing.html",
         entry=entry,
-        view=entry.summary(),
+        view=entry.summary(calendar),
+        notice=entry.notice_view(calendar),
+        representatives=_representatives(entry.subject),
+        channels=_channel_labels(),
+        today=local_date(_now()).isoformat(),
         history=_history("list_entry", str(entry.id)),
-        reviewer=True,
+        reviewer=reviewer,
+    )
+
+
+def _representatives(subject: Subject) -> list[Member]:
+    """The members the subject's notices reach: itself, or the operator of a shop."""
+    return list(
+        db.session.scalars(
+            sa.select(Member)
+            .where(
+                Member.uscc.is_not(None),
+                Member.uscc.in_([u for u in (subject.uscc, subject.operator_uscc) if u]),
+            )
+            .order_by(Member.name)
+        )
+    )
+
+
+def _channel_labels() -> dict[str, str]:
+    return {
+        "member": _("Delivered to the subject's member"),
+        "post": _("Post (registered letter)"),
+        "in_person": _("In person, against a signed receipt"),
+        "announcement": _("Public announcement"),
+        "email": _("E-mail, receipt confirmed"),
+    }
+
+
+def _record_service(entry: ListEntry, role: listings.Role, back: str) -> ResponseReturnValue:
+    me = _me()
+
+    def step() -> None:
+        listings.record_service(
+            db.session,
+            entry,
+            actor=me.actor,
+            role=role,
+            channel=_form("channel"),
+            served_on=_form_date("served_on"),
+            reference=_form("reference"),
+            policy=_policy(),
+            at=_now(),
+            acting_for=me.staff.regulator_member_id if role == listings.Role.PROPOSER else None,
+        )
+
+    return _act(step, _("The service is recorded; the objection window runs from it."), back)
+
+
+def _publish(entry: ListEntry, role: listings.Role, back: str) -> ResponseReturnValue:
+    me = _me()
+    try:
+        listings.publish(
+            db.session,
+            entry,
+            actor=me.actor,
+            role=role,
+            at=_now(),
+            acting_for=me.staff.regulator_member_id if role == listings.Role.PROPOSER else None,
+        )
+    except listings.NoticeNotServed:
+        db.session.rollback()
+        flash(
+            _(
+                "Refused: the notice has not been served. Record its service first; the "
+                "entry can be published once the objection window that follows has closed."
+            ),
+            "error",
+        )
+        return redirect(back, code=303)
+    except RegistryError as exc:
+        _refused(exc)
+        return redirect(back, code=303)
+    flash(_("The entry is published."), "ok")
+    return redirect(back, code=303)
+
+
+@bp.post("/review/listings/<entry_id>/service")
+@requires(StaffRole.REVIEWER)
+def review_listing_service(entry_id: str) -> ResponseReturnValue:
+    entry = _entry_or_404(entry_id)
+    return _record_service(
+        entry, listings.Role.REVIEWER, url_for("console.review_listing", entry_id=entry.id)
+    )
+
+
+@bp.post("/review/listings/<entry_id>/publish")
+@requires(StaffRole.REVIEWER)
+def review_listing_publish(entry_id: str) -> ResponseReturnValue:
+    entry = _entry_or_404(entry_id)
+    return _publish(
+        entry, listings.Role.REVIEWER, url_for("console.review_listing", entry_id=entry.id)
+    )
+
+
+@bp.get("/subjects/<subject_id>")
+@requires(StaffRole.REVIEWER)
+def subject_page(subject_id: str) -> ResponseReturnValue:
+    """A subject as staff see it: who receives its notices, every list entry in any state,
+    and for an entry in its notice stage what the subject is told and how it may object."""
+    try:
+        subject = get_by_id(db.session, Subject, subject_id, what="subject")
+    except NotFound:
+        abort(404)
+    calendar = _policy().calendar
+    entries = list(
+        db.session.scalars(
+            sa.select(ListEntry)
+            .where(ListEntry.subject_id == subject.id)
+            .order_by(ListEntry.proposed_at.desc())
+        )
+    )
+    return render_template(
+        "console/subject.html",
+        subject=subject,
+        representatives=_representatives(subject),
+        entries=entries,
+        pending=[e.pending_view(calendar) for e in entries if e.state == ListingState.NOTICE],
+        notices={str(e.id): e.notice_view(calendar) for e in entries},
+        channels=_channel_labels(),
     )
 
 
@@ -874,7 +1038,7 @@ def review_escalated_objection(objection_id: str) -> ResponseReturnValue:
         objection=objection,
         view=objection.view(),
         item=item,
-        entry_view=item.entry.summary() if item.entry is not None else None,
+        entry_view=item.entry.summary(_policy().calendar) if item.entry is not None else None,
         outcomes=[str(o) for o in objections.Outcome],
         history=_merged(
             _history("objection", str(objection.id)), _history(item_type, str(item.id))
@@ -1023,24 +1187,23 @@ def propose_listing() -> ResponseReturnValue:
 @bp.get("/regulator/listings/<entry_id>")
 @requires(StaffRole.REGULATOR)
 def regulator_listing(entry_id: str) -> ResponseReturnValue:
-    entry = _own_entry_or_404(entry_id)
-    return render_template(
-        "console/listing.html",
-        entry=entry,
-        view=entry.summary(),
-        history=_history("list_entry", str(entry.id)),
-        reviewer=False,
-    )
+    return _listing_page(_own_entry_or_404(entry_id), reviewer=False)
 
 
 @bp.post("/regulator/listings/<entry_id>/<action>")
 @requires(StaffRole.REGULATOR)
 def regulator_listing_action(entry_id: str, action: str) -> ResponseReturnValue:
-    """Withdraw (before publication), extend or revoke one of our own entries, with a reason.
-    Another regulator's entry is a 404, as on its page."""
+    """Withdraw (before publication), extend or revoke one of our own entries, with a reason;
+    record the service of its notice, or publish it once the window has closed. Another
+    regulator's entry is a 404, as on its page."""
     entry = _own_entry_or_404(entry_id)
     me, regulator = _me(), _my_regulator()
     reason = _form("reason")
+    back = url_for("console.regulator_listing", entry_id=entry.id)
+    if action == "service":
+        return _record_service(entry, listings.Role.PROPOSER, back)
+    if action == "publish":
+        return _publish(entry, listings.Role.PROPOSER, back)
 
     def extend() -> None:
         listings.extend(
@@ -1077,7 +1240,7 @@ def regulator_listing_action(entry_id: str, action: str) -> ResponseReturnValue:
     if action not in steps:
         abort(404)
     step, done = steps[action]
-    return _act(step, done, url_for("console.regulator_listing", entry_id=entry.id))
+    return _act(step, done, back)
 
 
 @bp.get("/regulator/repairs")

@@ -2,7 +2,10 @@
 members file objections and repair applications for a subject they represent.
 
 Reviews are staff work (the console, and ``creditreg listings``); publication and expiry
-are the worker's. Public feeds of published entries are under ``/api/v1/public/lists``.
+are the worker's, and the proposer may publish at once an entry whose window has closed.
+The prior notice reaches the member that is (or operates) the subject at ``/api/v1/notices``,
+which serves it; the proposer records a notice served by another channel. Public feeds of
+published entries are under ``/api/v1/public/lists``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from registry.db import db
 from registry.intake import resolve_subject
 from registry.listings import ListEntry, ListingState, RepairApplication, Role
 from registry.members import MemberRole
+from registry.notifications import listing_notice_text
 from registry.runtime import current_runtime
 from registry.subjects import Subject
 
@@ -39,6 +43,46 @@ INVALID_TRANSITION = problems.register(
     "what it is and what may be done.",
 )
 problems.map_domain_error(listings.InvalidTransition, INVALID_TRANSITION)
+problems.map_domain_error(
+    listings.NoticeNotServed,
+    problems.register(
+        "notice-not-served",
+        409,
+        "Notice not served",
+        "The entry's prior notice (告知) has not been served on the subject, so its objection "
+        "window has not started and it cannot be published; `notice_issued_at` says when the "
+        "notice was issued. It is served when the subject's member reads it at "
+        "/api/v1/notices, or when a channel of service is recorded.",
+    ),
+)
+problems.map_domain_error(
+    listings.NoticeAlreadyServed,
+    problems.register(
+        "notice-already-served",
+        409,
+        "Notice already served",
+        "The entry's notice was served before; `served_on` and `channel` say how.",
+    ),
+)
+problems.map_domain_error(
+    listings.ObjectionWindowOpen,
+    problems.register(
+        "objection-window-open",
+        409,
+        "Objection window open",
+        "The subject may still object: the entry is published after `objection_deadline`.",
+    ),
+)
+problems.map_domain_error(
+    listings.ObjectionPending,
+    problems.register(
+        "objection-pending",
+        409,
+        "Objection pending",
+        "An objection to the entry waits for a reviewer's answer (`objections`); "
+        "publication is suspended until then.",
+    ),
+)
 
 
 class ProposalSchema(StrictSchema):
@@ -52,7 +96,29 @@ class ProposalSchema(StrictSchema):
     document_number = fields.String(required=True, validate=validate.Length(min=1, max=100))
     measures = fields.String(required=True, validate=validate.Length(min=1, max=4000))
     period_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=120))
-    notice_to = fields.Email()
+    notice_to = fields.Email(
+        metadata={
+            "description": "an address the notice is copied to by e-mail; the copy does not "
+            "serve it (the subject's member reads it at /api/v1/notices, or the service by "
+            "another channel is recorded)"
+        }
+    )
+
+
+class ServiceSchema(StrictSchema):
+    channel = fields.String(
+        required=True,
+        validate=validate.OneOf([str(c) for c in listings.RECORDED_CHANNELS]),
+        metadata={"description": "how the notice was served"},
+    )
+    served_on = fields.Date(
+        required=True, metadata={"description": "the date of service (not in the future)"}
+    )
+    reference = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "tracking number, signed receipt, or where it was announced"},
+    )
 
 
 class ReasonSchema(StrictSchema):
@@ -123,7 +189,7 @@ def propose() -> ResponseReturnValue:
         at=now,
     )
     session.flush()
-    response = jsonify(entry.summary())
+    response = jsonify(entry.summary(_policy().calendar))
     response.status_code = 201
     response.headers["Location"] = f"/api/v1/listings/{entry.id}"
     return response
@@ -139,7 +205,7 @@ def _own_entry(entry_id: str) -> ListEntry:
 @bp.get("/listings/<entry_id>")
 @signed(MemberRole.REGULATOR)
 def get_listing(entry_id: str) -> ResponseReturnValue:
-    return jsonify(_own_entry(entry_id).summary())
+    return jsonify(_own_entry(entry_id).summary(_policy().calendar))
 
 
 @bp.post("/listings/<entry_id>/withdraw")
@@ -155,7 +221,7 @@ def withdraw(entry_id: str) -> ResponseReturnValue:
         reason=body["reason"],
         at=current_runtime().clock.now(),
     )
-    return jsonify(entry.summary())
+    return jsonify(entry.summary(_policy().calendar))
 
 
 @bp.post("/listings/<entry_id>/revoke")
@@ -172,7 +238,7 @@ def revoke(entry_id: str) -> ResponseReturnValue:
         reason=body["reason"],
         at=current_runtime().clock.now(),
     )
-    return jsonify(entry.summary())
+    return jsonify(entry.summary(_policy().calendar))
 
 
 @bp.post("/listings/<entry_id>/extend")
@@ -189,7 +255,69 @@ def extend(entry_id: str) -> ResponseReturnValue:
         reason=body["reason"],
         at=current_runtime().clock.now(),
     )
-    return jsonify(entry.summary())
+    return jsonify(entry.summary(_policy().calendar))
+
+
+@bp.post("/listings/<entry_id>/service")
+@signed(MemberRole.REGULATOR)
+def record_service(entry_id: str) -> ResponseReturnValue:
+    """The proposer records a notice it served itself (post, in person, announcement,
+    confirmed e-mail), with the date of service: the objection window starts then."""
+    body = _body(ServiceSchema())
+    if isinstance(body, Response):
+        return body
+    entry = listings.record_service(
+        db.session,
+        _own_entry(entry_id),
+        actor=_member_actor(),
+        role=Role.PROPOSER,
+        channel=body["channel"],
+        served_on=body["served_on"],
+        reference=body["reference"],
+        policy=_policy(),
+        at=current_runtime().clock.now(),
+    )
+    return jsonify(entry.summary(_policy().calendar))
+
+
+@bp.post("/listings/<entry_id>/publish")
+@signed(MemberRole.REGULATOR)
+def publish(entry_id: str) -> ResponseReturnValue:
+    """The proposer publishes at once an entry whose notice was served and whose objection
+    window has closed with no objection waiting (the worker does it within a minute)."""
+    entry = listings.publish(
+        db.session,
+        _own_entry(entry_id),
+        actor=_member_actor(),
+        role=Role.PROPOSER,
+        at=current_runtime().clock.now(),
+    )
+    return jsonify(entry.summary(_policy().calendar))
+
+
+@bp.get("/notices")
+@signed()
+def notices() -> ResponseReturnValue:
+    """The prior notices (告知) of list entries about the subject the calling member is, or
+    the shops it operates, while they are in their notice stage. Reading them serves those
+    not served yet: the objection window starts on the day of this delivery."""
+    caller = current_caller()
+    runtime = current_runtime()
+    policy = _policy()
+    entries = listings.deliver_notices(
+        db.session,
+        caller.member,
+        via=f"GET /api/v1/notices, key {caller.key_id}",
+        policy=policy,
+        at=runtime.clock.now(),
+    )
+    return jsonify({"notices": [notice_document(entry, policy) for entry in entries]})
+
+
+def notice_document(entry: ListEntry, policy: listings.ListPolicy) -> dict[str, Any]:
+    """An entry in its notice stage as its subject reads it, with the notice's own text."""
+    title, text = listing_notice_text(entry, policy.objection_window_days)
+    return {**entry.pending_view(policy.calendar), "title": title, "text": text}
 
 
 @bp.post("/listings/<entry_id>/objections")

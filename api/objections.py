@@ -21,7 +21,6 @@ from marshmallow import fields, validate
 
 from api import problems
 from api.auth import current_caller, signed
-from api.ratings import represents
 from api.schemas import StrictSchema
 from registry import objections
 from registry.audit import Actor, ActorKind
@@ -29,7 +28,7 @@ from registry.db import db
 from registry.errors import Forbidden, NotFound
 from registry.objections import Objection, ObjectionStatus, Outcome
 from registry.runtime import current_runtime
-from registry.subjects import Subject
+from registry.subjects import Subject, represents
 
 bp = Blueprint("objections", __name__, url_prefix="/api/v1")
 

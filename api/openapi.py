@@ -23,6 +23,7 @@ from api.listings import (
     PublicListSchema,
     ReasonSchema,
     RepairSchema,
+    ServiceSchema,
 )
 from api.objections import (
     AnswerSchema,
@@ -43,7 +44,7 @@ from api.schemas import (
 from api.seller_ratings import ScoresSchema, SellerRatingBatchSchema, SellerRatingSchema
 from api.subjects import SearchParamsSchema, SubjectParamsSchema
 from registry.intake import RECEIPT_TYPE
-from registry.listings import ListingState
+from registry.listings import ListingState, NoticeChannel
 from registry.querylog import QueryPurpose
 from registry.seller_ratings import RECEIPT_TYPE as SELLER_RATING_RECEIPT_TYPE
 
@@ -334,6 +335,13 @@ def _report_components() -> dict[str, Any]:
                             "type": "array",
                             "description": "own reports: published and removed entries",
                             "items": {"type": "object"},
+                        },
+                        "pending_list_entries": {
+                            "type": "array",
+                            "description": "own reports: entries in their notice stage, with "
+                            "the notice and how to object (handing the report over serves "
+                            "their notices on the subject's member)",
+                            "items": {"$ref": "#/components/schemas/PendingListEntry"},
                         },
                         "rating": {"type": ["object", "null"]},
                         "rating_history": {"type": "array", "items": {"type": "object"}},
@@ -1011,6 +1019,13 @@ def build_document() -> dict[str, Any]:
                 **SUBJECT_LOOKUP_FIELDS,
                 **_nullable_strings("id_number_masked", "operator_uscc"),
                 "uscc_warnings": {"type": "array", "items": {"type": "string"}},
+                "pending_list_entries": {
+                    "type": "array",
+                    "description": "Only to the member that is the subject (or operates the "
+                    "shop): its entries in their notice stage, with the notice and how to "
+                    "object. Handing them over serves their notices.",
+                    "items": {"$ref": "#/components/schemas/PendingListEntry"},
+                },
                 "penalty_publication": {
                     "type": "object",
                     "description": "Active administrative penalties by publication status: "
@@ -1143,16 +1158,99 @@ def build_document() -> dict[str, Any]:
         "Appeal": _object_schema(AppealSchema(), "A subject's appeal of its published rating."),
         "RepairApplicationRequest": _object_schema(RepairSchema()),
         "RepairDecision": _object_schema(DecisionSchema()),
+        "ServiceRecord": _object_schema(
+            ServiceSchema(),
+            "A notice the proposer served itself: the channel, the date of service (the "
+            "objection window counts its working days from the day after) and a reference.",
+        ),
+        "DeadlineWarning": {
+            "type": ["object", "null"],
+            "description": "Set when the deadline was counted over a year no public-holiday "
+            "calendar covers (as /readyz reports it): there working days were counted as "
+            "plain weekdays.",
+            "required": ["status", "missing", "detail"],
+            "properties": {
+                "status": {"const": "years-missing"},
+                "missing": {"type": "array", "items": {"type": "integer"}},
+                "detail": {"type": "string"},
+            },
+        },
+        "Notice": {
+            "type": "object",
+            "description": "The prior notice (告知) of an entry: issued at approval, served on "
+            "the subject's member when it reads it, or by a channel recorded with its date.",
+            "required": ["issued_at", "served", "channel", "served_on"],
+            "properties": {
+                "issued_at": {"type": ["string", "null"]},
+                "served": {"type": "boolean"},
+                "channel": {"enum": [None, *(str(c) for c in NoticeChannel)]},
+                "served_on": {"type": ["string", "null"], "format": "date"},
+                "delivered_at": {
+                    "type": ["string", "null"],
+                    "description": "member channel: when the notice was handed to the member",
+                },
+                "reference": {"type": ["string", "null"]},
+                "member_id": {"type": ["string", "null"]},
+                "objection_deadline": {"type": ["string", "null"], "format": "date"},
+                "objection_deadline_warning": {"$ref": "#/components/schemas/DeadlineWarning"},
+            },
+        },
+        "PendingListEntry": {
+            "type": "object",
+            "description": "An entry in its notice stage as its subject sees it: what is "
+            "proposed and on what basis, the notice and its window, how to object.",
+            "required": ["id", "list", "state", "notice", "how_to_object", "objections"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "list": {"enum": ["blacklist", "redlist"]},
+                "state": {"const": "notice"},
+                "subject_id": {"type": "string", "format": "uuid"},
+                "subject_name": {"type": "string"},
+                "authority": {"type": "string"},
+                "reason": {"type": "string"},
+                "legal_basis": {"type": "string"},
+                "document_number": {"type": "string"},
+                "measures": {"type": "string"},
+                "period_months": {"type": "integer"},
+                "notice": {"$ref": "#/components/schemas/Notice"},
+                "how_to_object": {"type": "string"},
+                "objections": {"type": "array", "items": {"type": "object"}},
+                "title": {"type": "string", "description": "/notices: the notice's title"},
+                "text": {"type": "string", "description": "/notices: the notice's text"},
+            },
+        },
+        "Notices": {
+            "type": "object",
+            "required": ["notices"],
+            "properties": {
+                "notices": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/PendingListEntry"},
+                }
+            },
+        },
         "ListEntry": {
             "type": "object",
             "description": "An entry as its proposer sees it: state, allowed actions, reviews, "
-            "objections and dates.",
-            "required": ["id", "list", "state", "allowed_actions"],
+            "the notice, objections and dates.",
+            "required": ["id", "list", "state", "allowed_actions", "notice", "objection_deadline"],
             "properties": {
                 "id": {"type": "string", "format": "uuid"},
                 "list": {"enum": ["blacklist", "redlist"]},
                 "state": {"enum": [str(state) for state in ListingState]},
                 "allowed_actions": {"type": "array", "items": {"type": "string"}},
+                "notice": {
+                    "type": "object",
+                    "description": "issued_at, served, channel, served_on, delivered_at, "
+                    "reference, member_id (see Notice)",
+                },
+                "objection_deadline": {
+                    "type": ["string", "null"],
+                    "format": "date",
+                    "description": "the window's last day, counted from service; null "
+                    "until the notice is served",
+                },
+                "objection_deadline_warning": {"$ref": "#/components/schemas/DeadlineWarning"},
             },
         },
         "PublicList": {
@@ -1474,6 +1572,50 @@ def build_document() -> dict[str, Any]:
                 200,
                 "entry_id",
             )
+        },
+        "/api/v1/listings/{entry_id}/service": {
+            "post": _signed_post(
+                "recordListingService",
+                "Record a notice the proposer served (post, in person, announcement, e-mail) "
+                "with its date: the objection window starts then",
+                "ServiceRecord",
+                "ListEntry",
+                200,
+                "entry_id",
+            )
+        },
+        "/api/v1/listings/{entry_id}/publish": {
+            "post": {
+                "operationId": "publishListing",
+                "summary": "Publish at once an entry whose notice was served and whose "
+                "objection window has closed with no objection waiting",
+                "description": "The worker publishes such entries within a minute anyway. "
+                "Refused with `/problems/notice-not-served` while the notice was never "
+                "served, `/problems/objection-window-open` until the day after "
+                "`objection_deadline`, `/problems/objection-pending` while an objection "
+                "waits for its answer.",
+                "security": signed,
+                "parameters": [_path("entry_id")],
+                "responses": {
+                    "200": _json("ListEntry", "The published entry."),
+                    **_problem_responses(401, 403, 404, 409, 429),
+                },
+            }
+        },
+        "/api/v1/notices": {
+            "get": {
+                "operationId": "listNotices",
+                "summary": "The prior notices (告知) of list entries about the calling member "
+                "(or a shop it operates), while they are in their notice stage",
+                "description": "Reading them serves the notices not served yet on the member: "
+                "the delivery time is recorded and the objection window runs from that day. "
+                "The member's own report and its subject view serve them the same way.",
+                "security": signed,
+                "responses": {
+                    "200": _json("Notices", "The entries in their notice stage."),
+                    **_problem_responses(401, 429),
+                },
+            }
         },
         "/api/v1/listings/{entry_id}/objections": {
             "post": _signed_post(

@@ -82,6 +82,10 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "listings.extend": REGULATOR,
     "listings.revoke": REGULATOR,
     "listings.decide_repair": REGULATOR,
+    "listings.record_service": REGULATOR,
+    "listings.publish": REGULATOR,
+    # the prior notices of entries about the member itself (or the shops it operates)
+    "listings.notices": MEMBER,
     "listings.object_to": MEMBER,
     "listings.apply_for_repair": MEMBER,
     # members: objections and appeals (who may act on which is checked inside)
@@ -113,6 +117,10 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "console.review_listings": REVIEWER_STAFF,
     "console.review_listing": REVIEWER_STAFF,
     "console.review_listing_action": REVIEWER_STAFF,
+    "console.review_listing_service": REVIEWER_STAFF,
+    "console.review_listing_publish": REVIEWER_STAFF,
+    "console.review_notices": REVIEWER_STAFF,
+    "console.subject_page": REVIEWER_STAFF,
     "console.answer_objection": REVIEWER_STAFF,
     "console.review_objections": REVIEWER_STAFF,
     "console.review_ratings": REVIEWER_STAFF,

@@ -20,9 +20,8 @@ from registry import ratings
 from registry.audit import Actor, ActorKind
 from registry.db import db
 from registry.errors import Forbidden
-from registry.members import Member
 from registry.runtime import current_runtime
-from registry.subjects import Subject
+from registry.subjects import Subject, represents
 
 bp = Blueprint("ratings_api", __name__, url_prefix="/api/v1")
 
@@ -36,12 +35,6 @@ class AppealSchema(StrictSchema):
 
 
 APPEAL = AppealSchema()
-
-
-def represents(member: Member, subject: Subject) -> bool:
-    """A member speaks for a subject that is itself (same USCC) or a shop it operates (the
-    shop's operator USCC). A marketplace does not speak for the shops on it."""
-    return member.uscc is not None and member.uscc in (subject.uscc, subject.operator_uscc)
 
 
 @bp.post("/ratings/<rating_id>/appeals")

@@ -141,6 +141,25 @@ def render_pdf(report: dict[str, Any], digest: str) -> bytes:
         )
         story.append(Spacer(1, 3 * mm))
     if report["kind"] == "own":
+        story.append(_p("告知中的名单认定 / Entries in their notice stage", HEADING))
+        pending = report.get("pending_list_entries") or []
+        if not pending:
+            story.append(_p("None."))
+        for e in pending:
+            notice = e["notice"]
+            served = (
+                f"served {notice['served_on']} ({notice['channel']}); objections until "
+                f"{notice['objection_deadline']} inclusive"
+                if notice["served"]
+                else "not served yet"
+            )
+            story.append(_p(f"{e['list']} · {e['authority']} · {e['document_number']}"))
+            story.append(_p(f"{e['reason']} — {e['legal_basis']}"))
+            story.append(_p(f"Notice issued {notice['issued_at']}; {served}."))
+            if notice.get("objection_deadline_warning"):
+                story.append(_p(notice["objection_deadline_warning"]["detail"]))
+            story.append(_p(e["how_to_object"]))
+            story.append(Spacer(1, 2 * mm))
         story.append(_p("名单历史 / List history", HEADING))
         history = report.get("list_history") or []
         story.append(

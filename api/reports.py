@@ -16,9 +16,8 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from api import problems
 from api.auth import current_caller, signed
-from api.ratings import represents
 from api.schemas import StrictSchema
-from registry import reports
+from registry import listings, reports
 from registry.audit import Actor, ActorKind
 from registry.db import db, get_by_id
 from registry.errors import Forbidden, NotFound
@@ -26,7 +25,7 @@ from registry.members import MemberRole
 from registry.querylog import QueryKind, QueryPurpose, log_query
 from registry.runtime import current_runtime
 from registry.seller_ratings import policy_from_settings
-from registry.subjects import Subject, SubjectKind
+from registry.subjects import Subject, SubjectKind, lock_subjects, represents
 
 bp = Blueprint("reports_api", __name__, url_prefix="/api/v1")
 
@@ -207,6 +206,18 @@ def own_report(subject_id: str) -> ResponseReturnValue:
     member = current_caller().member
     if not represents(member, subject):
         raise Forbidden("only the subject itself asks for its own report")
+    # The report shows the subject's entries in their notice stage: handing it over serves
+    # the notices not served yet, so the report carries their windows. The subject's row
+    # first, as every writer of the audit chain that holds it takes it (registry.subjects).
+    lock_subjects(db.session, [subject.id])
+    listings.deliver_notices(
+        db.session,
+        member,
+        via=f"POST /api/v1/subjects/{subject.id}/own-report, key {current_caller().key_id}",
+        policy=listings.policy_from_settings(runtime.settings),
+        at=runtime.clock.now(),
+        subject_ids=[subject.id],
+    )
     report = reports.issue_own_report(
         db.session,
         subject,

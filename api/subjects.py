@@ -20,6 +20,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api import problems
 from api.auth import current_caller, signed
 from api.schemas import StrictSchema
+from registry import listings
 from registry.clock import iso, local_date
 from registry.db import db
 from registry.identifiers import IdentifierError, validate_id_number
@@ -27,7 +28,7 @@ from registry.members import MemberRole
 from registry.querylog import QueryKind, QueryPurpose, log_query
 from registry.reports import check_consent, check_consent_for_number
 from registry.runtime import current_runtime
-from registry.subjects import Subject, SubjectKind
+from registry.subjects import Subject, SubjectKind, represents
 from search.documents import empty_counts, record_counts
 from search.query import SearchQuery, decode_after, encode_after
 
@@ -242,7 +243,23 @@ def get_subject(subject_id: str) -> ResponseReturnValue:
         results=1,
         subject_ids=[str(subject.id)],
     )
-    return jsonify(subject_view(session, subject))
+    view = subject_view(session, subject)
+    if represents(caller.member, subject):
+        # The subject itself (or the operator of the shop) also sees its entries in their
+        # notice stage and how to object; handing them over serves their notices.
+        policy = listings.policy_from_settings(current_runtime().settings)
+        view["pending_list_entries"] = [
+            entry.pending_view(policy.calendar)
+            for entry in listings.deliver_notices(
+                session,
+                caller.member,
+                via=f"GET /api/v1/subjects/{subject.id}, key {caller.key_id}",
+                policy=policy,
+                at=current_runtime().clock.now(),
+                subject_ids=[subject.id],
+            )
+        ]
+    return jsonify(view)
 
 
 def subject_view(session: sa.orm.Session, subject: Subject) -> dict[str, Any]:

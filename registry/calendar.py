@@ -176,3 +176,19 @@ def calendar_from_settings(settings: Any) -> WorkingCalendar:
 def missing_years_ahead(calendar: WorkingCalendar, today: date) -> list[int]:
     """The years the deadlines counted from ``today`` may reach that no calendar covers."""
     return calendar.missing_years(today, today + HORIZON)
+
+
+def deadline_warning(calendar: WorkingCalendar, start: date, end: date) -> dict[str, Any] | None:
+    """What a deadline counted from ``start`` to ``end`` carries when it reaches into a year
+    no published calendar covers (as ``/readyz`` says it, "years-missing"): there its
+    working days were counted as plain weekdays. None when every year is covered."""
+    missing = calendar.missing_years(start, end)
+    if not missing:
+        return None
+    years = ", ".join(str(year) for year in missing)
+    return {
+        "status": "years-missing",
+        "missing": missing,
+        "detail": f"no public-holiday calendar covers {years}: its working days were counted "
+        "as plain weekdays (creditreg calendar add FILE adds the State Council's calendar)",
+    }

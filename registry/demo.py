@@ -467,10 +467,20 @@ def _load_list_entries(
     now: datetime,
     summary: DemoSummary,
 ) -> None:
-    """A few entries on each list, proposed two months ago and published now; one still
-    in its notice window. Two demo reviewers approve them (four eyes)."""
+    """A few entries on each list, proposed two months ago, their notices served by post
+    two days later, and published now; one still in its notice stage, its notice waiting
+    to be served (the console's queue of notices). Two demo reviewers approve them (four
+    eyes)."""
     from registry.audit import Actor, ActorKind
-    from registry.listings import policy_from_settings, propose_listing, publish_due, review
+    from registry.listings import (
+        NoticeChannel,
+        Role,
+        policy_from_settings,
+        propose_listing,
+        publish_due,
+        record_service,
+        review,
+    )
     from registry.notifications import Notices
 
     policy = policy_from_settings(runtime.settings)
@@ -512,6 +522,19 @@ def _load_list_entries(
                 policy=policy,
                 at=at,
                 notifications=Notices(),
+            )
+        if index:
+            served_at = at + timedelta(days=2)
+            record_service(
+                session,
+                entry,
+                actor=reviewers[0],
+                role=Role.REVIEWER,
+                channel=NoticeChannel.POST,
+                served_on=local_date(served_at),
+                reference=f"挂号信 XA{100000000 + index}CN",
+                policy=policy,
+                at=served_at,
             )
         summary.counts[f"{list_kind} entries"] += 1
     session.flush()

@@ -1,12 +1,21 @@
 """Blacklists (严重失信主体名单) and redlists (守信激励名单): from a regulator's proposal to
 publication and removal.
 
-The lifecycle (DOMAIN.md): proposed -> under review -> approved -> notice (告知; the
-objection window is open) -> published -> removed (expired, repaired or revoked), with
-rejected and withdrawn as ends. Every move is one row of :data:`TRANSITIONS`, which says
-who may make it; anything else is refused with the current state and the moves it allows.
-Every move writes an audit event; publication and removal also queue the subject's search
-document, so the flag appears and disappears in every lookup.
+The lifecycle (DOMAIN.md): proposed -> under review -> approved -> notice (告知) ->
+published -> removed (expired, repaired or revoked), with rejected and withdrawn as ends.
+
+The notice is a recorded act. Approval issues it; it is served on the member that is the
+subject (or operates the shop) when the registry hands it to that member in answer to one of
+its signed requests (:func:`deliver_notices`), and otherwise by a channel staff record with
+its date of service and reference (:func:`record_service`: post, in person, public
+announcement, confirmed e-mail). The objection window counts its working days from the day
+of service, and an entry whose notice was never served is not published.
+
+Every move is one row of :data:`TRANSITIONS`, which says who may make it; anything else is
+refused with the current state and the moves it allows. Every move writes an audit event
+(the service of a notice with its channel, date and reference); publication and removal
+also queue the subject's search document, so the flag appears and disappears in every
+lookup.
 """
 
 from __future__ import annotations
@@ -22,12 +31,14 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from registry import tlog
 from registry.audit import Actor, ActorKind, record_event
-from registry.calendar import WorkingCalendar, calendar_from_settings
+from registry.calendar import WorkingCalendar, calendar_from_settings, deadline_warning
 from registry.clock import iso, local_date
 from registry.db import Base, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
+from registry.identifiers import ID_NUMBER_IN_TEXT, contains_id_number
+from registry.members import Member
 from registry.outbox import touch_subjects
-from registry.subjects import Subject, lock_subjects
+from registry.subjects import Subject, lock_subjects, represented_by
 
 
 class ListKind(StrEnum):
@@ -50,6 +61,20 @@ class RemovalReason(StrEnum):
     EXPIRED = "expired"
     REPAIRED = "repaired"
     REVOKED = "revoked"
+
+
+class NoticeChannel(StrEnum):
+    """How a prior notice was served."""
+
+    MEMBER = "member"  # handed to the member that is (or operates) the subject, over the API
+    POST = "post"  # 邮寄送达: a registered letter; the reference is its tracking number
+    IN_PERSON = "in_person"  # 直接送达: against a signed receipt (送达回证)
+    ANNOUNCEMENT = "announcement"  # 公告送达: where and when it was announced
+    EMAIL = "email"  # 电子送达: an e-mail the subject confirmed receiving
+
+
+# What staff enter; the member channel is recorded by the delivery itself.
+RECORDED_CHANNELS = tuple(c for c in NoticeChannel if c != NoticeChannel.MEMBER)
 
 
 class Role(StrEnum):
@@ -75,7 +100,15 @@ TRANSITIONS: dict[tuple[ListingState, str], Transition] = {
     (S.PROPOSED, "reject"): Transition(S.REJECTED, frozenset({Role.REVIEWER})),
     (S.UNDER_REVIEW, "reject"): Transition(S.REJECTED, frozenset({Role.REVIEWER})),
     (S.APPROVED, "notify"): Transition(S.NOTICE, frozenset({Role.SYSTEM})),
-    (S.NOTICE, "publish"): Transition(S.PUBLISHED, frozenset({Role.SYSTEM})),
+    # Service of the notice: delivery to the subject's member, or a channel staff record.
+    (S.NOTICE, "serve"): Transition(
+        S.NOTICE, frozenset({Role.SUBJECT, Role.REVIEWER, Role.PROPOSER})
+    ),
+    # The worker publishes when the window has closed; the proposer or a reviewer may do it
+    # at once then. Either way only after service (see :func:`publish`).
+    (S.NOTICE, "publish"): Transition(
+        S.PUBLISHED, frozenset({Role.SYSTEM, Role.PROPOSER, Role.REVIEWER})
+    ),
     (S.NOTICE, "uphold_objection"): Transition(S.REJECTED, frozenset({Role.REVIEWER})),
     (S.PUBLISHED, "expire"): Transition(S.REMOVED, frozenset({Role.SYSTEM})),
     (S.PUBLISHED, "repair"): Transition(S.REMOVED, frozenset({Role.PROPOSER})),
@@ -93,6 +126,22 @@ TRANSITIONS: dict[tuple[ListingState, str], Transition] = {
 
 class InvalidTransition(Conflict):
     """The move is not allowed from the entry's state, or not to this actor."""
+
+
+class NoticeNotServed(Conflict):
+    """Publication asked for an entry whose notice was never served."""
+
+
+class NoticeAlreadyServed(Conflict):
+    """A second service recorded for a notice already served."""
+
+
+class ObjectionWindowOpen(Conflict):
+    """Publication asked for before the objection window has closed."""
+
+
+class ObjectionPending(Conflict):
+    """Publication asked for while an objection waits for its answer."""
 
 
 def allowed_actions(state: str) -> list[str]:
@@ -117,6 +166,7 @@ class ListEntry(Base):
     __table_args__ = (
         one_of("list_kind", ListKind),
         one_of("state", ListingState),
+        one_of("notice_channel", NoticeChannel),
         sa.CheckConstraint("length(legal_basis) > 0", name="legal_basis_given"),
         sa.CheckConstraint("period_months > 0", name="period_positive"),
     )
@@ -140,8 +190,25 @@ class ListEntry(Base):
     )
     proposed_at: Mapped[datetime]
     approved_at: Mapped[datetime | None]
-    notice_sent_at: Mapped[datetime | None]
-    objection_deadline: Mapped[date | None]
+    notice_sent_at: Mapped[datetime | None] = mapped_column(comment="when the notice was issued")
+    notice_channel: Mapped[str | None] = mapped_column(
+        sa.String(16), comment="how the notice was served; null until it is"
+    )
+    notice_served_on: Mapped[date | None] = mapped_column(
+        comment="the day of service: the objection window counts from it"
+    )
+    notice_delivered_at: Mapped[datetime | None] = mapped_column(
+        comment="member channel: when the notice was handed to the member"
+    )
+    notice_reference: Mapped[str | None] = mapped_column(
+        sa.String(200), comment="tracking number, receipt, announcement, or the delivering request"
+    )
+    notice_member_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("members.id"), comment="member channel: the member served"
+    )
+    objection_deadline: Mapped[date | None] = mapped_column(
+        comment="last day of the objection window; set at service"
+    )
     published_at: Mapped[datetime | None]
     publish_until: Mapped[datetime | None] = mapped_column(index=True)
     removed_at: Mapped[datetime | None]
@@ -191,7 +258,61 @@ class ListEntry(Base):
             return None
         return add_months(self.published_at, self.min_repair_months)
 
-    def summary(self) -> dict[str, Any]:
+    def notice_view(self, calendar: WorkingCalendar) -> dict[str, Any]:
+        """The notice: when it was issued, whether and how it was served, and the objection
+        window that runs from service (with a warning when its end was counted over a year
+        no public-holiday calendar covers)."""
+        return {
+            "issued_at": iso(self.notice_sent_at),
+            "served": self.notice_served_on is not None,
+            "channel": self.notice_channel,
+            "served_on": iso(self.notice_served_on),
+            "delivered_at": iso(self.notice_delivered_at),
+            "reference": self.notice_reference,
+            "member_id": str(self.notice_member_id) if self.notice_member_id else None,
+            "objection_deadline": iso(self.objection_deadline),
+            "objection_deadline_warning": self.deadline_warning(calendar),
+        }
+
+    def deadline_warning(self, calendar: WorkingCalendar) -> dict[str, Any] | None:
+        if self.notice_served_on is None or self.objection_deadline is None:
+            return None
+        return deadline_warning(calendar, self.notice_served_on, self.objection_deadline)
+
+    def how_to_object(self) -> str:
+        """The subject's route to object while the entry is in its notice stage."""
+        if self.objection_deadline is not None:
+            when = f"until {self.objection_deadline.isoformat()} (inclusive)"
+        else:
+            when = "within the objection window, which opens when this notice is served"
+        return (
+            f"Object (异议) {when}: through the member that is or operates the subject "
+            f"(POST /api/v1/listings/{self.id}/objections), or in writing to the registry "
+            "naming this entry. An objection suspends publication until it is answered."
+        )
+
+    def pending_view(self, calendar: WorkingCalendar) -> dict[str, Any]:
+        """What the subject sees of its entry in the notice stage: what is proposed, on
+        what basis, the notice and its window, how to object, and the objections filed."""
+        return {
+            "id": str(self.id),
+            "list": self.list_kind,
+            "state": self.state,
+            "subject_id": str(self.subject_id),
+            "subject_name": self.subject.name,
+            "authority": self.authority,
+            "reason": self.reason,
+            "legal_basis": self.legal_basis,
+            "document_number": self.document_number,
+            "measures": self.measures,
+            "period_months": self.period_months,
+            "notice": self.notice_view(calendar),
+            "how_to_object": self.how_to_object(),
+            "objections": [o.view() for o in self.objections],
+        }
+
+    def summary(self, calendar: WorkingCalendar) -> dict[str, Any]:
+        notice = self.notice_view(calendar)
         return {
             **{k: v for k, v in self.public_view().items() if k not in ("how_to_object",)},
             "state": self.state,
@@ -203,9 +324,9 @@ class ListEntry(Base):
                 {"reviewer": r.reviewer_id, "decision": r.decision, "reason": r.reason}
                 for r in self.reviews
             ],
-            "objection_deadline": self.objection_deadline.isoformat()
-            if self.objection_deadline
-            else None,
+            "notice": {k: v for k, v in notice.items() if not k.startswith("objection_")},
+            "objection_deadline": notice["objection_deadline"],
+            "objection_deadline_warning": notice["objection_deadline_warning"],
             "objections": [o.view() for o in self.objections],
             "removed_at": iso(self.removed_at),
             "removal_reason": self.removal_reason,
@@ -278,6 +399,7 @@ def _move(
     at: datetime,
     reason: str | None = None,
     to: ListingState | None = None,
+    details: dict[str, Any] | None = None,
 ) -> None:
     transition = TRANSITIONS.get((ListingState(entry.state), action))
     if transition is None or role not in transition.roles:
@@ -297,7 +419,7 @@ def _move(
         object_type="list_entry",
         object_id=str(entry.id),
         before={"state": before},
-        after={"state": entry.state},
+        after={"state": entry.state, **(details or {})},
         reason=reason,
         at=at,
     )
@@ -462,14 +584,169 @@ def _check(action: str, entry: ListEntry, role: Role) -> None:
 def send_notice(
     session: Session, entry: ListEntry, *, policy: ListPolicy, at: datetime, notifications: Any
 ) -> None:
-    """Prior notice (告知): tell the subject the reason, basis and rights, open the window."""
+    """Prior notice (告知) issued: the reason, basis and rights, for the subject. The
+    objection window opens when it is served (:func:`deliver_notices`, :func:`record_service`)."""
     _move(session, entry, "notify", actor=Actor.system("listings"), role=Role.SYSTEM, at=at)
     entry.notice_sent_at = at
-    entry.objection_deadline = policy.calendar.add_working_days(
-        local_date(at), policy.objection_window_days
-    )
     if notifications is not None:
-        notifications.notice(session, entry, at=at)
+        notifications.notice(session, entry, at=at, window_days=policy.objection_window_days)
+
+
+def _serve(
+    session: Session,
+    entry: ListEntry,
+    *,
+    actor: Actor,
+    role: Role,
+    channel: NoticeChannel,
+    served_on: date,
+    reference: str,
+    policy: ListPolicy,
+    at: datetime,
+    member_id: uuid.UUID | None = None,
+) -> None:
+    """Record the service and open the objection window: ``objection_window_days`` working
+    days after the day of service, that day not counted."""
+    if entry.notice_served_on is not None:
+        raise NoticeAlreadyServed(
+            "the notice was already served",
+            served_on=iso(entry.notice_served_on),
+            channel=entry.notice_channel,
+        )
+    entry.notice_channel = channel
+    entry.notice_served_on = served_on
+    entry.notice_reference = reference
+    entry.notice_member_id = member_id
+    entry.notice_delivered_at = at if channel == NoticeChannel.MEMBER else None
+    entry.objection_deadline = policy.calendar.add_working_days(
+        served_on, policy.objection_window_days
+    )
+    details: dict[str, Any] = {
+        "channel": str(channel),
+        "served_on": served_on.isoformat(),
+        "reference": reference,
+        "objection_deadline": entry.objection_deadline.isoformat(),
+    }
+    if member_id is not None:
+        details["member_id"] = str(member_id)
+    warning = entry.deadline_warning(policy.calendar)
+    if warning is not None:
+        details["objection_deadline_warning"] = warning["detail"]
+    _move(session, entry, "serve", actor=actor, role=role, at=at, details=details)
+
+
+def record_service(
+    session: Session,
+    entry: ListEntry,
+    *,
+    actor: Actor,
+    role: Role,
+    channel: str,
+    served_on: date | None,
+    reference: str,
+    policy: ListPolicy,
+    at: datetime,
+    acting_for: uuid.UUID | None = None,
+) -> ListEntry:
+    """Staff record that the notice was served by post, in person, by public announcement or
+    by e-mail, with the date of service and its reference. A reviewer records it for any
+    entry; regulator staff (``role`` proposer, ``acting_for`` their regulator) for their own.
+
+    :raises InvalidTransition: the entry is not in its notice stage.
+    :raises Forbidden: regulator staff of another regulator.
+    :raises InvalidInput: every field error at once: the channel, a date missing, in the
+        future or before the notice was issued, a missing reference.
+    :raises NoticeAlreadyServed: it was served before.
+    """
+    _check("serve", entry, role)
+    if role == Role.PROPOSER:
+        _proposer_only(entry, actor, acting_for)
+    errors: dict[str, list[str]] = {}
+    if channel not in RECORDED_CHANNELS:
+        errors["channel"] = [f"one of {', '.join(RECORDED_CHANNELS)}"]
+    today = local_date(at)
+    issued = local_date(entry.notice_sent_at) if entry.notice_sent_at else None
+    if served_on is None:
+        errors["served_on"] = ["required: the date of service"]
+    elif served_on > today:
+        errors["served_on"] = [f"not after today ({today.isoformat()})"]
+    elif issued is not None and served_on < issued:
+        errors["served_on"] = [f"not before the notice was issued ({issued.isoformat()})"]
+    reference = (reference or "").strip()
+    if not reference:
+        errors["reference"] = ["required: the tracking number, receipt or announcement"]
+    elif len(reference) > 200:
+        errors["reference"] = ["at most 200 characters"]
+    elif contains_id_number(reference):
+        # A receipt for a person may name its holder: never the number, in clear, at rest.
+        errors["reference"] = [ID_NUMBER_IN_TEXT]
+    if errors:
+        raise InvalidInput("the service cannot be recorded", errors)
+    assert served_on is not None
+    _serve(
+        session,
+        entry,
+        actor=actor,
+        role=role,
+        channel=NoticeChannel(channel),
+        served_on=served_on,
+        reference=reference,
+        policy=policy,
+        at=at,
+    )
+    return entry
+
+
+def deliver_notices(
+    session: Session,
+    member: Member,
+    *,
+    via: str,
+    policy: ListPolicy,
+    at: datetime,
+    subject_ids: list[uuid.UUID] | None = None,
+) -> list[ListEntry]:
+    """The entries in their notice stage about subjects ``member`` is or operates (of
+    ``subject_ids`` only, if given), oldest first. Each notice not served yet is served on
+    the member now: the registry hands it over in answer to the member's signed request
+    (``via`` names the request), the delivery time is recorded, and its window opens."""
+    if member.uscc is None:
+        return []
+    query = (
+        sa.select(ListEntry)
+        .join(Subject, Subject.id == ListEntry.subject_id)
+        .where(ListEntry.state == ListingState.NOTICE, represented_by(member))
+        .order_by(ListEntry.notice_sent_at, ListEntry.id)
+    )
+    if subject_ids is not None:
+        query = query.where(ListEntry.subject_id.in_(subject_ids))
+    entries = list(session.scalars(query))
+    unserved = [e.id for e in entries if e.notice_served_on is None]
+    if unserved and session.get_bind().dialect.name != "sqlite":
+        # Two reads at once serve a notice once: the second waits, then finds it served.
+        session.execute(
+            sa.select(ListEntry.id)
+            .where(ListEntry.id.in_(unserved))
+            .order_by(ListEntry.id)
+            .with_for_update()
+        )
+        for entry in entries:
+            session.refresh(entry)
+    for entry in entries:
+        if entry.notice_served_on is None:
+            _serve(
+                session,
+                entry,
+                actor=Actor(ActorKind.MEMBER, str(member.id)),
+                role=Role.SUBJECT,
+                channel=NoticeChannel.MEMBER,
+                served_on=local_date(at),
+                reference=via,
+                policy=policy,
+                at=at,
+                member_id=member.id,
+            )
+    return entries
 
 
 def withdraw(
@@ -654,12 +931,71 @@ def extend(
     return entry
 
 
+def awaiting_service(session: Session) -> list[ListEntry]:
+    """Entries in their notice stage whose notice is not served yet, oldest notice first."""
+    return list(
+        session.scalars(
+            sa.select(ListEntry)
+            .where(ListEntry.state == ListingState.NOTICE, ListEntry.notice_served_on.is_(None))
+            .order_by(ListEntry.notice_sent_at, ListEntry.id)
+        )
+    )
+
+
+def publish(
+    session: Session,
+    entry: ListEntry,
+    *,
+    actor: Actor,
+    role: Role,
+    at: datetime,
+    acting_for: uuid.UUID | None = None,
+) -> ListEntry:
+    """Publish an entry whose objection window has closed: the proposer or a reviewer, at
+    once rather than at the worker's next round.
+
+    :raises InvalidTransition: not in its notice stage. :raises Forbidden: not the proposer.
+    :raises NoticeNotServed: the notice was never served.
+    :raises ObjectionWindowOpen: the window has not closed.
+    :raises ObjectionPending: an objection waits for its answer.
+    """
+    _check("publish", entry, role)
+    if role == Role.PROPOSER:
+        _proposer_only(entry, actor, acting_for)
+    if entry.notice_served_on is None or entry.objection_deadline is None:
+        raise NoticeNotServed(
+            "the notice has not been served: an entry is published only after its notice "
+            "was served and the objection window that follows has closed",
+            notice_issued_at=iso(entry.notice_sent_at),
+        )
+    if entry.objection_deadline >= local_date(at):
+        raise ObjectionWindowOpen(
+            "the objection window is open", objection_deadline=iso(entry.objection_deadline)
+        )
+    waiting = [str(o.id) for o in entry.objections if o.outcome is None]
+    if waiting:
+        raise ObjectionPending("an objection waits for its answer", objections=waiting)
+    touch_subjects(session, [entry.subject_id], at=at)  # the subject before the audit chain
+    _publish(session, entry, actor=actor, role=role, at=at)
+    return entry
+
+
+def _publish(session: Session, entry: ListEntry, *, actor: Actor, role: Role, at: datetime) -> None:
+    _move(session, entry, "publish", actor=actor, role=role, at=at)
+    entry.published_at = at
+    entry.publish_until = add_months(at, entry.period_months)
+    tlog.append(session, tlog.EntryKind.LIST, tlog.list_entry(entry, "published", at), at)
+
+
 def publish_due(session: Session, now: datetime) -> int:
-    """Publish every entry whose objection window has closed with no open objection.
-    Idempotent: an entry is published once."""
+    """Publish every entry whose notice was served and whose objection window has closed
+    with no open objection. Idempotent: an entry is published once. An entry whose notice
+    was never served has no window, and waits."""
     due = session.scalars(
         sa.select(ListEntry).where(
-            ListEntry.state == ListingState.NOTICE, ListEntry.objection_deadline < local_date(now)
+            ListEntry.state == ListingState.NOTICE,
+            ListEntry.notice_served_on.is_not(None),
+            ListEntry.objection_deadline < local_date(now),
         )
     ).all()
     # Suspended while an objection waits for a reviewer's answer.
@@ -667,10 +1003,7 @@ def publish_due(session: Session, now: datetime) -> int:
     # Every subject before the first audit event, which takes the chain head.
     touch_subjects(session, [e.subject_id for e in ready], at=now)
     for entry in ready:
-        _move(session, entry, "publish", actor=Actor.system("listings"), role=Role.SYSTEM, at=now)
-        entry.published_at = now
-        entry.publish_until = add_months(now, entry.period_months)
-        tlog.append(session, tlog.EntryKind.LIST, tlog.list_entry(entry, "published", now), now)
+        _publish(session, entry, actor=Actor.system("listings"), role=Role.SYSTEM, at=now)
     return len(ready)
 
 

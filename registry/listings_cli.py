@@ -1,7 +1,9 @@
 """``creditreg listings``: the reviewers' actions on list entries, for operators.
 
 The console gives reviewers the same actions with forms; these commands act as a named
-staff account with the reviewer role, and every action is audited under that account.
+staff account with the reviewer role, and every action is audited under that account:
+reviews, the service of a notice sent by post, in person, by announcement or e-mail (with
+its date and reference), publication once the window has closed, objections and repairs.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from datetime import datetime
 
 import click
 import sqlalchemy as sa
@@ -16,6 +19,7 @@ from flask.cli import with_appcontext
 
 from registry import listings
 from registry.audit import Actor, ActorKind
+from registry.calendar import WorkingCalendar
 from registry.db import db
 from registry.errors import RegistryError
 from registry.runtime import current_runtime
@@ -37,6 +41,8 @@ def run_action(action: object) -> None:
     except RegistryError as exc:
         db.session.rollback()
         click.echo(f"error: {exc.detail}", err=True)
+        for field, messages in getattr(exc, "errors", {}).items():
+            click.echo(f"  {field}: {'; '.join(messages)}", err=True)
         for key, value in exc.extensions.items():
             click.echo(f"  {key}: {value}", err=True)
         sys.exit(1)
@@ -48,12 +54,88 @@ def listings_group() -> None:
     """Blacklist and redlist entries: review, objections, repairs."""
 
 
+def _calendar() -> WorkingCalendar:
+    return listings.policy_from_settings(current_runtime().settings).calendar
+
+
 @listings_group.command("show")
 @click.argument("entry_id")
 @with_appcontext
 def show(entry_id: str) -> None:
-    """An entry with its state, allowed actions, reviews and objections."""
-    run_action(lambda: listings.get_entry(db.session, entry_id).summary())
+    """An entry with its state, allowed actions, reviews, notice and objections."""
+    run_action(lambda: listings.get_entry(db.session, entry_id).summary(_calendar()))
+
+
+@listings_group.command("awaiting-service")
+@with_appcontext
+def awaiting_service() -> None:
+    """Entries in their notice stage whose notice is not served yet, oldest first."""
+    run_action(
+        lambda: [
+            {
+                "id": str(entry.id),
+                "subject": entry.subject.name,
+                "list": entry.list_kind,
+                "notice_issued_at": entry.notice_sent_at.isoformat()
+                if entry.notice_sent_at
+                else None,
+            }
+            for entry in listings.awaiting_service(db.session)
+        ]
+    )
+
+
+@listings_group.command("serve")
+@click.argument("entry_id")
+@click.option("--reviewer", required=True, help="the reviewer's staff username")
+@click.option(
+    "--channel", required=True, type=click.Choice([str(c) for c in listings.RECORDED_CHANNELS])
+)
+@click.option(
+    "--served-on",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="the date of service, YYYY-MM-DD: the objection window counts from it",
+)
+@click.option("--reference", required=True, help="tracking number, receipt or announcement")
+@with_appcontext
+def serve(entry_id: str, reviewer: str, channel: str, served_on: datetime, reference: str) -> None:
+    """Record that the notice was served by CHANNEL on a date; the window starts then."""
+    actor, _ = reviewer_actor(reviewer)
+    runtime = current_runtime()
+    policy = listings.policy_from_settings(runtime.settings)
+    run_action(
+        lambda: listings.record_service(
+            db.session,
+            listings.get_entry(db.session, entry_id),
+            actor=actor,
+            role=listings.Role.REVIEWER,
+            channel=channel,
+            served_on=served_on.date(),
+            reference=reference,
+            policy=policy,
+            at=runtime.clock.now(),
+        ).summary(policy.calendar)
+    )
+
+
+@listings_group.command("publish")
+@click.argument("entry_id")
+@click.option("--reviewer", required=True, help="the reviewer's staff username")
+@with_appcontext
+def publish(entry_id: str, reviewer: str) -> None:
+    """Publish now an entry whose notice was served and whose window has closed."""
+    actor, _ = reviewer_actor(reviewer)
+    runtime = current_runtime()
+    run_action(
+        lambda: listings.publish(
+            db.session,
+            listings.get_entry(db.session, entry_id),
+            actor=actor,
+            role=listings.Role.REVIEWER,
+            at=runtime.clock.now(),
+        ).summary(_calendar())
+    )
 
 
 @listings_group.command("review")
@@ -81,7 +163,7 @@ def review(entry_id: str, reviewer: str, approve: bool, reason: str) -> None:
             reviewer_regulator_id=regulator,
             notifications=Notices(),
         )
-        return entry.summary()
+        return entry.summary(_calendar())
 
     run_action(act)
 
@@ -108,7 +190,7 @@ def answer_objection(
             upheld=uphold,
             answer=answer,
             at=runtime.clock.now(),
-        ).summary()
+        ).summary(_calendar())
     )
 
 

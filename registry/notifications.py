@@ -74,31 +74,44 @@ def sender_from_settings(settings: Any) -> Sender:
     return LogSender()
 
 
+def listing_notice_text(entry: Any, window_days: int) -> tuple[str, str]:
+    """The title and body of the prior notice (告知) of a list entry: what is proposed, on
+    what basis, and the subject's right to object within the window that opens at service."""
+    list_name = (
+        "严重失信主体名单 (blacklist)"
+        if entry.list_kind == "blacklist"
+        else "守信激励名单 (redlist)"
+    )
+    body = (
+        f"{entry.authority} proposes to publish {entry.subject.name} on the {list_name}.\n"
+        f"Reason: {entry.reason}\nLegal basis: {entry.legal_basis}\n"
+        f"Decision document: {entry.document_number}\nMeasures: {entry.measures}\n"
+        f"Period: {entry.period_months} months from publication.\n\n"
+        f"You may object (异议) within {window_days} working days of the day this notice is "
+        "served on you, through the member that is or operates the subject "
+        f"(POST /api/v1/listings/{entry.id}/objections) or in writing to the registry naming "
+        "this entry; an objection suspends publication until it is answered. The entry is "
+        "not published before the notice is served and that period has passed."
+    )
+    return f"告知 / Prior notice: proposed {entry.list_kind} entry", body
+
+
 class Notices:
     """Writes the notices of the list workflow."""
 
-    def notice(self, session: Session, entry: Any, *, at: datetime) -> Notification:
-        deadline = entry.objection_deadline.isoformat() if entry.objection_deadline else "-"
-        list_name = (
-            "严重失信主体名单 (blacklist)"
-            if entry.list_kind == "blacklist"
-            else "守信激励名单 (redlist)"
-        )
-        body = (
-            f"{entry.authority} proposes to publish {entry.subject.name} on the {list_name}.\n"
-            f"Reason: {entry.reason}\nLegal basis: {entry.legal_basis}\n"
-            f"Decision document: {entry.document_number}\nMeasures: {entry.measures}\n"
-            f"Period: {entry.period_months} months from publication.\n\n"
-            f"You may object (异议) until {deadline} (inclusive); an objection suspends "
-            "publication until it is answered."
-        )
+    def notice(
+        self, session: Session, entry: Any, *, at: datetime, window_days: int
+    ) -> Notification:
+        """The notice as issued; sending it (by e-mail to ``notice_to``, or to the log) is
+        a copy, not its service, which is recorded on the entry."""
+        title, body = listing_notice_text(entry, window_days)
         notification = Notification(
             id=uuid.uuid4(),
             subject_id=entry.subject_id,
             topic="listing.notice",
             object_id=str(entry.id),
             recipient=entry.notice_to,
-            title=f"告知 / Prior notice: proposed {entry.list_kind} entry",
+            title=title,
             body=body,
             created_at=at,
             attempts=0,

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.audit import Actor, record_event
+from registry.calendar import WorkingCalendar, calendar_from_settings
 from registry.clock import iso, local_date, start_of_day
 from registry.db import Base, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -333,8 +334,11 @@ def build_report(
     purpose: str,
     at: datetime,
     seller_policy: Any,
+    calendar: WorkingCalendar | None = None,
 ) -> dict[str, Any]:
-    """The content of a report on ``subject`` as the registry has it at ``at``."""
+    """The content of a report on ``subject`` as the registry has it at ``at``. An own
+    report shows the entries in their notice stage, with their objection windows counted
+    in ``calendar``'s working days."""
     from registry.listings import ListEntry, ListingState, published_entries_of
     from registry.ratings import history
     from registry.records import CreditRecord, RecordStatus
@@ -414,6 +418,15 @@ def build_report(
                 .order_by(ListEntry.proposed_at)
             )
         ]
+        # Entries in their notice stage: what is proposed, the notice, and how to object.
+        content["pending_list_entries"] = [
+            entry.pending_view(calendar or WorkingCalendar())
+            for entry in session.scalars(
+                sa.select(ListEntry)
+                .where(ListEntry.subject_id == subject.id, ListEntry.state == ListingState.NOTICE)
+                .order_by(ListEntry.notice_sent_at, ListEntry.id)
+            )
+        ]
         content["queries"] = queries_of(session, subject.id)
     return content
 
@@ -473,6 +486,7 @@ def issue_own_report(
         at=at,
         seller_policy=policy_from_settings(settings),
         own_reports_per_year=settings.OWN_REPORTS_FREE_PER_YEAR,
+        calendar=calendar_from_settings(settings),
     )
 
 
@@ -488,6 +502,7 @@ def issue_report(
     at: datetime,
     seller_policy: Any,
     own_reports_per_year: int = 2,
+    calendar: WorkingCalendar | None = None,
 ) -> CreditReport:
     """Generate, store and audit a report. An own report beyond the year's free ones is
     refused (Conflict with ``reason="own-report-quota"``)."""
@@ -513,6 +528,7 @@ def issue_report(
         purpose=purpose,
         at=at,
         seller_policy=seller_policy,
+        calendar=calendar,
     )
     digest = hashlib.sha256(
         json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()

@@ -84,6 +84,19 @@ class Subject(Base):
     platform: Mapped[Member | None] = relationship()
 
 
+def represents(member: Member, subject: Subject) -> bool:
+    """A member speaks for a subject that is itself (same USCC) or a shop it operates (the
+    shop's operator USCC). A marketplace does not speak for the shops on it."""
+    return member.uscc is not None and member.uscc in (subject.uscc, subject.operator_uscc)
+
+
+def represented_by(member: Member) -> sa.ColumnElement[bool]:
+    """:func:`represents` as a condition on ``subjects``, for queries."""
+    if member.uscc is None:
+        return sa.false()
+    return sa.or_(Subject.uscc == member.uscc, Subject.operator_uscc == member.uscc)
+
+
 def lock_subjects(session: Session, subject_ids: Iterable[uuid.UUID]) -> None:
     """Hold the subjects' rows (in id order, so two holders never deadlock) until commit.
 

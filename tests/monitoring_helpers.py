@@ -76,7 +76,8 @@ def revoke(session, member, clock, number):
 
 
 def published_entry(session, regulator, subject, clock) -> ListEntry:
-    """A blacklist entry whose notice period is over, published by the list job."""
+    """A blacklist entry whose notice was served and whose window is over, published by
+    the list job."""
     entry = ListEntry(
         id=uuid.uuid4(),
         subject_id=subject.id,
@@ -90,6 +91,9 @@ def published_entry(session, regulator, subject, clock) -> ListEntry:
         measures="限制参与政府采购",
         period_months=36,
         proposed_at=clock.now(),
+        notice_channel="post",
+        notice_served_on=(clock.now() - timedelta(days=15)).date(),
+        notice_reference="挂号信 XA100000001CN",
         objection_deadline=(clock.now() - timedelta(days=1)).date(),
     )
     session.add(entry)

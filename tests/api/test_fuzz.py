@@ -221,7 +221,8 @@ def test_every_operation_that_writes_documents_its_json_body():
         if method in ("post", "put", "patch")
     }
     assert writes - set(JSON_BODY_OPERATIONS) == {
-        ("POST", "/api/v1/subjects/{subject_id}/own-report")
+        ("POST", "/api/v1/subjects/{subject_id}/own-report"),
+        ("POST", "/api/v1/listings/{entry_id}/publish"),
     }
 
 
@@ -313,6 +314,11 @@ EXAMPLE_BODIES = {
     },
     ("POST", "/api/v1/listings"): {**PROPOSAL, "period_months": 12},
     ("POST", "/api/v1/listings/{entry_id}/withdraw"): {"reason": "依据不足"},
+    ("POST", "/api/v1/listings/{entry_id}/service"): {
+        "channel": "post",
+        "served_on": "2026-11-25",
+        "reference": "挂号信 XA600000001CN",
+    },
     ("POST", "/api/v1/listings/{entry_id}/revoke"): {"reason": "依据不足"},
     ("POST", "/api/v1/listings/{entry_id}/extend"): {"reason": "仍未整改", "months": 6},
     ("POST", "/api/v1/listings/{entry_id}/objections"): {"statement": "已整改"},

@@ -1,6 +1,7 @@
 """Blacklists and redlists end to end: the regulator through the signed API, reviewers
-through `creditreg listings`, the worker's job for publication and expiry, with time
-travel; public feeds; the subject's search document."""
+through `creditreg listings` (reviews, and the service of the notice by post), the worker's
+job for publication and expiry, with time travel; public feeds; the subject's search
+document. The notice's own rules are in test_list_notices."""
 
 import json
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from registry.audit import AuditEvent
+from registry.clock import local_date
 from registry.listings import run_list_jobs
 from registry.notifications import Notification
 from registry.staff import add_staff_user
@@ -70,6 +72,25 @@ def approve_all(app, entry_id, reviewers):
     return json.loads(output)
 
 
+def serve(
+    app, entry_id, served_on, *, channel="post", reference="挂号信 XA123456789CN", reviewer=None
+):
+    """Record, as a reviewer (rev-alice unless named), that the notice was served on
+    ``served_on``."""
+    return cli(
+        app, "serve", entry_id, "--reviewer", reviewer or "rev-alice", "--channel", channel,
+        "--served-on", served_on, "--reference", reference,
+    )  # fmt: skip
+
+
+def approve_and_serve(app, clock, entry_id, reviewers):
+    """Approved by every reviewer, and the notice served by post the same day."""
+    approve_all(app, entry_id, reviewers)
+    code, output = serve(app, entry_id, local_date(clock.now()).isoformat())
+    assert code == 0, output
+    return json.loads(output)
+
+
 def tick(app, session, clock, delta):
     clock.advance(delta)
     changed = run_list_jobs(session, clock.now())
@@ -100,7 +121,12 @@ def test_the_notice_window_runs_across_national_day_2026_on_the_shipped_calendar
     created = propose(regulator)
     assert created.status_code == 201, created.get_json()
     noticed = approve_all(app, created.get_json()["id"], reviewers)
-    assert (noticed["state"], noticed["objection_deadline"]) == ("notice", "2026-10-14")
+    assert (noticed["state"], noticed["objection_deadline"]) == ("notice", None)  # not served
+    code, output = serve(app, noticed["id"], "2026-09-23")
+    assert code == 0, output
+    served = json.loads(output)
+    assert served["objection_deadline"] == "2026-10-14"
+    assert served["objection_deadline_warning"] is None  # 2026's calendar is shipped
 
     # 14 October, Beijing time, is the window's last day; on the 15th it is published.
     assert tick(app, session, clock, datetime(2026, 10, 14, 15, 0, tzinfo=UTC) - clock.now()) == 0
@@ -122,10 +148,13 @@ def test_published_then_expired(app, session, client, clock, regulator, reviewer
         cli(app, "review", entry["id"], "--reviewer", "rev-bob", "--approve", "--reason", "ok")[1]
     )
     assert noticed["state"] == "notice"
-    # 25 Nov 2026 (Wednesday) + 10 working days.
-    assert noticed["objection_deadline"] == "2026-12-09"
+    # The notice is issued (a copy e-mailed to notice_to); its window opens at service.
     notice = session.scalars(sa.select(Notification)).one()
-    assert notice.recipient == "legal@huaxin.example" and "2026-12-09" in notice.body
+    assert notice.recipient == "legal@huaxin.example" and "10 working days" in notice.body
+    code, output = serve(app, entry["id"], "2026-11-25")
+    assert code == 0, output
+    # 25 Nov 2026 (Wednesday) + 10 working days.
+    assert json.loads(output)["objection_deadline"] == "2026-12-09"
 
     assert tick(app, session, clock, timedelta(days=14)) == 0  # 9 Dec: still in the window
     assert tick(app, session, clock, timedelta(days=1)) == 1
@@ -175,7 +204,7 @@ def test_an_objection_suspends_publication_until_answered(
     app, session, client, clock, regulator, reviewers
 ):
     entry = propose(regulator).get_json()
-    approve_all(app, entry["id"], reviewers)
+    approve_and_serve(app, clock, entry["id"], reviewers)
     subject_side = signed_member(session, client, clock, roles=("querier",))
     objection = subject_side.post(
         f"/api/v1/listings/{entry['id']}/objections", {"statement": "材料真实，申请复核"}
@@ -193,7 +222,7 @@ def test_an_objection_suspends_publication_until_answered(
 
 def test_repaired_early_after_the_minimum_period(app, session, client, clock, regulator, reviewers):
     entry = propose(regulator).get_json()
-    approve_all(app, entry["id"], reviewers)
+    approve_and_serve(app, clock, entry["id"], reviewers)
     tick(app, session, clock, timedelta(days=20))
     subject_side = signed_member(session, client, clock, roles=("querier",))
     application = {
@@ -264,7 +293,7 @@ def test_the_proposers_own_staff_cannot_approve(app, session, runtime, regulator
 
 def test_the_job_is_idempotent(app, session, clock, regulator, reviewers):
     entry = propose(regulator).get_json()
-    approve_all(app, entry["id"], reviewers)
+    approve_and_serve(app, clock, entry["id"], reviewers)
     assert tick(app, session, clock, timedelta(days=30)) == 1
     events = session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
     assert run_list_jobs(session, clock.now()) == 0
@@ -291,7 +320,7 @@ def test_only_regulators_propose_and_only_their_own_entries_are_visible(
 
 def test_public_list_pages_with_filters(app, session, client, clock, regulator, reviewers):
     entry = propose(regulator).get_json()
-    approve_all(app, entry["id"], reviewers)
+    approve_and_serve(app, clock, entry["id"], reviewers)
     tick(app, session, clock, timedelta(days=30))
     page = client.get("/lists/blacklist")
     assert page.status_code == 200
@@ -304,7 +333,7 @@ def test_public_list_pages_with_filters(app, session, client, clock, regulator, 
 
 def test_the_authority_extends_a_published_period(app, session, clock, regulator, reviewers):
     entry = propose(regulator, period_months=24).get_json()
-    approve_all(app, entry["id"], reviewers)
+    approve_and_serve(app, clock, entry["id"], reviewers)
     tick(app, session, clock, timedelta(days=30))
     before = regulator.get(f"/api/v1/listings/{entry['id']}").get_json()["until"]
     refused = regulator.post(
@@ -323,7 +352,7 @@ def test_a_published_entry_flags_the_subject_in_lookups_by_id(
     app, session, client, clock, regulator, reviewers
 ):
     entry = propose(regulator).get_json()
-    approve_all(app, entry["id"], reviewers)
+    approve_and_serve(app, clock, entry["id"], reviewers)
     querier = signed_member(session, client, clock, roles=("querier",))
     path = f"/api/v1/subjects/{entry['subject_id']}?purpose=counterparty_check"
     assert querier.get(path).get_json()["lists"] == []  # in notice: not yet published
@@ -346,7 +375,7 @@ def test_the_public_list_csv_neutralises_every_text_column(
     subject = {**PROPOSAL["subject"], "name": FORMULAS[0]}
     created = propose(regulator, subject=subject, **hostile)
     assert created.status_code == 201, created.get_json()
-    approve_all(app, created.get_json()["id"], reviewers)
+    approve_and_serve(app, clock, created.get_json()["id"], reviewers)
     assert tick(app, session, clock, timedelta(days=15)) == 1  # published
 
     response = client.get("/api/v1/public/lists/blacklist.csv")

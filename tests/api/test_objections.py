@@ -404,6 +404,9 @@ def test_list_entry_in_notice_goes_to_the_notice_objection_then_published_one_is
 ):
     entry = propose(regulator).get_json()
     approve_all(app, entry["id"], list_reviewers)
+    # The subject's member reads its notices: the notice is served, the window opens.
+    (served,) = subject_rep.get("/api/v1/notices").get_json()["notices"]
+    assert served["id"] == entry["id"] and served["notice"]["channel"] == "member"
     # In the notice window: the objection that suspends publication.
     notice = object_to(subject_rep, entry["id"], "list_entry")
     assert notice.status_code == 201, notice.get_json()

@@ -10,11 +10,12 @@ import pytest
 import sqlalchemy as sa
 
 from registry.audit import AuditEvent
+from registry.clock import local_date
 from registry.receipts import verify_signed_document
 from registry.seller_ratings import SellerRating, SellerRatingBatch
 from registry.staff import add_staff_user
 from registry.subjects import register_subject
-from tests.api.test_listings import PROPOSAL, cli, propose, tick
+from tests.api.test_listings import PROPOSAL, cli, propose, serve, tick
 from tests.api.test_submissions import registry_public_key
 from tests.factories import TEST_ACTOR
 from tests.signing import signed_member
@@ -406,6 +407,8 @@ def test_the_public_page_shows_summary_charts_and_the_operator(
         cli(app, "review", entry["id"], "--reviewer", "rev-dan", "--approve", "--reason", "ok")[0]
         == 0
     )
+    served_on = local_date(clock.now()).isoformat()
+    assert serve(app, entry["id"], served_on, reviewer="rev-dan")[0] == 0  # by post
     tick(app, session, clock, timedelta(days=15))
     today = clock.now().date()
 

@@ -22,7 +22,7 @@ from registry.db import db
 from registry.runtime import current_runtime
 from search.sync import drain_once
 from tests.api.test_listings import (  # noqa: F401 - the fixture is used by name
-    approve_all,
+    approve_and_serve,
     propose,
     reviewers,
     tick,
@@ -212,7 +212,7 @@ def test_no_public_entry_leads_to_a_person(app, session, client, clock, regulato
     person_subject = {"kind": "person", "id_number": ID_NUMBER, "name": "张三"}
     proposed = propose(regulator, subject=person_subject)
     assert proposed.status_code == 201, proposed.get_json()
-    approve_all(app, proposed.get_json()["id"], reviewers)
+    approve_and_serve(app, clock, proposed.get_json()["id"], reviewers)
     assert tick(app, session, clock, timedelta(days=15)) == 1
     published = client.get(f"/api/v1/log/entries/{tlog.log_size(session) - 1}").get_json()
     assert published["entry"]["event"] == "published" and published["withheld"] is True

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from registry import migrate, totp
+from registry.clock import local_date
 from registry.db import db, make_engine
 from registry.listings import ListEntry, run_list_jobs
 from registry.runtime import current_runtime
@@ -125,7 +126,7 @@ def test_propose_review_publish_and_look_up(server, browser, clock):
         ("legal_basis", "Legal basis"),
         ("document_number", "Decision document number"),
         ("measures", "Measures applied"),
-        ("notice_to", "Where the prior notice goes"),
+        ("notice_to", "Where a copy of the prior notice goes"),
     ):
         page.get_by_label(re.compile(label)).fill(PROPOSAL[name])
     page.locator("select#list").select_option("redlist")
@@ -145,6 +146,13 @@ def test_propose_review_publish_and_look_up(server, browser, clock):
     page.get_by_role("button", name="Approve").click()
     page.get_by_text("Your review is recorded.").wait_for()
     assert page.locator("#entry-state").inner_text() == "notice"  # a redlist needs one approval
+    # The subject has no member: the letter is served by post, and the reviewer records it.
+    page.locator("select#channel").select_option("post")
+    page.get_by_label("Date of service").fill(local_date(clock.now()).isoformat())
+    page.get_by_label(re.compile("Reference")).fill("挂号信 XA500000001CN")
+    page.get_by_role("button", name="Record the service").click()
+    page.get_by_text("The service is recorded; the objection window runs from it.").wait_for()
+    assert "挂号信 XA500000001CN" in page.locator("#notice-served").inner_text()
     sign_out(page)
 
     # The objection window passes; the list job publishes; the index follows.

@@ -220,3 +220,63 @@ def test_the_upgrade_seals_the_bodies_stored_before_it(fresh_database_url, make_
     assert all(body.startswith(b"ev1:k2026:") for body in sealed)
     verified = app.test_cli_runner().invoke(args=["submissions", "verify", "person-1"])
     assert verified.exit_code == 0, verified.output
+
+
+def test_the_notice_service_migration_reopens_no_window_of_an_unserved_notice(
+    session, runtime, clock
+):
+    """Before 0023 the window ran from the notice's issue. An entry in its notice stage then
+    had no service recorded: the upgrade clears its deadline, so it waits for one; a
+    published entry keeps its history."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from registry import listings
+    from registry.subjects import register_subject
+    from tests import factories
+
+    regulator = factories.member(session, kind="regulator", roles=("regulator",))
+    policy = listings.policy_from_settings(runtime.settings)
+    ids = {}
+    for state, uscc in (("notice", "91110000600037341L"), ("published", "91310115MA1K3BTP2B")):
+        subject = register_subject(
+            session,
+            actor=factories.TEST_ACTOR,
+            vault=runtime.vault,
+            now=clock.now(),
+            kind="enterprise",
+            name=f"企业{state}",
+            uscc=uscc,
+        )
+        entry = listings.propose_listing(
+            session,
+            actor=factories.TEST_ACTOR,
+            proposer_member_id=regulator.id,
+            subject=subject,
+            list_kind="redlist",
+            authority="国家税务总局",
+            reason="纳税信用A级",
+            legal_basis="《纳税信用管理办法》第三十条",
+            document_number=f"税〔2026〕{len(ids) + 1}号",
+            measures="绿色通道",
+            period_months=None,
+            notice_to=None,
+            policy=policy,
+            at=clock.now(),
+        )
+        entry.state = state
+        entry.objection_deadline = clock.now().date()
+        ids[state] = entry.id
+    session.flush()
+    connection = session.connection()
+    config = migrate.alembic_config(connection)
+    before = ScriptDirectory.from_config(config).get_revision("0023").down_revision
+    command.downgrade(config, str(before))
+    command.upgrade(config, "head")
+    session.expire_all()
+    deadlines = dict(
+        session.execute(sa.select(listings.ListEntry.id, listings.ListEntry.objection_deadline))
+        .tuples()
+        .all()
+    )
+    assert deadlines == {ids["notice"]: None, ids["published"]: clock.now().date()}
