@@ -243,14 +243,22 @@ class ListEntry(Base):
             "published_at": iso(self.published_at),
             "until": iso(self.publish_until),
             "how_to_object": "File an objection (异议) with the registry, naming this entry.",
-            "how_to_repair": (
-                "Apply for credit repair (信用修复) once the conduct is corrected and "
-                f"obligations performed, from {iso(self.repair_from)} on, with a public "
-                "credit commitment."
-                if self.list_kind == ListKind.BLACKLIST
-                else None
-            ),
+            "how_to_repair": self._how_to_repair(),
         }
+
+    def _how_to_repair(self) -> str | None:
+        """What the public view says of credit repair: blacklist entries only, and from when
+        (an entry not yet published, or with no minimum period, names no date)."""
+        if self.list_kind != ListKind.BLACKLIST:
+            return None
+        since = self.repair_from
+        when = f"from {iso(since)} on" if since is not None else "once it is published"
+        if since is None and self.published_at is not None:
+            when = "at any time"
+        return (
+            "Apply for credit repair (信用修复) once the conduct is corrected and obligations "
+            f"performed, {when}, with a public credit commitment."
+        )
 
     @property
     def repair_from(self) -> datetime | None:
