@@ -28,7 +28,7 @@ def verify_command(repair: bool, as_json: bool) -> None:
     from search.maintenance import verify
 
     backend = current_app.extensions["creditreg.search"]
-    report = verify(db.session, backend, repair=repair)
+    report = verify(db.session, backend, repair=repair, now=current_runtime().clock.now())
     db.session.commit()
     after = verify(db.session, backend) if repair else report
     if as_json:
@@ -40,6 +40,13 @@ def verify_command(repair: bool, as_json: bool) -> None:
             items = getattr(report, kind)
             if items:
                 click.echo(f"{kind}: {len(items)} (e.g. {', '.join(items[:3])})")
+        if report.refused:
+            click.echo(f"refused by the engine: {len(report.refused)}, for instance")
+        for refusal in report.refused[:3]:
+            click.echo(
+                f"  {refusal['subject_id']} at revision {refusal['version']}: "
+                f"{refusal['error_type']}: {refusal['reason']}"
+            )
         if repair:
             click.echo(f"repaired {report.repaired}; now {'clean' if after.clean else 'NOT clean'}")
         elif report.clean:

@@ -9,12 +9,18 @@ backend matches. Names are also analysed by the engine (``search.analysis``: Tra
 Simplified, width, legal forms, CJK bigrams), which ranks the matches.
 Documents are written with external versions (the subject's revision): a retry or a late
 write of an older state is refused by the engine and counted as stale, never applied.
+A bulk write keeps what the engine took: items it could not take for the moment (a blocked
+index, an overloaded node) are sent again after a pause, and whatever still failed comes
+back as :class:`ItemErrors`, told apart from documents the engine refuses outright.
 The ``session`` argument of the interface is for the SQL backend; engines ignore it.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,6 +28,8 @@ from sqlalchemy.orm import Session
 from search.analysis import analysis_settings
 from search.documents import CATEGORIES, POLARITIES
 from search.query import FACETS, SearchHit, SearchQuery, SearchResult, highlight
+
+log = logging.getLogger(__name__)
 
 _KEYWORD = {"type": "keyword"}
 _CODE = {"type": "keyword", "normalizer": "code"}
@@ -83,6 +91,67 @@ MAPPING: dict[str, Any] = {
 }
 
 
+# One item of a bulk request: its action line, then its document (none for a delete).
+BulkAction = tuple[dict[str, Any], ...]
+
+# Item errors that say nothing against the document itself: the index is blocked (by an
+# operator, or by the engine when its disk fills up), closed or missing. With 408, 429
+# and 5xx (an overloaded or recovering node) they are tried again; any other error is the
+# engine refusing the document as it is (a mapping that rejects a field, say), which no
+# retry can change.
+INDEX_ERRORS = frozenset(
+    {"cluster_block_exception", "index_closed_exception", "index_not_found_exception"}
+)
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """One item of a bulk write that the engine did not apply."""
+
+    subject_id: str
+    version: int
+    status: int
+    type: str
+    reason: str
+
+    @classmethod
+    def of(cls, action: dict[str, Any], status: int, error: Any) -> ItemError:
+        (meta,) = action.values()
+        if not isinstance(error, dict):
+            error = {"type": str(error or status)}
+        return cls(
+            subject_id=str(meta["_id"]),
+            version=int(meta["version"]),
+            status=status,
+            type=str(error.get("type", status)),
+            # Bounded: a reason may quote the document's value at length.
+            reason=str(error.get("reason") or "")[:500],
+        )
+
+    @property
+    def transient(self) -> bool:
+        return self.type in INDEX_ERRORS or self.status in (408, 429) or self.status >= 500
+
+
+class ItemErrors(RuntimeError):
+    """Some items of a bulk write failed; every other item was applied (``counts``).
+
+    ``refused``: documents the engine will not take as they are; ``deferred``: items that
+    still failed for the moment after the retries, to be written again later.
+    """
+
+    def __init__(
+        self, counts: dict[str, int], refused: list[ItemError], deferred: list[ItemError]
+    ) -> None:
+        kinds = sorted({error.type for error in refused + deferred})
+        super().__init__(
+            f"the engine refused {len(refused)} item(s) and deferred {len(deferred)}: {kinds}"
+        )
+        self.counts = counts
+        self.refused = refused
+        self.deferred = deferred
+
+
 class EngineBackend:
     """An Elasticsearch or OpenSearch cluster; subclasses only make the client."""
 
@@ -137,7 +206,20 @@ class EngineBackend:
     def drop_index(self, name: str) -> None:
         self.client.indices.delete(index=name)
 
+    def stray_indices(self) -> list[str]:
+        """The alias's versioned indices it does not point at: a rebuild that died before
+        its switch, or an old generation a rebuild died before dropping."""
+        found = self.client.indices.get(
+            index=f"{self.alias}-v*", expand_wildcards="open,closed", ignore_unavailable=True
+        )
+        current = self.current_index()
+        return sorted(name for name in found if name != current)
+
     # --- writing -------------------------------------------------------------------------
+
+    # Pauses before each new try of the items a bulk write could not place for the moment;
+    # the whole series stays well inside a worker round.
+    retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0)
 
     def index(
         self,
@@ -146,9 +228,13 @@ class EngineBackend:
         target: str | None = None,
         session: Session | None = None,
     ) -> dict[str, int]:
-        lines: list[dict[str, Any]] = []
-        for document in documents:
-            lines.append(
+        """Write documents with external versions; returns counts written and stale.
+
+        Raises :class:`ItemErrors` when the engine did not take some of them (the others
+        are written), and the client's transport errors when the engine does not answer.
+        """
+        actions: list[BulkAction] = [
+            (
                 {
                     "index": {
                         "_index": target or self.alias,
@@ -156,12 +242,14 @@ class EngineBackend:
                         "version": int(document["version"]),
                         "version_type": "external",
                     }
-                }
+                },
+                document,
             )
-            lines.append(document)
-        if not lines:
+            for document in documents
+        ]
+        if not actions:
             return {"written": 0, "stale": 0}
-        return self._bulk(lines, "written")
+        return self._bulk(actions, "written")
 
     def delete(
         self,
@@ -170,37 +258,61 @@ class EngineBackend:
         target: str | None = None,
         session: Session | None = None,
     ) -> dict[str, int]:
-        lines = [
-            {
-                "delete": {
-                    "_index": target or self.alias,
-                    "_id": subject_id,
-                    "version": int(version),
-                    "version_type": "external",
-                }
-            }
+        """Delete documents (id, version); returns counts deleted and stale. Raises as
+        :meth:`index` does."""
+        actions: list[BulkAction] = [
+            (
+                {
+                    "delete": {
+                        "_index": target or self.alias,
+                        "_id": subject_id,
+                        "version": int(version),
+                        "version_type": "external",
+                    }
+                },
+            )
             for subject_id, version in items
         ]
-        if not lines:
+        if not actions:
             return {"deleted": 0, "stale": 0}
-        return self._bulk(lines, "deleted")
+        return self._bulk(actions, "deleted")
 
-    def _bulk(self, lines: list[dict[str, Any]], done: str) -> dict[str, int]:
-        response = self.client.bulk(body=lines)
+    def _bulk(self, actions: list[BulkAction], done: str) -> dict[str, int]:
+        """Send the actions; try again, after a pause, the items failing for the moment."""
         counts = {done: 0, "stale": 0}
-        failures: list[str] = []
-        for item in response.get("items", []):
-            (result,) = item.values()
-            status = int(result.get("status", 500))
-            if status < 300 or (done == "deleted" and status == 404):
-                counts[done] += 1
-            elif status == 409:
-                # A newer (or the same) version is there already: nothing to do.
-                counts["stale"] += 1
-            else:
-                failures.append(str(result.get("error", {}).get("type", status)))
-        if failures:
-            raise RuntimeError(f"the engine refused {len(failures)} document(s): {failures[:3]}")
+        refused: list[ItemError] = []
+        for delay in (*self.retry_delays, None):
+            response = self.client.bulk(body=[line for action in actions for line in action])
+            retry: list[BulkAction] = []
+            deferred: list[ItemError] = []
+            for action, item in zip(actions, response["items"], strict=True):
+                (result,) = item.values()
+                status = int(result.get("status", 500))
+                # A delete of a document that is not there is done; a missing index is not.
+                if status < 300 or (done == "deleted" and status == 404 and "error" not in result):
+                    counts[done] += 1
+                elif status == 409:
+                    # A newer (or the same) version is there already: nothing to do.
+                    counts["stale"] += 1
+                else:
+                    error = ItemError.of(action[0], status, result.get("error"))
+                    if error.transient:
+                        retry.append(action)
+                        deferred.append(error)
+                    else:
+                        refused.append(error)
+            if not retry or delay is None:
+                break
+            log.info(
+                "the engine could not take %d item(s) for now (%s); trying again in %.1fs",
+                len(retry),
+                deferred[0].type,
+                delay,
+            )
+            time.sleep(delay)
+            actions = retry
+        if refused or deferred:
+            raise ItemErrors(counts, refused, deferred)
         return counts
 
     # --- reading -------------------------------------------------------------------------

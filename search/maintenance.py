@@ -2,9 +2,17 @@
 
 verify compares the database (each subject's revision) with the index (each document's
 version): the counts, a checksum of the sorted (id, version) pairs on each side, and every
-difference by kind. With ``repair`` it rewrites what is missing or behind and deletes what
-should not be there. reindex builds a complete new index from the database while the old
-one keeps serving, replays the outbox rows written meanwhile, and switches over at once.
+difference by kind, with the documents the engine refused and why. With ``repair`` it
+rewrites what is missing or behind and deletes what should not be there. reindex builds a
+complete new index from the database while the old one keeps serving, replays the outbox
+rows written meanwhile, and switches over at once.
+
+A reindex that dies before its switch (the engine node killed, say) leaves the alias on the
+old, complete index and the new one half built. The next reindex drops such strays (every
+versioned index of the alias it does not point at) before it builds: a half-built index
+holds an unknown part of the documents, maybe under an older mapping, and rebuilding it
+costs what checking it would. One reindex at a time: a second one would drop the first's
+index under it (the first then fails at its switch, the alias still on the old index).
 """
 
 from __future__ import annotations
@@ -19,12 +27,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from registry.db import utc_now
 from registry.outbox import SearchOutbox
 from registry.subjects import Subject
 from search.documents import build_documents
-from search.engine import EngineBackend
+from search.engine import EngineBackend, ItemErrors
 from search.sql import SqlBackend
-from search.sync import TOMBSTONE_VERSION
+from search.store import SearchRefusal
+from search.sync import TOMBSTONE_VERSION, Written, refusals, write_documents
 
 CHUNK = 1000
 
@@ -46,6 +56,8 @@ class VerifyReport:
     behind: list[str] = field(default_factory=list)  # indexed at an older revision
     ahead: list[str] = field(default_factory=list)  # indexed at a newer revision (restore?)
     extra: list[str] = field(default_factory=list)  # in the index, not in the database
+    # Documents the engine refused, and why (see search.sync): they are missing or behind.
+    refused: list[dict[str, Any]] = field(default_factory=list)
     repaired: int = 0
 
     @property
@@ -63,6 +75,7 @@ class VerifyReport:
             "behind": self.behind,
             "ahead": self.ahead,
             "extra": self.extra,
+            "refused": self.refused,
             "repaired": self.repaired,
         }
 
@@ -71,11 +84,14 @@ def database_versions(session: Session) -> dict[str, int]:
     return {str(i): int(r) for i, r in session.execute(sa.select(Subject.id, Subject.revision))}
 
 
-def verify(session: Session, backend: Any, *, repair: bool = False) -> VerifyReport:
+def verify(
+    session: Session, backend: Any, *, repair: bool = False, now: datetime | None = None
+) -> VerifyReport:
     """Compare the database with the index; with ``repair``, fix what a write can fix.
 
     Documents indexed at a *newer* revision than the database (after a database restore,
     say) cannot be overwritten with external versions; they are reported for a reindex.
+    Documents the engine refuses again stay missing or behind, their refusals noted.
     """
     if isinstance(backend, EngineBackend):
         backend.refresh()
@@ -98,28 +114,62 @@ def verify(session: Session, backend: Any, *, repair: bool = False) -> VerifyRep
         stale = [uuid.UUID(i) for i in report.missing + report.behind]
         for start in range(0, len(stale), CHUNK):
             documents = build_documents(session, stale[start : start + CHUNK])
-            done = backend.index([d for d in documents.values() if d], session=session)
-            report.repaired += int(done.get("written", 0))
+            written = write_documents(session, backend, documents, now or utc_now())
+            report.repaired += written.counts["written"]
         if report.extra:
-            done = backend.delete([(i, TOMBSTONE_VERSION) for i in report.extra], session=session)
+            items = [(i, TOMBSTONE_VERSION) for i in report.extra]
+            try:
+                done = backend.delete(items, session=session)
+            except ItemErrors as errors:
+                done = errors.counts  # what is left shows in the next verify
             report.repaired += int(done.get("deleted", 0))
+    report.refused = [
+        {
+            "subject_id": str(row.subject_id),
+            "version": row.version,
+            "status": row.status,
+            "error_type": row.error_type,
+            "reason": row.reason,
+            "refused_at": row.refused_at.isoformat(),
+        }
+        for row in refusals(session)
+    ]
     return report
 
 
-def _all_documents(session: Session) -> Iterator[list[dict[str, Any]]]:
+def _all_documents(session: Session) -> Iterator[dict[uuid.UUID, dict[str, Any] | None]]:
     ids = list(session.scalars(sa.select(Subject.id).order_by(Subject.id)))
     for start in range(0, len(ids), CHUNK):
-        documents = build_documents(session, ids[start : start + CHUNK])
-        yield [d for d in documents.values() if d]
+        yield build_documents(session, ids[start : start + CHUNK])
 
 
-def _replay(session: Session, backend: EngineBackend, mark: int, target: str) -> set[uuid.UUID]:
+def _copy(
+    session: Session,
+    backend: EngineBackend,
+    documents: dict[uuid.UUID, Any],
+    target: str,
+    now: datetime,
+) -> Written:
+    """Write into the index being built; one that would miss documents is never switched to."""
+    # Subjects gone since are simply left out of the new index: no tombstones.
+    current = {subject_id: doc for subject_id, doc in documents.items() if doc is not None}
+    written = write_documents(session, backend, current, now, target=target)
+    if written.deferred:
+        raise RuntimeError(
+            f"the engine did not take {len(written.deferred)} document(s) into {target}; "
+            "the alias stays where it was: reindex again later"
+        )
+    return written
+
+
+def _replay(
+    session: Session, backend: EngineBackend, mark: int, target: str, now: datetime
+) -> set[uuid.UUID]:
     subject_ids = set(
         session.scalars(sa.select(SearchOutbox.subject_id).where(SearchOutbox.id > mark))
     )
     if subject_ids:
-        documents = build_documents(session, subject_ids)
-        backend.index([d for d in documents.values() if d], target=target)
+        _copy(session, backend, build_documents(session, subject_ids), target, now)
     return subject_ids
 
 
@@ -127,28 +177,42 @@ def reindex(session: Session, backend: Any, now: datetime) -> dict[str, Any]:
     """Rebuild the index from the database without a gap in service."""
     mark = session.scalar(sa.select(sa.func.max(SearchOutbox.id))) or 0
     if isinstance(backend, SqlBackend):
-        written = backend.replace_all(_all_documents(session), session=session)
+        written = backend.replace_all(
+            ([d for d in batch.values() if d] for batch in _all_documents(session)),
+            session=session,
+        )
+        # The database takes every document: whatever an engine refused before is in.
+        session.execute(sa.delete(SearchRefusal))
         return {"backend": backend.name, "documents": written, "outbox_mark": mark}
     old = backend.current_index()
+    dropped = backend.stray_indices()
+    for name in dropped:
+        backend.drop_index(name)
     new = backend.next_index()
     backend.create_index(new)
-    written = 0
+    written = refused = 0
     for batch in _all_documents(session):
-        written += backend.index(batch, target=new)["written"]
+        copied = _copy(session, backend, batch, new, now)
+        written += copied.counts["written"]
+        refused += len(copied.refused)
     # Changes committed while the copy ran are in the outbox after the mark: replay them
     # (external versions make replaying anything twice harmless).
-    replayed_ids = _replay(session, backend, mark, new)
+    replayed_ids = _replay(session, backend, mark, new, now)
+    # Documents the new index refuses are switched over without them, noted like the
+    # worker's: holding the switch for them would let one document block every rebuild.
     backend.swap_alias(old, new)
     # What the worker wrote through the alias between the replay and the swap went to the
     # old index: replay once more, now that the alias points at the new one.
-    replayed_ids |= _replay(session, backend, mark, new)
+    replayed_ids |= _replay(session, backend, mark, new, now)
     if old is not None:
         backend.drop_index(old)
     return {
         "backend": backend.name,
         "documents": written,
+        "refused": refused,
         "outbox_mark": mark,
         "replayed": len(replayed_ids),
         "index": new,
         "previous": old,
+        "dropped": dropped,
     }

@@ -58,3 +58,20 @@ class SearchDocument(Base):
     tokens: Mapped[str] = mapped_column(sa.Text)
     document: Mapped[dict[str, Any]]
     indexed_at: Mapped[datetime]
+
+
+class SearchRefusal(Base):
+    """A subject whose current document the search engine refused (a mapping that rejects
+    one of its fields, say): written by the worker instead of blocking the outbox, shown by
+    ``search verify`` and readiness, removed once a write of the subject succeeds."""
+
+    __tablename__ = "search_refusals"
+
+    subject_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), comment="the revision refused"
+    )
+    status: Mapped[int] = mapped_column(comment="the engine's HTTP status for the item")
+    error_type: Mapped[str] = mapped_column(sa.String(100))
+    reason: Mapped[str] = mapped_column(sa.Text, comment="the engine's reason, cut short")
+    refused_at: Mapped[datetime]

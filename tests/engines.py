@@ -101,8 +101,24 @@ class EngineNode:
     log: Path
     reader: threading.Thread
 
+    @property
+    def workdir(self) -> Path:
+        return self.log.parent
+
     def log_tail(self, size: int = 3000) -> str:
         return _tail(self.log, size)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the kernel's OOM killer would: no shutdown, no flush; the
+        data directory keeps what the node had made durable."""
+        self.process.kill()
+        self.stop()
+
+    def restart(self) -> EngineNode:
+        """A new process on the same data directory (it listens on a new port)."""
+        if self.process.poll() is None:
+            self.stop()
+        return start(self.engine, self.workdir)
 
     def stop(self) -> None:
         """Close its standard input (the node then shuts down), kill it if it lingers."""
@@ -188,7 +204,8 @@ def wait_for_green(url: str) -> None:
 
 
 class NodePool:
-    """At most one node alive at a time: asking for another engine stops the running one.
+    """At most one node alive at a time: asking for another engine (or another data
+    directory) stops the running one.
 
     The machine the suite runs on is small; two idle JVMs would hold memory for nothing.
     Tests are ordered by the engine they need (see tests/search/conftest.py), so each
@@ -200,17 +217,33 @@ class NodePool:
         self.running: EngineNode | None = None
         self.failures: dict[str, str] = {}
 
-    def node(self, engine: str) -> EngineNode:
-        if engine in self.failures:
-            raise EngineUnavailable(self.failures[engine])
-        if self.running is not None and self.running.engine == engine:
-            return self.running
+    def node(self, engine: str, *, name: str | None = None) -> EngineNode:
+        """The running node of ``engine``, started on the data directory ``name`` (the
+        engine's own by default: a test that kills nodes takes another name). A node that
+        died is started again on its data."""
+        name = name or engine
+        if name in self.failures:
+            raise EngineUnavailable(self.failures[name])
+        running = self.running
+        if (
+            running is not None
+            and (running.engine, running.workdir.name) == (engine, name)
+            and running.process.poll() is None
+        ):
+            return running
         self.close()
         try:
-            self.running = start(engine, self.workdir / engine)
+            self.running = start(engine, self.workdir / name)
         except EngineUnavailable as error:
-            self.failures[engine] = str(error)
+            self.failures[name] = str(error)
             raise
+        return self.running
+
+    def restart(self) -> EngineNode:
+        """Start the running node again on its data directory (after :meth:`EngineNode.kill`)."""
+        assert self.running is not None
+        node, self.running = self.running, None
+        self.running = node.restart()
         return self.running
 
     def close(self) -> None:

@@ -40,6 +40,7 @@ def test_readyz_ok_on_a_migrated_database(app, client):
         "status": "ok",
         "backend": "sql",
         "detail": "served by the database",
+        "refused_documents": 0,
         "dialect": body["checks"]["database"]["dialect"],
     }
 
