@@ -33,7 +33,8 @@ from registry.db import db
 from registry.outbox import pending_count
 from registry.worker import Job, Worker
 from search import create_backend, maintenance
-from search.engine import ANALYSIS, MAPPING, ElasticsearchBackend, EngineBackend, OpenSearchBackend
+from search.analysis import analysis_settings
+from search.engine import MAPPING, ElasticsearchBackend, EngineBackend, OpenSearchBackend
 from search.maintenance import reindex, verify
 from search.sync import drain, refusals
 from tests import engines, factories
@@ -336,7 +337,7 @@ def test_a_document_the_engine_refuses_is_reported_and_holds_up_nothing(
     backend.client.indices.create(
         index=backend.index_name(1),
         body={
-            "settings": {"number_of_shards": 1, "analysis": ANALYSIS},
+            "settings": {"number_of_shards": 1, "analysis": analysis_settings()},
             "mappings": earlier,
             "aliases": {backend.alias: {}},
         },
