@@ -326,7 +326,10 @@ def _report_components() -> dict[str, Any]:
                         "rating_history": {"type": "array", "items": {"type": "object"}},
                         "records": {
                             "type": "array",
-                            "description": "active records grouped by category",
+                            "description": "active records grouped by category; a licence "
+                            "or penalty (双公示) carries `publicity_due_on`, the last working "
+                            "day to publish it, and `publicity_late`, true when the registry "
+                            "received it later (null for other categories)",
                             "items": {"type": "object"},
                         },
                         "seller_ratings": {"type": ["object", "null"]},

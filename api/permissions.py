@@ -99,6 +99,7 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "console.logout": STAFF,
     "console.change_password": STAFF,
     "console.dashboard": STAFF,
+    "console.publicity_report": STAFF,
     "console.admin_members": ADMIN_STAFF,
     "console.admin_staff": ADMIN_STAFF,
     "console.admin_settings": ADMIN_STAFF,

@@ -572,6 +572,15 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "PUBLICITY_WORKING_DAYS",
+        "int",
+        7,
+        "Working days after its decision within which an administrative licence or penalty "
+        "is to be published (双公示); one the registry receives later is accepted and marked "
+        "late.",
+        minimum=1,
+    ),
+    Setting(
         "PENALTY_PUBLICATION_MONTHS_MINOR",
         "int",
         3,

@@ -398,6 +398,10 @@ _REGISTRY_FIELDS = (
     "created_at",
     "updated_at",
     "publication_ended_at",
+    "publicity_due_on",
+    "publicity_late",
+    "open_confirmed_at",
+    "confirmation_requested_at",
 )
 
 
