@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, json, render_template
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields, validate
 
-from api import monitoring_openapi, problems, tlog_openapi
+from api import monitoring_openapi, problems, records_openapi, tlog_openapi
 from api.auth import ACCEPT_SIGNATURE
 from api.listings import (
     DecisionSchema,
@@ -1165,6 +1165,7 @@ def build_document() -> dict[str, Any]:
     components.update(monitoring_openapi.components())
     components.update(_objection_components())
     components.update(tlog_openapi.components())
+    components.update(records_openapi.components())
     paths: dict[str, Any] = {
         "/api/v1/submissions": {
             "post": {
@@ -1592,6 +1593,7 @@ def build_document() -> dict[str, Any]:
     paths.update(monitoring_openapi.paths(_problem_responses))
     paths.update(_objection_paths())
     paths.update(tlog_openapi.paths(_problem_responses))
+    paths.update(records_openapi.paths(_problem_responses))
     # Every JSON body is read with a nesting limit (api/json_body.py), so every operation
     # that takes a body may answer that 400.
     for item in paths.values():

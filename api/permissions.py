@@ -52,6 +52,8 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "submissions.create_submission": SUBMITTER,
     "submissions.get_submission": MEMBER,
     "tlog.submission_proof": MEMBER,
+    "records.confirmations_due": SUBMITTER,
+    "records.confirm": SUBMITTER,
     # members: lookups, screening, reports, consents, monitoring
     "subjects.search_subjects": QUERIER,
     "subjects.get_subject": QUERIER,
