@@ -257,24 +257,48 @@ def test_late_records_are_counted_per_authority_for_staff(
     assert 'id="late-authorities"' in dashboard and MARKET in dashboard
 
 
-def test_the_period_is_configuration(fresh_sqlite_url, make_app, clock):
-    # Five working days: 28 September's end on Saturday 10 October (a make-up working day).
-    app = make_app(fresh_sqlite_url, PUBLICITY_WORKING_DAYS=5)
-    assert app.test_cli_runner().invoke(args=["db", "upgrade"]).exit_code == 0
+def test_the_period_is_configuration_in_the_intake_and_the_upgrade(
+    fresh_database_url, make_app, clock
+):
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from registry import migrate
+    from registry.runtime import current_runtime
+
+    # The registry's settings, here five working days, count in the intake and in the
+    # migration that measures the records held before it.
+    app = make_app(fresh_database_url, PUBLICITY_WORKING_DAYS=5)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     clock.set(datetime(2026, 10, 12, 9, 0, tzinfo=BEIJING))
     with app.app_context():
-        session = db.session
         member = signed_member(
-            session,
+            db.session,
             app.test_client(),
             clock,
             kind="regulator",
             roles=("submitter",),
             valid_from=datetime(2026, 1, 1, tzinfo=BEIJING),
         )
-        accepted(member, "five", [penalty("P-1"), penalty("P-2", decided=date(2026, 9, 30))])
-        # 30 September's five: 8, 9, 10, 12 and 13 October.
-        assert marks(session) == {
-            "P-1": (date(2026, 10, 10), True),
-            "P-2": (date(2026, 10, 13), False),
-        }
+    held = [penalty("P-1"), licence("L-2", decided=date(2026, 9, 30)), DEFAULT]
+    accepted(member, "held", held)
+    # 28 September's five working days end on Saturday 10 October (a make-up working day),
+    # 30 September's on Tuesday the 13th.
+    expected = {
+        "P-1": (date(2026, 10, 10), True),
+        "L-2": (date(2026, 10, 13), False),
+        "LD-1": (None, None),
+    }
+    with app.app_context():
+        assert marks(db.session) == expected
+
+    # Back to the schema before the marks, then the operator's upgrade.
+    with app.app_context(), db.engine.begin() as connection:
+        config = migrate.alembic_config(connection, settings=current_runtime().settings)
+        before = ScriptDirectory.from_config(config).get_revision("0025").down_revision
+        command.downgrade(config, str(before))
+    upgraded = runner.invoke(args=["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    with app.app_context():
+        assert marks(db.session) == expected
