@@ -57,7 +57,7 @@ from flask_login import (
 from admin import charts
 from admin.web import CSRF_KEY, safe_next
 from api.params import parse_integer
-from registry import listings, objections, ratings, seller_ratings, staff_auth, totp
+from registry import listings, objections, publicity, ratings, seller_ratings, staff_auth, totp
 from registry.audit import Actor, ActorKind, AuditEvent
 from registry.calendar import calendar_from_settings, missing_years_ahead
 from registry.clock import local_date
@@ -513,6 +513,10 @@ def _by_month(times: list[datetime], months: int, today: datetime) -> list[tuple
     return [(f"{y % 100:02d}-{m:02d}", counted.get((y, m), 0)) for y, m in reversed(keys)]
 
 
+# The dashboard's count of late 双公示 records: the last month.
+LATE_PUBLICITY_DAYS = 30
+
+
 @bp.get("/")
 @login_required
 def dashboard() -> ResponseReturnValue:
@@ -566,12 +570,49 @@ def dashboard() -> ResponseReturnValue:
     missing_years = missing_years_ahead(calendar_from_settings(settings), today)
     return render_template(
         "console/dashboard.html",
+        late_publicity=publicity.late_count(
+            s, publicity.Window.ending(today, today - timedelta(days=LATE_PUBLICITY_DAYS - 1))
+        ),
+        late_publicity_days=LATE_PUBLICITY_DAYS,
+        late_authorities=[
+            row
+            for row in publicity.lateness_by_authority(s, publicity.Window.ending(today))
+            if row.late
+        ][:5],
         missing_years=missing_years,
         sizes=sizes,
         charts={name: charts.columns(values) for name, values in chart_data.items()},
         data=chart_data,
         chart_width=charts.WIDTH,
         chart_height=charts.HEIGHT,
+    )
+
+
+@bp.get("/reports/publicity")
+@login_required
+def publicity_report() -> ResponseReturnValue:
+    """Licences and penalties received late (双公示), per issuing authority, for the days of
+    receipt asked (default: the last twelve months)."""
+    today = local_date(_now())
+    days: dict[str, date | None] = {}
+    errors = []
+    for name in ("since", "until"):
+        text = (request.args.get(name) or "").strip()
+        try:
+            days[name] = date.fromisoformat(text) if text else None
+        except ValueError:
+            days[name] = None
+            errors.append(name)
+    window = publicity.Window.ending(today, days["since"], days["until"])
+    if window.until < window.since:
+        errors.append("until")
+        window = publicity.Window.ending(today)
+    return render_template(
+        "console/publicity.html",
+        rows=publicity.lateness_by_authority(db.session, window),
+        window=window,
+        errors=errors,
+        working_days=current_runtime().settings.PUBLICITY_WORKING_DAYS,
     )
 
 

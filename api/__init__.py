@@ -20,6 +20,7 @@ from api import (
     openapi,
     problems,
     ratings,
+    records,
     reports,
     screening,
     subjects,
@@ -103,4 +104,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(monitoring_api.bp)
     app.register_blueprint(objections_api.bp)
     app.register_blueprint(tlog.bp)
+    app.register_blueprint(records.bp)
     app.after_request(_commit_unit_of_work)

@@ -55,7 +55,12 @@ def components() -> dict[str, Any]:
                     "list.extended",
                     "list.removed",
                     "rating.changed",
+                    "record.confirmation_due",
                 ],
+                "description": "a change of a watched subject; or, in the stream of the "
+                "member that submitted it alone, `record.confirmation_due`: one of its open "
+                "records is due for confirmation (`new` is an `OpenRecord`, see "
+                "`/api/v1/records/confirmations/due`)",
             },
             "subject_id": {"type": "string", "format": "uuid"},
             "item_id": {"type": ["string", "null"], "description": "the record, entry, rating"},

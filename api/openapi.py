@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, json, render_template
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields, validate
 
-from api import monitoring_openapi, problems, tlog_openapi
+from api import monitoring_openapi, problems, records_openapi, tlog_openapi
 from api.auth import ACCEPT_SIGNATURE
 from api.listings import (
     DecisionSchema,
@@ -347,7 +347,10 @@ def _report_components() -> dict[str, Any]:
                         "rating_history": {"type": "array", "items": {"type": "object"}},
                         "records": {
                             "type": "array",
-                            "description": "active records grouped by category",
+                            "description": "active records grouped by category; a licence "
+                            "or penalty (双公示) carries `publicity_due_on`, the last working "
+                            "day to publish it, and `publicity_late`, true when the registry "
+                            "received it later (null for other categories)",
                             "items": {"type": "object"},
                         },
                         "seller_ratings": {"type": ["object", "null"]},
@@ -1286,6 +1289,7 @@ def build_document() -> dict[str, Any]:
     components.update(monitoring_openapi.components())
     components.update(_objection_components())
     components.update(tlog_openapi.components())
+    components.update(records_openapi.components())
     paths: dict[str, Any] = {
         "/api/v1/submissions": {
             "post": {
@@ -1776,6 +1780,7 @@ def build_document() -> dict[str, Any]:
     paths.update(monitoring_openapi.paths(_problem_responses))
     paths.update(_objection_paths())
     paths.update(tlog_openapi.paths(_problem_responses))
+    paths.update(records_openapi.paths(_problem_responses))
     # Every JSON body is read with a nesting limit (api/json_body.py), so every operation
     # that takes a body may answer that 400.
     for item in paths.values():

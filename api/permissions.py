@@ -52,6 +52,8 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "submissions.create_submission": SUBMITTER,
     "submissions.get_submission": MEMBER,
     "tlog.submission_proof": MEMBER,
+    "records.confirmations_due": SUBMITTER,
+    "records.confirm": SUBMITTER,
     # members: lookups, screening, reports, consents, monitoring
     "subjects.search_subjects": QUERIER,
     "subjects.get_subject": QUERIER,
@@ -103,6 +105,7 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "console.logout": STAFF,
     "console.change_password": STAFF,
     "console.dashboard": STAFF,
+    "console.publicity_report": STAFF,
     "console.admin_members": ADMIN_STAFF,
     "console.admin_staff": ADMIN_STAFF,
     "console.admin_settings": ADMIN_STAFF,

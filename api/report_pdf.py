@@ -132,7 +132,13 @@ def render_pdf(report: dict[str, Any], digest: str) -> bytes:
                         r.get("severity") or "–",
                         r.get("authority") or "–",
                         r.get("document_number") or "–",
-                        r["status"] + (" · disputed" if r.get("disputed") else ""),
+                        r["status"]
+                        + (" · disputed" if r.get("disputed") else "")
+                        + (
+                            f" · late, due {r['publicity_due_on']}"
+                            if r.get("publicity_late")
+                            else ""
+                        ),
                     ]
                     for r in group["records"]
                 ],

@@ -15,6 +15,7 @@ from api.schemas import has_nul, load_submission
 from registry import intake
 from registry.db import db
 from registry.members import MemberRole
+from registry.publicity import rule_from_settings
 from registry.runtime import current_runtime
 
 bp = Blueprint("submissions", __name__, url_prefix="/api/v1")
@@ -100,6 +101,7 @@ def create_submission() -> ResponseReturnValue:
         records=records,
         evidence=evidence,
         now=runtime.clock.now(),
+        publicity=rule_from_settings(runtime.settings),
     )
     response = jsonify(submission.receipt)
     response.status_code = 201

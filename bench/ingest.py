@@ -2,10 +2,13 @@
 
     .venv/bin/python bench/ingest.py [--admin-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
                                      [--seconds 10] [--clients 8] [--batches 10] [--batch-size 500]
+                                     [--database creditreg_bench]
 
 It creates two scratch databases, ``creditreg_bench`` and ``creditreg_bench_ceiling``
-(dropped first if they exist), migrates both, registers a member and its key, starts
-``creditreg serve`` on a free port and measures, in this order:
+(dropped first if they exist; ``--database NAME`` makes them NAME and NAME_ceiling, so that
+two people benchmarking on one PostgreSQL server do not drop each other's), migrates both,
+registers a member and its key, starts ``creditreg serve`` on a free port and measures, in
+this order:
 
 1. 500-record batches: signed POST /api/v1/submissions, one client after the other,
    each batch new records about new enterprises. Records/s.
@@ -29,6 +32,7 @@ import itertools
 import json
 import os
 import random
+import re
 import sys
 import threading
 import time
@@ -54,7 +58,6 @@ from registry.db import Base  # noqa: E402
 from registry.demo import make_uscc  # noqa: E402
 
 BENCH_DB = "creditreg_bench"
-CEILING_DB = "creditreg_bench_ceiling"
 # Rows made before the measurement (copied to the ceiling database untimed) and rows that
 # exist only to authenticate requests (not part of the data a submission stores).
 SETUP_TABLES = {"members", "member_roles", "member_keys", "alembic_version"}
@@ -190,9 +193,17 @@ def main() -> None:
     parser.add_argument("--server-threads", type=int, default=8)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument(
+        "--database",
+        default=BENCH_DB,
+        type=database_name,
+        help="scratch database (dropped and created), and NAME_ceiling beside it",
+    )
     args = parser.parse_args()
 
-    bench_url, ceiling_url = recreate_databases(args.admin_url, [BENCH_DB, CEILING_DB])
+    bench_url, ceiling_url = recreate_databases(
+        args.admin_url, [args.database, f"{args.database}_ceiling"]
+    )
     member_id, private_key, key_id = admit_member(
         bench_url, name="基准测试银行", roles=["submitter"], migrate_first=True
     )
@@ -272,6 +283,13 @@ def main() -> None:
     print(f"errors: no-op {len(noop_errors)}, singles {len(single_errors)}")
     for error in (noop_errors + single_errors)[:5]:
         print(f"error: {error}")
+
+
+def database_name(text: str) -> str:
+    """A scratch database name: it goes into DROP DATABASE unquoted, and must say "bench"."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", text) or "bench" not in text:
+        raise argparse.ArgumentTypeError("lower-case letters, digits and _, containing 'bench'")
+    return text
 
 
 def per_request(cpu_seconds: float | None, requests: int) -> str:

@@ -151,6 +151,12 @@ def _parse_dates(raw: Any) -> tuple[date, ...]:
     return tuple(sorted(set(dates)))
 
 
+def _parse_names(raw: Any) -> tuple[str, ...]:
+    """A comma-separated list of names (a TOML list works too), in the order given, once each."""
+    names = _parse_list(raw, lambda text: text, "a name")
+    return tuple(dict.fromkeys(names))
+
+
 def _parse_networks(raw: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     """A comma-separated list of networks in CIDR notation (a TOML list works too)."""
     return tuple(_parse_list(raw, ipaddress.ip_network, "a network like 10.20.0.0/16"))
@@ -158,6 +164,7 @@ def _parse_networks(raw: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Net
 
 PARSERS: dict[str, Callable[[Any], Any]] = {
     "dates": _parse_dates,
+    "names": _parse_names,
     "networks": _parse_networks,
     "bool": _parse_bool,
     "int": _parse_int,
@@ -190,12 +197,41 @@ class Setting:
                 return None
             raise ValueError("a value is required")
         value = PARSERS[self.kind](raw)
-        if self.choices is not None and value not in self.choices:
-            raise ValueError(f"expected one of {', '.join(self.choices)}")
+        if self.choices is not None:
+            # A list setting's choices apply to each of its items.
+            for item in value if isinstance(value, tuple) else (value,):
+                if item not in self.choices:
+                    shown = f"{item!r}: " if isinstance(value, tuple) else ""
+                    raise ValueError(f"{shown}expected one of {', '.join(self.choices)}")
         if self.minimum is not None and value < self.minimum:
             raise ValueError(f"must be at least {self.minimum:g}")
         return value
 
+
+# The record categories (registry.records.RecordCategory, which a test keeps equal): the
+# settings are read before the domain is imported.
+RECORD_CATEGORIES = (
+    "administrative_licence",
+    "administrative_penalty",
+    "court_judgment",
+    "dishonest_debtor",
+    "tax_arrears",
+    "contract_performance",
+    "payment_experience",
+    "loan_default",
+    "honour",
+    "credit_commitment",
+    "consumer_complaint",
+)
+# Events that last until they end: a debt is unpaid, a judgment unperformed, until it is not.
+OPEN_ENDED_CATEGORIES = (
+    "loan_default",
+    "tax_arrears",
+    "dishonest_debtor",
+    "court_judgment",
+    "contract_performance",
+    "payment_experience",
+)
 
 # Development secrets are fixed rather than random so that hashes of identity numbers stay
 # stable across restarts of a demo; production refuses every one of them.
@@ -531,6 +567,33 @@ SETTINGS: tuple[Setting, ...] = (
         5,
         "Years from the end of the event after which a negative record leaves reports, "
         "lookups and the index for the sealed archive.",
+        minimum=1,
+    ),
+    Setting(
+        "RETENTION_OPEN_CATEGORIES",
+        "names",
+        ",".join(OPEN_ENDED_CATEGORIES),
+        "Record categories whose event goes on until it ends (an unpaid default, unpaid tax): "
+        "a negative record of these without an end (ended_at) is kept until its submitter "
+        "sends the end, and its 5 years count from there (comma-separated category names).",
+        choices=RECORD_CATEGORIES,
+    ),
+    Setting(
+        "OPEN_RECORD_CONFIRM_DAYS",
+        "int",
+        365,
+        "Days a negative record of RETENTION_OPEN_CATEGORIES may stay open (no end) before its "
+        "submitter is asked to confirm it is still open; each confirmation starts the days "
+        "again.",
+        minimum=1,
+    ),
+    Setting(
+        "PUBLICITY_WORKING_DAYS",
+        "int",
+        7,
+        "Working days after its decision within which an administrative licence or penalty "
+        "is to be published (双公示); one the registry receives later is accepted and marked "
+        "late.",
         minimum=1,
     ),
     Setting(

@@ -609,6 +609,7 @@ def register_commands(app: Flask) -> None:
     from registry.listings_cli import listings_group
     from registry.monitoring_cli import monitoring_group
     from registry.objections_cli import objections_group
+    from registry.publicity_cli import records_group
     from registry.ratings_cli import ratings_group
     from registry.reports_cli import reports_group
     from registry.retention_cli import archive_group
@@ -626,6 +627,7 @@ def register_commands(app: Flask) -> None:
         ratings_group,
         reports_group,
         archive_group,
+        records_group,
         monitoring_group,
         log_group,
         audit_group,

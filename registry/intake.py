@@ -30,6 +30,7 @@ from registry.identifiers import (
 )
 from registry.members import Member, MemberRole
 from registry.outbox import touch_subjects
+from registry.publicity import PublicityRule, default_rule
 from registry.receipts import RegistrySigner
 from registry.records import (
     CreditRecord,
@@ -207,14 +208,20 @@ def accept_submission(
     records: list[dict[str, Any]],
     evidence: Evidence,
     now: datetime,
+    publicity: PublicityRule | None = None,
 ) -> Submission:
     """Store a validated submission and apply its records, all or nothing; flushes only.
+
+    Licences and penalties are marked late or on time (双公示) against ``publicity``, the
+    registry's rule from its settings (default: :func:`registry.publicity.default_rule`).
 
     :raises InvalidInput: listing, by record index, every record the domain refuses
         (a correction without a reason, a revocation of an unknown record, ...).
     """
     # Everything is looked up in a few set-wise queries first and written at the end, one
     # statement per table, so a 500-record submission costs a handful of statements.
+    # One rule for the whole submission: it counts each decision date's deadline once.
+    publicity = publicity or default_rule()
     with deferred_inserts(session):
         actor = Actor(ActorKind.MEMBER, str(member.id))
         submission = Submission(
@@ -260,6 +267,7 @@ def accept_submission(
                             submission=submission,
                             now=now,
                             index=index,
+                            publicity=publicity,
                         )
                     )
                 except RegistryError as exc:
@@ -325,6 +333,7 @@ def _apply(
     submission: Submission,
     now: datetime,
     index: int,
+    publicity: PublicityRule,
 ) -> dict[str, Any]:
     if record["op"] == "revoke":
         revoked = apply_revoke(
@@ -355,6 +364,7 @@ def _apply(
             reason=record.get("reason"),
             submission_id=submission.id,
             at=now,
+            publicity=publicity,
         )
         return _accepted(index, record, created, "created")
     stored, changed = apply_upsert(
@@ -368,6 +378,7 @@ def _apply(
         reason=record.get("reason"),
         submission_id=submission.id,
         at=now,
+        publicity=publicity,
     )
     status = "corrected" if changed else "unchanged"
     return _accepted(index, record, stored, status)

@@ -12,6 +12,10 @@ polling, and receive it by webhook (``registry.webhooks``).
 
 A subject's first snapshot is taken when it is first watched; changes before that moment
 belong to the baseline and raise no event.
+
+A member's stream also carries events about its own items that ask something of it, put
+there by :func:`notify_members` for that member alone (``record.confirmation_due``: one of
+its open records is due for confirmation, registry.open_records).
 """
 
 from __future__ import annotations
@@ -515,6 +519,20 @@ def detect_changes(session: Session, now: datetime) -> int:
         sa.update(table).where(table.c.id.in_([row.id for row in claimed])).values(processed_at=now)
     )
     return len(changed_at)
+
+
+def notify_members(session: Session, events: Sequence[tuple[uuid.UUID, MonitoringEvent]]) -> None:
+    """Put events about a member's own items (not watched changes) into that member's
+    stream alone: ``(member id, event)`` pairs. Its webhook delivers them like the others."""
+    if not events:
+        return
+    _serialise_event_writers(session)
+    session.add_all([event for _, event in events])
+    session.flush()
+    session.execute(
+        sa.insert(cast(sa.Table, MemberEvent.__table__)),
+        [{"member_id": member_id, "event_id": event.id} for member_id, event in events],
+    )
 
 
 def _fan_out(session: Session, event_ids: list[int]) -> None:

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from registry.audit import Actor, record_event
+from registry.clock import local_date
 from registry.db import Base, add_append_only, one_of, timestamp_now, utc_now, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.members import Member
@@ -25,6 +26,7 @@ from registry.outbox import touch_subjects
 from registry.subjects import Subject
 
 if TYPE_CHECKING:
+    from registry.publicity import PublicityRule
     from registry.submissions import Submission
 
 
@@ -105,6 +107,21 @@ class CreditRecord(Base):
         comment="an administrative penalty: the day its publication period ended (set by the "
         "retention job, registry.retention); NULL while published"
     )
+    publicity_due_on: Mapped[date | None] = mapped_column(
+        comment="a licence or penalty (双公示): the last working day to publish it, counted "
+        "from the decision (registry.publicity); NULL for other categories"
+    )
+    publicity_late: Mapped[bool | None] = mapped_column(
+        comment="a licence or penalty: the registry received it after publicity_due_on; NULL "
+        "for other categories"
+    )
+    open_confirmed_at: Mapped[datetime | None] = mapped_column(
+        comment="a negative record open until its event ends (no ended_at): when its "
+        "submitter last confirmed it is still open (registry.open_records)"
+    )
+    confirmation_requested_at: Mapped[datetime | None] = mapped_column(
+        comment="when the registry last asked the submitter to confirm the open record"
+    )
     authority: Mapped[str | None] = mapped_column(
         sa.String(200), comment="issuing authority or counterparty"
     )
@@ -132,6 +149,14 @@ class CreditRecord(Base):
 
 
 sa.Index("ix_credit_records_subject_category", CreditRecord.subject_id, CreditRecord.category)
+# The late 双公示 records by time of receipt, for the staff report and dashboard: a few rows
+# of all, so a partial index costs the intake little.
+sa.Index(
+    "ix_credit_records_publicity_late",
+    CreditRecord.created_at,
+    postgresql_where=CreditRecord.publicity_late.is_(True),
+    sqlite_where=CreditRecord.publicity_late.is_(True),
+)
 
 
 class CreditRecordVersion(Base):
@@ -197,6 +222,16 @@ class RecordRef:
     version: int
 
 
+def _publicity_rule(rule: PublicityRule | None) -> PublicityRule:
+    """The caller's 双公示 rule (the intake passes the configured one), else the default:
+    the shipped calendars and 7 working days."""
+    if rule is not None:
+        return rule
+    from registry.publicity import default_rule
+
+    return default_rule()
+
+
 def _check_fields(fields: dict[str, Any]) -> None:
     unknown = set(fields) - set(RECORD_FIELDS)
     if unknown:
@@ -211,10 +246,16 @@ def _new_record_values(
     fields: dict[str, Any],
     submission_id: uuid.UUID | None,
     at: datetime,
+    publicity: PublicityRule | None,
 ) -> dict[str, Any]:
     return {
         "details": {},
         **fields,
+        # Every row carries the same columns, so that a submission's records are inserted in
+        # one statement (registry.db.deferred_inserts).
+        **_publicity_rule(publicity).marks(
+            fields.get("category"), fields.get("decided_at"), local_date(at)
+        ),
         "id": uuid.uuid4(),
         "subject_id": subject_id,
         "member_id": member.id,
@@ -271,6 +312,7 @@ def create_record_rows(
     reason: str | None,
     submission_id: uuid.UUID | None,
     at: datetime,
+    publicity: PublicityRule | None = None,
 ) -> RecordRef:
     """Create a record the caller knows to be new, as plain rows (bulk intake, inside
     :func:`registry.db.deferred_inserts`): no ORM object is built.
@@ -285,6 +327,7 @@ def create_record_rows(
         fields=fields,
         submission_id=submission_id,
         at=at,
+        publicity=publicity,
     )
     add_append_only(session, CreditRecord, values)
     _record_creation(session, actor, values, reason, at)
@@ -302,11 +345,13 @@ def upsert_record(
     reason: str | None = None,
     submission_id: uuid.UUID | None = None,
     now: datetime | None = None,
+    publicity: PublicityRule | None = None,
 ) -> tuple[CreditRecord, bool]:
     """Create a record, or correct the member's existing record with the same id.
 
     Returns the record and whether anything changed (an identical resubmission changes
-    nothing and adds no version).
+    nothing and adds no version). A licence or penalty is marked late or on time against
+    ``publicity`` (default: :func:`registry.publicity.default_rule`).
 
     :raises InvalidInput: a correction without a reason, or an unknown field.
     :raises Conflict: correcting a revoked record, or moving a record to another subject.
@@ -323,6 +368,7 @@ def upsert_record(
         reason=reason,
         submission_id=submission_id,
         at=at,
+        publicity=publicity,
     )
     if changed:
         touch_subjects(session, [subject.id], at=at)
@@ -366,6 +412,7 @@ def apply_upsert(
     reason: str | None,
     submission_id: uuid.UUID | None,
     at: datetime,
+    publicity: PublicityRule | None = None,
 ) -> tuple[CreditRecord, bool]:
     """:func:`upsert_record` once the member's existing record (if any) is known.
 
@@ -382,6 +429,7 @@ def apply_upsert(
             fields=fields,
             submission_id=submission_id,
             at=at,
+            publicity=publicity,
         )
         record = CreditRecord(**values)
         session.add(record)
@@ -406,6 +454,14 @@ def apply_upsert(
     record.version += 1
     record.updated_at = at
     record.submission_id = submission_id
+    if (after["category"], after["decided_at"]) != (before["category"], before["decided_at"]):
+        # A corrected decision date or category is measured again against the record's
+        # first receipt: that is when the registry had the decision.
+        marks = _publicity_rule(publicity).marks(
+            record.category, record.decided_at, local_date(record.created_at)
+        )
+        for name, value in marks.items():
+            setattr(record, name, value)
     _add_version(session, record, VersionOp.CORRECT, reason, submission_id, at, after)
     record_event(
         session,

@@ -290,6 +290,10 @@ def _record_line(record: Any, member_names: dict[uuid.UUID, str]) -> dict[str, A
             else None
         ),
         "submitted_by": member_names.get(record.member_id),
+        # A licence or penalty (双公示): the last working day to publish it, and whether the
+        # registry received it later than that (registry.publicity); null for the others.
+        "publicity_due_on": iso(record.publicity_due_on),
+        "publicity_late": record.publicity_late,
     }
 
 

@@ -17,6 +17,17 @@ Two different clocks, two different effects:
   *moved* to :class:`ArchivedCreditRecord`, a table only staff administrators can read, through
   ``creditreg archive`` (audited), never through the API.
 
+  Some events go on until they end: a loan in default stays in default, a tax debt unpaid, a
+  judgment unperformed, until it is paid or performed (the *open-ended* categories,
+  ``RETENTION_OPEN_CATEGORIES``). An active negative record of such a category without an
+  ``ended_at`` is *ongoing* and kept whatever its age: its 5 years start only when the
+  submitter sends the end (a correction setting ``ended_at``). Counting them from the
+  decision instead would clear a 2021 default still unpaid in 2026. So that no record stays
+  open by neglect, the submitter is asked to confirm the open ones from time to time
+  (registry.open_records). Other categories are one-off events: without an ``ended_at`` their
+  clock starts at the decision or the event; so does a revoked record's, which no
+  correction can end any more.
+
 Moving rows out, rather than flagging them, is deliberate: every member-facing path reads
 ``credit_records``, and a flag would have to be remembered in each of them, today's and
 tomorrow's. A row that is not there cannot leak. The record's versions move with it (into the
@@ -74,6 +85,19 @@ DEFAULT_SEVERITY = Severity.GENERAL
 DEFAULT_PUBLICATION_MONTHS = {Severity.MINOR: 3, Severity.GENERAL: 12, Severity.SERIOUS: 36}
 
 
+# Events that last until they end (the default of RETENTION_OPEN_CATEGORIES).
+DEFAULT_OPEN_CATEGORIES = frozenset(
+    {
+        RecordCategory.LOAN_DEFAULT,
+        RecordCategory.TAX_ARREARS,
+        RecordCategory.DISHONEST_DEBTOR,
+        RecordCategory.COURT_JUDGMENT,
+        RecordCategory.CONTRACT_PERFORMANCE,
+        RecordCategory.PAYMENT_EXPERIENCE,
+    }
+)
+
+
 @dataclass(frozen=True)
 class RetentionPolicy:
     negative_years: int = 5
@@ -81,6 +105,10 @@ class RetentionPolicy:
     penalty_publication_months: Mapping[str, int] = field(
         default_factory=lambda: {str(k): v for k, v in DEFAULT_PUBLICATION_MONTHS.items()}
     )
+    # Categories whose negative records stay until the submitter sends their end.
+    open_categories: frozenset[str] = DEFAULT_OPEN_CATEGORIES
+    # Days an ongoing record goes without its submitter confirming it before it is asked to.
+    open_confirm_days: int = 365
 
     def publication_months(self, severity: str | None) -> int:
         return self.penalty_publication_months[severity or DEFAULT_SEVERITY]
@@ -94,6 +122,8 @@ def policy_from_settings(settings: Any) -> RetentionPolicy:
             Severity.GENERAL: settings.PENALTY_PUBLICATION_MONTHS_GENERAL,
             Severity.SERIOUS: settings.PENALTY_PUBLICATION_MONTHS_SERIOUS,
         },
+        open_categories=frozenset(settings.RETENTION_OPEN_CATEGORIES),
+        open_confirm_days=settings.OPEN_RECORD_CONFIRM_DAYS,
     )
 
 
@@ -137,47 +167,74 @@ def _latest_start(today: date, ends_on: Callable[[date], date], max_days: int) -
     return low
 
 
-def retention_start(record: CreditRecord) -> date:
-    """When the 5-year clock starts: the end of the event; without one, the decision or the
-    event date; without any date, the day the registry received the record."""
+def is_ongoing(record: CreditRecord, policy: RetentionPolicy) -> bool:
+    """An active negative record of an open-ended category whose end the submitter has not
+    sent: the event goes on, and the record stays (:func:`ongoing`, in SQL)."""
     return (
-        record.ended_at or record.decided_at or record.occurred_at or local_date(record.created_at)
+        record.polarity == Polarity.NEGATIVE
+        and record.status == RecordStatus.ACTIVE
+        and record.category in policy.open_categories
+        and record.ended_at is None
     )
 
 
-def retention_ends_on(record: CreditRecord, policy: RetentionPolicy) -> date | None:
-    """The day a record leaves the live registry; None for records kept (positive, neutral)."""
-    if record.polarity != Polarity.NEGATIVE:
-        return None
-    return add_years_not_before(retention_start(record), policy.negative_years)
+def ongoing(policy: RetentionPolicy) -> sa.ColumnElement[bool]:
+    """:func:`is_ongoing` as a filter."""
+    if not policy.open_categories:
+        return sa.false()
+    return sa.and_(
+        CreditRecord.polarity == Polarity.NEGATIVE,
+        CreditRecord.status == RecordStatus.ACTIVE,
+        CreditRecord.category.in_(sorted(policy.open_categories)),
+        CreditRecord.ended_at.is_(None),
+    )
 
 
-def publication_start(record: CreditRecord) -> date:
-    """Publication is counted from the decision date (the event date, or receipt, without one)."""
+def event_start(record: CreditRecord) -> date:
+    """When the event began: the decision or the event date; without either, the day the
+    registry received the record."""
     return record.decided_at or record.occurred_at or local_date(record.created_at)
 
 
+def retention_start(record: CreditRecord, policy: RetentionPolicy) -> date | None:
+    """When the 5-year clock starts: the end of the event; None while an open-ended event
+    goes on (:func:`is_ongoing`); for a one-off event without an end, its start."""
+    if record.ended_at is not None:
+        return record.ended_at
+    if is_ongoing(record, policy):
+        return None
+    return event_start(record)
+
+
+def retention_ends_on(record: CreditRecord, policy: RetentionPolicy) -> date | None:
+    """The day a record leaves the live registry; None for records kept (positive, neutral,
+    or ongoing until their end is sent)."""
+    if record.polarity != Polarity.NEGATIVE:
+        return None
+    start = retention_start(record, policy)
+    return None if start is None else add_years_not_before(start, policy.negative_years)
+
+
 def publication_ends_on(record: CreditRecord, policy: RetentionPolicy) -> date | None:
-    """The day an administrative penalty stops being published; None for other records."""
+    """The day an administrative penalty stops being published, counted from its decision
+    (:func:`event_start`); None for other records."""
     if record.category != RecordCategory.ADMINISTRATIVE_PENALTY:
         return None
-    return add_months_not_after(
-        publication_start(record), policy.publication_months(record.severity)
-    )
+    return add_months_not_after(event_start(record), policy.publication_months(record.severity))
 
 
-def _day_after(day: date) -> datetime:
+def day_after(day: date) -> datetime:
     """The first instant after ``day`` on the registry's calendar."""
     return start_of_day(day + timedelta(days=1))
 
 
-def _started_by(first_dates: Iterable[Any], cutoff: date) -> sa.ColumnElement[bool]:
+def started_by(first_dates: Iterable[Any], cutoff: date) -> sa.ColumnElement[bool]:
     """The period measured from the first of ``first_dates`` (else from receipt) began on
     or before ``cutoff``."""
     columns = list(first_dates)
     return sa.or_(
         sa.func.coalesce(*columns) <= cutoff,
-        sa.and_(*(c.is_(None) for c in columns), CreditRecord.created_at < _day_after(cutoff)),
+        sa.and_(*(c.is_(None) for c in columns), CreditRecord.created_at < day_after(cutoff)),
     )
 
 
@@ -189,7 +246,8 @@ def _retention_due(today: date, policy: RetentionPolicy) -> sa.ColumnElement[boo
     )
     return sa.and_(
         CreditRecord.polarity == Polarity.NEGATIVE,
-        _started_by(
+        sa.not_(ongoing(policy)),
+        started_by(
             (CreditRecord.ended_at, CreditRecord.decided_at, CreditRecord.occurred_at), cutoff
         ),
     )
@@ -208,7 +266,7 @@ def _publication_over(today: date, policy: RetentionPolicy) -> sa.ColumnElement[
             matches = sa.or_(matches, CreditRecord.severity.is_(None))
         by_severity.append(
             sa.and_(
-                matches, _started_by((CreditRecord.decided_at, CreditRecord.occurred_at), cutoff)
+                matches, started_by((CreditRecord.decided_at, CreditRecord.occurred_at), cutoff)
             )
         )
     return sa.and_(
@@ -340,6 +398,10 @@ _REGISTRY_FIELDS = (
     "created_at",
     "updated_at",
     "publication_ended_at",
+    "publicity_due_on",
+    "publicity_late",
+    "open_confirmed_at",
+    "confirmation_requested_at",
 )
 
 
@@ -429,7 +491,8 @@ def archive_expired(
     ):
         history.setdefault(version.record_id, []).append(_version_state(version))
     for record in records:
-        started = retention_start(record)
+        started = retention_start(record, policy)
+        assert started is not None  # the query leaves ongoing records out
         until = add_years_not_before(started, policy.negative_years)
         session.add(
             ArchivedCreditRecord(

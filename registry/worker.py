@@ -99,6 +99,10 @@ def default_jobs(
 
         # Periods end on calendar days: a record leaves at most five minutes into its day.
         jobs.append(Job("retention", 300.0, retention_job(settings)))
+        from registry.open_records import confirmation_job
+
+        # Asked on the day a record falls due, at most five minutes into it.
+        jobs.append(Job("open-record-confirmations", 300.0, confirmation_job(settings)))
         jobs.extend(monitoring_jobs(settings))
         from registry.tlog import checkpoint_job
 

@@ -95,3 +95,12 @@ def signed_member(
     session.commit()
     signer = RequestSigner(key.id, private, clock=lambda: clock.now().timestamp())
     return SignedMember(member=member, key=key, signer=signer, client=client)
+
+
+def accepted(member: SignedMember, submission_id: str, records: list[dict[str, Any]]) -> Any:
+    """Send a submission that must be accepted (201); returns the response."""
+    response = member.post(
+        "/api/v1/submissions", {"submission_id": submission_id, "records": records}
+    )
+    assert response.status_code == 201, response.get_json()
+    return response

@@ -256,3 +256,32 @@ def test_relative_folders_are_the_instance_s_wherever_a_command_runs(monkeypatch
     assert f"sqlite:///{ROOT / 'state' / 'creditreg.db'}" == settings.DATABASE_URL
     absolute = load_settings("dev", environ={"CREDITREG_VAR_DIR": str(tmp_path / "elsewhere")})
     assert str(tmp_path / "elsewhere") == absolute.VAR_DIR
+
+
+def test_record_category_lists_name_known_categories_only(tmp_path):
+    from config.settings import OPEN_ENDED_CATEGORIES, RECORD_CATEGORIES
+    from registry.records import RecordCategory
+    from registry.retention import DEFAULT_OPEN_CATEGORIES
+
+    # The settings are read before the domain: their copy of the names must not drift.
+    assert set(RECORD_CATEGORIES) == {str(c) for c in RecordCategory}
+    assert set(OPEN_ENDED_CATEGORIES) == DEFAULT_OPEN_CATEGORIES
+    assert load_settings("test", environ={}).RETENTION_OPEN_CATEGORIES == OPEN_ENDED_CATEGORIES
+
+    settings = load_settings(
+        "test", environ={"CREDITREG_RETENTION_OPEN_CATEGORIES": " tax_arrears, loan_default,"}
+    )
+    assert settings.RETENTION_OPEN_CATEGORIES == ("tax_arrears", "loan_default")
+    config = tmp_path / "creditreg.toml"
+    config.write_text('retention_open_categories = ["court_judgment"]\n')
+    from_file = load_settings("test", environ={"CREDITREG_CONFIG": str(config)})
+    assert from_file.RETENTION_OPEN_CATEGORIES == ("court_judgment",)
+    none_open = load_settings("test", environ={"CREDITREG_RETENTION_OPEN_CATEGORIES": ""})
+    assert none_open.RETENTION_OPEN_CATEGORIES == ()
+
+    with pytest.raises(ConfigError) as refused:
+        load_settings(
+            "test", environ={"CREDITREG_RETENTION_OPEN_CATEGORIES": "loan_default,unpaid_rent"}
+        )
+    assert "CREDITREG_RETENTION_OPEN_CATEGORIES" in str(refused.value)
+    assert "'unpaid_rent': expected one of" in str(refused.value)

@@ -26,6 +26,7 @@ from registry.retention import (
     policy_from_settings,
     publication_status,
     publicly_shown,
+    retention_ends_on,
     retention_job,
 )
 from registry.subjects import Subject, register_subject
@@ -255,14 +256,15 @@ def test_the_clock_starts_at_the_end_of_the_event_else_the_decision_else_receipt
         "K",
         penalty(decided_at=date(2015, 1, 1), ended_at=date(2022, 1, 1)),
     )
-    # No date at all: counted from receipt (today), so kept for five years from now.
+    # A one-off event with no date at all: counted from receipt (today), so kept for five
+    # years from now.
     undated = add(
         session,
         clock,
         subject,
         regulator,
         "U",
-        {"category": "loan_default", "polarity": "negative"},
+        {"category": "consumer_complaint", "polarity": "negative"},
     )
     neutral = add(
         session,
@@ -289,6 +291,106 @@ def test_the_clock_starts_at_the_end_of_the_event_else_the_decision_else_receipt
     assert archive_all(session, clock.now()) == 1
     assert live(session, undated.id) is None
     assert live(session, neutral.id) is not None  # only negative information is removed
+
+
+# --- events that go on until they end ----------------------------------------------------------
+
+
+def default(**changes):
+    """A loan in default since 2021, unpaid: no end."""
+    return {
+        "category": "loan_default",
+        "polarity": "negative",
+        "authority": "示范银行",
+        "occurred_at": date(2021, 3, 1),
+        "amount_value": Decimal("500000.00"),
+        "amount_currency": "CNY",
+        **changes,
+    }
+
+
+def test_an_unpaid_default_stays_until_its_end_is_sent_then_five_years_from_the_end(
+    session, clock, subject, regulator
+):
+    record = add(session, clock, subject, regulator, "LD-2021", default())
+    # A one-off event of the same age, for contrast: five years from its date are over.
+    complaint = add(
+        session,
+        clock,
+        subject,
+        regulator,
+        "CC-2021",
+        {"category": "consumer_complaint", "polarity": "negative", "occurred_at": ENDED},
+    )
+    assert retention_ends_on(record, POLICY) is None
+
+    # 2026-11-26: the complaint's five years are over; the default, still unpaid, stays.
+    clock.advance(timedelta(days=1))
+    assert archive_all(session, clock.now()) == 1
+    assert live(session, complaint.id) is None
+    assert live(session, record.id) is not None
+    assert counts_of(session, subject)["negative"] == 1
+    # ... and whatever its age.
+    clock.set(datetime(2036, 1, 1, tzinfo=BEIJING))
+    assert archive_all(session, clock.now()) == 0
+
+    # The member sends the end (a correction): paid on 2036-01-01. Five years from the end,
+    # to the day.
+    record = add(
+        session,
+        clock,
+        subject,
+        regulator,
+        "LD-2021",
+        default(ended_at=date(2036, 1, 1)),
+        reason="repaid in full",
+    )
+    assert retention_ends_on(record, POLICY) == date(2041, 1, 1)
+    clock.set(datetime(2040, 12, 31, 23, 59, 59, tzinfo=BEIJING))
+    assert archive_all(session, clock.now()) == 0
+    clock.advance(timedelta(seconds=1))
+    assert archive_all(session, clock.now()) == 1
+    archived = session.get(ArchivedCreditRecord, record.id)
+    assert (archived.retained_from, archived.retained_until) == (
+        date(2036, 1, 1),
+        date(2041, 1, 1),
+    )
+
+
+def test_a_revoked_or_positive_open_ended_record_is_not_kept_open(
+    session, clock, subject, regulator
+):
+    revoked = add(session, clock, subject, regulator, "LD-R", default(occurred_at=ENDED))
+    revoke_record(
+        session,
+        actor=TEST_ACTOR,
+        member=regulator,
+        member_record_id="LD-R",
+        reason="sent in error",
+        now=clock.now(),
+    )
+    # A revoked record can no longer be corrected: its clock runs from the event.
+    assert retention_ends_on(revoked, POLICY) == date(2026, 11, 26)
+    clock.advance(timedelta(days=1))
+    assert archive_all(session, clock.now()) == 1
+    assert live(session, revoked.id) is None
+
+
+def test_the_open_ended_categories_are_configuration(session, clock, subject, regulator, make_app):
+    record = add(session, clock, subject, regulator, "LD-2021", default(occurred_at=ENDED))
+    clock.advance(timedelta(days=1))
+    none_open = RetentionPolicy(open_categories=frozenset())
+    assert retention_ends_on(record, none_open) == date(2026, 11, 26)
+    assert archive_all(session, clock.now()) == 0  # the default policy keeps it
+    assert archive_expired(session, clock.now(), policy=none_open) == 1
+
+    from config import load_settings
+
+    settings = load_settings(
+        "test", environ={}, overrides={"RETENTION_OPEN_CATEGORIES": "tax_arrears"}
+    )
+    policy = policy_from_settings(settings)
+    assert policy.open_categories == {"tax_arrears"}
 
 
 def test_the_jobs_are_idempotent_and_batched(session, runtime, clock, subject, regulator):

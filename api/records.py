@@ -1,0 +1,106 @@
+"""``/api/v1/records``: a submitter's open records to confirm (registry.open_records).
+
+A negative record of an open-ended category (a loan default, tax arrears...) without an end
+stays in the registry until its submitter sends the end. Once it has been open
+``OPEN_RECORD_CONFIRM_DAYS`` since it began, or since the submitter last confirmed it, it is
+listed here for the submitter to confirm, and the submitter either sends the end (a
+correction setting ``ended_at``) or confirms that it still goes on.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+from marshmallow import fields, validate
+
+from api import problems
+from api.auth import current_caller, signed
+from api.params import integer_arg
+from api.schemas import NUL_REFUSED, StrictSchema, has_nul, refuse_nul
+from registry import open_records
+from registry.audit import Actor, ActorKind
+from registry.clock import local_date
+from registry.db import db
+from registry.members import MemberRole
+from registry.retention import policy_from_settings
+from registry.runtime import current_runtime
+
+bp = Blueprint("records", __name__, url_prefix="/api/v1/records")
+
+PAGE_DEFAULT = 100
+PAGE_MAX = 1000
+
+
+class ConfirmationSchema(StrictSchema):
+    record_ids = fields.List(
+        # The items' own checks: the schema adds the NUL check to its direct fields only.
+        fields.String(validate=[validate.Length(min=1, max=128), refuse_nul]),
+        required=True,
+        validate=validate.Length(min=1, max=open_records.CONFIRM_MAX),
+        metadata={
+            "description": "the member's own ids of records whose event still goes on (no "
+            "end yet); all are confirmed or none"
+        },
+    )
+
+
+CONFIRMATION = ConfirmationSchema()
+
+
+@bp.get("/confirmations/due")
+@signed(MemberRole.SUBMITTER)
+def confirmations_due() -> ResponseReturnValue:
+    """The caller's open records due for confirmation, by record id (keyset pages)."""
+    errors: list[dict[str, str]] = []
+    limit = integer_arg("limit", errors, default=PAGE_DEFAULT, minimum=1, maximum=PAGE_MAX)
+    after = request.args.get("after")
+    if after is not None and not 1 <= len(after) <= 128:
+        errors.append({"field": "after", "message": "a record id of 1 to 128 characters"})
+    elif has_nul(after):
+        errors.append({"field": "after", "message": NUL_REFUSED})
+    if errors:
+        return problems.problem_response(problems.VALIDATION, "bad query", errors=errors)
+    runtime = current_runtime()
+    policy = policy_from_settings(runtime.settings)
+    records = open_records.due_records(
+        db.session,
+        current_caller().member_id,
+        today=local_date(runtime.clock.now()),
+        policy=policy,
+        after=after,
+        limit=limit,
+    )
+    items = [open_records.view(record, policy) for record in records]
+    return jsonify(
+        records=items,
+        next_after=items[-1]["record_id"] if len(items) == limit else None,
+        confirm_days=policy.open_confirm_days,
+    )
+
+
+@bp.post("/confirmations")
+@signed(MemberRole.SUBMITTER)
+def confirm() -> ResponseReturnValue:
+    """The caller confirms that these records of its own are still open."""
+    document = request.get_json(silent=True)
+    if not isinstance(document, dict):
+        return problems.problem_response(
+            problems.MALFORMED_BODY, 'the body is a JSON object: {"record_ids": ["...", ...]}'
+        )
+    body = problems.load_or_problem(
+        CONFIRMATION, document, "{count} field error(s); nothing changed"
+    )
+    if isinstance(body, Response):
+        return body
+    runtime = current_runtime()
+    caller = current_caller()
+    policy = policy_from_settings(runtime.settings)
+    confirmed = open_records.confirm_open(
+        db.session,
+        actor=Actor(ActorKind.MEMBER, str(caller.member_id)),
+        member=caller.member,
+        record_ids=body["record_ids"],
+        at=runtime.clock.now(),
+        policy=policy,
+    )
+    return jsonify(records=[open_records.view(record, policy) for record in confirmed])
