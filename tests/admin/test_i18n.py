@@ -112,7 +112,7 @@ def test_the_list_and_seller_pages_speak_the_chosen_language_with_local_dates(
     assert "评价数不足10条" in seller and "经营主体" in seller and "严重失信主体名单" in seller
     assert "Operating company" not in seller and "Buyer ratings" not in seller
     # Buyers' ratings are counted, not called a credit rating (信用评级).
-    assert "<th class=\"num\">评价数</th>" in seller and "信用评级" not in seller
+    assert '<th class="num">评价数</th>' in seller and "信用评级" not in seller
     assert format_date(published_on, locale="zh_CN") in seller
     # The machine feed is untouched: ISO dates, English field names.
     feed = client.get("/api/v1/public/lists/blacklist").get_json()
