@@ -529,7 +529,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LIST_APPROVALS_BLACKLIST",
         "int",
         2,
-        "Distinct reviewers who must approve a blacklist entry.",
+        "Distinct reviewers who must approve an entry on a blacklist of any kind.",
         minimum=1,
     ),
     Setting(
@@ -540,25 +540,11 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
-        "BLACKLIST_PERIOD_MONTHS",
-        "int",
-        36,
-        "Publication period of a blacklist entry when the proposal names none.",
-        minimum=1,
-    ),
-    Setting(
-        "REDLIST_PERIOD_MONTHS",
-        "int",
-        36,
-        "Publication period of a redlist entry when the proposal names none.",
-        minimum=1,
-    ),
-    Setting(
-        "BLACKLIST_MIN_REPAIR_MONTHS",
-        "int",
-        12,
-        "Months after publication before credit repair may be applied for.",
-        minimum=0,
+        "LIST_KINDS_FILE",
+        "str",
+        "",
+        "TOML file of the list kinds' rules (period, extension, repair, publicity); empty: "
+        "the shipped config/list_kinds.toml.",
     ),
     # Retention and publication periods (DOMAIN.md): registry.retention applies them.
     Setting(
@@ -1046,6 +1032,9 @@ def load_settings(
     values["VAR_DIR"] = str(anchored(values["VAR_DIR"]))
     if values["CALENDAR_DIR"]:
         values["CALENDAR_DIR"] = str(anchored(values["CALENDAR_DIR"]))
+    if values["LIST_KINDS_FILE"]:
+        values["LIST_KINDS_FILE"] = str(anchored(values["LIST_KINDS_FILE"]))
+        _check_list_kinds(values["LIST_KINDS_FILE"])
     if values["DATABASE_URL"] is None:
         db_file = Path(values["VAR_DIR"]) / "creditreg.db"
         values["DATABASE_URL"] = f"sqlite:///{db_file}"
@@ -1078,6 +1067,16 @@ def _where(setting: Setting, sources: Mapping[str, str]) -> str:
     if source.startswith("environment"):
         return source.split(" ", 1)[1]
     return f"{setting.env_name} ({source})"
+
+
+def _check_list_kinds(path: str) -> None:
+    """A list-kinds file that cannot be read or breaks a rule stops the start."""
+    from registry import list_kinds  # the registry package imports the settings
+
+    try:
+        list_kinds.load(path)
+    except list_kinds.ListKindsError as exc:
+        raise ConfigError([f"{ENV_PREFIX}LIST_KINDS_FILE: {exc}"]) from exc
 
 
 def _check_consistency(values: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:
