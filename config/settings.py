@@ -540,6 +540,14 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "PILOT_USCCS",
+        "names",
+        "91350100M0001TGQXM",
+        "USCCs issued in the pilot before the check character was fixed, accepted with the "
+        "warning uscc.pilot_checksum (comma-separated); any other bad check character is "
+        "refused.",
+    ),
+    Setting(
         "LIST_KINDS_FILE",
         "str",
         "",
