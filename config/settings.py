@@ -491,6 +491,21 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "SELLER_RATING_POSITIVE_FROM",
+        "int",
+        4,
+        "An overall score (1-5) of at least this is positive in a shop's positive share.",
+        minimum=2,
+    ),
+    Setting(
+        "SELLER_RATING_NEGATIVE_UP_TO",
+        "int",
+        2,
+        "An overall score (1-5) of at most this is negative; the scores between the two are "
+        "neutral (in the distribution and the averages, not in the share).",
+        minimum=1,
+    ),
+    Setting(
         "REPORT_AVAILABLE_DAYS",
         "int",
         30,
@@ -1100,6 +1115,15 @@ def _check_consistency(values: Mapping[str, Any], sources: Mapping[str, str]) ->
             f"{values['SEARCH_BACKEND']}"
         )
     problems.extend(_check_search_ca_certs(values))
+    positive, negative = (
+        values["SELLER_RATING_POSITIVE_FROM"],
+        values["SELLER_RATING_NEGATIVE_UP_TO"],
+    )
+    if not negative < positive <= 5:
+        problems.append(
+            f"{ENV_PREFIX}SELLER_RATING_NEGATIVE_UP_TO ({negative}) must be below "
+            f"{ENV_PREFIX}SELLER_RATING_POSITIVE_FROM ({positive}), which is at most 5"
+        )
     base = values["PUBLIC_BASE_URL"]
     if base is not None and not _is_base_url(base):
         problems.append(
