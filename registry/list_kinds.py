@@ -109,10 +109,11 @@ class ListKinds:
         return [*SIDE_LISTS.values(), *(k for k, r in self.kinds.items() if r.public)]
 
 
-def _int(row: dict[str, Any], key: str, *, minimum: int) -> int:
+def _int(row: dict[str, Any], key: str, *, minimum: int, maximum: int = 1200) -> int:
+    """A whole number of months; 1200 (a century) is the most the API takes."""
     value = row[key]
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{key} must be a whole number of at least {minimum}")
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise ValueError(f"{key} must be a whole number from {minimum} to {maximum}")
     return value
 
 
