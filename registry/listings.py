@@ -1,5 +1,6 @@
 """Blacklists (严重失信主体名单) and redlists (守信激励名单): from a regulator's proposal to
-publication and removal.
+publication and removal. The blacklists are four kinds, each with its own period, extension,
+repair and publicity (registry.list_kinds, config/list_kinds.toml).
 
 The lifecycle (DOMAIN.md): proposed -> under review -> approved -> notice (告知) ->
 published -> removed (expired, repaired or revoked), with rejected and withdrawn as ends.
@@ -145,8 +146,9 @@ class ObjectionPending(Conflict):
 
 
 class ListConflict(Conflict):
-    """A redlist proposal for a subject on a blacklist (of any kind), or the other way round
-    while a redlist entry is open: the conflicting entry is named."""
+    """A redlist proposal, or the publication of a redlist entry, for a subject on a
+    blacklist of any kind: the conflicting entry is named. (A blacklisting is never held up
+    by the redlist: its publication takes the redlist entry down, see :func:`_publish`.)"""
 
 
 class NotExtendable(Conflict):
@@ -166,7 +168,7 @@ class ListPolicy:
     objection_window_days: int = 10  # working days
     repair_ack_days: int = 10  # working days
     repair_decision_days: int = 3  # working days
-    kinds: ListKinds | None = None  # None: the shipped config/list_kinds.toml
+    kinds: ListKinds | None = None  # None: the kinds in force (registry.list_kinds.in_force)
 
     @property
     def list_kinds(self) -> ListKinds:
@@ -1111,16 +1113,17 @@ def publish_due(session: Session, now: datetime) -> int:
         )
     ).all()
     # Suspended while an objection waits for a reviewer's answer, and a redlist entry while
-    # its subject is on a published blacklist (it waits for that entry to end or for its
-    # proposer to withdraw it).
-    blacklisted = _published_black_subjects(
-        session, [e.subject_id for e in due if side_of(e.list_kind) == Side.RED]
+    # its subject is on a blacklist that is published, or published in this round (it waits
+    # for that entry to end or for its proposer to withdraw it).
+    unopposed = [e for e in due if not any(o.outcome is None for o in e.objections)]
+    blacklisted = {e.subject_id for e in unopposed if side_of(e.list_kind) == Side.BLACK}
+    blacklisted |= _published_black_subjects(
+        session, [e.subject_id for e in unopposed if side_of(e.list_kind) == Side.RED]
     )
     ready = [
         e
-        for e in due
-        if not any(o.outcome is None for o in e.objections)
-        and not (side_of(e.list_kind) == Side.RED and e.subject_id in blacklisted)
+        for e in unopposed
+        if not (side_of(e.list_kind) == Side.RED and e.subject_id in blacklisted)
     ]
     # Every subject before the first audit event, which takes the chain head.
     touch_subjects(session, [e.subject_id for e in ready], at=now)

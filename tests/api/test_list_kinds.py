@@ -171,6 +171,33 @@ def test_a_published_blacklisting_takes_the_subject_off_the_redlist(
     assert client.get("/api/v1/public/lists/redlist").get_json()["total"] == 0
 
 
+def test_a_redlist_entry_waits_while_its_subject_is_blacklisted_in_the_same_round(
+    app,
+    session,
+    client,
+    clock,
+    regulator,  # noqa: F811
+    reviewers,  # noqa: F811
+):
+    """A blacklisting is not held up by the redlist: both windows close the same day, the
+    blacklist entry is published and the redlist entry waits (whatever the order the job
+    takes them in); publishing it by hand is refused, naming the blacklist entry."""
+    red = propose(regulator, list="redlist").get_json()
+    approve_and_serve(app, clock, red["id"], reviewers[:1])
+    black = propose(regulator, list="judgment_debtor").get_json()
+    approve_and_serve(app, clock, black["id"], reviewers)
+    assert tick(app, session, clock, timedelta(days=15)) == 1
+    states = {
+        e: regulator.get(f"/api/v1/listings/{e}").get_json()["state"]
+        for e in (red["id"], black["id"])
+    }
+    assert states == {red["id"]: "notice", black["id"]: "published"}
+    refused = regulator.post(f"/api/v1/listings/{red['id']}/publish", {})
+    assert refused.status_code == 409
+    assert refused.get_json()["conflicting_entry"]["id"] == black["id"]
+    assert tick(app, session, clock, timedelta(days=1)) == 0
+
+
 def test_a_watch_list_entry_is_never_public(
     app,
     session,
