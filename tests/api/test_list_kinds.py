@@ -3,19 +3,20 @@ clock: each kind's default period and cap, one extension's bounds and the cap on
 period, the repair route, the redlist's exclusion of blacklisted subjects, and a kind that is
 not public staying off every public page, feed, lookup and search document."""
 
+# ruff: noqa: F811 - test_listings' regulator and reviewers fixtures are imported, used by name
 from datetime import datetime, timedelta
 
 import pytest
 
 from registry import list_kinds
 from registry.listings import add_months
-from tests.api.test_listings import (
+from tests.api.test_listings import (  # noqa: F401 - the fixtures are used by name
     PROPOSAL,
     approve_and_serve,
     index_document,
     propose,
-    regulator,  # noqa: F401 (fixture)
-    reviewers,  # noqa: F401 (fixture)
+    regulator,
+    reviewers,
     tick,
 )
 from tests.signing import signed_member
@@ -24,7 +25,7 @@ OTHER = {"kind": "enterprise", "uscc": "91310115MA1K3BTP2B", "name": "上海浦�
 REPAIR = {"correction_evidence": "已履行完毕", "credit_commitment": "本企业承诺依法诚信经营"}
 
 
-def published(app, session, clock, regulator, reviewers, **changes):  # noqa: F811
+def published(app, session, clock, regulator, reviewers, **changes):
     """An entry proposed, approved, served and published (15 days later: the window over)."""
     created = propose(regulator, **changes)
     assert created.status_code == 201, created.get_json()
@@ -43,13 +44,13 @@ def errors(response) -> dict[str, list[str]]:
     return found
 
 
-def extend(regulator, entry, months):  # noqa: F811
+def extend(regulator, entry, months):
     return regulator.post(
         f"/api/v1/listings/{entry['id']}/extend", {"months": months, "reason": "仍未履行"}
     )
 
 
-def test_an_old_blacklist_proposal_means_serious_illegality(regulator):  # noqa: F811
+def test_an_old_blacklist_proposal_means_serious_illegality(regulator):
     entry = propose(regulator).get_json()
     assert (entry["list"], entry["side"], entry["period_months"]) == (
         "serious_illegal",
@@ -59,11 +60,7 @@ def test_an_old_blacklist_proposal_means_serious_illegality(regulator):  # noqa:
 
 
 def test_a_judgment_debtor_runs_two_years_extended_by_one_to_three_within_five(
-    app,
-    session,
-    clock,
-    regulator,  # noqa: F811
-    reviewers,  # noqa: F811
+    app, session, clock, regulator, reviewers
 ):
     entry = published(app, session, clock, regulator, reviewers, list="judgment_debtor")
     assert entry["period_months"] == 24
@@ -78,7 +75,7 @@ def test_a_judgment_debtor_runs_two_years_extended_by_one_to_three_within_five(
     assert "at most 0" in errors(past_cap)["months"][0]
 
 
-def test_a_proposal_longer_than_its_kind_allows_is_refused(regulator):  # noqa: F811
+def test_a_proposal_longer_than_its_kind_allows_is_refused(regulator):
     assert propose(regulator, list="judgment_debtor", period_months=60).status_code == 201
     too_long = propose(regulator, list="abnormal", period_months=37, subject=OTHER)
     assert too_long.status_code == 422
@@ -86,12 +83,7 @@ def test_a_proposal_longer_than_its_kind_allows_is_refused(regulator):  # noqa: 
 
 
 def test_serious_illegality_is_removed_early_from_one_year_on(
-    app,
-    session,
-    client,
-    clock,
-    regulator,  # noqa: F811
-    reviewers,  # noqa: F811
+    app, session, client, clock, regulator, reviewers
 ):
     entry = published(app, session, clock, regulator, reviewers)
     subject_side = signed_member(session, client, clock, roles=("querier",))
@@ -104,12 +96,7 @@ def test_serious_illegality_is_removed_early_from_one_year_on(
 
 
 def test_an_abnormal_operations_entry_comes_off_once_cured_and_is_never_extended(
-    app,
-    session,
-    client,
-    clock,
-    regulator,  # noqa: F811
-    reviewers,  # noqa: F811
+    app, session, client, clock, regulator, reviewers
 ):
     entry = published(app, session, clock, regulator, reviewers, list="abnormal")
     refused = extend(regulator, entry, 12)
@@ -122,12 +109,7 @@ def test_an_abnormal_operations_entry_comes_off_once_cured_and_is_never_extended
 
 
 def test_the_redlist_is_never_extended_nor_repaired(
-    app,
-    session,
-    client,
-    clock,
-    regulator,  # noqa: F811
-    reviewers,  # noqa: F811
+    app, session, client, clock, regulator, reviewers
 ):
     entry = published(app, session, clock, regulator, reviewers, list="redlist")
     refused = extend(regulator, entry, 1)
@@ -137,13 +119,7 @@ def test_the_redlist_is_never_extended_nor_repaired(
     assert subject_side.post(f"/api/v1/listings/{entry['id']}/repairs", REPAIR).status_code == 409
 
 
-def test_no_redlist_while_on_a_blacklist_of_any_kind(
-    app,
-    session,
-    clock,
-    regulator,  # noqa: F811
-    reviewers,  # noqa: F811
-):
+def test_no_redlist_while_on_a_blacklist_of_any_kind(app, session, clock, regulator, reviewers):
     black = propose(regulator, list="watch").get_json()  # proposed only: it counts already
     refused = propose(regulator, list="redlist")
     assert refused.status_code == 409
@@ -156,12 +132,7 @@ def test_no_redlist_while_on_a_blacklist_of_any_kind(
 
 
 def test_a_published_blacklisting_takes_the_subject_off_the_redlist(
-    app,
-    session,
-    client,
-    clock,
-    regulator,  # noqa: F811
-    reviewers,  # noqa: F811
+    app, session, client, clock, regulator, reviewers
 ):
     red = published(app, session, clock, regulator, reviewers, list="redlist")
     black = published(app, session, clock, regulator, reviewers, list="judgment_debtor")
@@ -172,12 +143,7 @@ def test_a_published_blacklisting_takes_the_subject_off_the_redlist(
 
 
 def test_a_redlist_entry_waits_while_its_subject_is_blacklisted_in_the_same_round(
-    app,
-    session,
-    client,
-    clock,
-    regulator,  # noqa: F811
-    reviewers,  # noqa: F811
+    app, session, client, clock, regulator, reviewers
 ):
     """A blacklisting is not held up by the redlist: both windows close the same day, the
     blacklist entry is published and the redlist entry waits (whatever the order the job
@@ -198,14 +164,7 @@ def test_a_redlist_entry_waits_while_its_subject_is_blacklisted_in_the_same_roun
     assert tick(app, session, clock, timedelta(days=1)) == 0
 
 
-def test_a_watch_list_entry_is_never_public(
-    app,
-    session,
-    client,
-    clock,
-    regulator,  # noqa: F811
-    reviewers,  # noqa: F811
-):
+def test_a_watch_list_entry_is_never_public(app, session, client, clock, regulator, reviewers):
     entry = published(app, session, clock, regulator, reviewers, list="watch")
     assert entry["state"] == "published"
     for path in (
@@ -228,12 +187,7 @@ def test_a_watch_list_entry_is_never_public(
 
 
 def test_each_public_kind_has_its_page_and_the_side_shows_them_all(
-    app,
-    session,
-    client,
-    clock,
-    regulator,  # noqa: F811
-    reviewers,  # noqa: F811
+    app, session, client, clock, regulator, reviewers
 ):
     published(app, session, clock, regulator, reviewers, list="judgment_debtor")
     published(app, session, clock, regulator, reviewers, list="abnormal", subject=OTHER)
