@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 
+from admin.web import list_label
 from registry.clock import local_date
 from registry.db import db
 from registry.listings import ListEntry, ListingState
@@ -150,18 +150,16 @@ def help_page() -> ResponseReturnValue:
     return render_template("help.html")
 
 
-LIST_KINDS = ("blacklist", "redlist")
-
-
 @public.get("/lists/<list_kind>")
 def list_page(list_kind: str) -> ResponseReturnValue:
     """The published entries of a list, filtered by authority, region and date."""
     from flask import abort, request
     from marshmallow import ValidationError
 
-    from api.listings import PublicListSchema, _published
+    from api.listings import PublicListSchema, _policy, _published
 
-    if list_kind not in LIST_KINDS:
+    kinds = _policy().list_kinds
+    if list_kind not in kinds.public_lists():
         abort(404)
     try:
         params = PublicListSchema().load(request.args.to_dict())
@@ -171,14 +169,17 @@ def list_page(list_kind: str) -> ResponseReturnValue:
     entries, total = _published(list_kind, params)
     authorities = db.session.scalars(
         sa.select(ListEntry.authority)
-        .where(ListEntry.list_kind == list_kind, ListEntry.state == ListingState.PUBLISHED)
+        .where(
+            ListEntry.list_kind.in_(kinds.public_kinds(list_kind)),
+            ListEntry.state == ListingState.PUBLISHED,
+        )
         .distinct()
         .order_by(ListEntry.authority)
     ).all()
     return render_template(
         "list.html",
         list_kind=list_kind,
-        title=_("Blacklist") if list_kind == "blacklist" else _("Redlist"),
+        title=list_label(list_kind),
         # The feeds' view, with the repair date as a date: the page words its own sentences.
         entries=[{**entry.public_view(), "repair_from": entry.repair_from} for entry in entries],
         total=total,

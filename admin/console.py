@@ -1188,9 +1188,10 @@ def regulator_listings() -> ResponseReturnValue:
 def propose_listing() -> ResponseReturnValue:
     regulator = db.session.get(Member, _my_regulator())
     assert regulator is not None
-    values = {"authority": regulator.name, "list": "blacklist"} | request.form.to_dict()
+    values = {"authority": regulator.name, "list": "serious_illegal"} | request.form.to_dict()
+    kinds = [str(kind) for kind in listings.ListKind]
     if request.method == "GET":
-        return render_template("console/propose.html", values=values, errors={})
+        return render_template("console/propose.html", values=values, errors={}, list_kinds=kinds)
     runtime = current_runtime()
     uscc = normalize_uscc(_form("uscc"))
     subject = db.session.scalar(sa.select(Subject).where(Subject.uscc == uscc))
@@ -1219,7 +1220,11 @@ def propose_listing() -> ResponseReturnValue:
         db.session.rollback()
         errors = getattr(exc, "errors", {})
         return render_template(
-            "console/propose.html", values=values, errors=errors, detail=exc.detail
+            "console/propose.html",
+            values=values,
+            errors=errors,
+            detail=exc.detail,
+            list_kinds=kinds,
         ), 422
     flash(_("The listing is proposed and waits for review."), "ok")
     return redirect(url_for("console.regulator_listing", entry_id=entry.id), code=303)
@@ -1253,6 +1258,7 @@ def regulator_listing_action(entry_id: str, action: str) -> ResponseReturnValue:
             actor=me.actor,
             months=_form_count("months") or 0,
             reason=reason,
+            policy=_policy(),
             at=_now(),
             acting_for=regulator,
         )

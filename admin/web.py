@@ -137,6 +137,21 @@ def format_iso_date(value: str | None) -> str:
     return format_date(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
+def list_label(code: str | None) -> str:
+    """A list's name in the page's language: a kind (``watch``) or a side (``blacklist``)."""
+    from flask_babel import gettext as _
+
+    labels = {
+        "blacklist": _("Blacklist"),
+        "redlist": _("Redlist"),
+        "judgment_debtor": _("Dishonest judgment debtors"),
+        "serious_illegal": _("Serious illegality and dishonesty"),
+        "watch": _("Watch list"),
+        "abnormal": _("Abnormal operations"),
+    }
+    return labels.get(code or "", code or "")
+
+
 def safe_next(target: str | None, default: str = "/") -> str:
     """A local path to return to (never another site)."""
     if not target:
@@ -181,6 +196,7 @@ def init_app(app: Flask, *, public_blueprints: set[str]) -> None:
         format_datetime=format_datetime,
         format_percent=format_percent,
         format_iso_date=format_iso_date,
+        list_label=list_label,
     )
 
     @app.before_request

@@ -85,17 +85,40 @@ problems.map_domain_error(
 )
 
 
+problems.map_domain_error(
+    listings.ListConflict,
+    problems.register(
+        "list-conflict",
+        409,
+        "On a blacklist",
+        "A subject on a blacklist of any kind (proposed, in review, in notice or published) "
+        "cannot be put on the redlist; `conflicting_entry` names the entry in the way.",
+    ),
+)
+problems.map_domain_error(
+    listings.NotExtendable,
+    problems.register(
+        "list-not-extendable",
+        409,
+        "Not extendable",
+        "Entries of this kind (`list`) are never extended (config/list_kinds.toml).",
+    ),
+)
+
+# What a proposal may name: a kind, or an older name for one (``blacklist``).
+LIST_CODES = [str(k) for k in listings.ListKind] + ["blacklist"]
+
+
 class ProposalSchema(StrictSchema):
     subject = fields.Nested(SubjectRefSchema, required=True)
-    list = fields.String(
-        required=True, validate=validate.OneOf([str(k) for k in listings.ListKind])
-    )
+    list = fields.String(required=True, validate=validate.OneOf(LIST_CODES))
     authority = fields.String(required=True, validate=validate.Length(min=1, max=200))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
     legal_basis = fields.String(required=True, validate=validate.Length(min=1, max=4000))
     document_number = fields.String(required=True, validate=validate.Length(min=1, max=100))
     measures = fields.String(required=True, validate=validate.Length(min=1, max=4000))
-    period_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=120))
+    # At most the kind's max_period_months (config/list_kinds.toml), checked by the registry.
+    period_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=1200))
     notice_to = fields.Email(
         metadata={
             "description": "an address the notice is copied to by e-mail; the copy does not "
@@ -126,7 +149,8 @@ class ReasonSchema(StrictSchema):
 
 
 class ExtensionSchema(ReasonSchema):
-    months = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=36))
+    # The upper bounds are the entry's kind's (config/list_kinds.toml), checked by the registry.
+    months = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=1200))
 
 
 class ObjectionSchema(StrictSchema):
@@ -253,6 +277,7 @@ def extend(entry_id: str) -> ResponseReturnValue:
         actor=_member_actor(),
         months=body["months"],
         reason=body["reason"],
+        policy=_policy(),
         at=current_runtime().clock.now(),
     )
     return jsonify(entry.summary(_policy().calendar))
@@ -411,10 +436,15 @@ PUBLIC_LIST_PARAMS = PublicListSchema()
 
 
 def _published(list_kind: str, params: dict[str, Any]) -> tuple[list[ListEntry], int]:
+    """A public list's published entries: one public kind's, or a side's (``blacklist``:
+    every public kind of blacklist). A kind that is not public has none."""
     query = (
         sa.select(ListEntry)
         .join(Subject, Subject.id == ListEntry.subject_id)
-        .where(ListEntry.list_kind == list_kind, ListEntry.state == ListingState.PUBLISHED)
+        .where(
+            ListEntry.list_kind.in_(_policy().list_kinds.public_kinds(list_kind)),
+            ListEntry.state == ListingState.PUBLISHED,
+        )
     )
     if "authority" in params:
         query = query.where(ListEntry.authority == params["authority"])
@@ -438,8 +468,11 @@ def public_list(list_kind: str) -> ResponseReturnValue:
     for suffix in (".csv", ".atom"):
         if list_kind.endswith(suffix):
             list_kind, fmt = list_kind[: -len(suffix)], suffix[1:]
-    if list_kind not in set(listings.ListKind):
-        return problems.problem_response(problems.NOT_FOUND, "the lists are blacklist and redlist")
+    public_lists = _policy().list_kinds.public_lists()
+    if list_kind not in public_lists:
+        return problems.problem_response(
+            problems.NOT_FOUND, f"the public lists are {', '.join(public_lists)}"
+        )
     params = problems.load_or_problem(
         PUBLIC_LIST_PARAMS, request.args.to_dict(), "{count} parameter error(s)"
     )
@@ -470,7 +503,10 @@ def _atom(list_kind: str) -> Response:
     """Publications and removals of entries on the list, newest first (the last 100)."""
     entries = db.session.scalars(
         sa.select(ListEntry)
-        .where(ListEntry.list_kind == list_kind, ListEntry.published_at.is_not(None))
+        .where(
+            ListEntry.list_kind.in_(_policy().list_kinds.public_kinds(list_kind)),
+            ListEntry.published_at.is_not(None),
+        )
         .order_by(sa.func.coalesce(ListEntry.removed_at, ListEntry.published_at).desc())
         .limit(100)
     ).all()

@@ -44,6 +44,7 @@ from api.schemas import (
 from api.seller_ratings import ScoresSchema, SellerRatingBatchSchema, SellerRatingSchema
 from api.subjects import SearchParamsSchema, SubjectParamsSchema
 from registry.intake import RECEIPT_TYPE
+from registry.list_kinds import LIST_NAMES, ListKind
 from registry.listings import ListingState, NoticeChannel
 from registry.querylog import QueryPurpose
 from registry.seller_ratings import RECEIPT_TYPE as SELLER_RATING_RECEIPT_TYPE
@@ -1205,7 +1206,7 @@ def build_document() -> dict[str, Any]:
             "required": ["id", "list", "state", "notice", "how_to_object", "objections"],
             "properties": {
                 "id": {"type": "string", "format": "uuid"},
-                "list": {"enum": ["blacklist", "redlist"]},
+                "list": {"enum": [str(kind) for kind in ListKind]},
                 "state": {"const": "notice"},
                 "subject_id": {"type": "string", "format": "uuid"},
                 "subject_name": {"type": "string"},
@@ -1239,7 +1240,8 @@ def build_document() -> dict[str, Any]:
             "required": ["id", "list", "state", "allowed_actions", "notice", "objection_deadline"],
             "properties": {
                 "id": {"type": "string", "format": "uuid"},
-                "list": {"enum": ["blacklist", "redlist"]},
+                "list": {"enum": [str(kind) for kind in ListKind]},
+                "side": {"enum": ["blacklist", "redlist"]},
                 "state": {"enum": [str(state) for state in ListingState]},
                 "allowed_actions": {"type": "array", "items": {"type": "string"}},
                 "notice": {
@@ -1260,7 +1262,7 @@ def build_document() -> dict[str, Any]:
             "type": "object",
             "required": ["list", "total", "entries"],
             "properties": {
-                "list": {"enum": ["blacklist", "redlist"]},
+                "list": {"enum": LIST_NAMES},
                 "total": {"type": "integer"},
                 "page": {"type": "integer"},
                 "size": {"type": "integer"},
@@ -1664,7 +1666,9 @@ def build_document() -> dict[str, Any]:
         "/api/v1/public/lists/{list_kind}": {
             "get": {
                 "operationId": "publicList",
-                "summary": "Published entries; `blacklist.csv` and `blacklist.atom` too",
+                "summary": "Published entries of a side (`blacklist`, `redlist`) or of a public "
+                "kind (`judgment_debtor`, …); `blacklist.csv` and `blacklist.atom` too. A kind "
+                "that is not public (config/list_kinds.toml) is a 404.",
                 "security": [],
                 "parameters": [
                     _path("list_kind", uuid=False),

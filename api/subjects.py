@@ -24,6 +24,7 @@ from registry import listings
 from registry.clock import iso, local_date
 from registry.db import db
 from registry.identifiers import IdentifierError, validate_id_number
+from registry.list_kinds import LIST_NAMES, list_names
 from registry.members import MemberRole
 from registry.querylog import QueryKind, QueryPurpose, log_query
 from registry.reports import check_consent, check_consent_for_number
@@ -92,7 +93,7 @@ class SearchParamsSchema(PurposeSchema):
     kind = fields.String(validate=validate.OneOf([str(k) for k in SubjectKind]))
     region = fields.String(validate=validate.Regexp(r"^\d{6}$", error="a six-digit GB/T 2260 code"))
     industry = fields.String(validate=validate.Length(min=1, max=8))
-    list = fields.String(validate=validate.OneOf(["blacklist", "redlist"]))
+    list = fields.String(validate=validate.OneOf(LIST_NAMES))
     grade = fields.String(validate=validate.Length(min=1, max=8))
     id_number = fields.String(validate=validate.Length(min=1, max=40))
     size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
@@ -294,7 +295,7 @@ def subject_view(session: sa.orm.Session, subject: Subject) -> dict[str, Any]:
         "operator_uscc": subject.operator_uscc,
         "region": subject.region_code,
         "industry": subject.industry_code,
-        "lists": sorted({entry.list_kind for entry in entries}),
+        "lists": list_names(entry.list_kind for entry in entries),
         "list_entries": [
             {**entry.public_view(), "disputed": str(entry.id) in disputed_ids} for entry in entries
         ],

@@ -491,6 +491,21 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "SELLER_RATING_POSITIVE_FROM",
+        "int",
+        4,
+        "An overall score (1-5) of at least this is positive in a shop's positive share.",
+        minimum=2,
+    ),
+    Setting(
+        "SELLER_RATING_NEGATIVE_UP_TO",
+        "int",
+        2,
+        "An overall score (1-5) of at most this is negative; the scores between the two are "
+        "neutral (in the distribution and the averages, not in the share).",
+        minimum=1,
+    ),
+    Setting(
         "REPORT_AVAILABLE_DAYS",
         "int",
         30,
@@ -529,7 +544,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LIST_APPROVALS_BLACKLIST",
         "int",
         2,
-        "Distinct reviewers who must approve a blacklist entry.",
+        "Distinct reviewers who must approve an entry on a blacklist of any kind.",
         minimum=1,
     ),
     Setting(
@@ -540,25 +555,19 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
-        "BLACKLIST_PERIOD_MONTHS",
-        "int",
-        36,
-        "Publication period of a blacklist entry when the proposal names none.",
-        minimum=1,
+        "PILOT_USCCS",
+        "names",
+        "91350100M0001TGQXM",
+        "USCCs issued in the pilot before the check character was fixed, accepted with the "
+        "warning uscc.pilot_checksum (comma-separated); any other bad check character is "
+        "refused.",
     ),
     Setting(
-        "REDLIST_PERIOD_MONTHS",
-        "int",
-        36,
-        "Publication period of a redlist entry when the proposal names none.",
-        minimum=1,
-    ),
-    Setting(
-        "BLACKLIST_MIN_REPAIR_MONTHS",
-        "int",
-        12,
-        "Months after publication before credit repair may be applied for.",
-        minimum=0,
+        "LIST_KINDS_FILE",
+        "str",
+        "",
+        "TOML file of the list kinds' rules (period, extension, repair, publicity); empty: "
+        "the shipped config/list_kinds.toml.",
     ),
     # Retention and publication periods (DOMAIN.md): registry.retention applies them.
     Setting(
@@ -1046,6 +1055,9 @@ def load_settings(
     values["VAR_DIR"] = str(anchored(values["VAR_DIR"]))
     if values["CALENDAR_DIR"]:
         values["CALENDAR_DIR"] = str(anchored(values["CALENDAR_DIR"]))
+    if values["LIST_KINDS_FILE"]:
+        values["LIST_KINDS_FILE"] = str(anchored(values["LIST_KINDS_FILE"]))
+        _check_list_kinds(values["LIST_KINDS_FILE"])
     if values["DATABASE_URL"] is None:
         db_file = Path(values["VAR_DIR"]) / "creditreg.db"
         values["DATABASE_URL"] = f"sqlite:///{db_file}"
@@ -1080,6 +1092,16 @@ def _where(setting: Setting, sources: Mapping[str, str]) -> str:
     return f"{setting.env_name} ({source})"
 
 
+def _check_list_kinds(path: str) -> None:
+    """A list-kinds file that cannot be read or breaks a rule stops the start."""
+    from registry import list_kinds  # the registry package imports the settings
+
+    try:
+        list_kinds.load(path)
+    except list_kinds.ListKindsError as exc:
+        raise ConfigError([f"{ENV_PREFIX}LIST_KINDS_FILE: {exc}"]) from exc
+
+
 def _check_consistency(values: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:
     problems = []
     if values["EVIDENCE_ENCRYPTION_KEY_ID"] in (values["EVIDENCE_ENCRYPTION_OLD_KEYS"] or {}):
@@ -1093,6 +1115,15 @@ def _check_consistency(values: Mapping[str, Any], sources: Mapping[str, str]) ->
             f"{values['SEARCH_BACKEND']}"
         )
     problems.extend(_check_search_ca_certs(values))
+    positive, negative = (
+        values["SELLER_RATING_POSITIVE_FROM"],
+        values["SELLER_RATING_NEGATIVE_UP_TO"],
+    )
+    if not negative < positive <= 5:
+        problems.append(
+            f"{ENV_PREFIX}SELLER_RATING_NEGATIVE_UP_TO ({negative}) must be below "
+            f"{ENV_PREFIX}SELLER_RATING_POSITIVE_FROM ({positive}), which is at most 5"
+        )
     base = values["PUBLIC_BASE_URL"]
     if base is not None and not _is_base_url(base):
         problems.append(

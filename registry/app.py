@@ -19,8 +19,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.cli import client_group
 from config import ConfigError, load_settings
+from registry import list_kinds
 from registry.clock import Clock, OffsetClock, set_registry_timezone
 from registry.db import db
+from registry.identifiers import use_pilot_usccs
 from registry.logs import configure_logging
 from registry.runtime import Runtime
 
@@ -57,6 +59,9 @@ def create_app(
         SESSION_COOKIE_SECURE=settings.profile == "production",
     )
     app.extensions["creditreg.settings"] = settings
+    # Which kinds are public is read where no request is at hand (search documents, reports).
+    list_kinds.use(settings)
+    use_pilot_usccs(settings.PILOT_USCCS)
     if settings.TRUSTED_PROXIES:
         # The per-address limits (console sign-in, public pages) count the client's address:
         # behind proxies, the one the proxies passed on, never the proxy's own.

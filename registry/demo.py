@@ -443,11 +443,23 @@ def load_demo(session: Session, runtime: Runtime, spec: DemoSpec) -> DemoSummary
 
 
 LISTINGS = {
-    "blacklist": (
+    "serious_illegal": (
         "market",
         "提供虚假材料取得行政许可，情节严重",
         "《市场监督管理严重违法失信名单管理办法》第九条",
         "限制参与政府采购、招标投标；限制取得政府补贴",
+    ),
+    "judgment_debtor": (
+        "court",
+        "有履行能力而拒不履行生效法律文书确定的义务",
+        "《最高人民法院关于公布失信被执行人名单信息的若干规定》第一条",
+        "限制高消费；限制参与招标投标",
+    ),
+    "abnormal": (
+        "market",
+        "未按规定期限公示年度报告",
+        "《市场主体登记管理条例》第三十五条",
+        "列入经营异常名录，依法公示",
     ),
     "redlist": (
         "tax",
@@ -492,7 +504,10 @@ def _load_list_entries(
         Actor(ActorKind.STAFF, "demo-reviewer-2"),
     ]
     for index, subject in enumerate(chosen):
-        list_kind = "blacklist" if index % 3 else "redlist"
+        # One in three on the redlist; the others on the public blacklist kinds in turn.
+        blacklists = ("serious_illegal", "judgment_debtor", "abnormal")
+        black = index - index // 3 - 1  # how many blacklist entries before this one
+        list_kind = blacklists[black % len(blacklists)] if index % 3 else "redlist"
         member_key, reason, basis, measures = LISTINGS[list_kind]
         member = members[member_key]
         at = now if index == 0 else proposed_at  # the first stays in its notice window

@@ -15,7 +15,17 @@ USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUES = {ch: i for i, ch in enumerate(USCC_ALPHABET)}
 _USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
 USCC_AUTHORITIES = frozenset("123456789ANY")
-KNOWN_PILOT_USCCS = frozenset({"91350100M0001TGQXM"})
+# Codes issued in the pilot before the check character was fixed: accepted with a warning.
+# The list is the PILOT_USCCS setting's (the app sets it at start, :func:`use_pilot_usccs`);
+# this is its default.
+DEFAULT_PILOT_USCCS = ("91350100M0001TGQXM",)
+_pilot_usccs: list[frozenset[str]] = [frozenset(DEFAULT_PILOT_USCCS)]
+
+
+def use_pilot_usccs(codes: Iterable[str]) -> None:
+    """Make ``codes`` the known pilot codes (the app does at start, from PILOT_USCCS)."""
+    _pilot_usccs[:] = [frozenset(normalize_uscc(code) for code in codes)]
+
 
 _ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 _ID_CHECK = "10X98765432"
@@ -68,7 +78,7 @@ def validate_uscc(raw: str, *, known_pilot_codes: Iterable[str] = ()) -> UsccChe
         raise IdentifierError("uscc.region", "region code must be six digits")
     warnings: tuple[str, ...] = ()
     if uscc_check_character(code[:17]) != code[17]:
-        if code in KNOWN_PILOT_USCCS or code in {normalize_uscc(c) for c in known_pilot_codes}:
+        if code in _pilot_usccs[0] or code in {normalize_uscc(c) for c in known_pilot_codes}:
             warnings = ("uscc.pilot_checksum",)
         else:
             raise IdentifierError("uscc.checksum", "check character does not match")

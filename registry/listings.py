@@ -1,5 +1,6 @@
 """Blacklists (严重失信主体名单) and redlists (守信激励名单): from a regulator's proposal to
-publication and removal.
+publication and removal. The blacklists are four kinds, each with its own period, extension,
+repair and publicity (registry.list_kinds, config/list_kinds.toml).
 
 The lifecycle (DOMAIN.md): proposed -> under review -> approved -> notice (告知) ->
 published -> removed (expired, repaired or revoked), with rejected and withdrawn as ends.
@@ -29,21 +30,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from registry import tlog
+from registry import list_kinds, tlog
 from registry.audit import Actor, ActorKind, record_event
 from registry.calendar import WorkingCalendar, calendar_from_settings, deadline_warning
 from registry.clock import iso, local_date
 from registry.db import Base, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.identifiers import ID_NUMBER_IN_TEXT, contains_id_number
+from registry.list_kinds import ListKind, ListKinds, Side, side_list, side_of
+from registry.list_kinds import from_settings as list_kinds_from_settings
 from registry.members import Member
 from registry.outbox import touch_subjects
 from registry.subjects import Subject, lock_subjects, represented_by
-
-
-class ListKind(StrEnum):
-    BLACKLIST = "blacklist"
-    REDLIST = "redlist"
 
 
 class ListingState(StrEnum):
@@ -112,7 +110,10 @@ TRANSITIONS: dict[tuple[ListingState, str], Transition] = {
     (S.NOTICE, "uphold_objection"): Transition(S.REJECTED, frozenset({Role.REVIEWER})),
     (S.PUBLISHED, "expire"): Transition(S.REMOVED, frozenset({Role.SYSTEM})),
     (S.PUBLISHED, "repair"): Transition(S.REMOVED, frozenset({Role.PROPOSER})),
-    (S.PUBLISHED, "revoke"): Transition(S.REMOVED, frozenset({Role.PROPOSER, Role.REVIEWER})),
+    # The registry revokes a redlist entry when the subject is blacklisted (see _publish).
+    (S.PUBLISHED, "revoke"): Transition(
+        S.REMOVED, frozenset({Role.PROPOSER, Role.REVIEWER, Role.SYSTEM})
+    ),
     # Dishonest judgment debtors: 2 years, extendable by 1 to 3 (DOMAIN.md).
     (S.PUBLISHED, "extend"): Transition(S.PUBLISHED, frozenset({Role.PROPOSER})),
     **{
@@ -144,6 +145,16 @@ class ObjectionPending(Conflict):
     """Publication asked for while an objection waits for its answer."""
 
 
+class ListConflict(Conflict):
+    """A redlist proposal, or the publication of a redlist entry, for a subject on a
+    blacklist of any kind: the conflicting entry is named. (A blacklisting is never held up
+    by the redlist: its publication takes the redlist entry down, see :func:`_publish`.)"""
+
+
+class NotExtendable(Conflict):
+    """An extension asked for an entry whose kind is never extended (the redlist)."""
+
+
 def allowed_actions(state: str) -> list[str]:
     return sorted(action for (from_state, action) in TRANSITIONS if from_state == state)
 
@@ -157,8 +168,11 @@ class ListPolicy:
     objection_window_days: int = 10  # working days
     repair_ack_days: int = 10  # working days
     repair_decision_days: int = 3  # working days
-    default_period_months: dict[str, int] | None = None
-    min_repair_months: int = 12
+    kinds: ListKinds | None = None  # None: the kinds in force (registry.list_kinds.in_force)
+
+    @property
+    def list_kinds(self) -> ListKinds:
+        return self.kinds if self.kinds is not None else list_kinds.in_force()
 
 
 class ListEntry(Base):
@@ -183,7 +197,7 @@ class ListEntry(Base):
     measures: Mapped[str] = mapped_column(sa.Text, comment="惩戒措施 / 激励措施 applied")
     period_months: Mapped[int]
     min_repair_months: Mapped[int | None] = mapped_column(
-        comment="earliest credit repair after publication (blacklists)"
+        comment="earliest credit repair after publication; null: the kind has no repair route"
     )
     notice_to: Mapped[str | None] = mapped_column(
         sa.String(200), comment="where the prior notice goes (an e-mail address)"
@@ -231,6 +245,7 @@ class ListEntry(Base):
         return {
             "id": str(self.id),
             "list": self.list_kind,
+            "side": side_list(self.list_kind),
             "subject_id": str(self.subject_id),
             "subject_name": self.subject.name,
             "uscc": self.subject.uscc,
@@ -247,9 +262,9 @@ class ListEntry(Base):
         }
 
     def _how_to_repair(self) -> str | None:
-        """What the public view says of credit repair: blacklist entries only, and from when
-        (an entry not yet published, or with no minimum period, names no date)."""
-        if self.list_kind != ListKind.BLACKLIST:
+        """What the public view says of credit repair: for kinds with a repair route, and
+        from when (an entry not yet published, or with no minimum period, names no date)."""
+        if self.min_repair_months is None:
             return None
         since = self.repair_from
         when = f"from {iso(since)} on" if since is not None else "once it is published"
@@ -466,24 +481,31 @@ def propose_listing(
     ):
         if not value or not value.strip():
             errors[name] = ["required"]
-    if list_kind not in set(ListKind):
+    kinds = policy.list_kinds
+    kind = kinds.resolve(list_kind)
+    period = period_months
+    if kind is None:
         errors["list"] = [f"one of {', '.join(ListKind)}"]
-    defaults = policy.default_period_months or {}
-    period = period_months or defaults.get(list_kind)
-    if not period or period < 1 or period > 120:
-        errors["period_months"] = ["between 1 and 120 months"]
+    else:
+        rules = kinds.of(kind)
+        period = period_months or rules.period_months
+        if not 1 <= period <= rules.max_period_months:
+            errors["period_months"] = [f"between 1 and {rules.max_period_months} months"]
     if errors:
         raise InvalidInput("the listing cannot be proposed", errors)
-    open_states = [s for s in ListingState if s not in (S.REMOVED, S.REJECTED, S.WITHDRAWN)]
+    assert kind is not None and period is not None
+    list_kind = kind
     existing = session.scalar(
         sa.select(ListEntry.id).where(
             ListEntry.subject_id == subject.id,
             ListEntry.list_kind == list_kind,
-            ListEntry.state.in_(open_states),
+            ListEntry.state.in_(OPEN_STATES),
         )
     )
     if existing is not None:
         raise Conflict("the subject already has an open entry on this list", entry_id=str(existing))
+    if side_of(list_kind) == Side.RED:
+        _refuse_if_blacklisted(session, subject.id)
     entry = ListEntry(
         id=uuid.uuid4(),
         subject=subject,
@@ -496,8 +518,8 @@ def propose_listing(
         legal_basis=legal_basis.strip(),
         document_number=document_number.strip(),
         measures=measures.strip(),
-        period_months=int(period),  # type: ignore[arg-type]
-        min_repair_months=policy.min_repair_months if list_kind == ListKind.BLACKLIST else None,
+        period_months=int(period),
+        min_repair_months=kinds.of(list_kind).repair_after_months,
         notice_to=notice_to,
         proposed_at=at,
     )
@@ -512,6 +534,52 @@ def propose_listing(
         at=at,
     )
     return entry
+
+
+OPEN_STATES = [s for s in ListingState if s not in (S.REMOVED, S.REJECTED, S.WITHDRAWN)]
+BLACK_KINDS = [k for k in ListKind if side_of(k) == Side.BLACK]
+
+
+def _published_black_subjects(session: Session, subject_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    if not subject_ids:
+        return set()
+    return set(
+        session.scalars(
+            sa.select(ListEntry.subject_id).where(
+                ListEntry.subject_id.in_(subject_ids),
+                ListEntry.list_kind.in_(BLACK_KINDS),
+                ListEntry.state == ListingState.PUBLISHED,
+            )
+        )
+    )
+
+
+def _refuse_if_blacklisted(
+    session: Session, subject_id: uuid.UUID, *, published_only: bool = False
+) -> None:
+    """A subject on a blacklist of any kind (or on its way there, unless ``published_only``)
+    is not put on the redlist (DOMAIN.md): the refusal names the entry in the way."""
+    states = [ListingState.PUBLISHED] if published_only else OPEN_STATES
+    blocking = session.scalars(
+        sa.select(ListEntry)
+        .where(
+            ListEntry.subject_id == subject_id,
+            ListEntry.list_kind.in_(BLACK_KINDS),
+            ListEntry.state.in_(states),
+        )
+        .order_by(ListEntry.proposed_at, ListEntry.id)
+        .limit(1)
+    ).first()
+    if blocking is not None:
+        raise ListConflict(
+            f"the subject is on the {blocking.list_kind} list (entry {blocking.id}, "
+            f"{blocking.state}): it cannot be on the redlist at the same time",
+            conflicting_entry={
+                "id": str(blocking.id),
+                "list": blocking.list_kind,
+                "state": blocking.state,
+            },
+        )
 
 
 def get_entry(session: Session, entry_id: str | uuid.UUID) -> ListEntry:
@@ -908,9 +976,6 @@ def revoke(
     return entry
 
 
-MAX_EXTENSION_MONTHS = 36
-
-
 def extend(
     session: Session,
     entry: ListEntry,
@@ -918,18 +983,38 @@ def extend(
     actor: Actor,
     months: int,
     reason: str,
+    policy: ListPolicy,
     at: datetime,
     acting_for: uuid.UUID | None = None,
 ) -> ListEntry:
-    """The authority extends a published entry's period (by 1 to 36 months)."""
+    """The authority extends a published entry's period, within its kind's bounds for one
+    extension and its cap on the whole period (config/list_kinds.toml). A kind with no
+    extension (the redlist) is refused whatever the months.
+
+    :raises NotExtendable: the kind is never extended.
+    :raises InvalidInput: the months out of bounds or past the cap; no reason.
+    """
+    rules = policy.list_kinds.of(entry.list_kind)
+    _proposer_only(entry, actor, acting_for)
+    if not rules.extendable:
+        raise NotExtendable(
+            f"entries on the {entry.list_kind} list are not extended", list=entry.list_kind
+        )
     errors: dict[str, list[str]] = {}
-    if not 1 <= months <= MAX_EXTENSION_MONTHS:
-        errors["months"] = [f"between 1 and {MAX_EXTENSION_MONTHS}"]
+    low, high = rules.extension_min_months, rules.extension_max_months
+    room = rules.max_period_months - entry.period_months
+    if not low <= months <= high:
+        errors["months"] = [f"between {low} and {high}"]
+    elif months > room:
+        errors["months"] = [
+            f"at most {room}: the {entry.list_kind} list runs {rules.max_period_months} "
+            f"months at the longest and this entry runs {entry.period_months}"
+        ]
     if not reason or not reason.strip():
         errors["reason"] = ["required"]
     if errors:
         raise InvalidInput("the extension cannot be made", errors)
-    _proposer_only(entry, actor, acting_for)
+    _check("extend", entry, Role.PROPOSER)
     touch_subjects(session, [entry.subject_id], at=at)  # the subject before the audit chain
     _move(session, entry, "extend", actor=actor, role=Role.PROPOSER, at=at, reason=reason)
     assert entry.publish_until is not None
@@ -983,6 +1068,8 @@ def publish(
     waiting = [str(o.id) for o in entry.objections if o.outcome is None]
     if waiting:
         raise ObjectionPending("an objection waits for its answer", objections=waiting)
+    if side_of(entry.list_kind) == Side.RED:
+        _refuse_if_blacklisted(session, entry.subject_id, published_only=True)
     touch_subjects(session, [entry.subject_id], at=at)  # the subject before the audit chain
     _publish(session, entry, actor=actor, role=role, at=at)
     return entry
@@ -993,6 +1080,25 @@ def _publish(session: Session, entry: ListEntry, *, actor: Actor, role: Role, at
     entry.published_at = at
     entry.publish_until = add_months(at, entry.period_months)
     tlog.append(session, tlog.EntryKind.LIST, tlog.list_entry(entry, "published", at), at)
+    if side_of(entry.list_kind) == Side.BLACK:
+        # Never on both sides at once: the redlist entry a blacklisting overtakes comes down.
+        for red in session.scalars(
+            sa.select(ListEntry).where(
+                ListEntry.subject_id == entry.subject_id,
+                ListEntry.list_kind == ListKind.REDLIST,
+                ListEntry.state == ListingState.PUBLISHED,
+            )
+        ):
+            _remove(
+                session,
+                red,
+                "revoke",
+                RemovalReason.REVOKED,
+                actor=Actor.system("listings"),
+                role=Role.SYSTEM,
+                note=f"the subject was put on the {entry.list_kind} list (entry {entry.id})",
+                at=at,
+            )
 
 
 def publish_due(session: Session, now: datetime) -> int:
@@ -1006,8 +1112,19 @@ def publish_due(session: Session, now: datetime) -> int:
             ListEntry.objection_deadline < local_date(now),
         )
     ).all()
-    # Suspended while an objection waits for a reviewer's answer.
-    ready = [e for e in due if not any(o.outcome is None for o in e.objections)]
+    # Suspended while an objection waits for a reviewer's answer, and a redlist entry while
+    # its subject is on a blacklist that is published, or published in this round (it waits
+    # for that entry to end or for its proposer to withdraw it).
+    unopposed = [e for e in due if not any(o.outcome is None for o in e.objections)]
+    blacklisted = {e.subject_id for e in unopposed if side_of(e.list_kind) == Side.BLACK}
+    blacklisted |= _published_black_subjects(
+        session, [e.subject_id for e in unopposed if side_of(e.list_kind) == Side.RED]
+    )
+    ready = [
+        e
+        for e in unopposed
+        if not (side_of(e.list_kind) == Side.RED and e.subject_id in blacklisted)
+    ]
     # Every subject before the first audit event, which takes the chain head.
     touch_subjects(session, [e.subject_id for e in ready], at=now)
     for entry in ready:
@@ -1045,10 +1162,14 @@ def run_list_jobs(session: Session, now: datetime) -> int:
 def published_entries_of(
     session: Session, subject_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[ListEntry]]:
+    """The published entries of public kinds: what lookups, reports, ratings and the search
+    documents show. A kind that is not public (the watch list) never reaches them."""
     found: dict[uuid.UUID, list[ListEntry]] = {}
     for entry in session.scalars(
         sa.select(ListEntry).where(
-            ListEntry.subject_id.in_(subject_ids), ListEntry.state == ListingState.PUBLISHED
+            ListEntry.subject_id.in_(subject_ids),
+            ListEntry.state == ListingState.PUBLISHED,
+            ListEntry.list_kind.in_(list_kinds.public_codes()),
         )
     ):
         found.setdefault(entry.subject_id, []).append(entry)
@@ -1108,9 +1229,9 @@ def apply_for_repair(
         errors["credit_commitment"] = ["a public credit commitment is required"]
     if errors:
         raise InvalidInput("the application is incomplete", errors)
-    if entry.state != ListingState.PUBLISHED or entry.list_kind != ListKind.BLACKLIST:
+    if entry.state != ListingState.PUBLISHED or entry.min_repair_months is None:
         raise InvalidTransition(
-            "credit repair applies to a published blacklist entry",
+            "credit repair applies to a published entry of a kind that can be repaired",
             current_state=entry.state,
             allowed_actions=allowed_actions(entry.state),
         )
@@ -1231,15 +1352,15 @@ def policy_from_settings(settings: Any) -> ListPolicy:
     return ListPolicy(
         calendar=calendar_from_settings(settings),
         approvals={
-            ListKind.BLACKLIST: settings.LIST_APPROVALS_BLACKLIST,
-            ListKind.REDLIST: settings.LIST_APPROVALS_REDLIST,
+            kind: (
+                settings.LIST_APPROVALS_REDLIST
+                if side_of(kind) == Side.RED
+                else settings.LIST_APPROVALS_BLACKLIST
+            )
+            for kind in ListKind
         },
         objection_window_days=settings.OBJECTION_WINDOW_WORKING_DAYS,
         repair_ack_days=settings.REPAIR_ACK_WORKING_DAYS,
         repair_decision_days=settings.REPAIR_DECISION_WORKING_DAYS,
-        default_period_months={
-            ListKind.BLACKLIST: settings.BLACKLIST_PERIOD_MONTHS,
-            ListKind.REDLIST: settings.REDLIST_PERIOD_MONTHS,
-        },
-        min_repair_months=settings.BLACKLIST_MIN_REPAIR_MONTHS,
+        kinds=list_kinds_from_settings(settings),
     )

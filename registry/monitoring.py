@@ -299,6 +299,7 @@ def _records_part(session: Session, subject_ids: Sequence[uuid.UUID]) -> dict[uu
 
 
 def _lists_part(session: Session, subject_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    from registry.list_kinds import public_codes
     from registry.listings import ListEntry, ListingState
 
     found: dict[uuid.UUID, Any] = {s: {} for s in subject_ids}
@@ -308,6 +309,7 @@ def _lists_part(session: Session, subject_ids: Sequence[uuid.UUID]) -> dict[uuid
             # What the public sees: published entries, and those taken down since.
             ListEntry.published_at.is_not(None),
             ListEntry.state.in_([ListingState.PUBLISHED, ListingState.REMOVED]),
+            ListEntry.list_kind.in_(public_codes()),
         )
     ):
         item = {

@@ -77,13 +77,13 @@ def sender_from_settings(settings: Any) -> Sender:
 def listing_notice_text(entry: Any, window_days: int) -> tuple[str, str]:
     """The title and body of the prior notice (告知) of a list entry: what is proposed, on
     what basis, and the subject's right to object within the window that opens at service."""
-    list_name = (
-        "严重失信主体名单 (blacklist)"
-        if entry.list_kind == "blacklist"
-        else "守信激励名单 (redlist)"
-    )
+    from registry.list_kinds import in_force
+
+    rules = in_force().of(entry.list_kind)
+    # A list that is not public is kept, not published: the notice says which.
+    verb = "publish" if rules.public else "put (not publicly)"
     body = (
-        f"{entry.authority} proposes to publish {entry.subject.name} on the {list_name}.\n"
+        f"{entry.authority} proposes to {verb} {entry.subject.name} on the {rules.name}.\n"
         f"Reason: {entry.reason}\nLegal basis: {entry.legal_basis}\n"
         f"Decision document: {entry.document_number}\nMeasures: {entry.measures}\n"
         f"Period: {entry.period_months} months from publication.\n\n"

@@ -191,6 +191,7 @@ def inputs_of(
     session: Session, subject_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[list[RecordFacts], list[ListFacts]]]:
     """The active records and published list entries the scorecard reads, per subject."""
+    from registry.list_kinds import in_force
     from registry.listings import published_entries_of
     from registry.records import CreditRecord, RecordStatus
 
@@ -215,7 +216,14 @@ def inputs_of(
             )
         )
     for subject_id, entries in published_entries_of(session, subject_ids).items():
-        found[subject_id][1].extend(ListFacts(str(e.id), e.list_kind) for e in entries)
+        # The scorecard's list rules know a kind by its scorecard_list (config/list_kinds.toml):
+        # every blacklist kind that counts as "blacklist"; a kind with none does not count.
+        kinds = in_force()
+        found[subject_id][1].extend(
+            ListFacts(str(e.id), scored)
+            for e in entries
+            if (scored := kinds.of(e.list_kind).scorecard_list) is not None
+        )
     return found
 
 

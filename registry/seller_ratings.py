@@ -52,9 +52,9 @@ WINDOWS: tuple[tuple[str, int | None], ...] = (
 )
 TREND_MONTHS = 12
 POSITIVE_SHARE_DEFINITION = (
-    "positives / (positives + negatives), as eBay counts it: an overall score of 4 or 5 is "
-    "positive, 1 or 2 negative; neutral ratings (3) count in the distribution and the "
-    "averages but not in the share"
+    "positives / (positives + negatives), as eBay counts it: an overall score of "
+    "{positive_from} or more is positive, {negative_up_to} or less negative; neutral ratings "
+    "(between) count in the distribution and the averages but not in the share"
 )
 COUNTING_RULES = (
     "one rating per order; ratings a reviewer excluded do not count; repeated ratings of the "
@@ -228,6 +228,8 @@ class RatingPolicy:
     buyer_days: int = 30
     text_duplicates: int = 3
     text_min_chars: int = 10
+    positive_from: int = 4  # overall score from which a rating is positive
+    negative_up_to: int = 2  # and up to which it is negative
 
 
 def policy_from_settings(settings: Mapping[str, Any]) -> RatingPolicy:
@@ -241,6 +243,8 @@ def policy_from_settings(settings: Mapping[str, Any]) -> RatingPolicy:
         buyer_days=settings["SELLER_RATING_BUYER_DAYS"],
         text_duplicates=settings["SELLER_RATING_TEXT_DUPLICATES"],
         text_min_chars=settings["SELLER_RATING_TEXT_MIN_CHARS"],
+        positive_from=settings["SELLER_RATING_POSITIVE_FROM"],
+        negative_up_to=settings["SELLER_RATING_NEGATIVE_UP_TO"],
     )
 
 
@@ -673,15 +677,15 @@ def _summary(ratings: list[_Counted], policy: RatingPolicy) -> dict[str, Any]:
             "note": f"fewer than {policy.min_count} ratings: no summary is shown",
         }
     distribution = Counter(r.overall for r in ratings)
-    positives = distribution[4] + distribution[5]
-    negatives = distribution[1] + distribution[2]
+    positives = sum(n for score, n in distribution.items() if score >= policy.positive_from)
+    negatives = sum(n for score, n in distribution.items() if score <= policy.negative_up_to)
     decided = positives + negatives
     return {
         "count": count,
         "shown": True,
         "positive_share": _round(positives / decided if decided else None, 4),
         "positives": positives,
-        "neutrals": distribution[3],
+        "neutrals": count - decided,
         "negatives": negatives,
         "averages": {
             "overall": _round(sum(r.overall for r in ratings) / count, 2),
@@ -763,7 +767,9 @@ def shop_summary(
     return {
         "as_of": today.isoformat(),
         "minimum_count": policy.min_count,
-        "positive_share_definition": POSITIVE_SHARE_DEFINITION,
+        "positive_share_definition": POSITIVE_SHARE_DEFINITION.format(
+            positive_from=policy.positive_from, negative_up_to=policy.negative_up_to
+        ),
         "counting": COUNTING_RULES.format(same_buyer_days=policy.same_buyer_days),
         "has_ratings": bool(ratings),
         "windows": windows,

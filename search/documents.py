@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from registry.clock import iso
+from registry.list_kinds import list_names
 from registry.names import normalize_name
 from registry.records import CreditRecord, Polarity, RecordCategory, RecordStatus
 from registry.subjects import Subject, SubjectName
@@ -137,7 +138,8 @@ def _document(
         "id_number_hash": subject.id_number_hash,
         "region": subject.region_code,
         "industry": subject.industry_code,
-        "lists": sorted({entry.list_kind for entry in entries}),
+        # Each kind and its side, so a search for the blacklist finds every public kind of it.
+        "lists": list_names(entry.list_kind for entry in entries),
         "list_entries": [
             {
                 "list": entry.list_kind,

@@ -81,7 +81,7 @@ def published_entry(session, regulator, subject, clock) -> ListEntry:
     entry = ListEntry(
         id=uuid.uuid4(),
         subject_id=subject.id,
-        list_kind="blacklist",
+        list_kind="serious_illegal",
         state=ListingState.NOTICE,
         proposer_member_id=regulator.id,
         authority="北京市市场监督管理局",
@@ -90,6 +90,7 @@ def published_entry(session, regulator, subject, clock) -> ListEntry:
         document_number="京市监列〔2026〕1号",
         measures="限制参与政府采购",
         period_months=36,
+        min_repair_months=12,
         proposed_at=clock.now(),
         notice_channel="post",
         notice_served_on=(clock.now() - timedelta(days=15)).date(),

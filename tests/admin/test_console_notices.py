@@ -41,7 +41,7 @@ def noticed(session, runtime, clock, seeded) -> listings.ListEntry:
         actor=Actor(ActorKind.MEMBER, seeded.regulator_id),
         proposer_member_id=regulator.id,
         subject=session.get(Subject, uuid.UUID(seeded.subject_id)),
-        list_kind="blacklist",
+        list_kind="serious_illegal",
         authority="北京市市场监督管理局",
         reason="提供虚假材料取得行政许可",
         legal_basis="《市场监督管理严重违法失信名单管理办法》第二条",

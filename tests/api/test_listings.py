@@ -161,7 +161,7 @@ def test_published_then_expired(app, session, client, clock, regulator, reviewer
     published = regulator.get(f"/api/v1/listings/{entry['id']}").get_json()
     assert published["state"] == "published"
     document = index_document(session, clock, entry["subject_id"])
-    assert document["lists"] == ["blacklist"]
+    assert document["lists"] == ["blacklist", "serious_illegal"]
     assert document["list_entries"][0]["authority"] == PROPOSAL["authority"]
 
     public = client.get("/api/v1/public/lists/blacklist").get_json()
@@ -358,7 +358,7 @@ def test_a_published_entry_flags_the_subject_in_lookups_by_id(
     assert querier.get(path).get_json()["lists"] == []  # in notice: not yet published
     tick(app, session, clock, timedelta(days=30))
     shown = querier.get(path).get_json()
-    assert shown["lists"] == ["blacklist"]
+    assert shown["lists"] == ["blacklist", "serious_illegal"]
     assert shown["list_entries"][0]["legal_basis"] == PROPOSAL["legal_basis"]
 
 

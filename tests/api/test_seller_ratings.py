@@ -231,6 +231,33 @@ def test_summary_only_from_the_minimum_count(taobao, client):
     assert client.get("/api/v1/public/sellers/nosuch/shop-1").status_code == 404
 
 
+def test_the_positive_and_negative_scores_are_settings_taken_at_their_bounds(taobao, client, tune):
+    tune(SELLER_RATING_MIN_COUNT=1)
+    send(taobao, "a", [rating(n, overall=score) for n, score in enumerate((5, 4, 3, 2), 1)])
+
+    def split():
+        shown = summary(client)["windows"]["lifetime"]
+        return shown["positives"], shown["neutrals"], shown["negatives"], shown["positive_share"]
+
+    assert split() == (2, 1, 1, round(2 / 3, 4))  # 4 and 5 positive, 1 and 2 negative
+    tune(SELLER_RATING_POSITIVE_FROM=5, SELLER_RATING_NEGATIVE_UP_TO=3)
+    assert split() == (1, 1, 2, round(1 / 3, 4))
+    assert (
+        "5 or more is positive, 3 or less negative" in summary(client)["positive_share_definition"]
+    )
+
+
+def test_the_negative_scores_stay_below_the_positive_ones():
+    from config.settings import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="SELLER_RATING_NEGATIVE_UP_TO"):
+        load_settings(
+            "test",
+            environ={},
+            overrides={"SELLER_RATING_POSITIVE_FROM": 3, "SELLER_RATING_NEGATIVE_UP_TO": 3},
+        )
+
+
 def test_windows_move_with_the_clock(taobao, client, clock, tune):
     tune(SELLER_RATING_MIN_COUNT=1)
     ages = [0, 10, 29, 30, 60, 89, 90, 200, 364, 365, 500]

@@ -109,9 +109,9 @@ def test_demo_has_entries_on_both_lists_one_still_in_notice(session, runtime):
         )
     ).all()
     by = {(kind, state): count for kind, state, count in states}
-    assert by.get(("blacklist", "published"), 0) > 0
+    assert by.get(("serious_illegal", "published"), 0) > 0
+    assert by.get(("judgment_debtor", "published"), 0) > 0
     assert by.get(("redlist", "published"), 0) > 0
     assert sum(c for (_, state), c in by.items() if state == "notice") == 1
-    assert summary.counts["blacklist entries"] + summary.counts["redlist entries"] == sum(
-        by.values()
-    )
+    kinds = ("serious_illegal", "judgment_debtor", "abnormal", "redlist")
+    assert sum(summary.counts[f"{kind} entries"] for kind in kinds) == sum(by.values())

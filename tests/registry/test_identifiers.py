@@ -216,3 +216,16 @@ def test_shop_ids_are_normalised_and_checked():
         with pytest.raises(IdentifierError) as caught:
             normalize_shop_id(bad)
         assert caught.value.code == reason
+
+
+def test_the_pilot_list_is_the_registrys_setting(fresh_sqlite_url, make_app):
+    from registry.identifiers import DEFAULT_PILOT_USCCS, use_pilot_usccs
+
+    try:
+        make_app(fresh_sqlite_url, PILOT_USCCS="91350100m0001tgqxn")
+        assert validate_uscc("91350100M0001TGQXN").warnings == ("uscc.pilot_checksum",)
+        with pytest.raises(IdentifierError):  # the default one is no longer listed
+            validate_uscc("91350100M0001TGQXM")
+    finally:
+        use_pilot_usccs(DEFAULT_PILOT_USCCS)
+    assert validate_uscc("91350100M0001TGQXM").warnings == ("uscc.pilot_checksum",)

@@ -280,3 +280,67 @@ def test_the_notice_service_migration_reopens_no_window_of_an_unserved_notice(
         .all()
     )
     assert deadlines == {ids["notice"]: None, ids["published"]: clock.now().date()}
+
+
+def test_the_list_kinds_migration_puts_every_blacklist_entry_on_serious_illegality(
+    session, runtime, clock
+):
+    """Before 0026 there was one blacklist: its entries move to the serious-illegality kind
+    (and back down again), the redlist stays, and the check then refuses the old name."""
+    from alembic.script import ScriptDirectory
+
+    from registry import listings
+    from registry.subjects import register_subject
+    from tests import factories
+
+    regulator = factories.member(session, kind="regulator", roles=("regulator",))
+    policy = listings.policy_from_settings(runtime.settings)
+    ids = {}
+    for kind, uscc in (("watch", "91110000600037341L"), ("redlist", "91310115MA1K3BTP2B")):
+        subject = register_subject(
+            session,
+            actor=factories.TEST_ACTOR,
+            vault=runtime.vault,
+            now=clock.now(),
+            kind="enterprise",
+            name=f"企业{kind}",
+            uscc=uscc,
+        )
+        ids[kind] = listings.propose_listing(
+            session,
+            actor=factories.TEST_ACTOR,
+            proposer_member_id=regulator.id,
+            subject=subject,
+            list_kind=kind,
+            authority="北京市市场监督管理局",
+            reason="理由",
+            legal_basis="《市场监督管理严重违法失信名单管理办法》第二条",
+            document_number=f"京〔2026〕{len(ids) + 1}号",
+            measures="措施",
+            period_months=None,
+            notice_to=None,
+            policy=policy,
+            at=clock.now(),
+        ).id
+    session.flush()
+    connection = session.connection()
+    config = migrate.alembic_config(connection)
+    before = ScriptDirectory.from_config(config).get_revision("0026").down_revision
+    kinds = sa.select(listings.ListEntry.id, listings.ListEntry.list_kind)
+    command.downgrade(config, str(before))
+    assert dict(connection.execute(kinds).tuples().all()) == {
+        ids["watch"]: "blacklist",
+        ids["redlist"]: "redlist",
+    }
+    command.upgrade(config, "head")
+    assert dict(connection.execute(kinds).tuples().all()) == {
+        ids["watch"]: "serious_illegal",
+        ids["redlist"]: "redlist",
+    }
+    assert migrate.pending_differences(connection) == []
+    with pytest.raises(sa.exc.IntegrityError), connection.begin_nested():
+        connection.execute(
+            sa.update(listings.ListEntry)
+            .where(listings.ListEntry.id == ids["redlist"])
+            .values(list_kind="blacklist")
+        )

@@ -83,7 +83,7 @@ def test_list_publication_removal_and_rating_change(session, runtime, clock):
     types = {e.type: e for e in new}
     assert types["list.published"].item_id == str(entry.id)
     assert types["list.published"].old is None
-    assert types["list.published"].new["list"] == "blacklist"
+    assert types["list.published"].new["list"] == "serious_illegal"
     assert types["list.published"].new["state"] == "published"
     assert (types["rating.changed"].old["grade"], types["rating.changed"].new["grade"]) == (
         "C",
