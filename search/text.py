@@ -144,10 +144,11 @@ def query_tokens(text: str) -> list[str]:
     return list(dict.fromkeys(tokens))
 
 
-def romanised_tokens(text: str) -> list[str]:
-    """The syllable pairs of the pinyin words written in ``text`` (its Latin part)."""
+def romanised_tokens(normalised: str) -> list[str]:
+    """The syllable pairs of the pinyin words written in ``normalised`` (its Latin part), a
+    text already through ``normalize_text``."""
     pairs: list[str] = []
-    for part in _romanised_groups(_RUNS.findall(normalize_text(text))):
+    for part in _romanised_groups(_RUNS.findall(normalised)):
         if isinstance(part, list):
             pairs.extend(syllable_pairs(part))
     return pairs
@@ -179,7 +180,8 @@ def name_tokens(names: list[str]) -> list[str]:
     for name in names:
         tokens.extend(index_tokens(name))
         tokens.extend(index_tokens(normalize_name(name).base))
-        tokens.extend(romanised_tokens(name))
+        # normalize_name is cached: the name is not normalised a second time here.
+        tokens.extend(romanised_tokens(normalize_name(name).normalised))
         syllables = name_syllables(name)
         if syllables:
             joined = "".join(syllables)
