@@ -19,7 +19,7 @@ from typing import Annotated, Any, TypeVar
 import sqlalchemy as sa
 from flask import Flask, current_app, g
 from sqlalchemy import JSON, CheckConstraint, MetaData, event
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -327,6 +327,21 @@ def deferred_inserts(session: Session) -> Iterator[None]:
             groups.setdefault(tuple(sorted(row)), []).append(row)
         for rows in groups.values():
             session.execute(model.__table__.insert(), rows)  # type: ignore[attr-defined]
+
+
+def among(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnElement[bool]:
+    """``column IN (values)`` for a set of hundreds of values (a batch of the search worker).
+
+    On PostgreSQL it is ``column = ANY(:array)``: one parameter, where IN makes one per
+    value, and SQLAlchemy and psycopg rework such a long statement on every execution
+    (rendering each placeholder, rewriting them for the server: a tenth of the time it
+    took to build a batch of 500 search documents).
+    """
+    wanted = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        array = sa.bindparam(None, wanted, type_=ARRAY(column.type))
+        return column == sa.any_(array)
+    return column.in_(wanted)
 
 
 Row = TypeVar("Row", bound=Base)

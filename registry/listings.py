@@ -34,7 +34,7 @@ from registry import list_kinds, tlog
 from registry.audit import Actor, ActorKind, record_event
 from registry.calendar import WorkingCalendar, calendar_from_settings, deadline_warning
 from registry.clock import iso, local_date
-from registry.db import Base, get_by_id, one_of, uuid_pk
+from registry.db import Base, among, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.identifiers import ID_NUMBER_IN_TEXT, contains_id_number
 from registry.list_kinds import ListKind, ListKinds, Side, side_list, side_of
@@ -1167,7 +1167,7 @@ def published_entries_of(
     found: dict[uuid.UUID, list[ListEntry]] = {}
     for entry in session.scalars(
         sa.select(ListEntry).where(
-            ListEntry.subject_id.in_(subject_ids),
+            among(session, ListEntry.subject_id, subject_ids),
             ListEntry.state == ListingState.PUBLISHED,
             ListEntry.list_kind.in_(list_kinds.public_codes()),
         )

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from registry import listings, ratings
 from registry.audit import Actor, ActorKind, record_event
 from registry.clock import iso
-from registry.db import Base, get_by_id, one_of, uuid_pk
+from registry.db import Base, among, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.members import Member
 from registry.notifications import Notification
@@ -486,7 +486,7 @@ def disputed_items(
         return found
     for subject_id, kind, item_id in session.execute(
         sa.select(Objection.subject_id, Objection.item_kind, Objection.item_id).where(
-            Objection.subject_id.in_(wanted), Objection.status.in_(DISPUTING)
+            among(session, Objection.subject_id, wanted), Objection.status.in_(DISPUTING)
         )
     ):
         items = found.setdefault(subject_id, {"records": set(), "list_entries": set()})

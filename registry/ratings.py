@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.audit import Actor, ActorKind, record_event
 from registry.clock import iso, local_date, start_of_day
-from registry.db import Base, get_by_id, one_of, uuid_pk
+from registry.db import Base, among, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.scorecard import (
     ListFacts,
@@ -367,7 +367,7 @@ def published_ratings(
         rating.subject_id: rating
         for rating in session.scalars(
             sa.select(SubjectRating).where(
-                SubjectRating.subject_id.in_(subject_ids),
+                among(session, SubjectRating.subject_id, subject_ids),
                 SubjectRating.status == RatingStatus.PUBLISHED,
             )
         )

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from registry.clock import iso
+from registry.db import among
 from registry.list_kinds import list_names
 from registry.names import normalize_name
 from registry.records import CreditRecord, Polarity, RecordCategory, RecordStatus
@@ -46,7 +47,10 @@ def record_counts(
             CreditRecord.polarity,
             sa.func.count(),
         )
-        .where(CreditRecord.subject_id.in_(subject_ids), CreditRecord.status == RecordStatus.ACTIVE)
+        .where(
+            among(session, CreditRecord.subject_id, subject_ids),
+            CreditRecord.status == RecordStatus.ACTIVE,
+        )
         .group_by(CreditRecord.subject_id, CreditRecord.category, CreditRecord.polarity)
     ):
         total = counts.setdefault(subject_id, empty_counts())
@@ -56,6 +60,22 @@ def record_counts(
     return counts
 
 
+_SUBJECT_COLUMNS = sa.select(
+    Subject.id,
+    Subject.revision,
+    Subject.kind,
+    Subject.name,
+    Subject.uscc,
+    Subject.shop_id,
+    Subject.platform_member_id,
+    Subject.operator_uscc,
+    Subject.id_number_hash,
+    Subject.region_code,
+    Subject.industry_code,
+    Subject.updated_at,
+)
+
+
 def build_documents(
     session: Session, subject_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, Any] | None]:
@@ -63,21 +83,19 @@ def build_documents(
     wanted = sorted(set(subject_ids))
     if not wanted:
         return {}
+    # Rows of the columns a document uses, not ORM objects: no identity map to consult or
+    # refresh, and no eager load of every subject's names (read once, below).
     subjects = {
-        s.id: s
-        for s in session.scalars(
-            sa.select(Subject)
-            .where(Subject.id.in_(wanted))
-            .execution_options(populate_existing=True)
-        )
+        row.id: row
+        for row in session.execute(_SUBJECT_COLUMNS.where(among(session, Subject.id, wanted)))
     }
-    names: dict[uuid.UUID, list[SubjectName]] = {}
-    for row in session.scalars(
-        sa.select(SubjectName)
-        .where(SubjectName.subject_id.in_(wanted))
+    names: dict[uuid.UUID, list[str]] = {}
+    for subject_id, name in session.execute(
+        sa.select(SubjectName.subject_id, SubjectName.name)
+        .where(among(session, SubjectName.subject_id, wanted))
         .order_by(SubjectName.valid_from.desc(), SubjectName.id.desc())
     ):
-        names.setdefault(row.subject_id, []).append(row)
+        names.setdefault(subject_id, []).append(name)
     counts = record_counts(session, wanted)
     from registry.listings import published_entries_of
 
@@ -106,14 +124,14 @@ def build_documents(
 
 
 def _document(
-    subject: Subject,
-    names: list[SubjectName],
+    subject: Any,
+    names: list[str],
     counts: dict[str, Any] | None,
     entries: list[Any],
     rating: Any = None,
     disputed: dict[str, set[str]] | None = None,
 ) -> dict[str, Any]:
-    all_names = list(dict.fromkeys([subject.name, *(row.name for row in names)]))
+    all_names = list(dict.fromkeys([subject.name, *names]))
     current = normalize_name(subject.name)
     spelt = [pinyin_forms(name) for name in all_names]
     # Items under an open objection (异议): lookups and screening show the count, and each

@@ -35,6 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from registry.db import among
 from registry.outbox import SearchOutbox
 from search.backends import SearchBackend
 from search.documents import build_documents
@@ -94,7 +95,9 @@ def write_documents(
             written.deferred |= {error.subject_id for error in errors.deferred}
     settled = [i for i in documents if str(i) not in written.deferred]
     if settled:
-        session.execute(sa.delete(SearchRefusal).where(SearchRefusal.subject_id.in_(settled)))
+        session.execute(
+            sa.delete(SearchRefusal).where(among(session, SearchRefusal.subject_id, settled))
+        )
     for error in written.refused:
         log.error(
             "the search engine refused subject %s at revision %d: %s (status %d)",
@@ -149,7 +152,9 @@ def drain_once(
     done = [row_id for row_id, subject_id in rows if str(subject_id) not in written.deferred]
     if done:
         session.execute(
-            sa.update(SearchOutbox).where(SearchOutbox.id.in_(done)).values(processed_at=now)
+            sa.update(SearchOutbox)
+            .where(among(session, SearchOutbox.id, done))
+            .values(processed_at=now)
         )
     if written.deferred:
         raise WritesDeferred(len(done), written.deferred)
