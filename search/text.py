@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
-from pypinyin import lazy_pinyin
+from pypinyin.converter import UltimateConverter
+from pypinyin.core import Pinyin
 
 from registry.names import normalize_name, normalize_text
 
@@ -66,8 +68,12 @@ def _ngrams(run: str, *, unigrams: bool) -> list[str]:
 
 
 def _tokens(text: str, *, unigrams: bool) -> list[str]:
+    return _tokens_of_normalised(normalize_text(text), unigrams=unigrams)
+
+
+def _tokens_of_normalised(normalised: str, *, unigrams: bool) -> list[str]:
     tokens: list[str] = []
-    for run in _RUNS.findall(normalize_text(text)):
+    for run in _RUNS.findall(normalised):
         if _CJK_RUN.match(run):
             tokens.extend(_ngrams(run, unigrams=unigrams))
         else:
@@ -154,6 +160,39 @@ def romanised_tokens(normalised: str) -> list[str]:
     return pairs
 
 
+class _WordCache(UltimateConverter):
+    """pypinyin's own converter (the one ``lazy_pinyin`` uses), remembering each word it
+    spelt.
+
+    pypinyin cuts a text into words and spells each word on its own, so a word always reads
+    the same; registry names are made of few distinct words (places, trade names,
+    industries), so most words are spelt once. Spelling every word anew was the largest
+    part of building a search document.
+    """
+
+    @lru_cache(maxsize=65536)  # noqa: B019 - one instance, alive as long as the module
+    def _spelt(
+        self, words: str, style: Any, errors: str, strict: bool
+    ) -> tuple[tuple[str, ...], ...]:
+        return tuple(tuple(item) for item in super().convert(words, style, False, errors, strict))
+
+    def convert(
+        self,
+        words: str,
+        style: Any,
+        heteronym: bool,
+        errors: Any,
+        strict: bool = True,
+        **kwargs: Any,
+    ) -> list[list[str]]:
+        if heteronym or kwargs or not isinstance(errors, str):
+            return list(super().convert(words, style, heteronym, errors, strict, **kwargs))
+        return [list(item) for item in self._spelt(words, style, errors, strict)]
+
+
+_PINYIN = Pinyin(_WordCache())
+
+
 @lru_cache(maxsize=65536)
 def name_syllables(name: str) -> tuple[str, ...]:
     """The pinyin syllables of the Chinese characters of a name's base, lower case.
@@ -162,7 +201,7 @@ def name_syllables(name: str) -> tuple[str, ...]:
     every screening candidate.
     """
     base = normalize_name(name).base
-    spelt = lazy_pinyin(base, errors="ignore")
+    spelt = _PINYIN.lazy_pinyin(base, errors="ignore")
     return tuple(s.lower() for s in spelt if s.isascii() and s.isalnum())
 
 
@@ -178,10 +217,12 @@ def name_tokens(names: list[str]) -> list[str]:
     and as initials), and the syllable pairs of the pinyin words written in it."""
     tokens: list[str] = []
     for name in names:
-        tokens.extend(index_tokens(name))
-        tokens.extend(index_tokens(normalize_name(name).base))
-        # normalize_name is cached: the name is not normalised a second time here.
-        tokens.extend(romanised_tokens(normalize_name(name).normalised))
+        # Both forms are normalised already (normalize_name is cached, and normalising is
+        # idempotent): the tokens are made from them without a second pass.
+        forms = normalize_name(name)
+        tokens.extend(_tokens_of_normalised(forms.normalised, unigrams=True))
+        tokens.extend(_tokens_of_normalised(forms.base, unigrams=True))
+        tokens.extend(romanised_tokens(forms.normalised))
         syllables = name_syllables(name)
         if syllables:
             joined = "".join(syllables)

@@ -4,7 +4,8 @@ romanised names, on both sides of a match."""
 import pytest
 from pypinyin import lazy_pinyin
 
-from search.text import SYLLABLES, name_tokens, query_tokens, syllables_of
+from registry.names import normalize_name
+from search.text import SYLLABLES, name_syllables, name_tokens, query_tokens, syllables_of
 
 
 def test_the_syllable_list_is_pypinyins():
@@ -58,3 +59,22 @@ def test_pinyin_typed_without_spaces_finds_names_split_otherwise():
     indexed = set(name_tokens(["西安方案科技有限公司"]))  # xi an fang an ke ji
     for typed in ("xianfangankeji", "xi an fang an ke ji", "Xian Fangan"):
         assert set(query_tokens(typed)) <= indexed, typed
+
+
+def test_names_are_spelt_as_pypinyin_spells_them_whatever_came_before():
+    """Spelling is remembered word by word (search.text._WordCache): a character still
+    reads as the word it stands in asks, 重 in 重庆 and 重要, 行 in 银行 and 行长, 乐 in 音乐
+    and 快乐, in whichever order the names come."""
+    names = [
+        "重庆银行股份有限公司",
+        "重要行业协会",
+        "银行行长",
+        "音乐快乐文化传媒有限公司",
+        "长沙朝阳科技有限公司",
+        "朝气长大",
+        "Beijing Huaxin 华信科技（北京）有限公司",
+    ]
+    for name in names + names[::-1]:
+        spelt = lazy_pinyin(normalize_name(name).base, errors="ignore")
+        expected = tuple(s.lower() for s in spelt if s.isascii() and s.isalnum())
+        assert name_syllables.__wrapped__(name) == expected, name
