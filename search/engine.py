@@ -152,6 +152,13 @@ class ItemErrors(RuntimeError):
         self.deferred = deferred
 
 
+BULK_LOAD_SETTINGS = {
+    "refresh_interval": "-1",
+    "number_of_replicas": "0",
+    "translog.durability": "async",
+}
+
+
 class EngineBackend:
     """An Elasticsearch or OpenSearch cluster; subclasses only make the client."""
 
@@ -214,6 +221,27 @@ class EngineBackend:
         )
         current = self.current_index()
         return sorted(name for name in found if name != current)
+
+    def begin_bulk_load(self, index: str | None = None) -> dict[str, str | None]:
+        """Settings for writing many documents at once (a first load, a rebuild): no
+        refresh until :meth:`end_bulk_load`, no replicas to copy each write to, and the
+        translog synced in the background rather than on every bulk request. Documents
+        written meanwhile are not searchable, and a node lost before the translog's next
+        sync (5 s) loses its last writes: the outbox rows are marked processed, so
+        ``search verify --repair`` or the rebuild must be run again. Returns the settings
+        replaced (None: the engine's default), for :meth:`end_bulk_load`."""
+        name = index or self.alias
+        answer = self.client.indices.get_settings(index=name, flat_settings=True)
+        (current,) = (entry["settings"] for entry in answer.values())
+        previous = {key: current.get(f"index.{key}") for key in BULK_LOAD_SETTINGS}
+        self.client.indices.put_settings(index=name, body={"index": BULK_LOAD_SETTINGS})
+        return previous
+
+    def end_bulk_load(self, previous: dict[str, str | None], index: str | None = None) -> None:
+        """Put back the settings :meth:`begin_bulk_load` replaced, and refresh."""
+        name = index or self.alias
+        self.client.indices.put_settings(index=name, body={"index": previous})
+        self.client.indices.refresh(index=name)
 
     # --- writing -------------------------------------------------------------------------
 

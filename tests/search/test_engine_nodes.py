@@ -1,9 +1,11 @@
 """The real engine nodes carry the Chinese analysis a mapping may use, alike on both."""
 
+import uuid
+
 import pytest
 import requests
 
-from search.engine import ElasticsearchBackend, OpenSearchBackend
+from search.engine import BULK_LOAD_SETTINGS, ElasticsearchBackend, OpenSearchBackend
 from tests.search.conftest import NODE_ENGINES, engine_node
 
 ANALYSIS = {
@@ -90,4 +92,39 @@ def test_the_registry_index_folds_names_as_the_application_does(request, node):
         assert [hit["_id"] for hit in hits] == ["s1"]
     finally:
         backend.drop_index(index)
+        backend.close()
+
+
+def index_settings(backend, keys):
+    answer = backend.client.indices.get_settings(index=backend.alias, flat_settings=True)
+    (settings,) = (entry["settings"] for entry in answer.values())
+    return {key: settings.get(f"index.{key}") for key in keys}
+
+
+@pytest.mark.parametrize("node", list(NODE_ENGINES))
+def test_a_bulk_load_shows_its_documents_when_it_ends_and_puts_the_settings_back(request, node):
+    url = engine_node(request, NODE_ENGINES[node]).url
+    backend = (OpenSearchBackend if node == "opensearch-node" else ElasticsearchBackend).connect(
+        url, f"bulk{uuid.uuid4().hex[:8]}", 30
+    )
+    backend.ensure_index()
+    keys = list(BULK_LOAD_SETTINGS)
+    try:
+        backend.client.indices.put_settings(
+            index=backend.alias, body={"index": {"refresh_interval": "2s"}}
+        )
+        before = index_settings(backend, keys)
+        previous = backend.begin_bulk_load()
+        assert index_settings(backend, keys) == BULK_LOAD_SETTINGS
+        document = {"id": str(uuid.uuid4()), "version": 1, "kind": "enterprise", "tokens": "华信"}
+        assert backend.index([document]) == {"written": 1, "stale": 0}
+        # No refresh while loading: written, not yet searchable.
+        assert backend.client.count(index=backend.alias)["count"] == 0
+        backend.end_bulk_load(previous)
+        assert backend.client.count(index=backend.alias)["count"] == 1
+        assert index_settings(backend, keys) == before
+        assert before["refresh_interval"] == "2s"
+    finally:
+        for name in backend.client.indices.get(index=f"{backend.alias}-v*"):
+            backend.drop_index(name)
         backend.close()
