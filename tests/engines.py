@@ -147,8 +147,10 @@ def _read_lines(stream: IO[str], lines: queue.Queue[str]) -> None:
     lines.put("")
 
 
-def start(engine: str, workdir: Path) -> EngineNode:
-    """Build if needed, start one node with its data under ``workdir``, wait for green."""
+def start(engine: str, workdir: Path, heap: str = HEAP) -> EngineNode:
+    """Build if needed, start one node with its data under ``workdir``, wait for green.
+
+    ``heap`` is the JVM's -Xms and -Xmx (the tests' small default; benchmarks give more)."""
     lib = build(engine)
     workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / "node.log"
@@ -156,8 +158,8 @@ def start(engine: str, workdir: Path) -> EngineNode:
         process = subprocess.Popen(
             [
                 _java(),
-                f"-Xms{HEAP}",
-                f"-Xmx{HEAP}",
+                f"-Xms{heap}",
+                f"-Xmx{heap}",
                 "-cp",
                 f"{lib}/*",
                 MAIN_CLASSES[engine],
