@@ -4,10 +4,12 @@ and keep-alive connections that sign what they send."""
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -150,3 +152,94 @@ class Connection:
         response = self.http.getresponse()
         answer = response.read()
         return response.status, answer, time.perf_counter() - started
+
+
+def process_memory(pid: int) -> dict[str, float]:
+    """A process's resident memory in MB from /proc (Linux): ``rss`` (VmRSS), its ``anon``
+    part (the heap) and its ``file`` part (mapped files: an engine's mmapped index pages,
+    which are the page cache and shared), and ``peak`` (VmHWM). Empty once it has ended."""
+    fields = {"VmRSS": "rss", "RssAnon": "anon", "RssFile": "file", "VmHWM": "peak"}
+    found: dict[str, float] = {}
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                key, _, value = line.partition(":")
+                if key in fields:
+                    found[fields[key]] = int(value.split()[0]) / 1024
+    except OSError:
+        return {}
+    return found
+
+
+def jvm_heap(url: str) -> dict[str, float]:
+    """Heap used and heap max in MB of an engine node, from ``_nodes/stats/jvm`` (the
+    first node: the benchmarks run one)."""
+    try:
+        with urllib.request.urlopen(f"{url}/_nodes/stats/jvm", timeout=5) as response:  # noqa: S310
+            nodes = json.load(response)["nodes"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    memory = next(iter(nodes.values()))["jvm"]["mem"]
+    return {
+        "heap": memory["heap_used_in_bytes"] / 2**20,
+        "heap_max": memory["heap_max_in_bytes"] / 2**20,
+    }
+
+
+class MemoryWatch:
+    """Samples the memory of named processes (and an engine node's JVM heap) once a second
+    in a thread, keeping each figure's peak per phase of the run."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self.pids: dict[str, int] = {}
+        self.heap_url: str | None = None
+        self.phase = "start"
+        # phase -> process label -> figure -> peak MB
+        self.peaks: dict[str, dict[str, dict[str, float]]] = {}
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def watch(self, label: str, pid: int) -> None:
+        with self.lock:
+            self.pids[label] = pid
+
+    def forget(self, label: str) -> None:
+        self.sample()
+        with self.lock:
+            self.pids.pop(label, None)
+
+    def enter(self, phase: str) -> None:
+        """Samples from now on count for ``phase`` (the last one's peaks are taken first)."""
+        self.sample()
+        with self.lock:
+            self.phase = phase
+        self.sample()
+
+    def sample(self) -> None:
+        with self.lock:
+            pids = dict(self.pids)
+            phase = self.phase
+        figures = {label: process_memory(pid) for label, pid in pids.items()}
+        if self.heap_url:
+            figures.setdefault("node", {}).update(jvm_heap(self.heap_url))
+        with self.lock:
+            peaks = self.peaks.setdefault(phase, {})
+            for label, values in figures.items():
+                kept = peaks.setdefault(label, {})
+                for key, value in values.items():
+                    kept[key] = max(kept.get(key, 0.0), value)
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            self.sample()
+
+    def start(self) -> MemoryWatch:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.sample()
+        self.stopped.set()
+        self.thread.join(timeout=10)
