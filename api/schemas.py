@@ -390,17 +390,14 @@ def _add_identifier_errors(records: list[Any], errors: dict[str, Any]) -> None:
         value = subject.get(field) if field else None
         if field is None or not isinstance(value, str) or has_nul(value):
             continue
-        record_errors = errors.setdefault(f"records.{index}", {})
-        subject_errors = (
-            record_errors.setdefault("subject", {}) if isinstance(record_errors, dict) else None
-        )
-        if not isinstance(subject_errors, dict) or field in subject_errors:
-            continue
         try:
             checks[field](value)
         except IdentifierError as exc:
-            subject_errors[field] = [str(exc)]
-        if not subject_errors:
-            del record_errors["subject"]
-        if not record_errors:
-            del errors[f"records.{index}"]
+            # Beside the record's schema errors; an error the schema found on the same
+            # field (or on the whole subject) is kept as it is.
+            record_errors = errors.setdefault(f"records.{index}", {})
+            subject_errors = (
+                record_errors.setdefault("subject", {}) if isinstance(record_errors, dict) else None
+            )
+            if isinstance(subject_errors, dict):
+                subject_errors.setdefault(field, [str(exc)])

@@ -222,6 +222,40 @@ def test_the_upgrade_seals_the_bodies_stored_before_it(fresh_database_url, make_
     assert verified.exit_code == 0, verified.output
 
 
+def _proposed_entry(session, runtime, clock, list_kind, uscc, number):
+    """A proposed list entry of ``list_kind`` on a new enterprise, through the domain."""
+    from registry import listings
+    from registry.subjects import register_subject
+    from tests import factories
+
+    regulator = factories.member(session, kind="regulator", roles=("regulator",))
+    subject = register_subject(
+        session,
+        actor=factories.TEST_ACTOR,
+        vault=runtime.vault,
+        now=clock.now(),
+        kind="enterprise",
+        name=f"企业{number}",
+        uscc=uscc,
+    )
+    return listings.propose_listing(
+        session,
+        actor=factories.TEST_ACTOR,
+        proposer_member_id=regulator.id,
+        subject=subject,
+        list_kind=list_kind,
+        authority="北京市市场监督管理局",
+        reason="理由",
+        legal_basis="《市场监督管理严重违法失信名单管理办法》第二条",
+        document_number=f"京〔2026〕{number}号",
+        measures="措施",
+        period_months=None,
+        notice_to=None,
+        policy=listings.policy_from_settings(runtime.settings),
+        at=clock.now(),
+    )
+
+
 def test_the_notice_service_migration_reopens_no_window_of_an_unserved_notice(
     session, runtime, clock
 ):
@@ -232,38 +266,10 @@ def test_the_notice_service_migration_reopens_no_window_of_an_unserved_notice(
     from alembic.script import ScriptDirectory
 
     from registry import listings
-    from registry.subjects import register_subject
-    from tests import factories
 
-    regulator = factories.member(session, kind="regulator", roles=("regulator",))
-    policy = listings.policy_from_settings(runtime.settings)
     ids = {}
     for state, uscc in (("notice", "91110000600037341L"), ("published", "91310115MA1K3BTP2B")):
-        subject = register_subject(
-            session,
-            actor=factories.TEST_ACTOR,
-            vault=runtime.vault,
-            now=clock.now(),
-            kind="enterprise",
-            name=f"企业{state}",
-            uscc=uscc,
-        )
-        entry = listings.propose_listing(
-            session,
-            actor=factories.TEST_ACTOR,
-            proposer_member_id=regulator.id,
-            subject=subject,
-            list_kind="redlist",
-            authority="国家税务总局",
-            reason="纳税信用A级",
-            legal_basis="《纳税信用管理办法》第三十条",
-            document_number=f"税〔2026〕{len(ids) + 1}号",
-            measures="绿色通道",
-            period_months=None,
-            notice_to=None,
-            policy=policy,
-            at=clock.now(),
-        )
+        entry = _proposed_entry(session, runtime, clock, "redlist", uscc, len(ids) + 1)
         entry.state = state
         entry.objection_deadline = clock.now().date()
         ids[state] = entry.id
@@ -290,38 +296,10 @@ def test_the_list_kinds_migration_puts_every_blacklist_entry_on_serious_illegali
     from alembic.script import ScriptDirectory
 
     from registry import listings
-    from registry.subjects import register_subject
-    from tests import factories
 
-    regulator = factories.member(session, kind="regulator", roles=("regulator",))
-    policy = listings.policy_from_settings(runtime.settings)
     ids = {}
     for kind, uscc in (("watch", "91110000600037341L"), ("redlist", "91310115MA1K3BTP2B")):
-        subject = register_subject(
-            session,
-            actor=factories.TEST_ACTOR,
-            vault=runtime.vault,
-            now=clock.now(),
-            kind="enterprise",
-            name=f"企业{kind}",
-            uscc=uscc,
-        )
-        ids[kind] = listings.propose_listing(
-            session,
-            actor=factories.TEST_ACTOR,
-            proposer_member_id=regulator.id,
-            subject=subject,
-            list_kind=kind,
-            authority="北京市市场监督管理局",
-            reason="理由",
-            legal_basis="《市场监督管理严重违法失信名单管理办法》第二条",
-            document_number=f"京〔2026〕{len(ids) + 1}号",
-            measures="措施",
-            period_months=None,
-            notice_to=None,
-            policy=policy,
-            at=clock.now(),
-        ).id
+        ids[kind] = _proposed_entry(session, runtime, clock, kind, uscc, len(ids) + 1).id
     session.flush()
     connection = session.connection()
     config = migrate.alembic_config(connection)
