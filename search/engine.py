@@ -6,7 +6,9 @@ servers refuse, so each engine gets its own client; both receive the same bodies
 Matching runs on ``tokens``, the text the application made (CJK unigrams and bigrams, Latin
 words, pinyin) indexed with a whitespace analyzer, so an engine matches exactly what the SQL
 backend matches. Names are also analysed by the engine (``search.analysis``: Traditional to
-Simplified, width, legal forms, CJK bigrams), which ranks the matches.
+Simplified, width, legal forms, CJK bigrams), which ranks the matches. Screening leaves
+out the common tokens as the SQL backend does (``search.query.COMMON_TOKEN_SHARE``), so both
+pick candidates from the same tokens and reach the same decisions.
 Documents are written with external versions (the subject's revision): a retry or a late
 write of an older state is refused by the engine and counted as stale, never applied.
 A bulk write keeps what the engine took: items it could not take for the moment (a blocked
@@ -27,7 +29,17 @@ from sqlalchemy.orm import Session
 
 from search.analysis import analysis_settings
 from search.documents import CATEGORIES, POLARITIES
-from search.query import FACETS, SearchHit, SearchQuery, SearchResult, highlight
+from search.query import (
+    COMMON_TOKEN_FLOOR,
+    COMMON_TOKENS_TTL_SECONDS,
+    FACETS,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    common_token_least,
+    highlight,
+    without_common,
+)
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +176,21 @@ class EngineBackend:
 
     name = "engine"
 
-    def __init__(self, client: Any, index_prefix: str) -> None:
+    def __init__(
+        self,
+        client: Any,
+        index_prefix: str,
+        *,
+        common_token_floor: int = COMMON_TOKEN_FLOOR,
+        common_tokens_ttl: float = COMMON_TOKENS_TTL_SECONDS,
+    ) -> None:
         self.client = client
         self.alias = f"{index_prefix}-subjects"
+        self.common_token_floor = common_token_floor
+        self.common_tokens_ttl = common_tokens_ttl
+        # What was found out about tokens: token -> common or not, since a time, against
+        # the number of documents counted then. Replaced whole, so threads share it safely.
+        self._commonness: tuple[float, int, dict[str, bool]] | None = None
 
     # --- index management ----------------------------------------------------------------
 
@@ -374,6 +398,36 @@ class EngineBackend:
                 return found
             after = hits[-1]["sort"]
 
+    def common_among(self, tokens: Iterable[str]) -> frozenset[str]:
+        """Which of ``tokens`` are common (``search.query.common_token_least``).
+
+        An engine cannot list its common terms cheaply, but it counts one term's documents
+        fast, and can stop counting once past the threshold (``track_total_hits``): the
+        tokens not asked about lately are counted in one multi-search, and the answers kept
+        for ``common_tokens_ttl`` seconds, as the SQL backend keeps its list."""
+        now = time.monotonic()
+        known = self._commonness
+        if known is None or now - known[0] > self.common_tokens_ttl or len(known[2]) > 500_000:
+            documents = int(self.client.count(index=self.alias)["count"])
+            known = (now, common_token_least(documents, self.common_token_floor), {})
+            self._commonness = known
+        _, least, answers = known
+        asked = list(dict.fromkeys(tokens))
+        unknown = [t for t in asked if t not in answers]
+        if unknown:
+            lines: list[dict[str, Any]] = []
+            for token in unknown:
+                counted = {"term": {"tokens": token}}
+                lines += [{}, {"size": 0, "track_total_hits": least + 1, "query": counted}]
+            responses = self.client.msearch(index=self.alias, body=lines)["responses"]
+            for token, response in zip(unknown, responses, strict=True):
+                if "error" in response:
+                    # Not counted: the token stays in the query, as a rare one would.
+                    log.warning("search: could not count token documents: %s", response["error"])
+                    continue
+                answers[token] = _total(response["hits"]) > least
+        return frozenset(t for t in asked if answers.get(t))
+
     def search(self, query: SearchQuery, *, session: Session | None = None) -> SearchResult:
         filters: list[dict[str, Any]] = [
             {"terms": {name: list(values)}} for name, values in query.filters().items()
@@ -386,10 +440,11 @@ class EngineBackend:
             filters.append({"term": {"uscc": uscc}})
         elif tokens:
             if query.match_any:
+                candidates_share = without_common(tokens, self.common_among(tokens))
                 must.append(
                     {
                         "bool": {
-                            "should": [{"term": {"tokens": t}} for t in tokens],
+                            "should": [{"term": {"tokens": t}} for t in candidates_share],
                             "minimum_should_match": 1,
                         }
                     }
@@ -429,8 +484,7 @@ class EngineBackend:
             name: {str(b["key"]): int(b["doc_count"]) for b in agg["buckets"]}
             for name, agg in response.get("aggregations", {}).items()
         }
-        total = response["hits"].get("total", len(hits))
-        total_count = int(total["value"] if isinstance(total, dict) else total)
+        total_count = _total(response["hits"], default=len(hits))
         next_after = (hits[-1].score, hits[-1].id) if len(hits) == query.size else None
         return SearchResult(hits, total_count, facets, next_after)
 
@@ -455,6 +509,13 @@ class EngineBackend:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _total(hits: dict[str, Any], default: int = 0) -> int:
+    """The hit count of a search response: ``{"value": n, "relation": ...}`` or a bare
+    number (older engines)."""
+    total = hits.get("total", default)
+    return int(total["value"] if isinstance(total, dict) else total)
 
 
 class OpenSearchBackend(EngineBackend):

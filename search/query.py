@@ -16,6 +16,27 @@ from search.text import query_tokens
 
 FACETS = ("kind", "region", "industry", "lists", "grade")
 
+# Screening leaves out of its candidate queries the tokens nearly every name has (科技,
+# 北京): ranked, they would bring a fifth of the registry into every row's query. A token
+# is common when more than COMMON_TOKEN_SHARE of the documents have it, and more than
+# COMMON_TOKEN_FLOOR of them: below the floor a token costs little to rank whatever its
+# share. Every backend applies the same cut, so they pick candidates from the same tokens.
+COMMON_TOKEN_SHARE = 0.01
+COMMON_TOKEN_FLOOR = 500
+# Which tokens are common changes slowly; backends keep what they counted this long.
+COMMON_TOKENS_TTL_SECONDS = 900.0
+
+
+def common_token_least(documents: int, floor: int = COMMON_TOKEN_FLOOR) -> int:
+    """A token in more than this many of ``documents`` is common."""
+    return max(floor, int(COMMON_TOKEN_SHARE * documents))
+
+
+def without_common(tokens: list[str], common: frozenset[str] | set[str]) -> list[str]:
+    """``tokens`` less the common ones; all of them when every one is common (a name made
+    only of common tokens keeps its candidates rather than finding nothing)."""
+    return [t for t in tokens if t not in common] or tokens
+
 
 @dataclass(frozen=True)
 class SearchQuery:

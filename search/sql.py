@@ -24,19 +24,22 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from search.query import FACETS, SearchHit, SearchQuery, SearchResult, highlight
+from search.query import (
+    COMMON_TOKEN_FLOOR,
+    COMMON_TOKENS_TTL_SECONDS,
+    FACETS,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    common_token_least,
+    highlight,
+    without_common,
+)
 from search.store import FTS_TABLE, FTS_VOCABULARY, SearchDocument
 
 TABLE = cast(sa.Table, SearchDocument.__table__)
 # PostgreSQL only: to_tsvector('simple', tokens), stored by the database (migration 0008).
 TOKENS_VECTOR: sa.ColumnElement[Any] = sa.literal_column("search_documents.tokens_vector")
-
-# A token is common when more than this share of the documents have it, and at least
-# COMMON_TOKEN_FLOOR of them: below the floor a token costs little to rank whatever its share.
-COMMON_TOKEN_SHARE = 0.01
-COMMON_TOKEN_FLOOR = 500
-# Which tokens are common changes slowly; counting them reads the whole index.
-COMMON_TOKENS_TTL_SECONDS = 900.0
 
 # Marks, in a connection's info, the transaction in which its searches plan per query.
 _CUSTOM_PLANS = "creditreg.search.custom_plans"
@@ -81,8 +84,8 @@ class SqlBackend:
         common_tokens_ttl: float = COMMON_TOKENS_TTL_SECONDS,
     ) -> None:
         self._engine_getter = engine_getter
-        self._common_token_floor = common_token_floor
-        self._common_tokens_ttl = common_tokens_ttl
+        self.common_token_floor = common_token_floor
+        self.common_tokens_ttl = common_tokens_ttl
         self._common_tokens: tuple[float, frozenset[str]] | None = None
 
     @property
@@ -226,15 +229,15 @@ class SqlBackend:
             return {str(subject_id): int(version) for subject_id, version in rows}
 
     def common_tokens(self, connection: Connection) -> frozenset[str]:
-        """Tokens in more than COMMON_TOKEN_SHARE of the documents (and COMMON_TOKEN_FLOOR),
-        counted from the full-text index itself and kept for COMMON_TOKENS_TTL_SECONDS."""
+        """The common tokens (``search.query.common_token_least``), counted from the
+        full-text index itself, which reads it whole: kept for ``common_tokens_ttl``."""
         cached = self._common_tokens
-        if cached is not None and time.monotonic() - cached[0] < self._common_tokens_ttl:
+        if cached is not None and time.monotonic() - cached[0] < self.common_tokens_ttl:
             return cached[1]
         documents = connection.scalar(
             sa.select(sa.func.count()).select_from(TABLE).where(TABLE.c.deleted.is_(False))
         )
-        least = max(self._common_token_floor, int(COMMON_TOKEN_SHARE * int(documents or 0)))
+        least = common_token_least(int(documents or 0), self.common_token_floor)
         if self._sqlite:
             statement = sa.text(f"SELECT term FROM {FTS_VOCABULARY} WHERE doc > :least")  # noqa: S608
         else:
@@ -319,10 +322,7 @@ class SqlBackend:
         if not tokens:
             return base, sa.literal(0.0)
         if query.match_any:
-            # Candidates share a rare token with the name; a name made only of common
-            # tokens keeps them all rather than finding nothing.
-            common = self.common_tokens(connection)
-            tokens = [t for t in tokens if t not in common] or tokens
+            tokens = without_common(tokens, self.common_tokens(connection))
         if self._sqlite:
             fts = sa.table(FTS_TABLE, sa.column("subject_id"), sa.column("rank"))
             joiner = " OR " if query.match_any else " "
