@@ -3,8 +3,8 @@
 SQLite matches ``tokens`` through FTS5 and ranks with bm25; PostgreSQL matches a stored
 ``tsvector`` of them with a GIN index (``simple`` configuration: the tokens are already made)
 and ranks with ``ts_rank``. Screening asks for candidates sharing any token with a name; the
-tokens nearly every name has (科技, 北京) are left out of those queries, which would
-otherwise rank a fifth of the registry for every row.
+tokens nearly every name has (科技, 北京) do not bring candidates in, which would otherwise
+rank a fifth of the registry for every row, but they rank the candidates (PostgreSQL).
 
 Documents are written with external versions, like an engine's: a write whose
 version is not newer than the stored one changes nothing, and a deletion leaves a tombstone.
@@ -321,14 +321,18 @@ class SqlBackend:
         tokens: list[str] = query.tokens
         if not tokens:
             return base, sa.literal(0.0)
-        if query.match_any:
-            tokens = without_common(tokens, self.common_tokens(connection))
+        # Screening: candidates share a rare token with the name, and rank by every token
+        # of it, so that among those sharing 华瑞 the ones in 北京 and in 科技 come first.
+        wanted = (
+            without_common(tokens, self.common_tokens(connection)) if query.match_any else tokens
+        )
         if self._sqlite:
+            # FTS5 ranks by the terms it matched: here, the rare ones only.
             fts = sa.table(FTS_TABLE, sa.column("subject_id"), sa.column("rank"))
             joiner = " OR " if query.match_any else " "
             match = joiner.join(
-                _fts5_term(t, last=not query.match_any and i == len(tokens) - 1)
-                for i, t in enumerate(tokens)
+                _fts5_term(t, last=not query.match_any and i == len(wanted) - 1)
+                for i, t in enumerate(wanted)
             )
             ranked = (
                 sa.select(
@@ -343,19 +347,14 @@ class SqlBackend:
                 TABLE, ranked, ranked.c.subject_id == sa.type_coerce(TABLE.c.subject_id, sa.String)
             )
             return joined, ranked.c.s
-        tsquery = sa.func.to_tsquery(
-            "simple",
-            (" | " if query.match_any else " & ").join(
-                _tsquery_term(t, last=not query.match_any and i == len(tokens) - 1)
-                for i, t in enumerate(tokens)
-            ),
-        )
         vector = TOKENS_VECTOR
+        matched = _tsquery(wanted, any_of=query.match_any)
+        ranking = _tsquery(tokens, any_of=query.match_any)
         # ts_rank is single precision; the page token carries a double. Ranking in double
         # precision makes the token compare equal to the score it came from, so a page that
         # ends in a tie goes on with the next id instead of skipping the rest of the tie.
-        rank: sa.ColumnElement[float] = sa.cast(sa.func.ts_rank(vector, tsquery), sa.Double())
-        return base.where(vector.op("@@")(tsquery)), rank
+        rank: sa.ColumnElement[float] = sa.cast(sa.func.ts_rank(vector, ranking), sa.Double())
+        return base.where(vector.op("@@")(matched)), rank
 
     def _total_and_facets(
         self, connection: Connection, matching: sa.Select[Any]
@@ -416,6 +415,16 @@ def _fts5_term(token: str, *, last: bool) -> str:
     quoted = '"' + token.replace('"', "") + '"'
     # The last Latin word may be unfinished: match it as a prefix ("huax" finds "huaxin").
     return quoted + "*" if last and token.isascii() else quoted
+
+
+def _tsquery(tokens: list[str], *, any_of: bool) -> sa.ColumnElement[Any]:
+    """All of ``tokens`` (the last one as a prefix when Latin), or any of them."""
+    return sa.func.to_tsquery(
+        "simple",
+        (" | " if any_of else " & ").join(
+            _tsquery_term(t, last=not any_of and i == len(tokens) - 1) for i, t in enumerate(tokens)
+        ),
+    )
 
 
 def _tsquery_term(token: str, *, last: bool) -> str:
