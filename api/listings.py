@@ -23,13 +23,14 @@ from api import problems
 from api.auth import current_caller, signed
 from api.csv_export import BOM_FIELD, csv_response
 from api.schemas import StrictSchema, SubjectRefSchema
-from registry import listings
+from registry import listings, repairs
 from registry.audit import Actor, ActorKind
-from registry.db import db
+from registry.db import db, get_by_id
 from registry.intake import resolve_subject
 from registry.listings import ListEntry, ListingState, RepairApplication, Role
 from registry.members import MemberRole
 from registry.notifications import listing_notice_text
+from registry.records import CreditRecord
 from registry.runtime import current_runtime
 from registry.subjects import Subject
 
@@ -377,10 +378,38 @@ def apply_for_repair(entry_id: str) -> ResponseReturnValue:
         db.session,
         listings.get_entry(db.session, entry_id),
         actor=_member_actor(),
+        member=current_caller().member,
         correction_evidence=body["correction_evidence"],
         credit_commitment=body["credit_commitment"],
         policy=_policy(),
         at=current_runtime().clock.now(),
+    )
+    db.session.flush()
+    response = jsonify(application.view())
+    response.status_code = 201
+    return response
+
+
+@bp.post("/records/<record_id>/repairs")
+@signed()
+def apply_for_penalty_repair(record_id: str) -> ResponseReturnValue:
+    """The subject's member asks that a published administrative penalty stop being
+    published, once its minimum period is over (registry.repairs)."""
+    body = _body(RepairSchema())
+    if isinstance(body, Response):
+        return body
+    runtime = current_runtime()
+    application = repairs.apply_for_penalty_repair(
+        db.session,
+        get_by_id(db.session, CreditRecord, record_id, what="credit record"),
+        actor=_member_actor(),
+        member=current_caller().member,
+        correction_evidence=body["correction_evidence"],
+        credit_commitment=body["credit_commitment"],
+        policy=_policy(),
+        rule=repairs.rule_from_settings(runtime.settings),
+        settings=runtime.settings,
+        at=runtime.clock.now(),
     )
     db.session.flush()
     response = jsonify(application.view())

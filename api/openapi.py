@@ -1646,11 +1646,25 @@ def build_document() -> dict[str, Any]:
         "/api/v1/listings/{entry_id}/repairs": {
             "post": _signed_post(
                 "applyForRepair",
-                "Apply for credit repair with evidence and a public commitment",
+                "The listed subject's own member applies for credit repair, with evidence and "
+                "a public commitment, once the entry's minimum period is over",
                 "RepairApplicationRequest",
                 None,
                 201,
                 "entry_id",
+            )
+        },
+        "/api/v1/records/{record_id}/repairs": {
+            "post": _signed_post(
+                "applyForPenaltyRepair",
+                "The subject's own member asks that a published administrative penalty stop "
+                "being published, once its severity's minimum period is over (general 3 "
+                "months, serious 12, from the decision; settings); the authority that "
+                "submitted it decides",
+                "RepairApplicationRequest",
+                None,
+                201,
+                "record_id",
             )
         },
         "/api/v1/repairs/{application_id}/decision": {

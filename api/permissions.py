@@ -76,8 +76,8 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "monitoring.get_webhook": QUERIER,
     "monitoring.put_webhook": QUERIER,
     "monitoring.delete_webhook": QUERIER,
-    # members: lists (regulators propose and decide; anyone objects or applies for repair
-    # for a subject it represents)
+    # members: lists (regulators propose and decide; anyone objects; the subject's own member
+    # applies for repair, checked inside)
     "listings.propose": REGULATOR,
     "listings.get_listing": REGULATOR,
     "listings.withdraw": REGULATOR,
@@ -90,6 +90,7 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "listings.notices": MEMBER,
     "listings.object_to": MEMBER,
     "listings.apply_for_repair": MEMBER,
+    "listings.apply_for_penalty_repair": MEMBER,
     # members: objections and appeals (who may act on which is checked inside)
     "objections.file_objection": MEMBER,
     "objections.inbox": MEMBER,

@@ -630,6 +630,22 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "PENALTY_REPAIR_MONTHS_GENERAL",
+        "int",
+        3,
+        "Months from its decision a general administrative penalty stays published before the "
+        "subject may apply for credit repair (信用修复) to end its publication early.",
+        minimum=0,
+    ),
+    Setting(
+        "PENALTY_REPAIR_MONTHS_SERIOUS",
+        "int",
+        12,
+        "Months from its decision a serious administrative penalty stays published before the "
+        "subject may apply for credit repair to end its publication early.",
+        minimum=0,
+    ),
+    Setting(
         "OBJECTION_WINDOW_WORKING_DAYS",
         "int",
         10,
@@ -648,14 +664,16 @@ SETTINGS: tuple[Setting, ...] = (
         "REPAIR_ACK_WORKING_DAYS",
         "int",
         10,
-        "Working days within which a repair application is acknowledged.",
+        "Working days within which the registry acknowledges a repair application; an "
+        "application unacknowledged after them is escalated and shown late.",
         minimum=1,
     ),
     Setting(
         "REPAIR_DECISION_WORKING_DAYS",
         "int",
         3,
-        "Working days the authority has to decide an acknowledged repair application.",
+        "Working days the authority has to decide an acknowledged repair application; an "
+        "application undecided after them is escalated and shown late.",
         minimum=1,
     ),
     Setting(
