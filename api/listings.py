@@ -23,7 +23,7 @@ from api import problems
 from api.auth import current_caller, signed
 from api.csv_export import BOM_FIELD, csv_response
 from api.schemas import StrictSchema, SubjectRefSchema
-from registry import listings, repairs
+from registry import listings, objections, repairs
 from registry.audit import Actor, ActorKind
 from registry.db import db, get_by_id
 from registry.intake import resolve_subject
@@ -510,11 +510,12 @@ def public_list(list_kind: str) -> ResponseReturnValue:
     if fmt == "atom":
         return _atom(list_kind)
     entries, total = _published(list_kind, params)
-    views = [entry.public_view() for entry in entries]
+    views = marked_views(entries)
     if fmt == "csv":
         columns = [
             "id", "list", "subject_name", "uscc", "region", "authority", "reason", "legal_basis",
-            "document_number", "measures", "published_at", "until",
+            "document_number", "measures", "published_at", "until", "disputed",
+            "subject_statement",
         ]  # fmt: skip
         return csv_response(columns, views)
     return jsonify(
@@ -526,6 +527,24 @@ def public_list(list_kind: str) -> ResponseReturnValue:
             "entries": views,
         }
     )
+
+
+def marked_views(entries: list[ListEntry]) -> list[dict[str, Any]]:
+    """The entries' public views, each with its objection mark (disputed, the subject's
+    statement), as every public page and feed shows them."""
+    marks = objections.public_marks(
+        db.session, objections.ItemKind.LIST_ENTRY, [e.id for e in entries]
+    )
+    return [{**e.public_view(), **marks.get(str(e.id), objections.NO_MARK)} for e in entries]
+
+
+def _atom_summary(entry: ListEntry, mark: dict[str, Any]) -> str:
+    summary = f"{entry.reason} — {entry.legal_basis} ({entry.document_number})"
+    if mark["disputed"]:
+        summary += " — 异议处理中 / disputed"
+    if mark["subject_statement"]:
+        summary += f" — 主体陈述 / the subject's statement: {mark['subject_statement']}"
+    return escape(summary)
 
 
 def _atom(list_kind: str) -> Response:
@@ -546,6 +565,9 @@ def _atom(list_kind: str) -> Response:
         if entry.removed_at is not None:
             events.append((entry.removed_at, f"removed ({entry.removal_reason})", entry))
     events.sort(key=lambda item: item[0], reverse=True)
+    marks = objections.public_marks(
+        db.session, objections.ItemKind.LIST_ENTRY, [e.id for e in entries]
+    )
     # The configured address, never the request's Host: the feed's id must not be whatever
     # a client claims the registry is called.
     self_url = current_runtime().settings.PUBLIC_BASE_URL + url_for(
@@ -557,8 +579,8 @@ def _atom(list_kind: str) -> Response:
         f"<id>urn:creditreg:list-entry:{entry.id}:{what.split()[0]}</id>"
         f"<title>{escape(entry.subject.name)}: {escape(what)} — {escape(entry.authority)}</title>"
         f"<updated>{when.isoformat()}</updated>"
-        f"<summary>{escape(entry.reason)} — {escape(entry.legal_basis)}"
-        f" ({escape(entry.document_number)})</summary>"
+        f"<summary>{_atom_summary(entry, marks.get(str(entry.id), objections.NO_MARK))}"
+        "</summary>"
         "</entry>"
         for when, what, entry in events[:100]
     ]

@@ -1266,7 +1266,24 @@ def build_document() -> dict[str, Any]:
                 "total": {"type": "integer"},
                 "page": {"type": "integer"},
                 "size": {"type": "integer"},
-                "entries": {"type": "array", "items": {"type": "object"}},
+                "entries": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "disputed", "subject_statement"],
+                        "properties": {
+                            "disputed": {
+                                "type": "boolean",
+                                "description": "an objection (异议) to the entry is open",
+                            },
+                            "subject_statement": {
+                                "type": ["string", "null"],
+                                "description": "the subject's statement on the entry, shown "
+                                "while disputed and after an objection upheld",
+                            },
+                        },
+                    },
+                },
             },
         },
         "Health": {
