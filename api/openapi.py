@@ -527,8 +527,9 @@ def _seller_rating_components() -> dict[str, Any]:
         "Scores": _object_schema(ScoresSchema(), "Detailed scores, 1 to 5."),
         "SellerSummary": {
             "type": "object",
-            "description": "A shop's ratings over rolling windows (30, 90, 365 days, lifetime) "
-            "relative to `as_of`, its monthly trend, and its operating company.",
+            "description": "A shop's ratings over rolling windows (by default 30, 90 and 365 "
+            "days, named `30d`, `90d`, `365d`; `SELLER_RATING_SUMMARY_WINDOWS`) and its "
+            "lifetime, relative to `as_of`, its monthly trend, and its operating company.",
             "required": ["platform", "shop_id", "as_of", "minimum_count", "windows", "trend"],
             "properties": {
                 "platform": {"type": "object"},
@@ -540,7 +541,10 @@ def _seller_rating_components() -> dict[str, Any]:
                 "counting": {"type": "string"},
                 "windows": {
                     "type": "object",
-                    "properties": {name: window for name in ("30d", "90d", "365d", "lifetime")},
+                    "required": ["lifetime"],
+                    "properties": {"lifetime": window},
+                    "patternProperties": {"^[0-9]+d$": window},
+                    "additionalProperties": False,
                 },
                 "trend": {
                     "type": "array",

@@ -157,6 +157,15 @@ def _parse_names(raw: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _parse_days(raw: Any) -> tuple[int, ...]:
+    """A comma-separated list of day counts (a TOML list works too), each at least 1,
+    shortest first, once each."""
+    days = _parse_list(raw, int, "a whole number of days", parsed_kind=int)
+    if any(d < 1 for d in days):
+        raise ValueError("every number of days must be at least 1")
+    return tuple(sorted(set(days)))
+
+
 def _parse_networks(raw: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     """A comma-separated list of networks in CIDR notation (a TOML list works too)."""
     return tuple(_parse_list(raw, ipaddress.ip_network, "a network like 10.20.0.0/16"))
@@ -165,6 +174,7 @@ def _parse_networks(raw: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Net
 PARSERS: dict[str, Callable[[Any], Any]] = {
     "dates": _parse_dates,
     "names": _parse_names,
+    "days": _parse_days,
     "networks": _parse_networks,
     "bool": _parse_bool,
     "int": _parse_int,
@@ -439,6 +449,13 @@ SETTINGS: tuple[Setting, ...] = (
         90,
         "Days after an order within which its buyer may rate it.",
         minimum=1,
+    ),
+    Setting(
+        "SELLER_RATING_SUMMARY_WINDOWS",
+        "days",
+        "30,90,365",
+        "The rolling windows, in days, a shop's rating summary is given for besides its "
+        "lifetime (comma-separated; the longest also decides whether the monthly trend shows).",
     ),
     Setting(
         "SELLER_RATING_MIN_COUNT",
