@@ -243,6 +243,10 @@ OPEN_ENDED_CATEGORIES = (
     "payment_experience",
 )
 
+# Categories whose amounts about a person (tax, income, deposits, property) need the person's
+# written consent; the registry's records carry tax amounts only in tax arrears.
+PERSON_AMOUNT_CONSENT_CATEGORIES = ("tax_arrears",)
+
 # Development secrets are fixed rather than random so that hashes of identity numbers stay
 # stable across restarts of a demo; production refuses every one of them.
 DEFAULT_SECRETS = {
@@ -602,6 +606,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Record categories whose event goes on until it ends (an unpaid default, unpaid tax): "
         "a negative record of these without an end (ended_at) is kept until its submitter "
         "sends the end, and its 5 years count from there (comma-separated category names).",
+        choices=RECORD_CATEGORIES,
+    ),
+    Setting(
+        "PERSON_AMOUNT_CONSENT_CATEGORIES",
+        "names",
+        ",".join(PERSON_AMOUNT_CONSENT_CATEGORIES),
+        "Record categories whose amount about a person (income, deposits, property, tax) is "
+        "accepted only with the reference of the person's written consent "
+        "(consent_reference); comma-separated category names.",
         choices=RECORD_CATEGORIES,
     ),
     Setting(
