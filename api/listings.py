@@ -32,7 +32,7 @@ from registry.members import MemberRole
 from registry.notifications import listing_notice_text
 from registry.records import CreditRecord
 from registry.runtime import current_runtime
-from registry.subjects import Subject
+from registry.subjects import Subject, represents
 
 bp = Blueprint("listings", __name__, url_prefix="/api/v1")
 
@@ -228,9 +228,18 @@ def _own_entry(entry_id: str) -> ListEntry:
 
 
 @bp.get("/listings/<entry_id>")
-@signed(MemberRole.REGULATOR)
+@signed()
 def get_listing(entry_id: str) -> ResponseReturnValue:
-    return jsonify(_own_entry(entry_id).summary(_policy().calendar))
+    """The proposing regulator's full view; the subject's own member (the company itself, a
+    shop's operator) sees what its notice shows, with the objections filed and their
+    answers, so it can follow a notice objection. Anyone else: 404."""
+    entry = listings.get_entry(db.session, entry_id)
+    caller = current_caller()
+    if entry.proposer_member_id == caller.member_id and MemberRole.REGULATOR in caller.roles:
+        return jsonify(entry.summary(_policy().calendar))
+    if represents(caller.member, entry.subject):
+        return jsonify(entry.pending_view(_policy().calendar))
+    raise listings.NotFound("no list entry with this id")  # never reveal others' entries
 
 
 @bp.post("/listings/<entry_id>/withdraw")

@@ -79,7 +79,8 @@ ACCESS: dict[str, str | frozenset[str]] = {
     # members: lists (regulators propose and decide; anyone objects; the subject's own member
     # applies for repair, checked inside)
     "listings.propose": REGULATOR,
-    "listings.get_listing": REGULATOR,
+    # the proposer's full view, or the subject's own view of its entry (checked inside)
+    "listings.get_listing": MEMBER,
     "listings.withdraw": REGULATOR,
     "listings.extend": REGULATOR,
     "listings.revoke": REGULATOR,

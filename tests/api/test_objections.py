@@ -413,6 +413,16 @@ def test_list_entry_in_notice_goes_to_the_notice_objection_then_published_one_is
     assert notice.get_json()["delegated_to"] == "notice_objection"
     assert session.scalar(sa.select(sa.func.count()).select_from(Objection)) == 0
     notice_id = notice.get_json()["objection"]["id"]
+    # Its filer follows it: in its objections, and on the entry, which the subject may read.
+    mine = subject_rep.get("/api/v1/objections?role=filer").get_json()
+    assert [(o["id"], o["entry_id"], o["entry_state"]) for o in mine["notice_objections"]] == [
+        (notice_id, entry["id"], "notice")
+    ]
+    seen = subject_rep.get(f"/api/v1/listings/{entry['id']}")
+    assert seen.status_code == 200, seen.get_json()
+    assert [o["id"] for o in seen.get_json()["objections"]] == [notice_id]
+    assert "approvals" not in seen.get_json()  # the regulator's view stays the regulator's
+    assert objector.get(f"/api/v1/listings/{entry['id']}").status_code == 404
     result = app.test_cli_runner().invoke(
         args=["listings", "answer-objection", entry["id"], notice_id, "--reviewer",
               "rev-alice", "--dismiss", "--answer", "依据充分"]
