@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
 from admin.web import list_label
+from registry import objections
 from registry.clock import local_date
 from registry.db import db
 from registry.listings import ListEntry, ListingState
@@ -116,9 +117,16 @@ def subject_page(subject_id: str) -> ResponseReturnValue:
     platform = (
         db.session.get(Member, subject.platform_member_id) if subject.platform_member_id else None
     )
+    # The objection marks beside the items: disputed ones, and the subject's statements.
+    entry_ids = [uuid.UUID(entry["id"]) for entry in view["list_entries"]]
+    marks = {
+        **objections.public_marks(db.session, objections.ItemKind.LIST_ENTRY, entry_ids),
+        **objections.public_marks(db.session, objections.ItemKind.RECORD, [r.id for r in records]),
+    }
     return render_template(
         "subject.html",
         view=view,
+        marks=marks,
         records=records,
         platform=platform,
         explanation=_explanation_bars((view.get("rating") or {}).get("explanation") or []),
@@ -156,7 +164,7 @@ def list_page(list_kind: str) -> ResponseReturnValue:
     from flask import abort, request
     from marshmallow import ValidationError
 
-    from api.listings import PublicListSchema, _policy, _published
+    from api.listings import PublicListSchema, _policy, _published, marked_views
 
     kinds = _policy().list_kinds
     if list_kind not in kinds.public_lists():
@@ -181,7 +189,10 @@ def list_page(list_kind: str) -> ResponseReturnValue:
         list_kind=list_kind,
         title=list_label(list_kind),
         # The feeds' view, with the repair date as a date: the page words its own sentences.
-        entries=[{**entry.public_view(), "repair_from": entry.repair_from} for entry in entries],
+        entries=[
+            {**view, "repair_from": entry.repair_from}
+            for entry, view in zip(entries, marked_views(entries), strict=True)
+        ],
         total=total,
         params=params,
         authorities=authorities,

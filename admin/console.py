@@ -57,7 +57,16 @@ from flask_login import (
 from admin import charts
 from admin.web import CSRF_KEY, safe_next
 from api.params import parse_integer
-from registry import listings, objections, publicity, ratings, seller_ratings, staff_auth, totp
+from registry import (
+    listings,
+    objections,
+    publicity,
+    ratings,
+    repairs,
+    seller_ratings,
+    staff_auth,
+    totp,
+)
 from registry.audit import Actor, ActorKind, AuditEvent
 from registry.calendar import calendar_from_settings, missing_years_ahead
 from registry.clock import local_date
@@ -77,6 +86,7 @@ from registry.members import (
     revoke_key,
 )
 from registry.notifications import Notices
+from registry.records import CreditRecord
 from registry.runtime import current_runtime
 from registry.security import MIN_PASSWORD_LENGTH, TOO_SHORT, HashingBusy
 from registry.staff import StaffRole, StaffStatus, StaffUser, add_staff_user
@@ -481,6 +491,7 @@ def queue_sizes() -> dict[str, int]:
         "repairs": count(
             sa.select(RepairApplication.id).where(RepairApplication.status == "filed")
         ),
+        "late_repairs": count(sa.select(RepairApplication.id).where(repairs.late_applications())),
         "appeals": count(
             sa.select(ratings.RatingAppeal.id).where(
                 ratings.RatingAppeal.status == ratings.AppealStatus.OPEN
@@ -556,6 +567,7 @@ def dashboard() -> ResponseReturnValue:
         "ratings": _("Ratings"),
         "sellers": _("Seller ratings"),
         "repairs": _("Repairs"),
+        "late_repairs": _("Late repairs"),
         "appeals": _("Appeals"),
         "escalated": _("Escalated"),
     }
@@ -857,12 +869,19 @@ def answer_objection(entry_id: str, objection_id: str) -> ResponseReturnValue:
 @bp.get("/review/repairs")
 @requires(StaffRole.REVIEWER)
 def review_repairs() -> ResponseReturnValue:
+    """Applications to acknowledge, and every late one: an authority that has not decided
+    in time is the reviewers' to chase."""
     applications = db.session.scalars(
         sa.select(RepairApplication)
-        .where(RepairApplication.status == "filed")
-        .order_by(RepairApplication.filed_at)
+        .where(sa.or_(RepairApplication.status == "filed", repairs.late_applications()))
+        .order_by(RepairApplication.escalated_at.is_(None), RepairApplication.filed_at)
     ).all()
-    return render_template("console/repairs.html", applications=applications, deciding=False)
+    return render_template(
+        "console/repairs.html",
+        applications=applications,
+        deciding=False,
+        today=local_date(current_runtime().clock.now()),
+    )
 
 
 @bp.post("/review/repairs/<application_id>/acknowledge")
@@ -1293,23 +1312,37 @@ def regulator_listing_action(entry_id: str, action: str) -> ResponseReturnValue:
 @bp.get("/regulator/repairs")
 @requires(StaffRole.REGULATOR)
 def regulator_repairs() -> ResponseReturnValue:
+    """Acknowledged applications this regulator decides: for the entries it proposed and
+    the penalties it submitted."""
+    mine = _my_regulator()
     applications = db.session.scalars(
         sa.select(RepairApplication)
-        .join(ListEntry, ListEntry.id == RepairApplication.entry_id)
+        .outerjoin(ListEntry, ListEntry.id == RepairApplication.entry_id)
+        .outerjoin(CreditRecord, CreditRecord.id == RepairApplication.record_id)
         .where(
-            ListEntry.proposer_member_id == _my_regulator(),
+            sa.or_(ListEntry.proposer_member_id == mine, CreditRecord.member_id == mine),
             RepairApplication.status == "acknowledged",
         )
         .order_by(RepairApplication.decide_by)
     ).all()
-    return render_template("console/repairs.html", applications=applications, deciding=True)
+    return render_template(
+        "console/repairs.html",
+        applications=applications,
+        deciding=True,
+        today=local_date(current_runtime().clock.now()),
+    )
 
 
 @bp.post("/regulator/repairs/<application_id>/decide")
 @requires(StaffRole.REGULATOR)
 def decide_repair(application_id: str) -> ResponseReturnValue:
     application = _application_or_404(application_id)
-    _own_entry_or_404(str(application.entry_id))
+    if application.entry_id is not None:
+        _own_entry_or_404(str(application.entry_id))
+    else:
+        penalty = db.session.get(CreditRecord, application.record_id)
+        if penalty is None or penalty.member_id != _my_regulator():
+            abort(404)
     decision = _form("decision")
     if decision not in ("grant", "refuse"):
         abort(400)

@@ -80,6 +80,15 @@ def trend_bars(trend: list[dict[str, Any]]) -> list[Bar]:
     return bars
 
 
+def window_title(days: int | None) -> str:
+    """A summary window's heading (the windows are configuration)."""
+    if days is None:
+        return _("All time")
+    if days == 365:
+        return _("Last 12 months")
+    return _("Last %(days)d days", days=days)
+
+
 @bp.get("/sellers/<platform>/<path:shop_id>")
 def seller_page(platform: str, shop_id: str) -> ResponseReturnValue:
     """A shop's ratings for consumers; no login."""
@@ -105,10 +114,5 @@ def seller_page(platform: str, shop_id: str) -> ResponseReturnValue:
         chart_width=CHART_WIDTH,
         trend_height=TREND_HEIGHT,
         bar_step=BAR_HEIGHT + BAR_GAP,
-        window_titles={
-            "30d": _("Last 30 days"),
-            "90d": _("Last 90 days"),
-            "365d": _("Last 12 months"),
-            "lifetime": _("All time"),
-        },
+        window_titles={name: window_title(days) for name, days in policy.windows()},
     )

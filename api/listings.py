@@ -23,15 +23,16 @@ from api import problems
 from api.auth import current_caller, signed
 from api.csv_export import BOM_FIELD, csv_response
 from api.schemas import StrictSchema, SubjectRefSchema
-from registry import listings
+from registry import listings, objections, repairs
 from registry.audit import Actor, ActorKind
-from registry.db import db
+from registry.db import db, get_by_id
 from registry.intake import resolve_subject
 from registry.listings import ListEntry, ListingState, RepairApplication, Role
 from registry.members import MemberRole
 from registry.notifications import listing_notice_text
+from registry.records import CreditRecord
 from registry.runtime import current_runtime
-from registry.subjects import Subject
+from registry.subjects import Subject, represents
 
 bp = Blueprint("listings", __name__, url_prefix="/api/v1")
 
@@ -227,9 +228,18 @@ def _own_entry(entry_id: str) -> ListEntry:
 
 
 @bp.get("/listings/<entry_id>")
-@signed(MemberRole.REGULATOR)
+@signed()
 def get_listing(entry_id: str) -> ResponseReturnValue:
-    return jsonify(_own_entry(entry_id).summary(_policy().calendar))
+    """The proposing regulator's full view; the subject's own member (the company itself, a
+    shop's operator) sees what its notice shows, with the objections filed and their
+    answers, so it can follow a notice objection. Anyone else: 404."""
+    entry = listings.get_entry(db.session, entry_id)
+    caller = current_caller()
+    if entry.proposer_member_id == caller.member_id and MemberRole.REGULATOR in caller.roles:
+        return jsonify(entry.summary(_policy().calendar))
+    if represents(caller.member, entry.subject):
+        return jsonify(entry.pending_view(_policy().calendar))
+    raise listings.NotFound("no list entry with this id")  # never reveal others' entries
 
 
 @bp.post("/listings/<entry_id>/withdraw")
@@ -377,10 +387,38 @@ def apply_for_repair(entry_id: str) -> ResponseReturnValue:
         db.session,
         listings.get_entry(db.session, entry_id),
         actor=_member_actor(),
+        member=current_caller().member,
         correction_evidence=body["correction_evidence"],
         credit_commitment=body["credit_commitment"],
         policy=_policy(),
         at=current_runtime().clock.now(),
+    )
+    db.session.flush()
+    response = jsonify(application.view())
+    response.status_code = 201
+    return response
+
+
+@bp.post("/records/<record_id>/repairs")
+@signed()
+def apply_for_penalty_repair(record_id: str) -> ResponseReturnValue:
+    """The subject's member asks that a published administrative penalty stop being
+    published, once its minimum period is over (registry.repairs)."""
+    body = _body(RepairSchema())
+    if isinstance(body, Response):
+        return body
+    runtime = current_runtime()
+    application = repairs.apply_for_penalty_repair(
+        db.session,
+        get_by_id(db.session, CreditRecord, record_id, what="credit record"),
+        actor=_member_actor(),
+        member=current_caller().member,
+        correction_evidence=body["correction_evidence"],
+        credit_commitment=body["credit_commitment"],
+        policy=_policy(),
+        rule=repairs.rule_from_settings(runtime.settings),
+        settings=runtime.settings,
+        at=runtime.clock.now(),
     )
     db.session.flush()
     response = jsonify(application.view())
@@ -481,11 +519,12 @@ def public_list(list_kind: str) -> ResponseReturnValue:
     if fmt == "atom":
         return _atom(list_kind)
     entries, total = _published(list_kind, params)
-    views = [entry.public_view() for entry in entries]
+    views = marked_views(entries)
     if fmt == "csv":
         columns = [
             "id", "list", "subject_name", "uscc", "region", "authority", "reason", "legal_basis",
-            "document_number", "measures", "published_at", "until",
+            "document_number", "measures", "published_at", "until", "disputed",
+            "subject_statement",
         ]  # fmt: skip
         return csv_response(columns, views)
     return jsonify(
@@ -497,6 +536,24 @@ def public_list(list_kind: str) -> ResponseReturnValue:
             "entries": views,
         }
     )
+
+
+def marked_views(entries: list[ListEntry]) -> list[dict[str, Any]]:
+    """The entries' public views, each with its objection mark (disputed, the subject's
+    statement), as every public page and feed shows them."""
+    marks = objections.public_marks(
+        db.session, objections.ItemKind.LIST_ENTRY, [e.id for e in entries]
+    )
+    return [{**e.public_view(), **marks.get(str(e.id), objections.NO_MARK)} for e in entries]
+
+
+def _atom_summary(entry: ListEntry, mark: dict[str, Any]) -> str:
+    summary = f"{entry.reason} — {entry.legal_basis} ({entry.document_number})"
+    if mark["disputed"]:
+        summary += " — 异议处理中 / disputed"
+    if mark["subject_statement"]:
+        summary += f" — 主体陈述 / the subject's statement: {mark['subject_statement']}"
+    return escape(summary)
 
 
 def _atom(list_kind: str) -> Response:
@@ -517,6 +574,9 @@ def _atom(list_kind: str) -> Response:
         if entry.removed_at is not None:
             events.append((entry.removed_at, f"removed ({entry.removal_reason})", entry))
     events.sort(key=lambda item: item[0], reverse=True)
+    marks = objections.public_marks(
+        db.session, objections.ItemKind.LIST_ENTRY, [e.id for e in entries]
+    )
     # The configured address, never the request's Host: the feed's id must not be whatever
     # a client claims the registry is called.
     self_url = current_runtime().settings.PUBLIC_BASE_URL + url_for(
@@ -528,8 +588,8 @@ def _atom(list_kind: str) -> Response:
         f"<id>urn:creditreg:list-entry:{entry.id}:{what.split()[0]}</id>"
         f"<title>{escape(entry.subject.name)}: {escape(what)} — {escape(entry.authority)}</title>"
         f"<updated>{when.isoformat()}</updated>"
-        f"<summary>{escape(entry.reason)} — {escape(entry.legal_basis)}"
-        f" ({escape(entry.document_number)})</summary>"
+        f"<summary>{_atom_summary(entry, marks.get(str(entry.id), objections.NO_MARK))}"
+        "</summary>"
         "</entry>"
         for when, what, entry in events[:100]
     ]

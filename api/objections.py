@@ -26,6 +26,7 @@ from registry import objections
 from registry.audit import Actor, ActorKind
 from registry.db import db
 from registry.errors import Forbidden, NotFound
+from registry.listings import ListObjection
 from registry.objections import Objection, ObjectionStatus, Outcome
 from registry.runtime import current_runtime
 from registry.subjects import Subject, represents
@@ -190,7 +191,21 @@ def inbox() -> ResponseReturnValue:
     if "status" in params:
         query = query.where(Objection.status == params["status"])
     found = db.session.scalars(query.limit(500)).all()
-    return jsonify({"objections": [o.view() for o in found]})
+    answer: dict[str, Any] = {"objections": [o.view() for o in found]}
+    if params["role"] == "filer":
+        # Objections in a list entry's notice window are the list workflow's (they suspend
+        # publication and a reviewer answers them): listed apart, with their entry.
+        notice_objections = db.session.scalars(
+            sa.select(ListObjection)
+            .where(ListObjection.filed_by == f"{ActorKind.MEMBER}:{member_id}")
+            .order_by(ListObjection.filed_at.desc(), ListObjection.id)
+            .limit(500)
+        ).all()
+        answer["notice_objections"] = [
+            {**o.view(), "entry_id": str(o.entry_id), "entry_state": o.entry.state}
+            for o in notice_objections
+        ]
+    return jsonify(answer)
 
 
 @bp.get("/objections/<objection_id>")

@@ -527,8 +527,9 @@ def _seller_rating_components() -> dict[str, Any]:
         "Scores": _object_schema(ScoresSchema(), "Detailed scores, 1 to 5."),
         "SellerSummary": {
             "type": "object",
-            "description": "A shop's ratings over rolling windows (30, 90, 365 days, lifetime) "
-            "relative to `as_of`, its monthly trend, and its operating company.",
+            "description": "A shop's ratings over rolling windows (by default 30, 90 and 365 "
+            "days, named `30d`, `90d`, `365d`; `SELLER_RATING_SUMMARY_WINDOWS`) and its "
+            "lifetime, relative to `as_of`, its monthly trend, and its operating company.",
             "required": ["platform", "shop_id", "as_of", "minimum_count", "windows", "trend"],
             "properties": {
                 "platform": {"type": "object"},
@@ -540,7 +541,10 @@ def _seller_rating_components() -> dict[str, Any]:
                 "counting": {"type": "string"},
                 "windows": {
                     "type": "object",
-                    "properties": {name: window for name in ("30d", "90d", "365d", "lifetime")},
+                    "required": ["lifetime"],
+                    "properties": {"lifetime": window},
+                    "patternProperties": {"^[0-9]+d$": window},
+                    "additionalProperties": False,
                 },
                 "trend": {
                     "type": "array",
@@ -1266,7 +1270,24 @@ def build_document() -> dict[str, Any]:
                 "total": {"type": "integer"},
                 "page": {"type": "integer"},
                 "size": {"type": "integer"},
-                "entries": {"type": "array", "items": {"type": "object"}},
+                "entries": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "disputed", "subject_statement"],
+                        "properties": {
+                            "disputed": {
+                                "type": "boolean",
+                                "description": "an objection (异议) to the entry is open",
+                            },
+                            "subject_statement": {
+                                "type": ["string", "null"],
+                                "description": "the subject's statement on the entry, shown "
+                                "while disputed and after an objection upheld",
+                            },
+                        },
+                    },
+                },
             },
         },
         "Health": {
@@ -1646,11 +1667,25 @@ def build_document() -> dict[str, Any]:
         "/api/v1/listings/{entry_id}/repairs": {
             "post": _signed_post(
                 "applyForRepair",
-                "Apply for credit repair with evidence and a public commitment",
+                "The listed subject's own member applies for credit repair, with evidence and "
+                "a public commitment, once the entry's minimum period is over",
                 "RepairApplicationRequest",
                 None,
                 201,
                 "entry_id",
+            )
+        },
+        "/api/v1/records/{record_id}/repairs": {
+            "post": _signed_post(
+                "applyForPenaltyRepair",
+                "The subject's own member asks that a published administrative penalty stop "
+                "being published, once its severity's minimum period is over (general 3 "
+                "months, serious 12, from the decision; settings); the authority that "
+                "submitted it decides",
+                "RepairApplicationRequest",
+                None,
+                201,
+                "record_id",
             )
         },
         "/api/v1/repairs/{application_id}/decision": {

@@ -76,10 +76,11 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "monitoring.get_webhook": QUERIER,
     "monitoring.put_webhook": QUERIER,
     "monitoring.delete_webhook": QUERIER,
-    # members: lists (regulators propose and decide; anyone objects or applies for repair
-    # for a subject it represents)
+    # members: lists (regulators propose and decide; anyone objects; the subject's own member
+    # applies for repair, checked inside)
     "listings.propose": REGULATOR,
-    "listings.get_listing": REGULATOR,
+    # the proposer's full view, or the subject's own view of its entry (checked inside)
+    "listings.get_listing": MEMBER,
     "listings.withdraw": REGULATOR,
     "listings.extend": REGULATOR,
     "listings.revoke": REGULATOR,
@@ -90,6 +91,7 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "listings.notices": MEMBER,
     "listings.object_to": MEMBER,
     "listings.apply_for_repair": MEMBER,
+    "listings.apply_for_penalty_repair": MEMBER,
     # members: objections and appeals (who may act on which is checked inside)
     "objections.file_objection": MEMBER,
     "objections.inbox": MEMBER,

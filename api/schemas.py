@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
+from flask import has_app_context
 from marshmallow import (
     RAISE,
     Schema,
@@ -22,6 +23,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from config.settings import PERSON_AMOUNT_CONSENT_CATEGORIES
 from registry.identifiers import (
     ID_NUMBER_IN_TEXT,
     IdentifierError,
@@ -174,6 +176,14 @@ class RecordSchema(StrictSchema):
     legal_basis = fields.String(validate=validate.Length(min=1, max=MAX_TEXT))
     summary = fields.String(validate=validate.Length(min=1, max=MAX_TEXT))
     amount = fields.Nested(AmountSchema)
+    consent_reference = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={
+            "description": "the reference of the person's written consent, required for an "
+            "amount about a person in the categories of PERSON_AMOUNT_CONSENT_CATEGORIES "
+            "(default: tax_arrears)"
+        },
+    )
 
     # Subclasses name what their category needs and which polarities it can have.
     required_fields: tuple[str, ...] = ()
@@ -196,12 +206,32 @@ class RecordSchema(StrictSchema):
             errors.setdefault("severity", []).append(f"required for category {category}")
         if data.get("severity") and polarity and polarity != Polarity.NEGATIVE:
             errors.setdefault("severity", []).append("only negative records have a severity")
+        if (
+            data.get("amount")
+            and (data.get("subject") or {}).get("kind") == SubjectKind.PERSON
+            and category in _consent_categories()
+            and not data.get("consent_reference")
+        ):
+            errors.setdefault("consent_reference", []).append(
+                f"an amount about a person in a {category} record needs the reference of the "
+                "person's written consent"
+            )
         start = data.get("decided_at") or data.get("occurred_at")
         ended = data.get("ended_at")
         if isinstance(start, date) and isinstance(ended, date) and ended < start:
             errors.setdefault("ended_at", []).append("cannot be before the decision or event")
         if errors:
             raise ValidationError(errors)
+
+
+def _consent_categories() -> tuple[str, ...]:
+    """PERSON_AMOUNT_CONSENT_CATEGORIES of the running registry; its default outside one
+    (the member client checks a file before sending it)."""
+    if has_app_context():
+        from registry.runtime import current_runtime
+
+        return tuple(current_runtime().settings.PERSON_AMOUNT_CONSENT_CATEGORIES)
+    return PERSON_AMOUNT_CONSENT_CATEGORIES
 
 
 class LicenceSchema(RecordSchema):

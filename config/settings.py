@@ -157,6 +157,15 @@ def _parse_names(raw: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _parse_days(raw: Any) -> tuple[int, ...]:
+    """A comma-separated list of day counts (a TOML list works too), each at least 1,
+    shortest first, once each."""
+    days = _parse_list(raw, int, "a whole number of days", parsed_kind=int)
+    if any(d < 1 for d in days):
+        raise ValueError("every number of days must be at least 1")
+    return tuple(sorted(set(days)))
+
+
 def _parse_networks(raw: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     """A comma-separated list of networks in CIDR notation (a TOML list works too)."""
     return tuple(_parse_list(raw, ipaddress.ip_network, "a network like 10.20.0.0/16"))
@@ -165,6 +174,7 @@ def _parse_networks(raw: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Net
 PARSERS: dict[str, Callable[[Any], Any]] = {
     "dates": _parse_dates,
     "names": _parse_names,
+    "days": _parse_days,
     "networks": _parse_networks,
     "bool": _parse_bool,
     "int": _parse_int,
@@ -232,6 +242,10 @@ OPEN_ENDED_CATEGORIES = (
     "contract_performance",
     "payment_experience",
 )
+
+# Categories whose amounts about a person (tax, income, deposits, property) need the person's
+# written consent; the registry's records carry tax amounts only in tax arrears.
+PERSON_AMOUNT_CONSENT_CATEGORIES = ("tax_arrears",)
 
 # Development secrets are fixed rather than random so that hashes of identity numbers stay
 # stable across restarts of a demo; production refuses every one of them.
@@ -441,6 +455,13 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "SELLER_RATING_SUMMARY_WINDOWS",
+        "days",
+        "30,90,365",
+        "The rolling windows, in days, a shop's rating summary is given for besides its "
+        "lifetime (comma-separated; the longest also decides whether the monthly trend shows).",
+    ),
+    Setting(
         "SELLER_RATING_MIN_COUNT",
         "int",
         10,
@@ -588,6 +609,15 @@ SETTINGS: tuple[Setting, ...] = (
         choices=RECORD_CATEGORIES,
     ),
     Setting(
+        "PERSON_AMOUNT_CONSENT_CATEGORIES",
+        "names",
+        ",".join(PERSON_AMOUNT_CONSENT_CATEGORIES),
+        "Record categories whose amount about a person (income, deposits, property, tax) is "
+        "accepted only with the reference of the person's written consent "
+        "(consent_reference); comma-separated category names.",
+        choices=RECORD_CATEGORIES,
+    ),
+    Setting(
         "OPEN_RECORD_CONFIRM_DAYS",
         "int",
         365,
@@ -630,6 +660,22 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "PENALTY_REPAIR_MONTHS_GENERAL",
+        "int",
+        3,
+        "Months from its decision a general administrative penalty stays published before the "
+        "subject may apply for credit repair (信用修复) to end its publication early.",
+        minimum=0,
+    ),
+    Setting(
+        "PENALTY_REPAIR_MONTHS_SERIOUS",
+        "int",
+        12,
+        "Months from its decision a serious administrative penalty stays published before the "
+        "subject may apply for credit repair to end its publication early.",
+        minimum=0,
+    ),
+    Setting(
         "OBJECTION_WINDOW_WORKING_DAYS",
         "int",
         10,
@@ -648,14 +694,16 @@ SETTINGS: tuple[Setting, ...] = (
         "REPAIR_ACK_WORKING_DAYS",
         "int",
         10,
-        "Working days within which a repair application is acknowledged.",
+        "Working days within which the registry acknowledges a repair application; an "
+        "application unacknowledged after them is escalated and shown late.",
         minimum=1,
     ),
     Setting(
         "REPAIR_DECISION_WORKING_DAYS",
         "int",
         3,
-        "Working days the authority has to decide an acknowledged repair application.",
+        "Working days the authority has to decide an acknowledged repair application; an "
+        "application undecided after them is escalated and shown late.",
         minimum=1,
     ),
     Setting(

@@ -47,7 +47,7 @@ from registry.submissions import Submission
 RECEIPT_TYPE = "creditreg.submission-receipt/v1"
 # The record fields a member sends that are stored on the record itself; the category
 # schemas' extra fields go into `details`.
-DETAIL_FIELDS = ("due_date", "days_past_due")
+DETAIL_FIELDS = ("due_date", "days_past_due", "consent_reference")
 
 
 @dataclass(frozen=True)

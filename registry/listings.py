@@ -1180,12 +1180,26 @@ def published_entries_of(
 
 
 class RepairApplication(Base):
+    """An application for credit repair (信用修复): of a published list entry, or of an
+    administrative penalty whose publication is to end early (registry.repairs)."""
+
     __tablename__ = "repair_applications"
-    __table_args__ = (one_of("status", ["filed", "acknowledged", "granted", "refused"]),)
+    __table_args__ = (
+        one_of("status", ["filed", "acknowledged", "granted", "refused"]),
+        sa.CheckConstraint("(entry_id IS NULL) <> (record_id IS NULL)", name="one_item"),
+    )
 
     id: Mapped[uuid_pk]
-    entry_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("list_entries.id"), index=True)
+    entry_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("list_entries.id"), index=True)
+    record_id: Mapped[uuid.UUID | None] = mapped_column(
+        index=True,
+        comment="an administrative penalty whose publication is to end early (no foreign "
+        "key: the record may move to the sealed archive)",
+    )
     applicant: Mapped[str] = mapped_column(sa.String(80), comment="actor kind:id")
+    identity_check: Mapped[str | None] = mapped_column(
+        sa.Text, comment="filed by staff for a person: how they checked who asked"
+    )
     correction_evidence: Mapped[str] = mapped_column(sa.Text)
     credit_commitment: Mapped[str] = mapped_column(sa.Text, comment="公开信用承诺")
     status: Mapped[str] = mapped_column(sa.String(16))
@@ -1195,11 +1209,28 @@ class RepairApplication(Base):
     decide_by: Mapped[date | None]
     decided_at: Mapped[datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+    escalated_at: Mapped[datetime | None] = mapped_column(
+        comment="when it went past the deadline of its current stage"
+    )
 
-    def view(self) -> dict[str, Any]:
+    @property
+    def due_on(self) -> date | None:
+        """The last working day of the current stage: acknowledgement, then decision."""
+        if self.status == "filed":
+            return self.acknowledge_by
+        if self.status == "acknowledged":
+            return self.decide_by
+        return None
+
+    def is_late(self, today: date) -> bool:
+        due = self.due_on
+        return due is not None and today > due
+
+    def view(self, today: date | None = None) -> dict[str, Any]:
         return {
             "id": str(self.id),
-            "entry_id": str(self.entry_id),
+            "entry_id": str(self.entry_id) if self.entry_id else None,
+            "record_id": str(self.record_id) if self.record_id else None,
             "status": self.status,
             "filed_at": iso(self.filed_at),
             "acknowledge_by": self.acknowledge_by.isoformat(),
@@ -1207,6 +1238,8 @@ class RepairApplication(Base):
             "decide_by": self.decide_by.isoformat() if self.decide_by else None,
             "decided_at": iso(self.decided_at),
             "decision_reason": self.decision_reason,
+            "late": self.escalated_at is not None or (today is not None and self.is_late(today)),
+            "escalated_at": iso(self.escalated_at),
         }
 
 
@@ -1215,20 +1248,26 @@ def apply_for_repair(
     entry: ListEntry,
     *,
     actor: Actor,
+    member: Member | None,
     correction_evidence: str,
     credit_commitment: str,
     policy: ListPolicy,
     at: datetime,
+    identity_check: str | None = None,
 ) -> RepairApplication:
-    """The subject (or a member for it) applies: after the minimum period, with the
-    evidence of correction and a public credit commitment."""
-    errors: dict[str, list[str]] = {}
-    if not correction_evidence or not correction_evidence.strip():
-        errors["correction_evidence"] = ["required"]
-    if not credit_commitment or not credit_commitment.strip():
-        errors["credit_commitment"] = ["a public credit commitment is required"]
-    if errors:
-        raise InvalidInput("the application is incomplete", errors)
+    """The subject's side applies (registry.repairs.check_subject_side): after the minimum
+    period, with the evidence of correction and a public credit commitment."""
+    from registry.repairs import (
+        check_subject_side,
+        file_application,
+        has_open_application,
+        require_complete,
+    )
+
+    subject = session.get(Subject, entry.subject_id)
+    assert subject is not None
+    check_subject_side(subject, actor, member=member, identity_check=identity_check)
+    require_complete(correction_evidence, credit_commitment)
     if entry.state != ListingState.PUBLISHED or entry.min_repair_months is None:
         raise InvalidTransition(
             "credit repair applies to a published entry of a kind that can be repaired",
@@ -1241,35 +1280,18 @@ def apply_for_repair(
             "credit repair is possible after the minimum period",
             repair_from=iso(earliest),
         )
-    open_application = session.scalar(
-        sa.select(RepairApplication.id).where(
-            RepairApplication.entry_id == entry.id,
-            RepairApplication.status.in_(["filed", "acknowledged"]),
-        )
-    )
-    if open_application is not None:
+    if has_open_application(session, RepairApplication.entry_id == entry.id):
         raise Conflict("an application for this entry is already open")
-    application = RepairApplication(
-        id=uuid.uuid4(),
-        entry_id=entry.id,
-        applicant=f"{actor.kind}:{actor.id}",
-        correction_evidence=correction_evidence.strip(),
-        credit_commitment=credit_commitment.strip(),
-        status="filed",
-        filed_at=at,
-        acknowledge_by=policy.calendar.add_working_days(local_date(at), policy.repair_ack_days),
-    )
-    session.add(application)
-    record_event(
+    return file_application(
         session,
         actor=actor,
-        action="repair.filed",
-        object_type="list_entry",
-        object_id=str(entry.id),
-        after={"application_id": str(application.id)},
+        identity_check=identity_check,
+        correction_evidence=correction_evidence,
+        credit_commitment=credit_commitment,
+        policy=policy,
         at=at,
+        entry_id=entry.id,
     )
-    return application
 
 
 def acknowledge_repair(
@@ -1288,12 +1310,14 @@ def acknowledge_repair(
     application.decide_by = policy.calendar.add_working_days(
         local_date(at), policy.repair_decision_days
     )
+    # The decision is a new stage with its own deadline: late again only past that.
+    application.escalated_at = None
     record_event(
         session,
         actor=actor,
         action="repair.acknowledged",
-        object_type="list_entry",
-        object_id=str(application.entry_id),
+        object_type="list_entry" if application.entry_id else "credit_record",
+        object_id=str(application.entry_id or application.record_id),
         after={"application_id": str(application.id), "decide_by": str(application.decide_by)},
         at=at,
     )
@@ -1318,12 +1342,25 @@ def decide_repair(
         raise Conflict("an application is decided after it is acknowledged")
     if not reason or not reason.strip():
         raise InvalidInput("a decision needs a reason", {"reason": ["required"]})
+    if application.record_id is not None:
+        from registry.repairs import decide_penalty_repair
+
+        return decide_penalty_repair(
+            session,
+            application,
+            actor=actor,
+            grant=grant,
+            reason=reason,
+            at=at,
+            acting_for=acting_for,
+        )
     entry = session.get(ListEntry, application.entry_id)
     assert entry is not None
     _proposer_only(entry, actor, acting_for)
     application.status = "granted" if grant else "refused"
     application.decided_at = at
     application.decision_reason = reason.strip()
+    application.escalated_at = None
     record_event(
         session,
         actor=actor,

@@ -194,6 +194,59 @@ def answer_objection(
     )
 
 
+@listings_group.command("apply-repair")
+@click.option("--entry", "entry_id", help="a published list entry about the person")
+@click.option("--record", "record_id", help="a published administrative penalty of the person")
+@click.option("--reviewer", required=True, help="the staff user filing for the person")
+@click.option("--identity-check", required=True, help="how the person's identity was checked")
+@click.option("--evidence", required=True, help="evidence that the conduct is corrected")
+@click.option("--commitment", required=True, help="the person's public credit commitment")
+@with_appcontext
+def apply_repair(
+    entry_id: str | None,
+    record_id: str | None,
+    reviewer: str,
+    identity_check: str,
+    evidence: str,
+    commitment: str,
+) -> None:
+    """File a repair application for a person, who has no member to file it (the identity
+    check goes into the audit log)."""
+    from registry import repairs
+    from registry.db import get_by_id
+    from registry.records import CreditRecord
+
+    if (entry_id is None) == (record_id is None):
+        raise click.UsageError("name one item: --entry or --record")
+    actor, _ = reviewer_actor(reviewer)
+    runtime = current_runtime()
+    policy = listings.policy_from_settings(runtime.settings)
+    common = {
+        "actor": actor,
+        "member": None,
+        "correction_evidence": evidence,
+        "credit_commitment": commitment,
+        "identity_check": identity_check,
+        "policy": policy,
+        "at": runtime.clock.now(),
+    }
+
+    def act() -> dict[str, object]:
+        if entry_id is not None:
+            entry = listings.get_entry(db.session, entry_id)
+            return listings.apply_for_repair(db.session, entry, **common).view()  # type: ignore[arg-type]
+        record = get_by_id(db.session, CreditRecord, record_id or "", what="credit record")
+        return repairs.apply_for_penalty_repair(
+            db.session,
+            record,
+            rule=repairs.rule_from_settings(runtime.settings),
+            settings=runtime.settings,
+            **common,  # type: ignore[arg-type]
+        ).view()
+
+    run_action(act)
+
+
 @listings_group.command("acknowledge-repair")
 @click.argument("application_id")
 @click.option("--reviewer", required=True)

@@ -494,6 +494,43 @@ def disputed_items(
     return found
 
 
+# What the public sees beside an item nobody objected to.
+NO_MARK: dict[str, Any] = {"disputed": False, "subject_statement": None}
+
+
+def public_marks(
+    session: Session, kind: ItemKind, item_ids: Iterable[uuid.UUID]
+) -> dict[str, dict[str, Any]]:
+    """The mark beside each item wherever the public sees it (list pages, feeds, the
+    subject's page), in one query: ``{item id: {"disputed": bool, "subject_statement":
+    text or None}}``. Disputed while an objection is open or escalated; the subject's
+    statement shows with it, and stays beside an item whose objection was upheld, as on
+    the subject's own page (:func:`shown_with_subject`). Items with neither are left out:
+    :data:`NO_MARK` is theirs."""
+    wanted = sorted(set(item_ids))
+    found: dict[str, dict[str, Any]] = {}
+    if not wanted:
+        return found
+    rows = session.execute(
+        sa.select(Objection.item_id, Objection.status, Objection.statement)
+        .where(
+            Objection.item_kind == kind,
+            among(session, Objection.item_id, wanted),
+            sa.or_(
+                Objection.status.in_(DISPUTING),
+                sa.and_(Objection.outcome == Outcome.UPHELD, Objection.statement.is_not(None)),
+            ),
+        )
+        .order_by(Objection.filed_at, Objection.id)
+    )
+    for item_id, status, statement in rows:
+        mark = found.setdefault(str(item_id), dict(NO_MARK))
+        mark["disputed"] = mark["disputed"] or status in DISPUTING
+        # The latest statement is the subject's word now.
+        mark["subject_statement"] = statement or mark["subject_statement"]
+    return found
+
+
 def shown_with_subject(session: Session, subject_id: uuid.UUID) -> list[Objection]:
     """What the subject's page shows beside its items: every open or escalated objection, and
     the subject's statement on an item whose objection was upheld (the item stands, and the

@@ -44,12 +44,6 @@ from registry.submissions import SignedRequestEvidence
 
 RECEIPT_TYPE = "creditreg.seller-rating-receipt/v1"
 DIMENSIONS = ("item_as_described", "service", "delivery")
-WINDOWS: tuple[tuple[str, int | None], ...] = (
-    ("30d", 30),
-    ("90d", 90),
-    ("365d", 365),
-    ("lifetime", None),
-)
 TREND_MONTHS = 12
 POSITIVE_SHARE_DEFINITION = (
     "positives / (positives + negatives), as eBay counts it: an overall score of "
@@ -230,6 +224,11 @@ class RatingPolicy:
     text_min_chars: int = 10
     positive_from: int = 4  # overall score from which a rating is positive
     negative_up_to: int = 2  # and up to which it is negative
+    summary_windows: tuple[int, ...] = (30, 90, 365)  # days, shortest first
+
+    def windows(self) -> list[tuple[str, int | None]]:
+        """The summary's windows by name ("30d", ...) and days, then "lifetime" (None)."""
+        return [(f"{days}d", days) for days in self.summary_windows] + [("lifetime", None)]
 
 
 def policy_from_settings(settings: Mapping[str, Any]) -> RatingPolicy:
@@ -245,6 +244,7 @@ def policy_from_settings(settings: Mapping[str, Any]) -> RatingPolicy:
         text_min_chars=settings["SELLER_RATING_TEXT_MIN_CHARS"],
         positive_from=settings["SELLER_RATING_POSITIVE_FROM"],
         negative_up_to=settings["SELLER_RATING_NEGATIVE_UP_TO"],
+        summary_windows=tuple(settings["SELLER_RATING_SUMMARY_WINDOWS"]),
     )
 
 
@@ -735,7 +735,7 @@ def shop_summary(
     ).all()
     ratings = [_Counted(r[0], r[1], r[2], (r[3], r[4], r[5])) for r in rows]
     windows: dict[str, Any] = {}
-    for name, days in WINDOWS:
+    for name, days in policy.windows():
         since = None if days is None else today - timedelta(days=days - 1)
         inside = [r for r in ratings if since is None or r.rated_on >= since]
         windows[name] = {
@@ -744,7 +744,9 @@ def shop_summary(
             **_summary(count_once_per_buyer(inside, policy.same_buyer_days), policy),
         }
     trend: list[dict[str, Any]] = []
-    if windows["365d"]["shown"]:
+    # The trend needs enough ratings over the longest window, as its months are short.
+    longest, _ = policy.windows()[-2] if policy.summary_windows else ("lifetime", None)
+    if windows[longest]["shown"]:
         for back in range(TREND_MONTHS - 1, -1, -1):
             start = _month_start(today, back)
             end = _month_start(today, back - 1)

@@ -80,6 +80,7 @@ def default_jobs(
     """
     from registry.listings import run_list_jobs
     from registry.objections import escalate_due
+    from registry.repairs import escalate_late as escalate_late_repairs
     from registry.staff_auth import purge_job as sign_in_purge
 
     # Publications and expiries are checked every 15 s: at most a minute late.
@@ -89,6 +90,8 @@ def default_jobs(
         Job("list-lifecycle", 15.0, run_list_jobs),
         # Unanswered objections go to the reviewers' queue at most a minute late.
         Job("objection-deadlines", 60.0, escalate_due),
+        # Repair applications past their stage's last working day: escalated within a minute.
+        Job("repair-deadlines", 60.0, escalate_late_repairs),
     ]
     if settings is not None:
         from registry.ratings import rating_job, requeue_aged

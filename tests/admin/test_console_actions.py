@@ -4,7 +4,7 @@ staff accounts (administrators), flagged seller ratings and repairs. Each is all
 role only, shows the domain's refusals, and is audited under the signed-in staff user."""
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -16,6 +16,7 @@ from registry.records import upsert_record
 from registry.staff import StaffUser
 from registry.staff_auth import held_back
 from registry.subjects import Subject
+from tests import factories
 from tests.console_helpers import csrf, post, seed, sign_in
 from tests.factories import TEST_ACTOR
 
@@ -455,10 +456,14 @@ def repair(session, runtime, seeded, clock, published):
     from registry import listings
 
     clock.advance(timedelta(days=370))  # past the minimum period
+    # The company itself applies, through its own member.
+    company = factories.member(session, kind="enterprise", roles=("querier",))
+    company.uscc = session.get(Subject, published.subject_id).uscc
     application = listings.apply_for_repair(
         session,
         published,
-        actor=TEST_ACTOR,
+        actor=Actor(ActorKind.MEMBER, str(company.id)),
+        member=company,
         correction_evidence="已缴清罚款并整改",
         credit_commitment="本公司承诺依法诚信经营",
         policy=listings.policy_from_settings(runtime.settings),
@@ -514,6 +519,35 @@ def test_a_reviewer_acknowledges_and_the_regulator_decides_a_repair(
         )
     }
     assert actors["repair.acknowledged"] == bob and actors["repair.granted"] == carol
+
+
+def test_a_late_repair_shows_late_to_reviewers_and_on_the_dashboard(
+    client, seeded, session, clock, repair
+):
+    from registry import repairs
+
+    sign_in(client, "bob")
+    queue = "/console/review/repairs"
+    late_count = '<dd id="late-repairs">{}</dd>'
+    assert 'class="late"' not in client.get(queue).get_data(as_text=True)
+    assert late_count.format(0) in client.get("/console/").get_data(as_text=True)
+    # The worker escalates it the day after its last working day for acknowledgement.
+    past_due = datetime.combine(repair.acknowledge_by + timedelta(days=1), time(12), UTC)
+    assert repairs.escalate_late(session, past_due) == 1
+    session.commit()
+    page = client.get(queue).get_data(as_text=True)
+    assert 'class="late"' in page and repair.acknowledge_by.isoformat() in page
+    assert late_count.format(1) in client.get("/console/").get_data(as_text=True)
+    # Acknowledged, it waits on the authority; late again, it is back in the reviewers' queue.
+    assert post(client, f"{queue}/{repair.id}/acknowledge", queue).status_code == 303
+    session.refresh(repair)
+    assert "已缴清罚款并整改" not in client.get(queue).get_data(as_text=True)
+    past_decision = datetime.combine(repair.decide_by + timedelta(days=1), time(12), UTC)
+    assert repairs.escalate_late(session, past_decision) == 1
+    session.commit()
+    page = client.get(queue).get_data(as_text=True)
+    assert "已缴清罚款并整改" in page and 'class="late"' in page
+    assert repair.decide_by.isoformat() in page
 
 
 @pytest.mark.parametrize("period", ["²", "99999999999999999999", "-3", "十二"])

@@ -327,6 +327,10 @@ EXAMPLE_BODIES = {
         "correction_evidence": "已缴清罚款",
         "credit_commitment": "守法经营",
     },
+    ("POST", "/api/v1/records/{record_id}/repairs"): {
+        "correction_evidence": "已缴清罚款",
+        "credit_commitment": "守法经营",
+    },
     ("POST", "/api/v1/repairs/{application_id}/decision"): {"grant": True, "reason": "已整改"},
     ("POST", "/api/v1/seller-ratings"): {
         "batch_id": "batch-1",

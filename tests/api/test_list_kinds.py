@@ -17,6 +17,7 @@ from tests.api.test_listings import (  # noqa: F401 - the fixtures are used by n
     propose,
     regulator,
     reviewers,
+    the_subjects_member,
     tick,
 )
 from tests.signing import signed_member
@@ -86,7 +87,7 @@ def test_serious_illegality_is_removed_early_from_one_year_on(
     app, session, client, clock, regulator, reviewers
 ):
     entry = published(app, session, clock, regulator, reviewers)
-    subject_side = signed_member(session, client, clock, roles=("querier",))
+    subject_side = the_subjects_member(session, client, clock)
     year_on = add_months(datetime.fromisoformat(entry["published_at"]), 12)
     clock.set(year_on - timedelta(days=1))
     too_early = subject_side.post(f"/api/v1/listings/{entry['id']}/repairs", REPAIR)
@@ -102,7 +103,7 @@ def test_an_abnormal_operations_entry_comes_off_once_cured_and_is_never_extended
     refused = extend(regulator, entry, 12)
     assert refused.status_code == 409
     assert refused.get_json()["type"].endswith("/list-not-extendable")
-    subject_side = signed_member(session, client, clock, roles=("querier",))
+    subject_side = the_subjects_member(session, client, clock)
     # The day it is published: no minimum period.
     filed = subject_side.post(f"/api/v1/listings/{entry['id']}/repairs", REPAIR)
     assert filed.status_code == 201, filed.get_json()
@@ -115,7 +116,7 @@ def test_the_redlist_is_never_extended_nor_repaired(
     refused = extend(regulator, entry, 1)
     assert refused.status_code == 409
     assert refused.get_json()["type"].endswith("/list-not-extendable")
-    subject_side = signed_member(session, client, clock, roles=("querier",))
+    subject_side = the_subjects_member(session, client, clock)
     assert subject_side.post(f"/api/v1/listings/{entry['id']}/repairs", REPAIR).status_code == 409
 
 

@@ -58,6 +58,14 @@ def cli(app, *args):
     return result.exit_code, result.output
 
 
+def the_subjects_member(session, client, clock, uscc=SUBJECT["uscc"]):
+    """A signed member that is the listed company itself: the side that applies for repair."""
+    member = signed_member(session, client, clock, kind="enterprise", roles=("querier",))
+    member.member.uscc = uscc
+    session.commit()
+    return member
+
+
 def propose(regulator, **changes):
     response = regulator.post("/api/v1/listings", {**PROPOSAL, **changes})
     return response
@@ -224,11 +232,16 @@ def test_repaired_early_after_the_minimum_period(app, session, client, clock, re
     entry = propose(regulator).get_json()
     approve_and_serve(app, clock, entry["id"], reviewers)
     tick(app, session, clock, timedelta(days=20))
-    subject_side = signed_member(session, client, clock, roles=("querier",))
     application = {
         "correction_evidence": "已整改并缴清罚款",
         "credit_commitment": "本企业承诺依法诚信经营",
     }
+    # Another member, however well meaning, cannot ask for the entry to come down.
+    competitor = signed_member(session, client, clock, roles=("querier",))
+    refused = competitor.post(f"/api/v1/listings/{entry['id']}/repairs", application)
+    assert refused.status_code == 403
+    assert refused.get_json()["type"] == "/problems/forbidden"
+    subject_side = the_subjects_member(session, client, clock)
     too_early = subject_side.post(f"/api/v1/listings/{entry['id']}/repairs", application)
     assert too_early.status_code == 409
     assert too_early.get_json()["repair_from"]

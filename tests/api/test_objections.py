@@ -413,6 +413,16 @@ def test_list_entry_in_notice_goes_to_the_notice_objection_then_published_one_is
     assert notice.get_json()["delegated_to"] == "notice_objection"
     assert session.scalar(sa.select(sa.func.count()).select_from(Objection)) == 0
     notice_id = notice.get_json()["objection"]["id"]
+    # Its filer follows it: in its objections, and on the entry, which the subject may read.
+    mine = subject_rep.get("/api/v1/objections?role=filer").get_json()
+    assert [(o["id"], o["entry_id"], o["entry_state"]) for o in mine["notice_objections"]] == [
+        (notice_id, entry["id"], "notice")
+    ]
+    seen = subject_rep.get(f"/api/v1/listings/{entry['id']}")
+    assert seen.status_code == 200, seen.get_json()
+    assert [o["id"] for o in seen.get_json()["objections"]] == [notice_id]
+    assert "approvals" not in seen.get_json()  # the regulator's view stays the regulator's
+    assert objector.get(f"/api/v1/listings/{entry['id']}").status_code == 404
     result = app.test_cli_runner().invoke(
         args=["listings", "answer-objection", entry["id"], notice_id, "--reviewer",
               "rev-alice", "--dismiss", "--answer", "依据充分"]
@@ -498,3 +508,51 @@ def test_a_late_answer_before_escalation_is_taken_and_marked_late(
     assert answered.status_code == 200, answered.get_json()
     assert answered.get_json()["answered_late"] is True
     assert escalate_due(session, clock.now()) == 0
+
+
+def test_the_public_sees_the_disputed_mark_and_the_statement_on_every_page_and_feed(
+    app, session, client, clock, regulator, list_reviewers, submitter, objector, subject_rep
+):
+    entry = propose(regulator).get_json()
+    approve_all(app, entry["id"], list_reviewers)
+    subject_rep.get("/api/v1/notices")  # served: the window opens
+    assert tick(app, session, clock, timedelta(days=15)) == 1  # published
+    recent = {**PENALTY, "record_id": "PEN-2026-7", "decided_at": "2026-11-02"}
+    response = submit(submitter, "obj-public", [recent])
+    assert response.status_code == 201, response.get_json()
+    penalty_id = response.get_json()["receipt"]["records"][0]["registry_id"]
+    subject_page(objector, entry["subject_id"])  # the objector's interest, on record
+
+    def public_views():
+        listed = client.get("/api/v1/public/lists/blacklist").get_json()["entries"][0]
+        csv_row = client.get("/api/v1/public/lists/blacklist.csv").get_data(as_text=True)
+        atom = client.get("/api/v1/public/lists/blacklist.atom").get_data(as_text=True)
+        list_page = client.get("/lists/blacklist").get_data(as_text=True)
+        subject = client.get(f"/subjects/{entry['subject_id']}").get_data(as_text=True)
+        return listed, csv_row, atom, list_page, subject
+
+    listed, csv_text, atom, list_page, subject = public_views()
+    assert (listed["disputed"], listed["subject_statement"]) == (False, None)
+    assert "disputed" not in atom and 'class="disputed"' not in list_page + subject
+
+    on_entry = object_to(subject_rep, entry["id"], "list_entry", statement="已整改完毕")
+    assert on_entry.status_code == 201, on_entry.get_json()
+    on_penalty = object_to(subject_rep, penalty_id, statement="罚款已依法缴纳")
+    assert on_penalty.status_code == 201, on_penalty.get_json()
+    listed, csv_text, atom, list_page, subject = public_views()
+    assert (listed["disputed"], listed["subject_statement"]) == (True, "已整改完毕")
+    header, row = csv_text.lstrip("\ufeff").splitlines()[:2]
+    assert header.endswith("disputed,subject_statement") and row.endswith("True,已整改完毕")
+    assert "disputed" in atom and "已整改完毕" in atom
+    assert 'class="disputed"' in list_page and "已整改完毕" in list_page
+    assert subject.count('class="disputed"') == 2
+    assert "已整改完毕" in subject and "罚款已依法缴纳" in subject
+
+    # Upheld: no longer disputed, and the subject's word stays beside the entry.
+    answer = f"/api/v1/objections/{on_entry.get_json()['id']}/answer"
+    upheld = regulator.post(answer, {"outcome": "upheld", "reason": "认定事实清楚"})
+    assert upheld.status_code == 200, upheld.get_json()
+    listed, csv_text, atom, list_page, subject = public_views()
+    assert (listed["disputed"], listed["subject_statement"]) == (False, "已整改完毕")
+    assert 'class="disputed"' not in list_page and "已整改完毕" in list_page
+    assert subject.count('class="disputed"') == 1  # the penalty's objection is still open

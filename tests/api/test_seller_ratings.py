@@ -274,6 +274,35 @@ def test_windows_move_with_the_clock(taobao, client, clock, tune):
     assert counts() == [0, 0, 0, 11]
 
 
+def test_the_summary_windows_are_configuration(taobao, client, clock, tune):
+    from tests.api.test_openapi import conforms
+
+    tune(SELLER_RATING_MIN_COUNT=1, SELLER_RATING_SUMMARY_WINDOWS=(7, 180))
+    ages = [0, 6, 7, 179, 180, 400]
+    send(taobao, "a", [rating(age, rated=TODAY - timedelta(days=age)) for age in ages])
+    answer = summary(client)
+    assert {name: w["count"] for name, w in answer["windows"].items()} == {
+        "7d": 2,
+        "180d": 4,
+        "lifetime": 6,
+    }
+    assert answer["windows"]["7d"]["from"] == (TODAY - timedelta(days=6)).isoformat()
+    document = client.get("/api/openapi.json").get_json()
+    assert conforms(document, "SellerSummary", answer) == []
+    # The monthly trend follows the longest window.
+    assert answer["trend"]
+    page = client.get("/sellers/taobao/shop-1").get_data(as_text=True)
+    assert "Last 7 days" in page or "近7天" in page
+
+
+def test_a_window_setting_that_is_no_list_of_days_stops_the_start():
+    from config.settings import ConfigError, load_settings
+
+    for raw, message in (("30,x", "'x' is not a whole number of days"), ("0,30", "at least 1")):
+        with pytest.raises(ConfigError, match=message):
+            load_settings("test", environ={}, overrides={"SELLER_RATING_SUMMARY_WINDOWS": raw})
+
+
 def test_a_buyers_repeats_within_seven_days_count_once(taobao, client, tune):
     tune(SELLER_RATING_MIN_COUNT=1)
     start = TODAY - timedelta(days=20)

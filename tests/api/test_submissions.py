@@ -2,6 +2,7 @@
 
 import base64
 import copy
+import dataclasses
 import json
 import logging
 
@@ -177,6 +178,51 @@ def test_all_errors_of_all_records_at_once_and_nothing_stored(regulator, session
     assert not any(f.startswith("records.0") for f in fields)
     after = (count(session, Submission), count(session, Subject), count(session, CreditRecord))
     assert after == before
+
+
+TAX = {
+    "record_id": "TAX-1",
+    "op": "upsert",
+    "category": "tax_arrears",
+    "subject": {"kind": "person", "id_number": ID_NUMBER, "name": "张三"},
+    "polarity": "negative",
+    "authority": "国家税务总局北京市税务局",
+    "occurred_at": "2026-03-31",
+    "amount": {"value": "8600.00", "currency": "CNY"},
+}
+
+
+def test_a_persons_tax_amount_needs_the_reference_of_their_written_consent(regulator, session):
+    company_tax = {**TAX, "record_id": "TAX-2", "subject": PENALTY["subject"]}
+    before = count(session, CreditRecord)
+    refused = submit(regulator, "tax-1", [company_tax, TAX])
+    assert refused.status_code == 422
+    errors = {e["field"]: e["message"] for e in refused.get_json()["errors"]}
+    assert list(errors) == ["records.1.consent_reference"]  # the company's amount needs none
+    assert "written consent" in errors["records.1.consent_reference"]
+    assert count(session, CreditRecord) == before
+    consented = {**TAX, "consent_reference": "授权书 2026-0031"}
+    accepted = submit(regulator, "tax-3", [company_tax, consented])
+    assert accepted.status_code == 201, accepted.get_json()
+    stored = session.scalar(sa.select(CreditRecord).where(CreditRecord.member_record_id == "TAX-1"))
+    assert stored.details["consent_reference"] == "授权书 2026-0031"
+
+
+def test_the_categories_that_need_consent_are_configuration(regulator, runtime):
+    runtime.settings = dataclasses.replace(
+        runtime.settings,
+        data={**runtime.settings.data, "PERSON_AMOUNT_CONSENT_CATEGORIES": ("loan_default",)},
+    )
+    loan = {
+        **TAX,
+        "record_id": "LOAN-1",
+        "category": "loan_default",
+        "authority": "示范银行",
+    }
+    refused = submit(regulator, "loan-1", [loan])
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.get_json()["errors"]] == ["records.0.consent_reference"]
+    assert submit(regulator, "tax-4", [TAX]).status_code == 201
 
 
 def test_identifier_checksums_are_reported_with_the_schema_errors(regulator, session):
