@@ -357,6 +357,25 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("SEARCH_INDEX_PREFIX", "str", "creditreg", "Prefix of every index and alias name."),
     Setting(
+        "SEARCH_INDEX_SHARDS",
+        "int",
+        1,
+        "Primary shards of each new versioned index (an engine): fixed at creation, so a "
+        "change applies from the next `search reindex`. About 20-25 GB a shard: one holds "
+        "some 25 million subjects.",
+        minimum=1,
+    ),
+    Setting(
+        "SEARCH_INDEX_REPLICAS",
+        "int",
+        None,
+        "Replica copies of each shard of a new index (an engine); unset, the cluster's index "
+        "template or its default (1) decides. 0 on a single node, where a replica is never "
+        "placed.",
+        minimum=0,
+        optional=True,
+    ),
+    Setting(
         "SEARCH_TIMEOUT", "float", 5.0, "Seconds before a search request gives up.", minimum=0.1
     ),
     Setting("HOST", "str", "127.0.0.1", "Address `creditreg serve` listens on."),

@@ -70,6 +70,8 @@ def create_backend(settings: Settings, engine_getter: Callable[[], Engine]) -> S
         settings.SEARCH_INDEX_PREFIX,
         settings.SEARCH_TIMEOUT,
         ca_certs=settings.SEARCH_CA_CERTS,
+        shards=settings.SEARCH_INDEX_SHARDS,
+        replicas=settings.SEARCH_INDEX_REPLICAS,
     )
 
 

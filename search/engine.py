@@ -183,9 +183,15 @@ class EngineBackend:
         *,
         common_token_floor: int = COMMON_TOKEN_FLOOR,
         common_tokens_ttl: float = COMMON_TOKENS_TTL_SECONDS,
+        shards: int = 1,
+        replicas: int | None = None,
     ) -> None:
         self.client = client
         self.alias = f"{index_prefix}-subjects"
+        # Of each new versioned index; an existing index keeps what it was made with. No
+        # replicas given: the cluster's index template (or its default) decides.
+        self.shards = shards
+        self.replicas = replicas
         self.common_token_floor = common_token_floor
         self.common_tokens_ttl = common_tokens_ttl
         # What was found out about tokens: token -> common or not, since a time, against
@@ -205,7 +211,11 @@ class EngineBackend:
 
     def create_index(self, name: str, *, alias: bool = False) -> None:
         body: dict[str, Any] = {
-            "settings": {"number_of_shards": 1, "analysis": analysis_settings()},
+            "settings": {
+                "number_of_shards": self.shards,
+                "analysis": analysis_settings(),
+                **({"number_of_replicas": self.replicas} if self.replicas is not None else {}),
+            },
             "mappings": MAPPING,
         }
         if alias:
@@ -523,14 +533,21 @@ class OpenSearchBackend(EngineBackend):
 
     @classmethod
     def connect(
-        cls, url: str, index_prefix: str, timeout: float, *, ca_certs: str | None = None
+        cls,
+        url: str,
+        index_prefix: str,
+        timeout: float,
+        *,
+        ca_certs: str | None = None,
+        shards: int = 1,
+        replicas: int | None = None,
     ) -> OpenSearchBackend:
         """``ca_certs``: the operator's CA bundle, which an https cluster's certificates are
         verified against; None keeps the client's usual trusted CAs."""
         from opensearchpy import OpenSearch
 
         client = OpenSearch(hosts=[url], timeout=timeout, max_retries=0, ca_certs=ca_certs)
-        return cls(client, index_prefix)
+        return cls(client, index_prefix, shards=shards, replicas=replicas)
 
     def _get_or_404(self, subject_id: str) -> Any:
         return self.client.get(index=self.alias, id=subject_id, ignore=404)
@@ -541,7 +558,14 @@ class ElasticsearchBackend(EngineBackend):
 
     @classmethod
     def connect(
-        cls, url: str, index_prefix: str, timeout: float, *, ca_certs: str | None = None
+        cls,
+        url: str,
+        index_prefix: str,
+        timeout: float,
+        *,
+        ca_certs: str | None = None,
+        shards: int = 1,
+        replicas: int | None = None,
     ) -> ElasticsearchBackend:
         """``ca_certs`` as for OpenSearch (this client refuses it with an http URL)."""
         from elasticsearch import Elasticsearch
@@ -549,7 +573,7 @@ class ElasticsearchBackend(EngineBackend):
         # This client takes no None for "its usual CAs": the option is left out instead.
         tls: dict[str, Any] = {"ca_certs": ca_certs} if ca_certs is not None else {}
         client = Elasticsearch(hosts=[url], request_timeout=timeout, max_retries=0, **tls)
-        return cls(client, index_prefix)
+        return cls(client, index_prefix, shards=shards, replicas=replicas)
 
     def _get_or_404(self, subject_id: str) -> Any:
         return self.client.options(ignore_status=404).get(index=self.alias, id=subject_id)
