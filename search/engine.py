@@ -194,8 +194,9 @@ class EngineBackend:
         self.replicas = replicas
         self.common_token_floor = common_token_floor
         self.common_tokens_ttl = common_tokens_ttl
-        # What was found out about tokens: token -> common or not, since a time, against
-        # the number of documents counted then. Replaced whole, so threads share it safely.
+        # What was found out about tokens: since when, the threshold counted then, and token
+        # -> common or not. Request threads share it: it is replaced whole when it expires,
+        # and its answers are only ever added, one key at a time.
         self._commonness: tuple[float, int, dict[str, bool]] | None = None
 
     # --- index management ----------------------------------------------------------------
