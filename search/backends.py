@@ -11,7 +11,7 @@ Callers pass their database session: the SQL backend works inside that transacti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -48,6 +48,10 @@ class SearchBackend(Protocol):
     def get(self, subject_id: str, *, session: Session | None = None) -> dict[str, Any] | None: ...
 
     def versions(self, *, session: Session | None = None) -> dict[str, int]: ...
+
+    def version_pages(
+        self, *, session: Session | None = None, size: int = 1000
+    ) -> Iterator[list[tuple[str, int]]]: ...
 
     def search(self, query: SearchQuery, *, session: Session | None = None) -> SearchResult: ...
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -390,12 +390,18 @@ class EngineBackend:
         return dict(response["_source"])
 
     def versions(self, *, session: Session | None = None) -> dict[str, int]:
-        """Every live document's version (for verify), by scrolling through ids."""
-        found: dict[str, int] = {}
+        """Every live document's version."""
+        return {i: v for page in self.version_pages(session=session) for i, v in page}
+
+    def version_pages(
+        self, *, session: Session | None = None, size: int = 1000
+    ) -> Iterator[list[tuple[str, int]]]:
+        """Every live document's (id, version), in pages in id order (for verify, which
+        walks them beside the database's without holding either whole)."""
         after: list[Any] | None = None
         while True:
             body: dict[str, Any] = {
-                "size": 1000,
+                "size": size,
                 "query": {"match_all": {}},
                 "_source": ["version"],
                 "sort": [{"id": "asc"}],
@@ -403,10 +409,10 @@ class EngineBackend:
             if after is not None:
                 body["search_after"] = after
             hits = self.client.search(index=self.alias, body=body)["hits"]["hits"]
-            for hit in hits:
-                found[hit["_id"]] = int(hit["_source"]["version"])
-            if len(hits) < 1000:
-                return found
+            if hits:
+                yield [(hit["_id"], int(hit["_source"]["version"])) for hit in hits]
+            if len(hits) < size:
+                return
             after = hits[-1]["sort"]
 
     def common_among(self, tokens: Iterable[str]) -> frozenset[str]:

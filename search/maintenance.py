@@ -37,13 +37,25 @@ from search.store import SearchRefusal
 from search.sync import TOMBSTONE_VERSION, Written, refusals, write_documents
 
 CHUNK = 1000
+# Ids compared a page at a time by verify: large pages keep the round trips few (an
+# engine's default result window allows 10,000).
+VERIFY_PAGE = 10_000
 
 
-def checksum(pairs: dict[str, int]) -> str:
-    digest = hashlib.sha256()
-    for subject_id in sorted(pairs):
-        digest.update(f"{subject_id}:{pairs[subject_id]}\n".encode())
-    return digest.hexdigest()
+class Checksum:
+    """A SHA-256 of (id, version) pairs fed in id order, as ``id:version`` lines: equal on
+    both sides when they hold the same pairs, whichever side is how large."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self.count = 0
+
+    def add(self, subject_id: str, version: int) -> None:
+        self._digest.update(f"{subject_id}:{version}\n".encode())
+        self.count += 1
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
 
 
 @dataclass
@@ -80,36 +92,81 @@ class VerifyReport:
         }
 
 
-def database_versions(session: Session) -> dict[str, int]:
-    return {str(i): int(r) for i, r in session.execute(sa.select(Subject.id, Subject.revision))}
+def database_version_pages(session: Session, size: int) -> Iterator[list[tuple[str, int]]]:
+    """Every subject's (id, revision), in pages in id order (the order the backends page
+    their documents in: a UUID's text sorts as its bytes)."""
+    after: uuid.UUID | None = None
+    while True:
+        query = sa.select(Subject.id, Subject.revision).order_by(Subject.id).limit(size)
+        if after is not None:
+            query = query.where(Subject.id > after)
+        # Core rows, not ORM ones: a million of them, two plain columns.
+        rows = session.connection().execute(query).all()
+        if rows:
+            yield [(str(subject_id), int(revision)) for subject_id, revision in rows]
+        if len(rows) < size:
+            return
+        after = rows[-1][0]
+
+
+def _pairs(pages: Iterator[list[tuple[str, int]]], sums: Checksum) -> Iterator[tuple[str, int]]:
+    for page in pages:
+        for subject_id, version in page:
+            sums.add(subject_id, version)
+            yield subject_id, version
 
 
 def verify(
-    session: Session, backend: Any, *, repair: bool = False, now: datetime | None = None
+    session: Session,
+    backend: Any,
+    *,
+    repair: bool = False,
+    now: datetime | None = None,
+    page: int | None = None,
 ) -> VerifyReport:
     """Compare the database with the index; with ``repair``, fix what a write can fix.
 
+    Both sides are read in pages in id order and walked side by side, so memory holds the
+    differences, never every id (at 200,000,000 subjects those would be some 20 GB).
     Documents indexed at a *newer* revision than the database (after a database restore,
     say) cannot be overwritten with external versions; they are reported for a reindex.
     Documents the engine refuses again stay missing or behind, their refusals noted.
     """
     if isinstance(backend, EngineBackend):
         backend.refresh()
-    truth = database_versions(session)
-    indexed = backend.versions(session=session)
-    report = VerifyReport(len(truth), len(indexed), checksum(truth), checksum(indexed))
-    for subject_id, revision in truth.items():
-        version = indexed.get(subject_id)
-        if version is None:
-            report.missing.append(subject_id)
-        elif version < revision:
-            report.behind.append(subject_id)
-        elif version > revision:
-            report.ahead.append(subject_id)
-    report.extra = sorted(set(indexed) - set(truth))
-    report.missing.sort()
-    report.behind.sort()
-    report.ahead.sort()
+    truth_sums, index_sums = Checksum(), Checksum()
+    size = page or VERIFY_PAGE
+    truth = _pairs(database_version_pages(session, size), truth_sums)
+    indexed = _pairs(backend.version_pages(session=session, size=size), index_sums)
+    missing: list[str] = []
+    behind: list[str] = []
+    ahead: list[str] = []
+    extra: list[str] = []
+    ours, theirs = next(truth, None), next(indexed, None)
+    while ours is not None or theirs is not None:
+        if theirs is None or (ours is not None and ours[0] < theirs[0]):
+            assert ours is not None
+            missing.append(ours[0])
+            ours = next(truth, None)
+        elif ours is None or theirs[0] < ours[0]:
+            extra.append(theirs[0])
+            theirs = next(indexed, None)
+        else:
+            if theirs[1] < ours[1]:
+                behind.append(ours[0])
+            elif theirs[1] > ours[1]:
+                ahead.append(ours[0])
+            ours, theirs = next(truth, None), next(indexed, None)
+    report = VerifyReport(
+        truth_sums.count,
+        index_sums.count,
+        truth_sums.hexdigest(),
+        index_sums.hexdigest(),
+        missing=missing,
+        behind=behind,
+        ahead=ahead,
+        extra=extra,
+    )
     if repair:
         stale = [uuid.UUID(i) for i in report.missing + report.behind]
         for start in range(0, len(stale), CHUNK):
@@ -138,9 +195,9 @@ def verify(
 
 
 def _all_documents(session: Session) -> Iterator[dict[uuid.UUID, dict[str, Any] | None]]:
-    ids = list(session.scalars(sa.select(Subject.id).order_by(Subject.id)))
-    for start in range(0, len(ids), CHUNK):
-        yield build_documents(session, ids[start : start + CHUNK])
+    """Every subject's document, a page of ids at a time (never every id at once)."""
+    for page in database_version_pages(session, CHUNK):
+        yield build_documents(session, [uuid.UUID(subject_id) for subject_id, _ in page])
 
 
 def _copy(

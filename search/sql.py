@@ -221,12 +221,30 @@ class SqlBackend:
         return _as_dict(row[0]) if row else None
 
     def versions(self, *, session: Session | None = None) -> dict[str, int]:
-        """Every live document's version (for verify)."""
-        with self._connection(session) as connection:
-            rows = connection.execute(
-                sa.select(TABLE.c.subject_id, TABLE.c.version).where(TABLE.c.deleted.is_(False))
+        """Every live document's version."""
+        return {i: v for page in self.version_pages(session=session) for i, v in page}
+
+    def version_pages(
+        self, *, session: Session | None = None, size: int = 1000
+    ) -> Iterator[list[tuple[str, int]]]:
+        """Every live document's (id, version), in pages in id order (for verify)."""
+        after: uuid.UUID | None = None
+        while True:
+            query = (
+                sa.select(TABLE.c.subject_id, TABLE.c.version)
+                .where(TABLE.c.deleted.is_(False))
+                .order_by(TABLE.c.subject_id)
+                .limit(size)
             )
-            return {str(subject_id): int(version) for subject_id, version in rows}
+            if after is not None:
+                query = query.where(TABLE.c.subject_id > after)
+            with self._connection(session) as connection:
+                rows = connection.execute(query).all()
+            if rows:
+                yield [(str(subject_id), int(version)) for subject_id, version in rows]
+            if len(rows) < size:
+                return
+            after = rows[-1][0]
 
     def common_tokens(self, connection: Connection) -> frozenset[str]:
         """The common tokens (``search.query.common_token_least``), counted from the

@@ -39,6 +39,26 @@ def test_verify_finds_and_repairs_every_difference(backend, session, clock, comp
     assert after.behind == []
 
 
+def test_verify_walks_both_sides_in_pages_and_finds_the_same(backend, session, clock, companies):  # noqa: F811
+    # Pages of two over five subjects: every kind of difference at a page boundary.
+    gone, behind = companies["abc"], companies["huaxin"]
+    backend.delete([(str(gone.id), gone.revision + 1)], session=session)
+    touch_subjects(session, [behind.id], at=clock.now())
+    stray = {**backend.get(str(companies["tencent"].id), session=session)}
+    stray["id"] = "ffffffff-ffff-4fff-bfff-ffffffffffff"  # after every real id
+    backend.index([stray], session=session)
+    session.flush()
+    whole = verify(session, backend).as_dict()
+    paged = verify(session, backend, page=2).as_dict()
+    assert paged == whole
+    assert (paged["missing"], paged["behind"], paged["extra"]) == (
+        [str(gone.id)],
+        [str(behind.id)],
+        [stray["id"]],
+    )
+    assert (paged["database"], paged["index"]) == (5, 5)
+
+
 def test_reindex_rebuilds_everything_and_switches_at_once(backend, session, clock, companies):  # noqa: F811
     before = backend.search(SearchQuery(text="华信"), session=session).total
     result = reindex(session, backend, clock.now())
