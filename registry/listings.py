@@ -1214,6 +1214,15 @@ class RepairApplication(Base):
     )
 
     @property
+    def item_type(self) -> str:
+        """What the application is about, as the audit log names it."""
+        return "list_entry" if self.entry_id is not None else "credit_record"
+
+    @property
+    def item_id(self) -> str:
+        return str(self.entry_id if self.entry_id is not None else self.record_id)
+
+    @property
     def due_on(self) -> date | None:
         """The last working day of the current stage: acknowledgement, then decision."""
         if self.status == "filed":
@@ -1316,8 +1325,8 @@ def acknowledge_repair(
         session,
         actor=actor,
         action="repair.acknowledged",
-        object_type="list_entry" if application.entry_id else "credit_record",
-        object_id=str(application.entry_id or application.record_id),
+        object_type=application.item_type,
+        object_id=application.item_id,
         after={"application_id": str(application.id), "decide_by": str(application.decide_by)},
         at=at,
     )

@@ -494,6 +494,15 @@ def disputed_items(
     return found
 
 
+def _shown_beside_item() -> sa.ColumnElement[bool]:
+    """Objections whose mark shows beside their item: open or escalated ones (the item is
+    disputed), and upheld ones with the subject's statement (which stays)."""
+    return sa.or_(
+        Objection.status.in_(DISPUTING),
+        sa.and_(Objection.outcome == Outcome.UPHELD, Objection.statement.is_not(None)),
+    )
+
+
 # What the public sees beside an item nobody objected to.
 NO_MARK: dict[str, Any] = {"disputed": False, "subject_statement": None}
 
@@ -516,10 +525,7 @@ def public_marks(
         .where(
             Objection.item_kind == kind,
             among(session, Objection.item_id, wanted),
-            sa.or_(
-                Objection.status.in_(DISPUTING),
-                sa.and_(Objection.outcome == Outcome.UPHELD, Objection.statement.is_not(None)),
-            ),
+            _shown_beside_item(),
         )
         .order_by(Objection.filed_at, Objection.id)
     )
@@ -540,10 +546,7 @@ def shown_with_subject(session: Session, subject_id: uuid.UUID) -> list[Objectio
             sa.select(Objection)
             .where(
                 Objection.subject_id == subject_id,
-                sa.or_(
-                    Objection.status.in_(DISPUTING),
-                    sa.and_(Objection.outcome == Outcome.UPHELD, Objection.statement.is_not(None)),
-                ),
+                _shown_beside_item(),
             )
             .order_by(Objection.filed_at, Objection.id)
         )

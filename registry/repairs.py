@@ -39,8 +39,8 @@ from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.listings import ListPolicy, RepairApplication
 from registry.members import Member
 from registry.outbox import touch_subjects
-from registry.records import CreditRecord, RecordCategory, RecordStatus, Severity
-from registry.retention import add_months_not_after, event_start, publication_ends_on
+from registry.records import CreditRecord, RecordCategory, Severity
+from registry.retention import add_months_not_after, event_start, publication_status
 from registry.retention import policy_from_settings as retention_policy_from_settings
 from registry.subjects import Subject, SubjectKind, represents
 
@@ -142,8 +142,8 @@ def file_application(
         session,
         actor=actor,
         action="repair.filed",
-        object_type="list_entry" if entry_id else "credit_record",
-        object_id=str(entry_id or record_id),
+        object_type=application.item_type,
+        object_id=application.item_id,
         after={"application_id": str(application.id), "identity_check": application.identity_check},
         at=at,
     )
@@ -177,12 +177,8 @@ def apply_for_penalty_repair(
     if record.category != RecordCategory.ADMINISTRATIVE_PENALTY:
         raise Conflict("credit repair of a record applies to an administrative penalty")
     earliest = rule.earliest(record)
-    ends = publication_ends_on(record, retention_policy_from_settings(settings))
-    published = (
-        record.status == RecordStatus.ACTIVE
-        and record.publication_ended_at is None
-        and (ends is None or today < ends)
-    )
+    retention = retention_policy_from_settings(settings)
+    published = publication_status(record, today, retention) == "published"
     if earliest is None or not published:
         raise Conflict(
             "the penalty is not published: there is no publication to end",
@@ -312,8 +308,8 @@ def escalate_late(session: Session, now: datetime, *, batch: int = 500) -> int:
             session,
             actor=SYSTEM,
             action="repair.escalated",
-            object_type="list_entry" if application.entry_id else "credit_record",
-            object_id=str(application.entry_id or application.record_id),
+            object_type=application.item_type,
+            object_id=application.item_id,
             after={
                 "application_id": str(application.id),
                 "stage": stage,
