@@ -36,6 +36,7 @@ from api.reports import ConsentSchema, ReportParamsSchema
 from api.schemas import (
     CATEGORY_SCHEMAS,
     AmountSchema,
+    PersonNoticeSchema,
     RecordSchema,
     RevokeSchema,
     SubjectRefSchema,
@@ -890,6 +891,9 @@ def build_document() -> dict[str, Any]:
         },
         "Amount": _object_schema(AmountSchema(), "A sum of money as a decimal string."),
         "SubjectRef": _object_schema(SubjectRefSchema()),
+        "PersonNotice": _object_schema(
+            PersonNoticeSchema(), "The submitter's word that the person was told."
+        ),
         **_record_schemas(),
         "Submission": {
             **_object_schema(SubmissionSchema(), "A batch of records, applied all or nothing."),

@@ -54,6 +54,8 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "tlog.submission_proof": MEMBER,
     "records.confirmations_due": SUBMITTER,
     "records.confirm": SUBMITTER,
+    "records.person_notices_held": SUBMITTER,
+    "records.confirm_person_notices": SUBMITTER,
     # members: lookups, screening, reports, consents, monitoring
     "subjects.search_subjects": QUERIER,
     "subjects.get_subject": QUERIER,

@@ -1,4 +1,5 @@
-"""``/api/v1/records``: a submitter's open records to confirm (registry.open_records).
+"""``/api/v1/records``: a submitter's open records to confirm (registry.open_records), and
+its negative records on persons held until the person is told (registry.person_notices).
 
 A negative record of an open-ended category (a loan default, tax arrears...) without an end
 stays in the registry until its submitter sends the end. Once it has been open
@@ -17,7 +18,7 @@ from api import problems
 from api.auth import current_caller, signed
 from api.params import integer_arg
 from api.schemas import NUL_REFUSED, StrictSchema, has_nul, refuse_nul
-from registry import open_records
+from registry import open_records, person_notices
 from registry.audit import Actor, ActorKind
 from registry.clock import local_date
 from registry.db import db
@@ -53,11 +54,7 @@ def confirmations_due() -> ResponseReturnValue:
     """The caller's open records due for confirmation, by record id (keyset pages)."""
     errors: list[dict[str, str]] = []
     limit = integer_arg("limit", errors, default=PAGE_DEFAULT, minimum=1, maximum=PAGE_MAX)
-    after = request.args.get("after")
-    if after is not None and not 1 <= len(after) <= 128:
-        errors.append({"field": "after", "message": "a record id of 1 to 128 characters"})
-    elif has_nul(after):
-        errors.append({"field": "after", "message": NUL_REFUSED})
+    after = _after_record_id(errors)
     if errors:
         return problems.problem_response(problems.VALIDATION, "bad query", errors=errors)
     runtime = current_runtime()
@@ -76,6 +73,16 @@ def confirmations_due() -> ResponseReturnValue:
         next_after=items[-1]["record_id"] if len(items) == limit else None,
         confirm_days=policy.open_confirm_days,
     )
+
+
+def _after_record_id(errors: list[dict[str, str]]) -> str | None:
+    """The ``after`` parameter of a page of records: a member's own record id."""
+    after = request.args.get("after")
+    if after is not None and not 1 <= len(after) <= 128:
+        errors.append({"field": "after", "message": "a record id of 1 to 128 characters"})
+    elif has_nul(after):
+        errors.append({"field": "after", "message": NUL_REFUSED})
+    return after
 
 
 @bp.post("/confirmations")
@@ -104,3 +111,80 @@ def confirm() -> ResponseReturnValue:
         policy=policy,
     )
     return jsonify(records=[open_records.view(record, policy) for record in confirmed])
+
+
+class PersonNoticeItemSchema(StrictSchema):
+    record_id = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=128),
+        metadata={"description": "the member's own id of a record held until the person is told"},
+    )
+    told_on = fields.Date(required=True, metadata={"description": "the day the person was told"})
+    channel = fields.String(
+        required=True,
+        validate=validate.OneOf([str(c) for c in person_notices.Channel]),
+        metadata={"description": "how the person was told"},
+    )
+
+
+class PersonNoticesSchema(StrictSchema):
+    notices = fields.List(
+        fields.Nested(PersonNoticeItemSchema),
+        required=True,
+        validate=validate.Length(min=1, max=person_notices.CONFIRM_MAX),
+        metadata={"description": "all are recorded or none"},
+    )
+
+
+PERSON_NOTICES = PersonNoticesSchema()
+
+
+@bp.get("/person-notices/held")
+@signed(MemberRole.SUBMITTER)
+def person_notices_held() -> ResponseReturnValue:
+    """The caller's negative records on persons held until the person is told, by record id
+    (keyset pages)."""
+    errors: list[dict[str, str]] = []
+    limit = integer_arg("limit", errors, default=PAGE_DEFAULT, minimum=1, maximum=PAGE_MAX)
+    after = _after_record_id(errors)
+    if errors:
+        return problems.problem_response(problems.VALIDATION, "bad query", errors=errors)
+    policy = person_notices.policy_from_settings(current_runtime().settings)
+    records = person_notices.held_records(
+        db.session, current_caller().member_id, after=after, limit=limit
+    )
+    items = [person_notices.view(record, policy) for record in records]
+    return jsonify(
+        records=items,
+        next_after=items[-1]["record_id"] if len(items) == limit else None,
+        wait_days=policy.wait_days,
+    )
+
+
+@bp.post("/person-notices")
+@signed(MemberRole.SUBMITTER)
+def confirm_person_notices() -> ResponseReturnValue:
+    """The caller says each person was told of its held record: the records are shared."""
+    document = request.get_json(silent=True)
+    if not isinstance(document, dict):
+        return problems.problem_response(
+            problems.MALFORMED_BODY,
+            'the body is a JSON object: {"notices": [{"record_id": "...", "told_on": '
+            '"YYYY-MM-DD", "channel": "letter"}, ...]}',
+        )
+    body = problems.load_or_problem(
+        PERSON_NOTICES, document, "{count} field error(s); nothing changed"
+    )
+    if isinstance(body, Response):
+        return body
+    runtime = current_runtime()
+    caller = current_caller()
+    confirmed = person_notices.confirm_told(
+        db.session,
+        actor=Actor(ActorKind.MEMBER, str(caller.member_id)),
+        member=caller.member,
+        notices=body["notices"],
+        at=runtime.clock.now(),
+    )
+    policy = person_notices.policy_from_settings(runtime.settings)
+    return jsonify(records=[person_notices.view(record, policy) for record in confirmed])

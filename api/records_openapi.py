@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from registry import person_notices
 from registry.open_records import CONFIRM_MAX, EVENT_TYPE
 
 JSON = "application/json"
@@ -20,6 +21,35 @@ OPEN_RECORDS = (
     "the querier role). The submitter sends "
     "the end, or confirms the record still open, which starts the days again."
 )
+
+
+PERSON_NOTICES = (
+    "Before negative information about a person is shared, the person is told. A negative "
+    "record on a person is held from lookups, screening, members' reports, monitoring and "
+    "ratings until its submitter confirms that the person was told (the day and the channel: "
+    "`person_notice` in the record when it is sent, or here later), or PERSON_NOTICE_WAIT_DAYS "
+    "(10) days after the registry's own notice, which staff serve when the submitter does "
+    "not confirm. The person's own report shows held records, marked."
+)
+CHANNELS = [str(c) for c in person_notices.Channel]
+
+
+# A page of a member's records, in the order of its own record ids.
+PAGE_PARAMETERS = [
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+    },
+    {
+        "name": "after",
+        "in": "query",
+        "required": False,
+        "description": "the `next_after` of the previous page",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+    },
+]
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -94,6 +124,84 @@ def components() -> dict[str, Any]:
             },
             "additionalProperties": False,
         },
+        "HeldRecord": {
+            "type": "object",
+            "description": PERSON_NOTICES,
+            "required": [
+                "record_id",
+                "registry_id",
+                "subject_id",
+                "category",
+                "held_for_notice",
+                "told_on",
+                "channel",
+                "told_by",
+                "shared_from",
+            ],
+            "properties": {
+                "record_id": {"type": "string", "description": "the member's own record id"},
+                "registry_id": {"type": "string", "format": "uuid"},
+                "subject_id": {"type": "string", "format": "uuid"},
+                "category": {"type": "string"},
+                "held_for_notice": {"type": "boolean"},
+                "told_on": {
+                    "type": ["string", "null"],
+                    "format": "date",
+                    "description": "the day the person was told; null while nobody has said",
+                },
+                "channel": {"type": ["string", "null"], "enum": [*CHANNELS, None]},
+                "told_by": {
+                    "type": ["string", "null"],
+                    "enum": [*(str(t) for t in person_notices.ToldBy), None],
+                    "description": "submitter: the member's word; registry: the registry's "
+                    "own notice",
+                },
+                "shared_from": {
+                    "type": ["string", "null"],
+                    "format": "date",
+                    "description": "held after the registry's notice: the day it is shared",
+                },
+            },
+        },
+        "HeldRecords": {
+            "type": "object",
+            "required": ["records", "next_after", "wait_days"],
+            "properties": {
+                "records": {"type": "array", "items": _ref("HeldRecord")},
+                "next_after": {
+                    "type": ["string", "null"],
+                    "description": "the `after` of the next page; null on the last",
+                },
+                "wait_days": {"type": "integer", "description": "PERSON_NOTICE_WAIT_DAYS"},
+            },
+        },
+        "PersonNotices": {
+            "type": "object",
+            "required": ["notices"],
+            "properties": {
+                "notices": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": person_notices.CONFIRM_MAX,
+                    "items": {
+                        "type": "object",
+                        "required": ["record_id", "told_on", "channel"],
+                        "properties": {
+                            "record_id": {"type": "string", "minLength": 1, "maxLength": 128},
+                            "told_on": {"type": "string", "format": "date"},
+                            "channel": {"type": "string", "enum": CHANNELS},
+                        },
+                        "additionalProperties": False,
+                    },
+                }
+            },
+            "additionalProperties": False,
+        },
+        "PersonNoticesRecorded": {
+            "type": "object",
+            "required": ["records"],
+            "properties": {"records": {"type": "array", "items": _ref("HeldRecord")}},
+        },
         "OpenRecordsConfirmed": {
             "type": "object",
             "required": ["records"],
@@ -113,21 +221,7 @@ def paths(problem_responses: Any) -> dict[str, Any]:
                 "description": OPEN_RECORDS + " Submitters only; in the order of the "
                 "member's record ids, a page at a time.",
                 "security": signed,
-                "parameters": [
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
-                    },
-                    {
-                        "name": "after",
-                        "in": "query",
-                        "required": False,
-                        "description": "the `next_after` of the previous page",
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
-                    },
-                ],
+                "parameters": PAGE_PARAMETERS,
                 "responses": {
                     "200": {
                         "description": "The records, by record id.",
@@ -156,6 +250,46 @@ def paths(problem_responses: Any) -> dict[str, Any]:
                     "200": {
                         "description": "Confirmed; when each falls due next.",
                         "content": {JSON: {"schema": _ref("OpenRecordsConfirmed")}},
+                    },
+                    **problem_responses(400, 401, 403, 422, 429),
+                },
+            }
+        },
+        "/api/v1/records/person-notices/held": {
+            "get": {
+                "operationId": "heldRecords",
+                "summary": "The member's records held until the person is told",
+                "description": PERSON_NOTICES + " Submitters only; in the order of the "
+                "member's record ids, a page at a time.",
+                "security": signed,
+                "parameters": PAGE_PARAMETERS,
+                "responses": {
+                    "200": {
+                        "description": "The held records, by record id.",
+                        "content": {JSON: {"schema": _ref("HeldRecords")}},
+                    },
+                    **problem_responses(401, 403, 422, 429),
+                },
+            }
+        },
+        "/api/v1/records/person-notices": {
+            "post": {
+                "operationId": "recordPersonNotices",
+                "summary": "Say that persons were told of records held until they are",
+                "description": PERSON_NOTICES + " Each hold ends at once: the record is "
+                "shared, the notice (day, channel) is kept with it and audited. All or "
+                "nothing: the 422 lists every notice that names no held record of the member "
+                "(`notices.<index>.record_id`) or is dated after today "
+                "(`notices.<index>.told_on`).",
+                "security": signed,
+                "requestBody": {
+                    "required": True,
+                    "content": {JSON: {"schema": _ref("PersonNotices")}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "Recorded; the records are shared.",
+                        "content": {JSON: {"schema": _ref("PersonNoticesRecorded")}},
                     },
                     **problem_responses(400, 401, 403, 422, 429),
                 },

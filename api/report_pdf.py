@@ -138,7 +138,8 @@ def render_pdf(report: dict[str, Any], digest: str) -> bytes:
                             f" · late, due {r['publicity_due_on']}"
                             if r.get("publicity_late")
                             else ""
-                        ),
+                        )
+                        + (" · held until you are told" if r.get("held_for_notice") else ""),
                     ]
                     for r in group["records"]
                 ],

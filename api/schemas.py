@@ -24,6 +24,8 @@ from marshmallow import (
 )
 
 from config.settings import PERSON_AMOUNT_CONSENT_CATEGORIES
+from registry import person_notices
+from registry.clock import local_date
 from registry.identifiers import (
     ID_NUMBER_IN_TEXT,
     IdentifierError,
@@ -156,6 +158,17 @@ class SubjectRefSchema(StrictSchema):
             raise ValidationError(errors)
 
 
+class PersonNoticeSchema(StrictSchema):
+    """The submitter's word that the person was told of a negative record about them."""
+
+    told_on = fields.Date(required=True, metadata={"description": "the day the person was told"})
+    channel = fields.String(
+        required=True,
+        validate=validate.OneOf([str(c) for c in person_notices.Channel]),
+        metadata={"description": "how the person was told"},
+    )
+
+
 class RecordSchema(StrictSchema):
     """What every upserted record has; category schemas tighten it."""
 
@@ -182,6 +195,17 @@ class RecordSchema(StrictSchema):
             "description": "the reference of the person's written consent, required for an "
             "amount about a person in the categories of PERSON_AMOUNT_CONSENT_CATEGORIES "
             "(default: tax_arrears)"
+        },
+    )
+
+    person_notice = fields.Nested(
+        PersonNoticeSchema,
+        metadata={
+            "description": "negative information about a person: the day and the channel the "
+            "person was told of it; without it the record is held from lookups and reports "
+            "until the submitter confirms the person was told (POST "
+            "/api/v1/records/person-notices) or PERSON_NOTICE_WAIT_DAYS after the registry's "
+            "own notice"
         },
     )
 
@@ -216,12 +240,33 @@ class RecordSchema(StrictSchema):
                 f"an amount about a person in a {category} record needs the reference of the "
                 "person's written consent"
             )
+        errors.update(_person_notice_errors(data))
         start = data.get("decided_at") or data.get("occurred_at")
         ended = data.get("ended_at")
         if isinstance(start, date) and isinstance(ended, date) and ended < start:
             errors.setdefault("ended_at", []).append("cannot be before the decision or event")
         if errors:
             raise ValidationError(errors)
+
+
+def _person_notice_errors(record: dict[str, Any]) -> dict[str, list[str]]:
+    notice = record.get("person_notice")
+    if not notice:
+        return {}
+    subject_kind = (record.get("subject") or {}).get("kind") or ""
+    if not person_notices.needs_notice(subject_kind, record.get("polarity") or ""):
+        return {"person_notice": ["only for a negative record on a person"]}
+    if has_app_context() and "told_on" in notice:
+        # Checked with the schema so that it is reported with every other error; the member
+        # client, outside the registry, leaves the date to the registry's clock.
+        from registry.runtime import current_runtime
+
+        late = person_notices.told_too_late(
+            notice["told_on"], local_date(current_runtime().clock.now())
+        )
+        if late:
+            return {"person_notice.told_on": [late]}
+    return {}
 
 
 def _consent_categories() -> tuple[str, ...]:

@@ -637,6 +637,16 @@ SETTINGS: tuple[Setting, ...] = (
         choices=RECORD_CATEGORIES,
     ),
     Setting(
+        "PERSON_NOTICE_WAIT_DAYS",
+        "int",
+        10,
+        "Days after the registry's own notice to a person (recorded by staff: creditreg "
+        "persons notice-served) before a negative record on that person, held until the "
+        "person is told, is shared; a submitter's confirmation that the person was told ends "
+        "the hold at once.",
+        minimum=1,
+    ),
+    Setting(
         "OPEN_RECORD_CONFIRM_DAYS",
         "int",
         365,

@@ -609,6 +609,7 @@ def register_commands(app: Flask) -> None:
     from registry.listings_cli import listings_group
     from registry.monitoring_cli import monitoring_group
     from registry.objections_cli import objections_group
+    from registry.person_notices_cli import held_command, notice_served_command
     from registry.publicity_cli import records_group
     from registry.ratings_cli import ratings_group
     from registry.reports_cli import reports_group
@@ -618,6 +619,8 @@ def register_commands(app: Flask) -> None:
     from search.cli import search_group
 
     ratings_group.add_command(sellers_group)  # creditreg ratings sellers ...
+    records_group.add_command(held_command)  # creditreg records held
+    records_group.add_command(notice_served_command)  # creditreg records notice-served
     for command in (
         submissions_group,
         search_group,

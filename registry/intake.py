@@ -364,6 +364,8 @@ def _apply(
             reason=record.get("reason"),
             submission_id=submission.id,
             at=now,
+            subject_kind=record["subject"]["kind"],
+            person_notice=record.get("person_notice"),
             publicity=publicity,
         )
         return _accepted(index, record, created, "created")
@@ -378,6 +380,8 @@ def _apply(
         reason=record.get("reason"),
         submission_id=submission.id,
         at=now,
+        subject_kind=record["subject"]["kind"],
+        person_notice=record.get("person_notice"),
         publicity=publicity,
     )
     status = "corrected" if changed else "unchanged"

@@ -283,7 +283,11 @@ def _records_part(session: Session, subject_ids: Sequence[uuid.UUID]) -> dict[uu
 
     found: dict[uuid.UUID, Any] = {s: {} for s in subject_ids}
     for record in session.scalars(
-        sa.select(CreditRecord).where(CreditRecord.subject_id.in_(subject_ids))
+        sa.select(CreditRecord).where(
+            CreditRecord.subject_id.in_(subject_ids),
+            # Held until a person is told (registry.person_notices): an event when it ends.
+            CreditRecord.held_for_notice.is_(False),
+        )
     ):
         item = {
             "category": record.category,

@@ -200,7 +200,10 @@ def inputs_of(
     }
     for record in session.scalars(
         sa.select(CreditRecord).where(
-            CreditRecord.subject_id.in_(subject_ids), CreditRecord.status == RecordStatus.ACTIVE
+            CreditRecord.subject_id.in_(subject_ids),
+            CreditRecord.status == RecordStatus.ACTIVE,
+            # A grade must not show what is held until a person is told.
+            CreditRecord.held_for_notice.is_(False),
         )
     ):
         found[record.subject_id][0].append(

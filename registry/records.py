@@ -122,6 +122,23 @@ class CreditRecord(Base):
     confirmation_requested_at: Mapped[datetime | None] = mapped_column(
         comment="when the registry last asked the submitter to confirm the open record"
     )
+    held_for_notice: Mapped[bool] = mapped_column(
+        default=False,
+        server_default=sa.false(),
+        comment="a negative record on a person, held from lookups, members' reports, "
+        "monitoring and ratings until the person is told (registry.person_notices)",
+    )
+    person_told_on: Mapped[date | None] = mapped_column(
+        comment="a negative record on a person: the day the person was told of it"
+    )
+    person_told_via: Mapped[str | None] = mapped_column(
+        sa.String(16), comment="how the person was told (registry.person_notices.Channel)"
+    )
+    person_told_by: Mapped[str | None] = mapped_column(
+        sa.String(16),
+        comment="submitter: the submitter confirmed it; registry: the registry's "
+        "own notice, served by staff",
+    )
     authority: Mapped[str | None] = mapped_column(
         sa.String(200), comment="issuing authority or counterparty"
     )
@@ -151,6 +168,14 @@ class CreditRecord(Base):
 sa.Index("ix_credit_records_subject_category", CreditRecord.subject_id, CreditRecord.category)
 # The late 双公示 records by time of receipt, for the staff report and dashboard: a few rows
 # of all, so a partial index costs the intake little.
+# The records held until a person is told, for the submitters' lists and the release job: a
+# few rows of all, as above.
+sa.Index(
+    "ix_credit_records_held_for_notice",
+    CreditRecord.member_id,
+    postgresql_where=CreditRecord.held_for_notice.is_(True),
+    sqlite_where=CreditRecord.held_for_notice.is_(True),
+)
 sa.Index(
     "ix_credit_records_publicity_late",
     CreditRecord.created_at,
@@ -232,6 +257,15 @@ def _publicity_rule(rule: PublicityRule | None) -> PublicityRule:
     return default_rule()
 
 
+# The notice columns of a record that needs no notice to a person (registry.person_notices).
+NOT_HELD: dict[str, Any] = {
+    "held_for_notice": False,
+    "person_told_on": None,
+    "person_told_via": None,
+    "person_told_by": None,
+}
+
+
 def _check_fields(fields: dict[str, Any]) -> None:
     unknown = set(fields) - set(RECORD_FIELDS)
     if unknown:
@@ -247,10 +281,13 @@ def _new_record_values(
     submission_id: uuid.UUID | None,
     at: datetime,
     publicity: PublicityRule | None,
+    notice_columns: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "details": {},
         **fields,
+        # Held until the person is told, or not (registry.person_notices).
+        **(notice_columns or NOT_HELD),
         # Every row carries the same columns, so that a submission's records are inserted in
         # one statement (registry.db.deferred_inserts).
         **_publicity_rule(publicity).marks(
@@ -312,12 +349,16 @@ def create_record_rows(
     reason: str | None,
     submission_id: uuid.UUID | None,
     at: datetime,
+    subject_kind: str,
+    person_notice: dict[str, Any] | None = None,
     publicity: PublicityRule | None = None,
 ) -> RecordRef:
     """Create a record the caller knows to be new, as plain rows (bulk intake, inside
-    :func:`registry.db.deferred_inserts`): no ORM object is built.
+    :func:`registry.db.deferred_inserts`): no ORM object is built. Negative information
+    about a person is held until the person is told (``person_notice``: the submitter says
+    they were; registry.person_notices).
 
-    :raises InvalidInput: an unknown field.
+    :raises InvalidInput: an unknown field, or a notice that does not belong.
     """
     _check_fields(fields)
     values = _new_record_values(
@@ -328,6 +369,7 @@ def create_record_rows(
         submission_id=submission_id,
         at=at,
         publicity=publicity,
+        notice_columns=_notice_columns(subject_kind, fields, person_notice, at),
     )
     add_append_only(session, CreditRecord, values)
     _record_creation(session, actor, values, reason, at)
@@ -346,6 +388,7 @@ def upsert_record(
     submission_id: uuid.UUID | None = None,
     now: datetime | None = None,
     publicity: PublicityRule | None = None,
+    person_notice: dict[str, Any] | None = None,
 ) -> tuple[CreditRecord, bool]:
     """Create a record, or correct the member's existing record with the same id.
 
@@ -368,6 +411,8 @@ def upsert_record(
         reason=reason,
         submission_id=submission_id,
         at=at,
+        subject_kind=subject.kind,
+        person_notice=person_notice,
         publicity=publicity,
     )
     if changed:
@@ -412,6 +457,8 @@ def apply_upsert(
     reason: str | None,
     submission_id: uuid.UUID | None,
     at: datetime,
+    subject_kind: str,
+    person_notice: dict[str, Any] | None = None,
     publicity: PublicityRule | None = None,
 ) -> tuple[CreditRecord, bool]:
     """:func:`upsert_record` once the member's existing record (if any) is known.
@@ -430,6 +477,7 @@ def apply_upsert(
             submission_id=submission_id,
             at=at,
             publicity=publicity,
+            notice_columns=_notice_columns(subject_kind, fields, person_notice, at),
         )
         record = CreditRecord(**values)
         session.add(record)
@@ -445,6 +493,8 @@ def apply_upsert(
         setattr(record, name, value)
     after = _state_of(record)
     if after == before:
+        # A resubmission may still bring the notice to the person that ends a hold.
+        _after_correction(session, actor, record, subject_kind, person_notice, at)
         return record, False
     if not reason or not reason.strip():
         # Roll the in-memory change back so the caller's session stays clean.
@@ -474,7 +524,31 @@ def apply_upsert(
         reason=reason,
         at=at,
     )
+    _after_correction(session, actor, record, subject_kind, person_notice, at)
     return record, True
+
+
+def _notice_columns(
+    subject_kind: str, fields: dict[str, Any], notice: dict[str, Any] | None, at: datetime
+) -> dict[str, Any]:
+    from registry.person_notices import new_record_columns
+
+    return new_record_columns(subject_kind, fields.get("polarity", ""), notice, local_date(at))
+
+
+def _after_correction(
+    session: Session,
+    actor: Actor,
+    record: CreditRecord,
+    subject_kind: str,
+    notice: dict[str, Any] | None,
+    at: datetime,
+) -> None:
+    from registry.person_notices import after_correction
+
+    after_correction(
+        session, actor=actor, record=record, subject_kind=subject_kind, notice=notice, at=at
+    )
 
 
 def revoke_record(

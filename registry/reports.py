@@ -347,12 +347,15 @@ def build_report(
     from registry.ratings import history
     from registry.records import CreditRecord, RecordStatus
 
+    shown = [CreditRecord.subject_id == subject.id, CreditRecord.status == RecordStatus.ACTIVE]
+    if kind != ReportKind.OWN:
+        # Negative information about a person is shared once the person is told; their own
+        # report shows it, marked held (registry.person_notices).
+        shown.append(CreditRecord.held_for_notice.is_(False))
     records = list(
         session.scalars(
             sa.select(CreditRecord)
-            .where(
-                CreditRecord.subject_id == subject.id, CreditRecord.status == RecordStatus.ACTIVE
-            )
+            .where(*shown)
             .order_by(
                 CreditRecord.decided_at.desc(), CreditRecord.occurred_at.desc(), CreditRecord.id
             )
@@ -366,6 +369,8 @@ def build_report(
     for record in records:
         line = _record_line(record, names)
         line["disputed"] = str(record.id) in disputed.get("records", set())
+        if record.held_for_notice:
+            line["held_for_notice"] = True
         grouped.setdefault(record.category, []).append(line)
     ratings = history(session, subject.id)
     current = ratings[0] if ratings and ratings[0].status == "published" else None

@@ -281,6 +281,7 @@ def publicly_shown(today: date, policy: RetentionPolicy) -> sa.ColumnElement[boo
     marked it."""
     return sa.and_(
         CreditRecord.status == RecordStatus.ACTIVE,
+        CreditRecord.held_for_notice.is_(False),
         sa.or_(
             CreditRecord.category == RecordCategory.ADMINISTRATIVE_LICENCE,
             sa.and_(
@@ -320,6 +321,8 @@ def penalty_publication(session: Session, subject_id: uuid.UUID) -> dict[str, in
             CreditRecord.subject_id == subject_id,
             CreditRecord.category == RecordCategory.ADMINISTRATIVE_PENALTY,
             CreditRecord.status == RecordStatus.ACTIVE,
+            # Held until a person is told (registry.person_notices): not shared yet.
+            CreditRecord.held_for_notice.is_(False),
         )
         .group_by(CreditRecord.severity, ended)
     )

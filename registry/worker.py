@@ -106,6 +106,10 @@ def default_jobs(
 
         # Asked on the day a record falls due, at most five minutes into it.
         jobs.append(Job("open-record-confirmations", 300.0, confirmation_job(settings)))
+        from registry.person_notices import release_job
+
+        # A held record is shared at most five minutes into the day its wait ends.
+        jobs.append(Job("person-notice-releases", 300.0, release_job(settings)))
         jobs.extend(monitoring_jobs(settings))
         from registry.tlog import checkpoint_job
 

@@ -18,6 +18,7 @@ from registry.clock import iso
 from registry.db import among
 from registry.list_kinds import list_names
 from registry.names import normalize_name
+from registry.person_notices import shared
 from registry.records import CreditRecord, Polarity, RecordCategory, RecordStatus
 from registry.subjects import Subject, SubjectName
 from search.text import name_tokens, pinyin_forms
@@ -50,6 +51,8 @@ def record_counts(
         .where(
             among(session, CreditRecord.subject_id, subject_ids),
             CreditRecord.status == RecordStatus.ACTIVE,
+            # Negative information about a person is not shared before the person is told.
+            shared(),
         )
         .group_by(CreditRecord.subject_id, CreditRecord.category, CreditRecord.polarity)
     ):

@@ -369,6 +369,9 @@ EXAMPLE_BODIES = {
     ("POST", "/api/v1/objections/{objection_id}/answer"): {"outcome": "upheld", "reason": "属实"},
     ("POST", "/api/v1/objections/{objection_id}/statement"): {"statement": "已整改"},
     ("POST", "/api/v1/records/confirmations"): {"record_ids": ["LD-2021-0042"]},
+    ("POST", "/api/v1/records/person-notices"): {
+        "notices": [{"record_id": "LD-2021-0042", "told_on": "2026-11-20", "channel": "sms"}]
+    },
 }
 
 

@@ -322,3 +322,37 @@ def test_the_list_kinds_migration_puts_every_blacklist_entry_on_serious_illegali
             .where(listings.ListEntry.id == ids["redlist"])
             .values(list_kind="blacklist")
         )
+
+
+def test_the_person_notice_migration_holds_negative_records_on_persons_shared_before_it(
+    session, client, clock
+):
+    """Before 0028 a negative record on a person was shared at once, with no notice on
+    record: the upgrade holds it (and queues its subject); the others stay shared."""
+    from alembic.script import ScriptDirectory
+
+    from registry.outbox import SearchOutbox
+    from registry.records import CreditRecord
+    from tests.registry.test_person_notices import COMPANY, DEFAULT, REPAID_ON_TIME
+
+    bank = signed_member(session, client, clock)
+    told = {**DEFAULT, "person_notice": {"told_on": "2026-11-20", "channel": "sms"}}
+    company = {**DEFAULT, "record_id": "C-1", "subject": COMPANY}
+    receipt = submit(bank, "s-1", [told, company, REPAID_ON_TIME]).get_json()["receipt"]
+    person_id = receipt["records"][0]["subject_id"]
+    session.execute(sa.delete(SearchOutbox))
+    session.flush()
+    connection = session.connection()
+    config = migrate.alembic_config(connection)
+    before = ScriptDirectory.from_config(config).get_revision("0028").down_revision
+    command.downgrade(config, str(before))
+    command.upgrade(config, "head")
+    held = dict(
+        connection.execute(sa.select(CreditRecord.member_record_id, CreditRecord.held_for_notice))
+        .tuples()
+        .all()
+    )
+    assert held == {"LD-1": True, "C-1": False, "PAY-1": False}
+    queued = connection.execute(sa.select(SearchOutbox.subject_id)).scalars().all()
+    assert [str(s) for s in queued] == [person_id]
+    assert migrate.pending_differences(connection) == []
