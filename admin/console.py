@@ -60,6 +60,7 @@ from api.params import parse_integer
 from registry import (
     listings,
     objections,
+    person_notices,
     publicity,
     ratings,
     repairs,
@@ -90,7 +91,7 @@ from registry.records import CreditRecord
 from registry.runtime import current_runtime
 from registry.security import MIN_PASSWORD_LENGTH, TOO_SHORT, HashingBusy
 from registry.staff import StaffRole, StaffStatus, StaffUser, add_staff_user
-from registry.subjects import Subject
+from registry.subjects import Subject, SubjectKind
 from registry.submissions import Submission
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
@@ -805,7 +806,123 @@ def subject_page(subject_id: str) -> ResponseReturnValue:
         pending=[e.pending_view(calendar) for e in entries if e.state == ListingState.NOTICE],
         notices={str(e.id): e.notice_view(calendar) for e in entries},
         channels=_channel_labels(),
+        counter=_counter(subject, entries) if subject.kind == SubjectKind.PERSON else None,
     )
+
+
+def _counter(subject: Subject, entries: list[ListEntry]) -> dict[str, Any]:
+    """What the registry's counter works with for a person, who has no member: the records
+    about them (those held until they are told first), the objections about them, and the
+    items they may object to."""
+    records = list(
+        db.session.scalars(
+            sa.select(CreditRecord)
+            .where(CreditRecord.subject_id == subject.id)
+            .order_by(CreditRecord.held_for_notice.desc(), CreditRecord.created_at.desc())
+        )
+    )
+    filed = list(
+        db.session.scalars(
+            sa.select(objections.Objection)
+            .where(objections.Objection.subject_id == subject.id)
+            .order_by(objections.Objection.filed_at.desc())
+        )
+    )
+    policy = person_notices.policy_from_settings(current_runtime().settings)
+    objectable = [(f"record:{r.id}", r) for r in records if r.status == "active"] + [
+        (f"list_entry:{e.id}", e)
+        for e in entries
+        if e.state in (ListingState.NOTICE, ListingState.PUBLISHED)
+    ]
+    return {
+        "records": records,
+        "objections": filed,
+        "objectable": objectable,
+        "shared_from": {r.id: person_notices.shared_from(r, policy) for r in records},
+        "notice_channels": [str(c) for c in person_notices.Channel],
+    }
+
+
+def _person_or_404(subject_id: str) -> Subject:
+    try:
+        subject = get_by_id(db.session, Subject, subject_id, what="subject")
+    except NotFound:
+        abort(404)
+    if subject.kind != SubjectKind.PERSON:
+        abort(404)
+    return subject
+
+
+@bp.post("/subjects/<subject_id>/objections")
+@requires(StaffRole.REVIEWER)
+def object_for_person(subject_id: str) -> ResponseReturnValue:
+    """A person's objection, filed at the counter after an identity check."""
+    person = _person_or_404(subject_id)
+    item_kind, _colon, item_id = _form("item").partition(":")
+    return _act(
+        lambda: objections.object_for_person(
+            db.session,
+            staff=_me().actor,
+            person=person,
+            item_kind=item_kind,
+            item_id=item_id,
+            grounds=_form("grounds"),
+            statement=_form("statement") or None,
+            identity_check=_form("identity_check"),
+            answer_days=objections.answer_days_from_settings(current_runtime().settings),
+            at=_now(),
+        ),
+        _("The objection is filed; the item is disputed."),
+        url_for("console.subject_page", subject_id=person.id),
+    )
+
+
+@bp.post("/subjects/<subject_id>/objections/<objection_id>/statement")
+@requires(StaffRole.REVIEWER)
+def statement_for_person(subject_id: str, objection_id: str) -> ResponseReturnValue:
+    """A person's statement beside an objection about them, after an identity check."""
+    person = _person_or_404(subject_id)
+    objection = _objection_or_404(objection_id)
+    return _act(
+        lambda: objections.statement_for_person(
+            db.session,
+            objection,
+            staff=_me().actor,
+            person=person,
+            statement=_form("statement"),
+            identity_check=_form("identity_check"),
+            at=_now(),
+        ),
+        _("The statement is recorded."),
+        url_for("console.subject_page", subject_id=person.id),
+    )
+
+
+@bp.post("/subjects/<subject_id>/records/<record_id>/notice")
+@requires(StaffRole.REVIEWER)
+def person_notice_served(subject_id: str, record_id: str) -> ResponseReturnValue:
+    """The registry's own notice to a person of a record held until they are told."""
+    person = _person_or_404(subject_id)
+    back = url_for("console.subject_page", subject_id=person.id)
+
+    def step() -> None:
+        record = get_by_id(db.session, CreditRecord, record_id, what="credit record")
+        if record.subject_id != person.id:
+            raise NotFound("no such record about this person")
+        served_on = _form_date("served_on")
+        if served_on is None:
+            raise InvalidInput("the form is not complete", {"served_on": [_("required")]})
+        person_notices.record_registry_notice(
+            db.session,
+            actor=_me().actor,
+            record=record,
+            channel=_form("channel"),
+            served_on=served_on,
+            policy=person_notices.policy_from_settings(current_runtime().settings),
+            at=_now(),
+        )
+
+    return _act(step, _("The notice is recorded."), back)
 
 
 def _entry_or_404(entry_id: str) -> ListEntry:

@@ -859,9 +859,16 @@ def _proposer_only(entry: ListEntry, actor: Actor, acting_for: uuid.UUID | None 
 
 
 def file_objection(
-    session: Session, entry: ListEntry, *, actor: Actor, statement: str, at: datetime
+    session: Session,
+    entry: ListEntry,
+    *,
+    actor: Actor,
+    statement: str,
+    at: datetime,
+    identity_check: str | None = None,
 ) -> ListObjection:
-    """An objection during the notice window suspends publication until answered."""
+    """An objection during the notice window suspends publication until answered. Staff
+    filing it for a person say how they checked who asked (``identity_check``, audited)."""
     if entry.state != ListingState.NOTICE:
         raise InvalidTransition(
             "objections to a listing are filed while its notice is open",
@@ -883,7 +890,10 @@ def file_objection(
         action="listing.objected",
         object_type="list_entry",
         object_id=str(entry.id),
-        after={"objection_id": str(objection.id)},
+        after={
+            "objection_id": str(objection.id),
+            **({"identity_check": identity_check} if identity_check else {}),
+        },
         at=at,
     )
     return objection

@@ -47,7 +47,7 @@ from registry.records import (
     apply_revoke,
     revoke_record,
 )
-from registry.subjects import Subject
+from registry.subjects import Subject, SubjectKind
 
 SYSTEM = Actor.system("objection-deadlines")
 
@@ -110,6 +110,11 @@ class Objection(Base):
         # An outcome exactly when the objection is closed, always with its reason.
         sa.CheckConstraint(f"(outcome IS NULL) = ({_DISPUTING_SQL})", name="outcome_iff_closed"),
         sa.CheckConstraint("outcome IS NULL OR reason IS NOT NULL", name="outcome_has_reason"),
+        # Filed by a member, or by staff for a person, with how they checked who asked.
+        sa.CheckConstraint(
+            "filer_member_id IS NOT NULL OR identity_check IS NOT NULL",
+            name="filed_by_member_or_staff",
+        ),
         # One open objection per item: a second one would only split the answer.
         sa.Index(
             "uq_objections_open_item",
@@ -130,7 +135,13 @@ class Objection(Base):
     )
     subject_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("subjects.id"), index=True)
     filed_by: Mapped[str] = mapped_column(sa.String(80), comment="actor kind:id")
-    filer_member_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("members.id"), index=True)
+    # The filing member; NULL when staff filed it for a person, who has no member.
+    filer_member_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("members.id"), index=True
+    )
+    identity_check: Mapped[str | None] = mapped_column(
+        sa.Text, comment="filed by staff for a person: how they checked who asked"
+    )
     for_subject: Mapped[bool] = mapped_column(
         comment="filed by the subject, through the member that represents it"
     )
@@ -318,6 +329,72 @@ def object_to(
     return Filed(None, objection=objection)
 
 
+def _check_person(subject: Subject) -> None:
+    if subject.kind != SubjectKind.PERSON:
+        raise Forbidden(
+            "staff file objections and statements for persons only; an enterprise or a shop "
+            "does it through its member"
+        )
+
+
+def _identity_check(text: str | None) -> str:
+    """How staff filing for a person checked who asked: required, kept in the audit log."""
+    check = _text(text)
+    if check is None:
+        raise InvalidInput("staff say how they checked who asked", {"identity_check": ["required"]})
+    return check
+
+
+def object_for_person(
+    session: Session,
+    *,
+    staff: Actor,
+    person: Subject,
+    item_kind: str,
+    item_id: str,
+    grounds: str,
+    statement: str | None,
+    identity_check: str,
+    answer_days: int,
+    at: datetime,
+) -> Filed:
+    """A person, who has no member, objects at the registry's counter: staff file it for
+    them after checking who they are (``identity_check``, kept with the objection and in the
+    audit log). Everything else is as for a subject objecting over the API: a list entry in
+    its notice window gets the notice objection, a record or a published entry the general
+    objection with the same answer period, and the person's statement is taken.
+
+    :raises InvalidInput: no identity check or no grounds; an unknown item kind.
+    :raises Forbidden: ``person`` is no person, or the item is not about them.
+    :raises Conflict: as :func:`file_objection`.
+    """
+    check = _identity_check(identity_check)
+    _check_person(person)
+    item = find_item(session, item_kind, item_id)
+    if item.subject.id != person.id:
+        raise Forbidden("the item is not about this person")
+    if item.entry is not None and item.entry.state == listings.ListingState.NOTICE:
+        _no_statement(statement, "an objection in the notice window")
+        notice = listings.file_objection(
+            session, item.entry, actor=staff, statement=grounds, at=at, identity_check=check
+        )
+        session.flush()
+        return Filed("notice_objection", notice_objection=notice)
+    objection = file_objection(
+        session,
+        item,
+        actor=staff,
+        member=None,
+        for_subject=True,
+        grounds=grounds,
+        statement=statement,
+        answer_days=answer_days,
+        at=at,
+        identity_check=check,
+    )
+    return Filed(None, objection=objection)
+
+
 def has_standing(
     session: Session, member: Member, subject: Subject, speaks_for: Callable[[Subject], bool]
 ) -> bool:
@@ -344,14 +421,16 @@ def file_objection(
     item: Item,
     *,
     actor: Actor,
-    member: Member,
+    member: Member | None,
     for_subject: bool,
     grounds: str,
     statement: str | None,
     answer_days: int,
     at: datetime,
+    identity_check: str | None = None,
 ) -> Objection:
-    """The general objection to an active record or a published list entry.
+    """The general objection to an active record or a published list entry, by ``member``
+    or (None) by staff for a person, with how they checked who asked.
 
     The item is disputed from this commit on (its subject's document is queued in the same
     transaction) and the answering member is notified.
@@ -369,7 +448,7 @@ def file_objection(
                 "the record is revoked; there is nothing to object to",
                 current_status=item.record.status,
             )
-        if item.record.member_id == member.id:
+        if member is not None and item.record.member_id == member.id:
             # Its own record is the submitter's to correct or revoke; no objection needed.
             raise Forbidden("the submitting member corrects or revokes its own record directly")
     if item.entry is not None:
@@ -378,7 +457,7 @@ def file_objection(
                 "a list entry is objected to in its notice window or once published",
                 current_status=item.entry.state,
             )
-        if item.entry.proposer_member_id == member.id:
+        if member is not None and item.entry.proposer_member_id == member.id:
             raise Forbidden("the proposing regulator revokes its own entry directly")
     if session.scalar(
         sa.select(Objection.id).where(
@@ -397,7 +476,8 @@ def file_objection(
         item_version=item.version,
         subject_id=item.subject.id,
         filed_by=_who(actor),
-        filer_member_id=member.id,
+        filer_member_id=member.id if member is not None else None,
+        identity_check=identity_check,
         for_subject=for_subject,
         answering_member_id=item.answering_member_id,
         grounds=grounds.strip(),
@@ -422,6 +502,7 @@ def file_objection(
             "item_id": str(objection.item_id),
             "for_subject": for_subject,
             "due_at": iso(objection.due_at),
+            **({"identity_check": identity_check} if identity_check else {}),
         },
         at=at,
     )
@@ -568,11 +649,18 @@ def queue(session: Session) -> list[Objection]:
 
 
 def attach_statement(
-    session: Session, objection: Objection, *, actor: Actor, statement: str, at: datetime
+    session: Session,
+    objection: Objection,
+    *,
+    actor: Actor,
+    statement: str,
+    at: datetime,
+    identity_check: str | None = None,
 ) -> Objection:
     """The subject's statement, added or replaced. It may come after filing and even after an
     ``upheld`` answer (it then stays beside the item); not once the item was corrected or
-    revoked, when it would speak of something that no longer shows.
+    revoked, when it would speak of something that no longer shows. Staff adding it for a
+    person say how they checked who asked (``identity_check``, audited).
 
     :raises InvalidInput: an empty statement.
     :raises ObjectionStateError: the item was corrected or revoked.
@@ -596,11 +684,39 @@ def attach_statement(
         object_type="objection",
         object_id=str(objection.id),
         before={"statement": before},
-        after={"statement": text},
+        after={
+            "statement": text,
+            **({"identity_check": identity_check} if identity_check else {}),
+        },
         at=at,
     )
     # The search document shows that an item is disputed, not the statement: nothing to queue.
     return objection
+
+
+def statement_for_person(
+    session: Session,
+    objection: Objection,
+    *,
+    staff: Actor,
+    person: Subject,
+    statement: str,
+    identity_check: str,
+    at: datetime,
+) -> Objection:
+    """A person's statement beside an objection about them, added at the registry's counter
+    by staff after checking who they are (see :func:`attach_statement`).
+
+    :raises InvalidInput: no identity check, or an empty statement.
+    :raises Forbidden: ``person`` is no person, or the objection is not about them.
+    """
+    check = _identity_check(identity_check)
+    _check_person(person)
+    if objection.subject_id != person.id:
+        raise Forbidden("the objection is not about this person")
+    return attach_statement(
+        session, objection, actor=staff, statement=statement, at=at, identity_check=check
+    )
 
 
 # --- answers and decisions ------------------------------------------------------------------

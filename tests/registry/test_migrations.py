@@ -2,6 +2,8 @@
 
 import base64
 import os
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -356,3 +358,67 @@ def test_the_person_notice_migration_holds_negative_records_on_persons_shared_be
     queued = connection.execute(sa.select(SearchOutbox.subject_id)).scalars().all()
     assert [str(s) for s in queued] == [person_id]
     assert migrate.pending_differences(connection) == []
+
+
+def test_the_person_objections_migration_keeps_one_open_objection_per_item(session, runtime):
+    """0029 rebuilds the objections table on SQLite: the partial index that allows one open
+    objection per item must come back with its condition, on both databases; a downgrade
+    drops the objections filed for persons, which have no member."""
+    from alembic.script import ScriptDirectory
+
+    from registry.objections import Objection
+    from registry.subjects import register_subject
+    from tests.factories import TEST_ACTOR, member
+
+    subject = register_subject(
+        session,
+        actor=TEST_ACTOR,
+        vault=runtime.vault,
+        kind="person",
+        name="张三",
+        id_number="11010519491231002X",
+    )
+    bank = member(session, kind="bank", roles=("submitter",))
+    session.flush()
+
+    def objection(status, **filed_by):
+        return {
+            "id": uuid.uuid4(),
+            "item_kind": "record",
+            "item_id": item_id,
+            "subject_id": subject.id,
+            "filed_by": "staff:x",
+            "for_subject": True,
+            "answering_member_id": bank.id,
+            "grounds": "x",
+            "status": status,
+            "filed_at": datetime.now(UTC),
+            "due_at": datetime.now(UTC),
+            "outcome": None if status == "open" else "upheld",
+            "reason": None if status == "open" else "r",
+            "filer_member_id": None,
+            "identity_check": None,
+            **filed_by,
+        }
+
+    item_id = uuid.uuid4()
+    connection = session.connection()
+    table = Objection.__table__
+    connection.execute(
+        sa.insert(table),
+        [
+            objection("open", identity_check="ID card"),
+            objection("answered", filer_member_id=bank.id),
+        ],
+    )
+    config = migrate.alembic_config(connection)
+    before = ScriptDirectory.from_config(config).get_revision("0029").down_revision
+    command.downgrade(config, str(before))
+    assert connection.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 1
+    command.upgrade(config, "head")
+    assert migrate.pending_differences(connection) == []
+    connection.execute(sa.insert(table), [objection("open", identity_check="ID card")])
+    with pytest.raises(sa.exc.IntegrityError), connection.begin_nested():
+        connection.execute(sa.insert(table), [objection("open", identity_check="again")])
+    with pytest.raises(sa.exc.IntegrityError), connection.begin_nested():
+        connection.execute(sa.insert(table), [objection("answered")])  # nobody filed it
