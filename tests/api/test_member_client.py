@@ -288,3 +288,31 @@ def test_a_key_the_registry_does_not_know_is_refused_with_the_reason(registry, t
     assert result.exit_code == 1
     assert "key-unknown" in result.output
     assert stored(registry)["submissions"] == 0
+
+
+def request(registry, *args):
+    env = {"CREDITREG_CLIENT_URL": registry["url"], "CREDITREG_CLIENT_KEY": registry["key"]}
+    return CliRunner().invoke(cli, ["client", "request", *args], env=env)
+
+
+def test_request_signs_any_call_and_prints_the_answer(registry, tmp_path):
+    body = json.dumps({"submission_id": "s-1", "records": [penalty(1)]}, ensure_ascii=False)
+    sent = request(registry, "POST", "/api/v1/submissions", "--data", body)
+    assert sent.exit_code == 0, sent.output
+    assert sent.stderr.startswith("201 application/json")
+    assert json.loads(sent.stdout)["receipt"]["submission_id"] == "s-1"
+    # A body from a file, and a path with its query, signed as sent.
+    (tmp_path / "same.json").write_text(body)
+    again = request(registry, "post", "/api/v1/submissions", "--data", f"@{tmp_path / 'same.json'}")
+    assert again.exit_code == 0 and again.stderr.startswith("200 ")  # the first receipt again
+    read = request(registry, "GET", "/api/v1/submissions/s-1")
+    assert read.exit_code == 0 and json.loads(read.stdout)["receipt"]["records"][0]["status"]
+    # The registry's refusal: its problem document, and exit status 1.
+    refused = request(registry, "GET", "/api/v1/subjects?q=华信&purpose=nope")
+    assert refused.exit_code == 1 and refused.stderr.startswith("4")
+    assert json.loads(refused.stdout)["type"].startswith("/problems/")
+    # Mistakes are caught before anything is sent.
+    not_json = request(registry, "POST", "/api/v1/submissions", "--data", "{oops")
+    assert not_json.exit_code == 2 and "--content-type" in not_json.output
+    assert request(registry, "GET", "api/v1/submissions").exit_code == 2
+    assert stored(registry)["submissions"] == 1
