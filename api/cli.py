@@ -157,7 +157,8 @@ def _receipt_check(submission: Submission, body: bytes) -> dict[str, Any]:
 
 @click.group("client")
 def client_group() -> None:
-    """A member's tools: make a key, send records. Needs no registry configuration."""
+    """A member's tools: make a key, send records, sign any API request. Needs no registry
+    configuration."""
 
 
 for _command in LOG_COMMANDS:  # verify-receipt, audit-log, verify-screening

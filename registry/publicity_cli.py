@@ -16,7 +16,7 @@ from registry.runtime import current_runtime
 
 @click.group("records")
 def records_group() -> None:
-    """Reports on credit records."""
+    """Credit records: late 双公示 records, records held until a person is told."""
 
 
 @records_group.command("publicity")
