@@ -7,14 +7,16 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from registry import migrate
+from registry import joint_measures, migrate
 from registry.db import db, make_engine
+from registry.members import Member
 from registry.models import metadata
 from registry.runtime import current_runtime
 from registry.security import EvidenceCipher
 from tests.api.test_id_numbers_at_rest import columns_holding_the_number
 from tests.api.test_seller_ratings import platform_member, rating, send
 from tests.api.test_submissions import ID_NUMBER, PAYMENT, submit
+from tests.factories import TEST_ACTOR
 from tests.signing import signed_member
 
 
@@ -248,7 +250,7 @@ def _proposed_entry(session, runtime, clock, list_kind, uscc, number):
         reason="理由",
         legal_basis="《市场监督管理严重违法失信名单管理办法》第二条",
         document_number=f"京〔2026〕{number}号",
-        measures="措施",
+        measures=[joint_measures.in_force().for_kind(list_kind)[0].code],
         period_months=None,
         notice_to=None,
         policy=listings.policy_from_settings(runtime.settings),
@@ -322,3 +324,54 @@ def test_the_list_kinds_migration_puts_every_blacklist_entry_on_serious_illegali
             .where(listings.ListEntry.id == ids["redlist"])
             .values(list_kind="blacklist")
         )
+
+
+def test_the_joint_measures_migration_keeps_every_entry_readable_down_and_up(
+    session, runtime, clock
+):
+    """0028 names measures by catalogue code. An entry proposed before it keeps its free text
+    and names no codes; an entry proposed after it keeps its measures' wording when the codes
+    and the reports of measures applied go down with the tables."""
+    from registry import listings
+
+    coded = _proposed_entry(session, runtime, clock, "watch", "91110000600037341L", 1)
+    older = _proposed_entry(session, runtime, clock, "redlist", "91310115MA1K3BTP2B", 2)
+    coded.state, coded.published_at = "published", clock.now()
+    session.flush()
+    listings.report_measure(
+        session,
+        coded,
+        actor=TEST_ACTOR,
+        member=session.get(Member, coded.proposer_member_id),
+        code="key_supervision",
+        applied_on=clock.now().date(),
+        reference=None,
+        policy=listings.policy_from_settings(runtime.settings),
+        at=clock.now(),
+    )
+    session.flush()
+    coded_text = coded.measures_text
+    connection = session.connection()
+    config = migrate.alembic_config(connection)
+    command.downgrade(config, "0027")
+    tables = set(sa.inspect(connection).get_table_names())
+    assert {"list_entry_measures", "measure_applications"}.isdisjoint(tables)
+    texts = sa.text("SELECT id, measures FROM list_entries ORDER BY document_number")
+    assert [text for _, text in connection.execute(texts)] == [
+        coded_text,
+        older.measures_text,
+    ]
+    # What an entry held before the catalogue: free text.
+    connection.execute(
+        sa.text("UPDATE list_entries SET measures = :text WHERE document_number = :number"),
+        {"text": "简化办税流程，绿色通道", "number": older.document_number},
+    )
+    command.upgrade(config, "head")
+    assert migrate.pending_differences(connection) == []
+    session.expire_all()
+    before_catalogue = session.get(listings.ListEntry, older.id)
+    assert before_catalogue.measures == []
+    shown = before_catalogue.public_view()
+    assert (shown["measures"], shown["measures_text"]) == ([], "简化办税流程，绿色通道")
+    after_catalogue = session.get(listings.ListEntry, coded.id)
+    assert after_catalogue.measures_text == coded_text and after_catalogue.applications == []
