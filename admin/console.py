@@ -1325,9 +1325,16 @@ def propose_listing() -> ResponseReturnValue:
     regulator = db.session.get(Member, _my_regulator())
     assert regulator is not None
     values = {"authority": regulator.name, "list": "serious_illegal"} | request.form.to_dict()
-    kinds = [str(kind) for kind in listings.ListKind]
+    chosen = request.form.getlist("measures")
+    policy = listings.policy_from_settings(current_runtime().settings)
+    form = {
+        "values": values,
+        "list_kinds": [str(kind) for kind in listings.ListKind],
+        "catalogue": list(policy.measures.measures.values()),
+        "chosen_measures": chosen,
+    }
     if request.method == "GET":
-        return render_template("console/propose.html", values=values, errors={}, list_kinds=kinds)
+        return render_template("console/propose.html", errors={}, measure_errors=[], **form)
     runtime = current_runtime()
     uscc = normalize_uscc(_form("uscc"))
     subject = db.session.scalar(sa.select(Subject).where(Subject.uscc == uscc))
@@ -1346,21 +1353,28 @@ def propose_listing() -> ResponseReturnValue:
             reason=_form("reason"),
             legal_basis=_form("legal_basis"),
             document_number=_form("document_number"),
-            measures=_form("measures"),
+            measures=chosen,
             period_months=_form_count("period_months"),
             notice_to=_form("notice_to") or None,
-            policy=listings.policy_from_settings(runtime.settings),
+            policy=policy,
             at=runtime.clock.now(),
         )
     except RegistryError as exc:
         db.session.rollback()
         errors = getattr(exc, "errors", {})
+        # The boxes are one field on the form: its errors (measures.<position>) go together.
+        measure_errors = [
+            message
+            for name, messages in errors.items()
+            if name == "measures" or name.startswith("measures.")
+            for message in messages
+        ]
         return render_template(
             "console/propose.html",
-            values=values,
             errors=errors,
+            measure_errors=measure_errors,
             detail=exc.detail,
-            list_kinds=kinds,
+            **form,
         ), 422
     flash(_("The listing is proposed and waits for review."), "ok")
     return redirect(url_for("console.regulator_listing", entry_id=entry.id), code=303)

@@ -17,18 +17,18 @@ from xml.sax.saxutils import escape
 import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api import problems
 from api.auth import current_caller, signed
 from api.csv_export import BOM_FIELD, csv_response
 from api.schemas import StrictSchema, SubjectRefSchema
-from registry import listings, objections, repairs
+from registry import joint_measures, listings, objections, repairs
 from registry.audit import Actor, ActorKind
 from registry.db import db, get_by_id
 from registry.intake import resolve_subject
 from registry.listings import ListEntry, ListingState, RepairApplication, Role
-from registry.members import MemberRole
+from registry.members import Member, MemberRole
 from registry.notifications import listing_notice_text
 from registry.records import CreditRecord
 from registry.runtime import current_runtime
@@ -97,6 +97,16 @@ problems.map_domain_error(
     ),
 )
 problems.map_domain_error(
+    listings.EntryNotInForce,
+    problems.register(
+        "entry-not-in-force",
+        409,
+        "Entry not in force",
+        "Joint measures are applied, and reported, while the entry is published; "
+        "`current_state` says what it is.",
+    ),
+)
+problems.map_domain_error(
     listings.NotExtendable,
     problems.register(
         "list-not-extendable",
@@ -108,6 +118,10 @@ problems.map_domain_error(
 
 # What a proposal may name: a kind, or an older name for one (``blacklist``).
 LIST_CODES = [str(k) for k in listings.ListKind] + ["blacklist"]
+CATALOGUE = joint_measures.CATALOGUE_NOTE
+# Older clients sent the measures as free text: refused, naming where the codes are.
+FREE_TEXT_REFUSED = f"a list of measure codes of {CATALOGUE}; free text is no longer taken"
+TOO_FEW_OR_MANY_MEASURES = "name from {min} to {max} measure codes of " + CATALOGUE
 
 
 class ProposalSchema(StrictSchema):
@@ -117,7 +131,13 @@ class ProposalSchema(StrictSchema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
     legal_basis = fields.String(required=True, validate=validate.Length(min=1, max=4000))
     document_number = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    measures = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    measures = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        required=True,
+        validate=validate.Length(min=1, max=50, error=TOO_FEW_OR_MANY_MEASURES),
+        error_messages={"invalid": FREE_TEXT_REFUSED},
+        metadata={"description": f"codes of {CATALOGUE}, each attached to the entry's list"},
+    )
     # At most the kind's max_period_months (config/list_kinds.toml), checked by the registry.
     period_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=1200))
     notice_to = fields.Email(
@@ -126,6 +146,37 @@ class ProposalSchema(StrictSchema):
             "serve it (the subject's member reads it at /api/v1/notices, or the service by "
             "another channel is recorded)"
         }
+    )
+
+    @validates_schema(skip_on_field_errors=False)
+    def _measures_of_the_list(self, data: dict[str, Any], **_: Any) -> None:
+        """The codes checked against the catalogue here too, so that a proposal with other
+        field errors hears of its codes' at the same time (the registry checks them again)."""
+        if "measures" not in data:
+            return
+        policy = _policy()
+        kind = policy.list_kinds.resolve(data["list"]) if "list" in data else None
+        errors = policy.measures.check(data["measures"], kind)
+        if errors:
+            raise ValidationError(errors)
+
+
+class AppliedMeasureSchema(StrictSchema):
+    code = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "the measure's code; it must attach to the entry's list"},
+    )
+    applied_on = fields.Date(
+        required=True,
+        metadata={
+            "description": "the day the member applied it: not before the entry's "
+            "publication, not after today"
+        },
+    )
+    reference = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "the member's own reference: a decision, a tender, a file"},
     )
 
 
@@ -330,6 +381,71 @@ def publish(entry_id: str) -> ResponseReturnValue:
     return jsonify(entry.summary(_policy().calendar))
 
 
+# One rule for both methods: with two, a path whose id the converter refuses (a NUL) would
+# be answered 405 by the rule of the other method instead of 404.
+@bp.route("/listings/<entry_id>/measures", methods=["GET", "POST"])
+@signed(MemberRole.REGULATOR)
+def measures(entry_id: str) -> ResponseReturnValue:
+    if request.method == "GET":
+        return _measures_applied(entry_id)
+    return _report_measure(entry_id)
+
+
+def _report_measure(entry_id: str) -> ResponseReturnValue:
+    """The signing member reports that it applied one of the joint measures to the subject
+    of a published entry (any regulator's: applying them is what joint means).
+
+    Only members with the regulator role: the measures are applied by the state organs that
+    implement joint sanctions and incentives (联合奖惩实施单位), which hold that role here; a
+    lender's or a marketplace's own decisions about a listed subject are not reported."""
+    body = _body(AppliedMeasureSchema())
+    if isinstance(body, Response):
+        return body
+    caller = current_caller()
+    application, new = listings.report_measure(
+        db.session,
+        listings.get_entry(db.session, entry_id),
+        actor=_member_actor(),
+        member=caller.member,
+        code=body["code"],
+        applied_on=body["applied_on"],
+        reference=body.get("reference"),
+        policy=_policy(),
+        at=current_runtime().clock.now(),
+    )
+    db.session.flush()
+    response = jsonify(application.view())
+    response.status_code = 201 if new else 200
+    return response
+
+
+def _measures_applied(entry_id: str) -> ResponseReturnValue:
+    """The entry's measures and the reports of measures applied: all of them for the
+    entry's proposer, its own for another regulator (of an entry it could report on)."""
+    entry = listings.get_entry(db.session, entry_id)
+    member: Member = current_caller().member
+    if not listings.known_to(entry, member.id, _policy()):
+        raise listings.NotFound("no list entry with this id")  # never reveal others' entries
+    return jsonify(
+        {
+            "entry_id": str(entry.id),
+            "list": entry.list_kind,
+            "state": entry.state,
+            **entry.measures_view(),
+            "applied": [
+                a.view() for a in listings.applications_seen_by(db.session, entry, member.id)
+            ],
+        }
+    )
+
+
+@bp.get("/public/measures")
+def measures_catalogue() -> ResponseReturnValue:
+    """The catalogue of joint measures: what a proposal names and a report cites. No login:
+    the measures are those of published State Council and ministry documents."""
+    return jsonify({"measures": _policy().measures.view()})
+
+
 @bp.get("/notices")
 @signed()
 def notices() -> ResponseReturnValue:
@@ -523,10 +639,19 @@ def public_list(list_kind: str) -> ResponseReturnValue:
     if fmt == "csv":
         columns = [
             "id", "list", "subject_name", "uscc", "region", "authority", "reason", "legal_basis",
-            "document_number", "measures", "published_at", "until", "disputed",
+            "document_number", "measures", "measure_codes", "published_at", "until", "disputed",
             "subject_statement",
         ]  # fmt: skip
-        return csv_response(columns, views)
+        # A cell holds text: the measures as worded, and their codes beside them.
+        rows = [
+            {
+                **view,
+                "measures": view["measures_text"],
+                "measure_codes": " ".join(m["code"] for m in view["measures"]),
+            }
+            for view in views
+        ]
+        return csv_response(columns, rows)
     return jsonify(
         {
             "list": list_kind,

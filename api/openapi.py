@@ -16,6 +16,7 @@ from marshmallow import Schema, fields, validate
 from api import monitoring_openapi, problems, records_openapi, tlog_openapi
 from api.auth import ACCEPT_SIGNATURE
 from api.listings import (
+    AppliedMeasureSchema,
     DecisionSchema,
     ExtensionSchema,
     ObjectionSchema,
@@ -278,6 +279,146 @@ def _signed_post(
         "responses": {
             str(status): response,
             **_problem_responses(401, 403, 404, 409, 422, 429),
+        },
+    }
+
+
+# --- joint measures (联合奖惩) -------------------------------------------------------------------
+
+# What an entry shows of its measures, in every view of it.
+ENTRY_MEASURES: dict[str, Any] = {
+    "measures": {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/EntryMeasure"},
+        "description": "the measures the entry names, from the catalogue of joint measures; "
+        "empty for an entry proposed before the catalogue, which has only `measures_text`",
+    },
+    "measures_text": {
+        "type": "string",
+        "description": "the measures as worded: the named measures' texts, or the free text "
+        "of an entry proposed before the catalogue",
+    },
+}
+
+
+def _measure_components() -> dict[str, Any]:
+    return {
+        "EntryMeasure": {
+            "type": "object",
+            "description": "A measure an entry names, with its wording and legal basis as "
+            "proposed.",
+            "required": ["code", "text", "legal_basis"],
+            "properties": {
+                "code": {"type": "string"},
+                "text": {"type": "string"},
+                "legal_basis": {"type": "string"},
+            },
+        },
+        "Measure": {
+            "type": "object",
+            "description": "A measure of the catalogue (config/joint_measures.toml).",
+            "required": ["code", "text", "legal_basis", "kinds"],
+            "properties": {
+                "code": {"type": "string"},
+                "text": {"type": "string", "description": "Chinese, with an English gloss"},
+                "legal_basis": {"type": "string"},
+                "kinds": {
+                    "type": "array",
+                    "items": {"enum": [str(kind) for kind in ListKind]},
+                    "description": "the lists it attaches to",
+                },
+            },
+        },
+        "MeasureCatalogue": {
+            "type": "object",
+            "required": ["measures"],
+            "properties": {
+                "measures": {"type": "array", "items": {"$ref": "#/components/schemas/Measure"}}
+            },
+        },
+        "AppliedMeasureReport": _object_schema(
+            AppliedMeasureSchema(), "A member's report that it applied a joint measure."
+        ),
+        "MeasureApplication": {
+            "type": "object",
+            "description": "A measure a member reported applying: who, which, on which day.",
+            "required": ["id", "entry_id", "code", "member_id", "applied_on", "reported_at"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "entry_id": {"type": "string", "format": "uuid"},
+                "code": {"type": "string"},
+                "text": {
+                    "type": ["string", "null"],
+                    "description": "the catalogue's text; null for a code it no longer has",
+                },
+                "member_id": {"type": "string", "format": "uuid"},
+                "member_name": {"type": "string"},
+                "applied_on": {"type": "string", "format": "date"},
+                "reference": {"type": ["string", "null"]},
+                "reported_at": {"type": "string", "format": "date-time"},
+            },
+        },
+        "MeasuresApplied": {
+            "type": "object",
+            "required": ["entry_id", "list", "state", "measures", "measures_text", "applied"],
+            "properties": {
+                "entry_id": {"type": "string", "format": "uuid"},
+                "list": {"enum": [str(kind) for kind in ListKind]},
+                "state": {"enum": [str(state) for state in ListingState]},
+                **ENTRY_MEASURES,
+                "applied": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/MeasureApplication"},
+                    "description": "every report for the entry's proposer; another regulator's own",
+                },
+            },
+        },
+    }
+
+
+def _measure_paths() -> dict[str, Any]:
+    signed: list[dict[str, list[str]]] = [{"memberSignature": []}]
+    report = _signed_post(
+        "reportAppliedMeasure",
+        "A regulator reports that it applied a joint measure to the subject of a published "
+        "entry (its own, or any on a public list)",
+        "AppliedMeasureReport",
+        "MeasureApplication",
+        201,
+        "entry_id",
+    )
+    report["description"] = (
+        "Who is the signing member, when the day given (`applied_on`) and the time the report "
+        "was received. The code must attach to the entry's list and the day fall between "
+        "the entry's publication and today: a 422 with the field errors `code` and "
+        "`applied_on`, every one at once, otherwise. An entry that is not published is a 409 "
+        "`/problems/entry-not-in-force`. The same report again (member, code, day, reference) "
+        "answers 200 with the first one and records nothing."
+    )
+    report["responses"]["200"] = _json("MeasureApplication", "Reported before: the first report.")
+    return {
+        "/api/v1/listings/{entry_id}/measures": {
+            "post": report,
+            "get": {
+                "operationId": "listAppliedMeasures",
+                "summary": "The entry's measures and the reports of measures applied (all for "
+                "its proposer, a regulator's own for another)",
+                "security": signed,
+                "parameters": [_path("entry_id")],
+                "responses": {
+                    "200": _json("MeasuresApplied", "The measures and the reports."),
+                    **_problem_responses(401, 403, 404, 429),
+                },
+            },
+        },
+        "/api/v1/public/measures": {
+            "get": {
+                "operationId": "measureCatalogue",
+                "summary": "The catalogue of joint measures (联合奖惩措施): the codes a proposal "
+                "names and a report cites, with the lists each attaches to",
+                "security": [],
+                "responses": {"200": _json("MeasureCatalogue", "The catalogue.")},
+            }
         },
     }
 
@@ -1222,7 +1363,7 @@ def build_document() -> dict[str, Any]:
                 "reason": {"type": "string"},
                 "legal_basis": {"type": "string"},
                 "document_number": {"type": "string"},
-                "measures": {"type": "string"},
+                **ENTRY_MEASURES,
                 "period_months": {"type": "integer"},
                 "notice": {"$ref": "#/components/schemas/Notice"},
                 "how_to_object": {"type": "string"},
@@ -1264,6 +1405,12 @@ def build_document() -> dict[str, Any]:
                     "until the notice is served",
                 },
                 "objection_deadline_warning": {"$ref": "#/components/schemas/DeadlineWarning"},
+                **ENTRY_MEASURES,
+                "measures_applied": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/MeasureApplication"},
+                    "description": "the measures members reported applying",
+                },
             },
         },
         "PublicList": {
@@ -1280,6 +1427,7 @@ def build_document() -> dict[str, Any]:
                         "type": "object",
                         "required": ["id", "disputed", "subject_statement"],
                         "properties": {
+                            **ENTRY_MEASURES,
                             "disputed": {
                                 "type": "boolean",
                                 "description": "an objection (异议) to the entry is open",
@@ -1313,6 +1461,7 @@ def build_document() -> dict[str, Any]:
 
     components.update(_seller_rating_components())
     components.update(_report_components())
+    components.update(_measure_components())
     components.update(monitoring_openapi.components())
     components.update(_objection_components())
     components.update(tlog_openapi.components())
@@ -1820,6 +1969,7 @@ def build_document() -> dict[str, Any]:
     paths.update(_page_paths())
     paths.update(_seller_rating_paths())
     paths.update(_report_paths())
+    paths.update(_measure_paths())
     paths.update(monitoring_openapi.paths(_problem_responses))
     paths.update(_objection_paths())
     paths.update(tlog_openapi.paths(_problem_responses))

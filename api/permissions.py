@@ -42,6 +42,7 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "sellers.seller_page": PUBLIC,
     "switch_language": PUBLIC,
     "listings.public_list": PUBLIC,
+    "listings.measures_catalogue": PUBLIC,
     "seller_ratings.public_seller": PUBLIC,
     "submissions.registry_keys": PUBLIC,
     "tlog.checkpoint": PUBLIC,
@@ -89,6 +90,9 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "listings.decide_repair": REGULATOR,
     "listings.record_service": REGULATOR,
     "listings.publish": REGULATOR,
+    # joint measures applied: reported by the state organs that apply them (regulators), on
+    # their own entries or any published public one (checked inside)
+    "listings.measures": REGULATOR,
     # the prior notices of entries about the member itself (or the shops it operates)
     "listings.notices": MEMBER,
     "listings.object_to": MEMBER,

@@ -609,6 +609,14 @@ SETTINGS: tuple[Setting, ...] = (
         "TOML file of the list kinds' rules (period, extension, repair, publicity); empty: "
         "the shipped config/list_kinds.toml.",
     ),
+    Setting(
+        "JOINT_MEASURES_FILE",
+        "str",
+        "",
+        "TOML catalogue of the joint measures (联合奖惩) a list entry names and members report "
+        "applying: code, text, legal basis, the list kinds each attaches to; empty: the "
+        "shipped config/joint_measures.toml.",
+    ),
     # Retention and publication periods (DOMAIN.md): registry.retention applies them.
     Setting(
         "RETENTION_NEGATIVE_YEARS",
@@ -1135,6 +1143,10 @@ def load_settings(
     if values["LIST_KINDS_FILE"]:
         values["LIST_KINDS_FILE"] = str(anchored(values["LIST_KINDS_FILE"]))
         _check_list_kinds(values["LIST_KINDS_FILE"])
+    if values["JOINT_MEASURES_FILE"]:
+        values["JOINT_MEASURES_FILE"] = str(anchored(values["JOINT_MEASURES_FILE"]))
+    # The shipped catalogue too: it is edited in place as often as replaced.
+    _check_joint_measures(values["JOINT_MEASURES_FILE"])
     if values["DATABASE_URL"] is None:
         db_file = Path(values["VAR_DIR"]) / "creditreg.db"
         values["DATABASE_URL"] = f"sqlite:///{db_file}"
@@ -1177,6 +1189,16 @@ def _check_list_kinds(path: str) -> None:
         list_kinds.load(path)
     except list_kinds.ListKindsError as exc:
         raise ConfigError([f"{ENV_PREFIX}LIST_KINDS_FILE: {exc}"]) from exc
+
+
+def _check_joint_measures(path: str) -> None:
+    """A catalogue of joint measures that cannot be read or breaks a rule stops the start."""
+    from registry import joint_measures  # the registry package imports the settings
+
+    try:
+        joint_measures.load(path)
+    except joint_measures.JointMeasuresError as exc:
+        raise ConfigError([f"{ENV_PREFIX}JOINT_MEASURES_FILE: {exc}"]) from exc
 
 
 def _check_consistency(values: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:

@@ -19,7 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.cli import client_group
 from config import ConfigError, load_settings
-from registry import list_kinds
+from registry import joint_measures, list_kinds
 from registry.clock import Clock, OffsetClock, set_registry_timezone
 from registry.db import db
 from registry.identifiers import use_pilot_usccs
@@ -61,6 +61,7 @@ def create_app(
     app.extensions["creditreg.settings"] = settings
     # Which kinds are public is read where no request is at hand (search documents, reports).
     list_kinds.use(settings)
+    joint_measures.use(settings)
     use_pilot_usccs(settings.PILOT_USCCS)
     if settings.TRUSTED_PROXIES:
         # The per-address limits (console sign-in, public pages) count the client's address:

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -26,6 +26,9 @@ from registry.members import Member, MemberKind, MemberRole, add_member
 from registry.records import Polarity, RecordCategory, Severity, upsert_record
 from registry.runtime import Runtime
 from registry.subjects import Subject, SubjectKind, register_subject, rename_subject
+
+if TYPE_CHECKING:
+    from registry.listings import ListPolicy
 
 DEMO_ACTOR = Actor.system("demo")
 
@@ -447,27 +450,34 @@ LISTINGS = {
         "market",
         "提供虚假材料取得行政许可，情节严重",
         "《市场监督管理严重违法失信名单管理办法》第九条",
-        "限制参与政府采购、招标投标；限制取得政府补贴",
+        ("bar_government_procurement", "restrict_tendering", "restrict_public_funds"),
     ),
     "judgment_debtor": (
         "court",
         "有履行能力而拒不履行生效法律文书确定的义务",
         "《最高人民法院关于公布失信被执行人名单信息的若干规定》第一条",
-        "限制高消费；限制参与招标投标",
+        ("restrict_high_consumption", "restrict_tendering", "bar_management_positions"),
     ),
     "abnormal": (
         "market",
         "未按规定期限公示年度报告",
         "《市场主体登记管理条例》第三十五条",
-        "列入经营异常名录，依法公示",
+        ("key_supervision",),
     ),
     "redlist": (
         "tax",
         "连续三年纳税信用评价为A级",
         "《纳税信用管理办法》第三十条",
-        "简化办税流程，绿色通道，优先办理",
+        ("approval_green_channel", "fewer_inspections"),
     ),
 }
+# Measures other authorities applied to published entries (joint sanctions at work): the
+# market regulator refuses a judgment debtor's registration as a company's legal
+# representative; the tax office inspects a seriously dishonest firm more often.
+APPLIED_MEASURES = (
+    ("judgment_debtor", "market", "bar_management_positions", "京市监登驳〔示范〕1号"),
+    ("serious_illegal", "tax", "key_supervision", None),
+)
 
 
 def _load_list_entries(
@@ -554,6 +564,40 @@ def _load_list_entries(
         summary.counts[f"{list_kind} entries"] += 1
     session.flush()
     publish_due(session, now)
+    _report_applied_measures(session, members, policy, now, summary)
+
+
+def _report_applied_measures(
+    session: Session,
+    members: dict[str, Member],
+    policy: ListPolicy,
+    now: datetime,
+    summary: DemoSummary,
+) -> None:
+    from registry.audit import ActorKind
+    from registry.listings import ListEntry, ListingState, report_measure
+
+    for list_kind, member_key, code, reference in APPLIED_MEASURES:
+        entry = session.scalars(
+            sa.select(ListEntry)
+            .where(ListEntry.list_kind == list_kind, ListEntry.state == ListingState.PUBLISHED)
+            .order_by(ListEntry.document_number)
+        ).first()
+        if entry is None:
+            continue
+        member = members[member_key]
+        report_measure(
+            session,
+            entry,
+            actor=Actor(ActorKind.MEMBER, str(member.id)),
+            member=member,
+            code=code,
+            applied_on=local_date(now),
+            reference=reference,
+            policy=policy,
+            at=now,
+        )
+        summary.counts["measures applied"] += 1
 
 
 def _load_records(

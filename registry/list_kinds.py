@@ -9,12 +9,13 @@ impossible number is refused at start, not at the first proposal.
 from __future__ import annotations
 
 import functools
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from registry.config_files import read_toml
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "list_kinds.toml"
 
@@ -178,14 +179,7 @@ def parse(data: dict[str, Any]) -> ListKinds:
 @functools.cache
 def load(path: str = "") -> ListKinds:
     """Read and check the file at ``path`` (the shipped one if empty); read once."""
-    file = Path(path) if path else DEFAULT_FILE
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ListKindsError(f"no list-kinds file {file}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ListKindsError(f"{file} is not valid TOML: {exc}") from exc
-    return parse(data)
+    return parse(read_toml(path, DEFAULT_FILE, ListKindsError, "list-kinds"))
 
 
 def from_settings(settings: Any) -> ListKinds:

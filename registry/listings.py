@@ -22,6 +22,7 @@ lookup.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -30,13 +31,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from registry import list_kinds, tlog
+from registry import joint_measures, list_kinds, tlog
 from registry.audit import Actor, ActorKind, record_event
 from registry.calendar import WorkingCalendar, calendar_from_settings, deadline_warning
 from registry.clock import iso, local_date
 from registry.db import Base, among, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.identifiers import ID_NUMBER_IN_TEXT, contains_id_number
+from registry.joint_measures import Catalogue
 from registry.list_kinds import ListKind, ListKinds, Side, side_list, side_of
 from registry.list_kinds import from_settings as list_kinds_from_settings
 from registry.members import Member
@@ -155,6 +157,11 @@ class NotExtendable(Conflict):
     """An extension asked for an entry whose kind is never extended (the redlist)."""
 
 
+class EntryNotInForce(Conflict):
+    """A measure reported applied to an entry that is not published: nothing is in force
+    before publication or after removal."""
+
+
 def allowed_actions(state: str) -> list[str]:
     return sorted(action for (from_state, action) in TRANSITIONS if from_state == state)
 
@@ -169,10 +176,15 @@ class ListPolicy:
     repair_ack_days: int = 10  # working days
     repair_decision_days: int = 3  # working days
     kinds: ListKinds | None = None  # None: the kinds in force (registry.list_kinds.in_force)
+    catalogue: Catalogue | None = None  # None: the one in force (joint_measures.in_force)
 
     @property
     def list_kinds(self) -> ListKinds:
         return self.kinds if self.kinds is not None else list_kinds.in_force()
+
+    @property
+    def measures(self) -> Catalogue:
+        return self.catalogue if self.catalogue is not None else joint_measures.in_force()
 
 
 class ListEntry(Base):
@@ -194,7 +206,14 @@ class ListEntry(Base):
     reason: Mapped[str] = mapped_column(sa.Text)
     legal_basis: Mapped[str] = mapped_column(sa.Text)
     document_number: Mapped[str] = mapped_column(sa.String(100), comment="认定文书号")
-    measures: Mapped[str] = mapped_column(sa.Text, comment="惩戒措施 / 激励措施 applied")
+    # The measures as worded in the decision: the catalogue's texts of the codes named
+    # (list_entry_measures), or the free text of an entry proposed before the catalogue.
+    measures_text: Mapped[str] = mapped_column(
+        "measures",
+        sa.Text,
+        comment="惩戒措施 / 激励措施 as worded: the named measures' texts, or the free text "
+        "of an entry proposed before the catalogue (then no list_entry_measures)",
+    )
     period_months: Mapped[int]
     min_repair_months: Mapped[int | None] = mapped_column(
         comment="earliest credit repair after publication; null: the kind has no repair route"
@@ -239,9 +258,27 @@ class ListEntry(Base):
     objections: Mapped[list[ListObjection]] = relationship(
         back_populates="entry", order_by="ListObjection.filed_at", lazy="selectin"
     )
+    measures: Mapped[list[ListEntryMeasure]] = relationship(
+        order_by="ListEntryMeasure.position", lazy="selectin"
+    )
+    # Read only where the proposer's view is shown (one entry at a time).
+    applications: Mapped[list[MeasureApplication]] = relationship(
+        order_by=lambda: (MeasureApplication.applied_on, MeasureApplication.reported_at)
+    )
+
+    def measures_view(self) -> dict[str, Any]:
+        """The measures the entry names, and their wording as proposed (for an entry made
+        before the catalogue, only its free text: ``measures`` is then empty)."""
+        return {
+            "measures": [m.view() for m in self.measures],
+            "measures_text": self.measures_text,
+        }
 
     def public_view(self) -> dict[str, Any]:
-        """What the public pages and feeds show of a published entry."""
+        """What the public pages and feeds show of a published entry: its measures, but not
+        which authority reported applying which of them (see :meth:`summary`): that is the
+        authorities' working record, and would tell of the subject's dealings (the tender it
+        bid in, the licence it applied for), which the publicity of the entry does not need."""
         return {
             "id": str(self.id),
             "list": self.list_kind,
@@ -254,7 +291,7 @@ class ListEntry(Base):
             "reason": self.reason,
             "legal_basis": self.legal_basis,
             "document_number": self.document_number,
-            "measures": self.measures,
+            **self.measures_view(),
             "published_at": iso(self.published_at),
             "until": iso(self.publish_until),
             "how_to_object": "File an objection (异议) with the registry, naming this entry.",
@@ -327,7 +364,7 @@ class ListEntry(Base):
             "reason": self.reason,
             "legal_basis": self.legal_basis,
             "document_number": self.document_number,
-            "measures": self.measures,
+            **self.measures_view(),
             "period_months": self.period_months,
             "notice": self.notice_view(calendar),
             "how_to_object": self.how_to_object(),
@@ -354,6 +391,55 @@ class ListEntry(Base):
             "removed_at": iso(self.removed_at),
             "removal_reason": self.removal_reason,
             "outcome_note": self.outcome_note,
+            "measures_applied": [a.view() for a in self.applications],
+        }
+
+
+class ListEntryMeasure(Base):
+    """A measure an entry names, by its catalogue code, with its wording and basis as they
+    were when proposed: the entry keeps them if the catalogue later changes or drops it."""
+
+    __tablename__ = "list_entry_measures"
+
+    entry_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("list_entries.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(comment="the order the proposal named them in, from 0")
+    text: Mapped[str] = mapped_column(sa.Text)
+    legal_basis: Mapped[str] = mapped_column(sa.Text)
+
+    def view(self) -> dict[str, Any]:
+        return {"code": self.code, "text": self.text, "legal_basis": self.legal_basis}
+
+
+class MeasureApplication(Base):
+    """A member's report that it applied a joint measure to a listed subject: who (the
+    signing member), which measure, on which day, with its own reference."""
+
+    __tablename__ = "measure_applications"
+
+    id: Mapped[uuid_pk]
+    entry_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("list_entries.id"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(64), comment="the measure's catalogue code")
+    member_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("members.id"), index=True)
+    applied_on: Mapped[date] = mapped_column(comment="the day the member applied it")
+    reference: Mapped[str | None] = mapped_column(
+        sa.String(200), comment="the member's own reference: a decision, a tender, a file"
+    )
+    reported_at: Mapped[datetime] = mapped_column(comment="when the registry received the report")
+
+    member: Mapped[Member] = relationship(lazy="joined")
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "entry_id": str(self.entry_id),
+            "code": self.code,
+            "text": joint_measures.text_of(self.code),
+            "member_id": str(self.member_id),
+            "member_name": self.member.name,
+            "applied_on": self.applied_on.isoformat(),
+            "reference": self.reference,
+            "reported_at": iso(self.reported_at),
         }
 
 
@@ -459,16 +545,18 @@ def propose_listing(
     reason: str,
     legal_basis: str,
     document_number: str,
-    measures: str,
+    measures: Sequence[str],
     period_months: int | None,
     notice_to: str | None,
     policy: ListPolicy,
     at: datetime,
 ) -> ListEntry:
     """A regulator's proposal. Every missing piece is reported at once; a listing without
-    a legal basis is never created.
+    a legal basis is never created. ``measures`` are codes of the catalogue of joint
+    measures, each attached to the entry's kind.
 
-    :raises InvalidInput: a missing field or an impossible period.
+    :raises InvalidInput: a missing field, an impossible period, or measure codes that are
+        unknown, not attached to the kind, repeated or none (``measures.<position>``).
     :raises Conflict: the subject already has an open entry on this list.
     """
     errors: dict[str, list[str]] = {}
@@ -477,7 +565,6 @@ def propose_listing(
         ("reason", reason),
         ("legal_basis", legal_basis),
         ("document_number", document_number),
-        ("measures", measures),
     ):
         if not value or not value.strip():
             errors[name] = ["required"]
@@ -491,6 +578,7 @@ def propose_listing(
         period = period_months or rules.period_months
         if not 1 <= period <= rules.max_period_months:
             errors["period_months"] = [f"between 1 and {rules.max_period_months} months"]
+    errors.update(policy.measures.check(measures, kind))
     if errors:
         raise InvalidInput("the listing cannot be proposed", errors)
     assert kind is not None and period is not None
@@ -517,20 +605,36 @@ def propose_listing(
         reason=reason.strip(),
         legal_basis=legal_basis.strip(),
         document_number=document_number.strip(),
-        measures=measures.strip(),
+        measures_text="；".join(policy.measures.measures[code].text for code in measures),
         period_months=int(period),
         min_repair_months=kinds.of(list_kind).repair_after_months,
         notice_to=notice_to,
         proposed_at=at,
     )
     session.add(entry)
+    for position, code in enumerate(measures):
+        measure = policy.measures.measures[code]
+        entry.measures.append(
+            ListEntryMeasure(
+                entry_id=entry.id,
+                code=code,
+                position=position,
+                text=measure.text,
+                legal_basis=measure.legal_basis,
+            )
+        )
     record_event(
         session,
         actor=actor,
         action="listing.proposed",
         object_type="list_entry",
         object_id=str(entry.id),
-        after={"state": entry.state, "list": list_kind, "subject_id": str(subject.id)},
+        after={
+            "state": entry.state,
+            "list": list_kind,
+            "subject_id": str(subject.id),
+            "measures": list(measures),
+        },
         at=at,
     )
     return entry
@@ -1186,6 +1290,119 @@ def published_entries_of(
     return found
 
 
+# --- joint measures applied (联合奖惩) -----------------------------------------------------
+
+
+def report_measure(
+    session: Session,
+    entry: ListEntry,
+    *,
+    actor: Actor,
+    member: Member,
+    code: str,
+    applied_on: date,
+    reference: str | None,
+    policy: ListPolicy,
+    at: datetime,
+) -> tuple[MeasureApplication, bool]:
+    """``member`` reports that it applied the joint measure ``code`` to the subject of a
+    published entry on ``applied_on``. Repeating the same report (member, measure, day and
+    reference) returns the first one and records nothing: a client may retry safely.
+
+    The measure must attach to the entry's kind; it need not be one the entry names (an
+    entry proposed before the catalogue names none).
+
+    :returns: the report, and whether it is new.
+    :raises NotFound: ``member`` did not propose the entry and the public never saw it
+        (see :func:`known_to`).
+    :raises EntryNotInForce: the entry is not published.
+    :raises InvalidInput: an unknown or unattached code (``code``), a day in the future or
+        before the entry's publication (``applied_on``), every one at once.
+    """
+    if not known_to(entry, member.id, policy):
+        raise NotFound("no list entry with this id")  # never reveal others' entries
+    if entry.state != ListingState.PUBLISHED or entry.published_at is None:
+        raise EntryNotInForce(
+            "measures are reported for a published entry", current_state=entry.state
+        )
+    errors: dict[str, list[str]] = {}
+    problem = policy.measures.problem(code, entry.list_kind)
+    if problem is not None:
+        errors["code"] = [problem]
+    published_on, today = local_date(entry.published_at), local_date(at)
+    if applied_on > today:
+        errors["applied_on"] = [f"not after today ({today.isoformat()})"]
+    elif applied_on < published_on:
+        errors["applied_on"] = [f"not before the entry was published ({published_on.isoformat()})"]
+    if errors:
+        raise InvalidInput("the measure cannot be reported", errors)
+    reference = reference.strip() if reference and reference.strip() else None
+    earlier = session.scalar(
+        sa.select(MeasureApplication).where(
+            MeasureApplication.entry_id == entry.id,
+            MeasureApplication.member_id == member.id,
+            MeasureApplication.code == code,
+            MeasureApplication.applied_on == applied_on,
+            MeasureApplication.reference.is_(None)
+            if reference is None
+            else MeasureApplication.reference == reference,
+        )
+    )
+    if earlier is not None:
+        return earlier, False
+    application = MeasureApplication(
+        id=uuid.uuid4(),
+        entry_id=entry.id,
+        code=code,
+        member_id=member.id,
+        member=member,
+        applied_on=applied_on,
+        reference=reference,
+        reported_at=at,
+    )
+    entry.applications.append(application)  # the entry read again in this session shows it
+    record_event(
+        session,
+        actor=actor,
+        action="listing.measure_applied",
+        object_type="list_entry",
+        object_id=str(entry.id),
+        after={
+            "application_id": str(application.id),
+            "code": code,
+            "member_id": str(member.id),
+            "applied_on": applied_on.isoformat(),
+            "reference": reference,
+        },
+        at=at,
+    )
+    return application, True
+
+
+def known_to(entry: ListEntry, member_id: uuid.UUID, policy: ListPolicy) -> bool:
+    """Whether a member may act on the entry's measures: its proposer, or anyone once it was
+    published on a public list (its publication and removal are public); any other entry
+    does not exist for the member."""
+    if entry.proposer_member_id == member_id:
+        return True
+    return entry.published_at is not None and policy.list_kinds.of(entry.list_kind).public
+
+
+def applications_seen_by(
+    session: Session, entry: ListEntry, member_id: uuid.UUID
+) -> list[MeasureApplication]:
+    """The reports of measures applied to ``entry`` that a member reads: every one for the
+    entry's proposer, its own for any other member."""
+    query = sa.select(MeasureApplication).where(MeasureApplication.entry_id == entry.id)
+    if entry.proposer_member_id != member_id:
+        query = query.where(MeasureApplication.member_id == member_id)
+    return list(
+        session.scalars(
+            query.order_by(MeasureApplication.applied_on, MeasureApplication.reported_at)
+        )
+    )
+
+
 # --- credit repair (信用修复) ---------------------------------------------------------------
 
 
@@ -1419,4 +1636,5 @@ def policy_from_settings(settings: Any) -> ListPolicy:
         repair_ack_days=settings.REPAIR_ACK_WORKING_DAYS,
         repair_decision_days=settings.REPAIR_DECISION_WORKING_DAYS,
         kinds=list_kinds_from_settings(settings),
+        catalogue=joint_measures.from_settings(settings),
     )

@@ -85,7 +85,7 @@ def listing_notice_text(entry: Any, window_days: int) -> tuple[str, str]:
     body = (
         f"{entry.authority} proposes to {verb} {entry.subject.name} on the {rules.name}.\n"
         f"Reason: {entry.reason}\nLegal basis: {entry.legal_basis}\n"
-        f"Decision document: {entry.document_number}\nMeasures: {entry.measures}\n"
+        f"Decision document: {entry.document_number}\nMeasures: {entry.measures_text}\n"
         f"Period: {entry.period_months} months from publication.\n\n"
         f"You may object (异议) within {window_days} working days of the day this notice is "
         "served on you, through the member that is or operates the subject "

@@ -141,7 +141,9 @@ def list_entry(entry: Any, event: str, at: datetime) -> dict[str, Any]:
         "reason": entry.reason,
         "legal_basis": entry.legal_basis,
         "document_number": entry.document_number,
-        "measures": entry.measures,
+        "measures": entry.measures_text,
+        # The catalogue codes (none for an entry proposed before the catalogue).
+        "measure_codes": [measure.code for measure in entry.measures],
         "published_at": _iso(entry.published_at),
         "until": _iso(entry.publish_until),
         "removed_at": _iso(entry.removed_at),

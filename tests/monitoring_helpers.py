@@ -88,7 +88,7 @@ def published_entry(session, regulator, subject, clock) -> ListEntry:
         reason="严重违法失信",
         legal_basis="《市场监督管理严重违法失信名单管理办法》第二条",
         document_number="京市监列〔2026〕1号",
-        measures="限制参与政府采购",
+        measures_text="限制参加政府采购活动",
         period_months=36,
         min_repair_months=12,
         proposed_at=clock.now(),

@@ -46,7 +46,7 @@ def noticed(session, runtime, clock, seeded) -> listings.ListEntry:
         reason="提供虚假材料取得行政许可",
         legal_basis="《市场监督管理严重违法失信名单管理办法》第二条",
         document_number="京市监严〔2026〕1号",
-        measures="限制参与政府采购",
+        measures=["bar_government_procurement"],
         period_months=None,
         notice_to=None,
         policy=policy,

@@ -294,7 +294,7 @@ def test_a_persons_objection_to_an_entry_in_its_notice_window_is_the_notice_obje
         reason="有履行能力而拒不履行生效法律文书确定义务",
         legal_basis="《最高人民法院关于公布失信被执行人名单信息的若干规定》第一条",
         document_number="（2026）京01执123号",
-        measures="限制高消费",
+        measures=["restrict_high_consumption"],
         period_months=None,
         notice_to=None,
         policy=listings.policy_from_settings(runtime.settings),

@@ -314,6 +314,11 @@ EXAMPLE_BODIES = {
     },
     ("POST", "/api/v1/listings"): {**PROPOSAL, "period_months": 12},
     ("POST", "/api/v1/listings/{entry_id}/withdraw"): {"reason": "依据不足"},
+    ("POST", "/api/v1/listings/{entry_id}/measures"): {
+        "code": "key_supervision",
+        "applied_on": "2026-11-25",
+        "reference": "京财采〔2026〕12号",
+    },
     ("POST", "/api/v1/listings/{entry_id}/service"): {
         "channel": "post",
         "served_on": "2026-11-25",

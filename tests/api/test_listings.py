@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask import current_app
 
+from registry import joint_measures, list_kinds
 from registry.audit import AuditEvent
 from registry.clock import local_date
 from registry.listings import run_list_jobs
@@ -28,7 +29,7 @@ PROPOSAL = {
     "reason": "提供虚假材料取得行政许可",
     "legal_basis": "《市场监督管理严重违法失信名单管理办法》第二条",
     "document_number": "京市监严〔2026〕1号",
-    "measures": "限制参与政府采购",
+    "measures": ["bar_government_procurement"],
     "notice_to": "legal@huaxin.example",
 }
 
@@ -67,6 +68,10 @@ def the_subjects_member(session, client, clock, uscc=SUBJECT["uscc"]):
 
 
 def propose(regulator, **changes):
+    """The proposal with ``changes``; one of another list names a measure of that list."""
+    kind = list_kinds.in_force().resolve(changes.get("list", ""))
+    if kind is not None and "measures" not in changes:
+        changes["measures"] = [joint_measures.in_force().for_kind(kind)[0].code]
     response = regulator.post("/api/v1/listings", {**PROPOSAL, **changes})
     return response
 
@@ -314,7 +319,7 @@ def test_the_job_is_idempotent(app, session, clock, regulator, reviewers):
 
 
 def test_a_proposal_without_legal_basis_is_refused_with_every_error(regulator, session):
-    response = propose(regulator, legal_basis="", measures="", list="greylist", period_months=0)
+    response = propose(regulator, legal_basis="", measures=[], list="greylist", period_months=0)
     assert response.status_code == 422
     fields = {e["field"] for e in response.get_json()["errors"]}
     assert {"legal_basis", "measures", "list", "period_months"} <= fields
@@ -383,7 +388,6 @@ def test_the_public_list_csv_neutralises_every_text_column(
         "reason": FORMULAS[2],
         "legal_basis": FORMULAS[3],
         "document_number": FORMULAS[4],
-        "measures": FORMULAS[5],
     }
     subject = {**PROPOSAL["subject"], "name": FORMULAS[0]}
     created = propose(regulator, subject=subject, **hostile)

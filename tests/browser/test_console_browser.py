@@ -125,11 +125,11 @@ def test_propose_review_publish_and_look_up(server, browser, clock):
         ("reason", "Reason"),
         ("legal_basis", "Legal basis"),
         ("document_number", "Decision document number"),
-        ("measures", "Measures applied"),
         ("notice_to", "Where a copy of the prior notice goes"),
     ):
         page.get_by_label(re.compile(label)).fill(PROPOSAL[name])
     page.locator("select#list").select_option("redlist")
+    page.get_by_label(re.compile("绿色通道")).check()
     shot(page, "01-propose")
     page.get_by_role("button", name="Propose").click()
     page.get_by_text("The listing is proposed and waits for review.").wait_for()

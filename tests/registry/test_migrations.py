@@ -9,14 +9,16 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from registry import migrate
+from registry import joint_measures, migrate
 from registry.db import db, make_engine
+from registry.members import Member
 from registry.models import metadata
 from registry.runtime import current_runtime
 from registry.security import EvidenceCipher
 from tests.api.test_id_numbers_at_rest import columns_holding_the_number
 from tests.api.test_seller_ratings import platform_member, rating, send
 from tests.api.test_submissions import ID_NUMBER, PAYMENT, submit
+from tests.factories import TEST_ACTOR
 from tests.signing import signed_member
 
 
@@ -250,7 +252,7 @@ def _proposed_entry(session, runtime, clock, list_kind, uscc, number):
         reason="理由",
         legal_basis="《市场监督管理严重违法失信名单管理办法》第二条",
         document_number=f"京〔2026〕{number}号",
-        measures="措施",
+        measures=[joint_measures.in_force().for_kind(list_kind)[0].code],
         period_months=None,
         notice_to=None,
         policy=listings.policy_from_settings(runtime.settings),
@@ -329,7 +331,7 @@ def test_the_list_kinds_migration_puts_every_blacklist_entry_on_serious_illegali
 def test_the_person_notice_migration_holds_negative_records_on_persons_shared_before_it(
     session, client, clock
 ):
-    """Before 0028 a negative record on a person was shared at once, with no notice on
+    """Before 0029 a negative record on a person was shared at once, with no notice on
     record: the upgrade holds it (and queues its subject); the others stay shared."""
     from alembic.script import ScriptDirectory
 
@@ -346,7 +348,7 @@ def test_the_person_notice_migration_holds_negative_records_on_persons_shared_be
     session.flush()
     connection = session.connection()
     config = migrate.alembic_config(connection)
-    before = ScriptDirectory.from_config(config).get_revision("0028").down_revision
+    before = ScriptDirectory.from_config(config).get_revision("0029").down_revision
     command.downgrade(config, str(before))
     command.upgrade(config, "head")
     held = dict(
@@ -361,7 +363,7 @@ def test_the_person_notice_migration_holds_negative_records_on_persons_shared_be
 
 
 def test_the_person_objections_migration_keeps_one_open_objection_per_item(session, runtime):
-    """0029 rebuilds the objections table on SQLite: the partial index that allows one open
+    """0030 rebuilds the objections table on SQLite: the partial index that allows one open
     objection per item must come back with its condition, on both databases; a downgrade
     drops the objections filed for persons, which have no member."""
     from alembic.script import ScriptDirectory
@@ -412,7 +414,7 @@ def test_the_person_objections_migration_keeps_one_open_objection_per_item(sessi
         ],
     )
     config = migrate.alembic_config(connection)
-    before = ScriptDirectory.from_config(config).get_revision("0029").down_revision
+    before = ScriptDirectory.from_config(config).get_revision("0030").down_revision
     command.downgrade(config, str(before))
     assert connection.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 1
     command.upgrade(config, "head")
@@ -422,3 +424,54 @@ def test_the_person_objections_migration_keeps_one_open_objection_per_item(sessi
         connection.execute(sa.insert(table), [objection("open", identity_check="again")])
     with pytest.raises(sa.exc.IntegrityError), connection.begin_nested():
         connection.execute(sa.insert(table), [objection("answered")])  # nobody filed it
+
+
+def test_the_joint_measures_migration_keeps_every_entry_readable_down_and_up(
+    session, runtime, clock
+):
+    """0028 names measures by catalogue code. An entry proposed before it keeps its free text
+    and names no codes; an entry proposed after it keeps its measures' wording when the codes
+    and the reports of measures applied go down with the tables."""
+    from registry import listings
+
+    coded = _proposed_entry(session, runtime, clock, "watch", "91110000600037341L", 1)
+    older = _proposed_entry(session, runtime, clock, "redlist", "91310115MA1K3BTP2B", 2)
+    coded.state, coded.published_at = "published", clock.now()
+    session.flush()
+    listings.report_measure(
+        session,
+        coded,
+        actor=TEST_ACTOR,
+        member=session.get(Member, coded.proposer_member_id),
+        code="key_supervision",
+        applied_on=clock.now().date(),
+        reference=None,
+        policy=listings.policy_from_settings(runtime.settings),
+        at=clock.now(),
+    )
+    session.flush()
+    coded_text = coded.measures_text
+    connection = session.connection()
+    config = migrate.alembic_config(connection)
+    command.downgrade(config, "0027")
+    tables = set(sa.inspect(connection).get_table_names())
+    assert {"list_entry_measures", "measure_applications"}.isdisjoint(tables)
+    texts = sa.text("SELECT id, measures FROM list_entries ORDER BY document_number")
+    assert [text for _, text in connection.execute(texts)] == [
+        coded_text,
+        older.measures_text,
+    ]
+    # What an entry held before the catalogue: free text.
+    connection.execute(
+        sa.text("UPDATE list_entries SET measures = :text WHERE document_number = :number"),
+        {"text": "简化办税流程，绿色通道", "number": older.document_number},
+    )
+    command.upgrade(config, "head")
+    assert migrate.pending_differences(connection) == []
+    session.expire_all()
+    before_catalogue = session.get(listings.ListEntry, older.id)
+    assert before_catalogue.measures == []
+    shown = before_catalogue.public_view()
+    assert (shown["measures"], shown["measures_text"]) == ([], "简化办税流程，绿色通道")
+    after_catalogue = session.get(listings.ListEntry, coded.id)
+    assert after_catalogue.measures_text == coded_text and after_catalogue.applications == []

@@ -1,7 +1,7 @@
 """Records: negative information about a person held until the person is told
 
-Revision ID: 0028
-Revises: 0027
+Revision ID: 0029
+Revises: 0028
 Create Date: 2026-12-06 09:00:00
 
 Before negative information about a person is shared, the person is told
@@ -23,8 +23,8 @@ from alembic import op
 
 import registry.db
 
-revision: str = "0028"
-down_revision: str | None = "0027"
+revision: str = "0029"
+down_revision: str | None = "0028"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

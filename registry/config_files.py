@@ -1,0 +1,22 @@
+"""The policy files shipped in config/ (list kinds, joint measures): read as TOML, with one
+clear error for a file that is missing or not TOML, so that a bad file stops the start."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+
+def read_toml(path: str, default: Path, error: type[Exception], what: str) -> dict[str, Any]:
+    """The TOML at ``path`` (``default`` if empty).
+
+    :raises error: the file is missing (naming it as a ``what`` file) or not TOML.
+    """
+    file = Path(path) if path else default
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise error(f"no {what} file {file}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{file} is not valid TOML: {exc}") from exc
