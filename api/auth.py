@@ -163,20 +163,25 @@ def authenticate() -> Caller | Response:
     """Verify the current request's signature; a problem response when it is refused."""
     runtime = current_runtime()
     settings = runtime.settings
-    now = runtime.clock.now()
     policy = VerificationPolicy(
         max_validity_seconds=settings.SIGNATURE_MAX_VALIDITY,
         clock_skew_seconds=settings.SIGNATURE_CLOCK_SKEW,
     )
-    return _authenticate(db.session.connection(), now, policy)
+    return _authenticate(
+        db.session.connection(), runtime.clock.transport_now(), policy, runtime.clock.now()
+    )
 
 
 def _authenticate(
     connection: Any,
     now: datetime,
     policy: VerificationPolicy,
+    registry_now: datetime | None = None,
 ) -> Caller | Response:
+    """``now``: the time the signature and nonce are checked against; ``registry_now``
+    (default: the same): the registry's date, which a key's validity period is in."""
     settings = current_runtime().settings
+    key_time = registry_now or now
 
     def lookup(key_id: str) -> tuple[KeyGrant, Any, str]:
         grant = load_key_grant(connection, key_id)
@@ -184,7 +189,7 @@ def _authenticate(
             raise SignatureError("key-unknown", "no key is registered under this keyid")
         if grant.status == KeyStatus.REVOKED:
             raise SignatureError("key-revoked", "the key was revoked")
-        if not grant.is_usable_at(now):
+        if not grant.is_usable_at(key_time):
             raise SignatureError("key-expired", "the key is outside its validity period")
         if grant.member_status != MemberStatus.ACTIVE:
             raise SignatureError("member-suspended", "the key's member is suspended")
