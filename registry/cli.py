@@ -470,18 +470,40 @@ def demo_command(
         seed=settings.DEMO_SEED if seed is None else seed,
         enterprises=settings.DEMO_SUBJECTS if subjects is None else subjects,
     )
-    summary = load_demo(db.session, runtime, spec)
+    from registry.demo_tour import instructions, prepare_tour
+
+    click.echo(f"loading the demo data ({spec.enterprises} enterprises) ...", err=True)
+    summary = load_demo(
+        db.session, runtime, spec, progress=lambda line: click.echo(f"  {line}", err=True)
+    )
     db.session.commit()
     if summary.loaded:
         click.echo(f"demo data loaded: {summary.describe()}")
+        tour = prepare_tour(
+            db.session, runtime, summary.members, Path(settings.VAR_DIR) / "demo-keys"
+        )
+        db.session.commit()
     else:
         click.echo(f"demo data already present: {summary.describe()}")
+        tour = None
     # Index what was loaded, so lookups answer from the first request.
     from search.sync import drain
 
     search = current_app.extensions["creditreg.search"]
+    click.echo("indexing the subjects for search ...", err=True)
     indexed = drain(db.session, search, runtime.clock.now(), max_batches=10_000)
     click.echo(f"search index: {indexed} change(s) applied")
+    url = f"http://{host or settings.HOST}:{port or settings.PORT}"
+    if tour is not None:
+        click.echo(instructions(tour, runtime, url))
+    else:
+        click.echo(
+            f"\nThe registry is at {url}/ (public search), {url}/console/ (staff). The demo's "
+            "staff accounts (demo-admin, demo-reviewer, demo-reviewer-2, demo-regulator) keep "
+            "the passwords printed when they were made; `creditreg users reset-password "
+            "demo-admin` prints a new one. Member keys are in "
+            f"{Path(settings.VAR_DIR) / 'demo-keys'}."
+        )
     if not no_serve:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         # The demo is one process: the worker runs beside the server, so records sent

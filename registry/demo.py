@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from registry.audit import Actor
+from registry.audit import Actor, ActorKind
 from registry.clock import local_date
 from registry.identifiers import USCC_ALPHABET, id_number_check_character, uscc_check_character
 from registry.members import Member, MemberKind, MemberRole, add_member
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from registry.listings import ListPolicy
 
 DEMO_ACTOR = Actor.system("demo")
+# The reviewer the demo's history names for the ratings it publishes.
+DEMO_REVIEWER = Actor(ActorKind.STAFF, "demo-reviewer-1")
 
 # (GB/T 2260 code, city in Chinese, city in pinyin)
 REGIONS = [
@@ -120,6 +123,8 @@ class DemoSpec:
 class DemoSummary:
     loaded: bool
     counts: Counter[str] = field(default_factory=Counter)
+    # The demo's members by their key below ("bank", "supplier", "market", ...), once loaded.
+    members: dict[str, Member] = field(default_factory=dict)
 
     def describe(self) -> str:
         return ", ".join(f"{value} {key}" for key, value in sorted(self.counts.items()))
@@ -356,8 +361,15 @@ def _record_fields(
     }
 
 
-def load_demo(session: Session, runtime: Runtime, spec: DemoSpec) -> DemoSummary:
-    """Load the dataset unless the registry already has members; flushes, never commits."""
+def load_demo(
+    session: Session,
+    runtime: Runtime,
+    spec: DemoSpec,
+    progress: Callable[[str], None] | None = None,
+) -> DemoSummary:
+    """Load the dataset unless the registry already has members; flushes, never commits.
+    ``progress`` hears what is being made, a line at a time (the dataset takes a while)."""
+    say = progress or (lambda _line: None)
     if session.scalar(sa.select(sa.func.count()).select_from(Member)):
         counts: Counter[str] = Counter()
         for kind, count in session.execute(
@@ -371,7 +383,9 @@ def load_demo(session: Session, runtime: Runtime, spec: DemoSpec) -> DemoSummary
     today = local_date(now)
     summary = DemoSummary(loaded=True)
     members = _members(session, rng, now)
+    summary.members = members
     summary.counts["members"] = len(members)
+    say(f"members: {len(members)}")
 
     subjects: list[Subject] = []
     for _ in range(spec.enterprises):
@@ -393,6 +407,8 @@ def load_demo(session: Session, runtime: Runtime, spec: DemoSpec) -> DemoSummary
             rename_subject(session, actor=DEMO_ACTOR, subject=subject, new_name=new_name, now=now)
             summary.counts["renamed enterprises"] += 1
         subjects.append(subject)
+        if len(subjects) % 500 == 0:
+            say(f"enterprises: {len(subjects)} of {spec.enterprises}")
     summary.counts["enterprises"] = spec.enterprises
 
     for _ in range(max(1, spec.enterprises * spec.persons_per_100_enterprises // 100)):
@@ -440,9 +456,38 @@ def load_demo(session: Session, runtime: Runtime, spec: DemoSpec) -> DemoSummary
             )
             summary.counts["shops"] += 1
 
+    say(f"persons and shops: {summary.counts['persons'] + summary.counts['shops']}")
     _load_records(session, rng, members, subjects, now, summary)
+    say(f"credit records: {summary.counts['records']}")
     _load_list_entries(session, rng, runtime, members, subjects, now, summary)
+    entries = [f"{n} {kind}" for kind, n in sorted(summary.counts.items()) if "entries" in kind]
+    say("list entries: " + ", ".join(entries))
+    _rate(session, runtime, now, summary)
+    say(
+        f"ratings: {summary.counts['published ratings']} published, "
+        f"{summary.counts['rating proposals to review']} to review"
+    )
     return summary
+
+
+# Proposals the demo leaves in the reviewers' queue: a queue to work, not one per enterprise.
+RATING_PROPOSALS_LEFT = 6
+
+
+def _rate(session: Session, runtime: Runtime, now: datetime, summary: DemoSummary) -> None:
+    """Score every subject with something to rate, as the worker would, and have the demo's
+    reviewers approve all the proposals but a handful, the oldest first."""
+    from registry import ratings
+
+    card = ratings.scorecard_from_settings(runtime.settings)
+    while ratings.propose_due(session, now, scorecard=card, auto_approve_unchanged=False):
+        pass
+    proposals = ratings.queue(session)
+    approved = proposals[: max(0, len(proposals) - RATING_PROPOSALS_LEFT)]
+    for proposal in approved:
+        ratings.approve(session, proposal, reviewer=DEMO_REVIEWER, at=now)
+    summary.counts["published ratings"] = len(approved)
+    summary.counts["rating proposals to review"] = len(proposals) - len(approved)
 
 
 LISTINGS = {
@@ -493,7 +538,6 @@ def _load_list_entries(
     two days later, and published now; one still in its notice stage, its notice waiting
     to be served (the console's queue of notices). Two demo reviewers approve them (four
     eyes)."""
-    from registry.audit import Actor, ActorKind
     from registry.listings import (
         NoticeChannel,
         Role,
@@ -508,16 +552,33 @@ def _load_list_entries(
     policy = policy_from_settings(runtime.settings)
     enterprises = [s for s in subjects if s.kind == SubjectKind.ENTERPRISE]
     chosen = rng.sample(enterprises, k=min(len(enterprises), 16))
+    # The entry still in its notice stage is about a member itself, the supplier (its annual
+    # report filed late), so that the tour can take it through to its repair, which only the
+    # subject's own member may apply for (registry.demo_tour).
+    supplier = members["supplier"]
+    chosen[0] = register_subject(
+        session,
+        actor=DEMO_ACTOR,
+        vault=runtime.vault,
+        kind=SubjectKind.ENTERPRISE,
+        name=supplier.name,
+        uscc=supplier.uscc,
+        region_code="310115",
+        now=now,
+    )
     proposed_at = now - timedelta(days=60)
     reviewers = [
         Actor(ActorKind.STAFF, "demo-reviewer-1"),
         Actor(ActorKind.STAFF, "demo-reviewer-2"),
     ]
     for index, subject in enumerate(chosen):
-        # One in three on the redlist; the others on the public blacklist kinds in turn.
+        # One in three on the redlist; the others on the public blacklist kinds in turn; the
+        # supplier's own entry on the abnormal-operations list.
         blacklists = ("serious_illegal", "judgment_debtor", "abnormal")
         black = index - index // 3 - 1  # how many blacklist entries before this one
         list_kind = blacklists[black % len(blacklists)] if index % 3 else "redlist"
+        if index == 0:
+            list_kind = "abnormal"
         member_key, reason, basis, measures = LISTINGS[list_kind]
         member = members[member_key]
         at = now if index == 0 else proposed_at  # the first stays in its notice window

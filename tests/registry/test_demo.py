@@ -32,7 +32,8 @@ def test_demo_has_every_kind_and_valid_identifiers(session, runtime):
     summary = load_demo(session, runtime, SMALL)
     assert summary.loaded
     kinds = Counter(session.scalars(sa.select(Subject.kind)).all())
-    assert kinds["enterprise"] == 60 and kinds["person"] >= 1 and kinds["shop"] >= 2
+    # The 60 generated, and the supplier member, subject of the tour's list entry.
+    assert kinds["enterprise"] == 61 and kinds["person"] >= 1 and kinds["shop"] >= 2
     for code in session.scalars(sa.select(Subject.uscc).where(Subject.uscc.is_not(None))):
         assert validate_uscc(code).warnings == ()
     for ciphertext in session.scalars(
@@ -115,3 +116,15 @@ def test_demo_has_entries_on_both_lists_one_still_in_notice(session, runtime):
     assert sum(c for (_, state), c in by.items() if state == "notice") == 1
     kinds = ("serious_illegal", "judgment_debtor", "abnormal", "redlist")
     assert sum(summary.counts[f"{kind} entries"] for kind in kinds) == sum(by.values())
+
+
+def test_the_demos_rating_queue_is_a_handful_and_the_rest_published(session, runtime):
+    from registry import ratings
+    from registry.demo import RATING_PROPOSALS_LEFT
+
+    summary = load_demo(session, runtime, SMALL)
+    queue = ratings.queue(session)
+    assert len(queue) == RATING_PROPOSALS_LEFT
+    published = ratings.published_ratings(session, list(session.scalars(sa.select(Subject.id))))
+    assert len(published) == summary.counts["published ratings"] > RATING_PROPOSALS_LEFT
+    assert {r.subject_id for r in queue}.isdisjoint(published)
