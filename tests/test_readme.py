@@ -35,3 +35,25 @@ def documented_settings() -> set[str]:
 def test_every_setting_is_in_the_readme_table():
     missing = sorted({setting.key for setting in SETTINGS} - documented_settings())
     assert missing == [], f"add to the README's settings table: {missing}"
+
+
+def test_every_public_address_is_in_the_readme():
+    """Whoever has no account — the public, a feed reader, a member's client before it signs —
+    finds every address they may call described."""
+    from api.permissions import ACCESS, PUBLIC
+    from registry.app import create_app
+
+    app = create_app({"DATABASE_URL": "sqlite://"}, profile="test")
+    text = README.read_text(encoding="utf-8")
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if ACCESS.get(rule.endpoint) != PUBLIC or rule.endpoint.endswith("static"):
+            continue
+        # /api/v1/public/lists/<list_kind> is written /api/v1/public/lists/{kind} or with a
+        # real kind: compare the part before the first parameter, and the whole of a
+        # parameterless address.
+        head = rule.rule.split("<", 1)[0]
+        if rule.rule == "/" or (head != "/" and head in text):
+            continue
+        missing.append(rule.rule)
+    assert missing == [], f"describe in the README: {missing}"
