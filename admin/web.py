@@ -35,6 +35,8 @@ from flask import Flask, Response, abort, redirect, request, session
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
+from admin import charts
+
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh_CN"
 LANGUAGE_COOKIE = "lang"
@@ -197,6 +199,7 @@ def init_app(app: Flask, *, public_blueprints: set[str]) -> None:
         format_percent=format_percent,
         format_iso_date=format_iso_date,
         list_label=list_label,
+        chart_is_empty=charts.is_empty,
     )
 
     @app.before_request
