@@ -77,6 +77,7 @@ from registry.identifiers import normalize_uscc
 from registry.listings import ListEntry, ListingState, ListObjection, RepairApplication
 from registry.members import (
     KeyAlgorithm,
+    KeyStatus,
     Member,
     MemberKey,
     MemberKind,
@@ -1495,18 +1496,51 @@ def decide_repair(application_id: str) -> ResponseReturnValue:
 # --- administrators ----------------------------------------------------------------------------
 
 
+MEMBERS_PAGE_SIZE = 50
+
+
 def _members_page(
     values: dict[str, Any] | None = None,
     errors: dict[str, list[str]] | None = None,
     detail: str | None = None,
 ) -> str:
-    members = db.session.scalars(sa.select(Member).order_by(Member.name)).all()
+    """Members as a table, a page at a time in the order of their names (then ids), with
+    each member's id and active keys; a member's keys are on its own page."""
+    after_name, after_id = request.args.get("after_name"), request.args.get("after_id")
+    query = sa.select(Member).order_by(Member.name, Member.id).limit(MEMBERS_PAGE_SIZE + 1)
+    if after_name is not None and after_id:
+        try:
+            after = (after_name, uuid.UUID(after_id))
+        except ValueError:
+            abort(400)
+        query = query.where(sa.tuple_(Member.name, Member.id) > after)
+    members = db.session.scalars(query).all()
+    more = len(members) > MEMBERS_PAGE_SIZE
+    members = members[:MEMBERS_PAGE_SIZE]
+    active_keys = dict(
+        db.session.execute(
+            sa.select(MemberKey.member_id, sa.func.count())
+            .where(
+                MemberKey.member_id.in_([m.id for m in members]),
+                MemberKey.status != KeyStatus.REVOKED,
+            )
+            .group_by(MemberKey.member_id)
+        )
+        .tuples()
+        .all()
+    )
     return render_template(
         "console/members.html",
         members=members,
+        active_keys=active_keys,
+        next_page=(
+            url_for("console.admin_members", after_name=members[-1].name, after_id=members[-1].id)
+            if more
+            else None
+        ),
+        total=db.session.scalar(sa.select(sa.func.count()).select_from(Member)),
         kinds=[str(k) for k in MemberKind],
         member_roles=[str(r) for r in MemberRole],
-        algorithms=[str(a) for a in KeyAlgorithm],
         values=values or {"kind": "bank", "roles": []},
         errors=errors or {},
         detail=detail,
@@ -1517,6 +1551,22 @@ def _members_page(
 @requires(StaffRole.ADMIN)
 def admin_members() -> ResponseReturnValue:
     return _members_page()
+
+
+@bp.get("/admin/members/<member_id>")
+@requires(StaffRole.ADMIN)
+def admin_member(member_id: str) -> ResponseReturnValue:
+    """One member: what it is, its keys (revoke one with a reason), and the form to register
+    another."""
+    try:
+        member = get_member(db.session, member_id)
+    except NotFound:
+        abort(404)
+    return render_template(
+        "console/member.html",
+        member=member,
+        algorithms=[str(a) for a in KeyAlgorithm],
+    )
 
 
 @bp.post("/admin/members")
@@ -1545,7 +1595,7 @@ def admin_add_member() -> ResponseReturnValue:
         db.session.rollback()
         return _members_page(values, getattr(exc, "errors", {}), exc.detail), 422
     flash(_("%(name)s is admitted.", name=member.name), "ok")
-    return redirect(url_for("console.admin_members", _anchor=f"member-{member.id}"), code=303)
+    return redirect(url_for("console.admin_member", member_id=member.id), code=303)
 
 
 @bp.post("/admin/members/<member_id>/keys")
@@ -1556,7 +1606,7 @@ def admin_add_key(member_id: str) -> ResponseReturnValue:
         member = get_member(db.session, member_id)
     except NotFound:
         abort(404)
-    back = url_for("console.admin_members", _anchor=f"member-{member.id}")
+    back = url_for("console.admin_member", member_id=member.id)
     try:
         key = add_key(
             db.session,
@@ -1577,14 +1627,15 @@ def admin_add_key(member_id: str) -> ResponseReturnValue:
 @bp.post("/admin/keys/<key_id>/revoke")
 @requires(StaffRole.ADMIN)
 def admin_revoke_key(key_id: str) -> ResponseReturnValue:
-    if db.session.get(MemberKey, key_id) is None:
+    key = db.session.get(MemberKey, key_id)
+    if key is None:
         abort(404)
     return _act(
         lambda: revoke_key(
             db.session, actor=_me().actor, key_id=key_id, reason=_form("reason"), now=_now()
         ),
         _("The key is revoked."),
-        url_for("console.admin_members"),
+        url_for("console.admin_member", member_id=key.member_id),
     )
 
 

@@ -115,6 +115,7 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "console.dashboard": STAFF,
     "console.publicity_report": STAFF,
     "console.admin_members": ADMIN_STAFF,
+    "console.admin_member": ADMIN_STAFF,
     "console.admin_staff": ADMIN_STAFF,
     "console.admin_settings": ADMIN_STAFF,
     "console.admin_audit": ADMIN_STAFF,

@@ -236,8 +236,9 @@ def test_an_administrator_revokes_a_members_key_with_a_reason(client, seeded, se
     )
     session.commit()
     sign_in(client, "ada")
-    page = "/console/admin/members"
+    page = f"/console/admin/members/{bank.id}"
     action = f"/console/admin/keys/{key.id}/revoke"
+    assert 'action="' + action in client.get(page).get_data(as_text=True)
     post(client, action, page, reason="")  # a reason is required
     session.refresh(key)
     assert key.status == KeyStatus.ACTIVE

@@ -3,6 +3,7 @@ objections (reviewers), withdraw, extend and revoke (regulator staff), members, 
 staff accounts (administrators), flagged seller ratings and repairs. Each is allowed to its
 role only, shows the domain's refusals, and is audited under the signed-in staff user."""
 
+import re
 import uuid
 from datetime import UTC, datetime, time, timedelta
 
@@ -302,6 +303,10 @@ def test_an_administrator_admits_a_member_and_registers_its_key(client, seeded, 
     )
     assert admitted.status_code == 303
     bank = session.scalar(sa.select(Member).where(Member.name == "示范银行"))
+    # Admitted, the administrator lands on the member's own page, where its keys are.
+    page = f"/console/admin/members/{bank.id}"
+    assert admitted.headers["Location"].endswith(page)
+    assert str(bank.id) in client.get("/console/admin/members").get_data(as_text=True)
     assert bank.roles == {"querier", "submitter"} and bank.uscc == "91310115MA1K3BTP2B"
     [event] = events(session, "member.admitted", bank.id)
     ada = str(staff(session, "ada").id)
@@ -584,3 +589,25 @@ def test_an_extension_that_is_no_whole_number_changes_nothing(client, seeded, se
     assert flashed(client.get(page).get_data(as_text=True))
     session.refresh(published)
     assert published.period_months == months
+
+
+def test_the_members_page_is_a_table_a_page_at_a_time(client, seeded, session, monkeypatch):
+    from admin import console
+
+    monkeypatch.setattr(console, "MEMBERS_PAGE_SIZE", 3)
+    for number in range(5):
+        factories.member(session, name=f"示范{number}号银行", roles=("querier",))
+    session.commit()
+    everyone = session.scalars(sa.select(Member).order_by(Member.name, Member.id)).all()
+    sign_in(client, "ada")
+    seen, page = [], "/console/admin/members"
+    while page:
+        html = client.get(page).get_data(as_text=True)
+        rows = re.findall(r'<tr id="member-([0-9a-f-]{36})">', html)
+        assert 0 < len(rows) <= 3
+        seen += rows
+        found = re.search(r'<a href="([^"]+)" rel="next">', html)
+        page = found.group(1).replace("&amp;", "&") if found else None
+    assert seen == [str(m.id) for m in everyone]  # each once, in order, ids shown
+    assert client.get("/console/admin/members?after_name=x&after_id=nope").status_code == 400
+    assert client.get(f"/console/admin/members/{uuid.uuid4()}").status_code == 404
