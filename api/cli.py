@@ -26,8 +26,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from flask.cli import with_appcontext
 
-from api.client import RegistryClient, RegistryError, RequestSigner, registry_public_keys
+from api.client import RegistryClient, RegistryError, registry_public_keys
 from api.httpsig import content_digest, verify_stored_request
+from api.member_cli import COMMANDS as MEMBER_COMMANDS
+from api.member_cli import echo_json, registry_options, send
 from api.tlog_cli import COMMANDS as LOG_COMMANDS
 from registry.cli import key_algorithm_option
 from registry.db import db
@@ -35,11 +37,6 @@ from registry.members import KeyAlgorithm, MemberKey, jwk_thumbprint, load_publi
 from registry.receipts import verify_signed_document
 from registry.runtime import current_runtime
 from registry.submissions import Submission
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True))
-
 
 # --- creditreg submissions -----------------------------------------------------------------
 
@@ -108,7 +105,7 @@ def submissions_verify(reference: str, member_id: str | None, as_json: bool) -> 
     checks.append(_receipt_check(submission, body))
     ok = all(check["ok"] for check in checks)
     if as_json:
-        _echo_json(
+        echo_json(
             {
                 "id": str(submission.id),
                 "member_id": str(submission.member_id),
@@ -157,11 +154,12 @@ def _receipt_check(submission: Submission, body: bytes) -> dict[str, Any]:
 
 @click.group("client")
 def client_group() -> None:
-    """A member's tools: make a key, send records, sign any API request. Needs no registry
-    configuration."""
+    """A member's tools: make a key, send records, search, screen, fetch reports, object,
+    watch a portfolio, sign any API request. Needs no registry configuration."""
 
 
-for _command in LOG_COMMANDS:  # verify-receipt, audit-log, verify-screening
+# verify-receipt, audit-log, verify-screening; search, screen, report, objections, ...
+for _command in (*LOG_COMMANDS, *MEMBER_COMMANDS):
     client_group.add_command(_command)
 
 
@@ -206,7 +204,7 @@ def client_keygen(private_path: Path, algorithm: str, as_json: bool) -> None:
     public_path.write_bytes(public_pem)
     key_id = jwk_thumbprint(public_jwk(private_key.public_key()))
     if as_json:
-        _echo_json(
+        echo_json(
             {
                 "key_id": key_id,
                 "algorithm": algorithm,
@@ -386,16 +384,7 @@ def _explain_refusal(error: RegistryError, batch: _Batch, sent_before: int) -> s
 
 @client_group.command("submit")
 @click.argument("records_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--url", required=True, help="the registry's base URL, e.g. https://registry.example")
 @click.option("--member", "member_id", required=True, help="your member id")
-@click.option(
-    "--key",
-    "key_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="your private key (PEM)",
-)
-@click.option("--key-id", default=None, help="registered key id; default: the key's thumbprint")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 1000))
 @click.option(
     "--submission-prefix",
@@ -419,12 +408,11 @@ def _explain_refusal(error: RegistryError, batch: _Batch, sent_before: int) -> s
     "and send the others; without it a refused batch stops the command",
 )
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@registry_options
 def client_submit(
+    client: RegistryClient,
     records_file: Path,
-    url: str,
     member_id: str,
-    key_path: Path,
-    key_id: str | None,
     batch_size: int,
     submission_prefix: str | None,
     receipts_path: Path | None,
@@ -441,8 +429,6 @@ def client_submit(
     published key before it is written down.
     """
     lines, records = _read_records(records_file)
-    signer = RequestSigner.from_pem_file(key_path, key_id=key_id)
-    client = RegistryClient(url, signer)
     if submission_prefix is None:
         digest = hashlib.sha256(records_file.read_bytes()).hexdigest()[:16]
         submission_prefix = f"{records_file.stem[:80]}-{digest}"
@@ -453,7 +439,7 @@ def client_submit(
     except OSError as exc:
         reason = getattr(exc, "reason", exc)
         raise click.ClickException(
-            f"the registry at {url} is unreachable ({reason}); nothing was sent"
+            f"the registry at {client.base_url} is unreachable ({reason}); nothing was sent"
         ) from None
 
     summary = SubmitSummary()
@@ -497,7 +483,7 @@ def client_submit(
         "receipts_file": str(receipts_path),
     }
     if as_json:
-        _echo_json(result)
+        echo_json(result)
     else:
         counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.records.items()))
         click.echo(
@@ -563,29 +549,13 @@ def _check_receipt(
     help="the body: JSON text, or @FILE to send a file's bytes (JSON unless --content-type)",
 )
 @click.option("--content-type", default=None, help="the body's media type; default: JSON")
-@click.option(
-    "--url",
-    required=True,
-    envvar="CREDITREG_CLIENT_URL",
-    help="the registry's base URL (or CREDITREG_CLIENT_URL)",
-)
-@click.option(
-    "--key",
-    "key_path",
-    required=True,
-    envvar="CREDITREG_CLIENT_KEY",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="your private key, PEM (or CREDITREG_CLIENT_KEY)",
-)
-@click.option("--key-id", default=None, help="registered key id; default: the key's thumbprint")
+@registry_options
 def client_request(
+    client: RegistryClient,
     method: str,
     path: str,
     data: str | None,
     content_type: str | None,
-    url: str,
-    key_path: Path,
-    key_id: str | None,
 ) -> None:
     """Sign and send one request to the registry's API, and print the answer: any operation
     of the API reference, without writing signing code. PATH is the path with its query,
@@ -612,15 +582,10 @@ def client_request(
     # A name typed in Chinese goes out percent-encoded, and is signed as it goes out; what
     # is already encoded or reserved stays as typed.
     path = quote(path, safe="/?&=%:@!$'()*+,;~")
-    client = RegistryClient(url, RequestSigner.from_pem_file(key_path, key_id=key_id))
-    try:
-        response = client.request(method.upper(), path, body=body, content_type=content_type)
-    except OSError as exc:
-        reason = getattr(exc, "reason", exc)
-        raise click.ClickException(f"the registry at {url} is unreachable ({reason})") from None
+    response = send(client, method.upper(), path, body=body, content_type=content_type)
     click.echo(f"{response.status} {response.headers.get('Content-Type', '')}".rstrip(), err=True)
     if isinstance(response.body, dict | list):
-        _echo_json(response.body)
+        echo_json(response.body)
     elif response.body is not None:
         click.echo(response.body)
     if not response.ok:

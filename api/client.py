@@ -82,7 +82,8 @@ class RequestSigner:
 class ApiResponse:
     status: int
     headers: dict[str, str]
-    body: Any
+    body: Any  # parsed JSON, else the text
+    raw: bytes = b""  # the bytes as received (a PDF, a CSV with its byte-order mark)
 
     @property
     def ok(self) -> bool:
@@ -166,4 +167,4 @@ def _response(status: int, headers: dict[str, str], raw: bytes) -> ApiResponse:
         body: Any = json.loads(raw) if raw else None
     except ValueError:
         body = raw.decode("utf-8", "replace")
-    return ApiResponse(status, headers, body)
+    return ApiResponse(status, headers, body, raw)

@@ -57,3 +57,28 @@ def test_every_public_address_is_in_the_readme():
             continue
         missing.append(rule.rule)
     assert missing == [], f"describe in the README: {missing}"
+
+
+def test_every_member_command_in_the_readme_parses():
+    """Each `creditreg client ...` line shown names a command that exists, with options it
+    takes (optional parts shown in brackets are read as given)."""
+    import shlex
+
+    import click
+
+    from registry.app import cli
+
+    shown = [
+        line.strip()
+        for line in README.read_text(encoding="utf-8").splitlines()
+        if line.strip().startswith("creditreg client ")
+    ]
+    assert len(shown) > 15
+    for line in shown:
+        words = shlex.split(line.replace("[", "").replace("]", ""), comments=True)[1:]
+        command: click.Command = cli
+        while isinstance(command, click.Group) and words and words[0] in command.commands:
+            command = command.commands[words.pop(0)]
+        assert not isinstance(command, click.Group), line
+        # Its options, as the shell passes them (values are checked where the command runs).
+        command.make_parser(click.Context(command, info_name=command.name)).parse_args(words)

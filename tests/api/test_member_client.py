@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -48,56 +47,6 @@ def penalty(number: int, **changes):
 
 def write_jsonl(path, records):
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-
-
-@pytest.fixture
-def registry(fresh_sqlite_url, make_app, live_server, clock, tmp_path):
-    """A migrated registry on its own SQLite file, served over HTTP, with one member whose
-    key was made by `client keygen` and registered by `keys add`."""
-    clock.set(datetime.now(UTC))  # the client signs with the real time
-    app = make_app(fresh_sqlite_url)
-    admin = app.test_cli_runner()
-    assert admin.invoke(args=["db", "upgrade"]).exit_code == 0
-    member = json.loads(
-        admin.invoke(
-            args=[
-                "members",
-                "add",
-                "--name",
-                "示范银行",
-                "--kind",
-                "bank",
-                "--roles",
-                "submitter",
-                "--json",
-            ]
-        ).output
-    )
-    keygen = CliRunner().invoke(
-        cli, ["client", "keygen", "--out", str(tmp_path / "m.key"), "--json"]
-    )
-    assert keygen.exit_code == 0, keygen.output
-    made = json.loads(keygen.output)
-    registered = json.loads(
-        admin.invoke(
-            args=[
-                "keys",
-                "add",
-                "--member",
-                member["id"],
-                "--public-key",
-                made["public_key_file"],
-                "--json",
-            ]
-        ).output
-    )
-    assert registered["id"] == made["key_id"]  # the client's key id is the registry's
-    return {
-        "app": app,
-        "url": live_server(app),
-        "member": member["id"],
-        "key": made["private_key_file"],
-    }
 
 
 @pytest.fixture
