@@ -401,9 +401,10 @@ SETTINGS: tuple[Setting, ...] = (
         "TRUSTED_PROXIES",
         "int",
         0,
-        "Reverse proxies in front of the app whose X-Forwarded-For gives the client address "
-        "(0: the address of the connection; set it behind a proxy, or every client counts as "
-        "the proxy in the per-address limits).",
+        "Reverse proxies in front of the app whose X-Forwarded-For, -Proto and -Host give "
+        "the client's address and the scheme and host it used (0: those of the connection; "
+        "set it behind a proxy, or every client counts as the proxy in the per-address "
+        "limits, and a request signed for https:// is checked as http://).",
         minimum=0,
     ),
     Setting("PORT", "int", 8000, "Port `creditreg serve` listens on (PORT also works).", minimum=1),
