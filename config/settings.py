@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -323,6 +323,15 @@ SETTINGS: tuple[Setting, ...] = (
         optional=True,
     ),
     Setting(
+        "DATABASE_PASSWORD",
+        "str",
+        None,
+        "Password of DATABASE_URL's user, put into the URL percent-encoded, so that it may "
+        "hold any character (@ / : % # ?); the URL then names the user without a password.",
+        secret=True,
+        optional=True,
+    ),
+    Setting(
         "REGISTRY_TIMEZONE",
         "str",
         "Asia/Shanghai",
@@ -346,6 +355,15 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "SEARCH_URL", "str", None, "URL of the OpenSearch/Elasticsearch cluster.", optional=True
+    ),
+    Setting(
+        "SEARCH_PASSWORD",
+        "str",
+        None,
+        "Password of SEARCH_URL's user, put into the URL percent-encoded, as DATABASE_PASSWORD "
+        "is into DATABASE_URL.",
+        secret=True,
+        optional=True,
     ),
     Setting(
         "SEARCH_CA_CERTS",
@@ -383,9 +401,10 @@ SETTINGS: tuple[Setting, ...] = (
         "TRUSTED_PROXIES",
         "int",
         0,
-        "Reverse proxies in front of the app whose X-Forwarded-For gives the client address "
-        "(0: the address of the connection; set it behind a proxy, or every client counts as "
-        "the proxy in the per-address limits).",
+        "Reverse proxies in front of the app whose X-Forwarded-For, -Proto and -Host give "
+        "the client's address and the scheme and host it used (0: those of the connection; "
+        "set it behind a proxy, or every client counts as the proxy in the per-address "
+        "limits, and a request signed for https:// is checked as http://).",
         minimum=0,
     ),
     Setting("PORT", "int", 8000, "Port `creditreg serve` listens on (PORT also works).", minimum=1),
@@ -1006,14 +1025,15 @@ def redact_url(text: str) -> str:
     return _replace_spans(text, spans)
 
 
+def _authority_end(text: str, start: int) -> int:
+    return min([i for i in (text.find(c, start) for c in "/?#") if i != -1], default=len(text))
+
+
 def _password_spans(text: str, start: int) -> list[tuple[int, int]]:
     """Where the password is, as both urllib (the search clients) and SQLAlchemy (the
     database URL) would read it: they split a malformed authority differently."""
     spans = []
-    authority_end = min(
-        [i for i in (text.find(c, start) for c in "/?#") if i != -1], default=len(text)
-    )
-    at = text.rfind("@", start, authority_end)
+    at = text.rfind("@", start, _authority_end(text, start))
     colon = text.find(":", start, at) if at != -1 else -1
     if colon != -1:
         spans.append((colon + 1, at))
@@ -1021,6 +1041,24 @@ def _password_spans(text: str, start: int) -> list[tuple[int, int]]:
     if sqlalchemy_password is not None:
         spans.append(sqlalchemy_password.span(1))
     return spans
+
+
+def url_with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` after the user it names, every character but letters,
+    digits and ``-._~`` percent-encoded: SQLAlchemy and the search clients decode it back,
+    and none of ``@ / : % # ?`` can end the password early or start another part of the URL.
+
+    :raises ValueError: if the URL names no user, or holds a password already.
+    """
+    scheme = _URL_SCHEME.match(url)
+    if scheme is None:
+        raise ValueError("is not a URL")
+    at = url.rfind("@", scheme.end(), _authority_end(url, scheme.end()))
+    if at == -1:
+        raise ValueError("names no user to give the password to (scheme://user@host/...)")
+    if ":" in url[scheme.end() : at]:
+        raise ValueError("holds a password already: give it in one place only")
+    return f"{url[:at]}:{quote(password, safe='')}{url[at:]}"
 
 
 def _secret_parameter_spans(text: str, query_start: int) -> list[tuple[int, int]]:
@@ -1129,6 +1167,7 @@ def load_settings(
             problems.append(f"{_where(setting, sources)}: {exc}, got {shown}")
 
     if not problems:
+        problems.extend(_put_passwords_into_urls(values))
         problems.extend(_check_consistency(values, sources))
         if profile == "production":
             problems.extend(_check_production(values, sources))
@@ -1199,6 +1238,34 @@ def _check_joint_measures(path: str) -> None:
         joint_measures.load(path)
     except joint_measures.JointMeasuresError as exc:
         raise ConfigError([f"{ENV_PREFIX}JOINT_MEASURES_FILE: {exc}"]) from exc
+
+
+# Each password setting, and the URL setting it goes into.
+PASSWORD_URLS = {"DATABASE_PASSWORD": "DATABASE_URL", "SEARCH_PASSWORD": "SEARCH_URL"}
+
+
+def _put_passwords_into_urls(values: dict[str, Any]) -> list[str]:
+    """A password given apart goes into its URL here, encoded; a deployment cannot encode
+    it (Compose only pastes a variable in), and a raw ``@`` or ``/`` would break the URL."""
+    problems = []
+    for password_key, url_key in PASSWORD_URLS.items():
+        password, url = values[password_key], values[url_key]
+        if password is None:
+            continue
+        if url is None:
+            problems.append(
+                f"{ENV_PREFIX}{password_key}: set, but {ENV_PREFIX}{url_key}, which it goes "
+                "into, is not"
+            )
+            continue
+        try:
+            values[url_key] = url_with_password(url, password)
+        except ValueError as exc:
+            problems.append(
+                f"{ENV_PREFIX}{url_key}: {redact_url(url)!r} {exc}, and "
+                f"{ENV_PREFIX}{password_key} is set"
+            )
+    return problems
 
 
 def _check_consistency(values: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:

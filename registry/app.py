@@ -65,8 +65,11 @@ def create_app(
     use_pilot_usccs(settings.PILOT_USCCS)
     if settings.TRUSTED_PROXIES:
         # The per-address limits (console sign-in, public pages) count the client's address:
-        # behind proxies, the one the proxies passed on, never the proxy's own.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.TRUSTED_PROXIES)  # type: ignore[method-assign]
+        # behind proxies, the one the proxies passed on, never the proxy's own. A member
+        # signs the scheme and host it sent to (@scheme, @authority, @target-uri): behind a
+        # TLS-terminating proxy, https and the public host, not the proxy's hop to the app.
+        hops = settings.TRUSTED_PROXIES
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     set_registry_timezone(settings.REGISTRY_TIMEZONE)
     if clock is None and settings.profile != "production":

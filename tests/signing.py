@@ -37,6 +37,7 @@ class SignedMember:
         extra_headers: dict[str, str] | None = None,
         signer: RequestSigner | None = None,
         tamper_body: bytes | None = None,
+        signed_scheme: str = "http",
     ) -> Any:
         if isinstance(body, dict | list):
             body = json.dumps(body, ensure_ascii=False).encode()
@@ -48,7 +49,7 @@ class SignedMember:
             headers.update(
                 (signer or self.signer).headers_for(
                     method,
-                    f"http://{AUTHORITY}{path}",
+                    f"{signed_scheme}://{AUTHORITY}{path}",
                     body,
                     headers,
                     components=components,

@@ -1,9 +1,10 @@
 """docker-compose.yml cannot run here (no Docker engine), so its content is checked instead:
-services, pinned images, health checks, volumes, and that the environment it gives the app is
-a valid production configuration of this very code base. docker-compose.opensearch.yml, laid
-over it, is read and merged the way Compose merges files, and the result is held to the same
-properties. The image and `make` install the hash-pinned locks under requirements/, which
-must hold everything pyproject.toml asks for."""
+services, pinned images, health checks, volumes, the TLS proxy in front of the app (the only
+service with ports, and its Caddyfile), and that the environment it gives the app is a valid
+production configuration of this very code base, passwords with awkward characters included.
+docker-compose.opensearch.yml, laid over it, is read and merged the way Compose merges files,
+and the result is held to the same properties. The image and `make` install the hash-pinned
+locks under requirements/, which must hold everything pyproject.toml asks for."""
 
 import base64
 import json
@@ -13,14 +14,17 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
+import sqlalchemy as sa
 import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from config import SETTINGS_BY_KEY, load_settings
+from config.settings import PASSWORD_URLS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -119,8 +123,17 @@ def _interpolate_all(tree: Any, secrets: dict[str, str]) -> Any:
     return interpolate(tree, secrets) if isinstance(tree, str) else tree
 
 
-def _mount_target(mount: str) -> str:
-    return mount.split(":")[1]
+def _mount_parts(mount: str) -> tuple[str, str]:
+    """The source and the target of a short-syntax mount (``source:target[:mode]``), whose
+    source may be a variable with a default (``${DIR:-./tls}``)."""
+    variable = re.match(r"\$\{[^}]*\}", mount)
+    split_at = variable.end() if variable else mount.index(":")
+    source, target = mount[:split_at], mount[split_at + 1 :].split(":")[0]
+    return source, target
+
+
+def _is_named_volume(source: str) -> bool:
+    return not source.startswith((".", "/", "$", "~"))
 
 
 def _merge(base: Any, other: Any, path: tuple[str, ...]) -> Any:
@@ -131,7 +144,7 @@ def _merge(base: Any, other: Any, path: tuple[str, ...]) -> Any:
     if where in (("services", "*", "command"), ("services", "*", "healthcheck", "test")):
         return other
     if where == ("services", "*", "volumes"):
-        mounts = {_mount_target(mount): mount for mount in base + other}
+        mounts = {_mount_parts(mount)[1]: mount for mount in base + other}
         return list(mounts.values())
     if isinstance(base, dict) and isinstance(other, dict):
         merged = dict(base)
@@ -178,10 +191,13 @@ def compose(engine) -> dict:
     return load_compose(DEPLOYMENTS[engine])
 
 
+# What the operator puts in .env. The passwords hold every character that ends a part of a
+# URL or starts an escape in it: the registry must get each one whole.
 SECRETS = {
-    "CREDITREG_DB_PASSWORD": "db-password-for-test",
-    "ELASTIC_PASSWORD": "elastic-password-for-test",
-    "OPENSEARCH_INITIAL_ADMIN_PASSWORD": "Opensearch-password-for-test-1",
+    "CREDITREG_PUBLIC_HOST": "credit.example.gov.cn",
+    "CREDITREG_DB_PASSWORD": "db p@ss/w:rd%#?",
+    "ELASTIC_PASSWORD": "elastic p@ss/w:rd%#?",
+    "OPENSEARCH_INITIAL_ADMIN_PASSWORD": "Opensearch p@ss/w:rd%#?1",
     "CREDITREG_SECRET_KEY": "k" * 48,
     "CREDITREG_IDENTITY_HASH_KEY": "h" * 48,
     "CREDITREG_IDENTITY_ENCRYPTION_KEY": base64.urlsafe_b64encode(bytes(range(32))).decode(),
@@ -191,13 +207,14 @@ SECRETS = {
 
 
 def test_services_are_the_production_pieces(compose):
-    assert {"db", "search", "migrate", "app", "worker"} <= set(compose["services"])
+    assert {"db", "search", "migrate", "app", "worker", "proxy"} <= set(compose["services"])
 
 
 def test_images_are_pinned_to_a_major_version(compose, engine):
     services = compose["services"]
     assert re.fullmatch(r"postgres:16(\.\d+)?(-[a-z0-9]+)?", services["db"]["image"])
     assert re.fullmatch(ENGINES[engine]["image"], services["search"]["image"])
+    assert re.fullmatch(r"caddy:2\.\d+(\.\d+)?", services["proxy"]["image"])
     for name, service in services.items():
         assert not str(service.get("image", "")).endswith(":latest"), name
 
@@ -214,11 +231,19 @@ def test_app_environment_is_a_valid_production_configuration(compose, engine):
         assert not settings.warnings
         assert settings["SEARCH_BACKEND"] == engine
         # The app talks to the services of this file, on their standard ports, as the
-        # engine's own user with the engine's password.
-        assert "@db:5432/" in settings.DATABASE_URL
-        assert settings.DATABASE_URL.startswith("postgresql+psycopg://")
-        user, password = ENGINES[engine]["user"], SECRETS[ENGINES[engine]["password"]]
-        assert f"://{user}:{password}@search:9200" in settings.SEARCH_URL
+        # database's and the engine's own users, with their passwords read back whole.
+        database = sa.make_url(settings.DATABASE_URL)
+        assert database.drivername == "postgresql+psycopg"
+        assert (database.host, database.port) == ("db", 5432)
+        assert database.password == SECRETS["CREDITREG_DB_PASSWORD"]
+        search = urlsplit(settings.SEARCH_URL)
+        assert (search.hostname, search.port) == ("search", 9200)
+        assert unquote(search.username or "") == ENGINES[engine]["user"]
+        assert unquote(search.password or "") == SECRETS[ENGINES[engine]["password"]]
+        # Behind the one proxy, at the address the proxy serves.
+        assert settings.TRUSTED_PROXIES == 1
+        public_host = SECRETS["CREDITREG_PUBLIC_HOST"]
+        assert settings.PUBLIC_BASE_URL.removeprefix("https://") == public_host
 
 
 def test_secrets_are_never_written_in_the_file(compose, engine):
@@ -229,27 +254,46 @@ def test_secrets_are_never_written_in_the_file(compose, engine):
         for key, setting in SETTINGS_BY_KEY.items():
             if not setting.secret:
                 continue
-            # A secret the registry can do without (earlier keys) may be left empty.
-            pattern = r"\$\{[A-Z_]+:-\}" if setting.optional else required
+            # A secret the registry can do without (earlier keys) may be left empty; the
+            # registry could connect without a password, these services cannot.
+            can_be_empty = setting.optional and key not in PASSWORD_URLS
+            pattern = r"\$\{[A-Z_]+:-\}" if can_be_empty else required
             assert re.fullmatch(pattern, env[f"CREDITREG_{key}"]), key
-        assert re.search(r"://\w+:\$\{" + password + r":\?[^}]+\}@", env["CREDITREG_SEARCH_URL"])
+        assert re.fullmatch(r"\$\{" + password + r":\?[^}]+\}", env["CREDITREG_SEARCH_PASSWORD"])
     assert re.fullmatch(required, compose["services"]["db"]["environment"]["POSTGRES_PASSWORD"])
     search_env = compose["services"]["search"]["environment"]
     assert re.fullmatch(r"\$\{" + password + r":\?[^}]+\}", search_env[password])
 
 
-def test_database_credentials_agree(compose):
+def test_credentials_agree(compose, engine):
     db_env = compose["services"]["db"]["environment"]
-    app_url = compose["services"]["app"]["environment"]["CREDITREG_DATABASE_URL"]
-    assert f"://{db_env['POSTGRES_USER']}:" in app_url
+    app_env = compose["services"]["app"]["environment"]
+    app_url = app_env["CREDITREG_DATABASE_URL"]
+    assert f"://{db_env['POSTGRES_USER']}@" in app_url
     assert app_url.endswith(f"/{db_env['POSTGRES_DB']}")
-    assert "CREDITREG_DB_PASSWORD" in db_env["POSTGRES_PASSWORD"]
-    assert "CREDITREG_DB_PASSWORD" in app_url
+    assert app_env["CREDITREG_DATABASE_PASSWORD"] == db_env["POSTGRES_PASSWORD"]
+    password = ENGINES[engine]["password"]
+    search_env = compose["services"]["search"]["environment"]
+    assert app_env["CREDITREG_SEARCH_PASSWORD"] == search_env[password]
+    assert f"://{ENGINES[engine]['user']}@search:" in app_env["CREDITREG_SEARCH_URL"]
 
 
-def test_nothing_but_the_app_is_published(compose):
-    for name, service in compose["services"].items():
-        assert name == "app" or "ports" not in service, f"{name} is published"
+@pytest.mark.parametrize("name", sorted({name for files in DEPLOYMENTS.values() for name in files}))
+def test_no_variable_is_pasted_into_a_url(name):
+    # Compose pastes a value in as it is: a password with @ / : % # ? in a URL would break
+    # it. Passwords go to the registry apart from the URLs (CREDITREG_*_PASSWORD).
+    text = (ROOT / name).read_text()
+    assert not re.findall(r"://[^\s/\"'@]*\$\{[^}]*\}[^\s/\"'@]*@", text)
+
+
+def test_only_the_proxy_publishes_ports_and_the_app_scales(compose):
+    services = compose["services"]
+    for name, service in services.items():
+        assert name == "proxy" or "ports" not in service, f"{name} is published"
+    # HTTPS, and plain HTTP only to be sent to it.
+    assert sorted(services["proxy"]["ports"]) == ["443:443", "80:80"]
+    # `--scale app=N` starts N containers: none may claim a fixed name or host port.
+    assert "container_name" not in services["app"]
 
 
 def test_elasticsearch_is_single_node_with_explicit_security():
@@ -304,11 +348,102 @@ def test_the_opensearch_password_is_required():
 
 def test_app_port_matches_gunicorn_and_settings(compose):
     app = compose["services"]["app"]
-    assert app["ports"] == ["8000:8000"]
+    assert app["expose"] == ["8000"]
     assert "0.0.0.0:8000" in app["command"]
     assert app["environment"]["CREDITREG_PORT"] == "8000"
     module, attribute = app["command"][-1].split(":")
     assert (ROOT / (module.replace(".", "/") + ".py")).read_text().count(f"{attribute} = ") == 1
+
+
+@dataclass
+class CaddyNode:
+    """One line of a Caddyfile: its tokens, and the block that follows it."""
+
+    tokens: list[str]
+    block: list["CaddyNode"]
+
+    def find(self, *first: str) -> "CaddyNode":
+        (node,) = [node for node in self.block if node.tokens[: len(first)] == list(first)]
+        return node
+
+
+def read_caddyfile(text: str) -> CaddyNode:
+    """The Caddyfile as a tree of lines: enough of its grammar for the file we ship (one
+    directive a line, a block opened by a trailing ``{``, comments from a ``#`` token on)."""
+    root = CaddyNode([], [])
+    open_blocks = [root]
+    for line in text.splitlines():
+        tokens = shlex.split(line, comments=True)
+        if not tokens:
+            continue
+        if tokens == ["}"]:
+            open_blocks.pop()
+            continue
+        opens = tokens[-1] == "{"
+        node = CaddyNode(tokens[:-1] if opens else tokens, [])
+        open_blocks[-1].block.append(node)
+        if opens:
+            open_blocks.append(node)
+    assert open_blocks == [root], "a block is not closed"
+    return root
+
+
+CADDYFILE_IN_THE_CONTAINER = "/etc/caddy/Caddyfile"
+
+
+@pytest.fixture(scope="module")
+def proxy(compose) -> dict:
+    return compose["services"]["proxy"]
+
+
+@pytest.fixture(scope="module")
+def caddyfile(proxy) -> CaddyNode:
+    """The Caddyfile the proxy runs: a file of this repository, mounted read-only."""
+    mounts = [
+        mount for mount in proxy["volumes"] if _mount_parts(mount)[1] == CADDYFILE_IN_THE_CONTAINER
+    ]
+    assert mounts == [f"./deploy/Caddyfile:{CADDYFILE_IN_THE_CONTAINER}:ro"]
+    return read_caddyfile((ROOT / "deploy" / "Caddyfile").read_text())
+
+
+def test_the_proxy_ends_tls_and_routes_every_request_to_every_app_replica(compose, caddyfile):
+    site = caddyfile.find("{$CREDITREG_PUBLIC_HOST}")
+    assert site.find("tls").tokens == ["tls", "{$CREDITREG_TLS}"]
+    assert site.find("header", "Strict-Transport-Security").tokens[2].startswith("max-age=")
+    # Every path goes to the app (no matcher), over the compose network's DNS, which answers
+    # one address per replica: a fixed upstream would pin the first replica.
+    proxied = site.find("reverse_proxy")
+    assert proxied.tokens == ["reverse_proxy"]
+    port = compose["services"]["app"]["expose"][0]
+    assert proxied.find("dynamic").tokens == ["dynamic", "a", "app", port]
+    # Port 80 only redirects.
+    plain = caddyfile.find("http://{$CREDITREG_PUBLIC_HOST}")
+    assert [node.tokens for node in plain.block] == [["redir", "https://{host}{uri}", "permanent"]]
+
+
+def test_the_proxy_gets_every_variable_its_caddyfile_reads(proxy):
+    text = (ROOT / "deploy" / "Caddyfile").read_text()
+    read = set(re.findall(r"\{\$([A-Z_]+)\}", text))
+    assert read == set(proxy["environment"]) == {"CREDITREG_PUBLIC_HOST", "CREDITREG_TLS"}
+    # The site is the app's public address.
+    services = load_compose(["docker-compose.yml"], SECRETS)["services"]
+    public_host = services["proxy"]["environment"]["CREDITREG_PUBLIC_HOST"]
+    assert services["app"]["environment"]["CREDITREG_PUBLIC_BASE_URL"] == f"https://{public_host}"
+
+
+def test_the_default_certificate_is_read_from_the_mounted_folder(proxy):
+    default = re.fullmatch(r"\$\{CREDITREG_TLS:-([^}]+)\}", proxy["environment"]["CREDITREG_TLS"])
+    assert default, "CREDITREG_TLS needs a default: the operator's mounted certificate"
+    certificate, key = default.group(1).split()
+    (folder,) = [
+        target
+        for source, target in map(_mount_parts, proxy["volumes"])
+        if source.startswith("${CREDITREG_TLS_DIR:-")
+    ]
+    assert f"{folder}:ro" in " ".join(proxy["volumes"])
+    assert Path(certificate).parent == Path(key).parent == Path(folder)
+    # The operator's key never enters the repository by accident.
+    assert "/tls/" in (ROOT / ".gitignore").read_text().splitlines()
 
 
 def test_health_checks_and_start_order(compose, engine):
@@ -335,8 +470,10 @@ def test_named_volumes_are_declared_and_used(compose, engine):
     used = set()
     for service in compose["services"].values():
         for mount in service.get("volumes", []):
-            used.add(mount.split(":", 1)[0])
-    assert used == declared == {"pgdata", ENGINES[engine]["volume"]}
+            source, _ = _mount_parts(mount)
+            if _is_named_volume(source):
+                used.add(source)
+    assert used == declared == {"pgdata", ENGINES[engine]["volume"], "caddydata", "caddyconfig"}
     mounts = compose["services"]["search"]["volumes"]
     assert mounts == [f"{ENGINES[engine]['volume']}:{ENGINES[engine]['data']}"]
 

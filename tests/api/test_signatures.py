@@ -199,6 +199,36 @@ def test_a_signature_may_cover_more(alice):
     assert response.status_code == 404
 
 
+# What a TLS-terminating proxy passes on: the app is reached over plain HTTP at its own
+# address, and the headers say what the member connected to.
+BEHIND_THE_PROXY = {
+    "Host": "app:8000",
+    "X-Forwarded-For": "203.0.113.7",
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Host": AUTHORITY,
+}
+
+
+def signed_for_https_through_the_proxy(member):
+    return member.get(
+        RECEIPT_PATH,
+        components=["@method", "@authority", "@path", "@scheme", "@target-uri"],
+        signed_scheme="https",
+        extra_headers=BEHIND_THE_PROXY,
+    )
+
+
+@pytest.mark.settings(TRUSTED_PROXIES=1)
+def test_behind_a_trusted_proxy_a_request_signed_for_https_at_the_public_host_verifies(alice):
+    assert signed_for_https_through_the_proxy(alice).status_code == 404
+
+
+def test_with_no_proxy_trusted_the_forwarded_scheme_and_host_count_for_nothing(alice):
+    response = signed_for_https_through_the_proxy(alice)
+    assert response.status_code == 401
+    assert problem_type(response) == "/problems/signature-mismatch"
+
+
 def test_ecdsa_p256_keys_sign_too(session, client, clock):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec

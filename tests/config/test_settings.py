@@ -1,11 +1,18 @@
 import base64
 import os
+import uuid
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 
+import psycopg
 import pytest
+import sqlalchemy as sa
+from psycopg import sql as psycopg_sql
 
 from config import DEFAULT_SECRETS, ConfigError, load_settings
 from config.settings import redact_url
+from registry.db import db
+from tests.conftest import POSTGRES_URL
 
 STRONG = {
     "CREDITREG_SECRET_KEY": "s" * 40,
@@ -225,6 +232,96 @@ def test_redacted_hides_passwords_and_secret_parameters_inside_urls():
 )
 def test_redact_url_reads_a_password_as_every_client_would(url, shown):
     assert redact_url(url) == shown
+
+
+# Every character that ends a part of a URL, or starts an escape, in one password.
+AWKWARD_PASSWORD = "p@ss/w:rd%#?"
+
+
+def test_passwords_given_apart_go_into_their_urls_encoded():
+    settings = load_settings(
+        "dev",
+        environ={
+            "CREDITREG_DATABASE_URL": "postgresql+psycopg://creditreg@db:5432/creditreg",
+            "CREDITREG_DATABASE_PASSWORD": AWKWARD_PASSWORD,
+            "CREDITREG_SEARCH_BACKEND": "opensearch",
+            "CREDITREG_SEARCH_URL": "http://admin@search:9200",
+            "CREDITREG_SEARCH_PASSWORD": AWKWARD_PASSWORD,
+        },
+    )
+    # Read back as SQLAlchemy reads the database URL: every part where it belongs.
+    database = sa.make_url(settings.DATABASE_URL)
+    assert (database.username, database.password) == ("creditreg", AWKWARD_PASSWORD)
+    assert (database.host, database.port, database.database) == ("db", 5432, "creditreg")
+    # And as urllib reads the search URL (the clients decode the user information after it).
+    search = urlsplit(settings.SEARCH_URL)
+    assert (search.hostname, search.port, search.path) == ("search", 9200, "")
+    assert (unquote(search.username), unquote(search.password)) == ("admin", AWKWARD_PASSWORD)
+    shown = settings.redacted()
+    assert shown["DATABASE_PASSWORD"] == shown["SEARCH_PASSWORD"] == "<set>"
+    assert shown["DATABASE_URL"] == "postgresql+psycopg://creditreg:***@db:5432/creditreg"
+    assert shown["SEARCH_URL"] == "http://admin:***@search:9200"
+    for hidden in (AWKWARD_PASSWORD, quote(AWKWARD_PASSWORD, safe="")):
+        assert hidden not in repr(shown)
+
+
+@pytest.mark.parametrize(
+    ("environ", "problem"),
+    [
+        ({}, "CREDITREG_DATABASE_PASSWORD: set, but CREDITREG_DATABASE_URL"),
+        (
+            {"CREDITREG_DATABASE_URL": "sqlite:////srv/creditreg.db"},
+            "CREDITREG_DATABASE_URL: 'sqlite:////srv/creditreg.db' names no user",
+        ),
+        (
+            {"CREDITREG_DATABASE_URL": "postgresql+psycopg://creditreg:other@db/creditreg"},
+            "CREDITREG_DATABASE_URL: 'postgresql+psycopg://creditreg:***@db/creditreg' holds "
+            "a password already",
+        ),
+    ],
+)
+def test_a_password_with_no_url_or_user_to_go_to_is_refused(environ, problem):
+    environ = {"CREDITREG_DATABASE_PASSWORD": AWKWARD_PASSWORD, **environ}
+    with pytest.raises(ConfigError) as info:
+        load_settings("dev", environ=environ)
+    assert problem in str(info.value)
+    assert AWKWARD_PASSWORD not in str(info.value)
+
+
+def test_the_search_password_needs_a_user_in_the_search_url():
+    environ = {
+        "CREDITREG_SEARCH_BACKEND": "elasticsearch",
+        "CREDITREG_SEARCH_URL": "http://search:9200",
+        "CREDITREG_SEARCH_PASSWORD": AWKWARD_PASSWORD,
+    }
+    with pytest.raises(ConfigError, match="CREDITREG_SEARCH_URL: 'http://search:9200' names no"):
+        load_settings("dev", environ=environ)
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs CREDITREG_TEST_DATABASE_URL")
+def test_the_registry_signs_in_to_postgresql_with_an_awkward_password(make_app):
+    server = sa.make_url(POSTGRES_URL)
+    role = f"creditreg_test_{uuid.uuid4().hex[:12]}"
+    as_superuser = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(as_superuser, autocommit=True) as connection:
+        connection.execute(
+            psycopg_sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                psycopg_sql.Identifier(role), psycopg_sql.Literal(AWKWARD_PASSWORD)
+            )
+        )
+    try:
+        url = server._replace(username=role, password=None).render_as_string()
+        # Written into the URL as it stands (what Compose did), the password breaks it.
+        pasted = url.replace(f"{role}@", f"{role}:{AWKWARD_PASSWORD}@", 1)
+        assert sa.make_url(pasted).password != AWKWARD_PASSWORD
+        # Given apart, it signs in.
+        app = make_app(url, DATABASE_PASSWORD=AWKWARD_PASSWORD)
+        with db.engine_of(app).connect() as connection:
+            assert connection.scalar(sa.text("SELECT current_user")) == role
+        db.dispose(app)  # its connections go before the role does
+    finally:
+        with psycopg.connect(as_superuser, autocommit=True) as connection:
+            connection.execute(psycopg_sql.SQL("DROP ROLE {}").format(psycopg_sql.Identifier(role)))
 
 
 def test_the_public_base_url_defaults_to_the_registry_name_and_is_checked():
