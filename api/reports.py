@@ -248,6 +248,23 @@ def _readable_report(report_id: str) -> reports.CreditReport:
     return report
 
 
+@bp.app_context_processor
+def _report_words() -> dict[str, Any]:
+    """The report's words for report.html, in the reader's language (the default outside a
+    request, as when staff write one with ``creditreg reports own``)."""
+    from flask import has_request_context
+    from flask_babel import get_locale
+
+    from api import report_text
+
+    language = report_text.language_of(str(get_locale()) if has_request_context() else None)
+    return {
+        "label": lambda group, code: report_text.label(group, code, language),
+        "both": report_text.both,
+        "amount": lambda value: report_text.amount(value, language),
+    }
+
+
 @bp.get("/reports/<report_id>")
 @signed()
 def get_report(report_id: str) -> ResponseReturnValue:
@@ -264,11 +281,15 @@ def report_html(report_id: str) -> ResponseReturnValue:
 @bp.get("/reports/<report_id>.pdf")
 @signed()
 def report_pdf(report_id: str) -> ResponseReturnValue:
+    from flask_babel import get_locale
+
     from api.report_pdf import render_pdf
 
     report = _readable_report(report_id)
+    # The reader's language (Accept-Language, or the site's language cookie) sets how codes,
+    # dates and amounts read; the headings are in both languages.
     return Response(
-        render_pdf(report.content, report.digest),
+        render_pdf(report.content, report.digest, language=str(get_locale())),
         mimetype="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="credit-report-{report.id}.pdf"'},
     )
