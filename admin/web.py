@@ -36,6 +36,7 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
 from admin import charts
+from registry.regions import region_label
 
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh_CN"
@@ -200,6 +201,7 @@ def init_app(app: Flask, *, public_blueprints: set[str]) -> None:
         format_iso_date=format_iso_date,
         list_label=list_label,
         chart_is_empty=charts.is_empty,
+        region_label=region_label,
     )
 
     @app.before_request

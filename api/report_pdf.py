@@ -33,6 +33,7 @@ from reportlab.platypus import (
 
 from api import report_text as text
 from api.report_text import DEFAULT_LANGUAGE
+from registry.regions import region_label
 
 FONT = "WenQuanYiMicroHei"
 FONT_FILE = Path(__file__).resolve().parent / "fonts" / "WenQuanYiMicroHei-subset.ttf"
@@ -175,7 +176,7 @@ class _Report:
                     ("经营者 / Operator USCC", subject.get("operator_uscc")),
                     (
                         "地区 / 行业 / Region / industry",
-                        f"{subject.get('region') or '–'} / {subject.get('industry') or '–'}",
+                        f"{region_label(subject.get('region'))} / {subject.get('industry') or '–'}",
                     ),
                     ("名称记录 / Names", "\n".join(names) if names else None),
                 ]

@@ -444,7 +444,7 @@ def test_the_pdf_carries_what_the_html_report_carries():
         DIGEST,
         "0b5e6c1a-7d7e-4d57-9a53-2f1f6a0d9c11",
         "91440300MA5FXXXX1Q",
-        "440305 / F51",
+        "广东省深圳市南山区 (440305) / F51",
         s["former_name"] + "(…–2024年6月30日)",
         # the list entry: disputed, its measures with their basis, its period and repair
         "有异议 · disputed",
