@@ -184,6 +184,28 @@ def load_or_problem(schema: Schema, data: Any, detail: str) -> dict[str, Any] | 
     return loaded
 
 
+# Addresses that answer machines only: their errors are problem documents whoever asks.
+MACHINE_PREFIXES = ("/api/", "/problems/", "/healthz", "/readyz")
+
+
+def wants_page() -> bool:
+    """Whether this error goes to a person's browser: a page address (the public pages, the
+    console), asked for by a client that prefers HTML over JSON. Everything else gets the
+    problem document."""
+    if request.path.startswith(MACHINE_PREFIXES):
+        return False
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html" and request.accept_mimetypes["text/html"] > 0
+
+
+def error_page(status: int, headers: dict[str, str] | None = None) -> Response:
+    """The error as a page in the visitor's language (admin/templates/error.html)."""
+    from flask import render_template
+
+    body = render_template("error.html", status=status)
+    return Response(body, status=status, headers=headers or {}, mimetype="text/html")
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
@@ -194,6 +216,12 @@ def init_app(app: Flask) -> None:
             )
         headers = dict(exc.get_headers()) if exc.code == 405 else {}
         headers.pop("Content-Type", None)
+        if wants_page():
+            if exc.code == 429 and exc.response is not None:
+                headers.update(
+                    {k: v for k, v in exc.response.headers.items() if k == "Retry-After"}
+                )
+            return error_page(exc.code or 500, headers)
         return problem_response(
             problem_type,
             exc.description or problem_type.description,
@@ -229,7 +257,11 @@ def init_app(app: Flask) -> None:
         from sqlalchemy.exc import OperationalError
 
         if isinstance(exc, OperationalError):
+            if wants_page():
+                return error_page(503, {"Retry-After": "5"})
             return problem_response(
                 SERVICE_UNAVAILABLE, "the database is unavailable", headers={"Retry-After": "5"}
             )
+        if wants_page():
+            return error_page(500)
         return problem_response(INTERNAL, INTERNAL.description)
