@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, abort, current_app, render_template, request
+from flask import Blueprint, Flask, abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from admin.web import list_label
@@ -33,12 +33,13 @@ log = logging.getLogger(__name__)
 
 # What the public sees of a search hit: no person is ever searched or shown here.
 PUBLIC_KINDS = (SubjectKind.ENTERPRISE, SubjectKind.SHOP)
+SEARCH_PAGE_SIZE = 20
 
 
 @public.get("/")
 def home() -> ResponseReturnValue:
     """One search box: enterprises and shops by name, USCC or shop id."""
-    from search.query import SearchQuery
+    from search.query import SearchQuery, decode_after, encode_after
 
     session = db.session
     # NUL is never part of a name; PostgreSQL refuses it in a query parameter, which would
@@ -47,15 +48,30 @@ def home() -> ResponseReturnValue:
     hits: list[dict[str, object]] = []
     total = 0
     unavailable = False
+    next_after = None
+    after = None
+    if request.args.get("after"):
+        # The member API's page token (api.subjects). One that does not decode (edited by
+        # hand, cut short) starts the results over rather than failing the page.
+        try:
+            after = decode_after(request.args["after"])
+        except ValueError:
+            after = None
     if q:
         backend = current_app.extensions["creditreg.search"]
         try:
             result = backend.search(
-                SearchQuery(text=q, kinds=tuple(str(k) for k in PUBLIC_KINDS), size=20),
+                SearchQuery(
+                    text=q,
+                    kinds=tuple(str(k) for k in PUBLIC_KINDS),
+                    size=SEARCH_PAGE_SIZE,
+                    after=after,
+                ),
                 session=session,
             )
             hits = [hit.document for hit in result.hits]
             total = result.total
+            next_after = encode_after(result.next_after)
         except Exception:  # noqa: BLE001 - any backend failure: say so, keep the page up
             log.warning("search backend failed for a public search", exc_info=True)
             session.rollback()
@@ -79,6 +95,8 @@ def home() -> ResponseReturnValue:
         q=q,
         hits=hits,
         total=total,
+        paged=after is not None,
+        next_after=next_after,
         unavailable=unavailable,
         enterprises=by_kind.get(SubjectKind.ENTERPRISE, 0),
         persons=by_kind.get(SubjectKind.PERSON, 0),
@@ -174,7 +192,14 @@ def list_page(list_kind: str) -> ResponseReturnValue:
         error = None
     except ValidationError as exc:
         params, error = PublicListSchema().load({}), exc.messages
-    entries, total = _published(list_kind, params)
+    try:
+        page, total = _published(list_kind, params)
+    except ValueError:  # a page token cut short or edited: the first page
+        params.pop("after")
+        page, total = _published(list_kind, params)
+    entries = page.items
+    # The links to other pages keep the filters.
+    filters: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("after", "page")}
     authorities = db.session.scalars(
         sa.select(ListEntry.authority)
         .where(
@@ -195,6 +220,16 @@ def list_page(list_kind: str) -> ResponseReturnValue:
         ],
         total=total,
         params=params,
+        next_page=(
+            url_for("public.list_page", list_kind=list_kind, **filters, after=page.next)
+            if page.next
+            else None
+        ),
+        first_page=(
+            url_for("public.list_page", list_kind=list_kind, **filters)
+            if "after" in params or "page" in params
+            else None
+        ),
         authorities=authorities,
         error=error,
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import json
 import math
 import uuid
 from collections import Counter
@@ -56,10 +57,12 @@ from flask_login import (
 
 from admin import charts
 from admin.web import CSRF_KEY, safe_next
+from api.csv_export import csv_response
 from api.params import parse_integer
 from registry import (
     listings,
     objections,
+    paging,
     person_notices,
     publicity,
     ratings,
@@ -73,7 +76,7 @@ from registry.calendar import calendar_from_settings, missing_years_ahead
 from registry.clock import local_date
 from registry.db import db, get_by_id
 from registry.errors import InvalidInput, NotFound, RegistryError
-from registry.identifiers import normalize_uscc
+from registry.identifiers import mask_id_numbers, normalize_uscc
 from registry.listings import ListEntry, ListingState, ListObjection, RepairApplication
 from registry.members import (
     KeyAlgorithm,
@@ -1030,12 +1033,95 @@ def _application_or_404(application_id: str) -> RepairApplication:
 # --- reviewers: credit ratings -----------------------------------------------------------------
 
 
+RATINGS_PAGE_SIZE = 100
+
+
+def _queue_filter(grades: list[str]) -> tuple[ratings.QueueFilter, dict[str, Any]]:
+    """The queue's filters as the reviewer chose them; a value the form does not offer is
+    dropped (the page shows what it filtered by)."""
+    args = {
+        name: (request.args.get(name) or "").replace("\x00", "").strip()[:100]
+        for name in ("grade", "change", "kind", "region", "name", "status")
+    }
+    offered = {
+        "grade": grades,
+        "change": [str(c) for c in ratings.GradeChange],
+        "kind": [str(k) for k in SubjectKind],
+        "status": [str(s) for s in ratings.OPEN],
+    }
+    for name, values in offered.items():
+        if args[name] not in values:
+            args[name] = ""
+    if not (args["region"].isascii() and args["region"].isdigit()):
+        args["region"] = ""  # a GB/T 2260 code, or the first digits of one
+    wanted = ratings.QueueFilter(
+        grade=args["grade"] or None,
+        change=ratings.GradeChange(args["change"]) if args["change"] else None,
+        kind=args["kind"] or None,
+        region=args["region"][:6] or None,
+        name=args["name"] or None,
+        status=ratings.RatingStatus(args["status"]) if args["status"] else None,
+    )
+    return wanted, {k: v for k, v in args.items() if v}
+
+
 @bp.get("/review/ratings")
 @requires(StaffRole.REVIEWER)
 def review_ratings() -> ResponseReturnValue:
-    queue = ratings.queue(db.session)
-    subjects = _subjects({r.subject_id for r in queue})
-    return render_template("console/ratings.html", queue=queue, subjects=subjects)
+    """The open proposals a page at a time, oldest first, with filters; those whose grade is
+    the one published now can be approved together."""
+    grades = list(ratings.scorecard_from_settings(current_runtime().settings).grade_order)
+    wanted, args = _queue_filter(grades)
+    try:
+        page, total = ratings.queue_page(
+            db.session, wanted, after=request.args.get("after") or None, size=RATINGS_PAGE_SIZE
+        )
+    except ValueError:  # a page token cut short or edited: the first page
+        page, total = ratings.queue_page(db.session, wanted, after=None, size=RATINGS_PAGE_SIZE)
+    queue = page.items
+    return render_template(
+        "console/ratings.html",
+        queue=queue,
+        total=total,
+        subjects=_subjects({r.subject_id for r in queue}),
+        published=ratings.published_grades(db.session, [r.subject_id for r in queue]),
+        args=args,
+        grades=grades,
+        kinds=[str(k) for k in SubjectKind],
+        next_page=url_for("console.review_ratings", **args, after=page.next) if page.next else None,
+        first_page=url_for("console.review_ratings", **args) if "after" in request.args else None,
+        here=request.full_path,
+    )
+
+
+@bp.post("/review/ratings/approve-unchanged")
+@requires(StaffRole.REVIEWER)
+def review_ratings_approve_unchanged() -> ResponseReturnValue:
+    """Approve the chosen proposals whose grade is unchanged, with one reason
+    (``registry.ratings.approve_unchanged``: each is audited on its own)."""
+    back = safe_next(request.form.get("next"), url_for("console.review_ratings"))
+    try:
+        approved, left = ratings.approve_unchanged(
+            db.session,
+            request.form.getlist("rating_id"),
+            reviewer=_me().actor,
+            reason=_form("reason"),
+            at=_now(),
+        )
+    except RegistryError as exc:
+        _refused(exc)
+        return redirect(back, code=303)
+    flash(_("%(count)s proposals approved.", count=len(approved)), "ok")
+    if left:
+        flash(
+            _(
+                "%(count)s left in the queue: their grade is not the published one, or they "
+                "were decided meanwhile.",
+                count=len(left),
+            ),
+            "error",
+        )
+    return redirect(back, code=303)
 
 
 def _subjects(ids: set[uuid.UUID]) -> dict[uuid.UUID, Subject]:
@@ -1793,15 +1879,22 @@ def admin_settings() -> ResponseReturnValue:
 
 
 AUDIT_PAGE = 100
+# An export is one response built in memory: past this, the page says to narrow the dates.
+AUDIT_EXPORT_MAX = 100_000
+AUDIT_ORDER = (
+    paging.Key(AuditEvent.occurred_at, descending=True),
+    paging.Key(AuditEvent.id, descending=True),
+)
+AUDIT_FILTERS = ("action", "object_type", "object_id", "actor_id", "since", "until")
+AUDIT_COLUMNS = (
+    "occurred_at", "action", "object_type", "object_id", "actor_kind", "actor_id", "reason",
+    "before", "after", "chain_seq",
+)  # fmt: skip
 
 
-@bp.get("/admin/audit")
-@requires(StaffRole.ADMIN)
-def admin_audit() -> ResponseReturnValue:
-    args = {
-        k: (request.args.get(k) or "").strip()
-        for k in ("action", "object_type", "object_id", "actor_id", "since", "until")
-    }
+def _audit_search() -> tuple[sa.Select[Any], dict[str, str], list[str]]:
+    """The events the filters of the audit page select, the filters, and those not read."""
+    args = {k: (request.args.get(k) or "").replace("\x00", "").strip() for k in AUDIT_FILTERS}
     query = sa.select(AuditEvent)
     if args["action"]:
         query = query.where(AuditEvent.action.startswith(args["action"], autoescape=True))
@@ -1818,11 +1911,77 @@ def admin_audit() -> ResponseReturnValue:
                 continue
             column = AuditEvent.occurred_at
             query = query.where(column >= day if op == "ge" else column < day + timedelta(days=1))
-    events = db.session.scalars(
-        query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(AUDIT_PAGE)
-    ).all()
+    return query, args, errors
+
+
+def _audit_row(event: AuditEvent) -> dict[str, Any]:
+    """An event as the page and the export show it. Events are written without ID numbers,
+    but a reason is typed by people (a counter clerk noting the card checked): anything in
+    the text that reads as a resident ID number is masked on the way out."""
+
+    def text(value: Any) -> str | None:
+        if value is None:
+            return None
+        plain = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        return mask_id_numbers(plain)
+
+    return {
+        "occurred_at": event.occurred_at.isoformat(),
+        "when": event.occurred_at,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "actor_kind": event.actor_kind,
+        "actor_id": event.actor_id,
+        "reason": text(event.reason),
+        "before": text(event.before),
+        "after": text(event.after),
+        "chain_seq": event.chain_seq,
+    }
+
+
+@bp.get("/admin/audit")
+@requires(StaffRole.ADMIN)
+def admin_audit() -> ResponseReturnValue:
+    query, args, errors = _audit_search()
+    try:
+        page = paging.keyset_page(
+            db.session, query, AUDIT_ORDER, after=request.args.get("after"), size=AUDIT_PAGE
+        )
+    except ValueError:  # a page token cut short or edited: the newest events
+        page = paging.keyset_page(db.session, query, AUDIT_ORDER, after=None, size=AUDIT_PAGE)
+    filters: dict[str, Any] = {k: v for k, v in args.items() if v}
     return render_template(
-        "console/audit.html", events=events, args=args, errors=errors, page=AUDIT_PAGE
+        "console/audit.html",
+        events=[_audit_row(event) for event in page.items],
+        args=args,
+        errors=errors,
+        page=AUDIT_PAGE,
+        export_max=AUDIT_EXPORT_MAX,
+        export=url_for("console.admin_audit_csv", **filters),
+        export_bom=url_for("console.admin_audit_csv", **filters, bom=1),
+        next_page=url_for("console.admin_audit", **filters, after=page.next) if page.next else None,
+        first_page=url_for("console.admin_audit", **filters) if "after" in request.args else None,
+    )
+
+
+@bp.get("/admin/audit.csv")
+@requires(StaffRole.ADMIN)
+def admin_audit_csv() -> ResponseReturnValue:
+    """The events the filters select, newest first, as CSV (``bom=1``: with the byte-order
+    mark Excel needs to read UTF-8)."""
+    query, _args, errors = _audit_search()
+    if errors:
+        abort(400, description=_("Dates are written like 2026-11-25."))
+    events = db.session.scalars(
+        query.order_by(*(key.ordered() for key in AUDIT_ORDER))
+        .limit(AUDIT_EXPORT_MAX)
+        .execution_options(yield_per=1000)
+    )
+    return csv_response(
+        AUDIT_COLUMNS,
+        (_audit_row(event) for event in events),
+        filename=f"audit-{_now():%Y%m%d-%H%M%S}.csv",
     )
 
 

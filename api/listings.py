@@ -23,7 +23,7 @@ from api import problems
 from api.auth import current_caller, signed
 from api.csv_export import BOM_FIELD, csv_response
 from api.schemas import StrictSchema, SubjectRefSchema
-from registry import joint_measures, listings, objections, repairs
+from registry import joint_measures, listings, objections, paging, repairs
 from registry.audit import Actor, ActorKind
 from registry.db import db, get_by_id
 from registry.intake import resolve_subject
@@ -581,17 +581,49 @@ class PublicListSchema(StrictSchema):
     authority = fields.String(validate=validate.Length(min=1, max=200))
     region = fields.String(validate=validate.Regexp(r"^\d{6}$"))
     since = fields.Date()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    after = fields.String(
+        validate=validate.Length(min=1, max=paging.TOKEN_MAX),
+        metadata={"description": "the `next_after` of the page before; absent: the first page"},
+    )
+    limit = fields.Integer(
+        validate=validate.Range(min=1, max=500),
+        metadata={"description": "entries per page (50 when absent)"},
+    )
+    # The numbered pages of earlier clients, still answered (an offset, so deep pages cost
+    # more and may repeat or skip entries published meanwhile): `after` replaces them.
+    page = fields.Integer(
+        validate=validate.Range(min=1, max=100000),
+        metadata={"description": "older: the page's number, counted from 1; use `after`"},
+    )
+    size = fields.Integer(
+        validate=validate.Range(min=1, max=500),
+        metadata={"description": "older name of `limit`"},
+    )
     bom = BOM_FIELD  # the CSV starts with a byte-order mark (api.csv_export)
+
+    @validates_schema(skip_on_field_errors=False)
+    def _one_way_of_paging(self, data: dict[str, Any], **_: Any) -> None:
+        if "after" in data and "page" in data:
+            raise ValidationError("`after` or `page`, not both", "page")
 
 
 PUBLIC_LIST_PARAMS = PublicListSchema()
+PUBLIC_LIST_LIMIT = 50
+# Newest publication first; the id settles ties, so every entry has one place in the order.
+PUBLISHED_ORDER = (paging.Key(ListEntry.published_at, descending=True), paging.Key(ListEntry.id))
 
 
-def _published(list_kind: str, params: dict[str, Any]) -> tuple[list[ListEntry], int]:
-    """A public list's published entries: one public kind's, or a side's (``blacklist``:
-    every public kind of blacklist). A kind that is not public has none."""
+def _page_size(params: dict[str, Any]) -> int:
+    return int(params.get("limit") or params.get("size") or PUBLIC_LIST_LIMIT)
+
+
+def _published(list_kind: str, params: dict[str, Any]) -> tuple[paging.Page, int]:
+    """A page of a public list's published entries (one public kind's, or a side's:
+    ``blacklist`` is every public kind of blacklist), and how many there are in all. A kind
+    that is not public has none.
+
+    :raises ValueError: ``after`` is not a page token of this list.
+    """
     query = (
         sa.select(ListEntry)
         .join(Subject, Subject.id == ListEntry.subject_id)
@@ -607,17 +639,20 @@ def _published(list_kind: str, params: dict[str, Any]) -> tuple[list[ListEntry],
     if "since" in params:
         query = query.where(sa.func.date(ListEntry.published_at) >= params["since"])
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    page = (
-        query.order_by(ListEntry.published_at.desc(), ListEntry.id)
-        .offset((params["page"] - 1) * params["size"])
-        .limit(params["size"])
+    limit = _page_size(params)
+    if "page" in params:
+        query = query.offset((params["page"] - 1) * limit)
+    page = paging.keyset_page(
+        db.session, query, PUBLISHED_ORDER, after=params.get("after"), size=limit
     )
-    return list(db.session.scalars(page)), int(total)
+    return page, int(total)
 
 
 @bp.get("/public/lists/<list_kind>")
 def public_list(list_kind: str) -> ResponseReturnValue:
-    """Published entries, newest first; no login. ``.csv`` and ``.atom`` variants too."""
+    """Published entries, newest first, a page at a time; no login. ``.csv`` and ``.atom``
+    variants too. The next page's address is also in a ``Link: <…>; rel="next"`` header,
+    the only place a CSV reader finds it."""
     fmt = "json"
     for suffix in (".csv", ".atom"):
         if list_kind.endswith(suffix):
@@ -634,8 +669,15 @@ def public_list(list_kind: str) -> ResponseReturnValue:
         return params
     if fmt == "atom":
         return _atom(list_kind)
-    entries, total = _published(list_kind, params)
-    views = marked_views(entries)
+    try:
+        page, total = _published(list_kind, params)
+    except ValueError:
+        return problems.problem_response(
+            problems.VALIDATION,
+            "1 parameter error(s)",
+            errors=[{"field": "after", "message": paging.BAD_AFTER}],
+        )
+    views = marked_views(page.items)
     if fmt == "csv":
         columns = [
             "id", "list", "subject_name", "uscc", "region", "authority", "reason", "legal_basis",
@@ -651,16 +693,20 @@ def public_list(list_kind: str) -> ResponseReturnValue:
             }
             for view in views
         ]
-        return csv_response(columns, rows)
-    return jsonify(
-        {
-            "list": list_kind,
-            "total": total,
-            "page": params["page"],
-            "size": params["size"],
-            "entries": views,
-        }
-    )
+        response = csv_response(columns, rows)
+    else:
+        document = {"list": list_kind, "total": total, "entries": views, "next_after": page.next}
+        if "page" in params:
+            document.update(page=params["page"], size=_page_size(params))
+        response = jsonify(document)
+    if page.next is not None:
+        kept: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("after", "page")}
+        suffix = "" if fmt == "json" else f".{fmt}"
+        link = url_for(
+            "listings.public_list", list_kind=list_kind + suffix, **kept, after=page.next
+        )
+        response.headers["Link"] = f'<{link}>; rel="next"'
+    return response
 
 
 def marked_views(entries: list[ListEntry]) -> list[dict[str, Any]]:

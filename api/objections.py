@@ -22,7 +22,7 @@ from marshmallow import fields, validate
 from api import problems
 from api.auth import current_caller, signed
 from api.schemas import StrictSchema
-from registry import objections
+from registry import objections, paging
 from registry.audit import Actor, ActorKind
 from registry.db import db
 from registry.errors import Forbidden, NotFound
@@ -114,7 +114,20 @@ class InboxParamsSchema(StrictSchema):
         metadata={"description": "objections the caller must answer, or those it filed"},
     )
     status = fields.String(validate=validate.OneOf([str(s) for s in ObjectionStatus]))
+    after = fields.String(
+        validate=validate.Length(min=1, max=paging.TOKEN_MAX),
+        metadata={"description": "the `next_after` of the page before; absent: the first page"},
+    )
+    limit = fields.Integer(
+        load_default=100,
+        validate=validate.Range(min=1, max=500),
+        metadata={"description": "objections per page"},
+    )
 
+
+# Answerers work oldest deadline first; filers read newest first. The id settles ties.
+ANSWERER_ORDER = (paging.Key(Objection.due_at), paging.Key(Objection.id))
+FILER_ORDER = (paging.Key(Objection.filed_at, descending=True), paging.Key(Objection.id))
 
 OBJECTION_REQUEST = ObjectionRequestSchema()
 ANSWER = AnswerSchema()
@@ -181,20 +194,28 @@ def inbox() -> ResponseReturnValue:
     member_id = current_caller().member_id
     query = sa.select(Objection)
     if params["role"] == "answerer":
-        query = query.where(Objection.answering_member_id == member_id).order_by(
-            Objection.due_at, Objection.id
-        )
+        query, order = query.where(Objection.answering_member_id == member_id), ANSWERER_ORDER
     else:
-        query = query.where(Objection.filer_member_id == member_id).order_by(
-            Objection.filed_at.desc(), Objection.id
-        )
+        query, order = query.where(Objection.filer_member_id == member_id), FILER_ORDER
     if "status" in params:
         query = query.where(Objection.status == params["status"])
-    found = db.session.scalars(query.limit(500)).all()
-    answer: dict[str, Any] = {"objections": [o.view() for o in found]}
-    if params["role"] == "filer":
+    try:
+        page = paging.keyset_page(
+            db.session, query, order, after=params.get("after"), size=params["limit"]
+        )
+    except ValueError:
+        return problems.problem_response(
+            problems.VALIDATION,
+            "1 parameter error(s)",
+            errors=[{"field": "after", "message": paging.BAD_AFTER}],
+        )
+    found = page.items
+    answer: dict[str, Any] = {"objections": [o.view() for o in found], "next_after": page.next}
+    if params["role"] == "filer" and "after" not in params:
         # Objections in a list entry's notice window are the list workflow's (they suspend
-        # publication and a reviewer answers them): listed apart, with their entry.
+        # publication and a reviewer answers them): listed apart, with their entry, on the
+        # first page only, the newest 500: they are filed only while an entry about the
+        # member's own subject is in its notice window, so a member has few.
         notice_objections = db.session.scalars(
             sa.select(ListObjection)
             .where(ListObjection.filed_by == f"{ActorKind.MEMBER}:{member_id}")

@@ -96,6 +96,12 @@ JOB_ID = {
     "schema": {"type": "string", "format": "uuid"},
 }
 PROBLEM = problems.PROBLEM_MEDIA_TYPE
+# The one paging convention of the API (README, "Paging"): a page ends with the token of the
+# page after it, sent back as `after`.
+NEXT_AFTER: dict[str, Any] = {
+    "type": ["string", "null"],
+    "description": "an opaque token: send it as `after` for the next page; null on the last",
+}
 
 
 # --- marshmallow to JSON Schema (2020-12, as OpenAPI 3.1 uses) -------------------------------
@@ -883,12 +889,18 @@ def _objection_components() -> dict[str, Any]:
         },
         "ObjectionList": {
             "type": "object",
-            "required": ["objections"],
+            "required": ["objections", "next_after"],
             "properties": {
                 "objections": {
                     "type": "array",
                     "items": {"$ref": "#/components/schemas/GeneralObjection"},
-                }
+                },
+                "next_after": NEXT_AFTER,
+                "notice_objections": {
+                    "type": "array",
+                    "description": "`role=filer`, first page only: objections filed in a "
+                    "list entry's notice window (the newest 500)",
+                },
             },
         },
         "DisputedItem": {
@@ -1133,7 +1145,7 @@ def build_document() -> dict[str, Any]:
         },
         "SearchResult": {
             "type": "object",
-            "required": ["hits", "total", "facets", "next"],
+            "required": ["hits", "total", "facets", "next", "next_after"],
             "properties": {
                 "hits": {"type": "array", "items": {"$ref": "#/components/schemas/SubjectHit"}},
                 "total": {"type": "integer"},
@@ -1144,9 +1156,10 @@ def build_document() -> dict[str, Any]:
                         "additionalProperties": {"type": "integer"},
                     },
                 },
+                "next_after": NEXT_AFTER,
                 "next": {
                     "type": ["string", "null"],
-                    "description": "pass as `after` for the next page; null on the last",
+                    "description": "older name of `next_after`",
                 },
             },
         },
@@ -1415,12 +1428,13 @@ def build_document() -> dict[str, Any]:
         },
         "PublicList": {
             "type": "object",
-            "required": ["list", "total", "entries"],
+            "required": ["list", "total", "entries", "next_after"],
             "properties": {
                 "list": {"enum": LIST_NAMES},
                 "total": {"type": "integer"},
-                "page": {"type": "integer"},
-                "size": {"type": "integer"},
+                "next_after": NEXT_AFTER,
+                "page": {"type": "integer", "description": "only when `page` was sent"},
+                "size": {"type": "integer", "description": "only when `page` was sent"},
                 "entries": {
                     "type": "array",
                     "items": {
@@ -1958,8 +1972,25 @@ def build_document() -> dict[str, Any]:
         "/": {
             "get": {
                 "operationId": "home",
-                "summary": "The public home page",
+                "summary": "The public home page: a search of enterprises and shops, 20 "
+                "results a page",
                 "security": [],
+                "parameters": [
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 200},
+                        "description": "a name, USCC or shop id",
+                    },
+                    {
+                        "name": "after",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                        "description": "the page token of the results' next-page link",
+                    },
+                ],
                 "responses": {
                     "200": {"description": "HTML", "content": {"text/html": {"schema": {}}}}
                 },

@@ -96,8 +96,17 @@ class SearchParamsSchema(PurposeSchema):
     list = fields.String(validate=validate.OneOf(LIST_NAMES))
     grade = fields.String(validate=validate.Length(min=1, max=8))
     id_number = fields.String(validate=validate.Length(min=1, max=40))
-    size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    after = fields.String(validate=validate.Length(min=1, max=200))
+    limit = fields.Integer(
+        validate=validate.Range(min=1, max=100),
+        metadata={"description": "hits per page (20 when absent)"},
+    )
+    size = fields.Integer(
+        validate=validate.Range(min=1, max=100), metadata={"description": "older name of `limit`"}
+    )
+    after = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "the `next_after` of the page before; absent: the first page"},
+    )
 
     @validates_schema(skip_on_field_errors=False)
     def _persons_by_number_only(self, data: dict[str, Any], **_: Any) -> None:
@@ -165,7 +174,7 @@ def search_subjects() -> ResponseReturnValue:
         list_kind=params.get("list"),
         grade=params.get("grade"),
         id_number_hash=id_hash,
-        size=params["size"],
+        size=params.get("limit") or params.get("size") or 20,
         after=after,
     )
     backend = current_app.extensions["creditreg.search"]
@@ -204,6 +213,8 @@ def search_subjects() -> ResponseReturnValue:
             ],
             "total": result.total,
             "facets": result.facets,
+            # `next` is the name earlier clients read; `next_after` the API's everywhere.
+            "next_after": encode_after(result.next_after),
             "next": encode_after(result.next_after),
         }
     )

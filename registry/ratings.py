@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
@@ -24,10 +25,11 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from registry import paging
 from registry.audit import Actor, ActorKind, record_event
 from registry.clock import iso, local_date, start_of_day
 from registry.db import Base, among, get_by_id, one_of, uuid_pk
-from registry.errors import Conflict, Forbidden, InvalidInput
+from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.scorecard import (
     ListFacts,
     Rating,
@@ -36,7 +38,7 @@ from registry.scorecard import (
     load_scorecard,
     score,
 )
-from registry.subjects import lock_subjects
+from registry.subjects import Subject, lock_subjects
 from registry.worker import batches_within
 
 SYSTEM = Actor.system("rating-proposals")
@@ -406,6 +408,89 @@ def queue(session: Session) -> list[SubjectRating]:
     )
 
 
+class GradeChange(StrEnum):
+    """How an open proposal's grade stands against the subject's published rating."""
+
+    UNCHANGED = "unchanged"  # the grade published now
+    CHANGED = "changed"  # another grade than the published one
+    NEW = "new"  # the subject has no published rating
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What a reviewer narrows the queue to; None is any."""
+
+    grade: str | None = None  # the proposal's grade (the override's, when overridden)
+    change: GradeChange | None = None
+    kind: str | None = None  # the subject's kind
+    region: str | None = None  # a GB/T 2260 code or its first digits (a province: "11")
+    name: str | None = None  # text the subject's name contains
+    status: RatingStatus | None = None  # proposed, or awaiting a second reviewer
+
+
+# The subject's published rating beside each proposal (at most one: a unique index).
+_PUBLISHED = sa.orm.aliased(SubjectRating, name="published")
+# Oldest first, as the queue has always been read; the id settles ties.
+QUEUE_ORDER = (paging.Key(SubjectRating.proposed_at), paging.Key(SubjectRating.id))
+
+
+def _queue_query(wanted: QueueFilter) -> sa.Select[Any]:
+    proposed_grade = sa.func.coalesce(SubjectRating.final_grade, SubjectRating.grade)
+    query = (
+        sa.select(SubjectRating)
+        .join(Subject, Subject.id == SubjectRating.subject_id)
+        .outerjoin(
+            _PUBLISHED,
+            sa.and_(
+                _PUBLISHED.subject_id == SubjectRating.subject_id,
+                _PUBLISHED.status == RatingStatus.PUBLISHED,
+            ),
+        )
+        .where(SubjectRating.status.in_([wanted.status] if wanted.status else OPEN))
+    )
+    if wanted.grade:
+        query = query.where(proposed_grade == wanted.grade)
+    if wanted.change == GradeChange.UNCHANGED:
+        query = query.where(_PUBLISHED.final_grade == proposed_grade)
+    elif wanted.change == GradeChange.CHANGED:
+        query = query.where(_PUBLISHED.id.is_not(None), _PUBLISHED.final_grade != proposed_grade)
+    elif wanted.change == GradeChange.NEW:
+        query = query.where(_PUBLISHED.id.is_(None))
+    if wanted.kind:
+        query = query.where(Subject.kind == wanted.kind)
+    if wanted.region:
+        query = query.where(Subject.region_code.startswith(wanted.region, autoescape=True))
+    if wanted.name:
+        query = query.where(Subject.name.contains(wanted.name, autoescape=True))
+    return query
+
+
+def queue_page(
+    session: Session, wanted: QueueFilter, *, after: str | None, size: int
+) -> tuple[paging.Page, int]:
+    """A page of the open proposals that match ``wanted``, oldest first, and how many match.
+
+    :raises ValueError: ``after`` is not a page token of the queue.
+    """
+    query = _queue_query(wanted)
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    return paging.keyset_page(session, query, QUEUE_ORDER, after=after, size=size), int(total)
+
+
+def published_grades(session: Session, subject_ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+    """The grade each subject has published now (subjects without one are left out)."""
+    return dict(
+        session.execute(
+            sa.select(SubjectRating.subject_id, SubjectRating.final_grade).where(
+                SubjectRating.subject_id.in_(subject_ids),
+                SubjectRating.status == RatingStatus.PUBLISHED,
+            )
+        )
+        .tuples()
+        .all()
+    )
+
+
 def get_rating(session: Session, rating_id: str | uuid.UUID) -> SubjectRating:
     return get_by_id(session, SubjectRating, rating_id, what="rating")
 
@@ -486,12 +571,71 @@ def _reason(reason: str | None) -> str:
     return reason.strip()
 
 
-def approve(session: Session, rating: SubjectRating, *, reviewer: Actor, at: datetime) -> None:
+def approve(
+    session: Session,
+    rating: SubjectRating,
+    *,
+    reviewer: Actor,
+    at: datetime,
+    reason: str | None = None,
+) -> None:
     """Publish a proposal with the scorecard's grade."""
     _require(rating, RatingStatus.PROPOSED)
     rating.final_grade = rating.grade
     rating.approved_by = _who(reviewer)
-    _publish(session, rating, reviewer, at, reason=None)
+    _publish(session, rating, reviewer, at, reason=reason)
+
+
+BULK_MAX = 500
+
+
+def approve_unchanged(
+    session: Session,
+    rating_ids: list[str],
+    *,
+    reviewer: Actor,
+    reason: str,
+    at: datetime,
+) -> tuple[list[SubjectRating], list[str]]:
+    """Approve, with one written reason, the proposals among ``rating_ids`` whose grade is
+    the one their subject has published now: each exactly as :func:`approve` does, each
+    with its own audit event. A grade that would change still needs its own review (and an
+    override its second reviewer), so anything else is left in the queue: a proposal whose
+    grade differs, a subject with no published rating, an override, one already decided.
+
+    Returns the approved proposals and the ids left out.
+
+    :raises InvalidInput: no reason, no proposal named, or more than ``BULK_MAX``.
+    """
+    reason = _reason(reason)
+    if not rating_ids:
+        raise InvalidInput("no proposal was chosen", {"rating_id": ["required"]})
+    if len(rating_ids) > BULK_MAX:
+        raise InvalidInput("too many proposals", {"rating_id": [f"at most {BULK_MAX}"]})
+    found: list[SubjectRating] = []
+    left: list[str] = []
+    for rating_id in dict.fromkeys(rating_ids):  # each once, in the order given
+        try:
+            found.append(get_rating(session, rating_id))
+        except NotFound:
+            left.append(rating_id)
+    # Every subject locked at once, before the first audit event: the audit chain's head
+    # must be the last lock a transaction takes (registry.subjects.lock_subjects).
+    lock_subjects(session, [rating.subject_id for rating in found])
+    published = published_grades(session, [rating.subject_id for rating in found])
+    approved: list[SubjectRating] = []
+    for rating in found:
+        # Read again under the locks: a worker may have proposed anew, or another reviewer
+        # decided, since the reviewer's page was drawn.
+        session.refresh(rating)
+        if rating.status != RatingStatus.PROPOSED or published.get(rating.subject_id) != (
+            rating.grade
+        ):
+            left.append(str(rating.id))
+            continue
+        approve(session, rating, reviewer=reviewer, at=at, reason=reason)
+        approved.append(rating)
+    return approved, left
 
 
 def override(
