@@ -1592,17 +1592,20 @@ def _members_page(
 ) -> str:
     """Members as a table, a page at a time in the order of their names (then ids), with
     each member's id and active keys; a member's keys are on its own page."""
-    after_name, after_id = request.args.get("after_name"), request.args.get("after_id")
-    query = sa.select(Member).order_by(Member.name, Member.id).limit(MEMBERS_PAGE_SIZE + 1)
-    if after_name is not None and after_id:
-        try:
-            after = (after_name, uuid.UUID(after_id))
-        except ValueError:
-            abort(400)
-        query = query.where(sa.tuple_(Member.name, Member.id) > after)
-    members = db.session.scalars(query).all()
-    more = len(members) > MEMBERS_PAGE_SIZE
-    members = members[:MEMBERS_PAGE_SIZE]
+    order = (paging.Key(Member.name), paging.Key(Member.id))
+    try:
+        page = paging.keyset_page(
+            db.session,
+            sa.select(Member),
+            order,
+            after=request.args.get("after"),
+            size=MEMBERS_PAGE_SIZE,
+        )
+    except ValueError:  # a page token cut short or edited: the first page
+        page = paging.keyset_page(
+            db.session, sa.select(Member), order, after=None, size=MEMBERS_PAGE_SIZE
+        )
+    members = page.items
     active_keys = dict(
         db.session.execute(
             sa.select(MemberKey.member_id, sa.func.count())
@@ -1619,11 +1622,7 @@ def _members_page(
         "console/members.html",
         members=members,
         active_keys=active_keys,
-        next_page=(
-            url_for("console.admin_members", after_name=members[-1].name, after_id=members[-1].id)
-            if more
-            else None
-        ),
+        next_page=url_for("console.admin_members", after=page.next) if page.next else None,
         total=db.session.scalar(sa.select(sa.func.count()).select_from(Member)),
         kinds=[str(k) for k in MemberKind],
         member_roles=[str(r) for r in MemberRole],
