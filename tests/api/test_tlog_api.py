@@ -27,12 +27,9 @@ from tests.api.test_listings import (  # noqa: F401 - the fixture is used by nam
     reviewers,
     tick,
 )
-from tests.api.test_member_client import (  # noqa: F401 - the fixture is used by name
-    penalty,
-    registry,
-    submit,
-    write_jsonl,
-)
+
+# The served registry (the `registry` fixture) comes from tests/api/conftest.py.
+from tests.api.test_member_client import penalty, submit, write_jsonl
 from tests.api.test_submissions import (  # noqa: F401 - the fixture is used by name
     ID_NUMBER,
     PAYMENT,
