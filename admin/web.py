@@ -38,6 +38,15 @@ from markupsafe import Markup
 from admin import charts
 from registry.regions import region_label
 
+
+def code_label(group: str, code: str | None) -> str:
+    """A stored code (a record category, a list entry's state...) in the page's language,
+    from the one table the reports use (api.report_text); an unknown code as it is."""
+    from api import report_text
+
+    return report_text.label(group, code, select_language())
+
+
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh_CN"
 LANGUAGE_COOKIE = "lang"
@@ -202,6 +211,7 @@ def init_app(app: Flask, *, public_blueprints: set[str]) -> None:
         list_label=list_label,
         chart_is_empty=charts.is_empty,
         region_label=region_label,
+        code_label=code_label,
     )
 
     @app.before_request

@@ -33,6 +33,14 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "person": ("自然人", "Person"),
         "shop": ("网店", "Online shop"),
     },
+    "member_kind": {
+        "bank": ("银行", "Bank"),
+        "lender": ("放贷机构", "Lender"),
+        "marketplace": ("电商平台", "Marketplace"),
+        "enterprise": ("企业", "Enterprise"),
+        "rating_agency": ("信用评级机构", "Rating agency"),
+        "regulator": ("监管部门", "Regulator"),
+    },
     "category": {
         "administrative_licence": ("行政许可", "Administrative licence"),
         "administrative_penalty": ("行政处罚", "Administrative penalty"),

@@ -145,7 +145,9 @@ def test_propose_review_publish_and_look_up(server, browser, clock):
     shot(page, "03-review")
     page.get_by_role("button", name="Approve").click()
     page.get_by_text("Your review is recorded.").wait_for()
-    assert page.locator("#entry-state").inner_text() == "notice"  # a redlist needs one approval
+    # A redlist needs one approval: in its notice stage, said in the page's language.
+    assert page.locator("#entry-state").get_attribute("data-code") == "notice"
+    assert page.locator("#entry-state").inner_text() == "In notice"
     # The subject has no member: the letter is served by post, and the reviewer records it.
     page.locator("select#channel").select_option("post")
     page.get_by_label("Date of service").fill(local_date(clock.now()).isoformat())
