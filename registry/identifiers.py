@@ -152,6 +152,18 @@ def contains_id_number(text: str) -> bool:
     return any(_id_number_at(match) for match in _ID_NUMBER_IN_TEXT.finditer(text))
 
 
+def id_number_errors(**texts: str | None) -> dict[str, list[str]]:
+    """Field errors for the texts that hold a resident ID number: what people type at the
+    registry's counter (how they checked who asked, a person's grounds) is kept as typed, so
+    a number in it would be kept in clear. The API's schemas refuse the same
+    (api.schemas.StrictSchema); this is the check for what reaches the domain otherwise."""
+    return {
+        name: [ID_NUMBER_IN_TEXT]
+        for name, text in texts.items()
+        if text and contains_id_number(text)
+    }
+
+
 def mask_id_numbers(text: str) -> str:
     """The text with every resident ID number in it masked, as ``1101**********002X``."""
 

@@ -35,6 +35,7 @@ from registry.audit import Actor, ActorKind, record_event
 from registry.clock import iso
 from registry.db import Base, among, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput
+from registry.identifiers import id_number_errors
 from registry.members import Member
 from registry.notifications import Notification
 from registry.outbox import touch_subjects
@@ -337,11 +338,16 @@ def _check_person(subject: Subject) -> None:
         )
 
 
-def _identity_check(text: str | None) -> str:
-    """How staff filing for a person checked who asked: required, kept in the audit log."""
+def _identity_check(text: str | None, **typed: str | None) -> str:
+    """How staff filing for a person checked who asked: required, kept in the audit log.
+    Neither it nor the other ``typed`` texts may hold an ID number (kept as typed)."""
     check = _text(text)
+    errors = id_number_errors(identity_check=check, **typed)
     if check is None:
-        raise InvalidInput("staff say how they checked who asked", {"identity_check": ["required"]})
+        errors["identity_check"] = ["required"]
+    if errors:
+        raise InvalidInput("the filing for the person cannot be taken", errors)
+    assert check is not None
     return check
 
 
@@ -368,7 +374,7 @@ def object_for_person(
     :raises Forbidden: ``person`` is no person, or the item is not about them.
     :raises Conflict: as :func:`file_objection`.
     """
-    check = _identity_check(identity_check)
+    check = _identity_check(identity_check, grounds=grounds, statement=statement)
     _check_person(person)
     item = find_item(session, item_kind, item_id)
     if item.subject.id != person.id:
@@ -710,7 +716,7 @@ def statement_for_person(
     :raises InvalidInput: no identity check, or an empty statement.
     :raises Forbidden: ``person`` is no person, or the objection is not about them.
     """
-    check = _identity_check(identity_check)
+    check = _identity_check(identity_check, statement=statement)
     _check_person(person)
     if objection.subject_id != person.id:
         raise Forbidden("the objection is not about this person")

@@ -36,6 +36,7 @@ from registry.audit import Actor, ActorKind, record_event
 from registry.clock import iso, local_date
 from registry.db import get_by_id
 from registry.errors import Conflict, Forbidden, InvalidInput
+from registry.identifiers import id_number_errors
 from registry.listings import ListPolicy, RepairApplication
 from registry.members import Member
 from registry.outbox import touch_subjects
@@ -95,6 +96,8 @@ def check_subject_side(
                 "staff applying for a person record how they checked the identity",
                 {"identity_check": ["required"]},
             )
+        if errors := id_number_errors(identity_check=identity_check):
+            raise InvalidInput("the identity check is kept as typed", errors)
         return
     raise Forbidden("credit repair is applied for by the subject")
 

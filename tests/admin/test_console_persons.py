@@ -326,3 +326,46 @@ def test_a_persons_objection_to_an_entry_in_its_notice_window_is_the_notice_obje
     assert [o.statement for o in entry.objections] == ["判决已履行"]
     (event,) = audited(session, "listing.objected", entry.id)
     assert event.actor_kind == "staff" and event.after["identity_check"] == CHECK
+
+
+def test_a_number_typed_at_the_counter_is_refused_not_kept(
+    client, session, runtime, clock, seeded, person, bank
+):
+    """What staff type is kept as typed: an ID number in it would be kept in clear."""
+    record = default_on(session, clock, bank, person)
+    page = f"/console/subjects/{person.id}"
+    sign_in(client, "bob")
+    post(
+        client,
+        f"{page}/objections",
+        page,
+        item=f"record:{record.id}",
+        grounds=f"本人 {ID_NUMBER} 已还清",
+        identity_check=f"身份证 {ID_NUMBER} 已核验",
+    )
+    shown = client.get(page).get_data(as_text=True)
+    assert "identity_check" in shown and "grounds" in shown and ID_NUMBER not in shown
+    assert session.scalar(sa.select(sa.func.count()).select_from(objections.Objection)) == 0
+    refused = app_runner(client).invoke(
+        args=[
+            "listings",
+            "apply-repair",
+            "--record",
+            str(record.id),
+            "--reviewer",
+            "bob",
+            "--identity-check",
+            f"ID {ID_NUMBER}",
+            "--evidence",
+            "已还清",
+            "--commitment",
+            "承诺按期还款",
+        ]
+    )
+    assert refused.exit_code == 1 and "identity_check: holds a resident ID number" in refused.output
+    texts = " ".join(str(e.after) for e in session.scalars(sa.select(AuditEvent)))
+    assert ID_NUMBER not in texts
+
+
+def app_runner(client):
+    return client.application.test_cli_runner()
