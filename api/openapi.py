@@ -716,6 +716,18 @@ def _seller_rating_components() -> dict[str, Any]:
     }
 
 
+# Every public page is limited per client address (PUBLIC_RATE_LIMIT_PER_MINUTE, admin.web):
+# past it the page is a short plain-text answer, in both languages.
+PAGE_RATE_LIMITED = {
+    "429": {
+        "description": "Too many requests from this address this minute "
+        "(PUBLIC_RATE_LIMIT_PER_MINUTE); plain text.",
+        "headers": {"Retry-After": {"schema": {"type": "string"}}},
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
+
+
 def _page_paths() -> dict[str, Any]:
     """The public pages beside the home page (the staff console is not part of the API)."""
 
@@ -744,6 +756,7 @@ def _page_paths() -> dict[str, Any]:
                     str(status): {"description": "HTML" if status == 200 else "Redirect"}
                     | ({"content": content} if status == 200 else {}),
                     **_problem_responses(*problems),
+                    **PAGE_RATE_LIMITED,
                 },
             }
         }
@@ -826,6 +839,7 @@ def _seller_rating_paths() -> dict[str, Any]:
                 "responses": {
                     "200": {"description": "HTML", "content": {"text/html": {"schema": {}}}},
                     **_problem_responses(404),
+                    **PAGE_RATE_LIMITED,
                 },
             }
         },
@@ -1966,6 +1980,7 @@ def build_document() -> dict[str, Any]:
                 "responses": {
                     "200": {"description": "HTML", "content": {"text/html": {"schema": {}}}},
                     **_problem_responses(404),
+                    **PAGE_RATE_LIMITED,
                 },
             }
         },
@@ -1980,8 +1995,9 @@ def build_document() -> dict[str, Any]:
                         "name": "q",
                         "in": "query",
                         "required": False,
-                        "schema": {"type": "string", "maxLength": 200},
-                        "description": "a name, USCC or shop id",
+                        "schema": {"type": "string"},
+                        "description": "a name, USCC or shop id; the page searches its "
+                        "first 200 characters",
                     },
                     {
                         "name": "after",
@@ -1992,7 +2008,8 @@ def build_document() -> dict[str, Any]:
                     },
                 ],
                 "responses": {
-                    "200": {"description": "HTML", "content": {"text/html": {"schema": {}}}}
+                    "200": {"description": "HTML", "content": {"text/html": {"schema": {}}}},
+                    **PAGE_RATE_LIMITED,
                 },
             }
         },

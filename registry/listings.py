@@ -263,7 +263,7 @@ class ListEntry(Base):
     )
     # Read only where the proposer's view is shown (one entry at a time).
     applications: Mapped[list[MeasureApplication]] = relationship(
-        order_by=lambda: (MeasureApplication.applied_on, MeasureApplication.reported_at)
+        order_by=lambda: APPLICATION_ORDER
     )
 
     def measures_view(self) -> dict[str, Any]:
@@ -441,6 +441,15 @@ class MeasureApplication(Base):
             "reference": self.reference,
             "reported_at": iso(self.reported_at),
         }
+
+
+# Reports of applied measures by the day applied, then received, then measure code: two
+# received at the same instant come in one order on every database.
+APPLICATION_ORDER = (
+    MeasureApplication.applied_on,
+    MeasureApplication.reported_at,
+    MeasureApplication.code,
+)
 
 
 class ListReview(Base):
@@ -1396,11 +1405,7 @@ def applications_seen_by(
     query = sa.select(MeasureApplication).where(MeasureApplication.entry_id == entry.id)
     if entry.proposer_member_id != member_id:
         query = query.where(MeasureApplication.member_id == member_id)
-    return list(
-        session.scalars(
-            query.order_by(MeasureApplication.applied_on, MeasureApplication.reported_at)
-        )
-    )
+    return list(session.scalars(query.order_by(*APPLICATION_ORDER)))
 
 
 # --- credit repair (信用修复) ---------------------------------------------------------------

@@ -428,22 +428,24 @@ class QueueFilter:
     status: RatingStatus | None = None  # proposed, or awaiting a second reviewer
 
 
-# The subject's published rating beside each proposal (at most one: a unique index).
-_PUBLISHED = sa.orm.aliased(SubjectRating, name="published")
 # Oldest first, as the queue has always been read; the id settles ties.
 QUEUE_ORDER = (paging.Key(SubjectRating.proposed_at), paging.Key(SubjectRating.id))
 
 
 def _queue_query(wanted: QueueFilter) -> sa.Select[Any]:
+    # The subject's published rating beside each proposal (at most one: a unique index).
+    # Made here, not when the module loads: an alias configures every mapper, and the module
+    # loads before all of them are defined.
+    published = sa.orm.aliased(SubjectRating, name="published")
     proposed_grade = sa.func.coalesce(SubjectRating.final_grade, SubjectRating.grade)
     query = (
         sa.select(SubjectRating)
         .join(Subject, Subject.id == SubjectRating.subject_id)
         .outerjoin(
-            _PUBLISHED,
+            published,
             sa.and_(
-                _PUBLISHED.subject_id == SubjectRating.subject_id,
-                _PUBLISHED.status == RatingStatus.PUBLISHED,
+                published.subject_id == SubjectRating.subject_id,
+                published.status == RatingStatus.PUBLISHED,
             ),
         )
         .where(SubjectRating.status.in_([wanted.status] if wanted.status else OPEN))
@@ -451,11 +453,11 @@ def _queue_query(wanted: QueueFilter) -> sa.Select[Any]:
     if wanted.grade:
         query = query.where(proposed_grade == wanted.grade)
     if wanted.change == GradeChange.UNCHANGED:
-        query = query.where(_PUBLISHED.final_grade == proposed_grade)
+        query = query.where(published.final_grade == proposed_grade)
     elif wanted.change == GradeChange.CHANGED:
-        query = query.where(_PUBLISHED.id.is_not(None), _PUBLISHED.final_grade != proposed_grade)
+        query = query.where(published.id.is_not(None), published.final_grade != proposed_grade)
     elif wanted.change == GradeChange.NEW:
-        query = query.where(_PUBLISHED.id.is_(None))
+        query = query.where(published.id.is_(None))
     if wanted.kind:
         query = query.where(Subject.kind == wanted.kind)
     if wanted.region:
