@@ -445,7 +445,7 @@ class MeasureApplication(Base):
 
 # Reports of applied measures by the day applied, then received, then measure code: two
 # received at the same instant come in one order on every database.
-APPLICATION_ORDER = (
+APPLICATION_ORDER: tuple[Any, ...] = (
     MeasureApplication.applied_on,
     MeasureApplication.reported_at,
     MeasureApplication.code,
