@@ -1612,6 +1612,8 @@ def _members_page(
             .where(
                 MemberKey.member_id.in_([m.id for m in members]),
                 MemberKey.status != KeyStatus.REVOKED,
+                MemberKey.valid_from <= _now(),
+                sa.or_(MemberKey.valid_until.is_(None), MemberKey.valid_until > _now()),
             )
             .group_by(MemberKey.member_id)
         )

@@ -464,6 +464,10 @@ def demo_command(
 
     runtime = current_runtime()
     settings = runtime.settings
+    if settings.profile == "production":
+        # It would load made-up members and records, and make an administrator whose
+        # password it prints.
+        raise click.ClickException("the demo runs only in a demo or test registry, never here")
     _ensure_sqlite_directory()
     migrate.upgrade(db.engine, settings=settings)
     spec = DemoSpec(

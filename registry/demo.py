@@ -635,7 +635,6 @@ def _report_applied_measures(
     now: datetime,
     summary: DemoSummary,
 ) -> None:
-    from registry.audit import ActorKind
     from registry.listings import ListEntry, ListingState, report_measure
 
     for list_kind, member_key, code, reference in APPLIED_MEASURES:

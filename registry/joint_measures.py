@@ -108,7 +108,8 @@ def _measure(code: str, row: Any) -> Measure:
     kinds = row["kinds"]
     if not isinstance(kinds, list) or not kinds:
         raise ValueError("kinds must be a non-empty list of list kinds")
-    strange = [str(k) for k in kinds if k not in set(ListKind)]
+    # A value that is not a plain string (a table, a list) names no kind either.
+    strange = [str(k) for k in kinds if not isinstance(k, str) or k not in set(ListKind)]
     if strange:
         raise ValueError(f"unknown kinds {', '.join(strange)}; the kinds are {', '.join(ListKind)}")
     if len(set(kinds)) != len(kinds):

@@ -347,11 +347,11 @@ def _rating_part(session: Session, subject_ids: Sequence[uuid.UUID]) -> dict[uui
 def _objections_part(session: Session, subject_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
     """Objections (异议) to the subject's records and list entries: filed, escalated,
     answered. The grounds stay out: they are the filer's, not the watcher's."""
-    from registry.objections import Objection
+    from registry.objections import Objection, not_about_a_held_record
 
     found: dict[uuid.UUID, Any] = {s: {} for s in subject_ids}
     for objection in session.scalars(
-        sa.select(Objection).where(Objection.subject_id.in_(subject_ids))
+        sa.select(Objection).where(Objection.subject_id.in_(subject_ids), not_about_a_held_record())
     ):
         found[objection.subject_id][str(objection.id)] = {
             "item_kind": objection.item_kind,

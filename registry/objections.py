@@ -338,13 +338,19 @@ def _check_person(subject: Subject) -> None:
         )
 
 
-def _identity_check(text: str | None, **typed: str | None) -> str:
+def _identity_check(
+    text: str | None, *, required: dict[str, str | None], **typed: str | None
+) -> str:
     """How staff filing for a person checked who asked: required, kept in the audit log.
-    Neither it nor the other ``typed`` texts may hold an ID number (kept as typed)."""
+    Neither it nor the ``required`` and other ``typed`` texts may hold an ID number (kept as
+    typed); every missing or refused text is reported at once."""
     check = _text(text)
-    errors = id_number_errors(identity_check=check, **typed)
+    errors = id_number_errors(identity_check=check, **required, **typed)
     if check is None:
         errors["identity_check"] = ["required"]
+    for name, value in required.items():
+        if not _text(value):
+            errors[name] = ["required"]
     if errors:
         raise InvalidInput("the filing for the person cannot be taken", errors)
     assert check is not None
@@ -374,7 +380,7 @@ def object_for_person(
     :raises Forbidden: ``person`` is no person, or the item is not about them.
     :raises Conflict: as :func:`file_objection`.
     """
-    check = _identity_check(identity_check, grounds=grounds, statement=statement)
+    check = _identity_check(identity_check, required={"grounds": grounds}, statement=statement)
     _check_person(person)
     item = find_item(session, item_kind, item_id)
     if item.subject.id != person.id:
@@ -561,6 +567,16 @@ def get_objection(session: Session, objection_id: str | uuid.UUID) -> Objection:
     return get_by_id(session, Objection, objection_id, what="objection")
 
 
+def not_about_a_held_record() -> sa.ColumnElement[bool]:
+    """The objections members may see: none about a record held until a person is told
+    (registry.person_notices) — a person may object to it at the counter, but its mark, its
+    statement or its event would tell members the record exists."""
+    held = sa.select(CreditRecord.id).where(
+        CreditRecord.id == Objection.item_id, CreditRecord.held_for_notice.is_(True)
+    )
+    return sa.not_(sa.exists(held))
+
+
 def disputed_items(
     session: Session, subject_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, set[str]]]:
@@ -573,7 +589,9 @@ def disputed_items(
         return found
     for subject_id, kind, item_id in session.execute(
         sa.select(Objection.subject_id, Objection.item_kind, Objection.item_id).where(
-            among(session, Objection.subject_id, wanted), Objection.status.in_(DISPUTING)
+            among(session, Objection.subject_id, wanted),
+            Objection.status.in_(DISPUTING),
+            not_about_a_held_record(),
         )
     ):
         items = found.setdefault(subject_id, {"records": set(), "list_entries": set()})
@@ -634,6 +652,7 @@ def shown_with_subject(session: Session, subject_id: uuid.UUID) -> list[Objectio
             .where(
                 Objection.subject_id == subject_id,
                 _shown_beside_item(),
+                not_about_a_held_record(),
             )
             .order_by(Objection.filed_at, Objection.id)
         )
@@ -716,7 +735,7 @@ def statement_for_person(
     :raises InvalidInput: no identity check, or an empty statement.
     :raises Forbidden: ``person`` is no person, or the objection is not about them.
     """
-    check = _identity_check(identity_check, statement=statement)
+    check = _identity_check(identity_check, required={"statement": statement})
     _check_person(person)
     if objection.subject_id != person.id:
         raise Forbidden("the objection is not about this person")

@@ -41,7 +41,7 @@ from registry.records import (
     RecordStatus,
     find_member_records,
 )
-from registry.subjects import SubjectKind
+from registry.subjects import SubjectKind, lock_subjects
 from registry.worker import JobFunction, batches_within
 
 BATCH = 500
@@ -140,6 +140,9 @@ def after_correction(
     if not needs_notice(subject_kind, record.polarity) or record.status != RecordStatus.ACTIVE:
         if notice is not None:
             new_record_columns(subject_kind, record.polarity, notice, local_date(at))
+        # Corrected to positive (or revoked): nothing negative is left to hold. The
+        # correction queues the subject and audits the change itself.
+        record.held_for_notice = False
         return
     if notice is not None:
         if record.person_told_by == ToldBy.SUBMITTER:
@@ -156,6 +159,10 @@ def _set_told(
     released = record.held_for_notice and not columns["held_for_notice"]
     for name, value in columns.items():
         setattr(record, name, value)
+    if released:
+        # The subject before the audit event, which takes the chain head: the head is the
+        # last lock a transaction takes (registry.subjects.lock_subjects).
+        touch_subjects(session, [record.subject_id], at=at)
     record_event(
         session,
         actor=actor,
@@ -166,8 +173,6 @@ def _set_told(
         after=view(record),
         at=at,
     )
-    if released:
-        touch_subjects(session, [record.subject_id], at=at)
 
 
 def _not_held(record: CreditRecord | None) -> str | None:
@@ -211,6 +216,8 @@ def confirm_told(
             errors[f"notices.{index}.told_on"] = [late]
     if errors:
         raise InvalidInput(f"{len(errors)} notice(s) refused; nothing changed", errors)
+    # Every subject locked at once, in id order, before the first audit event.
+    lock_subjects(session, [found[n["record_id"]].subject_id for n in notices])
     confirmed: dict[str, CreditRecord] = {}
     for notice in notices:
         record = found[notice["record_id"]]
@@ -286,6 +293,8 @@ def release_due(
         .limit(batch)
         .with_for_update(skip_locked=True)
     ).all()
+    # The subjects first, then the audit events (the chain head is the last lock taken).
+    touch_subjects(session, [r.subject_id for r in records], at=now)
     for record in records:
         record.held_for_notice = False
         record_event(
@@ -300,7 +309,6 @@ def release_due(
             f"{iso(record.person_told_on)}",
             at=now,
         )
-    touch_subjects(session, [r.subject_id for r in records], at=now)
     return len(records)
 
 
@@ -320,7 +328,11 @@ def held_records(
     """The member's records held until the person is told, by its own record id."""
     query = (
         sa.select(CreditRecord)
-        .where(CreditRecord.member_id == member_id, CreditRecord.held_for_notice.is_(True))
+        .where(
+            CreditRecord.member_id == member_id,
+            CreditRecord.held_for_notice.is_(True),
+            CreditRecord.status == RecordStatus.ACTIVE,
+        )
         .order_by(CreditRecord.member_record_id)
         .limit(limit)
     )

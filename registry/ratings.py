@@ -30,6 +30,7 @@ from registry.audit import Actor, ActorKind, record_event
 from registry.clock import iso, local_date, start_of_day
 from registry.db import Base, among, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
+from registry.identifiers import id_number_errors
 from registry.scorecard import (
     ListFacts,
     Rating,
@@ -568,8 +569,12 @@ def _require(rating: SubjectRating, *states: RatingStatus) -> None:
 
 
 def _reason(reason: str | None) -> str:
+    """A reviewer's reason, kept as typed (the console and the commands reach here without
+    the API's schemas): required, and never holding an ID number."""
     if not reason or not reason.strip():
         raise InvalidInput("a written reason is required", {"reason": ["required"]})
+    if errors := id_number_errors(reason=reason):
+        raise InvalidInput("the reason is kept as typed", errors)
     return reason.strip()
 
 

@@ -351,3 +351,19 @@ def test_demo_advance_is_refused_in_production(tmp_path):
     assert result.exit_code == 1
     assert "never here" in result.output
     assert not (tmp_path / "demo-clock.json").exists()
+
+
+def test_the_demo_is_refused_in_production(tmp_path):
+    """It would load made-up members and make an administrator whose password it prints."""
+    from registry.app import create_app
+    from tests.config.test_settings import STRONG
+
+    strong = {
+        **STRONG,
+        "CREDITREG_DATABASE_URL": f"sqlite:///{tmp_path}/production.db",
+        "CREDITREG_VAR_DIR": str(tmp_path),
+    }
+    production = create_app(profile="production", environ=strong)
+    result = production.test_cli_runner().invoke(args=["demo", "--no-serve"])
+    assert result.exit_code == 1 and "never here" in result.output
+    assert not (tmp_path / "demo-keys").exists()

@@ -12,7 +12,8 @@ reports, monitoring and ratings; ``person_told_on``, ``person_told_via`` and
 The negative records on persons already held were shared without any notice on record: they
 are held from this revision on, until their submitter confirms the person was told (they
 list them at ``GET /api/v1/records/person-notices/held``) or staff serve the registry's own
-notice. Their subjects are queued so that the search documents stop counting them.
+notice. Their subjects are queued so that the search documents stop counting them, their
+ratings are proposed again without them, and their watchers hear of it.
 """
 
 from collections.abc import Sequence
@@ -38,11 +39,14 @@ def _hold_records_without_notice() -> None:
         sa.column("held_for_notice", sa.Boolean()),
     )
     subjects = sa.table("subjects", sa.column("id", sa.Uuid()), sa.column("kind", sa.String()))
-    outbox = sa.table(
-        "search_outbox",
-        sa.column("subject_id", sa.Uuid()),
-        sa.column("enqueued_at", registry.db.UTCDateTime(timezone=True)),
-    )
+    queues = [
+        sa.table(
+            name,
+            sa.column("subject_id", sa.Uuid()),
+            sa.column("enqueued_at", registry.db.UTCDateTime(timezone=True)),
+        )
+        for name in ("search_outbox", "rating_outbox", "monitoring_outbox")
+    ]
     persons = sa.select(subjects.c.id).where(subjects.c.kind == "person")
     negative_on_person = sa.and_(
         records.c.polarity == "negative",
@@ -59,7 +63,21 @@ def _hold_records_without_notice() -> None:
         .where(negative_on_person)
         .distinct()
     )
-    connection.execute(sa.insert(outbox).from_select(["subject_id", "enqueued_at"], held_subjects))
+    # As registry.outbox.touch_subjects does: a new revision, and the subject queued for its
+    # search document, a new rating (a published grade must not keep counting what is now
+    # held) and its watchers.
+    revisions = sa.table(
+        "subjects", sa.column("id", sa.Uuid()), sa.column("revision", sa.Integer())
+    )
+    connection.execute(
+        sa.update(revisions)
+        .where(revisions.c.id.in_(sa.select(records.c.subject_id).where(negative_on_person)))
+        .values(revision=revisions.c.revision + 1)
+    )
+    for queue in queues:
+        connection.execute(
+            sa.insert(queue).from_select(["subject_id", "enqueued_at"], held_subjects)
+        )
 
 
 def upgrade() -> None:

@@ -101,7 +101,8 @@ def test_staff_file_a_persons_objection_and_statement_in_the_console(
     assert filed.answering_member_id == bank.id
     # The same answer period as any objection: OBJECTION_ANSWER_DAYS (20) calendar days.
     assert filed.due_at - filed.filed_at == timedelta(days=20)
-    assert str(record.id) in objections.disputed_items(session, [person.id])[person.id]["records"]
+    # The record is held until the person is told: no member sees the mark yet.
+    assert objections.disputed_items(session, [person.id]) == {}
     (event,) = audited(session, "objection.filed", filed.id)
     assert event.actor_kind == "staff" and event.after["identity_check"] == CHECK
 
@@ -369,3 +370,26 @@ def test_a_number_typed_at_the_counter_is_refused_not_kept(
 
 def app_runner(client):
     return client.application.test_cli_runner()
+
+
+def test_every_missing_text_of_a_counter_filing_is_reported_at_once(
+    session, clock, seeded, person, bank
+):
+    from registry.audit import Actor, ActorKind
+    from registry.errors import InvalidInput
+
+    record = default_on(session, clock, bank, person)
+    with pytest.raises(InvalidInput) as refused:
+        objections.object_for_person(
+            session,
+            staff=Actor(ActorKind.STAFF, "counter-li"),
+            person=person,
+            item_kind="record",
+            item_id=str(record.id),
+            grounds=" ",
+            statement=None,
+            identity_check="",
+            answer_days=20,
+            at=clock.now(),
+        )
+    assert set(refused.value.errors) == {"grounds", "identity_check"}

@@ -344,7 +344,12 @@ def test_the_person_notice_migration_holds_negative_records_on_persons_shared_be
     company = {**DEFAULT, "record_id": "C-1", "subject": COMPANY}
     receipt = submit(bank, "s-1", [told, company, REPAID_ON_TIME]).get_json()["receipt"]
     person_id = receipt["records"][0]["subject_id"]
-    session.execute(sa.delete(SearchOutbox))
+    from registry.monitoring import MonitoringOutbox
+    from registry.ratings import RatingOutbox
+
+    queues = (SearchOutbox, RatingOutbox, MonitoringOutbox)
+    for queue in queues:
+        session.execute(sa.delete(queue))
     session.flush()
     connection = session.connection()
     config = migrate.alembic_config(connection)
@@ -357,8 +362,10 @@ def test_the_person_notice_migration_holds_negative_records_on_persons_shared_be
         .all()
     )
     assert held == {"LD-1": True, "C-1": False, "PAY-1": False}
-    queued = connection.execute(sa.select(SearchOutbox.subject_id)).scalars().all()
-    assert [str(s) for s in queued] == [person_id]
+    # Queued for its document, a new rating and its watchers.
+    for queue in queues:
+        queued = connection.execute(sa.select(queue.subject_id)).scalars().all()
+        assert [str(s) for s in queued] == [person_id], queue
     assert migrate.pending_differences(connection) == []
 
 

@@ -328,3 +328,61 @@ def test_a_notice_served_long_enough_ago_shares_the_record_at_once(session, cloc
     )
     session.commit()
     assert record.held_for_notice is False and record.person_told_by == "registry"
+
+
+def test_an_objection_to_a_held_record_tells_members_nothing(
+    session, client, clock, bank, lender, runtime
+):
+    """A person may object at the counter to a record they learnt of in their own report;
+    until it is shared, no member sees its disputed mark, statement or event."""
+    from registry import objections
+    from registry.audit import Actor, ActorKind
+    from registry.monitoring import _objections_part
+
+    receipt = accepted(bank, "s-1", [DEFAULT]).get_json()["receipt"]
+    subject_id = uuid.UUID(receipt["records"][0]["subject_id"])
+    record_id = receipt["records"][0]["registry_id"]
+    objections.object_for_person(
+        session,
+        staff=Actor(ActorKind.STAFF, "counter-li"),
+        person=session.get(Subject, subject_id),
+        item_kind="record",
+        item_id=record_id,
+        grounds="贷款已结清",
+        statement="已于十月还清",
+        identity_check="居民身份证原件已核验",
+        answer_days=20,
+        at=clock.now(),
+    )
+    session.commit()
+    consent_id = consent(lender, clock)
+    view = lender.get(f"/api/v1/subjects/{subject_id}?purpose={PURPOSE}&consent={consent_id}")
+    assert view.get_json()["disputed"] == [] and view.get_json()["statements"] == []
+    assert objections.disputed_items(session, [subject_id]) == {}
+    assert _objections_part(session, [subject_id]) == {subject_id: {}}
+    # Told: shared, and the objection shows with it.
+    told = bank.post(
+        "/api/v1/records/person-notices",
+        {"notices": [{"record_id": "LD-1", "told_on": "2026-11-20", "channel": "sms"}]},
+    )
+    assert told.status_code == 200
+    view = lender.get(f"/api/v1/subjects/{subject_id}?purpose={PURPOSE}&consent={consent_id}")
+    assert [d["item_id"] for d in view.get_json()["disputed"]] == [record_id]
+
+
+def test_a_held_record_corrected_to_positive_is_held_no_longer(session, clock, bank):
+    accepted(bank, "s-1", [DEFAULT])
+    assert [r["record_id"] for r in held(bank)["records"]] == ["LD-1"]
+    repaid = {
+        **DEFAULT,
+        "category": "payment_experience",
+        "polarity": "positive",
+        "due_date": "2026-06-01",
+        "days_past_due": 0,
+        "reason": "recorded as a default by mistake",
+    }
+    accepted(bank, "s-2", [repaid])
+    assert held(bank)["records"] == []
+    record = session.scalar(sa.select(CreditRecord).where(CreditRecord.member_record_id == "LD-1"))
+    session.refresh(record)
+    assert record.held_for_notice is False
