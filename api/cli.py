@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import time
 import uuid
@@ -26,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from flask.cli import with_appcontext
 
-from api.client import RegistryClient, RegistryError, registry_public_keys
+from api.client import RegistryClient, RegistryError, registry_public_keys, write_private_key
 from api.httpsig import content_digest, verify_stored_request
 from api.member_cli import COMMANDS as MEMBER_COMMANDS
 from api.member_cli import echo_json, registry_options, send
@@ -189,18 +188,10 @@ def client_keygen(private_path: Path, algorithm: str, as_json: bool) -> None:
         if algorithm == "ed25519"
         else ec.generate_private_key(ec.SECP256R1())
     )
-    private_pem = private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
     public_pem = private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    # Created with owner-only permissions from the start, never world-readable for a moment.
-    descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(private_pem)
+    write_private_key(private_path, private_key)
     public_path.write_bytes(public_pem)
     key_id = jwk_thumbprint(public_jwk(private_key.public_key()))
     if as_json:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +28,19 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from api.httpsig import HttpRequest, PrivateKey, sign_request
 from registry.members import jwk_thumbprint, public_jwk
+
+
+def write_private_key(path: Path, private_key: PrivateKey, *, replace: bool = False) -> None:
+    """Write ``private_key`` as PEM (PKCS#8), created owner-only from the first byte, never
+    readable by others for a moment. An existing file is refused unless ``replace``."""
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
+    with os.fdopen(os.open(path, flags, 0o600), "wb") as handle:
+        handle.write(pem)
 
 
 class RequestSigner:

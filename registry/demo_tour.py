@@ -14,7 +14,6 @@ Made once, with the demo data; a registry that already has them is left as it is
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy.orm import Session
 
+from api.client import write_private_key
 from registry.audit import Actor, ActorKind
 from registry.clock import local_date
 from registry.listings import ListEntry, ListingState
@@ -77,15 +77,8 @@ def prepare_tour(
     for name in KEYS:
         private = ed25519.Ed25519PrivateKey.generate()
         path = key_dir / f"{name}.key"
-        pem = private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        # Owner-only from the first byte: the file is never readable by others.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(pem)
+        # A key left from an earlier demo database is replaced with the one registered now.
+        write_private_key(path, private, replace=True)
         public = private.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )

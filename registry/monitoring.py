@@ -279,14 +279,14 @@ def _day(value: date | datetime | None) -> str | None:
 
 
 def _records_part(session: Session, subject_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    from registry.records import CreditRecord
+    from registry.records import CreditRecord, shared_with_members
 
     found: dict[uuid.UUID, Any] = {s: {} for s in subject_ids}
     for record in session.scalars(
         sa.select(CreditRecord).where(
             CreditRecord.subject_id.in_(subject_ids),
             # Held until a person is told (registry.person_notices): an event when it ends.
-            CreditRecord.held_for_notice.is_(False),
+            shared_with_members(),
         )
     ):
         item = {

@@ -74,11 +74,6 @@ def policy_from_settings(settings: Any) -> NoticePolicy:
     return NoticePolicy(wait_days=settings.PERSON_NOTICE_WAIT_DAYS)
 
 
-def shared() -> sa.ColumnElement[bool]:
-    """The records members may see: every record but those held until a person is told."""
-    return CreditRecord.held_for_notice.is_(False)
-
-
 def needs_notice(subject_kind: str, polarity: str) -> bool:
     return subject_kind == SubjectKind.PERSON and polarity == Polarity.NEGATIVE
 

@@ -196,7 +196,7 @@ def inputs_of(
     """The active records and published list entries the scorecard reads, per subject."""
     from registry.list_kinds import in_force
     from registry.listings import published_entries_of
-    from registry.records import CreditRecord, RecordStatus
+    from registry.records import CreditRecord, RecordStatus, shared_with_members
 
     found: dict[uuid.UUID, tuple[list[RecordFacts], list[ListFacts]]] = {
         subject_id: ([], []) for subject_id in subject_ids
@@ -206,7 +206,7 @@ def inputs_of(
             CreditRecord.subject_id.in_(subject_ids),
             CreditRecord.status == RecordStatus.ACTIVE,
             # A grade must not show what is held until a person is told.
-            CreditRecord.held_for_notice.is_(False),
+            shared_with_members(),
         )
     ):
         found[record.subject_id][0].append(

@@ -257,6 +257,12 @@ def _publicity_rule(rule: PublicityRule | None) -> PublicityRule:
     return default_rule()
 
 
+def shared_with_members() -> sa.ColumnElement[bool]:
+    """The records members may see: all but those held until a person is told
+    (registry.person_notices). Every member-facing read of records applies it."""
+    return CreditRecord.held_for_notice.is_(False)
+
+
 # The notice columns of a record that needs no notice to a person (registry.person_notices).
 NOT_HELD: dict[str, Any] = {
     "held_for_notice": False,

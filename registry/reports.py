@@ -345,13 +345,13 @@ def build_report(
     in ``calendar``'s working days."""
     from registry.listings import ListEntry, ListingState, published_entries_of
     from registry.ratings import history
-    from registry.records import CreditRecord, RecordStatus
+    from registry.records import CreditRecord, RecordStatus, shared_with_members
 
     shown = [CreditRecord.subject_id == subject.id, CreditRecord.status == RecordStatus.ACTIVE]
     if kind != ReportKind.OWN:
         # Negative information about a person is shared once the person is told; their own
         # report shows it, marked held (registry.person_notices).
-        shown.append(CreditRecord.held_for_notice.is_(False))
+        shown.append(shared_with_members())
     records = list(
         session.scalars(
             sa.select(CreditRecord)

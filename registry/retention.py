@@ -68,6 +68,7 @@ from registry.records import (
     RecordCategory,
     RecordStatus,
     Severity,
+    shared_with_members,
 )
 from registry.staff import StaffRole, StaffStatus, StaffUser
 from registry.worker import batches_within
@@ -281,7 +282,7 @@ def publicly_shown(today: date, policy: RetentionPolicy) -> sa.ColumnElement[boo
     marked it."""
     return sa.and_(
         CreditRecord.status == RecordStatus.ACTIVE,
-        CreditRecord.held_for_notice.is_(False),
+        shared_with_members(),
         sa.or_(
             CreditRecord.category == RecordCategory.ADMINISTRATIVE_LICENCE,
             sa.and_(
@@ -322,7 +323,7 @@ def penalty_publication(session: Session, subject_id: uuid.UUID) -> dict[str, in
             CreditRecord.category == RecordCategory.ADMINISTRATIVE_PENALTY,
             CreditRecord.status == RecordStatus.ACTIVE,
             # Held until a person is told (registry.person_notices): not shared yet.
-            CreditRecord.held_for_notice.is_(False),
+            shared_with_members(),
         )
         .group_by(CreditRecord.severity, ended)
     )

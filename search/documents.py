@@ -18,8 +18,13 @@ from registry.clock import iso
 from registry.db import among
 from registry.list_kinds import list_names
 from registry.names import normalize_name
-from registry.person_notices import shared
-from registry.records import CreditRecord, Polarity, RecordCategory, RecordStatus
+from registry.records import (
+    CreditRecord,
+    Polarity,
+    RecordCategory,
+    RecordStatus,
+    shared_with_members,
+)
 from registry.subjects import Subject, SubjectName
 from search.text import name_tokens, pinyin_forms
 
@@ -52,7 +57,7 @@ def record_counts(
             among(session, CreditRecord.subject_id, subject_ids),
             CreditRecord.status == RecordStatus.ACTIVE,
             # Negative information about a person is not shared before the person is told.
-            shared(),
+            shared_with_members(),
         )
         .group_by(CreditRecord.subject_id, CreditRecord.category, CreditRecord.polarity)
     ):
