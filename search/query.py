@@ -11,8 +11,9 @@ from functools import cached_property
 from typing import Any
 
 from registry.identifiers import IdentifierError, validate_uscc
+from registry.name_parts import parse_name
 from registry.names import normalize_name, normalize_text
-from search.text import query_tokens
+from search.text import is_trade_name_token, query_tokens, trade_name_tokens
 
 FACETS = ("kind", "region", "industry", "lists", "grade")
 
@@ -33,9 +34,11 @@ def common_token_least(documents: int, floor: int = COMMON_TOKEN_FLOOR) -> int:
 
 
 def without_common(tokens: list[str], common: frozenset[str] | set[str]) -> list[str]:
-    """``tokens`` less the common ones; all of them when every one is common (a name made
-    only of common tokens keeps its candidates rather than finding nothing)."""
-    return [t for t in tokens if t not in common] or tokens
+    """``tokens`` less the common ones; all of them when every one of the name's own is
+    common (a name made only of common tokens keeps its candidates rather than finding
+    nothing, or only those its trade-name tokens bring)."""
+    rare = [t for t in tokens if t not in common]
+    return rare if any(not is_trade_name_token(t) for t in rare) else tokens
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,13 @@ class SearchQuery:
         有限责任公司 and 有限公司, Co., Ltd. and Limited, find the same companies."""
         if not self.text or not normalize_text(self.text) or self.uscc:
             return []
-        return query_tokens(normalize_name(self.text).base)
+        tokens = query_tokens(normalize_name(self.text).base)
+        if self.match_any:
+            # Screening: also the trade name's one-edit neighbourhood, so a mistyped 字号
+            # still brings the company in (search.text.trade_name_tokens).
+            trade = trade_name_tokens(parse_name(self.text).trade)
+            tokens.extend(t for t in trade if t not in tokens)
+        return tokens
 
     def filters(self) -> dict[str, tuple[str, ...]]:
         """Field -> the values it may have (any of them)."""

@@ -8,9 +8,11 @@ matched and how much each contributed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Any
 
 from registry.identifiers import (
@@ -19,15 +21,27 @@ from registry.identifiers import (
     contains_id_number,
     validate_uscc,
 )
-from registry.names import normalize_name, normalize_text
+from registry.name_parts import NameParts, divisions_agree, parse_name
+from registry.names import normalize_text
 from search.query import SearchQuery
-from search.text import index_tokens, pinyin_forms
+from search.text import name_syllables
 
-# How much each feature weighs when both sides have it. Features a row lacks (no region
-# given, say) drop out and the rest are rescaled, so a name-only row can still score 1.
-WEIGHTS = {"name": 0.8, "region": 0.15, "legal_form": 0.05}
+# How much each feature weighs when both sides have it. Features a side lacks (no region
+# given, no industry in the name) drop out and the rest are rescaled, so a name-only row can
+# still score 1. The trade name (字号) carries a name's identity; the division and industry
+# confirm it; the legal form barely matters (registry.name_parts).
+WEIGHTS = {
+    "trade_name": 0.55,
+    "industry": 0.15,
+    "division": 0.1,
+    "legal_form": 0.05,
+    "region": 0.15,
+}
 CANDIDATES = 10
 SHOWN = 3
+# A trade name that differs but sounds the same (详 / 祥, what a pinyin input method mistypes)
+# is nearer than one that differs in sound.
+SAME_SOUND_SIMILARITY = 0.9
 
 
 @dataclass(frozen=True)
@@ -35,9 +49,9 @@ class Thresholds:
     match: float = 0.85
     possible: float = 0.6
 
-    def decide(self, score: float) -> str:
+    def decide(self, score: float, *, match_allowed: bool = True) -> str:
         if score >= self.match:
-            return "match"
+            return "match" if match_allowed else "possible"
         if score >= self.possible:
             return "possible"
         return "none"
@@ -60,37 +74,171 @@ class Scored:
     document: dict[str, Any]
     score: float
     explanation: list[dict[str, Any]] = field(default_factory=list)
+    # Why this candidate cannot be a "match", whatever its score: empty when it can.
+    not_a_match: list[str] = field(default_factory=list)
 
 
-def _dice(left: set[str], right: set[str]) -> float:
-    if not left or not right:
-        return 0.0
-    return 2 * len(left & right) / (len(left) + len(right))
+@lru_cache(maxsize=65536)
+def _edits(left: str, right: str) -> int:
+    """Levenshtein distance (names' parts are short: a plain table is quick enough)."""
+    previous = list(range(len(right) + 1))
+    for i, a in enumerate(left, 1):
+        current = [i]
+        for j, b in enumerate(right, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
+        previous = current
+    return previous[-1]
 
 
-def _sequence(left: str, right: str) -> float:
-    return SequenceMatcher(None, left.replace(" ", ""), right.replace(" ", "")).ratio()
+def _difference(left: str, right: str) -> str:
+    """The second text with what differs from the first marked: 金瑞[祥→详], 金瑞[+福]祥."""
+    out = []
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, left, right, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.append(right[j1:j2])
+        elif op == "replace":
+            out.append(f"[{left[i1:i2]}→{right[j1:j2]}]")
+        elif op == "delete":
+            out.append(f"[-{left[i1:i2]}]")
+        else:
+            out.append(f"[+{right[j1:j2]}]")
+    return "".join(out)
+
+
+def _letters(parts: NameParts) -> str:
+    """A trade name as letters: itself when Latin, else its pinyin."""
+    return parts.trade if parts.latin else "".join(name_syllables(parts.trade))
+
+
+def _spelt(text: str | None) -> tuple[str, ...]:
+    """The pinyin of a division or industry as written, full and short (北京市: beijingshi,
+    beijing), to find it in a romanised name typed without spaces."""
+    if not text:
+        return ()
+    full = "".join(name_syllables(text))
+    short = _DIVISION_SHORT.match(text)
+    return (full, "".join(name_syllables(short.group(1)))) if short else (full,)
+
+
+_DIVISION_SHORT = re.compile(r"^(.{2,}?)(?:省|市|区|县)$")
+
+
+def _romanised_trade(query: NameParts, candidate: NameParts) -> str:
+    """The query's trade name letters, less the candidate's division and industry spelt in
+    pinyin when the parser could not find them (a name typed without spaces:
+    beijinghuaxinkeji)."""
+    letters = query.trade
+    if query.division is None:
+        for spelt in _spelt(candidate.division):
+            if spelt and letters.startswith(spelt) and len(letters) > len(spelt):
+                letters = letters[len(spelt) :]
+                break
+    if query.industry is None:
+        for spelt in _spelt(candidate.industry):
+            if spelt and letters.endswith(spelt) and len(letters) > len(spelt):
+                letters = letters[: -len(spelt)]
+                break
+    return letters
+
+
+def _compare_trade(query: NameParts, candidate: NameParts) -> tuple[float, bool, str]:
+    """(similarity, written the same, detail) of two trade names. Written in different
+    scripts, they compare by sound, which cannot tell homophones apart (华信 / 华新)."""
+    if query.latin == candidate.latin:
+        left, right = candidate.trade, query.trade
+        if left == right:
+            return 1.0, True, f"same trade name {left}"
+        similarity = 1 - 2 * _edits(left, right) / (len(left) + len(right))
+        if not query.latin and _letters(query) == _letters(candidate):
+            similarity = max(similarity, SAME_SOUND_SIMILARITY)
+        return max(similarity, 0.0), False, f"trade name {left} / {_difference(left, right)}"
+    if query.latin:
+        left, right = _letters(candidate), _romanised_trade(query, candidate)
+    else:
+        left, right = _romanised_trade(candidate, query), _letters(query)
+    similarity = 1 - 2 * _edits(left, right) / (len(left) + len(right)) if left or right else 0.0
+    detail = f"trade name {candidate.trade} / {query.trade}, compared in pinyin"
+    return max(similarity, 0.0), False, detail
+
+
+def _compare_industry(query: NameParts, candidate: NameParts) -> float:
+    if query.industry_terms & candidate.industry_terms:
+        return 1.0
+    # 信息科技 and 科技: one says more than the other, not something else.
+    nested = any(a in b or b in a for a in query.industry_terms for b in candidate.industry_terms)
+    return 0.5 if nested else 0.0
+
+
+@dataclass(frozen=True)
+class NameComparison:
+    name: str  # the candidate's name compared
+    parts: list[tuple[str, float, str]]  # (feature, similarity, detail)
+    not_a_match: list[str]
+
+    @property
+    def similarity(self) -> float:
+        """The name parts' weighted similarity, in [0, 1]."""
+        weight = sum(WEIGHTS[f] for f, _, _ in self.parts)
+        return sum(WEIGHTS[f] * v for f, v, _ in self.parts) / weight if weight else 0.0
+
+
+def compare_names(query: str, candidate: str, region: str | None = None) -> NameComparison:
+    """Two names part by part (registry.name_parts), with what keeps them from being the
+    same company. ``region``, the row's division code, stands for a division the query's
+    name leaves out."""
+    wanted, found = parse_name(query), parse_name(candidate)
+    parts: list[tuple[str, float, str]] = []
+    reasons: list[str] = []
+    similarity, same, detail = _compare_trade(wanted, found)
+    parts.append(("trade_name", similarity, detail))
+    if not same:
+        reasons.append(
+            "the trade names are compared by sound, which cannot tell homophones apart"
+            if similarity == 1.0
+            else "the trade names differ"
+        )
+    # A name without its division may still be placed by the row's region code (a member's
+    # list often shortens names); a candidate named without one is another registered name.
+    codes = wanted.division_codes
+    if not codes and region and found.division_codes:
+        codes = frozenset({region})
+    if codes and found.division_codes:
+        agree = divisions_agree(codes, found.division_codes)
+        shown = wanted.division or f"region {region}"
+        parts.append(("division", 1.0 if agree else 0.0, f"{shown} / {found.division}"))
+        if not agree:
+            reasons.append("the divisions differ")
+    elif codes or found.division_codes:
+        reasons.append("the division is named on one side only")
+    if wanted.industry_terms and found.industry_terms:
+        value = _compare_industry(wanted, found)
+        parts.append(("industry", value, f"{wanted.industry} / {found.industry}"))
+        if value < 1.0:
+            reasons.append("the industries differ")
+    elif wanted.industry_terms or found.industry_terms:
+        reasons.append("the industry is named on one side only")
+    if wanted.legal_form and found.legal_form:
+        same_form = wanted.legal_form == found.legal_form
+        parts.append(
+            ("legal_form", 1.0 if same_form else 0.0, f"{wanted.legal_form} / {found.legal_form}")
+        )
+    if wanted.branch != found.branch:
+        reasons.append(
+            "one is a branch of the other"
+            if None in (wanted.branch, found.branch)
+            else "different branches"
+        )
+    return NameComparison(candidate, parts, reasons)
 
 
 def name_similarity(query: str, candidate_names: list[str]) -> tuple[float, str]:
-    """The best similarity of ``query`` to any of the candidate's names, in [0, 1]: the
-    mean of token overlap (CJK bigrams, words) and character sequence similarity, on the
-    names without legal form. A Latin query is also compared with the names' pinyin."""
-    wanted = normalize_name(query).base
-    wanted_tokens = set(index_tokens(wanted))
-    best, best_name = 0.0, ""
-    for name in candidate_names:
-        base = normalize_name(name).base
-        overlap = _dice(wanted_tokens, set(index_tokens(base)))
-        similarity = (overlap + _sequence(wanted, base)) / 2
-        if wanted.isascii():
-            # Pinyin is one run of letters: only the sequence of letters can be compared.
-            full, _ = pinyin_forms(name)
-            if full:
-                similarity = max(similarity, _sequence(wanted, full))
-        if similarity > best:
-            best, best_name = similarity, name
-    return best, best_name
+    """The best similarity of ``query`` to any of the candidate's names, in [0, 1], and
+    that name."""
+    best = max(
+        (compare_names(query, name) for name in candidate_names),
+        key=lambda c: (c.similarity, not c.not_a_match),
+    )
+    return best.similarity, best.name
 
 
 def score(row: ScreeningRow, document: dict[str, Any]) -> Scored:
@@ -102,15 +250,21 @@ def score(row: ScreeningRow, document: dict[str, Any]) -> Scored:
             [{"feature": "uscc", "matched": True, "contribution": 1.0, "detail": "same USCC"}],
         )
     parts: list[tuple[str, float, str]] = []
+    reasons: list[str] = []
     if row.name:
-        similarity, which = name_similarity(row.name, document.get("names") or [document["name"]])
-        parts.append(("name", similarity, f"closest name {which}"))
-        wanted_form = normalize_name(row.name).legal_form
-        if wanted_form and document.get("legal_form"):
-            same = wanted_form == document["legal_form"]
-            parts.append(
-                ("legal_form", 1.0 if same else 0.0, f"{wanted_form} / {document['legal_form']}")
-            )
+        # The closest of the candidate's names, current or former, part by part.
+        best = max(
+            (
+                compare_names(row.name, name, row.region)
+                for name in (document.get("names") or [document["name"]])
+            ),
+            key=lambda c: (c.similarity, not c.not_a_match),
+        )
+        parts.extend(best.parts)
+        reasons.extend(best.not_a_match)
+        if best.name != document.get("name"):
+            reasons_name = f"closest name {best.name}"
+            parts[0] = (parts[0][0], parts[0][1], f"{parts[0][2]} ({reasons_name})")
     if row.region and document.get("region"):
         # Same region code, or the same province (first two digits) for half.
         region = document["region"]
@@ -139,7 +293,15 @@ def score(row: ScreeningRow, document: dict[str, Any]) -> Scored:
                 "detail": "different USCC; capped at 0.5",
             }
         )
-    return Scored(document, round(min(max(result, 0.0), 1.0), 4), explanation)
+    if reasons:
+        explanation.append(
+            {
+                "feature": "decision",
+                "contribution": 0.0,
+                "detail": "at most a possible match: " + "; ".join(reasons),
+            }
+        )
+    return Scored(document, round(min(max(result, 0.0), 1.0), 4), explanation, reasons)
 
 
 def normalise_row(raw: dict[str, Any]) -> tuple[ScreeningRow, dict[str, str]]:
@@ -206,10 +368,14 @@ def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dic
         key=lambda s: (-s.score, s.document["id"]),
     )
     best = ranked[0].score if ranked else 0.0
+    # A match needs the top candidate's trade name to agree (or an exact USCC).
+    match_allowed = bool(ranked) and not ranked[0].not_a_match
     return {
         "reference": row.reference,
         "input": {"name": row.name, "uscc": row.uscc, "region": row.region},
-        "decision": "match" if exact is not None else thresholds.decide(best),
+        "decision": "match"
+        if exact is not None
+        else thresholds.decide(best, match_allowed=match_allowed),
         "score": best,
         "matches": [
             {
@@ -224,7 +390,9 @@ def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dic
                 # before objections existed, until they are rebuilt.
                 "disputed": s.document.get("disputed", 0),
                 "score": s.score,
-                "decision": "match" if exact is s.document else thresholds.decide(s.score),
+                "decision": "match"
+                if exact is s.document
+                else thresholds.decide(s.score, match_allowed=not s.not_a_match),
                 "explanation": s.explanation,
             }
             for s in ranked[:SHOWN]

@@ -211,12 +211,48 @@ def pinyin_forms(name: str) -> tuple[str, str]:
     return "".join(syllables), "".join(s[0] for s in syllables)
 
 
+# Marks the tokens of a trade name (字号) apart from the n-grams of the whole name: "tn华信"
+# is 华信 as a trade name. Letters then CJK: every backend's tokenizer keeps it one token.
+TRADE_NAME_MARK = "tn"
+
+
+def is_trade_name_token(token: str) -> bool:
+    """Whether ``token`` was made by :func:`trade_name_tokens` (a Latin word starting with
+    "tn" was not: those tokens always hold a Chinese character)."""
+    return token.startswith(TRADE_NAME_MARK) and not token.isascii()
+
+
+def trade_name_tokens(trade: str) -> list[str]:
+    """A Chinese trade name and each of its one-character deletions, marked: 金瑞祥 gives
+    tn金瑞祥, tn瑞祥, tn金祥, tn金瑞.
+
+    Two trade names one edit apart share one of these (the deletion neighbourhood): a
+    character replaced (金瑞详) deletes to tn金瑞 as well, one dropped (金祥) is itself a
+    deletion of the indexed name, one inserted (金瑞福祥) deletes to the indexed name. So a
+    screening row with a mistyped trade name still finds the company among its candidates,
+    where the bigrams alone may share nothing. A two-character trade name deletes to single
+    characters, which would join it to every trade name holding either: its deletions keep
+    their place (华信: tn1华, tn2信), so 华新 finds it through tn1华 but 新华 does not. A
+    Latin trade name gives none: its words and pinyin pairs already serve."""
+    if not _CJK_RUN.match(trade) or len(trade) < 2:
+        return []
+    if len(trade) == 2:
+        deletions = [f"1{trade[0]}", f"2{trade[1]}"]
+    else:
+        deletions = [trade[:i] + trade[i + 1 :] for i in range(len(trade))]
+    return [TRADE_NAME_MARK + t for t in dict.fromkeys([trade, *deletions])]
+
+
 def name_tokens(names: list[str]) -> list[str]:
     """Everything a subject's names contribute to ``tokens``: n-grams of every name and of
     its base (legal form stripped), its pinyin (in full, as pairs of neighbouring syllables,
-    and as initials), and the syllable pairs of the pinyin words written in it."""
+    and as initials), the syllable pairs of the pinyin words written in it, and its trade
+    name's tokens (``trade_name_tokens``)."""
+    from registry.name_parts import parse_name
+
     tokens: list[str] = []
     for name in names:
+        tokens.extend(trade_name_tokens(parse_name(name).trade))
         # Both forms are normalised already (normalize_name is cached, and normalising is
         # idempotent): the tokens are made from them without a second pass.
         forms = normalize_name(name)

@@ -256,7 +256,7 @@ def test_screening_candidates_leave_out_tokens_most_names_share(backend, session
         assert {"科技", "科", "技"} <= backend.common_tokens(session.connection())
         assert "华信" not in backend.common_tokens(session.connection())
     else:
-        assert backend.common_among(["华信", "科技", "科", "技", "南山"]) == {"科技", "科", "技"}
+        assert backend.common_among(["华信", "科技", "科", "技", "西山"]) == {"科技", "科", "技"}
 
     def candidates(text):
         query = SearchQuery(text=text, match_any=True, facets=False, size=10)
@@ -265,12 +265,12 @@ def test_screening_candidates_leave_out_tokens_most_names_share(backend, session
     # 华信 is rare: both 华信 companies, and not every 科技 company besides.
     assert candidates("华信科技") == {made["北京华信科技有限公司"], made["华信贸易有限公司"]}
     # A name sharing only a common token with the registry finds no candidate through it.
-    assert candidates("南山科技") == set()
+    assert candidates("西山科技") == set()
     # A name made only of common tokens still finds the companies that have them.
     assert candidates("科技") == {made[n] for n in names[:3]}
     # Fewer documents make the share smaller; the cut follows once the answers expire.
     backend.common_token_floor = 5
-    assert candidates("南山科技") == {made[n] for n in names[:3]}
+    assert candidates("西山科技") == {made[n] for n in names[:3]}
 
 
 def test_postgresql_plans_each_search_for_its_own_text(session, migrated_engine):
@@ -346,3 +346,31 @@ def test_reindex_swaps_in_a_complete_index_and_verify_ends_clean(
         assert not backend.client.indices.exists(index=backend.index_name(1))
     assert verify(session, backend).clean
     assert ids(find(backend, session, "华信")) == before
+
+
+def test_screening_finds_a_trade_name_one_character_off(backend, session, runtime, indexed):
+    # 华新 shares no bigram with 华信 and 科技 is common here: only the trade name's one-edit
+    # neighbourhood (search.text.trade_name_tokens) brings the company in, on every backend.
+    backend.common_token_floor = 2
+    backend.common_tokens_ttl = 0
+    names = [
+        "北京华信科技有限公司",
+        "长城科技有限公司",
+        "东方科技有限公司",
+        "苏州金瑞祥电子有限公司",
+    ]
+    made = {
+        name: str(enterprise(session, runtime, name, 320 + n).id) for n, name in enumerate(names)
+    }
+    session.flush()
+    indexed()
+
+    def candidates(text):
+        query = SearchQuery(text=text, match_any=True, facets=False, size=10)
+        return {hit.id for hit in backend.search(query, session=session).hits}
+
+    # A character replaced in a two-character trade name.
+    assert candidates("华新科技有限公司") == {made["北京华信科技有限公司"]}
+    # A character dropped, and one added, in a three-character one.
+    assert candidates("金祥") == {made["苏州金瑞祥电子有限公司"]}
+    assert candidates("福金瑞祥") == {made["苏州金瑞祥电子有限公司"]}

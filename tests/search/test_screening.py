@@ -6,6 +6,7 @@ from search.screening import (
     ScreeningRow,
     Thresholds,
     backend_search,
+    compare_names,
     name_similarity,
     normalise_row,
     score,
@@ -17,19 +18,57 @@ THRESHOLDS = Thresholds(0.85, 0.6)
 
 
 @pytest.mark.parametrize(
-    ("query", "name", "at_least", "below"),
+    ("query", "name", "at_least", "below", "can_match"),
     [
-        ("北京华信科技有限公司", "北京华信科技有限公司", 0.99, 1.01),
-        ("北京華信科技股份有限公司", "北京华信科技有限公司", 0.99, 1.01),  # script and legal form
-        ("华信科技", "北京华信科技有限公司", 0.6, 0.95),  # part of the name
-        ("ABC Trading Company Limited", "ABC Trading Co., Ltd.", 0.99, 1.01),
-        ("beijing huaxin keji", "北京华信科技有限公司", 0.85, 1.01),  # pinyin of the name
-        ("深圳信华电子", "北京华信科技有限公司", 0.0, 0.5),  # shares characters, not the name
+        ("北京华信科技有限公司", "北京华信科技有限公司", 0.99, 1.01, True),
+        # Script and legal form: the trade name agrees, the form barely counts.
+        ("北京華信科技股份有限公司", "北京华信科技有限公司", 0.9, 0.99, True),
+        ("华信科技（北京）有限公司", "北京华信科技有限公司", 0.99, 1.01, True),  # division moved
+        ("华信科技", "北京华信科技有限公司", 0.99, 1.01, False),  # which 华信科技?
+        ("ABC Trading Company Limited", "ABC Trading Co., Ltd.", 0.99, 1.01, True),
+        ("beijing huaxin keji", "北京华信科技有限公司", 0.99, 1.01, False),  # 华信 or 华新?
+        ("Beijing Huaxin Technology Co., Ltd.", "北京华信科技有限公司", 0.99, 1.01, False),
+        ("beijinghuaxinkeji", "北京华信科技有限公司", 0.9, 1.01, False),
+        ("深圳信华电子", "北京华信科技有限公司", 0.0, 0.5, False),  # shares characters only
+        # Near names of other companies: the trade name carries the identity.
+        ("苏州金瑞祥电子有限公司", "苏州金瑞电子有限责任公司", 0.6, 0.85, False),
+        ("青岛海川宁物流有限公司", "青岛海川物流股份有限公司", 0.6, 0.85, False),
+        ("无锡金瑞祥电子有限公司", "苏州金瑞祥电子有限公司", 0.6, 0.95, False),  # division
+        ("苏州金瑞祥物流有限公司", "苏州金瑞祥电子有限公司", 0.6, 0.95, False),  # industry
+        ("北京华信科技有限公司上海分公司", "北京华信科技有限公司", 0.99, 1.01, False),
+        # A typo in the trade name: near, never the same company.
+        ("苏州金瑞详电子有限公司", "苏州金瑞祥电子有限公司", 0.85, 0.99, False),
+        ("苏州金瑞福祥电子有限公司", "苏州金瑞祥电子有限公司", 0.6, 0.95, False),
     ],
 )
-def test_name_similarity(query, name, at_least, below):
-    similarity, _ = name_similarity(query, [name])
-    assert at_least <= similarity < below
+def test_names_compare_by_their_parts(query, name, at_least, below, can_match):
+    compared = compare_names(query, name)
+    assert at_least <= compared.similarity < below
+    assert (not compared.not_a_match) is can_match, compared.not_a_match
+
+
+def test_the_closest_of_a_candidates_names_counts():
+    similarity, closest = name_similarity(
+        "北京旧名科技有限公司", ["北京华信科技有限公司", "北京旧名科技有限公司"]
+    )
+    assert similarity == 1.0 and closest == "北京旧名科技有限公司"
+
+
+def test_a_trade_name_that_differs_is_at_most_possible_and_shows_the_difference():
+    document = {"id": "1", "name": "苏州金瑞祥电子有限公司", "names": ["苏州金瑞祥电子有限公司"]}
+    scored = score(ScreeningRow(name="苏州金瑞详电子有限公司"), document)
+    assert scored.score >= THRESHOLDS.match and scored.not_a_match
+    assert THRESHOLDS.decide(scored.score, match_allowed=not scored.not_a_match) == "possible"
+    features = {item["feature"]: item for item in scored.explanation}
+    assert features["trade_name"]["detail"] == "trade name 金瑞祥 / 金瑞[祥→详]"
+    assert "the trade names differ" in features["decision"]["detail"]
+
+
+def test_a_row_region_stands_for_a_division_the_name_leaves_out():
+    document = {"id": "1", "name": "北京华信科技有限公司", "names": ["北京华信科技有限公司"]}
+    assert not score(ScreeningRow(name="华信科技有限公司", region="110105"), document).not_a_match
+    elsewhere = score(ScreeningRow(name="华信科技有限公司", region="310115"), document)
+    assert "the divisions differ" in elsewhere.not_a_match
 
 
 def test_an_exact_uscc_is_decisive_and_a_different_one_caps_the_score():
@@ -50,7 +89,7 @@ def test_every_score_is_explained_by_its_parts():
     }
     scored = score(ScreeningRow(name="北京华信科技有限公司", region="110108"), document)
     features = {item["feature"]: item for item in scored.explanation}
-    assert set(features) == {"name", "legal_form", "region"}
+    assert set(features) == {"trade_name", "industry", "division", "legal_form", "region"}
     assert features["region"]["similarity"] == 0.5  # same province, other district
     assert abs(sum(i["contribution"] for i in scored.explanation) - scored.score) < 0.001
     assert abs(sum(i["weight"] for i in scored.explanation) - 1.0) < 0.001
@@ -73,6 +112,7 @@ def test_every_backend_gives_the_same_decisions(backend, session, companies):  #
         ScreeningRow(name="ABC Trading Limited", region="310115"),
         ScreeningRow(name="完全无关的名称有限公司"),
         ScreeningRow(name="上海华信"),
+        ScreeningRow(name="北京华新科技有限公司"),  # the trade name mistyped
     ]
     results = screen(rows, backend_search(backend, session), THRESHOLDS)
     decisions = [
@@ -85,4 +125,5 @@ def test_every_backend_gives_the_same_decisions(backend, session, companies):  #
         ("match", str(companies["abc"].id)),
         ("none", decisions[4][1]),
         ("possible", str(companies["huaxin_sh"].id)),
+        ("possible", str(companies["huaxin"].id)),
     ]
