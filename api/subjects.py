@@ -32,6 +32,7 @@ from registry.runtime import current_runtime
 from registry.subjects import Subject, SubjectKind, represents
 from search.documents import empty_counts, record_counts
 from search.query import SearchQuery, decode_after, encode_after
+from search.screening import explain_name
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,9 @@ def search_subjects() -> ResponseReturnValue:
         results=result.total,
         subject_ids=[hit.id for hit in result.hits],
     )
+    # A name searched: each hit says how its name compares, part by part (a code or an ID
+    # number searched has no name to compare).
+    by_name = query.text if query.tokens else None
     return jsonify(
         {
             "hits": [
@@ -208,6 +212,11 @@ def search_subjects() -> ResponseReturnValue:
                     **{name: hit.document.get(name) for name in HIT_FIELDS},
                     "score": hit.score,
                     "highlights": hit.highlights,
+                    **(
+                        {"name_parts": explain_name(by_name, hit.document.get("names") or [])}
+                        if by_name and hit.document.get("names")
+                        else {}
+                    ),
                 }
                 for hit in result.hits
             ],

@@ -231,14 +231,37 @@ def compare_names(query: str, candidate: str, region: str | None = None) -> Name
     return NameComparison(candidate, parts, reasons)
 
 
+def closest_name(
+    query: str, candidate_names: list[str], region: str | None = None
+) -> NameComparison:
+    """The comparison of ``query`` with the nearest of a candidate's names, current or
+    former (the one that could be a match first, among equally similar ones)."""
+    return max(
+        (compare_names(query, name, region) for name in candidate_names),
+        key=lambda c: (c.similarity, not c.not_a_match),
+    )
+
+
 def name_similarity(query: str, candidate_names: list[str]) -> tuple[float, str]:
     """The best similarity of ``query`` to any of the candidate's names, in [0, 1], and
     that name."""
-    best = max(
-        (compare_names(query, name) for name in candidate_names),
-        key=lambda c: (c.similarity, not c.not_a_match),
-    )
+    best = closest_name(query, candidate_names)
     return best.similarity, best.name
+
+
+def explain_name(query: str, candidate_names: list[str]) -> dict[str, Any]:
+    """How a searched name compares with a hit's names, part by part, for a lookup's hit:
+    the name compared, each part's similarity and detail, and what keeps them from being
+    the same company (empty when nothing does)."""
+    best = closest_name(query, candidate_names)
+    return {
+        "name": best.name,
+        "parts": [
+            {"feature": feature, "similarity": round(value, 4), "detail": detail}
+            for feature, value, detail in best.parts
+        ],
+        "differences": best.not_a_match,
+    }
 
 
 def score(row: ScreeningRow, document: dict[str, Any]) -> Scored:
@@ -253,13 +276,7 @@ def score(row: ScreeningRow, document: dict[str, Any]) -> Scored:
     reasons: list[str] = []
     if row.name:
         # The closest of the candidate's names, current or former, part by part.
-        best = max(
-            (
-                compare_names(row.name, name, row.region)
-                for name in (document.get("names") or [document["name"]])
-            ),
-            key=lambda c: (c.similarity, not c.not_a_match),
-        )
+        best = closest_name(row.name, document.get("names") or [document["name"]], row.region)
         parts.extend(best.parts)
         reasons.extend(best.not_a_match)
         if best.name != document.get("name"):
