@@ -55,16 +55,19 @@ def test_recall_precision_and_false_matches_are_counted_right():
         Outcome("exact", "S2", ("S1", "S2"), "match", 0.9),  # wrong company matched
         Outcome("typo", "S3", ("S3",), "possible", 0.7),  # right, possible
         Outcome("typo", "S4", (), "none"),  # not found
+        Outcome("typo", "S7", ("S7",), "none", 0.5),  # first, but not flagged
         Outcome("near miss", None, ("S5",), "match", 0.88),  # a false match
         Outcome("near miss", None, ("S6",), "possible", 0.7),
         Outcome("near miss", None, (), "none"),
     ]
-    assert [o.rank for o in outcomes[:4]] == [1, 2, 1, None]
+    assert [o.rank for o in outcomes[:5]] == [1, 2, 1, None, 1]
     result = figures(outcomes)
-    assert (result.positives, result.first, result.recall_at_1) == (4, 2, 0.5)
+    assert (result.positives, result.first, result.recall_at_1) == (5, 3, 0.6)
+    assert (result.flagged, result.flagged_at_1) == (2, 0.4)
     assert (result.matches, result.right_matches) == (3, 1)
     assert result.match_precision == 1 / 3
     assert (result.negatives, result.negative_matches, result.negative_possible) == (3, 1, 1)
     assert result.by_kind["exact"].recall_at_1 == 0.5
-    assert result.by_kind["typo"].decisions == {"match": 0, "possible": 1, "none": 1, "error": 0}
+    assert result.by_kind["typo"].decisions == {"match": 0, "possible": 1, "none": 2, "error": 0}
+    assert result.by_kind["typo"].flagged_at_1 == 1 / 3
     assert result.by_kind["near miss"].first == 0

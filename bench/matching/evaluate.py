@@ -269,14 +269,15 @@ def report(
         "",
         f"command: `.venv/bin/python bench/matching/evaluate.py {shown_arguments()}`",
         "",
-        "Recall@1 (%: the right company ranked first) by kind of query; registry decisions"
-        " match / possible / none (/ error); retrieved: the right company among the"
+        "Recall@1 (%: the right company ranked first) by kind of query; flagged: first and"
+        ' decided match or possible (first under "none" passes unflagged); registry'
+        " decisions match / possible / none (/ error); retrieved: the right company among the"
         " registry's candidates (what the yente algorithms rank).",
         "",
-        "| kind | queries | registry | decisions | retrieved | "
+        "| kind | queries | registry | flagged | decisions | retrieved | "
         + " | ".join(name for name, _ in theirs)
         + " |",
-        "|---|---:|---:|---|---:|" + "---:|" * len(theirs),
+        "|---|---:|---:|---:|---|---:|" + "---:|" * len(theirs),
     ]
 
     def decisions(kind: Any) -> str:
@@ -290,12 +291,14 @@ def report(
             continue
         peer_cells = " | ".join(percent(f.by_kind[kind_name].recall_at_1) for _, f in theirs)
         lines.append(
-            f"| {kind_name} | {kind.queries} | {percent(kind.recall_at_1)} | {decisions(kind)}"
+            f"| {kind_name} | {kind.queries} | {percent(kind.recall_at_1)}"
+            f" | {percent(kind.flagged_at_1)} | {decisions(kind)}"
             f" | {retrieval_recall(answers, kind_name)} | {peer_cells} |"
         )
     peer_cells = " | ".join(f"**{percent(f.recall_at_1)}**" for _, f in theirs)
     lines.append(
-        f"| **all** | {ours.positives} | **{percent(ours.recall_at_1)}** | | | {peer_cells} |"
+        f"| **all** | {ours.positives} | **{percent(ours.recall_at_1)}**"
+        f" | {percent(ours.flagged_at_1)} | | | {peer_cells} |"
     )
     lines += [
         "",
@@ -347,8 +350,8 @@ def precision(f: Figures) -> str:
 
 
 def losses(answers: list[RegistryAnswer], dataset: EvaluationSet, count: int) -> list[str]:
-    """A few rows per kind the registry got wrong: the right company not first, or a
-    "match" on a near miss."""
+    """A few rows per kind the registry got wrong: the right company not first or not
+    flagged, or a "match" on a near miss."""
     lines = [
         "",
         "Registry losses, a few per kind (query → expected; got: decision score name):",
@@ -360,7 +363,7 @@ def losses(answers: list[RegistryAnswer], dataset: EvaluationSet, count: int) ->
             for a in answers
             if a.query.kind == kind_name
             and (
-                (a.query.expected is not None and not a.outcome.first_right)
+                (a.query.expected is not None and not a.outcome.flagged_first)
                 or (a.query.expected is None and a.outcome.decision == "match")
             )
         ]

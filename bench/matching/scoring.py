@@ -30,6 +30,12 @@ class Outcome:
         return self.rank == 1
 
     @property
+    def flagged_first(self) -> bool:
+        """The right subject first and flagged: decided "match" or "possible", so that a
+        screening user sees it (ranked first under "none", it passes unflagged)."""
+        return self.first_right and self.decision in {"match", "possible"}
+
+    @property
     def false_match(self) -> bool:
         """A "match" on a company that is not the one meant (or on none at all)."""
         return self.decision == "match" and not self.first_right
@@ -39,11 +45,16 @@ class Outcome:
 class KindFigures:
     queries: int = 0
     first: int = 0  # right subject first
+    flagged: int = 0  # right subject first, decided "match" or "possible"
     decisions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DECISIONS, 0))
 
     @property
     def recall_at_1(self) -> float:
         return self.first / self.queries if self.queries else 0.0
+
+    @property
+    def flagged_at_1(self) -> float:
+        return self.flagged / self.queries if self.queries else 0.0
 
 
 @dataclass
@@ -51,6 +62,7 @@ class Figures:
     by_kind: dict[str, KindFigures]
     positives: int
     first: int  # positives with the right subject first
+    flagged: int  # of those, decided "match" or "possible"
     matches: int  # "match" decisions, positives and negatives
     right_matches: int  # of those, on the right subject
     negatives: int
@@ -60,6 +72,10 @@ class Figures:
     @property
     def recall_at_1(self) -> float:
         return self.first / self.positives if self.positives else 0.0
+
+    @property
+    def flagged_at_1(self) -> float:
+        return self.flagged / self.positives if self.positives else 0.0
 
     @property
     def match_precision(self) -> float | None:
@@ -72,6 +88,7 @@ def figures(outcomes: list[Outcome]) -> Figures:
         kind = by_kind.setdefault(outcome.kind, KindFigures())
         kind.queries += 1
         kind.first += outcome.first_right
+        kind.flagged += outcome.flagged_first
         kind.decisions[outcome.decision] += 1
     positives = [o for o in outcomes if o.expected is not None]
     negatives = [o for o in outcomes if o.expected is None]
@@ -80,6 +97,7 @@ def figures(outcomes: list[Outcome]) -> Figures:
         by_kind=by_kind,
         positives=len(positives),
         first=sum(o.first_right for o in positives),
+        flagged=sum(o.flagged_first for o in positives),
         matches=len(matches),
         right_matches=sum(not o.false_match for o in matches),
         negatives=len(negatives),
