@@ -186,6 +186,8 @@ def run_peers(
 ) -> list[tuple[str, list[Outcome], float, str]]:
     """(peer, outcomes, rows/s, what counts as its match) for each peer that can run."""
     try:
+        import nomenklatura.matching  # noqa: F401 - the yente peers need it, not this module
+
         from bench.matching.peers import YENTE_ALGORITHMS, FuzzPeer, YentePeer
     except ImportError as exc:
         progress(f"peers skipped: {exc} (install them: make bench-matching)")
@@ -261,6 +263,17 @@ def report(
 ) -> str:
     ours = figures([a.outcome for a in answers])
     theirs = [(name, figures(outcomes)) for name, outcomes, _, _ in peers]
+    both = [ours] + [f for _, f in theirs]
+
+    def row(*cells: object) -> str:
+        return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+    def decisions(kind: Any) -> str:
+        counts = kind.decisions
+        text = f"{counts['match']} / {counts['possible']} / {counts['none']}"
+        return text + (f" / {counts['error']}" if counts["error"] else "")
+
+    names = [name for name, _ in theirs]
     lines = [
         f"{len(dataset.subjects):,} subjects, {ours.positives:,} queries and"
         f" {ours.negatives:,} near misses (seed {dataset.seed}); registry on {dialect}, SQL"
@@ -274,66 +287,60 @@ def report(
         " decisions match / possible / none (/ error); retrieved: the right company among the"
         " registry's candidates (what the yente algorithms rank).",
         "",
-        "| kind | queries | registry | flagged | decisions | retrieved | "
-        + " | ".join(name for name, _ in theirs)
-        + " |",
+        row("kind", "queries", "registry", "flagged", "decisions", "retrieved", *names),
         "|---|---:|---:|---:|---|---:|" + "---:|" * len(theirs),
     ]
-
-    def decisions(kind: Any) -> str:
-        counts = kind.decisions
-        text = f"{counts['match']} / {counts['possible']} / {counts['none']}"
-        return text + (f" / {counts['error']}" if counts["error"] else "")
-
     for kind_name in KINDS:
         kind = ours.by_kind.get(kind_name)
-        if kind is None:
-            continue
-        peer_cells = " | ".join(percent(f.by_kind[kind_name].recall_at_1) for _, f in theirs)
-        lines.append(
-            f"| {kind_name} | {kind.queries} | {percent(kind.recall_at_1)}"
-            f" | {percent(kind.flagged_at_1)} | {decisions(kind)}"
-            f" | {retrieval_recall(answers, kind_name)} | {peer_cells} |"
-        )
-    peer_cells = " | ".join(f"**{percent(f.recall_at_1)}**" for _, f in theirs)
+        if kind is not None:
+            lines.append(
+                row(
+                    kind_name,
+                    kind.queries,
+                    percent(kind.recall_at_1),
+                    percent(kind.flagged_at_1),
+                    decisions(kind),
+                    retrieval_recall(answers, kind_name),
+                    *(percent(f.by_kind[kind_name].recall_at_1) for _, f in theirs),
+                )
+            )
     lines.append(
-        f"| **all** | {ours.positives} | **{percent(ours.recall_at_1)}**"
-        f" | {percent(ours.flagged_at_1)} | | | {peer_cells} |"
+        row(
+            "**all**",
+            ours.positives,
+            f"**{percent(ours.recall_at_1)}**",
+            percent(ours.flagged_at_1),
+            "",
+            "",
+            *(f"**{percent(f.recall_at_1)}**" for _, f in theirs),
+        )
     )
     lines += [
         "",
         'Near misses (no such company): "match" decisions are false matches; registry'
         " decisions match / possible / none, peers' false matches.",
         "",
-        "| kind | queries | registry | " + " | ".join(name for name, _ in theirs) + " |",
+        row("kind", "queries", "registry", *names),
         "|---|---:|---|" + "---:|" * len(theirs),
     ]
     for kind_name in NEGATIVE_KINDS:
         kind = ours.by_kind.get(kind_name)
-        if kind is None:
-            continue
-        peer_cells = " | ".join(str(f.by_kind[kind_name].decisions["match"]) for _, f in theirs)
-        lines.append(f"| {kind_name} | {kind.queries} | {decisions(kind)} | {peer_cells} |")
+        if kind is not None:
+            false_matches = (f.by_kind[kind_name].decisions["match"] for _, f in theirs)
+            lines.append(row(kind_name, kind.queries, decisions(kind), *false_matches))
     lines += [
         "",
-        "| | registry | " + " | ".join(name for name, _ in theirs) + " |",
+        row("", "registry", *names),
         "|---|---|" + "---|" * len(theirs),
-        '| what counts as a match | decision "match" | '
-        + " | ".join(rule for _, _, _, rule in peers)
-        + " |",
-        "| recall@1, all kinds | "
-        + " | ".join(percent(f.recall_at_1) for f in [ours] + [f for _, f in theirs])
-        + " |",
-        '| "match" precision | '
-        + " | ".join(precision(f) for f in [ours] + [f for _, f in theirs])
-        + " |",
-        f"| false matches on the {ours.negatives} near misses | "
-        + " | ".join(str(f.negative_matches) for f in [ours] + [f for _, f in theirs])
-        + " |",
-        f'| "possible" on the near misses | {ours.negative_possible} | '
-        + " | ".join("–" for _ in theirs)
-        + " |",
-        f"| rows/s | {rate:,.0f} | " + " | ".join(f"{r:,.0f}" for _, _, r, _ in peers) + " |",
+        row("what counts as a match", 'decision "match"', *(rule for _, _, _, rule in peers)),
+        row("recall@1, all kinds", *(percent(f.recall_at_1) for f in both)),
+        row('"match" precision', *(precision(f) for f in both)),
+        row(
+            f"false matches on the {ours.negatives} near misses",
+            *(f.negative_matches for f in both),
+        ),
+        row('"possible" on the near misses', ours.negative_possible, *("–" for _ in theirs)),
+        row("rows/s", f"{rate:,.0f}", *(f"{r:,.0f}" for _, _, r, _ in peers)),
         "",
         "rows/s: the registry's whole screening of a row (retrieval, scoring, decision); a"
         " yente algorithm's scoring of the retrieved candidates alone; rapidfuzz's search of"
