@@ -10,7 +10,7 @@ BUILD_LOCK   := requirements/build.txt
 RUNTIME_LOCK := requirements/runtime.txt
 DEV_LOCK     := requirements/dev.txt
 
-.PHONY: install lock demo test test-sqlite lint format bench clean translations
+.PHONY: install lock demo test test-sqlite lint format bench bench-matching clean translations
 
 # The build tools go in first and every build uses them (--no-build-isolation): otherwise pip
 # would fetch an unpinned setuptools to build a dependency published only as source (zhconv).
@@ -34,6 +34,7 @@ lock: $(STAMP)
 	$(BIN)/python -c '$(BUILD_REQUIRES)' | $(LOCK) - -o $(BUILD_LOCK)
 	$(LOCK) pyproject.toml --extra dev -c $(BUILD_LOCK) -o $(DEV_LOCK)
 	$(LOCK) pyproject.toml -c $(DEV_LOCK) -o $(RUNTIME_LOCK)
+	$(LOCK) $(MATCHING_REQUIREMENTS:.txt=.in) -c $(DEV_LOCK) -o $(MATCHING_REQUIREMENTS)
 
 ## Migrate the SQLite database under var/, load the demo dataset (once) and serve on :8000.
 demo: $(STAMP)
@@ -60,6 +61,14 @@ translations: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/seed.py
+
+## The peers of the matching evaluation (bench/matching/evaluate.py) into .venv: nomenklatura
+## (OpenSanctions' yente algorithms) and rapidfuzz, pinned against the dev lock so no test's
+## version moves. Bench-only: `make test` never installs them. PyICU builds from source
+## (needs pkg-config, libicu-dev and a C++ compiler).
+MATCHING_REQUIREMENTS := bench/matching/requirements.txt
+bench-matching: $(STAMP)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-build-isolation -r $(MATCHING_REQUIREMENTS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info
