@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from registry.clock import iso
 from registry.db import among
 from registry.list_kinds import list_names
+from registry.name_parts import parse_name
 from registry.names import normalize_name
 from registry.records import (
     CreditRecord,
@@ -141,6 +142,7 @@ def _document(
 ) -> dict[str, Any]:
     all_names = list(dict.fromkeys([subject.name, *names]))
     current = normalize_name(subject.name)
+    parts = parse_name(subject.name)
     spelt = [pinyin_forms(name) for name in all_names]
     # Items under an open objection (异议): lookups and screening show the count, and each
     # published entry says whether it is disputed; which records are is on the subject's page.
@@ -181,4 +183,12 @@ def _document(
         "record_counts": counts or empty_counts(),
         "updated_at": subject.updated_at.isoformat().replace("+00:00", "Z"),
         "tokens": " ".join(name_tokens(all_names)),
+        # Division, trade name (字号), industry and branch, as screening compares them.
+        "name_parts": {
+            "division": parts.division,
+            "trade_name": parts.trade,
+            "industry": parts.industry,
+            "branch": parts.branch,
+        },
+        "trade_names": list(dict.fromkeys(parse_name(name).trade for name in all_names)),
     }

@@ -99,6 +99,17 @@ MAPPING: dict[str, Any] = {
         "record_counts": _counts_mapping(),
         "updated_at": {"type": "date"},
         "tokens": {"type": "text", "analyzer": "app_tokens"},
+        # The parts of the current name (registry.name_parts), and every name's trade name.
+        "name_parts": {
+            "type": "object",
+            "properties": {
+                "division": _KEYWORD,
+                "trade_name": _KEYWORD,
+                "industry": _KEYWORD,
+                "branch": _KEYWORD,
+            },
+        },
+        "trade_names": _KEYWORD,
     },
 }
 
@@ -198,6 +209,8 @@ class EngineBackend:
         # -> common or not. Request threads share it: it is replaced whole when it expires,
         # and its answers are only ever added, one key at a time.
         self._commonness: tuple[float, int, dict[str, bool]] | None = None
+        # Whether the live index has been given this release's fields (once per process).
+        self._mapping_brought_up = False
 
     # --- index management ----------------------------------------------------------------
 
@@ -205,10 +218,17 @@ class EngineBackend:
         return f"{self.alias}-v{generation}"
 
     def ensure_index(self) -> None:
-        """Create the first versioned index behind the alias, unless the alias exists."""
-        if self.client.indices.exists_alias(name=self.alias):
-            return
-        self.create_index(self.index_name(1), alias=True)
+        """Create the first versioned index behind the alias, unless the alias exists; an
+        index made by an earlier release gets the fields this one added to the mapping (the
+        mapping is strict: it would refuse documents that carry them). Fields only ever
+        added: a change to an existing field's analysis needs ``search reindex``."""
+        if not self.client.indices.exists_alias(name=self.alias):
+            self.create_index(self.index_name(1), alias=True)
+        elif not self._mapping_brought_up:
+            self.client.indices.put_mapping(
+                index=self.alias, body={"properties": MAPPING["properties"]}
+            )
+        self._mapping_brought_up = True
 
     def create_index(self, name: str, *, alias: bool = False) -> None:
         body: dict[str, Any] = {
