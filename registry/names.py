@@ -46,6 +46,21 @@ _LEGAL_FORMS: tuple[tuple[str, str], ...] = (
     (r"合伙企业", "partnership"),
     (r"个人独资企业", "sole_proprietorship"),
     (r"个体工商户", "individual_business"),
+    # The Chinese forms in English and in pinyin, as members' English paperwork has them.
+    (
+        r"joint[\s-]+stock\s+(?:co|company)\.?\s*,?\s*(?:ltd|limited)\.?"
+        r"|company\s+limited\s+by\s+shares|joint[\s-]+stock\s+company",
+        "joint_stock_company",
+    ),
+    (r"limited\s+liability\s+company", "limited_company"),
+    (r"(?:limited|general|special\s+general)\s+partnership|l\.?p\.?", "partnership"),
+    (
+        r"(?:he\s*huo\s*qi\s*ye\s*)?\(?(?:you\s*xian|pu\s*tong|te\s*shu\s*pu\s*tong)\s*he\s*huo\)?"
+        r"|he\s*huo\s*qi\s*ye",
+        "partnership",
+    ),
+    (r"gu\s*fen\s*you\s*xian\s*gong\s*si", "joint_stock_company"),
+    (r"you\s*xian\s*(?:ze\s*ren\s*)?gong\s*si", "limited_company"),
     (r"(?:co|company)\.?\s*,?\s*(?:ltd|limited)\.?", "limited_company"),
     (r"limited|ltd\.?", "limited_company"),
     (r"gmbh", "limited_company"),

@@ -36,6 +36,7 @@ WEIGHTS = {
     "division": 0.1,
     "legal_form": 0.05,
     "region": 0.15,
+    "branch": 0.15,
 }
 CANDIDATES = 10
 SHOWN = 3
@@ -197,18 +198,22 @@ def compare_names(query: str, candidate: str, region: str | None = None) -> Name
             if similarity == 1.0
             else "the trade names differ"
         )
-    # A name without its division may still be placed by the row's region code (a member's
-    # list often shortens names); a candidate named without one is another registered name.
-    codes = wanted.division_codes
-    if not codes and region and found.division_codes:
-        codes = frozenset({region})
-    if codes and found.division_codes:
-        agree = divisions_agree(codes, found.division_codes)
-        shown = wanted.division or f"region {region}"
-        parts.append(("division", 1.0 if agree else 0.0, f"{shown} / {found.division}"))
+    if wanted.division_codes and found.division_codes:
+        # The same place, whatever the spelling (江苏省苏州市 / 苏州); a city and its province
+        # (泰安 / 山东) are different names, so different companies.
+        agree = bool(wanted.division_codes & found.division_codes)
+        parts.append(("division", 1.0 if agree else 0.0, f"{wanted.division} / {found.division}"))
         if not agree:
             reasons.append("the divisions differ")
-    elif codes or found.division_codes:
+    elif region and found.division_codes:
+        # A name without its division may still be placed by the row's region code, where
+        # the company is registered: inside the division its name bears. (A member's list
+        # often shortens names; a candidate named without one is another registered name.)
+        agree = divisions_agree(frozenset({region}), found.division_codes)
+        parts.append(("division", 1.0 if agree else 0.0, f"region {region} / {found.division}"))
+        if not agree:
+            reasons.append("the divisions differ")
+    elif wanted.division_codes or found.division_codes:
         reasons.append("the division is named on one side only")
     if wanted.industry_terms and found.industry_terms:
         value = _compare_industry(wanted, found)
@@ -222,6 +227,13 @@ def compare_names(query: str, candidate: str, region: str | None = None) -> Name
         parts.append(
             ("legal_form", 1.0 if same_form else 0.0, f"{wanted.legal_form} / {found.legal_form}")
         )
+    if wanted.branch or found.branch:
+        # A branch is registered on its own: the company and each of its branches are told
+        # apart, so the one the row names ranks first.
+        parts.append(
+            ("branch", 1.0 if wanted.branch == found.branch else 0.0,
+             f"{wanted.branch or '-'} / {found.branch or '-'}")
+        )  # fmt: skip
     if wanted.branch != found.branch:
         reasons.append(
             "one is a branch of the other"

@@ -14,6 +14,37 @@ from registry.names import normalize_name, normalize_text
         ("北京華信科技有限責任公司", "北京华信科技有限责任公司", "北京华信科技", "limited_company"),
         # Full-width letters and the ideographic space, English legal form.
         ("ＡＢＣ　Trading Co., Ltd.", "abc trading co., ltd.", "abc trading", "limited_company"),
+        # The Chinese forms as English and pinyin paperwork write them.
+        (
+            "Yangjiang Jingxiangjun Insurance Agency Company Limited by Shares",
+            "yangjiang jingxiangjun insurance agency company limited by shares",
+            "yangjiang jingxiangjun insurance agency",
+            "joint_stock_company",
+        ),
+        (
+            "Ruilong Limited Liability Company",
+            "ruilong limited liability company",
+            "ruilong",
+            "limited_company",
+        ),
+        (
+            "Kaijinqi Tiyufazhan You Xian Gong Si",
+            "kaijinqi tiyufazhan you xian gong si",
+            "kaijinqi tiyufazhan",
+            "limited_company",
+        ),
+        (
+            "Zhengze Jiancai He Huo Qi Ye (You Xian He Huo)",
+            "zhengze jiancai he huo qi ye (you xian he huo)",
+            "zhengze jiancai",
+            "partnership",
+        ),
+        (
+            "Qigu Garments (Shijiazhuang) LP",
+            "qigu garments (shijiazhuang) lp",
+            "qigu garments (shijiazhuang)",
+            "partnership",
+        ),
         # Full-width brackets become ASCII; the place in brackets stays part of the name.
         ("腾讯科技（深圳）有限公司", "腾讯科技(深圳)有限公司", "腾讯科技(深圳)", "limited_company"),
         # Stray spaces inside a Chinese name; the longer form wins over 有限公司.

@@ -35,7 +35,27 @@ THRESHOLDS = Thresholds(0.85, 0.6)
         ("青岛海川宁物流有限公司", "青岛海川物流股份有限公司", 0.6, 0.85, False),
         ("无锡金瑞祥电子有限公司", "苏州金瑞祥电子有限公司", 0.6, 0.95, False),  # division
         ("苏州金瑞祥物流有限公司", "苏州金瑞祥电子有限公司", 0.6, 0.95, False),  # industry
-        ("北京华信科技有限公司上海分公司", "北京华信科技有限公司", 0.99, 1.01, False),
+        # A branch and its company are registered apart; so are a city's name and its
+        # province's (泰安 lies in 山东).
+        ("北京华信科技有限公司上海分公司", "北京华信科技有限公司", 0.8, 0.9, False),
+        ("北京华信科技有限公司上海分公司", "北京華信科技有限公司上海分公司", 0.99, 1.01, True),
+        ("泰安永中国际贸易有限公司", "山东永中国际贸易有限公司", 0.8, 0.95, False),
+        ("江苏省苏州市金瑞祥电子有限公司", "苏州金瑞祥电子有限公司", 0.99, 1.01, True),
+        # Legal forms in English and pinyin.
+        (
+            "Liuzhou Zhengze Building Materials LP",
+            "柳州正泽建材合伙企业（有限合伙）",
+            0.99,
+            1.01,
+            False,
+        ),
+        (
+            "jining yangqi renliziyuan you xian gong si",
+            "济宁阳骐人力资源有限公司",
+            0.99,
+            1.01,
+            False,
+        ),
         # A typo in the trade name: near, never the same company.
         ("苏州金瑞详电子有限公司", "苏州金瑞祥电子有限公司", 0.85, 0.99, False),
         ("苏州金瑞福祥电子有限公司", "苏州金瑞祥电子有限公司", 0.6, 0.95, False),
