@@ -75,7 +75,7 @@ from registry.audit import Actor, ActorKind, AuditEvent
 from registry.calendar import calendar_from_settings, missing_years_ahead
 from registry.clock import local_date
 from registry.db import db, get_by_id
-from registry.errors import InvalidInput, NotFound, RegistryError
+from registry.errors import InvalidInput, NotFound, RegistryError, Worded
 from registry.identifiers import mask_id_numbers, normalize_uscc
 from registry.listings import ListEntry, ListingState, ListObjection, RepairApplication
 from registry.members import (
@@ -237,9 +237,12 @@ def _hashing_busy(_error: HashingBusy) -> ResponseReturnValue:
 
 def _worded(text: str) -> str:
     """A domain refusal's text in the page's language. The constant texts the domain raises
-    are catalogue entries (the Makefile extracts the exceptions' first argument); a text with
-    values in it (an f-string) has none and is shown as the domain wrote it. The empty text
-    is kept: its catalogue entry is the header."""
+    are catalogue entries (the Makefile extracts the exceptions' first argument), and so are
+    the templates of its Worded texts, whose values go in after; a text built otherwise (an
+    f-string) has none and is shown as the domain wrote it. The empty text is kept: its
+    catalogue entry is the header."""
+    if isinstance(text, Worded):
+        return _(text.template, **text.values)
     return _(text) if text else text
 
 

@@ -316,6 +316,11 @@ def test_an_administrator_admits_a_member_and_registers_its_key(client, seeded, 
     action = f"/console/admin/members/{bank.id}/keys"
     post(client, action, page, public_key="not a key", algorithm="ed25519")
     assert flashed(client.get(page).get_data(as_text=True))
+    # A refusal with a value in it is worded too, the value put in after translation.
+    post(client, action, page, public_key=factories.p256_public_pem(), algorithm="ed25519")
+    shown = client.get(page).get_data(as_text=True)
+    assert "该公钥与算法 ed25519 不符 (public_key: 应为 ed25519 算法的公钥)" in shown
+    assert "does not fit" not in shown
     pem = factories.ed25519_public_pem()
     assert post(client, action, page, public_key=pem, algorithm="ed25519").status_code == 303
     [key] = session.scalars(sa.select(MemberKey).where(MemberKey.member_id == bank.id)).all()
