@@ -54,8 +54,12 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 ## Page strings: extract them, merge them into the catalogues, compile (.po and .mo are committed).
+## The domain's exceptions (and its Worded texts) are keywords too: the console shows a refusal's
+## constant text (their first argument) in the page's language; the API answers it in English.
+REFUSALS = -k RegistryError -k NotFound -k Conflict -k InvalidInput -k Forbidden -k Worded
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output -o admin/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg $(REFUSALS) --no-location --sort-output \
+		-o admin/translations/messages.pot .
 	$(BIN)/pybabel update -i admin/translations/messages.pot -d admin/translations --no-fuzzy-matching
 	$(BIN)/pybabel compile -d admin/translations
 

@@ -75,7 +75,7 @@ from registry.audit import Actor, ActorKind, AuditEvent
 from registry.calendar import calendar_from_settings, missing_years_ahead
 from registry.clock import local_date
 from registry.db import db, get_by_id
-from registry.errors import InvalidInput, NotFound, RegistryError
+from registry.errors import InvalidInput, NotFound, RegistryError, Worded
 from registry.identifiers import mask_id_numbers, normalize_uscc
 from registry.listings import ListEntry, ListingState, ListObjection, RepairApplication
 from registry.members import (
@@ -235,11 +235,28 @@ def _hashing_busy(_error: HashingBusy) -> ResponseReturnValue:
     return render_template("console/busy.html"), 503, {"Retry-After": "5"}
 
 
+def _worded(text: str) -> str:
+    """A domain refusal's text in the page's language. The constant texts the domain raises
+    are catalogue entries (the Makefile extracts the exceptions' first argument), and so are
+    the templates of its Worded texts, whose values go in after; a text built otherwise (an
+    f-string) has none and is shown as the domain wrote it. The empty text is kept: its
+    catalogue entry is the header."""
+    if isinstance(text, Worded):
+        return _(text.template, **text.values)
+    return _(text) if text else text
+
+
+def _worded_errors(exc: RegistryError) -> dict[str, list[str]]:
+    """The field errors of a refusal (InvalidInput's), each in the page's language."""
+    fields: dict[str, list[str]] = getattr(exc, "errors", {})
+    return {name: [_worded(m) for m in messages] for name, messages in fields.items()}
+
+
 def _refused(exc: RegistryError) -> None:
     """Undo the request's work and tell the user why the domain refused."""
     db.session.rollback()
-    detail = exc.detail
-    fields = getattr(exc, "errors", {})
+    detail = _worded(exc.detail)
+    fields = _worded_errors(exc)
     if fields:
         detail += " (" + "; ".join(f"{k}: {', '.join(v)}" for k, v in fields.items()) + ")"
     flash(_("Refused: %(detail)s", detail=detail), "error")
@@ -275,7 +292,8 @@ def _form_count(name: str) -> int | None:
         return None
     value = parse_integer(text, maximum=9999)
     if value is None:
-        raise InvalidInput("the form is not complete", {name: [_("a whole number")]})
+        message = _("a whole number")  # outside the call: the extractor skips nested ones
+        raise InvalidInput("the form is not complete", {name: [message]})
     return value
 
 
@@ -290,9 +308,8 @@ def _form_date(name: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(
-            "the form is not complete", {name: [_("a date such as 2026-10-09")]}
-        ) from None
+        message = _("a date such as 2026-10-09")  # outside the call, as in _form_count
+        raise InvalidInput("the form is not complete", {name: [message]}) from None
 
 
 def _policy() -> listings.ListPolicy:
@@ -915,7 +932,8 @@ def person_notice_served(subject_id: str, record_id: str) -> ResponseReturnValue
             raise NotFound("no such record about this person")
         served_on = _form_date("served_on")
         if served_on is None:
-            raise InvalidInput("the form is not complete", {"served_on": [_("required")]})
+            message = _("required")  # outside the call, as in _form_count
+            raise InvalidInput("the form is not complete", {"served_on": [message]})
         person_notices.record_registry_notice(
             db.session,
             actor=_me().actor,
@@ -1427,9 +1445,8 @@ def propose_listing() -> ResponseReturnValue:
     subject = db.session.scalar(sa.select(Subject).where(Subject.uscc == uscc))
     try:
         if subject is None:
-            raise InvalidInput(
-                "the listing cannot be proposed", {"uscc": [_("no enterprise with this USCC")]}
-            )
+            message = _("no enterprise with this USCC")  # outside the call, as in _form_count
+            raise InvalidInput("the listing cannot be proposed", {"uscc": [message]})
         entry = listings.propose_listing(
             db.session,
             actor=_me().actor,
@@ -1448,7 +1465,7 @@ def propose_listing() -> ResponseReturnValue:
         )
     except RegistryError as exc:
         db.session.rollback()
-        errors = getattr(exc, "errors", {})
+        errors = _worded_errors(exc)
         # The boxes are one field on the form: its errors (measures.<position>) go together.
         measure_errors = [
             message
@@ -1460,7 +1477,7 @@ def propose_listing() -> ResponseReturnValue:
             "console/propose.html",
             errors=errors,
             measure_errors=measure_errors,
-            detail=exc.detail,
+            detail=_worded(exc.detail),
             **form,
         ), 422
     flash(_("The listing is proposed and waits for review."), "ok")
@@ -1680,7 +1697,7 @@ def admin_add_member() -> ResponseReturnValue:
         )
     except RegistryError as exc:
         db.session.rollback()
-        return _members_page(values, getattr(exc, "errors", {}), exc.detail), 422
+        return _members_page(values, _worded_errors(exc), _worded(exc.detail)), 422
     flash(_("%(name)s is admitted.", name=member.name), "ok")
     return redirect(url_for("console.admin_member", member_id=member.id), code=303)
 
@@ -1811,7 +1828,7 @@ def admin_add_staff() -> ResponseReturnValue:
         )
     except RegistryError as exc:
         db.session.rollback()
-        return _staff_page(values, getattr(exc, "errors", {}), exc.detail), 422
+        return _staff_page(values, _worded_errors(exc), _worded(exc.detail)), 422
     return _one_time(user, password=password)
 
 

@@ -9,6 +9,27 @@ from __future__ import annotations
 from typing import Any
 
 
+class Worded(str):
+    """A text with values in it that a page can still put in its own language: the string is
+    the English text, as the API answers it; ``template`` (%-style, a catalogue entry: the
+    Makefile extracts ``Worded``'s first argument) and ``values`` let the console translate
+    the template first and put the values in after. Make it before the exception that
+    carries it: the extractor skips a call nested inside another extracted call."""
+
+    template: str
+    values: dict[str, object]
+
+    def __new__(cls, template: str, **values: object) -> Worded:
+        text = super().__new__(cls, template % values)
+        text.template = template
+        text.values = values
+        return text
+
+    def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, object]]:
+        # A copy or an unpickled one is made from the template, not from the worded text.
+        return (self.template,), self.values
+
+
 class RegistryError(Exception):
     code = "registry-error"
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from registry.audit import Actor, record_event
 from registry.db import Base, one_of, timestamp_now, utc_now, uuid_pk
-from registry.errors import Conflict, InvalidInput, NotFound
+from registry.errors import Conflict, InvalidInput, NotFound, Worded
 from registry.identifiers import IdentifierError, validate_uscc
 
 
@@ -291,10 +291,9 @@ def load_public_key(
         and isinstance(key.curve, ec.SECP256R1)
     ):
         return key
-    raise InvalidInput(
-        f"the public key does not fit algorithm {algorithm}",
-        {"public_key": [f"expected a key for {algorithm}"]},
-    )
+    detail = Worded("the public key does not fit algorithm %(algorithm)s", algorithm=algorithm)
+    expected = Worded("expected a key for %(algorithm)s", algorithm=algorithm)
+    raise InvalidInput(detail, {"public_key": [expected]})
 
 
 def add_member(
@@ -414,9 +413,8 @@ def add_key(
         acts for two members).
     """
     if algorithm not in set(KeyAlgorithm):
-        raise InvalidInput(
-            "unknown algorithm", {"algorithm": [f"expected one of {', '.join(KeyAlgorithm)}"]}
-        )
+        expected = Worded("expected one of %(algorithms)s", algorithms=", ".join(KeyAlgorithm))
+        raise InvalidInput("unknown algorithm", {"algorithm": [expected]})
     key = load_public_key(public_key_pem, KeyAlgorithm(algorithm))
     at = now or utc_now()
     start = valid_from or at

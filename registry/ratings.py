@@ -29,7 +29,7 @@ from registry import paging
 from registry.audit import Actor, ActorKind, record_event
 from registry.clock import iso, local_date, start_of_day
 from registry.db import Base, among, get_by_id, one_of, uuid_pk
-from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
+from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, Worded
 from registry.identifiers import id_number_errors
 from registry.scorecard import (
     ListFacts,
@@ -578,6 +578,11 @@ def _reason(reason: str | None) -> str:
     return reason.strip()
 
 
+def _one_of_the_grades(scorecard: Scorecard) -> Worded:
+    """The field error for a grade the scorecard does not give."""
+    return Worded("one of %(grades)s", grades=", ".join(scorecard.grade_order))
+
+
 def approve(
     session: Session,
     rating: SubjectRating,
@@ -618,7 +623,8 @@ def approve_unchanged(
     if not rating_ids:
         raise InvalidInput("no proposal was chosen", {"rating_id": ["required"]})
     if len(rating_ids) > BULK_MAX:
-        raise InvalidInput("too many proposals", {"rating_id": [f"at most {BULK_MAX}"]})
+        at_most = Worded("at most %(count)d", count=BULK_MAX)
+        raise InvalidInput("too many proposals", {"rating_id": [at_most]})
     found: list[SubjectRating] = []
     left: list[str] = []
     for rating_id in dict.fromkeys(rating_ids):  # each once, in the order given
@@ -662,9 +668,7 @@ def override(
     _require(rating, RatingStatus.PROPOSED)
     reason = _reason(reason)
     if grade not in scorecard.grade_order:
-        raise InvalidInput(
-            "unknown grade", {"grade": [f"one of {', '.join(scorecard.grade_order)}"]}
-        )
+        raise InvalidInput("unknown grade", {"grade": [_one_of_the_grades(scorecard)]})
     if grade == rating.grade:
         raise InvalidInput("that is the scorecard's grade: approve it instead", {"grade": [grade]})
     rating.final_grade = grade
@@ -804,9 +808,7 @@ def decide_appeal(
         raise Forbidden("an appeal is decided by a reviewer who did not approve the rating")
     reason = _reason(reason)
     if grade is not None and grade not in scorecard.grade_order:
-        raise InvalidInput(
-            "unknown grade", {"grade": [f"one of {', '.join(scorecard.grade_order)}"]}
-        )
+        raise InvalidInput("unknown grade", {"grade": [_one_of_the_grades(scorecard)]})
     appeal.decided_by = _who(reviewer)
     appeal.decision_reason = reason
     appeal.decided_at = at

@@ -229,7 +229,7 @@ def test_only_administrators_reset_and_never_their_own(app, client, seeded):
     assert f"/console/admin/staff/{ada.id}/password" not in listing
     refused = post(client, f"/console/admin/staff/{ada.id}/password", page)
     assert refused.status_code == 303
-    assert "change your own password" in client.get(page).get_data(as_text=True)
+    assert "请修改本人密码，不能重置本人密码" in client.get(page).get_data(as_text=True)
     assert client.get("/console/").status_code == 200  # still signed in
     assert staff(app, "ada").password_hash == ada_hash
     assert staff(app, "bob").password_hash == bob_hash

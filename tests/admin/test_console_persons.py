@@ -147,7 +147,7 @@ def test_the_counter_is_for_persons_and_their_own_items_only(
         grounds="x",
         identity_check=CHECK,
     )
-    assert "not about this person" in client.get(page).get_data(as_text=True)
+    assert "该信息与该自然人无关" in client.get(page).get_data(as_text=True)
     company = f"/console/subjects/{seeded.subject_id}"
     assert 'id="counter"' not in client.get(company).get_data(as_text=True)
     token = csrf(client, company)

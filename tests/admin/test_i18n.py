@@ -13,11 +13,14 @@ from babel.messages.pofile import read_po
 from flask_babel import refresh
 
 from registry.members import Member
+from registry.staff import add_staff_user
 from registry.subjects import Subject, register_subject
+from tests.api.test_listings import propose
 from tests.api.test_seller_ratings import platform_member, rating, send
-from tests.console_helpers import USCC, seed
+from tests.console_helpers import PASSWORD, USCC, post, seed, sign_in
 from tests.factories import TEST_ACTOR
 from tests.monitoring_helpers import published_entry
+from tests.signing import signed_member
 
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "admin" / "translations"
 
@@ -117,3 +120,51 @@ def test_the_list_and_seller_pages_speak_the_chosen_language_with_local_dates(
     # The machine feed is untouched: ISO dates, English field names.
     feed = client.get("/api/v1/public/lists/blacklist").get_json()
     assert datetime.fromisoformat(feed["entries"][0]["published_at"]) == entry.published_at
+
+
+def test_a_refusal_reads_in_the_consoles_language_and_in_english_over_the_api(
+    client, session, runtime, clock
+):
+    regulator = signed_member(session, client, clock, kind="regulator", roles=("regulator",))
+    add_staff_user(
+        session,
+        actor=TEST_ACTOR,
+        passwords=runtime.passwords,
+        username="reg-carol",
+        password=PASSWORD,
+        roles=["regulator"],
+        regulator_member=regulator.member,
+        now=clock.now(),
+    )
+    session.commit()
+    proposed = propose(regulator)
+    assert proposed.status_code == 201, proposed.get_json()
+    entry_id = proposed.get_json()["id"]
+    page = f"/console/regulator/listings/{entry_id}"
+
+    sign_in(client, "reg-carol")
+    assert post(client, f"{page}/withdraw", page, reason=" ").status_code == 303
+    refresh()
+    shown = client.get(page, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    # The domain's constant text and its field error, both from the catalogue.
+    assert "未能执行：撤回须说明理由 (reason: 必填)" in shown
+    assert "a withdrawal needs a reason" not in shown and "reason: required" not in shown
+
+    client.get("/language/en")
+    refresh()
+    assert post(client, f"{page}/withdraw", page, reason=" ").status_code == 303
+    refresh()
+    shown = client.get(page).get_data(as_text=True)
+    assert "Refused: a withdrawal needs a reason (reason: required)" in shown
+    assert "撤回须说明理由" not in shown
+
+    # The same refusal over the API is the English problem document, whatever the language.
+    answered = regulator.post(
+        f"/api/v1/listings/{entry_id}/withdraw",
+        {"reason": " "},
+        extra_headers={"Accept-Language": "zh-CN"},
+    )
+    assert answered.status_code == 422
+    problem = answered.get_json()
+    assert problem["detail"] == "a withdrawal needs a reason"
+    assert problem["errors"] == [{"field": "reason", "message": "required"}]
