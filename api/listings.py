@@ -608,6 +608,11 @@ class PublicListSchema(StrictSchema):
 
 
 PUBLIC_LIST_PARAMS = PublicListSchema()
+PUBLIC_LIST_COLUMNS = [
+    "id", "list", "subject_name", "uscc", "region", "authority", "reason", "legal_basis",
+    "document_number", "measures", "measure_codes", "published_at", "until", "disputed",
+    "subject_statement",
+]  # fmt: skip
 PUBLIC_LIST_LIMIT = 50
 # Newest publication first; the id settles ties, so every entry has one place in the order.
 PUBLISHED_ORDER = (paging.Key(ListEntry.published_at, descending=True), paging.Key(ListEntry.id))
@@ -650,13 +655,28 @@ def _published(list_kind: str, params: dict[str, Any]) -> tuple[paging.Page, int
 
 @bp.get("/public/lists/<list_kind>")
 def public_list(list_kind: str) -> ResponseReturnValue:
-    """Published entries, newest first, a page at a time; no login. ``.csv`` and ``.atom``
-    variants too. The next page's address is also in a ``Link: <…>; rel="next"`` header,
-    the only place a CSV reader finds it."""
-    fmt = "json"
-    for suffix in (".csv", ".atom"):
-        if list_kind.endswith(suffix):
-            list_kind, fmt = list_kind[: -len(suffix)], suffix[1:]
+    """Published entries, newest first, a page at a time; no login. The next page's address
+    is also in a ``Link: <…>; rel="next"`` header, the only place a CSV reader finds it."""
+    return _public_list(list_kind, "json")
+
+
+@bp.get("/public/lists/<list_kind>.csv")
+def public_list_csv(list_kind: str) -> ResponseReturnValue:
+    """The same page as CSV, a row an entry."""
+    return _public_list(list_kind, "csv")
+
+
+@bp.get("/public/lists/<list_kind>.atom")
+def public_list_atom(list_kind: str) -> ResponseReturnValue:
+    """The list's publications and removals as an Atom feed."""
+    return _public_list(list_kind, "atom")
+
+
+# The view of each rendering of a public list.
+LIST_VIEWS = {"json": "listings.public_list", "csv": "listings.public_list_csv"}
+
+
+def _public_list(list_kind: str, fmt: str) -> ResponseReturnValue:
     public_lists = _policy().list_kinds.public_lists()
     if list_kind not in public_lists:
         return problems.problem_response(
@@ -679,11 +699,6 @@ def public_list(list_kind: str) -> ResponseReturnValue:
         )
     views = marked_views(page.items)
     if fmt == "csv":
-        columns = [
-            "id", "list", "subject_name", "uscc", "region", "authority", "reason", "legal_basis",
-            "document_number", "measures", "measure_codes", "published_at", "until", "disputed",
-            "subject_statement",
-        ]  # fmt: skip
         # A cell holds text: the measures as worded, and their codes beside them.
         rows = [
             {
@@ -693,7 +708,7 @@ def public_list(list_kind: str) -> ResponseReturnValue:
             }
             for view in views
         ]
-        response = csv_response(columns, rows)
+        response = csv_response(PUBLIC_LIST_COLUMNS, rows)
     else:
         document = {"list": list_kind, "total": total, "entries": views, "next_after": page.next}
         if "page" in params:
@@ -701,10 +716,7 @@ def public_list(list_kind: str) -> ResponseReturnValue:
         response = jsonify(document)
     if page.next is not None:
         kept: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("after", "page")}
-        suffix = "" if fmt == "json" else f".{fmt}"
-        link = url_for(
-            "listings.public_list", list_kind=list_kind + suffix, **kept, after=page.next
-        )
+        link = url_for(LIST_VIEWS[fmt], list_kind=list_kind, **kept, after=page.next)
         response.headers["Link"] = f'<{link}>; rel="next"'
     return response
 
@@ -751,7 +763,7 @@ def _atom(list_kind: str) -> Response:
     # The configured address, never the request's Host: the feed's id must not be whatever
     # a client claims the registry is called.
     self_url = current_runtime().settings.PUBLIC_BASE_URL + url_for(
-        "listings.public_list", list_kind=f"{list_kind}.atom"
+        "listings.public_list_atom", list_kind=list_kind
     )
     updated = events[0][0].isoformat() if events else "1970-01-01T00:00:00+00:00"
     items = [

@@ -7,15 +7,21 @@ checks that every route of the app is described and that real responses match.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, json, render_template
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, Response, current_app, json, render_template, send_from_directory
 from flask.typing import ResponseReturnValue
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
 
 from api import monitoring_openapi, problems, records_openapi, tlog_openapi
 from api.auth import ACCEPT_SIGNATURE
 from api.listings import (
+    PUBLIC_LIST_COLUMNS,
     AppliedMeasureSchema,
     DecisionSchema,
     ExtensionSchema,
@@ -52,6 +58,18 @@ from registry.querylog import QueryPurpose
 from registry.seller_ratings import RECEIPT_TYPE as SELLER_RATING_RECEIPT_TYPE
 
 bp = Blueprint("openapi", __name__, template_folder="templates")
+
+# /api/docs renders the document with Swagger UI, from the copy the flask-swagger-ui package
+# installs (no CDN: the pages' Content-Security-Policy allows the registry's own scripts
+# only); its start-up script is a file of the registry's, since no inline script may run.
+SWAGGER_UI = Path(str(files("flask_swagger_ui") / "dist"))
+RENDERER_ASSETS = {
+    "swagger-ui-bundle.js": SWAGGER_UI,
+    "swagger-ui.css": SWAGGER_UI,
+    "favicon-32x32.png": SWAGGER_UI,
+    "api_docs.js": Path(__file__).parent / "static",
+}
+RENDERER_ASSET_MAX_AGE = 3600
 
 JSON = "application/json"
 CSV_CONTENT: dict[str, Any] = {"text/csv": {"schema": {"type": "string"}}}
@@ -104,74 +122,28 @@ NEXT_AFTER: dict[str, Any] = {
 }
 
 
-# --- marshmallow to JSON Schema (2020-12, as OpenAPI 3.1 uses) -------------------------------
+# --- marshmallow to JSON Schema (2020-12, as OpenAPI 3.1 uses), by apispec's plugin ----------
+
+# The plugin of the document being built: a request schema is converted by the plugin of
+# the spec it goes in, which registers the schemas it nests and refers to them by name.
+_PLUGIN: ContextVar[MarshmallowPlugin] = ContextVar("openapi_marshmallow_plugin")
 
 
-def _field_schema(field: fields.Field) -> dict[str, Any]:
-    schema: dict[str, Any]
-    if isinstance(field, fields.Nested):
-        nested = field.nested if isinstance(field.nested, type) else type(field.nested)
-        schema = {"$ref": f"#/components/schemas/{_schema_name(nested)}"}  # type: ignore[arg-type]
-    elif isinstance(field, fields.List):
-        inner = field.inner
-        # A bare Raw item is checked elsewhere (records are checked one by one).
-        schema = {
-            "type": "array",
-            "items": {} if type(inner) is fields.Raw else _field_schema(inner),
-        }
-    elif isinstance(field, fields.Date):
-        schema = {"type": "string", "format": "date"}
-    elif isinstance(field, fields.UUID):
-        schema = {"type": "string", "format": "uuid"}
-    elif isinstance(field, fields.Integer):
-        schema = {"type": "integer"}
-    elif isinstance(field, fields.String):
-        schema = {"type": "string"}
-    else:
-        schema = {}
-    for validator in field.validators:
-        if isinstance(validator, validate.Length):
-            key = "Items" if schema.get("type") == "array" else "Length"
-            if validator.min is not None:
-                schema[f"min{key}"] = validator.min
-            if validator.max is not None:
-                schema[f"max{key}"] = validator.max
-        elif isinstance(validator, validate.Range):
-            if validator.min is not None:
-                schema["minimum"] = validator.min
-            if validator.max is not None:
-                schema["maximum"] = validator.max
-        elif isinstance(validator, validate.OneOf):
-            schema["enum"] = list(validator.choices)
-        elif isinstance(validator, validate.Equal):
-            schema["const"] = validator.comparable
-        elif isinstance(validator, validate.Regexp):
-            schema["pattern"] = validator.regex.pattern
-    if "description" in field.metadata:
-        schema["description"] = field.metadata["description"]
-    return schema
-
-
-def _schema_name(schema_class: type[Schema]) -> str:
+def _schema_name(schema: type[Schema] | Schema) -> str:
+    schema_class = schema if isinstance(schema, type) else type(schema)
     return schema_class.__name__.removesuffix("Schema")
 
 
 def _object_schema(schema: Schema, description: str | None = None) -> dict[str, Any]:
-    properties = {name: _field_schema(field) for name, field in schema.fields.items()}
-    required = [name for name, field in schema.fields.items() if field.required]
-    document: dict[str, Any] = {
-        "type": "object",
-        "properties": properties,
-        "additionalProperties": False,
-    }
+    document: dict[str, Any] = _PLUGIN.get().converter.schema2jsonschema(schema)  # type: ignore[union-attr]
+    document["type"] = "object"
     if isinstance(schema, RecordSchema):
         # The category rules the schema checks in code, stated for readers and generators.
         document["properties"]["polarity"] = {"type": "string", "enum": list(schema.polarities)}
+        required = document.setdefault("required", [])
         required += [name for name in schema.required_fields if name not in required]
-        if schema.severity_required:
+        if schema.severity_required and "severity" not in required:
             required.append("severity")
-    if required:
-        document["required"] = required
     doc = description or (type(schema).__doc__ or "").strip()
     if doc:
         document["description"] = " ".join(doc.split())
@@ -179,21 +151,11 @@ def _object_schema(schema: Schema, description: str | None = None) -> dict[str, 
 
 
 def _query_parameters(schema: Schema) -> list[dict[str, Any]]:
-    """A marshmallow schema of query parameters as OpenAPI parameters."""
-    return [
-        {
-            "name": name,
-            "in": "query",
-            "required": bool(field.required),
-            "schema": _field_schema(field),
-            **(
-                {"description": field.metadata["description"]}
-                if "description" in field.metadata
-                else {}
-            ),
-        }
-        for name, field in schema.fields.items()
-    ]
+    """A marshmallow schema of query parameters as OpenAPI parameters (one per field)."""
+    parameters: list[dict[str, Any]] = _PLUGIN.get().converter.schema2parameters(  # type: ignore[union-attr]
+        schema, location="query"
+    )
+    return parameters
 
 
 def _record_schemas() -> dict[str, dict[str, Any]]:
@@ -716,6 +678,23 @@ def _seller_rating_components() -> dict[str, Any]:
     }
 
 
+# The next page of a list, for readers of the body and of the CSV alike.
+NEXT_LINK = {
+    "Link": {
+        "description": 'The next page\'s address, `<…>; rel="next"`; absent on the last page.',
+        "schema": {"type": "string"},
+    }
+}
+ATOM_EXAMPLE = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+<id>https://credit.example.gov.cn/api/v1/public/lists/blacklist.atom</id>
+<title>creditreg blacklist</title><updated>2026-03-02T09:00:00+00:00</updated>
+<entry><id>urn:creditreg:list-entry:0b9c…:published</id>
+<title>北京华信科技有限公司: published — 北京市市场监督管理局</title>
+<updated>2026-03-02T09:00:00+00:00</updated>
+<summary>…</summary></entry>
+</feed>"""
+
 # Every public page is limited per client address (PUBLIC_RATE_LIMIT_PER_MINUTE, admin.web):
 # past it the page is a short plain-text answer, in both languages.
 PAGE_RATE_LIMITED = {
@@ -1005,7 +984,11 @@ def _objection_paths() -> dict[str, Any]:
     }
 
 
-def build_document() -> dict[str, Any]:
+def _components_and_paths() -> tuple[dict[str, Any], dict[str, Any]]:
+    public_list_parameters = [
+        _path("list_kind", uuid=False),
+        *_query_parameters(PublicListSchema()),
+    ]
     signed: list[dict[str, list[str]]] = [{"memberSignature": []}]
     receipt_record = {
         "type": "object",
@@ -1883,23 +1866,60 @@ def build_document() -> dict[str, Any]:
             "get": {
                 "operationId": "publicList",
                 "summary": "Published entries of a side (`blacklist`, `redlist`) or of a public "
-                "kind (`judgment_debtor`, …); `blacklist.csv` and `blacklist.atom` too. A kind "
-                "that is not public (config/list_kinds.toml) is a 404.",
+                "kind (`judgment_debtor`, …). A kind that is not public "
+                "(config/list_kinds.toml) is a 404.",
                 "security": [],
-                "parameters": [
-                    _path("list_kind", uuid=False),
-                    *_query_parameters(PublicListSchema()),
-                ],
+                "parameters": public_list_parameters,
+                "responses": {
+                    "200": _json("PublicList", "A page of entries.", headers=NEXT_LINK),
+                    **_problem_responses(404, 422),
+                },
+            }
+        },
+        "/api/v1/public/lists/{list_kind}.csv": {
+            "get": {
+                "operationId": "publicListCsv",
+                "summary": "The same page of entries as CSV, a row an entry",
+                "description": "Columns: "
+                + ", ".join(f"`{c}`" for c in PUBLIC_LIST_COLUMNS)
+                + ". `measures` holds the measures as worded, `measure_codes` their codes "
+                "separated by spaces. The next page's address is in the `Link` header only.",
+                "security": [],
+                "parameters": public_list_parameters,
                 "responses": {
                     "200": {
-                        "description": "JSON, CSV or an Atom feed of publications and removals.",
+                        "description": "The entries as CSV (UTF-8).",
+                        "headers": NEXT_LINK,
                         "content": {
-                            JSON: {"schema": {"$ref": "#/components/schemas/PublicList"}},
-                            **CSV_CONTENT,
-                            "application/atom+xml": {"schema": {"type": "string"}},
+                            "text/csv": {
+                                "schema": {"type": "string"},
+                                "example": ",".join(PUBLIC_LIST_COLUMNS) + "\r\n",
+                            }
                         },
                     },
                     **_problem_responses(404, 422),
+                },
+            }
+        },
+        "/api/v1/public/lists/{list_kind}.atom": {
+            "get": {
+                "operationId": "publicListAtom",
+                "summary": "The list's publications and removals as an Atom feed (RFC 4287), "
+                "newest first, the last 100, for feed readers",
+                "security": [],
+                "parameters": [_path("list_kind", uuid=False)],
+                "responses": {
+                    "200": {
+                        "description": "An Atom feed; each entry's id names the list entry "
+                        "and the event (`published` or `removed`).",
+                        "content": {
+                            "application/atom+xml": {
+                                "schema": {"type": "string"},
+                                "example": ATOM_EXAMPLE,
+                            }
+                        },
+                    },
+                    **_problem_responses(404),
                 },
             }
         },
@@ -1921,6 +1941,33 @@ def build_document() -> dict[str, Any]:
                         "description": "OpenAPI 3.1",
                         "content": {JSON: {"schema": {"type": "object"}}},
                     }
+                },
+            }
+        },
+        "/api/docs/assets/{name}": {
+            "get": {
+                "operationId": "apiDocsAsset",
+                "summary": "A file of the rendered reference: Swagger UI's script, style sheet "
+                "and icon, as installed with the registry, and the script that starts it",
+                "security": [],
+                "parameters": [
+                    {
+                        "name": "name",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"enum": sorted(RENDERER_ASSETS)},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The file.",
+                        "content": {
+                            "text/javascript": {"schema": {"type": "string"}},
+                            "text/css": {"schema": {"type": "string"}},
+                            "image/png": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **_problem_responses(404),
                 },
             }
         },
@@ -2028,29 +2075,51 @@ def build_document() -> dict[str, Any]:
         for operation in item.values():
             if "requestBody" in operation:
                 operation["responses"].setdefault("400", _problem_responses(400)["400"])
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "creditreg",
-            "version": "1",
-            "summary": "Public-credit information-sharing registry",
-            "description": "Members send credit records over signed requests and receive "
-            "signed receipts. Errors are RFC 9457 problem details with a stable `type`.",
+    return components, paths
+
+
+INFO = {
+    "summary": "Public-credit information-sharing registry",
+    "description": "Members send credit records over signed requests and receive signed "
+    "receipts. Errors are RFC 9457 problem details with a stable `type`.",
+}
+
+
+def build_document() -> dict[str, Any]:
+    """The document: apispec's, its schemas converted from marshmallow by its plugin."""
+    plugin = MarshmallowPlugin(schema_name_resolver=_schema_name)
+    spec = APISpec(
+        title="creditreg",
+        version="1",
+        openapi_version="3.1.0",
+        plugins=[plugin],
+        info=INFO,
+        jsonSchemaDialect="https://spec.openapis.org/oas/3.1/dialect/base",
+    )
+    token = _PLUGIN.set(plugin)
+    try:
+        components, paths = _components_and_paths()
+    finally:
+        _PLUGIN.reset(token)
+    for name, component in components.items():
+        if name in spec.components.schemas:
+            # Registered already by the plugin, as a schema nested in another: the same
+            # schema, which the explicit entry describes.
+            spec.components.schemas[name] = component
+        else:
+            spec.components.schema(name, component)
+    spec.components.security_scheme(
+        "memberSignature",
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Signature",
+            "description": " ".join(SIGNATURE_SCHEME.split()),
         },
-        "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
-        "paths": paths,
-        "components": {
-            "schemas": components,
-            "securitySchemes": {
-                "memberSignature": {
-                    "type": "apiKey",
-                    "in": "header",
-                    "name": "Signature",
-                    "description": " ".join(SIGNATURE_SCHEME.split()),
-                }
-            },
-        },
-    }
+    )
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
 
 
 def app_document() -> dict[str, Any]:
@@ -2068,18 +2137,14 @@ def openapi_document() -> ResponseReturnValue:
 
 @bp.get("/api/docs")
 def api_docs() -> ResponseReturnValue:
-    document = app_document()
-    operations = [
-        {"method": method.upper(), "path": path, **operation}
-        for path, item in document["paths"].items()
-        for method, operation in item.items()
-    ]
-    return render_template(
-        "api_docs.html",
-        document=document,
-        operations=operations,
-        problem_types=sorted(problems.PROBLEM_TYPES.values(), key=lambda p: (p.status, p.slug)),
-        schemas=document["components"]["schemas"],
-        signature_scheme=document["components"]["securitySchemes"]["memberSignature"],
-        pretty=lambda value: json.dumps(value, ensure_ascii=False, indent=2),
-    )
+    return render_template("api_docs.html")
+
+
+@bp.get("/api/docs/assets/<name>")
+def renderer_asset(name: str) -> ResponseReturnValue:
+    folder = RENDERER_ASSETS.get(name)
+    if folder is None:
+        return problems.problem_response(
+            problems.NOT_FOUND, f"the reference's files are {', '.join(sorted(RENDERER_ASSETS))}"
+        )
+    return send_from_directory(folder, name, max_age=RENDERER_ASSET_MAX_AGE)
