@@ -7,39 +7,49 @@ checks that every route of the app is described and that real responses match.
 
 from __future__ import annotations
 
+import copy
+import functools
+import hashlib
+import re
 from contextvars import ContextVar
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from apispec import APISpec
+from apispec import APISpec, yaml_utils
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Blueprint, Response, current_app, json, render_template, send_from_directory
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    json,
+    render_template,
+    request,
+)
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema
+from werkzeug.routing import Rule
 
-from api import monitoring_openapi, problems, records_openapi, tlog_openapi
+from api import monitoring_openapi, permissions, problems, records_openapi, tlog_openapi
 from api.auth import ACCEPT_SIGNATURE
 from api.listings import (
-    PUBLIC_LIST_COLUMNS,
     AppliedMeasureSchema,
     DecisionSchema,
     ExtensionSchema,
     ObjectionSchema,
     ProposalSchema,
-    PublicListSchema,
     ReasonSchema,
     RepairSchema,
     ServiceSchema,
 )
 from api.objections import (
     AnswerSchema,
-    InboxParamsSchema,
     ObjectionRequestSchema,
     StatementSchema,
 )
 from api.ratings import AppealSchema
-from api.reports import ConsentSchema, ReportParamsSchema
+from api.reports import ConsentSchema
 from api.schemas import (
     CATEGORY_SCHEMAS,
     AmountSchema,
@@ -50,7 +60,6 @@ from api.schemas import (
     SubmissionSchema,
 )
 from api.seller_ratings import ScoresSchema, SellerRatingBatchSchema, SellerRatingSchema
-from api.subjects import SearchParamsSchema, SubjectParamsSchema
 from registry.intake import RECEIPT_TYPE
 from registry.list_kinds import LIST_NAMES, ListKind
 from registry.listings import ListingState, NoticeChannel
@@ -64,35 +73,14 @@ bp = Blueprint("openapi", __name__, template_folder="templates")
 # only); its start-up script is a file of the registry's, since no inline script may run.
 SWAGGER_UI = Path(str(files("flask_swagger_ui") / "dist"))
 RENDERER_ASSETS = {
-    "swagger-ui-bundle.js": SWAGGER_UI,
-    "swagger-ui.css": SWAGGER_UI,
-    "favicon-32x32.png": SWAGGER_UI,
-    "api_docs.js": Path(__file__).parent / "static",
+    "swagger-ui-bundle.js": (SWAGGER_UI, "text/javascript"),
+    "swagger-ui.css": (SWAGGER_UI, "text/css"),
+    "favicon-32x32.png": (SWAGGER_UI, "image/png"),
+    "api_docs.js": (Path(__file__).parent / "static", "text/javascript"),
 }
 RENDERER_ASSET_MAX_AGE = 3600
 
 JSON = "application/json"
-CSV_CONTENT: dict[str, Any] = {"text/csv": {"schema": {"type": "string"}}}
-CSV_CHARSETS = (
-    "UTF-8 (a byte-order mark is accepted) unless the Content-Type declares another charset: "
-    "GB18030, GBK and GB2312 are read as GB18030 (what Excel on Chinese Windows saves); any "
-    "other is a 415, bytes invalid in the charset a 422 `csv-not-decodable`"
-)
-BOM_PARAMETER: dict[str, Any] = {
-    "name": "bom",
-    "in": "query",
-    "required": False,
-    "description": "`1`: a CSV answer starts with a UTF-8 byte-order mark, so that Excel reads "
-    "it as UTF-8 (also asked with `Accept: text/csv; bom=1`)",
-    "schema": {"enum": ["1", "true", "0", "false"]},
-}
-SCREENING_RESULT: dict[str, Any] = {
-    "description": "The result.",
-    "content": {
-        JSON: {"schema": {"$ref": "#/components/schemas/ScreeningResult"}},
-        **CSV_CONTENT,
-    },
-}
 
 
 def _nullable_strings(*names: str) -> dict[str, Any]:
@@ -107,12 +95,6 @@ SUBJECT_LOOKUP_FIELDS: dict[str, Any] = {
     "record_counts": {"$ref": "#/components/schemas/RecordCounts"},
 }
 
-JOB_ID = {
-    "name": "job_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "format": "uuid"},
-}
 PROBLEM = problems.PROBLEM_MEDIA_TYPE
 # The one paging convention of the API (README, "Paging"): a page ends with the token of the
 # page after it, sent back as `after`.
@@ -150,14 +132,6 @@ def _object_schema(schema: Schema, description: str | None = None) -> dict[str, 
     return document
 
 
-def _query_parameters(schema: Schema) -> list[dict[str, Any]]:
-    """A marshmallow schema of query parameters as OpenAPI parameters (one per field)."""
-    parameters: list[dict[str, Any]] = _PLUGIN.get().converter.schema2parameters(  # type: ignore[union-attr]
-        schema, location="query"
-    )
-    return parameters
-
-
 def _record_schemas() -> dict[str, dict[str, Any]]:
     schemas: dict[str, dict[str, Any]] = {}
     for category, schema in CATEGORY_SCHEMAS.items():
@@ -169,6 +143,19 @@ def _record_schemas() -> dict[str, dict[str, Any]]:
 
 
 # --- the document ---------------------------------------------------------------------------
+
+
+# What a refused request looks like: every field error at once, each with its dotted path.
+FIELD_ERRORS_EXAMPLE = {
+    "type": problems.VALIDATION.uri,
+    "title": problems.VALIDATION.title,
+    "status": 422,
+    "detail": "2 field error(s)",
+    "errors": [
+        {"field": "records.0.amount.value", "message": "Not a valid decimal."},
+        {"field": "records.1.decided_at", "message": "Missing data for required field."},
+    ],
+}
 
 
 def _problem_responses(*statuses: int) -> dict[str, Any]:
@@ -193,16 +180,10 @@ def _problem_responses(*statuses: int) -> dict[str, Any]:
             response["headers"] = {
                 "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "string"}}
             }
+        if status == 422:
+            response["content"][PROBLEM]["example"] = FIELD_ERRORS_EXAMPLE
         responses[str(status)] = response
     return responses
-
-
-def _json(ref: str, description: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
-        **extra,
-    }
 
 
 SIGNATURE_SCHEME = f"""Every member request is signed with HTTP Message Signatures (RFC 9421)
@@ -220,35 +201,6 @@ Every refusal is a 401 whose problem `type` names the reason."""
 def _path(name: str, *, uuid: bool = True) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string", "format": "uuid"} if uuid else {"type": "string"}
     return {"name": name, "in": "path", "required": True, "schema": schema}
-
-
-def _signed_post(
-    operation_id: str,
-    summary: str,
-    request_schema: str,
-    response_schema: str | None,
-    status: int,
-    path_parameter: str | None = None,
-) -> dict[str, Any]:
-    response: dict[str, Any] = (
-        _json(response_schema, "Done.")
-        if response_schema
-        else {"description": "Done.", "content": {JSON: {"schema": {"type": "object"}}}}
-    )
-    return {
-        "operationId": operation_id,
-        "summary": summary,
-        "security": [{"memberSignature": []}],
-        "parameters": [_path(path_parameter)] if path_parameter else [],
-        "requestBody": {
-            "required": True,
-            "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{request_schema}"}}},
-        },
-        "responses": {
-            str(status): response,
-            **_problem_responses(401, 403, 404, 409, 422, 429),
-        },
-    }
 
 
 # --- joint measures (联合奖惩) -------------------------------------------------------------------
@@ -344,53 +296,6 @@ def _measure_components() -> dict[str, Any]:
     }
 
 
-def _measure_paths() -> dict[str, Any]:
-    signed: list[dict[str, list[str]]] = [{"memberSignature": []}]
-    report = _signed_post(
-        "reportAppliedMeasure",
-        "A regulator reports that it applied a joint measure to the subject of a published "
-        "entry (its own, or any on a public list)",
-        "AppliedMeasureReport",
-        "MeasureApplication",
-        201,
-        "entry_id",
-    )
-    report["description"] = (
-        "Who is the signing member, when the day given (`applied_on`) and the time the report "
-        "was received. The code must attach to the entry's list and the day fall between "
-        "the entry's publication and today: a 422 with the field errors `code` and "
-        "`applied_on`, every one at once, otherwise. An entry that is not published is a 409 "
-        "`/problems/entry-not-in-force`. The same report again (member, code, day, reference) "
-        "answers 200 with the first one and records nothing."
-    )
-    report["responses"]["200"] = _json("MeasureApplication", "Reported before: the first report.")
-    return {
-        "/api/v1/listings/{entry_id}/measures": {
-            "post": report,
-            "get": {
-                "operationId": "listAppliedMeasures",
-                "summary": "The entry's measures and the reports of measures applied (all for "
-                "its proposer, a regulator's own for another)",
-                "security": signed,
-                "parameters": [_path("entry_id")],
-                "responses": {
-                    "200": _json("MeasuresApplied", "The measures and the reports."),
-                    **_problem_responses(401, 403, 404, 429),
-                },
-            },
-        },
-        "/api/v1/public/measures": {
-            "get": {
-                "operationId": "measureCatalogue",
-                "summary": "The catalogue of joint measures (联合奖惩措施): the codes a proposal "
-                "names and a report cites, with the lists each attaches to",
-                "security": [],
-                "responses": {"200": _json("MeasureCatalogue", "The catalogue.")},
-            }
-        },
-    }
-
-
 # --- credit reports -----------------------------------------------------------------------------
 
 
@@ -474,97 +379,6 @@ def _report_components() -> dict[str, Any]:
                 },
             },
         },
-    }
-
-
-def _report_paths() -> dict[str, Any]:
-    signed: list[dict[str, list[str]]] = [{"memberSignature": []}]
-    report_id = [_path("report_id")]
-
-    def rendering(operation_id: str, summary: str, media_type: str) -> dict[str, Any]:
-        return {
-            "get": {
-                "operationId": operation_id,
-                "summary": summary,
-                "security": signed,
-                "parameters": report_id,
-                "responses": {
-                    "200": {
-                        "description": summary,
-                        "content": {media_type: {"schema": {"type": "string"}}},
-                    },
-                    **_problem_responses(401, 403, 404, 410, 429),
-                },
-            }
-        }
-
-    return {
-        "/api/v1/consents": {
-            "post": _signed_post(
-                "recordConsent",
-                "Record a person's consent to a report",
-                "Consent",
-                "ConsentRecord",
-                201,
-            )
-        },
-        "/api/v1/consents/{consent_id}": {
-            "delete": {
-                "operationId": "revokeConsent",
-                "summary": "Revoke a consent the member recorded",
-                "security": signed,
-                "parameters": [_path("consent_id")],
-                "responses": {
-                    "200": _json("ConsentRecord", "The revoked consent."),
-                    **_problem_responses(401, 403, 404, 409, 429),
-                },
-            }
-        },
-        "/api/v1/subjects/{subject_id}/report": {
-            "get": {
-                "operationId": "memberReport",
-                "summary": "A credit report on a subject (logged; a person needs a consent)",
-                "security": signed,
-                "parameters": [_path("subject_id"), *_query_parameters(ReportParamsSchema())],
-                "responses": {
-                    "200": _json(
-                        "CreditReport",
-                        "The report; Location names it for the HTML and PDF renderings.",
-                    ),
-                    **_problem_responses(401, 403, 404, 422, 429),
-                },
-            }
-        },
-        "/api/v1/subjects/{subject_id}/own-report": {
-            "post": {
-                "operationId": "ownReport",
-                "summary": "The subject's own report, with every query of it (free twice a year)",
-                "security": signed,
-                "parameters": [_path("subject_id")],
-                "responses": {
-                    "201": _json("CreditReport", "The report."),
-                    **_problem_responses(401, 403, 404, 429),
-                },
-            }
-        },
-        "/api/v1/reports/{report_id}": {
-            "get": {
-                "operationId": "getReport",
-                "summary": "A report the member asked for, again",
-                "security": signed,
-                "parameters": report_id,
-                "responses": {
-                    "200": _json("CreditReport", "The stored report."),
-                    **_problem_responses(401, 403, 404, 410, 429),
-                },
-            }
-        },
-        "/api/v1/reports/{report_id}.html": rendering(
-            "getReportHtml", "The report as a printable HTML page", "text/html"
-        ),
-        "/api/v1/reports/{report_id}.pdf": rendering(
-            "getReportPdf", "The report as a PDF document", "application/pdf"
-        ),
     }
 
 
@@ -678,153 +492,6 @@ def _seller_rating_components() -> dict[str, Any]:
     }
 
 
-# The next page of a list, for readers of the body and of the CSV alike.
-NEXT_LINK = {
-    "Link": {
-        "description": 'The next page\'s address, `<…>; rel="next"`; absent on the last page.',
-        "schema": {"type": "string"},
-    }
-}
-ATOM_EXAMPLE = """<?xml version="1.0" encoding="utf-8"?>
-<feed xmlns="http://www.w3.org/2005/Atom">
-<id>https://credit.example.gov.cn/api/v1/public/lists/blacklist.atom</id>
-<title>creditreg blacklist</title><updated>2026-03-02T09:00:00+00:00</updated>
-<entry><id>urn:creditreg:list-entry:0b9c…:published</id>
-<title>北京华信科技有限公司: published — 北京市市场监督管理局</title>
-<updated>2026-03-02T09:00:00+00:00</updated>
-<summary>…</summary></entry>
-</feed>"""
-
-# Every public page is limited per client address (PUBLIC_RATE_LIMIT_PER_MINUTE, admin.web):
-# past it the page is a short plain-text answer, in both languages.
-PAGE_RATE_LIMITED = {
-    "429": {
-        "description": "Too many requests from this address this minute "
-        "(PUBLIC_RATE_LIMIT_PER_MINUTE); plain text.",
-        "headers": {"Retry-After": {"schema": {"type": "string"}}},
-        "content": {"text/plain": {"schema": {"type": "string"}}},
-    }
-}
-
-
-def _page_paths() -> dict[str, Any]:
-    """The public pages beside the home page (the staff console is not part of the API)."""
-
-    def page(operation: str, summary: str, status: int = 200, *problems: int) -> dict[str, Any]:
-        content: dict[str, Any] = {"text/html": {"schema": {}}}
-        names = {"subjectPage": "subject_id", "switchLanguage": "code"}
-        parameters = (
-            [
-                {
-                    "name": names[operation],
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string"},
-                }
-            ]
-            if operation in names
-            else []
-        )
-        return {
-            "get": {
-                "operationId": operation,
-                "summary": summary,
-                "security": [],
-                "parameters": parameters,
-                "responses": {
-                    str(status): {"description": "HTML" if status == 200 else "Redirect"}
-                    | ({"content": content} if status == 200 else {}),
-                    **_problem_responses(*problems),
-                    **PAGE_RATE_LIMITED,
-                },
-            }
-        }
-
-    return {
-        "/subjects/{subject_id}": page(
-            "subjectPage", "An enterprise's or a shop's public page (never a person's)", 200, 404
-        ),
-        "/help/objections-and-repair": page("helpPage", "How to object and apply for repair"),
-        "/language/{code}": page("switchLanguage", "Choose zh_CN or en (a cookie)", 302, 404),
-    }
-
-
-def _seller_rating_paths() -> dict[str, Any]:
-    seller_parameters = [_path("platform", uuid=False), _path("shop_id", uuid=False)]
-    seller_parameters[0]["description"] = "the platform's code, or its member id"
-    return {
-        "/api/v1/seller-ratings": {
-            "post": {
-                "operationId": "submitSellerRatings",
-                "summary": "Send buyers' seller ratings (platforms)",
-                "description": "One rating per order, dated within SELLER_RATING_WINDOW_DAYS "
-                "after the order and not before it. All or nothing: any invalid rating "
-                "refuses the batch, and the 422 lists every error with its rating index "
-                "(`ratings.3.rated_on`). A platform rates only its own shops (403 "
-                "`not-own-platform`). The same `batch_id` and body again returns the first "
-                "receipt (200); the same id with another body is a 409.",
-                "security": [{"memberSignature": []}],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        JSON: {"schema": {"$ref": "#/components/schemas/SellerRatingBatch"}}
-                    },
-                },
-                "responses": {
-                    "201": _json(
-                        "SignedSellerRatingReceipt",
-                        "Accepted; the receipt is signed by the registry.",
-                        headers={"Location": {"schema": {"type": "string"}}},
-                    ),
-                    "200": _json(
-                        "SignedSellerRatingReceipt",
-                        "Already accepted: the first receipt again.",
-                        headers={"Idempotent-Replayed": {"schema": {"const": "true"}}},
-                    ),
-                    **_problem_responses(400, 401, 403, 409, 413, 415, 422, 429, 503),
-                },
-            }
-        },
-        "/api/v1/seller-ratings/{batch_id}": {
-            "get": {
-                "operationId": "getSellerRatingBatch",
-                "summary": "The receipt of one of the platform's batches",
-                "security": [{"memberSignature": []}],
-                "parameters": [_path("batch_id", uuid=False)],
-                "responses": {
-                    "200": _json("SignedSellerRatingReceipt", "The receipt."),
-                    **_problem_responses(401, 403, 404, 429, 503),
-                },
-            }
-        },
-        "/api/v1/public/sellers/{platform}/{shop_id}": {
-            "get": {
-                "operationId": "publicSeller",
-                "summary": "A shop's ratings summary, trend and operating company; no login",
-                "security": [],
-                "parameters": seller_parameters,
-                "responses": {
-                    "200": _json("SellerSummary", "The summary."),
-                    **_problem_responses(404),
-                },
-            }
-        },
-        "/sellers/{platform}/{shop_id}": {
-            "get": {
-                "operationId": "sellerPage",
-                "summary": "A shop's ratings as a web page, with charts",
-                "security": [],
-                "parameters": seller_parameters,
-                "responses": {
-                    "200": {"description": "HTML", "content": {"text/html": {"schema": {}}}},
-                    **_problem_responses(404),
-                    **PAGE_RATE_LIMITED,
-                },
-            }
-        },
-    }
-
-
 # --- objections -------------------------------------------------------------------------------
 
 
@@ -910,86 +577,7 @@ def _objection_components() -> dict[str, Any]:
     }
 
 
-def _objection_paths() -> dict[str, Any]:
-    signed: list[dict[str, list[str]]] = [{"memberSignature": []}]
-    objection_id = _path("objection_id")
-    visible = "The filer, the answering member or the subject's representative; 404 to others."
-    return {
-        "/api/v1/objections": {
-            "post": {
-                **_signed_post(
-                    "fileObjection",
-                    "Object to a record, a list entry or a rating",
-                    "ObjectionRequest",
-                    "ObjectionFiled",
-                    201,
-                ),
-                "description": "The subject objects through the member that represents it "
-                "(or, for a shop, its platform), and only its representative may attach a "
-                "`statement`; another member objects only to an item of a subject it has "
-                "looked up (the query log shows it), else 403 objection-not-allowed. The item "
-                "is disputed at once, and the submitting member must answer within "
-                "OBJECTION_ANSWER_DAYS days.",
-            },
-            "get": {
-                "operationId": "listObjections",
-                "summary": "Objections the caller must answer, or filed",
-                "security": signed,
-                "parameters": _query_parameters(InboxParamsSchema()),
-                "responses": {
-                    "200": _json("ObjectionList", "The objections."),
-                    **_problem_responses(401, 422, 429),
-                },
-            },
-        },
-        "/api/v1/objections/{objection_id}": {
-            "get": {
-                "operationId": "getObjection",
-                "summary": "One objection",
-                "description": visible,
-                "security": signed,
-                "parameters": [objection_id],
-                "responses": {
-                    "200": _json("GeneralObjection", "The objection."),
-                    **_problem_responses(401, 404, 429),
-                },
-            }
-        },
-        "/api/v1/objections/{objection_id}/answer": {
-            "post": {
-                **_signed_post(
-                    "answerObjection",
-                    "The submitting member answers: corrected, revoked or upheld",
-                    "ObjectionAnswer",
-                    "GeneralObjection",
-                    200,
-                    "objection_id",
-                ),
-                "description": "`corrected` needs a corrected version of the record sent "
-                "since the objection; `revoked` revokes the record (or takes the list entry "
-                "down); `upheld` keeps it, with the reason. A list entry is not corrected "
-                "in place.",
-            }
-        },
-        "/api/v1/objections/{objection_id}/statement": {
-            "post": _signed_post(
-                "objectionStatement",
-                "The subject adds or replaces its statement, shown beside the item",
-                "ObjectionStatement",
-                "GeneralObjection",
-                200,
-                "objection_id",
-            )
-        },
-    }
-
-
-def _components_and_paths() -> tuple[dict[str, Any], dict[str, Any]]:
-    public_list_parameters = [
-        _path("list_kind", uuid=False),
-        *_query_parameters(PublicListSchema()),
-    ]
-    signed: list[dict[str, list[str]]] = [{"memberSignature": []}]
+def _components() -> dict[str, Any]:
     receipt_record = {
         "type": "object",
         "required": ["index", "record_id", "registry_id", "subject_id", "version", "status"],
@@ -1477,612 +1065,29 @@ def _components_and_paths() -> tuple[dict[str, Any], dict[str, Any]]:
     components.update(_objection_components())
     components.update(tlog_openapi.components())
     components.update(records_openapi.components())
-    paths: dict[str, Any] = {
-        "/api/v1/submissions": {
-            "post": {
-                "operationId": "createSubmission",
-                "summary": "Send credit records",
-                "description": "All or nothing: any invalid record refuses the whole "
-                "submission, and the 422 lists every error with its record index. Sending "
-                "the same `submission_id` and body again returns the first receipt (200); "
-                "the same id with another body is a 409.",
-                "security": signed,
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        JSON: {"schema": {"$ref": "#/components/schemas/Submission"}},
-                        "application/x-ndjson": {
-                            "schema": {
-                                "type": "string",
-                                "description": 'First line `{"submission_id": ...}`, then '
-                                "one record per line.",
-                            }
-                        },
-                    },
-                },
-                "responses": {
-                    "201": _json(
-                        "SignedReceipt",
-                        "Accepted; the receipt is signed by the registry.",
-                        headers={
-                            "Location": {"schema": {"type": "string"}},
-                        },
-                    ),
-                    "200": _json(
-                        "SignedReceipt",
-                        "Already accepted: the first receipt again.",
-                        headers={
-                            "Idempotent-Replayed": {"schema": {"const": "true"}},
-                        },
-                    ),
-                    **_problem_responses(400, 401, 403, 409, 413, 415, 422, 429, 503),
-                },
-            }
-        },
-        "/api/v1/submissions/{submission_id}": {
-            "get": {
-                "operationId": "getSubmission",
-                "summary": "The receipt of one of the caller's submissions",
-                "security": signed,
-                "parameters": [
-                    {
-                        "name": "submission_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "maxLength": 128},
-                    }
-                ],
-                "responses": {
-                    "200": _json("SignedReceipt", "The receipt."),
-                    **_problem_responses(401, 403, 404, 429, 503),
-                },
-            }
-        },
-        "/api/v1/subjects": {
-            "get": {
-                "operationId": "searchSubjects",
-                "summary": "Find counterparties by name, code, pinyin, with filters and facets",
-                "description": "Enterprises and shops by name (Chinese, Traditional or "
-                "Simplified, pinyin or initials, any legal form), USCC or shop id; a person "
-                "only by `id_number`. Written to the query log with the stated purpose.",
-                "security": signed,
-                "parameters": _query_parameters(SearchParamsSchema()),
-                "responses": {
-                    "200": _json("SearchResult", "The hits, facet counts and next-page token."),
-                    **_problem_responses(401, 403, 422, 429, 503),
-                },
-            }
-        },
-        "/api/v1/subjects/{subject_id}": {
-            "get": {
-                "operationId": "getSubject",
-                "summary": "A subject from the database",
-                "security": signed,
-                "parameters": [
-                    {
-                        "name": "subject_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "format": "uuid"},
-                    },
-                    *_query_parameters(SubjectParamsSchema()),
-                ],
-                "responses": {
-                    "200": _json("Subject", "The subject."),
-                    **_problem_responses(401, 403, 404, 422, 429, 503),
-                },
-            }
-        },
-        "/api/v1/screening": {
-            "post": {
-                "operationId": "screen",
-                "summary": "Screen a list of names and codes",
-                "description": "Up to SCREENING_MAX_ROWS rows. Small lists are answered at "
-                "once (JSON, or CSV with `format=csv` or `Accept: text/csv`); larger ones "
-                "become a job (202, Location). An exact USCC is decisive; otherwise one "
-                "scorer ranks the backend's candidates, with an explanation per score. A row "
-                "that cannot be screened is answered with decision `error` and its `errors` "
-                "(counted in the summary) while the others are screened; with "
-                "`all_or_nothing=true`, or when no row is good, the request is a 422 with "
-                "every error.",
-                "security": signed,
-                "parameters": [
-                    {
-                        "name": "purpose",
-                        "in": "query",
-                        "required": False,
-                        "description": "for a text/csv body",
-                        "schema": {"enum": [str(p) for p in QueryPurpose]},
-                    },
-                    {
-                        "name": "format",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"enum": ["json", "csv"]},
-                    },
-                    BOM_PARAMETER,
-                    {
-                        "name": "all_or_nothing",
-                        "in": "query",
-                        "required": False,
-                        "description": "`true`: one bad row refuses the whole request (422)",
-                        "schema": {"enum": ["true", "false"]},
-                    },
-                    {
-                        "name": "signed",
-                        "in": "query",
-                        "required": False,
-                        "description": "`true`: answer (at once) with a `SignedScreening`, "
-                        "the result signed with the query digest and the log checkpoint",
-                        "schema": {"enum": ["true", "false"]},
-                    },
-                ],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        JSON: {"schema": {"$ref": "#/components/schemas/ScreeningRequest"}},
-                        "text/csv": {
-                            "schema": {
-                                "type": "string",
-                                "description": "header line with name, uscc, region, "
-                                "reference; " + CSV_CHARSETS,
-                            }
-                        },
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "purpose": {"type": "string"},
-                                    "file": {"type": "string", "format": "binary"},
-                                    "charset": {
-                                        "type": "string",
-                                        "description": "the file's charset, when its part "
-                                        "does not declare it",
-                                    },
-                                },
-                            }
-                        },
-                    },
-                },
-                "responses": {
-                    "200": {
-                        **SCREENING_RESULT,
-                        "content": {
-                            JSON: {
-                                "schema": {
-                                    "oneOf": [
-                                        {"$ref": "#/components/schemas/ScreeningResult"},
-                                        {"$ref": "#/components/schemas/SignedScreening"},
-                                    ]
-                                }
-                            },
-                            **CSV_CONTENT,
-                        },
-                    },
-                    "202": _json("ScreeningJob", "Queued as a job; follow Location."),
-                    **_problem_responses(400, 401, 403, 415, 422, 429, 503),
-                },
-            }
-        },
-        "/api/v1/screening/jobs/{job_id}": {
-            "get": {
-                "operationId": "screeningJob",
-                "summary": "A screening job's progress",
-                "security": signed,
-                "parameters": [JOB_ID],
-                "responses": {
-                    "200": _json("ScreeningJob", "Progress."),
-                    **_problem_responses(401, 403, 404, 429),
-                },
-            }
-        },
-        "/api/v1/screening/jobs/{job_id}/result": {
-            "get": {
-                "operationId": "screeningJobResult",
-                "summary": "A finished screening job's result (JSON or CSV)",
-                "security": signed,
-                "parameters": [
-                    JOB_ID,
-                    {
-                        "name": "format",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"enum": ["json", "csv"]},
-                    },
-                    BOM_PARAMETER,
-                    {
-                        "name": "signed",
-                        "in": "query",
-                        "required": False,
-                        "description": "`true`: answer (at once) with a `SignedScreening`, "
-                        "the result signed with the query digest and the log checkpoint",
-                        "schema": {"enum": ["true", "false"]},
-                    },
-                ],
-                "responses": {
-                    "200": {
-                        **SCREENING_RESULT,
-                        "content": {
-                            JSON: {
-                                "schema": {
-                                    "oneOf": [
-                                        {"$ref": "#/components/schemas/ScreeningResult"},
-                                        {"$ref": "#/components/schemas/SignedScreening"},
-                                    ]
-                                }
-                            },
-                            **CSV_CONTENT,
-                        },
-                    },
-                    **_problem_responses(401, 403, 404, 409, 422, 429),
-                },
-            }
-        },
-        "/api/v1/listings": {
-            "post": _signed_post(
-                "proposeListing",
-                "Propose a blacklist or redlist entry (regulators)",
-                "Proposal",
-                "ListEntry",
-                201,
-            )
-        },
-        "/api/v1/listings/{entry_id}": {
-            "get": {
-                "operationId": "getListing",
-                "summary": "One of the regulator's own entries",
-                "security": signed,
-                "parameters": [_path("entry_id")],
-                "responses": {
-                    "200": _json("ListEntry", "The entry."),
-                    **_problem_responses(401, 403, 404, 429),
-                },
-            }
-        },
-        "/api/v1/listings/{entry_id}/withdraw": {
-            "post": _signed_post(
-                "withdrawListing", "Withdraw a proposal", "Reason", "ListEntry", 200, "entry_id"
-            )
-        },
-        "/api/v1/listings/{entry_id}/revoke": {
-            "post": _signed_post(
-                "revokeListing",
-                "Take a published entry down",
-                "Reason",
-                "ListEntry",
-                200,
-                "entry_id",
-            )
-        },
-        "/api/v1/listings/{entry_id}/extend": {
-            "post": _signed_post(
-                "extendListing",
-                "Extend a published entry's period (1 to 36 months)",
-                "Extension",
-                "ListEntry",
-                200,
-                "entry_id",
-            )
-        },
-        "/api/v1/listings/{entry_id}/service": {
-            "post": _signed_post(
-                "recordListingService",
-                "Record a notice the proposer served (post, in person, announcement, e-mail) "
-                "with its date: the objection window starts then",
-                "ServiceRecord",
-                "ListEntry",
-                200,
-                "entry_id",
-            )
-        },
-        "/api/v1/listings/{entry_id}/publish": {
-            "post": {
-                "operationId": "publishListing",
-                "summary": "Publish at once an entry whose notice was served and whose "
-                "objection window has closed with no objection waiting",
-                "description": "The worker publishes such entries within a minute anyway. "
-                "Refused with `/problems/notice-not-served` while the notice was never "
-                "served, `/problems/objection-window-open` until the day after "
-                "`objection_deadline`, `/problems/objection-pending` while an objection "
-                "waits for its answer.",
-                "security": signed,
-                "parameters": [_path("entry_id")],
-                "responses": {
-                    "200": _json("ListEntry", "The published entry."),
-                    **_problem_responses(401, 403, 404, 409, 429),
-                },
-            }
-        },
-        "/api/v1/notices": {
-            "get": {
-                "operationId": "listNotices",
-                "summary": "The prior notices (告知) of list entries about the calling member "
-                "(or a shop it operates), while they are in their notice stage",
-                "description": "Reading them serves the notices not served yet on the member: "
-                "the delivery time is recorded and the objection window runs from that day. "
-                "The member's own report and its subject view serve them the same way.",
-                "security": signed,
-                "responses": {
-                    "200": _json("Notices", "The entries in their notice stage."),
-                    **_problem_responses(401, 429),
-                },
-            }
-        },
-        "/api/v1/listings/{entry_id}/objections": {
-            "post": _signed_post(
-                "objectToListing",
-                "Object during the notice window (suspends publication)",
-                "Objection",
-                None,
-                201,
-                "entry_id",
-            )
-        },
-        "/api/v1/ratings/{rating_id}/appeals": {
-            "post": _signed_post(
-                "appealRating",
-                "The rated subject (or the member representing it) appeals its rating",
-                "Appeal",
-                None,
-                201,
-                "rating_id",
-            )
-        },
-        "/api/v1/listings/{entry_id}/repairs": {
-            "post": _signed_post(
-                "applyForRepair",
-                "The listed subject's own member applies for credit repair, with evidence and "
-                "a public commitment, once the entry's minimum period is over",
-                "RepairApplicationRequest",
-                None,
-                201,
-                "entry_id",
-            )
-        },
-        "/api/v1/records/{record_id}/repairs": {
-            "post": _signed_post(
-                "applyForPenaltyRepair",
-                "The subject's own member asks that a published administrative penalty stop "
-                "being published, once its severity's minimum period is over (general 3 "
-                "months, serious 12, from the decision; settings); the authority that "
-                "submitted it decides",
-                "RepairApplicationRequest",
-                None,
-                201,
-                "record_id",
-            )
-        },
-        "/api/v1/repairs/{application_id}/decision": {
-            "post": _signed_post(
-                "decideRepair",
-                "The authority grants or refuses a repair, with a reason",
-                "RepairDecision",
-                None,
-                200,
-                "application_id",
-            )
-        },
-        "/api/v1/public/lists/{list_kind}": {
-            "get": {
-                "operationId": "publicList",
-                "summary": "Published entries of a side (`blacklist`, `redlist`) or of a public "
-                "kind (`judgment_debtor`, …). A kind that is not public "
-                "(config/list_kinds.toml) is a 404.",
-                "security": [],
-                "parameters": public_list_parameters,
-                "responses": {
-                    "200": _json("PublicList", "A page of entries.", headers=NEXT_LINK),
-                    **_problem_responses(404, 422),
-                },
-            }
-        },
-        "/api/v1/public/lists/{list_kind}.csv": {
-            "get": {
-                "operationId": "publicListCsv",
-                "summary": "The same page of entries as CSV, a row an entry",
-                "description": "Columns: "
-                + ", ".join(f"`{c}`" for c in PUBLIC_LIST_COLUMNS)
-                + ". `measures` holds the measures as worded, `measure_codes` their codes "
-                "separated by spaces. The next page's address is in the `Link` header only.",
-                "security": [],
-                "parameters": public_list_parameters,
-                "responses": {
-                    "200": {
-                        "description": "The entries as CSV (UTF-8).",
-                        "headers": NEXT_LINK,
-                        "content": {
-                            "text/csv": {
-                                "schema": {"type": "string"},
-                                "example": ",".join(PUBLIC_LIST_COLUMNS) + "\r\n",
-                            }
-                        },
-                    },
-                    **_problem_responses(404, 422),
-                },
-            }
-        },
-        "/api/v1/public/lists/{list_kind}.atom": {
-            "get": {
-                "operationId": "publicListAtom",
-                "summary": "The list's publications and removals as an Atom feed (RFC 4287), "
-                "newest first, the last 100, for feed readers",
-                "security": [],
-                "parameters": [_path("list_kind", uuid=False)],
-                "responses": {
-                    "200": {
-                        "description": "An Atom feed; each entry's id names the list entry "
-                        "and the event (`published` or `removed`).",
-                        "content": {
-                            "application/atom+xml": {
-                                "schema": {"type": "string"},
-                                "example": ATOM_EXAMPLE,
-                            }
-                        },
-                    },
-                    **_problem_responses(404),
-                },
-            }
-        },
-        "/api/v1/registry/keys": {
-            "get": {
-                "operationId": "registryKeys",
-                "summary": "The registry's public signing keys (JWKS)",
-                "security": [],
-                "responses": {"200": _json("JWKS", "The key set.")},
-            }
-        },
-        "/api/openapi.json": {
-            "get": {
-                "operationId": "openapi",
-                "summary": "This document",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "OpenAPI 3.1",
-                        "content": {JSON: {"schema": {"type": "object"}}},
-                    }
-                },
-            }
-        },
-        "/api/docs/assets/{name}": {
-            "get": {
-                "operationId": "apiDocsAsset",
-                "summary": "A file of the rendered reference: Swagger UI's script, style sheet "
-                "and icon, as installed with the registry, and the script that starts it",
-                "security": [],
-                "parameters": [
-                    {
-                        "name": "name",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"enum": sorted(RENDERER_ASSETS)},
-                    }
-                ],
-                "responses": {
-                    "200": {
-                        "description": "The file.",
-                        "content": {
-                            "text/javascript": {"schema": {"type": "string"}},
-                            "text/css": {"schema": {"type": "string"}},
-                            "image/png": {"schema": {"type": "string"}},
-                        },
-                    },
-                    **_problem_responses(404),
-                },
-            }
-        },
-        "/api/docs": {
-            "get": {
-                "operationId": "apiDocs",
-                "summary": "This document, rendered for reading",
-                "security": [],
-                "responses": {
-                    "200": {"description": "HTML", "content": {"text/html": {"schema": {}}}}
-                },
-            }
-        },
-        "/problems/{slug}": {
-            "get": {
-                "operationId": "problemType",
-                "summary": "What a problem type means",
-                "security": [],
-                "parameters": [
-                    {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
-                "responses": {
-                    "200": _json("ProblemType", "The description."),
-                    **_problem_responses(404),
-                },
-            }
-        },
-        "/healthz": {
-            "get": {
-                "operationId": "healthz",
-                "summary": "The process is up",
-                "security": [],
-                "responses": {"200": _json("Health", "Up.")},
-            }
-        },
-        "/readyz": {
-            "get": {
-                "operationId": "readyz",
-                "summary": "Database reachable and migrated; search reachable or degraded "
-                "(each check's status only; `creditreg ready` gives the details)",
-                "security": [],
-                "responses": {
-                    "200": _json("Health", "Ready (status ok or degraded)."),
-                    "503": _json("Health", "Not ready."),
-                },
-            }
-        },
-        "/lists/{list_kind}": {
-            "get": {
-                "operationId": "listPage",
-                "summary": "A public list as a web page, with filters",
-                "security": [],
-                "parameters": [
-                    _path("list_kind", uuid=False),
-                    *_query_parameters(PublicListSchema()),
-                ],
-                "responses": {
-                    "200": {"description": "HTML", "content": {"text/html": {"schema": {}}}},
-                    **_problem_responses(404),
-                    **PAGE_RATE_LIMITED,
-                },
-            }
-        },
-        "/": {
-            "get": {
-                "operationId": "home",
-                "summary": "The public home page: a search of enterprises and shops, 20 "
-                "results a page",
-                "security": [],
-                "parameters": [
-                    {
-                        "name": "q",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string"},
-                        "description": "a name, USCC or shop id; the page searches its "
-                        "first 200 characters",
-                    },
-                    {
-                        "name": "after",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string"},
-                        "description": "the page token of the results' next-page link",
-                    },
-                ],
-                "responses": {
-                    "200": {"description": "HTML", "content": {"text/html": {"schema": {}}}},
-                    **PAGE_RATE_LIMITED,
-                },
-            }
-        },
-    }
-    paths.update(_page_paths())
-    paths.update(_seller_rating_paths())
-    paths.update(_report_paths())
-    paths.update(_measure_paths())
-    paths.update(monitoring_openapi.paths(_problem_responses))
-    paths.update(_objection_paths())
-    paths.update(tlog_openapi.paths(_problem_responses))
-    paths.update(records_openapi.paths(_problem_responses))
-    # Every JSON body is read with a nesting limit (api/json_body.py), so every operation
-    # that takes a body may answer that 400.
-    for item in paths.values():
-        for operation in item.values():
-            if "requestBody" in operation:
-                operation["responses"].setdefault("400", _problem_responses(400)["400"])
-    return components, paths
+    return components
 
 
-INFO = {
-    "summary": "Public-credit information-sharing registry",
-    "description": "Members send credit records over signed requests and receive signed "
-    "receipts. Errors are RFC 9457 problem details with a stable `type`.",
-}
+INTRODUCTION = (
+    "Members send credit records over signed requests and receive signed receipts. Errors "
+    "are RFC 9457 problem details with a stable `type`."
+)
+
+
+def _description() -> str:
+    """The document's introduction, in Markdown as the reference renders it: the signing
+    scheme, then the catalogue of problem types."""
+    catalogue = sorted(problems.PROBLEM_TYPES.values(), key=lambda p: (p.status, p.slug))
+    rows = [f"| [`{p.uri}`]({p.uri}) | {p.status} | {p.title} |" for p in catalogue]
+    return "\n\n".join(
+        [
+            INTRODUCTION,
+            "## Signing requests",
+            " ".join(SIGNATURE_SCHEME.split()),
+            "## Problem types",
+            "\n".join(["| type | status | title |", "| --- | --- | --- |", *rows]),
+        ]
+    )
 
 
 def build_document() -> dict[str, Any]:
@@ -2093,12 +1098,15 @@ def build_document() -> dict[str, Any]:
         version="1",
         openapi_version="3.1.0",
         plugins=[plugin],
-        info=INFO,
+        info={
+            "summary": "Public-credit information-sharing registry",
+            "description": _description(),
+        },
         jsonSchemaDialect="https://spec.openapis.org/oas/3.1/dialect/base",
     )
     token = _PLUGIN.set(plugin)
     try:
-        components, paths = _components_and_paths()
+        components = _components()
     finally:
         _PLUGIN.reset(token)
     for name, component in components.items():
@@ -2108,6 +1116,10 @@ def build_document() -> dict[str, Any]:
             spec.components.schemas[name] = component
         else:
             spec.components.schema(name, component)
+    for name, response in SHARED_RESPONSES.items():
+        spec.components.response(name, response)
+    for name, parameter in PARAMETERS.items():
+        spec.components.parameter(name, parameter["in"], parameter)
     spec.components.security_scheme(
         "memberSignature",
         {
@@ -2117,9 +1129,120 @@ def build_document() -> dict[str, Any]:
             "description": " ".join(SIGNATURE_SCHEME.split()),
         },
     )
-    for path, operations in paths.items():
+    for path, operations in route_operations(current_app).items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+# --- the operations, from the routes ------------------------------------------------------
+
+# The console is a staff UI, not part of the API; static files are not operations.
+UNDESCRIBED_ENDPOINTS = ("static", "public.static")
+ROUTE_ARGUMENT = re.compile(r"<(?:(?P<converter>[a-z]+):)?(?P<name>\w+)>")
+# Path arguments that name a row of the registry by its UUID, whatever their route's
+# converter (a view that takes any text answers a malformed one with its own problem).
+UUID_ARGUMENTS = frozenset(
+    {
+        "application_id",
+        "consent_id",
+        "entry_id",
+        "job_id",
+        "objection_id",
+        "rating_id",
+        "record_id",
+        "report_id",
+        "subject_id",
+    }
+)
+
+
+def described_rules(app: Flask) -> list[Rule]:
+    """The routes the document describes: every one but the console's and static files."""
+    return [
+        rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in UNDESCRIBED_ENDPOINTS and not rule.endpoint.startswith("console.")
+    ]
+
+
+def openapi_path(rule: Rule) -> str:
+    return ROUTE_ARGUMENT.sub(r"{\g<name>}", rule.rule)
+
+
+def route_operations(app: Flask) -> dict[str, dict[str, Any]]:
+    """Each route's operations, as its view's docstring describes them after ``---`` (YAML,
+    read by apispec), completed from what the route itself says: its path parameters, who
+    may call it (``api.permissions``: public, or signed by a member) and its problems."""
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in described_rules(app):
+        described = yaml_utils.load_operations_from_docstring(
+            app.view_functions[rule.endpoint].__doc__ or ""
+        )
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            operation = described.get(method.lower())
+            if operation is not None:  # the test of the document names any route left out
+                paths.setdefault(openapi_path(rule), {})[method.lower()] = _complete_operation(
+                    rule, copy.deepcopy(operation)
+                )
+    return paths
+
+
+# Bodies several operations take, named in their docstrings (`requestBody: PortfolioRows`).
+REQUEST_BODIES: dict[str, Any] = {**monitoring_openapi.REQUEST_BODIES}
+
+# Parameters several operations take, named in their docstrings (`- LogIndex`).
+PARAMETERS: dict[str, dict[str, Any]] = {**records_openapi.PARAMETERS, **tlog_openapi.PARAMETERS}
+
+# Answers many operations give, named in their docstrings' responses (`201: Done`).
+SHARED_RESPONSES: dict[str, Any] = {
+    "Done": {"description": "Done.", "content": {JSON: {"schema": {"type": "object"}}}},
+    "HtmlPage": {"description": "HTML", "content": {"text/html": {"schema": {}}}},
+    # Every public page is limited per client address (PUBLIC_RATE_LIMIT_PER_MINUTE,
+    # admin.web): past it the page is a short plain-text answer, in both languages.
+    "PageRateLimited": {
+        "description": "Too many requests from this address this minute "
+        "(PUBLIC_RATE_LIMIT_PER_MINUTE); plain text.",
+        "headers": {"Retry-After": {"schema": {"type": "string"}}},
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    },
+}
+
+
+def _complete_operation(rule: Rule, operation: dict[str, Any]) -> dict[str, Any]:
+    """The operation as the document states it. Besides OpenAPI, a docstring may say
+    ``problems: [401, 404]`` for the problem answers of those statuses, and name a request
+    body by the schema it sends as JSON (``requestBody: Proposal``) or by a body several
+    routes take (``monitoring_openapi.REQUEST_BODIES``)."""
+    # Grouped in the reference by blueprint: the routes of one part of the registry together.
+    operation.setdefault("tags", [rule.endpoint.rpartition(".")[0] or "public"])
+    public = permissions.ACCESS.get(rule.endpoint) == permissions.PUBLIC
+    operation["security"] = [] if public else [{"memberSignature": []}]
+    parameters = [
+        PARAMETERS[p] if isinstance(p, str) else p for p in operation.get("parameters", [])
+    ]
+    given = {p.get("name") for p in parameters if p.get("in") == "path"}
+    path_parameters = [
+        _path(match["name"], uuid=match["converter"] == "uuid" or match["name"] in UUID_ARGUMENTS)
+        for match in ROUTE_ARGUMENT.finditer(rule.rule)
+        if match["name"] not in given
+    ]
+    if path_parameters or "parameters" in operation:
+        operation["parameters"] = [*path_parameters, *operation.get("parameters", [])]
+    body = operation.get("requestBody")
+    if isinstance(body, str):
+        operation["requestBody"] = copy.deepcopy(REQUEST_BODIES.get(body)) or {
+            "required": True,
+            "content": {JSON: {"schema": body}},
+        }
+    responses = operation.setdefault("responses", {})
+    statuses = operation.pop("problems", [])
+    # Every JSON body is read with a nesting limit (api/json_body.py), so every operation
+    # that takes a body may answer that 400.
+    if "requestBody" in operation and 400 not in statuses:
+        statuses = [400, *statuses]
+    for status, response in _problem_responses(*statuses).items():
+        responses.setdefault(status, response)
+    return operation
 
 
 def app_document() -> dict[str, Any]:
@@ -2132,19 +1255,87 @@ def app_document() -> dict[str, Any]:
 
 @bp.get("/api/openapi.json")
 def openapi_document() -> ResponseReturnValue:
+    """This document.
+
+    ---
+    get:
+      operationId: openapi
+      summary: This document
+      responses:
+        200:
+          description: OpenAPI 3.1
+          content:
+            application/json:
+              schema:
+                type: object
+    """
     return Response(json.dumps(app_document(), ensure_ascii=False), mimetype=JSON)
 
 
 @bp.get("/api/docs")
 def api_docs() -> ResponseReturnValue:
+    """This document, rendered for reading.
+
+    ---
+    get:
+      operationId: apiDocs
+      summary: This document, rendered for reading
+      responses:
+        200: HtmlPage
+    """
     return render_template("api_docs.html")
 
 
 @bp.get("/api/docs/assets/<name>")
 def renderer_asset(name: str) -> ResponseReturnValue:
-    folder = RENDERER_ASSETS.get(name)
-    if folder is None:
+    """A file of the rendered reference: Swagger UI's script, style sheet and icon, as installed
+    with the registry, and the script that starts it.
+
+    ---
+    get:
+      operationId: apiDocsAsset
+      summary: 'A file of the rendered reference: Swagger UI''s script, style sheet and icon,
+        as installed with the registry, and the script that starts it'
+      parameters:
+        - name: name
+          in: path
+          required: true
+          schema:
+            enum:
+              - api_docs.js
+              - favicon-32x32.png
+              - swagger-ui-bundle.js
+              - swagger-ui.css
+      responses:
+        200:
+          description: The file.
+          content:
+            text/javascript:
+              schema:
+                type: string
+            text/css:
+              schema:
+                type: string
+            image/png:
+              schema:
+                type: string
+      problems: [404]
+    """
+    if name not in RENDERER_ASSETS:
         return problems.problem_response(
             problems.NOT_FOUND, f"the reference's files are {', '.join(sorted(RENDERER_ASSETS))}"
         )
-    return send_from_directory(folder, name, max_age=RENDERER_ASSET_MAX_AGE)
+    content, etag = _renderer_asset(name)
+    response = Response(content, mimetype=RENDERER_ASSETS[name][1])
+    response.set_etag(etag)
+    response.cache_control.public = True
+    response.cache_control.max_age = RENDERER_ASSET_MAX_AGE
+    return response.make_conditional(request)
+
+
+@functools.cache
+def _renderer_asset(name: str) -> tuple[bytes, str]:
+    """The file's bytes and their digest, read once: a few files the package installed,
+    which do not change while the registry runs."""
+    content = (RENDERER_ASSETS[name][0] / name).read_bytes()
+    return content, hashlib.sha256(content).hexdigest()[:32]

@@ -57,6 +57,13 @@ def test_every_problem_type_is_listed(document):
     assert "/problems/nonce-reused" in listed
 
 
+def test_the_introduction_lists_the_signing_scheme_and_every_problem_type(document):
+    introduction = document["info"]["description"]
+    assert "RFC 9421" in introduction
+    for problem_type in problems.PROBLEM_TYPES.values():
+        assert f"[`{problem_type.uri}`]" in introduction
+
+
 def test_the_signature_scheme_is_documented(document):
     scheme = document["components"]["securitySchemes"]["memberSignature"]
     for term in ("RFC 9421", "content-digest", "nonce", "ed25519", "ecdsa-p256-sha256"):
@@ -110,6 +117,50 @@ def test_real_responses_match_their_documented_schemas(session, client, clock, d
     assert conforms(document, "ProblemType", client.get("/problems/key-unknown").get_json()) == []
 
 
+def examples(document):
+    """(where, media type, schema, example) of every example of a body the document gives."""
+    shared = document["components"].get("responses", {})
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            bodies = [("request", operation.get("requestBody", {}))]
+            for status, response in operation["responses"].items():
+                if "$ref" in response:
+                    response = shared[response["$ref"].rsplit("/", 1)[1]]
+                bodies.append((status, response))
+            for what, body in bodies:
+                for media_type, content in body.get("content", {}).items():
+                    if "example" in content:
+                        where = f"{method.upper()} {path} {what}"
+                        yield where, media_type, content["schema"], content["example"]
+
+
+def test_every_example_matches_its_schema(document):
+    found = list(examples(document))
+    media_types = {media_type for _where, media_type, _schema, _example in found}
+    assert {"application/json", problems.PROBLEM_MEDIA_TYPE, "text/csv"} <= media_types
+    assert "application/atom+xml" in media_types
+    for where, _media_type, schema, example in found:
+        resolvable = {**schema, "components": document["components"]}
+        errors = [e.message for e in Draft202012Validator(resolvable).iter_errors(example)]
+        assert errors == [], where
+
+
+def test_the_submission_example_is_accepted_as_it_is(session, client, clock, document):
+    """The request example is a real submission: the registry accepts it, and its receipt
+    has the documented example's shape."""
+    operation = document["paths"]["/api/v1/submissions"]["post"]
+    example = operation["requestBody"]["content"]["application/json"]["example"]
+    member = signed_member(session, client, clock, kind="regulator", roles=("submitter",))
+    response = submit(member, example["submission_id"], example["records"])
+    assert response.status_code == 201, response.get_json()
+    receipt = response.get_json()["receipt"]
+    documented = operation["responses"]["201"]["content"]["application/json"]["example"]
+    assert set(receipt) == set(documented["receipt"])
+    assert [r["record_id"] for r in receipt["records"]] == [
+        r["record_id"] for r in documented["receipt"]["records"]
+    ]
+
+
 def test_the_docs_page_loads_the_renderer_from_the_registry_itself(client):
     page = client.get("/api/docs")
     assert page.status_code == 200
@@ -121,9 +172,9 @@ def test_the_docs_page_loads_the_renderer_from_the_registry_itself(client):
     assert "<script>" not in html  # no inline script: the CSP would refuse to run it
     types = {}
     for source in sources:
-        with client.get(source) as asset:  # a file answer: closed after reading
-            assert asset.status_code == 200, source
-            types[source.rsplit("/", 1)[1]] = asset.mimetype
+        asset = client.get(source)
+        assert asset.status_code == 200, source
+        types[source.rsplit("/", 1)[1]] = asset.mimetype
     assert types == {
         "swagger-ui.css": "text/css",
         "favicon-32x32.png": "image/png",
@@ -132,9 +183,21 @@ def test_the_docs_page_loads_the_renderer_from_the_registry_itself(client):
     }
     # The start-up script reads the document from the registry and turns off the validator
     # badge, which Swagger UI would fetch from another host.
-    with client.get("/api/docs/assets/api_docs.js") as start:
-        assert "validatorUrl: null" in start.get_data(as_text=True)
+    start = client.get("/api/docs/assets/api_docs.js")
+    assert "validatorUrl: null" in start.get_data(as_text=True)
+    # The files are cached, and asked again only when they changed.
+    again = client.get(
+        "/api/docs/assets/api_docs.js", headers={"If-None-Match": start.headers["ETag"]}
+    )
+    assert again.status_code == 304
     assert 'data-document="/api/openapi.json"' in html
+
+
+def test_the_reference_files_are_the_ones_the_document_names(document):
+    from api.openapi import RENDERER_ASSETS
+
+    parameter = document["paths"]["/api/docs/assets/{name}"]["get"]["parameters"][0]
+    assert parameter["schema"]["enum"] == sorted(RENDERER_ASSETS)
 
 
 def test_an_unknown_renderer_file_is_a_404_problem(client):
