@@ -11,7 +11,6 @@ import copy
 import functools
 import hashlib
 import re
-from contextvars import ContextVar
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -28,43 +27,24 @@ from flask import (
     request,
 )
 from flask.typing import ResponseReturnValue
-from marshmallow import Schema
 from werkzeug.routing import Rule
 
-from api import monitoring_openapi, permissions, problems, records_openapi, tlog_openapi
+from api import (
+    listings_openapi,
+    monitoring_openapi,
+    objections_openapi,
+    permissions,
+    problems,
+    records_openapi,
+    reports_openapi,
+    screening_openapi,
+    seller_ratings_openapi,
+    subjects_openapi,
+    submissions_openapi,
+    tlog_openapi,
+)
 from api.auth import ACCEPT_SIGNATURE
-from api.listings import (
-    AppliedMeasureSchema,
-    DecisionSchema,
-    ExtensionSchema,
-    ObjectionSchema,
-    ProposalSchema,
-    ReasonSchema,
-    RepairSchema,
-    ServiceSchema,
-)
-from api.objections import (
-    AnswerSchema,
-    ObjectionRequestSchema,
-    StatementSchema,
-)
-from api.ratings import AppealSchema
-from api.reports import ConsentSchema
-from api.schemas import (
-    CATEGORY_SCHEMAS,
-    AmountSchema,
-    PersonNoticeSchema,
-    RecordSchema,
-    RevokeSchema,
-    SubjectRefSchema,
-    SubmissionSchema,
-)
-from api.seller_ratings import ScoresSchema, SellerRatingBatchSchema, SellerRatingSchema
-from registry.intake import RECEIPT_TYPE
-from registry.list_kinds import LIST_NAMES, ListKind
-from registry.listings import ListingState, NoticeChannel
-from registry.querylog import QueryPurpose
-from registry.seller_ratings import RECEIPT_TYPE as SELLER_RATING_RECEIPT_TYPE
+from api.openapi_schemas import JSON, PLUGIN, PROBLEM, schema_name
 
 bp = Blueprint("openapi", __name__, template_folder="templates")
 
@@ -79,67 +59,6 @@ RENDERER_ASSETS = {
     "api_docs.js": (Path(__file__).parent / "static", "text/javascript"),
 }
 RENDERER_ASSET_MAX_AGE = 3600
-
-JSON = "application/json"
-
-
-def _nullable_strings(*names: str) -> dict[str, Any]:
-    return {name: {"type": ["string", "null"]} for name in names}
-
-
-# What a search hit and a subject by id both show.
-SUBJECT_LOOKUP_FIELDS: dict[str, Any] = {
-    **_nullable_strings("uscc", "shop_id", "platform_id", "region", "industry", "grade"),
-    "lists": {"type": "array", "items": {"type": "string"}},
-    "list_entries": {"type": "array", "items": {"type": "object"}},
-    "record_counts": {"$ref": "#/components/schemas/RecordCounts"},
-}
-
-PROBLEM = problems.PROBLEM_MEDIA_TYPE
-# The one paging convention of the API (README, "Paging"): a page ends with the token of the
-# page after it, sent back as `after`.
-NEXT_AFTER: dict[str, Any] = {
-    "type": ["string", "null"],
-    "description": "an opaque token: send it as `after` for the next page; null on the last",
-}
-
-
-# --- marshmallow to JSON Schema (2020-12, as OpenAPI 3.1 uses), by apispec's plugin ----------
-
-# The plugin of the document being built: a request schema is converted by the plugin of
-# the spec it goes in, which registers the schemas it nests and refers to them by name.
-_PLUGIN: ContextVar[MarshmallowPlugin] = ContextVar("openapi_marshmallow_plugin")
-
-
-def _schema_name(schema: type[Schema] | Schema) -> str:
-    schema_class = schema if isinstance(schema, type) else type(schema)
-    return schema_class.__name__.removesuffix("Schema")
-
-
-def _object_schema(schema: Schema, description: str | None = None) -> dict[str, Any]:
-    document: dict[str, Any] = _PLUGIN.get().converter.schema2jsonschema(schema)  # type: ignore[union-attr]
-    document["type"] = "object"
-    if isinstance(schema, RecordSchema):
-        # The category rules the schema checks in code, stated for readers and generators.
-        document["properties"]["polarity"] = {"type": "string", "enum": list(schema.polarities)}
-        required = document.setdefault("required", [])
-        required += [name for name in schema.required_fields if name not in required]
-        if schema.severity_required and "severity" not in required:
-            required.append("severity")
-    doc = description or (type(schema).__doc__ or "").strip()
-    if doc:
-        document["description"] = " ".join(doc.split())
-    return document
-
-
-def _record_schemas() -> dict[str, dict[str, Any]]:
-    schemas: dict[str, dict[str, Any]] = {}
-    for category, schema in CATEGORY_SCHEMAS.items():
-        document = _object_schema(schema, f"An upsert of a {category} record.")
-        document["properties"]["category"] = {"const": str(category)}
-        schemas[f"{_schema_name(type(schema))}Record"] = document
-    schemas["RevokeRecord"] = _object_schema(RevokeSchema(), "Revokes one of the member's records.")
-    return schemas
 
 
 # --- the document ---------------------------------------------------------------------------
@@ -205,391 +124,32 @@ def _path(name: str, *, uuid: bool = True) -> dict[str, Any]:
 
 # --- joint measures (联合奖惩) -------------------------------------------------------------------
 
-# What an entry shows of its measures, in every view of it.
-ENTRY_MEASURES: dict[str, Any] = {
-    "measures": {
-        "type": "array",
-        "items": {"$ref": "#/components/schemas/EntryMeasure"},
-        "description": "the measures the entry names, from the catalogue of joint measures; "
-        "empty for an entry proposed before the catalogue, which has only `measures_text`",
-    },
-    "measures_text": {
-        "type": "string",
-        "description": "the measures as worded: the named measures' texts, or the free text "
-        "of an entry proposed before the catalogue",
-    },
-}
-
-
-def _measure_components() -> dict[str, Any]:
-    return {
-        "EntryMeasure": {
-            "type": "object",
-            "description": "A measure an entry names, with its wording and legal basis as "
-            "proposed.",
-            "required": ["code", "text", "legal_basis"],
-            "properties": {
-                "code": {"type": "string"},
-                "text": {"type": "string"},
-                "legal_basis": {"type": "string"},
-            },
-        },
-        "Measure": {
-            "type": "object",
-            "description": "A measure of the catalogue (config/joint_measures.toml).",
-            "required": ["code", "text", "legal_basis", "kinds"],
-            "properties": {
-                "code": {"type": "string"},
-                "text": {"type": "string", "description": "Chinese, with an English gloss"},
-                "legal_basis": {"type": "string"},
-                "kinds": {
-                    "type": "array",
-                    "items": {"enum": [str(kind) for kind in ListKind]},
-                    "description": "the lists it attaches to",
-                },
-            },
-        },
-        "MeasureCatalogue": {
-            "type": "object",
-            "required": ["measures"],
-            "properties": {
-                "measures": {"type": "array", "items": {"$ref": "#/components/schemas/Measure"}}
-            },
-        },
-        "AppliedMeasureReport": _object_schema(
-            AppliedMeasureSchema(), "A member's report that it applied a joint measure."
-        ),
-        "MeasureApplication": {
-            "type": "object",
-            "description": "A measure a member reported applying: who, which, on which day.",
-            "required": ["id", "entry_id", "code", "member_id", "applied_on", "reported_at"],
-            "properties": {
-                "id": {"type": "string", "format": "uuid"},
-                "entry_id": {"type": "string", "format": "uuid"},
-                "code": {"type": "string"},
-                "text": {
-                    "type": ["string", "null"],
-                    "description": "the catalogue's text; null for a code it no longer has",
-                },
-                "member_id": {"type": "string", "format": "uuid"},
-                "member_name": {"type": "string"},
-                "applied_on": {"type": "string", "format": "date"},
-                "reference": {"type": ["string", "null"]},
-                "reported_at": {"type": "string", "format": "date-time"},
-            },
-        },
-        "MeasuresApplied": {
-            "type": "object",
-            "required": ["entry_id", "list", "state", "measures", "measures_text", "applied"],
-            "properties": {
-                "entry_id": {"type": "string", "format": "uuid"},
-                "list": {"enum": [str(kind) for kind in ListKind]},
-                "state": {"enum": [str(state) for state in ListingState]},
-                **ENTRY_MEASURES,
-                "applied": {
-                    "type": "array",
-                    "items": {"$ref": "#/components/schemas/MeasureApplication"},
-                    "description": "every report for the entry's proposer; another regulator's own",
-                },
-            },
-        },
-    }
-
 
 # --- credit reports -----------------------------------------------------------------------------
-
-
-def _report_components() -> dict[str, Any]:
-    return {
-        "Consent": _object_schema(
-            ConsentSchema(), "A person's consent the member keeps, recorded before a report."
-        ),
-        "ConsentRecord": {
-            "type": "object",
-            "required": ["id", "subject_id", "purpose", "given_on", "valid_until"],
-            "properties": {
-                "id": {"type": "string", "format": "uuid"},
-                "subject_id": {
-                    "type": ["string", "null"],
-                    "format": "uuid",
-                    "description": "the subject named by id; null for a consent recorded by "
-                    "ID number, which applies to whoever holds the number, now or later",
-                },
-                "reference": {"type": "string"},
-                "purpose": {"enum": [str(p) for p in QueryPurpose]},
-                "given_on": {"type": "string", "format": "date"},
-                "valid_until": {"type": "string", "format": "date"},
-                "revoked_at": {"type": ["string", "null"]},
-            },
-        },
-        "CreditReport": {
-            "type": "object",
-            "description": "A stored report and the SHA-256 of its content (canonical JSON).",
-            "required": ["report", "digest"],
-            "properties": {
-                "digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                "report": {
-                    "type": "object",
-                    "required": [
-                        "report_id",
-                        "kind",
-                        "generated_at",
-                        "purpose",
-                        "subject",
-                        "list_entries",
-                        "rating",
-                        "records",
-                    ],
-                    "properties": {
-                        "report_id": {"type": "string", "format": "uuid"},
-                        "kind": {"enum": ["member", "own"]},
-                        "generated_at": {"type": "string"},
-                        "purpose": {"type": "string"},
-                        "subject": {"type": "object"},
-                        "list_entries": {"type": "array", "items": {"type": "object"}},
-                        "list_history": {
-                            "type": "array",
-                            "description": "own reports: published and removed entries",
-                            "items": {"type": "object"},
-                        },
-                        "pending_list_entries": {
-                            "type": "array",
-                            "description": "own reports: entries in their notice stage, with "
-                            "the notice and how to object (handing the report over serves "
-                            "their notices on the subject's member)",
-                            "items": {"$ref": "#/components/schemas/PendingListEntry"},
-                        },
-                        "rating": {"type": ["object", "null"]},
-                        "rating_history": {"type": "array", "items": {"type": "object"}},
-                        "records": {
-                            "type": "array",
-                            "description": "active records grouped by category; a licence "
-                            "or penalty (双公示) carries `publicity_due_on`, the last working "
-                            "day to publish it, and `publicity_late`, true when the registry "
-                            "received it later (null for other categories)",
-                            "items": {"type": "object"},
-                        },
-                        "seller_ratings": {"type": ["object", "null"]},
-                        "queries": {
-                            "type": "array",
-                            "description": "own reports: every query that returned the subject",
-                            "items": {"type": "object"},
-                        },
-                    },
-                },
-            },
-        },
-    }
 
 
 # --- seller ratings ---------------------------------------------------------------------------
 
 
-def _seller_rating_components() -> dict[str, Any]:
-    batch = _object_schema(SellerRatingBatchSchema(), "A platform's batch of seller ratings.")
-    batch["properties"]["ratings"] = {
-        "type": "array",
-        "minItems": 1,
-        "maxItems": current_app.extensions["creditreg.settings"].SELLER_RATING_BATCH_MAX,
-        "items": {"$ref": "#/components/schemas/SellerRating"},
-    }
-    window = {
-        "type": "object",
-        "required": ["count", "shown"],
-        "description": "Below `minimum_count` only `count`, `shown: false` and a `note`.",
-        "properties": {
-            "days": {"type": ["integer", "null"]},
-            "from": {"type": ["string", "null"], "format": "date"},
-            "count": {"type": "integer"},
-            "shown": {"type": "boolean"},
-            "note": {"type": "string"},
-            "positive_share": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-            "positives": {"type": "integer"},
-            "neutrals": {"type": "integer"},
-            "negatives": {"type": "integer"},
-            "averages": {"type": "object", "additionalProperties": {"type": "number"}},
-            "distribution": {"type": "object", "additionalProperties": {"type": "integer"}},
-        },
-    }
-    return {
-        "SellerRatingReceipt": {
-            "type": "object",
-            "required": ["type", "member_id", "key_id", "batch_id", "body_digest", "ratings"],
-            "properties": {
-                "type": {"const": SELLER_RATING_RECEIPT_TYPE},
-                "member_id": {"type": "string", "format": "uuid"},
-                "key_id": {"type": "string"},
-                "batch_id": {"type": "string"},
-                "body_digest": {"type": "string"},
-                "received_at": {"type": "string", "format": "date-time"},
-                "ratings": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["index", "order_id", "rating_id"],
-                        "properties": {
-                            "index": {"type": "integer", "minimum": 0},
-                            "order_id": {"type": "string"},
-                            "rating_id": {"type": "string", "format": "uuid"},
-                        },
-                    },
-                },
-            },
-        },
-        "SignedSellerRatingReceipt": {
-            "type": "object",
-            "description": "Signed like a submission's receipt (see `SignedReceipt`).",
-            "required": ["receipt", "receipt_signature", "registry_key_id"],
-            "properties": {
-                "receipt": {"$ref": "#/components/schemas/SellerRatingReceipt"},
-                "receipt_signature": {"type": "string"},
-                "registry_key_id": {"type": "string"},
-            },
-        },
-        "SellerRatingBatch": batch,
-        "SellerRating": _object_schema(SellerRatingSchema(), "One buyer's rating of one order."),
-        "Scores": _object_schema(ScoresSchema(), "Detailed scores, 1 to 5."),
-        "SellerSummary": {
-            "type": "object",
-            "description": "A shop's ratings over rolling windows (by default 30, 90 and 365 "
-            "days, named `30d`, `90d`, `365d`; `SELLER_RATING_SUMMARY_WINDOWS`) and its "
-            "lifetime, relative to `as_of`, its monthly trend, and its operating company.",
-            "required": ["platform", "shop_id", "as_of", "minimum_count", "windows", "trend"],
-            "properties": {
-                "platform": {"type": "object"},
-                "shop_id": {"type": "string"},
-                "shop": {"type": ["object", "null"]},
-                "as_of": {"type": "string", "format": "date"},
-                "minimum_count": {"type": "integer"},
-                "positive_share_definition": {"type": "string"},
-                "counting": {"type": "string"},
-                "windows": {
-                    "type": "object",
-                    "required": ["lifetime"],
-                    "properties": {"lifetime": window},
-                    "patternProperties": {"^[0-9]+d$": window},
-                    "additionalProperties": False,
-                },
-                "trend": {
-                    "type": "array",
-                    "description": "the last 12 months (empty below the minimum count)",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "month": {"type": "string"},
-                            "count": {"type": "integer"},
-                            "average": {"type": ["number", "null"]},
-                        },
-                    },
-                },
-                "operator": {
-                    "type": ["object", "null"],
-                    "description": "the operating company: published list entries, and "
-                    "`grade` (null while none is published)",
-                },
-            },
-        },
-    }
-
-
 # --- objections -------------------------------------------------------------------------------
 
 
-def _objection_components() -> dict[str, Any]:
-    from registry.objections import ItemKind, ObjectionStatus, Outcome
-
-    nullable_time = {"type": ["string", "null"], "format": "date-time"}
-    return {
-        "ObjectionRequest": _object_schema(
-            ObjectionRequestSchema(), "An objection (异议) to a record, a list entry or a rating."
-        ),
-        "ObjectionAnswer": _object_schema(
-            AnswerSchema(), "The submitting member's answer, always with a reason."
-        ),
-        "ObjectionStatement": _object_schema(StatementSchema(), "The subject's statement."),
-        "GeneralObjection": {
-            "type": "object",
-            "description": "An objection to a record or a published list entry: disputed "
-            "while open or escalated; answered by the submitting member within the answer "
-            "period, or decided by a reviewer once escalated.",
-            "required": ["id", "item_kind", "item_id", "status", "disputed", "due_at"],
-            "properties": {
-                "id": {"type": "string", "format": "uuid"},
-                "item_kind": {"enum": [str(k) for k in ItemKind]},
-                "item_id": {"type": "string", "format": "uuid"},
-                "subject_id": {"type": "string", "format": "uuid"},
-                "for_subject": {"type": "boolean"},
-                "answering_member_id": {"type": "string", "format": "uuid"},
-                "grounds": {"type": "string"},
-                "statement": {"type": ["string", "null"]},
-                "status": {"enum": [str(s) for s in ObjectionStatus]},
-                "disputed": {"type": "boolean"},
-                "filed_at": {"type": "string", "format": "date-time"},
-                "due_at": {"type": "string", "format": "date-time"},
-                "escalated_at": nullable_time,
-                "answered_at": nullable_time,
-                "answered_late": {"type": ["boolean", "null"]},
-                "outcome": {"enum": [*(str(o) for o in Outcome), None]},
-                "reason": {"type": ["string", "null"]},
-            },
-        },
-        "ObjectionFiled": {
-            "type": "object",
-            "description": "The objection filed. `delegated_to` is null for a general "
-            "objection (its fields follow), `rating_appeal` for a rating (under `appeal`), "
-            "`notice_objection` for a list entry in its notice window (under `objection`; "
-            "it suspends publication).",
-            "required": ["item_kind", "delegated_to"],
-            "properties": {
-                "item_kind": {"enum": ["record", "list_entry", "rating"]},
-                "delegated_to": {"enum": [None, "rating_appeal", "notice_objection"]},
-                "appeal": {"type": "object"},
-                "objection": {"type": "object"},
-            },
-        },
-        "ObjectionList": {
-            "type": "object",
-            "required": ["objections", "next_after"],
-            "properties": {
-                "objections": {
-                    "type": "array",
-                    "items": {"$ref": "#/components/schemas/GeneralObjection"},
-                },
-                "next_after": NEXT_AFTER,
-                "notice_objections": {
-                    "type": "array",
-                    "description": "`role=filer`, first page only: objections filed in a "
-                    "list entry's notice window (the newest 500)",
-                },
-            },
-        },
-        "DisputedItem": {
-            "type": "object",
-            "required": ["item_kind", "item_id", "since", "status"],
-            "properties": {
-                "item_kind": {"enum": [str(k) for k in ItemKind]},
-                "item_id": {"type": "string", "format": "uuid"},
-                "since": {"type": "string", "format": "date-time"},
-                "status": {"enum": [str(s) for s in ObjectionStatus]},
-                "statement": {"type": ["string", "null"]},
-            },
-        },
-    }
+# The modules that describe the responses of each part of the registry, beside its routes.
+COMPONENT_MODULES = (
+    submissions_openapi,
+    subjects_openapi,
+    screening_openapi,
+    listings_openapi,
+    seller_ratings_openapi,
+    reports_openapi,
+    monitoring_openapi,
+    objections_openapi,
+    tlog_openapi,
+    records_openapi,
+)
 
 
 def _components() -> dict[str, Any]:
-    receipt_record = {
-        "type": "object",
-        "required": ["index", "record_id", "registry_id", "subject_id", "version", "status"],
-        "properties": {
-            "index": {"type": "integer", "minimum": 0},
-            "record_id": {"type": "string"},
-            "registry_id": {"type": "string", "format": "uuid"},
-            "subject_id": {"type": "string", "format": "uuid"},
-            "version": {"type": "integer", "minimum": 1},
-            "status": {"enum": ["created", "corrected", "unchanged", "revoked"]},
-        },
-    }
     components: dict[str, Any] = {
         "Problem": {
             "type": "object",
@@ -627,420 +187,6 @@ def _components() -> dict[str, Any]:
                 "description": {"type": "string"},
             },
         },
-        "Amount": _object_schema(AmountSchema(), "A sum of money as a decimal string."),
-        "SubjectRef": _object_schema(SubjectRefSchema()),
-        "PersonNotice": _object_schema(
-            PersonNoticeSchema(), "The submitter's word that the person was told."
-        ),
-        **_record_schemas(),
-        "Submission": {
-            **_object_schema(SubmissionSchema(), "A batch of records, applied all or nothing."),
-        },
-        "Receipt": {
-            "type": "object",
-            "required": [
-                "type",
-                "member_id",
-                "key_id",
-                "submission_id",
-                "body_digest",
-                "received_at",
-                "records",
-            ],
-            "properties": {
-                "type": {"const": RECEIPT_TYPE},
-                "member_id": {"type": "string", "format": "uuid"},
-                "key_id": {"type": "string"},
-                "submission_id": {"type": "string"},
-                "body_digest": {"type": "string", "description": "RFC 9530 Content-Digest"},
-                "received_at": {"type": "string", "format": "date-time"},
-                "records": {"type": "array", "items": receipt_record},
-                "log_index": {
-                    "type": "integer",
-                    "minimum": 0,
-                    "description": "the submission's entry in the transparency log",
-                },
-            },
-        },
-        "SignedReceipt": {
-            "type": "object",
-            "description": "`receipt_signature` is Ed25519 (base64url) over the RFC 8785 "
-            "canonical form of `receipt`, by the key `registry_key_id` of the JWKS.",
-            "required": ["receipt", "receipt_signature", "registry_key_id"],
-            "properties": {
-                "receipt": {"$ref": "#/components/schemas/Receipt"},
-                "receipt_signature": {"type": "string"},
-                "registry_key_id": {"type": "string"},
-            },
-        },
-        "JWKS": {
-            "type": "object",
-            "required": ["keys"],
-            "properties": {
-                "keys": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["kty", "crv", "x", "kid"],
-                        "properties": {
-                            "kty": {"const": "OKP"},
-                            "crv": {"const": "Ed25519"},
-                            "x": {"type": "string"},
-                            "kid": {"type": "string"},
-                            "alg": {"const": "EdDSA"},
-                            "use": {"const": "sig"},
-                        },
-                    },
-                }
-            },
-        },
-        "RecordCounts": {
-            "type": "object",
-            "description": "Active records by polarity, and by category and polarity.",
-            "required": ["total", "negative", "positive", "neutral", "by_category"],
-            "properties": {
-                "total": {"type": "integer"},
-                "negative": {"type": "integer"},
-                "positive": {"type": "integer"},
-                "neutral": {"type": "integer"},
-                "by_category": {"type": "object", "additionalProperties": {"type": "object"}},
-            },
-        },
-        "SubjectHit": {
-            "type": "object",
-            "required": ["id", "kind", "name", "score", "highlights"],
-            "properties": {
-                "id": {"type": "string", "format": "uuid"},
-                "kind": {"enum": ["enterprise", "person", "shop"]},
-                "name": {"type": "string"},
-                "names": {"type": "array", "items": {"type": "string"}},
-                **SUBJECT_LOOKUP_FIELDS,
-                "disputed": {
-                    "type": "integer",
-                    "description": "how many of the subject's items are under an open "
-                    "objection (异议)",
-                },
-                "score": {"type": "number"},
-                "highlights": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "description": "names with the matched text in <em>, HTML-escaped",
-                },
-            },
-        },
-        "SearchResult": {
-            "type": "object",
-            "required": ["hits", "total", "facets", "next", "next_after"],
-            "properties": {
-                "hits": {"type": "array", "items": {"$ref": "#/components/schemas/SubjectHit"}},
-                "total": {"type": "integer"},
-                "facets": {
-                    "type": "object",
-                    "additionalProperties": {
-                        "type": "object",
-                        "additionalProperties": {"type": "integer"},
-                    },
-                },
-                "next_after": NEXT_AFTER,
-                "next": {
-                    "type": ["string", "null"],
-                    "description": "older name of `next_after`",
-                },
-            },
-        },
-        "Subject": {
-            "type": "object",
-            "description": "A subject as the database has it now (never a stale projection).",
-            "required": ["id", "kind", "name", "names", "record_counts", "revision"],
-            "properties": {
-                "id": {"type": "string", "format": "uuid"},
-                "kind": {"enum": ["enterprise", "person", "shop"]},
-                "name": {"type": "string"},
-                "names": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "name": {"type": "string"},
-                            "valid_from": {"type": ["string", "null"]},
-                            "valid_until": {"type": ["string", "null"]},
-                        },
-                    },
-                },
-                **SUBJECT_LOOKUP_FIELDS,
-                **_nullable_strings("id_number_masked", "operator_uscc"),
-                "uscc_warnings": {"type": "array", "items": {"type": "string"}},
-                "pending_list_entries": {
-                    "type": "array",
-                    "description": "Only to the member that is the subject (or operates the "
-                    "shop): its entries in their notice stage, with the notice and how to "
-                    "object. Handing them over serves their notices.",
-                    "items": {"$ref": "#/components/schemas/PendingListEntry"},
-                },
-                "penalty_publication": {
-                    "type": "object",
-                    "description": "Active administrative penalties by publication status: "
-                    "published, not_published (minor) and publication_ended (past the "
-                    "period for their severity; members still see them until retention ends).",
-                    "properties": {
-                        "published": {"type": "integer"},
-                        "not_published": {"type": "integer"},
-                        "publication_ended": {"type": "integer"},
-                    },
-                },
-                "disputed": {
-                    "type": "array",
-                    "description": "Items under an open objection (异议), with the subject's "
-                    "statement.",
-                    "items": {"$ref": "#/components/schemas/DisputedItem"},
-                },
-                "statements": {
-                    "type": "array",
-                    "description": "The subject's statements beside items whose objection "
-                    "was answered upheld.",
-                    "items": {"$ref": "#/components/schemas/DisputedItem"},
-                },
-                "rating": {
-                    "type": ["object", "null"],
-                    "description": "The published rating: grade (as decided), model grade, "
-                    "0-100 score, risk band, scorecard version and the explanation, whose "
-                    "points add up to the score.",
-                },
-                "rating_history": {
-                    "type": "array",
-                    "description": "Ratings this one replaced, newest first (no explanation).",
-                    "items": {"type": "object"},
-                },
-                "revision": {"type": "integer"},
-                "updated_at": {"type": ["string", "null"]},
-            },
-        },
-        "ScreeningRequest": {
-            "type": "object",
-            "required": ["purpose", "rows"],
-            "properties": {
-                "purpose": {"enum": [str(p) for p in QueryPurpose]},
-                "rows": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "description": "a name and/or a USCC; region narrows the match",
-                        "properties": {
-                            "name": {"type": "string", "maxLength": 300},
-                            "uscc": {"type": "string"},
-                            "region": {"type": "string", "pattern": "^[0-9]{6}$"},
-                            "reference": {"type": "string"},
-                        },
-                    },
-                },
-            },
-        },
-        "ScreeningResult": {
-            "type": "object",
-            "required": ["rows", "summary"],
-            "properties": {
-                "rows": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["row", "decision", "score", "matches"],
-                        "properties": {
-                            "row": {"type": "integer"},
-                            "reference": {"type": ["string", "null"]},
-                            "input": {"type": "object"},
-                            "decision": {"enum": ["match", "possible", "none", "error"]},
-                            "score": {"type": "number", "minimum": 0, "maximum": 1},
-                            "errors": {
-                                "type": "array",
-                                "description": "a row that could not be screened: what is "
-                                "wrong with each field (a field in error is not echoed)",
-                                "items": {
-                                    "type": "object",
-                                    "required": ["field", "message"],
-                                    "properties": {
-                                        "field": {"type": "string"},
-                                        "message": {"type": "string"},
-                                    },
-                                },
-                            },
-                            "matches": {
-                                "type": "array",
-                                "items": {
-                                    "type": "object",
-                                    "required": ["subject_id", "score", "explanation"],
-                                    "properties": {
-                                        "subject_id": {"type": "string"},
-                                        "score": {"type": "number"},
-                                        "decision": {"enum": ["match", "possible", "none"]},
-                                        "explanation": {
-                                            "type": "array",
-                                            "description": "each feature, its similarity, "
-                                            "weight and contribution to the score",
-                                            "items": {"type": "object"},
-                                        },
-                                    },
-                                },
-                            },
-                        },
-                    },
-                },
-                "summary": {"type": "object", "additionalProperties": {"type": "integer"}},
-                "thresholds": {"type": "object"},
-            },
-        },
-        "ScreeningJob": {
-            "type": "object",
-            "required": ["id", "status", "total_rows", "done_rows"],
-            "properties": {
-                "id": {"type": "string", "format": "uuid"},
-                "status": {"enum": ["queued", "running", "done", "failed"]},
-                "total_rows": {"type": "integer"},
-                "done_rows": {"type": "integer"},
-                "created_at": {"type": ["string", "null"]},
-                "finished_at": {"type": ["string", "null"]},
-                "error": {"type": ["string", "null"]},
-            },
-        },
-        "Proposal": _object_schema(ProposalSchema(), "A regulator's proposal of a list entry."),
-        "Reason": _object_schema(ReasonSchema()),
-        "Extension": _object_schema(ExtensionSchema()),
-        "Objection": _object_schema(ObjectionSchema()),
-        "Appeal": _object_schema(AppealSchema(), "A subject's appeal of its published rating."),
-        "RepairApplicationRequest": _object_schema(RepairSchema()),
-        "RepairDecision": _object_schema(DecisionSchema()),
-        "ServiceRecord": _object_schema(
-            ServiceSchema(),
-            "A notice the proposer served itself: the channel, the date of service (the "
-            "objection window counts its working days from the day after) and a reference.",
-        ),
-        "DeadlineWarning": {
-            "type": ["object", "null"],
-            "description": "Set when the deadline was counted over a year no public-holiday "
-            "calendar covers (as /readyz reports it): there working days were counted as "
-            "plain weekdays.",
-            "required": ["status", "missing", "detail"],
-            "properties": {
-                "status": {"const": "years-missing"},
-                "missing": {"type": "array", "items": {"type": "integer"}},
-                "detail": {"type": "string"},
-            },
-        },
-        "Notice": {
-            "type": "object",
-            "description": "The prior notice (告知) of an entry: issued at approval, served on "
-            "the subject's member when it reads it, or by a channel recorded with its date.",
-            "required": ["issued_at", "served", "channel", "served_on"],
-            "properties": {
-                "issued_at": {"type": ["string", "null"]},
-                "served": {"type": "boolean"},
-                "channel": {"enum": [None, *(str(c) for c in NoticeChannel)]},
-                "served_on": {"type": ["string", "null"], "format": "date"},
-                "delivered_at": {
-                    "type": ["string", "null"],
-                    "description": "member channel: when the notice was handed to the member",
-                },
-                "reference": {"type": ["string", "null"]},
-                "member_id": {"type": ["string", "null"]},
-                "objection_deadline": {"type": ["string", "null"], "format": "date"},
-                "objection_deadline_warning": {"$ref": "#/components/schemas/DeadlineWarning"},
-            },
-        },
-        "PendingListEntry": {
-            "type": "object",
-            "description": "An entry in its notice stage as its subject sees it: what is "
-            "proposed and on what basis, the notice and its window, how to object.",
-            "required": ["id", "list", "state", "notice", "how_to_object", "objections"],
-            "properties": {
-                "id": {"type": "string", "format": "uuid"},
-                "list": {"enum": [str(kind) for kind in ListKind]},
-                "state": {"const": "notice"},
-                "subject_id": {"type": "string", "format": "uuid"},
-                "subject_name": {"type": "string"},
-                "authority": {"type": "string"},
-                "reason": {"type": "string"},
-                "legal_basis": {"type": "string"},
-                "document_number": {"type": "string"},
-                **ENTRY_MEASURES,
-                "period_months": {"type": "integer"},
-                "notice": {"$ref": "#/components/schemas/Notice"},
-                "how_to_object": {"type": "string"},
-                "objections": {"type": "array", "items": {"type": "object"}},
-                "title": {"type": "string", "description": "/notices: the notice's title"},
-                "text": {"type": "string", "description": "/notices: the notice's text"},
-            },
-        },
-        "Notices": {
-            "type": "object",
-            "required": ["notices"],
-            "properties": {
-                "notices": {
-                    "type": "array",
-                    "items": {"$ref": "#/components/schemas/PendingListEntry"},
-                }
-            },
-        },
-        "ListEntry": {
-            "type": "object",
-            "description": "An entry as its proposer sees it: state, allowed actions, reviews, "
-            "the notice, objections and dates.",
-            "required": ["id", "list", "state", "allowed_actions", "notice", "objection_deadline"],
-            "properties": {
-                "id": {"type": "string", "format": "uuid"},
-                "list": {"enum": [str(kind) for kind in ListKind]},
-                "side": {"enum": ["blacklist", "redlist"]},
-                "state": {"enum": [str(state) for state in ListingState]},
-                "allowed_actions": {"type": "array", "items": {"type": "string"}},
-                "notice": {
-                    "type": "object",
-                    "description": "issued_at, served, channel, served_on, delivered_at, "
-                    "reference, member_id (see Notice)",
-                },
-                "objection_deadline": {
-                    "type": ["string", "null"],
-                    "format": "date",
-                    "description": "the window's last day, counted from service; null "
-                    "until the notice is served",
-                },
-                "objection_deadline_warning": {"$ref": "#/components/schemas/DeadlineWarning"},
-                **ENTRY_MEASURES,
-                "measures_applied": {
-                    "type": "array",
-                    "items": {"$ref": "#/components/schemas/MeasureApplication"},
-                    "description": "the measures members reported applying",
-                },
-            },
-        },
-        "PublicList": {
-            "type": "object",
-            "required": ["list", "total", "entries", "next_after"],
-            "properties": {
-                "list": {"enum": LIST_NAMES},
-                "total": {"type": "integer"},
-                "next_after": NEXT_AFTER,
-                "page": {"type": "integer", "description": "only when `page` was sent"},
-                "size": {"type": "integer", "description": "only when `page` was sent"},
-                "entries": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["id", "disputed", "subject_statement"],
-                        "properties": {
-                            **ENTRY_MEASURES,
-                            "disputed": {
-                                "type": "boolean",
-                                "description": "an objection (异议) to the entry is open",
-                            },
-                            "subject_statement": {
-                                "type": ["string", "null"],
-                                "description": "the subject's statement on the entry, shown "
-                                "while disputed and after an objection upheld",
-                            },
-                        },
-                    },
-                },
-            },
-        },
         "Health": {
             "type": "object",
             "required": ["status"],
@@ -1050,21 +196,8 @@ def _components() -> dict[str, Any]:
             },
         },
     }
-    record_refs = [{"$ref": f"#/components/schemas/{name}"} for name in _record_schemas()]
-    components["Submission"]["properties"]["records"] = {
-        "type": "array",
-        "minItems": 1,
-        "maxItems": current_app.extensions["creditreg.settings"].SUBMISSION_MAX_RECORDS,
-        "items": {"oneOf": record_refs},
-    }
-
-    components.update(_seller_rating_components())
-    components.update(_report_components())
-    components.update(_measure_components())
-    components.update(monitoring_openapi.components())
-    components.update(_objection_components())
-    components.update(tlog_openapi.components())
-    components.update(records_openapi.components())
+    for module in COMPONENT_MODULES:
+        components.update(module.components())
     return components
 
 
@@ -1092,7 +225,7 @@ def _description() -> str:
 
 def build_document() -> dict[str, Any]:
     """The document: apispec's, its schemas converted from marshmallow by its plugin."""
-    plugin = MarshmallowPlugin(schema_name_resolver=_schema_name)
+    plugin = MarshmallowPlugin(schema_name_resolver=schema_name)
     spec = APISpec(
         title="creditreg",
         version="1",
@@ -1104,11 +237,11 @@ def build_document() -> dict[str, Any]:
         },
         jsonSchemaDialect="https://spec.openapis.org/oas/3.1/dialect/base",
     )
-    token = _PLUGIN.set(plugin)
+    token = PLUGIN.set(plugin)
     try:
         components = _components()
     finally:
-        _PLUGIN.reset(token)
+        PLUGIN.reset(token)
     for name, component in components.items():
         if name in spec.components.schemas:
             # Registered already by the plugin, as a schema nested in another: the same
