@@ -114,8 +114,6 @@ def readiness() -> tuple[str, int, dict[str, dict[str, Any]]]:
 
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
-    # The public gets each check's status only: the details (the worker's host:pid, the
-    # engine's version, the schema revision) are the operator's, in `creditreg ready`.
     """Database reachable and migrated; search reachable or degraded (each check's status only;
     `creditreg ready` gives the details).
 
@@ -136,6 +134,8 @@ def readyz() -> ResponseReturnValue:
             application/json:
               schema: Health
     """
+    # The public gets each check's status only: the details (the worker's host:pid, the
+    # engine's version, the schema revision) are the operator's, in `creditreg ready`.
     status, code, checks = readiness()
     response = jsonify(
         status=status, checks={name: {"status": check["status"]} for name, check in checks.items()}

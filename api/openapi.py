@@ -1,8 +1,13 @@
-"""The OpenAPI 3.1 description of the API, built from the code it describes.
+"""The OpenAPI 3.1 description of the API, built with apispec from the code it describes,
+and its reference page.
 
-Request schemas come from the marshmallow schemas that validate requests, problem types from
-the problem catalogue, so the document cannot drift from what the registry enforces. A test
-checks that every route of the app is described and that real responses match.
+Each route describes its operation in its view's docstring (YAML after ``---``); the builder
+walks the app's routes and completes each from the route itself (path parameters, who may
+call it, its problem answers). Request and query schemas are the marshmallow schemas that
+validate them, converted by apispec's plugin; response schemas are described beside each part
+of the registry (``api/*_openapi.py``); problem types come from the problem catalogue. So the
+document cannot drift from what the registry enforces, and tests check that every route is
+described and that real responses match.
 """
 
 from __future__ import annotations
@@ -120,18 +125,6 @@ Every refusal is a 401 whose problem `type` names the reason."""
 def _path(name: str, *, uuid: bool = True) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string", "format": "uuid"} if uuid else {"type": "string"}
     return {"name": name, "in": "path", "required": True, "schema": schema}
-
-
-# --- joint measures (联合奖惩) -------------------------------------------------------------------
-
-
-# --- credit reports -----------------------------------------------------------------------------
-
-
-# --- seller ratings ---------------------------------------------------------------------------
-
-
-# --- objections -------------------------------------------------------------------------------
 
 
 # The modules that describe the responses of each part of the registry, beside its routes.
