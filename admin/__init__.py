@@ -38,7 +38,29 @@ SEARCH_PAGE_SIZE = 20
 
 @public.get("/")
 def home() -> ResponseReturnValue:
-    """One search box: enterprises and shops by name, USCC or shop id."""
+    """One search box: enterprises and shops by name, USCC or shop id.
+
+    ---
+    get:
+      operationId: home
+      summary: 'The public home page: a search of enterprises and shops, 20 results a page'
+      parameters:
+        - name: q
+          in: query
+          required: false
+          schema:
+            type: string
+          description: a name, USCC or shop id; the page searches its first 200 characters
+        - name: after
+          in: query
+          required: false
+          schema:
+            type: string
+          description: the page token of the results' next-page link
+      responses:
+        200: HtmlPage
+        429: PageRateLimited
+    """
     from search.query import SearchQuery, decode_after, encode_after
 
     session = db.session
@@ -108,7 +130,17 @@ def home() -> ResponseReturnValue:
 
 @public.get("/subjects/<subject_id>")
 def subject_page(subject_id: str) -> ResponseReturnValue:
-    """An enterprise's or a shop's public page. Persons never get one (404, as if absent)."""
+    """An enterprise's or a shop's public page. Persons never get one (404, as if absent).
+
+    ---
+    get:
+      operationId: subjectPage
+      summary: An enterprise's or a shop's public page (never a person's)
+      responses:
+        200: HtmlPage
+        429: PageRateLimited
+      problems: [404]
+    """
     from api.subjects import subject_view
     from registry import retention
     from registry.runtime import current_runtime
@@ -172,13 +204,35 @@ def _explanation_bars(explanation: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 @public.get("/help/objections-and-repair")
 def help_page() -> ResponseReturnValue:
-    """How to object to a record or entry, and how to apply for credit repair."""
+    """How to object to a record or entry, and how to apply for credit repair.
+
+    ---
+    get:
+      operationId: helpPage
+      summary: How to object and apply for repair
+      responses:
+        200: HtmlPage
+        429: PageRateLimited
+    """
     return render_template("help.html")
 
 
 @public.get("/lists/<list_kind>")
 def list_page(list_kind: str) -> ResponseReturnValue:
-    """The published entries of a list, filtered by authority, region and date."""
+    """The published entries of a list, filtered by authority, region and date.
+
+    ---
+    get:
+      operationId: listPage
+      summary: A public list as a web page, with filters
+      parameters:
+        - in: query
+          schema: PublicListSchema
+      responses:
+        200: HtmlPage
+        429: PageRateLimited
+      problems: [404]
+    """
     from flask import abort, request
     from marshmallow import ValidationError
 

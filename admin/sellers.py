@@ -91,7 +91,24 @@ def window_title(days: int | None) -> str:
 
 @bp.get("/sellers/<platform>/<path:shop_id>")
 def seller_page(platform: str, shop_id: str) -> ResponseReturnValue:
-    """A shop's ratings for consumers; no login."""
+    """A shop's ratings for consumers; no login.
+
+    ---
+    get:
+      operationId: sellerPage
+      summary: A shop's ratings as a web page, with charts
+      parameters:
+        - name: platform
+          in: path
+          required: true
+          schema:
+            type: string
+          description: the platform's code, or its member id
+      responses:
+        200: HtmlPage
+        429: PageRateLimited
+      problems: [404]
+    """
     runtime = current_runtime()
     policy = seller_ratings.policy_from_settings(runtime.settings)
     view = seller_ratings.public_seller_view(

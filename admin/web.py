@@ -253,6 +253,18 @@ def init_app(app: Flask, *, public_blueprints: set[str]) -> None:
 
     @app.get("/language/<code>")
     def switch_language(code: str) -> ResponseReturnValue:
+        """Choose zh_CN or en (a cookie).
+
+        ---
+        get:
+          operationId: switchLanguage
+          summary: Choose zh_CN or en (a cookie)
+          responses:
+            302:
+              description: Redirect
+            429: PageRateLimited
+          problems: [404]
+        """
         if code not in LANGUAGES:
             abort(404)
         response = redirect(safe_next(request.args.get("next")))

@@ -39,7 +39,20 @@ problems_bp = Blueprint("problems", __name__)
 
 @problems_bp.get("/problems/<slug>")
 def problem_type(slug: str) -> ResponseReturnValue:
-    """The description behind each problem ``type`` URI."""
+    """The description behind each problem ``type`` URI.
+
+    ---
+    get:
+      operationId: problemType
+      summary: What a problem type means
+      responses:
+        200:
+          description: The description.
+          content:
+            application/json:
+              schema: ProblemType
+      problems: [404]
+    """
     found = problems.PROBLEM_TYPES.get(slug)
     if found is None:
         return problems.problem_response(problems.NOT_FOUND, "no such problem type")

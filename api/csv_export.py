@@ -25,7 +25,13 @@ from marshmallow import fields, validate
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 # The query parameter that asks for the byte-order mark, for the schemas of CSV endpoints.
-BOM_FIELD = fields.String(validate=validate.OneOf(["1", "true", "0", "false"]))
+BOM_FIELD = fields.String(
+    validate=validate.OneOf(["1", "true", "0", "false"]),
+    metadata={
+        "description": "`1`: a CSV answer starts with a UTF-8 byte-order mark, so that Excel "
+        "reads it as UTF-8 (also asked with `Accept: text/csv; bom=1`)"
+    },
+)
 
 
 def spreadsheet_safe(value: Any) -> Any:

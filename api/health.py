@@ -33,6 +33,19 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
+    """The process is up.
+
+    ---
+    get:
+      operationId: healthz
+      summary: The process is up
+      responses:
+        200:
+          description: Up.
+          content:
+            application/json:
+              schema: Health
+    """
     return jsonify(status="ok")
 
 
@@ -101,6 +114,26 @@ def readiness() -> tuple[str, int, dict[str, dict[str, Any]]]:
 
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
+    """Database reachable and migrated; search reachable or degraded (each check's status only;
+    `creditreg ready` gives the details).
+
+    ---
+    get:
+      operationId: readyz
+      summary: Database reachable and migrated; search reachable or degraded (each check's
+        status only; `creditreg ready` gives the details)
+      responses:
+        200:
+          description: Ready (status ok or degraded).
+          content:
+            application/json:
+              schema: Health
+        503:
+          description: Not ready.
+          content:
+            application/json:
+              schema: Health
+    """
     # The public gets each check's status only: the details (the worker's host:pid, the
     # engine's version, the schema revision) are the operator's, in `creditreg ready`.
     status, code, checks = readiness()

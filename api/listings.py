@@ -236,6 +236,21 @@ def _policy() -> listings.ListPolicy:
 @bp.post("/listings")
 @signed(MemberRole.REGULATOR)
 def propose() -> ResponseReturnValue:
+    """Propose a blacklist or redlist entry (regulators).
+
+    ---
+    post:
+      operationId: proposeListing
+      summary: Propose a blacklist or redlist entry (regulators)
+      requestBody: Proposal
+      responses:
+        201:
+          description: Done.
+          content:
+            application/json:
+              schema: ListEntry
+      problems: [401, 403, 404, 409, 422, 429]
+    """
     body = _body(ProposalSchema())
     if isinstance(body, Response):
         return body
@@ -283,7 +298,20 @@ def _own_entry(entry_id: str) -> ListEntry:
 def get_listing(entry_id: str) -> ResponseReturnValue:
     """The proposing regulator's full view; the subject's own member (the company itself, a
     shop's operator) sees what its notice shows, with the objections filed and their
-    answers, so it can follow a notice objection. Anyone else: 404."""
+    answers, so it can follow a notice objection. Anyone else: 404.
+
+    ---
+    get:
+      operationId: getListing
+      summary: One of the regulator's own entries
+      responses:
+        200:
+          description: The entry.
+          content:
+            application/json:
+              schema: ListEntry
+      problems: [401, 403, 404, 429]
+    """
     entry = listings.get_entry(db.session, entry_id)
     caller = current_caller()
     if entry.proposer_member_id == caller.member_id and MemberRole.REGULATOR in caller.roles:
@@ -296,6 +324,21 @@ def get_listing(entry_id: str) -> ResponseReturnValue:
 @bp.post("/listings/<entry_id>/withdraw")
 @signed(MemberRole.REGULATOR)
 def withdraw(entry_id: str) -> ResponseReturnValue:
+    """Withdraw a proposal.
+
+    ---
+    post:
+      operationId: withdrawListing
+      summary: Withdraw a proposal
+      requestBody: Reason
+      responses:
+        200:
+          description: Done.
+          content:
+            application/json:
+              schema: ListEntry
+      problems: [401, 403, 404, 409, 422, 429]
+    """
     body = _body(ReasonSchema())
     if isinstance(body, Response):
         return body
@@ -312,6 +355,21 @@ def withdraw(entry_id: str) -> ResponseReturnValue:
 @bp.post("/listings/<entry_id>/revoke")
 @signed(MemberRole.REGULATOR)
 def revoke(entry_id: str) -> ResponseReturnValue:
+    """Take a published entry down.
+
+    ---
+    post:
+      operationId: revokeListing
+      summary: Take a published entry down
+      requestBody: Reason
+      responses:
+        200:
+          description: Done.
+          content:
+            application/json:
+              schema: ListEntry
+      problems: [401, 403, 404, 409, 422, 429]
+    """
     body = _body(ReasonSchema())
     if isinstance(body, Response):
         return body
@@ -329,6 +387,21 @@ def revoke(entry_id: str) -> ResponseReturnValue:
 @bp.post("/listings/<entry_id>/extend")
 @signed(MemberRole.REGULATOR)
 def extend(entry_id: str) -> ResponseReturnValue:
+    """Extend a published entry's period (1 to 36 months).
+
+    ---
+    post:
+      operationId: extendListing
+      summary: Extend a published entry's period (1 to 36 months)
+      requestBody: Extension
+      responses:
+        200:
+          description: Done.
+          content:
+            application/json:
+              schema: ListEntry
+      problems: [401, 403, 404, 409, 422, 429]
+    """
     body = _body(ExtensionSchema())
     if isinstance(body, Response):
         return body
@@ -348,7 +421,22 @@ def extend(entry_id: str) -> ResponseReturnValue:
 @signed(MemberRole.REGULATOR)
 def record_service(entry_id: str) -> ResponseReturnValue:
     """The proposer records a notice it served itself (post, in person, announcement,
-    confirmed e-mail), with the date of service: the objection window starts then."""
+    confirmed e-mail), with the date of service: the objection window starts then.
+
+    ---
+    post:
+      operationId: recordListingService
+      summary: 'Record a notice the proposer served (post, in person, announcement, e-mail)
+        with its date: the objection window starts then'
+      requestBody: ServiceRecord
+      responses:
+        200:
+          description: Done.
+          content:
+            application/json:
+              schema: ListEntry
+      problems: [401, 403, 404, 409, 422, 429]
+    """
     body = _body(ServiceSchema())
     if isinstance(body, Response):
         return body
@@ -370,7 +458,25 @@ def record_service(entry_id: str) -> ResponseReturnValue:
 @signed(MemberRole.REGULATOR)
 def publish(entry_id: str) -> ResponseReturnValue:
     """The proposer publishes at once an entry whose notice was served and whose objection
-    window has closed with no objection waiting (the worker does it within a minute)."""
+    window has closed with no objection waiting (the worker does it within a minute).
+
+    ---
+    post:
+      operationId: publishListing
+      summary: Publish at once an entry whose notice was served and whose objection window
+        has closed with no objection waiting
+      description: The worker publishes such entries within a minute anyway. Refused with
+        `/problems/notice-not-served` while the notice was never served,
+        `/problems/objection-window-open` until the day after `objection_deadline`,
+        `/problems/objection-pending` while an objection waits for its answer.
+      responses:
+        200:
+          description: The published entry.
+          content:
+            application/json:
+              schema: ListEntry
+      problems: [401, 403, 404, 409, 429]
+    """
     entry = listings.publish(
         db.session,
         _own_entry(entry_id),
@@ -386,6 +492,45 @@ def publish(entry_id: str) -> ResponseReturnValue:
 @bp.route("/listings/<entry_id>/measures", methods=["GET", "POST"])
 @signed(MemberRole.REGULATOR)
 def measures(entry_id: str) -> ResponseReturnValue:
+    """The entry's measures and the reports of measures applied (all for its proposer, a regulator's
+    own for another).
+
+    ---
+    get:
+      operationId: listAppliedMeasures
+      summary: The entry's measures and the reports of measures applied (all for its proposer,
+        a regulator's own for another)
+      responses:
+        200:
+          description: The measures and the reports.
+          content:
+            application/json:
+              schema: MeasuresApplied
+      problems: [401, 403, 404, 429]
+    post:
+      operationId: reportAppliedMeasure
+      summary: A regulator reports that it applied a joint measure to the subject of a published
+        entry (its own, or any on a public list)
+      requestBody: AppliedMeasureReport
+      responses:
+        201:
+          description: Done.
+          content:
+            application/json:
+              schema: MeasureApplication
+        200:
+          description: 'Reported before: the first report.'
+          content:
+            application/json:
+              schema: MeasureApplication
+      description: 'Who is the signing member, when the day given (`applied_on`) and the time
+        the report was received. The code must attach to the entry''s list and the day fall
+        between the entry''s publication and today: a 422 with the field errors `code` and
+        `applied_on`, every one at once, otherwise. An entry that is not published is a 409
+        `/problems/entry-not-in-force`. The same report again (member, code, day, reference)
+        answers 200 with the first one and records nothing.'
+      problems: [401, 403, 404, 409, 422, 429]
+    """
     if request.method == "GET":
         return _measures_applied(entry_id)
     return _report_measure(entry_id)
@@ -442,7 +587,20 @@ def _measures_applied(entry_id: str) -> ResponseReturnValue:
 @bp.get("/public/measures")
 def measures_catalogue() -> ResponseReturnValue:
     """The catalogue of joint measures: what a proposal names and a report cites. No login:
-    the measures are those of published State Council and ministry documents."""
+    the measures are those of published State Council and ministry documents.
+
+    ---
+    get:
+      operationId: measureCatalogue
+      summary: 'The catalogue of joint measures (联合奖惩措施): the codes a proposal names and a
+        report cites, with the lists each attaches to'
+      responses:
+        200:
+          description: The catalogue.
+          content:
+            application/json:
+              schema: MeasureCatalogue
+    """
     return jsonify({"measures": _policy().measures.view()})
 
 
@@ -451,7 +609,24 @@ def measures_catalogue() -> ResponseReturnValue:
 def notices() -> ResponseReturnValue:
     """The prior notices (告知) of list entries about the subject the calling member is, or
     the shops it operates, while they are in their notice stage. Reading them serves those
-    not served yet: the objection window starts on the day of this delivery."""
+    not served yet: the objection window starts on the day of this delivery.
+
+    ---
+    get:
+      operationId: listNotices
+      summary: The prior notices (告知) of list entries about the calling member (or a shop
+        it operates), while they are in their notice stage
+      description: 'Reading them serves the notices not served yet on the member: the delivery
+        time is recorded and the objection window runs from that day. The member''s own report
+        and its subject view serve them the same way.'
+      responses:
+        200:
+          description: The entries in their notice stage.
+          content:
+            application/json:
+              schema: Notices
+      problems: [401, 429]
+    """
     caller = current_caller()
     runtime = current_runtime()
     policy = _policy()
@@ -475,7 +650,17 @@ def notice_document(entry: ListEntry, policy: listings.ListPolicy) -> dict[str, 
 @signed()
 def object_to(entry_id: str) -> ResponseReturnValue:
     """A member objects for the subject it represents (the subject's own channel comes with
-    the subject pages)."""
+    the subject pages).
+
+    ---
+    post:
+      operationId: objectToListing
+      summary: Object during the notice window (suspends publication)
+      requestBody: Objection
+      responses:
+        201: Done
+      problems: [401, 403, 404, 409, 422, 429]
+    """
     body = _body(ObjectionSchema())
     if isinstance(body, Response):
         return body
@@ -496,6 +681,19 @@ def object_to(entry_id: str) -> ResponseReturnValue:
 @bp.post("/listings/<entry_id>/repairs")
 @signed()
 def apply_for_repair(entry_id: str) -> ResponseReturnValue:
+    """The listed subject's own member applies for credit repair, with evidence and a public
+    commitment, once the entry's minimum period is over.
+
+    ---
+    post:
+      operationId: applyForRepair
+      summary: The listed subject's own member applies for credit repair, with evidence and
+        a public commitment, once the entry's minimum period is over
+      requestBody: RepairApplicationRequest
+      responses:
+        201: Done
+      problems: [401, 403, 404, 409, 422, 429]
+    """
     body = _body(RepairSchema())
     if isinstance(body, Response):
         return body
@@ -519,7 +717,19 @@ def apply_for_repair(entry_id: str) -> ResponseReturnValue:
 @signed()
 def apply_for_penalty_repair(record_id: str) -> ResponseReturnValue:
     """The subject's member asks that a published administrative penalty stop being
-    published, once its minimum period is over (registry.repairs)."""
+    published, once its minimum period is over (registry.repairs).
+
+    ---
+    post:
+      operationId: applyForPenaltyRepair
+      summary: The subject's own member asks that a published administrative penalty stop
+        being published, once its severity's minimum period is over (general 3 months, serious
+        12, from the decision; settings); the authority that submitted it decides
+      requestBody: RepairApplicationRequest
+      responses:
+        201: Done
+      problems: [401, 403, 404, 409, 422, 429]
+    """
     body = _body(RepairSchema())
     if isinstance(body, Response):
         return body
@@ -545,6 +755,17 @@ def apply_for_penalty_repair(record_id: str) -> ResponseReturnValue:
 @bp.post("/repairs/<application_id>/decision")
 @signed(MemberRole.REGULATOR)
 def decide_repair(application_id: str) -> ResponseReturnValue:
+    """The authority grants or refuses a repair, with a reason.
+
+    ---
+    post:
+      operationId: decideRepair
+      summary: The authority grants or refuses a repair, with a reason
+      requestBody: RepairDecision
+      responses:
+        200: Done
+      problems: [401, 403, 404, 409, 422, 429]
+    """
     body = _body(DecisionSchema())
     if isinstance(body, Response):
         return body
@@ -608,6 +829,11 @@ class PublicListSchema(StrictSchema):
 
 
 PUBLIC_LIST_PARAMS = PublicListSchema()
+PUBLIC_LIST_COLUMNS = [
+    "id", "list", "subject_name", "uscc", "region", "authority", "reason", "legal_basis",
+    "document_number", "measures", "measure_codes", "published_at", "until", "disputed",
+    "subject_statement",
+]  # fmt: skip
 PUBLIC_LIST_LIMIT = 50
 # Newest publication first; the id settles ties, so every entry has one place in the order.
 PUBLISHED_ORDER = (paging.Key(ListEntry.published_at, descending=True), paging.Key(ListEntry.id))
@@ -650,13 +876,107 @@ def _published(list_kind: str, params: dict[str, Any]) -> tuple[paging.Page, int
 
 @bp.get("/public/lists/<list_kind>")
 def public_list(list_kind: str) -> ResponseReturnValue:
-    """Published entries, newest first, a page at a time; no login. ``.csv`` and ``.atom``
-    variants too. The next page's address is also in a ``Link: <…>; rel="next"`` header,
-    the only place a CSV reader finds it."""
-    fmt = "json"
-    for suffix in (".csv", ".atom"):
-        if list_kind.endswith(suffix):
-            list_kind, fmt = list_kind[: -len(suffix)], suffix[1:]
+    """Published entries, newest first, a page at a time; no login. The next page's address
+    is also in a ``Link: <…>; rel="next"`` header, the only place a CSV reader finds it.
+
+    ---
+    get:
+      operationId: publicList
+      summary: Published entries of a side (`blacklist`, `redlist`) or of a public kind
+        (`judgment_debtor`, …). A kind that is not public (config/list_kinds.toml) is a 404.
+      parameters:
+        - in: query
+          schema: PublicListSchema
+      responses:
+        200:
+          description: A page of entries.
+          content:
+            application/json:
+              schema: PublicList
+          headers:
+            Link:
+              description: The next page's address, `<…>; rel="next"`; absent on the last
+                page.
+              schema:
+                type: string
+      problems: [404, 422]
+    """
+    return _public_list(list_kind, "json")
+
+
+@bp.get("/public/lists/<list_kind>.csv")
+def public_list_csv(list_kind: str) -> ResponseReturnValue:
+    """The same page as CSV, a row an entry.
+
+    ---
+    get:
+      operationId: publicListCsv
+      summary: The same page of entries as CSV, a row an entry
+      description: 'Columns: `id`, `list`, `subject_name`, `uscc`, `region`, `authority`,
+        `reason`, `legal_basis`, `document_number`, `measures`, `measure_codes`, `published_at`,
+        `until`, `disputed`, `subject_statement`. `measures` holds the measures as worded,
+        `measure_codes` their codes separated by spaces. The next page''s address is in the
+        `Link` header only.'
+      parameters:
+        - in: query
+          schema: PublicListSchema
+      responses:
+        200:
+          description: The entries as CSV (UTF-8).
+          headers:
+            Link:
+              description: The next page's address, `<…>; rel="next"`; absent on the last
+                page.
+              schema:
+                type: string
+          content:
+            text/csv:
+              schema:
+                type: string
+              example: >-
+                id,list,subject_name,uscc,region,authority,reason,legal_basis,document_number,measures,measure_codes,published_at,until,disputed,subject_statement
+      problems: [404, 422]
+    """
+    return _public_list(list_kind, "csv")
+
+
+@bp.get("/public/lists/<list_kind>.atom")
+def public_list_atom(list_kind: str) -> ResponseReturnValue:
+    """The list's publications and removals as an Atom feed.
+
+    ---
+    get:
+      operationId: publicListAtom
+      summary: The list's publications and removals as an Atom feed (RFC 4287), newest first,
+        the last 100, for feed readers
+      responses:
+        200:
+          description: An Atom feed; each entry's id names the list entry and the event (`published`
+            or `removed`).
+          content:
+            application/atom+xml:
+              schema:
+                type: string
+              example: |-
+                <?xml version="1.0" encoding="utf-8"?>
+                <feed xmlns="http://www.w3.org/2005/Atom">
+                <id>https://credit.example.gov.cn/api/v1/public/lists/blacklist.atom</id>
+                <title>creditreg blacklist</title><updated>2026-03-02T09:00:00+00:00</updated>
+                <entry><id>urn:creditreg:list-entry:0b9c…:published</id>
+                <title>北京华信科技有限公司: published — 北京市市场监督管理局</title>
+                <updated>2026-03-02T09:00:00+00:00</updated>
+                <summary>…</summary></entry>
+                </feed>
+      problems: [404]
+    """
+    return _public_list(list_kind, "atom")
+
+
+# The view of each rendering of a public list.
+LIST_VIEWS = {"json": "listings.public_list", "csv": "listings.public_list_csv"}
+
+
+def _public_list(list_kind: str, fmt: str) -> ResponseReturnValue:
     public_lists = _policy().list_kinds.public_lists()
     if list_kind not in public_lists:
         return problems.problem_response(
@@ -679,11 +999,6 @@ def public_list(list_kind: str) -> ResponseReturnValue:
         )
     views = marked_views(page.items)
     if fmt == "csv":
-        columns = [
-            "id", "list", "subject_name", "uscc", "region", "authority", "reason", "legal_basis",
-            "document_number", "measures", "measure_codes", "published_at", "until", "disputed",
-            "subject_statement",
-        ]  # fmt: skip
         # A cell holds text: the measures as worded, and their codes beside them.
         rows = [
             {
@@ -693,7 +1008,7 @@ def public_list(list_kind: str) -> ResponseReturnValue:
             }
             for view in views
         ]
-        response = csv_response(columns, rows)
+        response = csv_response(PUBLIC_LIST_COLUMNS, rows)
     else:
         document = {"list": list_kind, "total": total, "entries": views, "next_after": page.next}
         if "page" in params:
@@ -701,10 +1016,7 @@ def public_list(list_kind: str) -> ResponseReturnValue:
         response = jsonify(document)
     if page.next is not None:
         kept: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("after", "page")}
-        suffix = "" if fmt == "json" else f".{fmt}"
-        link = url_for(
-            "listings.public_list", list_kind=list_kind + suffix, **kept, after=page.next
-        )
+        link = url_for(LIST_VIEWS[fmt], list_kind=list_kind, **kept, after=page.next)
         response.headers["Link"] = f'<{link}>; rel="next"'
     return response
 
@@ -751,7 +1063,7 @@ def _atom(list_kind: str) -> Response:
     # The configured address, never the request's Host: the feed's id must not be whatever
     # a client claims the registry is called.
     self_url = current_runtime().settings.PUBLIC_BASE_URL + url_for(
-        "listings.public_list", list_kind=f"{list_kind}.atom"
+        "listings.public_list_atom", list_kind=list_kind
     )
     updated = events[0][0].isoformat() if events else "1970-01-01T00:00:00+00:00"
     items = [

@@ -274,18 +274,72 @@ def _change(replace: bool) -> ResponseReturnValue:
 @bp.put("/portfolio")
 @signed(MemberRole.QUERIER)
 def replace_portfolio() -> ResponseReturnValue:
+    """Replace the portfolio.
+
+    ---
+    put:
+      operationId: replacePortfolio
+      summary: Replace the portfolio
+      description: 'The portfolio becomes exactly these subjects. All or nothing: the 422
+        lists every bad row, JSON rows as `items.<index>.<field>`, CSV rows as `rows.<line>.<field>`
+        (header = line 1). At most MONITORING_PORTFOLIO_MAX subjects per member.'
+      requestBody: PortfolioRows
+      responses:
+        200:
+          description: Done.
+          content:
+            application/json:
+              schema: PortfolioChange
+      problems: [401, 403, 413, 415, 422, 429]
+    """
     return _change(replace=True)
 
 
 @bp.post("/portfolio")
 @signed(MemberRole.QUERIER)
 def add_to_portfolio() -> ResponseReturnValue:
+    """Add subjects to the portfolio.
+
+    ---
+    post:
+      operationId: addToPortfolio
+      summary: Add subjects to the portfolio
+      description: 'Subjects already watched are left as they are. All or nothing: the 422
+        lists every bad row, JSON rows as `items.<index>.<field>`, CSV rows as `rows.<line>.<field>`
+        (header = line 1). At most MONITORING_PORTFOLIO_MAX subjects per member.'
+      requestBody: PortfolioRows
+      responses:
+        200:
+          description: Done.
+          content:
+            application/json:
+              schema: PortfolioChange
+      problems: [401, 403, 413, 415, 422, 429]
+    """
     return _change(replace=False)
 
 
 @bp.post("/portfolio/removals")
 @signed(MemberRole.QUERIER)
 def remove_many() -> ResponseReturnValue:
+    """Stop watching these subjects.
+
+    ---
+    post:
+      operationId: removeFromPortfolio
+      summary: Stop watching these subjects
+      description: 'Subjects not in the portfolio are ignored. All or nothing: the 422 lists
+        every bad row, JSON rows as `items.<index>.<field>`, CSV rows as `rows.<line>.<field>`
+        (header = line 1). At most MONITORING_PORTFOLIO_MAX subjects per member.'
+      requestBody: PortfolioRows
+      responses:
+        200:
+          description: Done.
+          content:
+            application/json:
+              schema: PortfolioChange
+      problems: [401, 403, 413, 415, 422, 429]
+    """
     outcome = _rows_or_problem()
     if isinstance(outcome, Response):
         return outcome
@@ -300,6 +354,17 @@ def remove_many() -> ResponseReturnValue:
 @bp.delete("/portfolio/<uuid:subject_id>")
 @signed(MemberRole.QUERIER)
 def remove_one(subject_id: uuid.UUID) -> ResponseReturnValue:
+    """Stop watching one subject.
+
+    ---
+    delete:
+      operationId: removePortfolioItem
+      summary: Stop watching one subject
+      responses:
+        204:
+          description: Removed.
+      problems: [401, 403, 404, 429]
+    """
     member_id = current_caller().member_id
     if not monitoring.remove_from_portfolio(db.session, member_id, [subject_id]):
         raise NotFound("this subject is not in the portfolio")
@@ -309,6 +374,34 @@ def remove_one(subject_id: uuid.UUID) -> ResponseReturnValue:
 @bp.get("/portfolio")
 @signed(MemberRole.QUERIER)
 def list_portfolio() -> ResponseReturnValue:
+    """The member's watched subjects, in pages.
+
+    ---
+    get:
+      operationId: getPortfolio
+      summary: The member's watched subjects, in pages
+      parameters:
+        - name: after
+          in: query
+          required: false
+          schema:
+            type: string
+            format: uuid
+        - name: limit
+          in: query
+          required: false
+          schema:
+            type: integer
+            minimum: 1
+            maximum: 1000
+      responses:
+        200:
+          description: A page.
+          content:
+            application/json:
+              schema: PortfolioPage
+      problems: [401, 403, 422, 429]
+    """
     errors: list[dict[str, str]] = []
     limit = integer_arg("limit", errors, default=PAGE_DEFAULT, minimum=1, maximum=PAGE_MAX)
     after: uuid.UUID | None = None
@@ -341,6 +434,36 @@ def list_portfolio() -> ResponseReturnValue:
 @bp.get("/events")
 @signed(MemberRole.QUERIER)
 def list_events() -> ResponseReturnValue:
+    """The member's change events after a cursor.
+
+    ---
+    get:
+      operationId: getMonitoringEvents
+      summary: The member's change events after a cursor
+      description: Events of the subjects the member watched when they happened, in id order.
+        Call again with `after` = `next_after`.
+      parameters:
+        - name: after
+          in: query
+          required: false
+          schema:
+            type: string
+            pattern: ^[0-9]+$
+        - name: limit
+          in: query
+          required: false
+          schema:
+            type: integer
+            minimum: 1
+            maximum: 1000
+      responses:
+        200:
+          description: Events.
+          content:
+            application/json:
+              schema: MonitoringEvents
+      problems: [401, 403, 422, 429]
+    """
     errors: list[dict[str, str]] = []
     after = integer_arg("after", errors, default=0)
     limit = integer_arg("limit", errors, default=PAGE_DEFAULT, minimum=1, maximum=PAGE_MAX)
@@ -405,6 +528,24 @@ def _is_loopback(host: str) -> bool:
 @bp.put("/webhook")
 @signed(MemberRole.QUERIER)
 def put_webhook() -> ResponseReturnValue:
+    """Register or change the member's webhook URL.
+
+    ---
+    put:
+      operationId: putWebhook
+      summary: Register or change the member's webhook URL
+      description: An https:// URL whose host resolves to public internet addresses only
+        (checked again at each delivery). How deliveries are sent, signed and sent again
+        is said in `WebhookDelivery`.
+      requestBody: WebhookRegistration
+      responses:
+        200:
+          description: Registered.
+          content:
+            application/json:
+              schema: Webhook
+      problems: [401, 403, 422, 429]
+    """
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return problems.problem_response(
@@ -442,6 +583,20 @@ def _webhook_view(hook: webhooks.Webhook) -> dict[str, Any]:
 @bp.get("/webhook")
 @signed(MemberRole.QUERIER)
 def get_webhook() -> ResponseReturnValue:
+    """The member's webhook and its recent deliveries.
+
+    ---
+    get:
+      operationId: getWebhook
+      summary: The member's webhook and its recent deliveries
+      responses:
+        200:
+          description: The webhook.
+          content:
+            application/json:
+              schema: Webhook
+      problems: [401, 403, 404, 429]
+    """
     member_id = current_caller().member_id
     hook = db.session.get(webhooks.Webhook, member_id)
     if hook is None:
@@ -457,6 +612,17 @@ def get_webhook() -> ResponseReturnValue:
 @bp.delete("/webhook")
 @signed(MemberRole.QUERIER)
 def delete_webhook() -> ResponseReturnValue:
+    """Stop webhook deliveries (events stay readable by polling).
+
+    ---
+    delete:
+      operationId: deleteWebhook
+      summary: Stop webhook deliveries (events stay readable by polling)
+      responses:
+        204:
+          description: Removed.
+      problems: [401, 403, 404, 429]
+    """
     member_id = current_caller().member_id
     if not webhooks.remove_webhook(db.session, member_id, at=current_runtime().clock.now()):
         raise NotFound("no webhook is registered")

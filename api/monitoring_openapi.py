@@ -7,7 +7,6 @@ from typing import Any
 from api.webhooks import COVERED, DELIVERY_HEADER
 
 JSON = "application/json"
-PROBLEM = "application/problem+json"
 
 WEBHOOK_DESCRIPTION = (
     "Deliveries are POSTed as JSON (`WebhookDelivery`) to the member's URL, signed with the "
@@ -25,8 +24,34 @@ def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(ref: str, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": _ref(ref)}}}
+# The rows a portfolio change takes, in any of three forms (api.monitoring._read_rows).
+REQUEST_BODIES: dict[str, Any] = {
+    "PortfolioRows": {
+        "required": True,
+        "content": {
+            JSON: {"schema": _ref("PortfolioItems")},
+            "text/csv": {
+                "schema": {
+                    "type": "string",
+                    "description": "columns subject_id and/or uscc; UTF-8 (a byte-order mark "
+                    "is accepted) unless the Content-Type declares GB18030/GBK/GB2312",
+                }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "contentMediaType": "text/csv"},
+                        "charset": {
+                            "type": "string",
+                            "description": "the file's charset, when its part does not say",
+                        },
+                    },
+                }
+            },
+        },
+    }
+}
 
 
 def components() -> dict[str, Any]:
@@ -155,171 +180,6 @@ def components() -> dict[str, Any]:
             "properties": {
                 "delivery_id": {"type": "string", "format": "uuid"},
                 "events": {"type": "array", "items": _ref("MonitoringEvent")},
-            },
-        },
-    }
-
-
-def paths(problem_responses: Any) -> dict[str, Any]:
-    """The monitoring paths; ``problem_responses(*statuses)`` is ``api.openapi``'s helper."""
-    signed: list[dict[str, list[str]]] = [{"memberSignature": []}]
-    portfolio_body = {
-        "required": True,
-        "content": {
-            JSON: {"schema": _ref("PortfolioItems")},
-            "text/csv": {
-                "schema": {
-                    "type": "string",
-                    "description": "columns subject_id and/or uscc; UTF-8 (a byte-order mark "
-                    "is accepted) unless the Content-Type declares GB18030/GBK/GB2312",
-                }
-            },
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {"type": "string", "contentMediaType": "text/csv"},
-                        "charset": {
-                            "type": "string",
-                            "description": "the file's charset, when its part does not say",
-                        },
-                    },
-                }
-            },
-        },
-    }
-    change_errors = problem_responses(400, 401, 403, 413, 415, 422, 429)
-
-    def change(operation_id: str, summary: str, description: str) -> dict[str, Any]:
-        return {
-            "operationId": operation_id,
-            "summary": summary,
-            "description": description,
-            "security": signed,
-            "requestBody": portfolio_body,
-            "responses": {"200": _json("PortfolioChange", "Done."), **change_errors},
-        }
-
-    rows_note = (
-        " All or nothing: the 422 lists every bad row, JSON rows as `items.<index>.<field>`, "
-        "CSV rows as `rows.<line>.<field>` (header = line 1). At most "
-        "MONITORING_PORTFOLIO_MAX subjects per member."
-    )
-    query = {"in": "query", "required": False}
-    return {
-        "/api/v1/monitoring/portfolio": {
-            "get": {
-                "operationId": "getPortfolio",
-                "summary": "The member's watched subjects, in pages",
-                "security": signed,
-                "parameters": [
-                    {"name": "after", **query, "schema": {"type": "string", "format": "uuid"}},
-                    {
-                        "name": "limit",
-                        **query,
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
-                    },
-                ],
-                "responses": {
-                    "200": _json("PortfolioPage", "A page."),
-                    **problem_responses(401, 403, 422, 429),
-                },
-            },
-            "put": change(
-                "replacePortfolio",
-                "Replace the portfolio",
-                "The portfolio becomes exactly these subjects." + rows_note,
-            ),
-            "post": change(
-                "addToPortfolio",
-                "Add subjects to the portfolio",
-                "Subjects already watched are left as they are." + rows_note,
-            ),
-        },
-        "/api/v1/monitoring/portfolio/removals": {
-            "post": change(
-                "removeFromPortfolio",
-                "Stop watching these subjects",
-                "Subjects not in the portfolio are ignored." + rows_note,
-            )
-        },
-        "/api/v1/monitoring/portfolio/{subject_id}": {
-            "delete": {
-                "operationId": "removePortfolioItem",
-                "summary": "Stop watching one subject",
-                "security": signed,
-                "parameters": [
-                    {
-                        "name": "subject_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "format": "uuid"},
-                    }
-                ],
-                "responses": {
-                    "204": {"description": "Removed."},
-                    **problem_responses(401, 403, 404, 429),
-                },
-            }
-        },
-        "/api/v1/monitoring/events": {
-            "get": {
-                "operationId": "getMonitoringEvents",
-                "summary": "The member's change events after a cursor",
-                "description": "Events of the subjects the member watched when they happened, "
-                "in id order. Call again with `after` = `next_after`.",
-                "security": signed,
-                "parameters": [
-                    {
-                        "name": "after",
-                        **query,
-                        "schema": {"type": "string", "pattern": "^[0-9]+$"},
-                    },
-                    {
-                        "name": "limit",
-                        **query,
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
-                    },
-                ],
-                "responses": {
-                    "200": _json("MonitoringEvents", "Events."),
-                    **problem_responses(401, 403, 422, 429),
-                },
-            }
-        },
-        "/api/v1/monitoring/webhook": {
-            "get": {
-                "operationId": "getWebhook",
-                "summary": "The member's webhook and its recent deliveries",
-                "security": signed,
-                "responses": {
-                    "200": _json("Webhook", "The webhook."),
-                    **problem_responses(401, 403, 404, 429),
-                },
-            },
-            "put": {
-                "operationId": "putWebhook",
-                "summary": "Register or change the member's webhook URL",
-                "description": "An https:// URL whose host resolves to public internet "
-                "addresses only (checked again at each delivery). " + WEBHOOK_DESCRIPTION,
-                "security": signed,
-                "requestBody": {
-                    "required": True,
-                    "content": {JSON: {"schema": _ref("WebhookRegistration")}},
-                },
-                "responses": {
-                    "200": _json("Webhook", "Registered."),
-                    **problem_responses(400, 401, 403, 422, 429),
-                },
-            },
-            "delete": {
-                "operationId": "deleteWebhook",
-                "summary": "Stop webhook deliveries (events stay readable by polling)",
-                "security": signed,
-                "responses": {
-                    "204": {"description": "Removed."},
-                    **problem_responses(401, 403, 404, 429),
-                },
             },
         },
     }

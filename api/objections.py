@@ -160,6 +160,26 @@ def _visible(objection_id: str) -> Objection:
 @bp.post("/objections")
 @signed()
 def file_objection() -> ResponseReturnValue:
+    """Object to a record, a list entry or a rating.
+
+    ---
+    post:
+      operationId: fileObjection
+      summary: Object to a record, a list entry or a rating
+      requestBody: ObjectionRequest
+      responses:
+        201:
+          description: Done.
+          content:
+            application/json:
+              schema: ObjectionFiled
+      description: The subject objects through the member that represents it (or, for a shop,
+        its platform), and only its representative may attach a `statement`; another member
+        objects only to an item of a subject it has looked up (the query log shows it), else
+        403 objection-not-allowed. The item is disputed at once, and the submitting member
+        must answer within OBJECTION_ANSWER_DAYS days.
+      problems: [401, 403, 404, 409, 422, 429]
+    """
     body = _body(OBJECTION_REQUEST)
     if isinstance(body, Response):
         return body
@@ -185,7 +205,23 @@ def file_objection() -> ResponseReturnValue:
 @bp.get("/objections")
 @signed()
 def inbox() -> ResponseReturnValue:
-    """The caller's objections: to answer (oldest due first) or filed by it (newest first)."""
+    """The caller's objections: to answer (oldest due first) or filed by it (newest first).
+
+    ---
+    get:
+      operationId: listObjections
+      summary: Objections the caller must answer, or filed
+      parameters:
+        - in: query
+          schema: InboxParamsSchema
+      responses:
+        200:
+          description: The objections.
+          content:
+            application/json:
+              schema: ObjectionList
+      problems: [401, 422, 429]
+    """
     params = problems.load_or_problem(
         INBOX_PARAMS, request.args.to_dict(), "{count} parameter error(s)"
     )
@@ -232,13 +268,46 @@ def inbox() -> ResponseReturnValue:
 @bp.get("/objections/<objection_id>")
 @signed()
 def get_objection(objection_id: str) -> ResponseReturnValue:
+    """One objection.
+
+    ---
+    get:
+      operationId: getObjection
+      summary: One objection
+      description: The filer, the answering member or the subject's representative; 404 to
+        others.
+      responses:
+        200:
+          description: The objection.
+          content:
+            application/json:
+              schema: GeneralObjection
+      problems: [401, 404, 429]
+    """
     return jsonify(_visible(objection_id).view())
 
 
 @bp.post("/objections/<objection_id>/answer")
 @signed()
 def answer(objection_id: str) -> ResponseReturnValue:
-    """The submitting member answers: corrected, revoked, or upheld with a reason."""
+    """The submitting member answers: corrected, revoked, or upheld with a reason.
+
+    ---
+    post:
+      operationId: answerObjection
+      summary: 'The submitting member answers: corrected, revoked or upheld'
+      requestBody: ObjectionAnswer
+      responses:
+        200:
+          description: Done.
+          content:
+            application/json:
+              schema: GeneralObjection
+      description: '`corrected` needs a corrected version of the record sent since the objection;
+        `revoked` revokes the record (or takes the list entry down); `upheld` keeps it, with
+        the reason. A list entry is not corrected in place.'
+      problems: [401, 403, 404, 409, 422, 429]
+    """
     body = _body(ANSWER)
     if isinstance(body, Response):
         return body
@@ -257,7 +326,21 @@ def answer(objection_id: str) -> ResponseReturnValue:
 @bp.post("/objections/<objection_id>/statement")
 @signed()
 def statement(objection_id: str) -> ResponseReturnValue:
-    """The subject's statement, added or replaced, shown beside the item."""
+    """The subject's statement, added or replaced, shown beside the item.
+
+    ---
+    post:
+      operationId: objectionStatement
+      summary: The subject adds or replaces its statement, shown beside the item
+      requestBody: ObjectionStatement
+      responses:
+        200:
+          description: Done.
+          content:
+            application/json:
+              schema: GeneralObjection
+      problems: [401, 403, 404, 409, 422, 429]
+    """
     body = _body(STATEMENT)
     if isinstance(body, Response):
         return body

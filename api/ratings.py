@@ -40,7 +40,17 @@ APPEAL = AppealSchema()
 @bp.post("/ratings/<rating_id>/appeals")
 @signed()
 def appeal(rating_id: str) -> ResponseReturnValue:
-    """The subject (through the member that represents it) appeals a published rating."""
+    """The subject (through the member that represents it) appeals a published rating.
+
+    ---
+    post:
+      operationId: appealRating
+      summary: The rated subject (or the member representing it) appeals its rating
+      requestBody: Appeal
+      responses:
+        201: Done
+      problems: [401, 403, 404, 409, 422, 429]
+    """
     body: dict[str, Any] | Response = problems.load_or_problem(
         APPEAL, request.get_json(silent=True) or {}, "{count} field error(s); nothing changed"
     )

@@ -51,7 +51,26 @@ CONFIRMATION = ConfirmationSchema()
 @bp.get("/confirmations/due")
 @signed(MemberRole.SUBMITTER)
 def confirmations_due() -> ResponseReturnValue:
-    """The caller's open records due for confirmation, by record id (keyset pages)."""
+    """The caller's open records due for confirmation, by record id (keyset pages).
+
+    ---
+    get:
+      operationId: openRecordsDue
+      summary: The member's open records due for confirmation
+      description: Records due for confirmation (how an open record is kept, confirmed and
+        ended is said in `OpenRecord`). Submitters only; in the order of the member's record
+        ids, a page at a time.
+      parameters:
+        - RecordPageLimit
+        - RecordPageAfter
+      responses:
+        200:
+          description: The records, by record id.
+          content:
+            application/json:
+              schema: OpenRecordsDue
+      problems: [401, 403, 422, 429]
+    """
     errors: list[dict[str, str]] = []
     limit = integer_arg("limit", errors, default=PAGE_DEFAULT, minimum=1, maximum=PAGE_MAX)
     after = _after_record_id(errors)
@@ -88,7 +107,26 @@ def _after_record_id(errors: list[dict[str, str]]) -> str | None:
 @bp.post("/confirmations")
 @signed(MemberRole.SUBMITTER)
 def confirm() -> ResponseReturnValue:
-    """The caller confirms that these records of its own are still open."""
+    """The caller confirms that these records of its own are still open.
+
+    ---
+    post:
+      operationId: confirmOpenRecords
+      summary: Confirm that records of the member's are still open
+      description: 'Each confirmation is recorded with its time (`confirmed_at`) and audited,
+        and starts OPEN_RECORD_CONFIRM_DAYS again; a record may be confirmed before it is
+        due. All or nothing: the 422 lists every id that names no open record of the member
+        (`record_ids.<index>`: unknown or another member''s, revoked, ended, or of a category
+        not kept open). To end a record instead, send it corrected with its `ended_at`.'
+      requestBody: OpenRecordConfirmation
+      responses:
+        200:
+          description: Confirmed; when each falls due next.
+          content:
+            application/json:
+              schema: OpenRecordsConfirmed
+      problems: [401, 403, 422, 429]
+    """
     document = request.get_json(silent=True)
     if not isinstance(document, dict):
         return problems.problem_response(
@@ -143,7 +181,25 @@ PERSON_NOTICES = PersonNoticesSchema()
 @signed(MemberRole.SUBMITTER)
 def person_notices_held() -> ResponseReturnValue:
     """The caller's negative records on persons held until the person is told, by record id
-    (keyset pages)."""
+    (keyset pages).
+
+    ---
+    get:
+      operationId: heldRecords
+      summary: The member's records held until the person is told
+      description: Records held until the person is told (see `HeldRecord`). Submitters
+        only; in the order of the member's record ids, a page at a time.
+      parameters:
+        - RecordPageLimit
+        - RecordPageAfter
+      responses:
+        200:
+          description: The held records, by record id.
+          content:
+            application/json:
+              schema: HeldRecords
+      problems: [401, 403, 422, 429]
+    """
     errors: list[dict[str, str]] = []
     limit = integer_arg("limit", errors, default=PAGE_DEFAULT, minimum=1, maximum=PAGE_MAX)
     after = _after_record_id(errors)
@@ -164,7 +220,26 @@ def person_notices_held() -> ResponseReturnValue:
 @bp.post("/person-notices")
 @signed(MemberRole.SUBMITTER)
 def confirm_person_notices() -> ResponseReturnValue:
-    """The caller says each person was told of its held record: the records are shared."""
+    """The caller says each person was told of its held record: the records are shared.
+
+    ---
+    post:
+      operationId: recordPersonNotices
+      summary: Say that persons were told of records held until they are
+      description: 'Records held until the person is told (see `HeldRecord`). Each hold
+        ends at once: the record is shared, the notice (day, channel) is
+        kept with it and audited. All or nothing: the 422 lists every notice that names no
+        held record of the member (`notices.<index>.record_id`) or is dated after today
+        (`notices.<index>.told_on`).'
+      requestBody: PersonNotices
+      responses:
+        200:
+          description: Recorded; the records are shared.
+          content:
+            application/json:
+              schema: PersonNoticesRecorded
+      problems: [401, 403, 422, 429]
+    """
     document = request.get_json(silent=True)
     if not isinstance(document, dict):
         return problems.problem_response(

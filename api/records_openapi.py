@@ -34,22 +34,23 @@ PERSON_NOTICES = (
 CHANNELS = [str(c) for c in person_notices.Channel]
 
 
-# A page of a member's records, in the order of its own record ids.
-PAGE_PARAMETERS = [
-    {
+# A page of a member's records, in the order of its own record ids: parameters of the
+# document's components, named in the routes' docstrings.
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "RecordPageLimit": {
         "name": "limit",
         "in": "query",
         "required": False,
         "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
     },
-    {
+    "RecordPageAfter": {
         "name": "after",
         "in": "query",
         "required": False,
         "description": "the `next_after` of the previous page",
         "schema": {"type": "string", "minLength": 1, "maxLength": 128},
     },
-]
+}
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -206,93 +207,5 @@ def components() -> dict[str, Any]:
             "type": "object",
             "required": ["records"],
             "properties": {"records": {"type": "array", "items": _ref("OpenRecord")}},
-        },
-    }
-
-
-def paths(problem_responses: Any) -> dict[str, Any]:
-    """The records paths; ``problem_responses(*statuses)`` is ``api.openapi``'s helper."""
-    signed: list[dict[str, list[str]]] = [{"memberSignature": []}]
-    return {
-        "/api/v1/records/confirmations/due": {
-            "get": {
-                "operationId": "openRecordsDue",
-                "summary": "The member's open records due for confirmation",
-                "description": OPEN_RECORDS + " Submitters only; in the order of the "
-                "member's record ids, a page at a time.",
-                "security": signed,
-                "parameters": PAGE_PARAMETERS,
-                "responses": {
-                    "200": {
-                        "description": "The records, by record id.",
-                        "content": {JSON: {"schema": _ref("OpenRecordsDue")}},
-                    },
-                    **problem_responses(401, 403, 422, 429),
-                },
-            }
-        },
-        "/api/v1/records/confirmations": {
-            "post": {
-                "operationId": "confirmOpenRecords",
-                "summary": "Confirm that records of the member's are still open",
-                "description": "Each confirmation is recorded with its time (`confirmed_at`) "
-                "and audited, and starts OPEN_RECORD_CONFIRM_DAYS again; a record may be "
-                "confirmed before it is due. All or nothing: the 422 lists every id that "
-                "names no open record of the member (`record_ids.<index>`: unknown or "
-                "another member's, revoked, ended, or of a category not kept open). To "
-                "end a record instead, send it corrected with its `ended_at`.",
-                "security": signed,
-                "requestBody": {
-                    "required": True,
-                    "content": {JSON: {"schema": _ref("OpenRecordConfirmation")}},
-                },
-                "responses": {
-                    "200": {
-                        "description": "Confirmed; when each falls due next.",
-                        "content": {JSON: {"schema": _ref("OpenRecordsConfirmed")}},
-                    },
-                    **problem_responses(400, 401, 403, 422, 429),
-                },
-            }
-        },
-        "/api/v1/records/person-notices/held": {
-            "get": {
-                "operationId": "heldRecords",
-                "summary": "The member's records held until the person is told",
-                "description": PERSON_NOTICES + " Submitters only; in the order of the "
-                "member's record ids, a page at a time.",
-                "security": signed,
-                "parameters": PAGE_PARAMETERS,
-                "responses": {
-                    "200": {
-                        "description": "The held records, by record id.",
-                        "content": {JSON: {"schema": _ref("HeldRecords")}},
-                    },
-                    **problem_responses(401, 403, 422, 429),
-                },
-            }
-        },
-        "/api/v1/records/person-notices": {
-            "post": {
-                "operationId": "recordPersonNotices",
-                "summary": "Say that persons were told of records held until they are",
-                "description": PERSON_NOTICES + " Each hold ends at once: the record is "
-                "shared, the notice (day, channel) is kept with it and audited. All or "
-                "nothing: the 422 lists every notice that names no held record of the member "
-                "(`notices.<index>.record_id`) or is dated after today "
-                "(`notices.<index>.told_on`).",
-                "security": signed,
-                "requestBody": {
-                    "required": True,
-                    "content": {JSON: {"schema": _ref("PersonNotices")}},
-                },
-                "responses": {
-                    "200": {
-                        "description": "Recorded; the records are shared.",
-                        "content": {JSON: {"schema": _ref("PersonNoticesRecorded")}},
-                    },
-                    **problem_responses(400, 401, 403, 422, 429),
-                },
-            }
         },
     }

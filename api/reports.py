@@ -108,7 +108,21 @@ def _actor() -> Actor:
 @signed(MemberRole.QUERIER)
 def record_consent() -> ResponseReturnValue:
     """A person's consent, named by subject id or by ID number. By number it is recorded and
-    answered alike whether or not the registry holds the person (it applies if they come)."""
+    answered alike whether or not the registry holds the person (it applies if they come).
+
+    ---
+    post:
+      operationId: recordConsent
+      summary: Record a person's consent to a report
+      requestBody: Consent
+      responses:
+        201:
+          description: Done.
+          content:
+            application/json:
+              schema: ConsentRecord
+      problems: [401, 403, 404, 409, 422, 429]
+    """
     body = problems.load_or_problem(
         CONSENT, request.get_json(silent=True) or {}, "{count} field error(s); nothing changed"
     )
@@ -136,6 +150,20 @@ def record_consent() -> ResponseReturnValue:
 @bp.delete("/consents/<consent_id>")
 @signed(MemberRole.QUERIER)
 def revoke_consent(consent_id: str) -> ResponseReturnValue:
+    """Revoke a consent the member recorded.
+
+    ---
+    delete:
+      operationId: revokeConsent
+      summary: Revoke a consent the member recorded
+      responses:
+        200:
+          description: The revoked consent.
+          content:
+            application/json:
+              schema: ConsentRecord
+      problems: [401, 403, 404, 409, 429]
+    """
     consent = reports.own_consent(db.session, current_caller().member, consent_id)
     reports.revoke_consent(db.session, consent, actor=_actor(), at=current_runtime().clock.now())
     return jsonify(consent.summary())
@@ -151,6 +179,23 @@ def _report_response(report: reports.CreditReport, status: int) -> Response:
 @bp.get("/subjects/<subject_id>/report")
 @signed(MemberRole.QUERIER)
 def member_report(subject_id: str) -> ResponseReturnValue:
+    """A credit report on a subject (logged; a person needs a consent).
+
+    ---
+    get:
+      operationId: memberReport
+      summary: A credit report on a subject (logged; a person needs a consent)
+      parameters:
+        - in: query
+          schema: ReportParamsSchema
+      responses:
+        200:
+          description: The report; Location names it for the HTML and PDF renderings.
+          content:
+            application/json:
+              schema: CreditReport
+      problems: [401, 403, 404, 422, 429]
+    """
     params = problems.load_or_problem(
         REPORT_PARAMS, request.args.to_dict(), "{count} parameter error(s)"
     )
@@ -200,7 +245,20 @@ def member_report(subject_id: str) -> ResponseReturnValue:
 @signed()
 def own_report(subject_id: str) -> ResponseReturnValue:
     """The subject's own report, through the member that is the subject (same USCC) or
-    operates it (a shop): free a configurable number of times a calendar year."""
+    operates it (a shop): free a configurable number of times a calendar year.
+
+    ---
+    post:
+      operationId: ownReport
+      summary: The subject's own report, with every query of it (free twice a year)
+      responses:
+        201:
+          description: The report.
+          content:
+            application/json:
+              schema: CreditReport
+      problems: [401, 403, 404, 429]
+    """
     runtime = current_runtime()
     subject = _subject(subject_id)
     member = current_caller().member
@@ -268,12 +326,41 @@ def _report_words() -> dict[str, Any]:
 @bp.get("/reports/<report_id>")
 @signed()
 def get_report(report_id: str) -> ResponseReturnValue:
+    """A report the member asked for, again.
+
+    ---
+    get:
+      operationId: getReport
+      summary: A report the member asked for, again
+      responses:
+        200:
+          description: The stored report.
+          content:
+            application/json:
+              schema: CreditReport
+      problems: [401, 403, 404, 410, 429]
+    """
     return _report_response(_readable_report(report_id), 200)
 
 
 @bp.get("/reports/<report_id>.html")
 @signed()
 def report_html(report_id: str) -> ResponseReturnValue:
+    """The report as a printable HTML page.
+
+    ---
+    get:
+      operationId: getReportHtml
+      summary: The report as a printable HTML page
+      responses:
+        200:
+          description: The report as a printable HTML page
+          content:
+            text/html:
+              schema:
+                type: string
+      problems: [401, 403, 404, 410, 429]
+    """
     report = _readable_report(report_id)
     return render_template("report.html", report=report.content, digest=report.digest)
 
@@ -281,6 +368,21 @@ def report_html(report_id: str) -> ResponseReturnValue:
 @bp.get("/reports/<report_id>.pdf")
 @signed()
 def report_pdf(report_id: str) -> ResponseReturnValue:
+    """The report as a PDF document.
+
+    ---
+    get:
+      operationId: getReportPdf
+      summary: The report as a PDF document
+      responses:
+        200:
+          description: The report as a PDF document
+          content:
+            application/pdf:
+              schema:
+                type: string
+      problems: [401, 403, 404, 410, 429]
+    """
     from flask_babel import get_locale
 
     from api.report_pdf import render_pdf

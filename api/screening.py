@@ -119,13 +119,25 @@ class ResultParams(StrictSchema):
     stores_text = False  # query parameters (see StrictSchema)
 
     format = fields.String(validate=validate.OneOf(["json", "csv"]))
-    signed = fields.String(validate=validate.OneOf(["true", "false"]))
+    signed = fields.String(
+        validate=validate.OneOf(["true", "false"]),
+        metadata={
+            "description": "`true`: answer (at once) with a `SignedScreening`, the result "
+            "signed with the query digest and the log checkpoint"
+        },
+    )
     bom = BOM_FIELD
 
 
 class ScreeningParams(ResultParams):
-    purpose = fields.String(validate=validate.OneOf([str(p) for p in QueryPurpose]))
-    all_or_nothing = fields.String(validate=validate.OneOf(["true", "false"]))
+    purpose = fields.String(
+        validate=validate.OneOf([str(p) for p in QueryPurpose]),
+        metadata={"description": "for a text/csv body"},
+    )
+    all_or_nothing = fields.String(
+        validate=validate.OneOf(["true", "false"]),
+        metadata={"description": "`true`: one bad row refuses the whole request (422)"},
+    )
 
 
 RESULT_PARAMS = ResultParams()
@@ -135,6 +147,64 @@ SCREENING_PARAMS = ScreeningParams()
 @bp.post("/screening")
 @signed(MemberRole.QUERIER)
 def create_screening() -> ResponseReturnValue:
+    """Screen a list of names and codes.
+
+    ---
+    post:
+      operationId: screen
+      summary: Screen a list of names and codes
+      description: 'Up to SCREENING_MAX_ROWS rows. Small lists are answered at once (JSON,
+        or CSV with `format=csv` or `Accept: text/csv`); larger ones become a job (202, Location).
+        An exact USCC is decisive; otherwise one scorer ranks the backend''s candidates, with
+        an explanation per score. A row that cannot be screened is answered with decision
+        `error` and its `errors` (counted in the summary) while the others are screened; with
+        `all_or_nothing=true`, or when no row is good, the request is a 422 with every error.'
+      parameters:
+        - in: query
+          schema: ScreeningParams
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: ScreeningRequest
+          text/csv:
+            schema:
+              type: string
+              description: 'header line with name, uscc, region, reference; UTF-8 (a byte-order
+                mark is accepted) unless the Content-Type declares another charset: GB18030,
+                GBK and GB2312 are read as GB18030 (what Excel on Chinese Windows saves);
+                any other is a 415, bytes invalid in the charset a 422 `csv-not-decodable`'
+          multipart/form-data:
+            schema:
+              type: object
+              properties:
+                purpose:
+                  type: string
+                file:
+                  type: string
+                  format: binary
+                charset:
+                  type: string
+                  description: the file's charset, when its part does not declare it
+      responses:
+        200:
+          description: The result.
+          content:
+            application/json:
+              schema:
+                oneOf:
+                  - $ref: '#/components/schemas/ScreeningResult'
+                  - $ref: '#/components/schemas/SignedScreening'
+            text/csv:
+              schema:
+                type: string
+        202:
+          description: Queued as a job; follow Location.
+          content:
+            application/json:
+              schema: ScreeningJob
+      problems: [401, 403, 415, 422, 429, 503]
+    """
     params = problems.load_or_problem(
         SCREENING_PARAMS, request.args.to_dict(), "{count} parameter error(s)"
     )
@@ -288,12 +358,49 @@ def _own_job(job_id: str) -> ScreeningJob:
 @bp.get("/screening/jobs/<job_id>")
 @signed(MemberRole.QUERIER)
 def screening_job(job_id: str) -> ResponseReturnValue:
+    """A screening job's progress.
+
+    ---
+    get:
+      operationId: screeningJob
+      summary: A screening job's progress
+      responses:
+        200:
+          description: Progress.
+          content:
+            application/json:
+              schema: ScreeningJob
+      problems: [401, 403, 404, 429]
+    """
     return jsonify(_own_job(job_id).progress())
 
 
 @bp.get("/screening/jobs/<job_id>/result")
 @signed(MemberRole.QUERIER)
 def screening_job_result(job_id: str) -> ResponseReturnValue:
+    """A finished screening job's result (JSON or CSV).
+
+    ---
+    get:
+      operationId: screeningJobResult
+      summary: A finished screening job's result (JSON or CSV)
+      parameters:
+        - in: query
+          schema: ResultParams
+      responses:
+        200:
+          description: The result.
+          content:
+            application/json:
+              schema:
+                oneOf:
+                  - $ref: '#/components/schemas/ScreeningResult'
+                  - $ref: '#/components/schemas/SignedScreening'
+            text/csv:
+              schema:
+                type: string
+      problems: [401, 403, 404, 409, 422, 429]
+    """
     params = problems.load_or_problem(
         RESULT_PARAMS, request.args.to_dict(), "{count} parameter error(s)"
     )

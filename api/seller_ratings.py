@@ -115,6 +115,39 @@ def _load_ratings(items: list[Any]) -> tuple[list[tuple[int, dict[str, Any]]], d
 @bp.post("/seller-ratings")
 @signed(MemberRole.PLATFORM)
 def submit_ratings() -> ResponseReturnValue:
+    """Send buyers' seller ratings (platforms).
+
+    ---
+    post:
+      operationId: submitSellerRatings
+      summary: Send buyers' seller ratings (platforms)
+      description: 'One rating per order, dated within SELLER_RATING_WINDOW_DAYS after the
+        order and not before it. All or nothing: any invalid rating refuses the batch, and
+        the 422 lists every error with its rating index (`ratings.3.rated_on`). A platform
+        rates only its own shops (403 `not-own-platform`). The same `batch_id` and body again
+        returns the first receipt (200); the same id with another body is a 409.'
+      requestBody: SellerRatingBatch
+      responses:
+        201:
+          description: Accepted; the receipt is signed by the registry.
+          content:
+            application/json:
+              schema: SignedSellerRatingReceipt
+          headers:
+            Location:
+              schema:
+                type: string
+        200:
+          description: 'Already accepted: the first receipt again.'
+          content:
+            application/json:
+              schema: SignedSellerRatingReceipt
+          headers:
+            Idempotent-Replayed:
+              schema:
+                const: 'true'
+      problems: [401, 403, 409, 413, 415, 422, 429, 503]
+    """
     caller = current_caller()
     runtime = current_runtime()
     policy = ratings.policy_from_settings(runtime.settings)
@@ -207,7 +240,20 @@ def _by_index(errors: dict[str, Any]) -> dict[str, Any]:
 @bp.get("/seller-ratings/<batch_id>")
 @signed(MemberRole.PLATFORM)
 def get_batch(batch_id: str) -> ResponseReturnValue:
-    """The receipt of one of the caller's own batches."""
+    """The receipt of one of the caller's own batches.
+
+    ---
+    get:
+      operationId: getSellerRatingBatch
+      summary: The receipt of one of the platform's batches
+      responses:
+        200:
+          description: The receipt.
+          content:
+            application/json:
+              schema: SignedSellerRatingReceipt
+      problems: [401, 403, 404, 429, 503]
+    """
     found = ratings.find_batch(db.session, current_caller().member, batch_id)
     if found is None or found.receipt is None:
         return problems.problem_response(
@@ -232,7 +278,27 @@ def seller_view(platform: str, shop_id: str) -> dict[str, Any] | None:
 
 @bp.get("/public/sellers/<platform>/<path:shop_id>")
 def public_seller(platform: str, shop_id: str) -> ResponseReturnValue:
-    """A shop's ratings summary; no login."""
+    """A shop's ratings summary; no login.
+
+    ---
+    get:
+      operationId: publicSeller
+      summary: A shop's ratings summary, trend and operating company; no login
+      parameters:
+        - name: platform
+          in: path
+          required: true
+          schema:
+            type: string
+          description: the platform's code, or its member id
+      responses:
+        200:
+          description: The summary.
+          content:
+            application/json:
+              schema: SellerSummary
+      problems: [404]
+    """
     view = seller_view(platform, shop_id)
     if view is None:
         return problems.problem_response(

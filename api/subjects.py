@@ -129,6 +129,26 @@ def _load(schema: Schema) -> dict[str, Any] | Response:
 @bp.get("/subjects")
 @signed(MemberRole.QUERIER)
 def search_subjects() -> ResponseReturnValue:
+    """Find counterparties by name, code, pinyin, with filters and facets.
+
+    ---
+    get:
+      operationId: searchSubjects
+      summary: Find counterparties by name, code, pinyin, with filters and facets
+      description: Enterprises and shops by name (Chinese, Traditional or Simplified, pinyin
+        or initials, any legal form), USCC or shop id; a person only by `id_number`. Written
+        to the query log with the stated purpose.
+      parameters:
+        - in: query
+          schema: SearchParamsSchema
+      responses:
+        200:
+          description: The hits, facet counts and next-page token.
+          content:
+            application/json:
+              schema: SearchResult
+      problems: [401, 403, 422, 429, 503]
+    """
     params = _load(SEARCH_PARAMS)
     if not isinstance(params, dict):
         return params
@@ -232,7 +252,23 @@ def search_subjects() -> ResponseReturnValue:
 @bp.get("/subjects/<subject_id>")
 @signed(MemberRole.QUERIER)
 def get_subject(subject_id: str) -> ResponseReturnValue:
-    """The subject as the database has it now."""
+    """The subject as the database has it now.
+
+    ---
+    get:
+      operationId: getSubject
+      summary: A subject from the database
+      parameters:
+        - in: query
+          schema: SubjectParamsSchema
+      responses:
+        200:
+          description: The subject.
+          content:
+            application/json:
+              schema: Subject
+      problems: [401, 403, 404, 422, 429, 503]
+    """
     params = _load(SUBJECT_PARAMS)
     if not isinstance(params, dict):
         return params

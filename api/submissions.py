@@ -58,6 +58,83 @@ def parse_body(body: bytes, mimetype: str) -> Any:
 @bp.post("/submissions")
 @signed(MemberRole.SUBMITTER)
 def create_submission() -> ResponseReturnValue:
+    """Send credit records.
+
+    ---
+    post:
+      operationId: createSubmission
+      summary: Send credit records
+      description: 'All or nothing: any invalid record refuses the whole submission, and the
+        422 lists every error with its record index. Sending the same `submission_id` and
+        body again returns the first receipt (200); the same id with another body is a 409.'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: Submission
+            example:
+              submission_id: 2026-11-25-batch-1
+              records:
+                - record_id: PEN-2025-0001
+                  op: upsert
+                  category: administrative_penalty
+                  subject:
+                    kind: enterprise
+                    uscc: 91110000600037341L
+                    name: 北京华信科技有限公司
+                  polarity: negative
+                  severity: general
+                  decided_at: '2025-03-01'
+                  authority: 北京市市场监督管理局
+                  document_number: 京市监罚〔2025〕12号
+                  legal_basis: 《中华人民共和国广告法》第五十五条
+                  summary: 发布虚假广告
+                  amount:
+                    value: '20000.00'
+                    currency: CNY
+          application/x-ndjson:
+            schema:
+              type: string
+              description: 'First line `{"submission_id": ...}`, then one record per line.'
+      responses:
+        201:
+          description: Accepted; the receipt is signed by the registry.
+          content:
+            application/json:
+              schema: SignedReceipt
+              example:
+                receipt:
+                  type: creditreg.submission-receipt/v1
+                  member_id: 3f2c1a8e-5b7d-4c2e-9a10-6d4b8e2f7c31
+                  key_id: 9Qm3xkq5YI6b0mGvV1yR2vX0Ujz8ctWQ8oFkq1s3Hn4
+                  submission_id: 2026-11-25-batch-1
+                  body_digest: 'sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:'
+                  received_at: '2026-11-25T09:30:00+00:00'
+                  log_index: 4127
+                  records:
+                    - index: 0
+                      record_id: PEN-2025-0001
+                      registry_id: 8a1d5c2e-0f4b-4e7a-b6c3-2d9e1f0a7b54
+                      subject_id: c47e2b19-6a3d-4f8e-9b05-1e2d3c4b5a69
+                      version: 1
+                      status: created
+                receipt_signature: 2b7mV2Y0xk…
+                registry_key_id: registry-2026-1
+          headers:
+            Location:
+              schema:
+                type: string
+        200:
+          description: 'Already accepted: the first receipt again.'
+          content:
+            application/json:
+              schema: SignedReceipt
+          headers:
+            Idempotent-Replayed:
+              schema:
+                const: 'true'
+      problems: [401, 403, 409, 413, 415, 422, 429, 503]
+    """
     caller = current_caller()
     runtime = current_runtime()
     body = request.get_data(cache=True)
@@ -112,7 +189,27 @@ def create_submission() -> ResponseReturnValue:
 @bp.get("/submissions/<submission_id>")
 @signed()
 def get_submission(submission_id: str) -> ResponseReturnValue:
-    """The receipt of one of the caller's own submissions."""
+    """The receipt of one of the caller's own submissions.
+
+    ---
+    get:
+      operationId: getSubmission
+      summary: The receipt of one of the caller's submissions
+      parameters:
+        - name: submission_id
+          in: path
+          required: true
+          schema:
+            type: string
+            maxLength: 128
+      responses:
+        200:
+          description: The receipt.
+          content:
+            application/json:
+              schema: SignedReceipt
+      problems: [401, 403, 404, 429, 503]
+    """
     caller = current_caller()
     found = intake.find_submission(db.session, caller.member, submission_id)
     if found is None or found.receipt is None:
@@ -124,7 +221,19 @@ def get_submission(submission_id: str) -> ResponseReturnValue:
 
 @bp.get("/registry/keys")
 def registry_keys() -> ResponseReturnValue:
-    """The registry's public signing keys as a JWKS (RFC 7517); no signature needed."""
+    """The registry's public signing keys as a JWKS (RFC 7517); no signature needed.
+
+    ---
+    get:
+      operationId: registryKeys
+      summary: The registry's public signing keys (JWKS)
+      responses:
+        200:
+          description: The key set.
+          content:
+            application/json:
+              schema: JWKS
+    """
     response = jsonify(current_runtime().signer.jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

@@ -49,7 +49,29 @@ def _invalid(errors: list[dict[str, str]]) -> Response:
 
 @bp.get("/log/checkpoint")
 def checkpoint() -> ResponseReturnValue:
-    """The latest signed checkpoint, a C2SP tlog-checkpoint signed note."""
+    """The latest signed checkpoint, a C2SP tlog-checkpoint signed note.
+
+    ---
+    get:
+      operationId: logCheckpoint
+      summary: The transparency log's latest signed checkpoint
+      description: 'An append-only Merkle tree (RFC 9162: leaf SHA-256(0x00 || entry), node
+        SHA-256(0x01 || left || right)) of every accepted submission and every list publication,
+        extension and removal. Each entry is RFC 8785 canonical JSON; a submission''s entry
+        is made of its receipt''s fields, so a member can recompute its leaf. Checkpoints
+        are C2SP tlog-checkpoint signed notes (origin, size, base64 root; signature line `—
+        <origin> base64(key hash || Ed25519 signature)`) by the key of `/api/v1/registry/keys`;
+        the registry never signs two inconsistent ones. `creditreg client verify-receipt`
+        and `creditreg client audit-log` verify them.'
+      responses:
+        200:
+          description: A C2SP signed note.
+          content:
+            text/plain:
+              schema:
+                type: string
+      problems: [404]
+    """
     latest = tlog.latest_checkpoint(db.session)
     if latest is None:
         return problems.problem_response(problems.NOT_FOUND, NO_CHECKPOINT)
@@ -60,6 +82,22 @@ def checkpoint() -> ResponseReturnValue:
 
 @bp.get("/log/entries/<index>")
 def entry(index: str) -> ResponseReturnValue:
+    """One entry of the transparency log.
+
+    ---
+    get:
+      operationId: logEntry
+      summary: One entry of the transparency log
+      parameters:
+        - LogEntryIndex
+      responses:
+        200:
+          description: The entry.
+          content:
+            application/json:
+              schema: LogEntry
+      problems: [404, 422]
+    """
     session = db.session
     number = parse_integer(index)
     if number is None:
@@ -83,6 +121,25 @@ def entry(index: str) -> ResponseReturnValue:
 
 @bp.get("/log/proof/inclusion")
 def inclusion_proof() -> ResponseReturnValue:
+    """Inclusion proof of an entry in the tree of a given size.
+
+    ---
+    get:
+      operationId: logInclusionProof
+      summary: Inclusion proof of an entry in the tree of a given size
+      description: 'RFC 9162 2.1.3: the hashes to combine with the entry''s leaf hash to reach
+        the root of the tree of `size` entries.'
+      parameters:
+        - LogIndex
+        - LogSize
+      responses:
+        200:
+          description: The proof.
+          content:
+            application/json:
+              schema: InclusionProof
+      problems: [422]
+    """
     errors: list[dict[str, str]] = []
     index = integer_arg("index", errors)
     size = integer_arg("size", errors, minimum=1)
@@ -97,6 +154,25 @@ def inclusion_proof() -> ResponseReturnValue:
 
 @bp.get("/log/proof/consistency")
 def consistency_proof() -> ResponseReturnValue:
+    """Consistency proof between two tree sizes.
+
+    ---
+    get:
+      operationId: logConsistencyProof
+      summary: Consistency proof between two tree sizes
+      description: 'RFC 9162 2.1.4: proves the tree of `from` entries is a prefix of the tree
+        of `to` entries.'
+      parameters:
+        - LogFrom
+        - LogTo
+      responses:
+        200:
+          description: The proof.
+          content:
+            application/json:
+              schema: ConsistencyProof
+      problems: [422]
+    """
     errors: list[dict[str, str]] = []
     first = integer_arg("from", errors)
     second = integer_arg("to", errors)
@@ -116,7 +192,29 @@ def receipt_with_proof(receipt: dict[str, Any], proof: tlog.ProofBundle) -> dict
 @bp.get("/submissions/<submission_id>/proof")
 @signed()
 def submission_proof(submission_id: str) -> ResponseReturnValue:
-    """The signed receipt with its C2SP tlog-proof, once a checkpoint covers its entry."""
+    """The signed receipt with its C2SP tlog-proof, once a checkpoint covers its entry.
+
+    ---
+    get:
+      operationId: getSubmissionProof
+      summary: A receipt with the proof that its submission is in the log
+      description: Available once a signed checkpoint covers the receipt's `log_index` (409
+        `proof-pending` until then, with Retry-After).
+      parameters:
+        - name: submission_id
+          in: path
+          required: true
+          schema:
+            type: string
+            maxLength: 128
+      responses:
+        200:
+          description: The receipt and its proof.
+          content:
+            application/json:
+              schema: ReceiptWithProof
+      problems: [401, 403, 404, 409, 429, 503]
+    """
     session = db.session
     found = intake.find_submission(session, current_caller().member, submission_id)
     if found is None or found.receipt is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from api.params import MAX_SQL_INTEGER
@@ -26,17 +25,24 @@ def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(ref: str, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": _ref(ref)}}}
-
-
-def _query(name: str, minimum: int = 0) -> dict[str, Any]:
+def _position(name: str, where: str = "query", minimum: int = 0) -> dict[str, Any]:
     return {
         "name": name,
-        "in": "query",
+        "in": where,
         "required": True,
         "schema": {"type": "integer", "minimum": minimum, "maximum": MAX_SQL_INTEGER},
     }
+
+
+# Positions in the log (each a number the database can hold): parameters of the document's
+# components, named in the routes' docstrings.
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "LogEntryIndex": _position("index", "path"),
+    "LogIndex": _position("index"),
+    "LogSize": _position("size", minimum=1),
+    "LogFrom": _position("from"),
+    "LogTo": _position("to"),
+}
 
 
 def components() -> dict[str, Any]:
@@ -131,94 +137,5 @@ def components() -> dict[str, Any]:
                 "signature": {"type": "string"},
                 "registry_key_id": {"type": "string"},
             },
-        },
-    }
-
-
-def paths(problem_responses: Callable[..., dict[str, Any]]) -> dict[str, Any]:
-    public: list[Any] = []
-    return {
-        "/api/v1/log/checkpoint": {
-            "get": {
-                "operationId": "logCheckpoint",
-                "summary": "The transparency log's latest signed checkpoint",
-                "description": LOG_DESCRIPTION,
-                "security": public,
-                "responses": {
-                    "200": {
-                        "description": "A C2SP signed note.",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    },
-                    **problem_responses(404),
-                },
-            }
-        },
-        "/api/v1/log/entries/{index}": {
-            "get": {
-                "operationId": "logEntry",
-                "summary": "One entry of the transparency log",
-                "security": public,
-                "parameters": [
-                    {
-                        "name": "index",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SQL_INTEGER},
-                    }
-                ],
-                "responses": {
-                    "200": _json("LogEntry", "The entry."),
-                    **problem_responses(404, 422),
-                },
-            }
-        },
-        "/api/v1/log/proof/inclusion": {
-            "get": {
-                "operationId": "logInclusionProof",
-                "summary": "Inclusion proof of an entry in the tree of a given size",
-                "description": "RFC 9162 2.1.3: the hashes to combine with the entry's leaf "
-                "hash to reach the root of the tree of `size` entries.",
-                "security": public,
-                "parameters": [_query("index"), _query("size", 1)],
-                "responses": {
-                    "200": _json("InclusionProof", "The proof."),
-                    **problem_responses(422),
-                },
-            }
-        },
-        "/api/v1/log/proof/consistency": {
-            "get": {
-                "operationId": "logConsistencyProof",
-                "summary": "Consistency proof between two tree sizes",
-                "description": "RFC 9162 2.1.4: proves the tree of `from` entries is a prefix "
-                "of the tree of `to` entries.",
-                "security": public,
-                "parameters": [_query("from"), _query("to")],
-                "responses": {
-                    "200": _json("ConsistencyProof", "The proof."),
-                    **problem_responses(422),
-                },
-            }
-        },
-        "/api/v1/submissions/{submission_id}/proof": {
-            "get": {
-                "operationId": "getSubmissionProof",
-                "summary": "A receipt with the proof that its submission is in the log",
-                "description": "Available once a signed checkpoint covers the receipt's "
-                "`log_index` (409 `proof-pending` until then, with Retry-After).",
-                "security": [{"memberSignature": []}],
-                "parameters": [
-                    {
-                        "name": "submission_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "maxLength": 128},
-                    }
-                ],
-                "responses": {
-                    "200": _json("ReceiptWithProof", "The receipt and its proof."),
-                    **problem_responses(401, 403, 404, 409, 429, 503),
-                },
-            }
         },
     }

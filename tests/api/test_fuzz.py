@@ -77,11 +77,22 @@ API_OPERATIONS = [
     if path.startswith("/api/")
     for method, operation in item.items()
 ]
+
+
+def parameters(operation: dict) -> list[dict]:
+    """The operation's parameters, a shared one (a ``$ref`` to the components) as it is."""
+    shared = DOCUMENT["components"].get("parameters", {})
+    return [
+        shared[p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p
+        for p in operation.get("parameters", [])
+    ]
+
+
 # (method, path template, "query" or "path", name) of every integer parameter.
 INTEGER_PARAMETERS = [
     (method, path, parameter["in"], parameter["name"])
     for method, path, operation in API_OPERATIONS
-    for parameter in operation.get("parameters", [])
+    for parameter in parameters(operation)
     if parameter["schema"].get("type") == "integer"
     or parameter["schema"].get("pattern") == "^[0-9]+$"
 ]
@@ -181,7 +192,7 @@ def valid_query(method: str, path: str) -> dict[str, str]:
     operation = DOCUMENT["paths"][path][method.lower()]
     return {
         parameter["name"]: valid_value(parameter["schema"])
-        for parameter in operation.get("parameters", [])
+        for parameter in parameters(operation)
         if parameter["in"] == "query" and parameter.get("required")
     }
 
@@ -390,7 +401,7 @@ TEXT_QUERY_PARAMETERS = [
     (method, path, parameter["name"])
     for method, path, operation in API_OPERATIONS
     if "requestBody" not in operation
-    for parameter in operation.get("parameters", [])
+    for parameter in parameters(operation)
     if parameter["in"] == "query"
     and (method, path, "query", parameter["name"]) not in INTEGER_PARAMETERS
 ]
