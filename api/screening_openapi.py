@@ -70,8 +70,12 @@ def components() -> dict[str, Any]:
                                         "decision": {"enum": ["match", "possible", "none"]},
                                         "explanation": {
                                             "type": "array",
-                                            "description": "each feature, its similarity, "
-                                            "weight and contribution to the score",
+                                            "description": "each feature (uscc, trade_name, "
+                                            "division, industry, legal_form, branch, region), "
+                                            "its similarity, weight, contribution to the score "
+                                            "and detail (`trade name 金瑞祥 / 金瑞[祥→详]`); a "
+                                            "last item `decision` says why the candidate is at "
+                                            "most a possible match",
                                             "items": {"type": "object"},
                                         },
                                     },

@@ -50,6 +50,37 @@ def components() -> dict[str, Any]:
                     "items": {"type": "string"},
                     "description": "names with the matched text in <em>, HTML-escaped",
                 },
+                "name_parts": {
+                    "type": "object",
+                    "description": "a name searched: how the nearest of the subject's names "
+                    "compares with it, part by part (division, trade name 字号, industry, "
+                    "legal form, branch), and what keeps it from being the same company",
+                    "required": ["name", "parts", "differences"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "parts": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["feature", "similarity", "detail"],
+                                "properties": {
+                                    "feature": {
+                                        "enum": [
+                                            "trade_name",
+                                            "division",
+                                            "industry",
+                                            "legal_form",
+                                            "branch",
+                                        ]
+                                    },
+                                    "similarity": {"type": "number"},
+                                    "detail": {"type": "string"},
+                                },
+                            },
+                        },
+                        "differences": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
             },
         },
         "SearchResult": {
