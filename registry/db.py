@@ -300,6 +300,21 @@ def _prepare(session: Session, model: type[Base], rows: list[dict[str, Any]]) ->
         prepare(session, rows)
 
 
+_TABLE_ORDER: dict[str, int] = {}
+
+
+def _table_order() -> dict[str, int]:
+    """Each table's place with parents before children. Sorting the metadata's tables takes
+    longer than a small submission's inserts, so it is done again only when a table was
+    declared since (every model is imported long before the first request)."""
+    if len(_TABLE_ORDER) != len(Base.metadata.tables):
+        _TABLE_ORDER.clear()
+        _TABLE_ORDER.update(
+            {table.name: index for index, table in enumerate(Base.metadata.sorted_tables)}
+        )
+    return _TABLE_ORDER
+
+
 @contextmanager
 def deferred_inserts(session: Session) -> Iterator[None]:
     """Collect new rows during the block; on success, flush the session and insert them with
@@ -315,7 +330,7 @@ def deferred_inserts(session: Session) -> Iterator[None]:
     finally:
         session.info.pop(_DEFERRED_KEY, None)
     session.flush()
-    order = {table.name: index for index, table in enumerate(Base.metadata.sorted_tables)}
+    order = _table_order()
     for model in sorted(deferred, key=lambda m: order[m.__tablename__]):  # type: ignore[attr-defined]
         _prepare(session, model, deferred[model])
         # The table's own insert (not the ORM's bulk insert): the rows are plain values and
