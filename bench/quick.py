@@ -36,10 +36,13 @@ SIZE = {
 
 
 def commit() -> str:
+    """The commit of the code the server runs: the first PYTHONPATH entry's tree if set (an
+    older tree measured with this script), else this one's."""
+    python_path = os.environ.get("PYTHONPATH", "").split(os.pathsep)[0]
     try:
         found = subprocess.run(
             ["git", "describe", "--always", "--dirty"],  # noqa: S607 - the developer's git
-            cwd=ROOT,
+            cwd=python_path or ROOT,
             capture_output=True,
             text=True,
             check=True,
