@@ -357,7 +357,7 @@ def deferred_inserts(session: Session, *, copy_min_rows: int = COPY_MIN_ROWS) ->
 
 
 def copy_rows(
-    connection: sa.Connection, table: sa.Table, names: Iterable[str], rows: list[dict[str, Any]]
+    connection: sa.Connection, table: sa.Table, names: tuple[str, ...], rows: list[dict[str, Any]]
 ) -> None:
     """Insert ``rows`` (each with the columns ``names``) into ``table`` with PostgreSQL's
     COPY, in the connection's transaction, exactly as ``table.insert()`` would: each value
@@ -380,6 +380,25 @@ def copy_rows(
         preparer.format_table(table), ", ".join(preparer.format_column(c) for c in columns)
     )
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    dbapi_error = dialect.loaded_dbapi.Error
+    try:
+        _copy(cursor, statement, names, rows, defaults, processors)
+    except dbapi_error as exc:
+        # Raised as SQLAlchemy raises a statement's errors, so that a unique key's race is
+        # an IntegrityError (409) and a lost database an OperationalError (503), not a 500.
+        raise sa.exc.DBAPIError.instance(
+            statement, None, exc, dbapi_error, dialect=dialect
+        ) from exc
+
+
+def _copy(
+    cursor: Any,
+    statement: str,
+    names: Iterable[str],
+    rows: list[dict[str, Any]],
+    defaults: list[Callable[[], Any]],
+    processors: list[Any],
+) -> None:
     with cursor.copy(statement) as stream:
         for row in rows:
             values = [row[name] for name in names] + [make() for make in defaults]

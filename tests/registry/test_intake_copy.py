@@ -5,7 +5,7 @@ import json
 import random
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from api.httpsig import content_digest
 from api.schemas import load_submission
 from registry import intake
-from registry.db import Base, deferred_inserts
+from registry.db import Base, copy_rows, deferred_inserts
 from registry.intake import Evidence
 from registry.members import add_key
 from tests import factories
@@ -149,3 +149,15 @@ def test_copy_and_rows_write_the_same_database(
     assert len(tables["credit_records"]) == len(records)
     assert tables == by_rows[0]
     assert copy_receipt == rows_receipt
+
+
+def test_a_copy_refused_by_a_unique_key_is_an_integrity_error(postgresql, session):
+    """As an insert's would be: the API answers a race for a unique row with 409."""
+    from registry.chains import ChainHead
+
+    head = cast(sa.Table, ChainHead.__table__)
+    row = {"id": 1, "log_size": 0, "audit_size": 0, "audit_hash": "0" * 64}
+    savepoint = session.begin_nested()
+    with pytest.raises(sa.exc.IntegrityError):
+        copy_rows(session.connection(), head, tuple(row), [row])
+    savepoint.rollback()
