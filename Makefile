@@ -10,7 +10,7 @@ BUILD_LOCK   := requirements/build.txt
 RUNTIME_LOCK := requirements/runtime.txt
 DEV_LOCK     := requirements/dev.txt
 
-.PHONY: install lock demo test test-sqlite lint format bench bench-matching clean translations
+.PHONY: install lock demo test test-sqlite lint format bench bench-quick bench-matching clean translations
 
 # The build tools go in first and every build uses them (--no-build-isolation): otherwise pip
 # would fetch an unpinned setuptools to build a dependency published only as source (zhconv).
@@ -73,6 +73,11 @@ bench: $(STAMP)
 MATCHING_REQUIREMENTS := bench/matching/requirements.txt
 bench-matching: $(STAMP)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-build-isolation -r $(MATCHING_REQUIREMENTS)
+
+## The intake's ratios in under 2 minutes: SQLite, and PostgreSQL too when
+## CREDITREG_BENCH_ADMIN_URL is set (e.g. postgresql+psycopg://postgres:PASSWORD@127.0.0.1:5432/postgres).
+bench-quick: $(STAMP)
+	$(BIN)/python bench/quick.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

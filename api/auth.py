@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from flask import Response, g, request
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload, lazyload
 
 from api import problems
 from api.httpsig import HttpRequest, SignatureError, VerificationPolicy, verify_request
@@ -85,6 +86,11 @@ RATE_LIMITED = problems.register(
 )
 
 
+# The member model loads its roles and keys with a statement each; a request that writes
+# needs the roles and not the keys, and one statement fewer per signed write counts.
+MEMBER_OF_REQUEST = (joinedload(Member.role_rows), lazyload(Member.keys))
+
+
 @dataclass(frozen=True)
 class Caller:
     """The authenticated member behind a request, and the evidence of its signature."""
@@ -111,8 +117,10 @@ class Caller:
 
     @property
     def member(self) -> Member:
-        """The member, in the request's session (most requests never need it)."""
-        member = db.session.get(Member, self.member_id)
+        """The member, in the request's session (most requests never need it): with its
+        roles in the same statement, its keys only if something reads them (the request's
+        key was checked already)."""
+        member = db.session.get(Member, self.member_id, options=MEMBER_OF_REQUEST)
         assert member is not None  # it existed when the signature was checked
         return member
 

@@ -155,9 +155,9 @@ def create_submission() -> ResponseReturnValue:
     submission_id = document.get("submission_id") if isinstance(document, dict) else None
     # An id with NUL was never stored (the schema refuses it below) and cannot be looked up.
     if isinstance(submission_id, str) and not has_nul(submission_id):
-        earlier = intake.replay_or_conflict(session, member, submission_id, digest)
-        if earlier is not None:
-            response = jsonify(earlier.receipt)
+        receipt = intake.replay_or_conflict(session, member, submission_id, digest)
+        if receipt is not None:
+            response = jsonify(receipt)
             response.headers["Idempotent-Replayed"] = "true"
             return response
 

@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 
 ENV_PREFIX = "CREDITREG_"
 # Environment variables with our prefix that are not settings: they choose how settings are
-# loaded, or configure the test suite. They must not be reported as unknown keys.
+# loaded, or configure the test suite or the benchmarks. They must not be reported as unknown keys.
 RESERVED_ENV = {"CREDITREG_CONFIG", "CREDITREG_PROFILE"}
-RESERVED_ENV_PREFIXES = ("CREDITREG_TEST_",)
+RESERVED_ENV_PREFIXES = ("CREDITREG_TEST_", "CREDITREG_BENCH_")
 
 PROFILES = ("dev", "test", "production")
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g
@@ -300,11 +300,33 @@ def _prepare(session: Session, model: type[Base], rows: list[dict[str, Any]]) ->
         prepare(session, rows)
 
 
+_TABLE_ORDER: dict[str, int] = {}
+
+
+def _table_order() -> dict[str, int]:
+    """Each table's place with parents before children. Sorting the metadata's tables takes
+    longer than a small submission's inserts, so it is done again only when a table was
+    declared since (every model is imported long before the first request)."""
+    if len(_TABLE_ORDER) != len(Base.metadata.tables):
+        _TABLE_ORDER.clear()
+        _TABLE_ORDER.update(
+            {table.name: index for index, table in enumerate(Base.metadata.sorted_tables)}
+        )
+    return _TABLE_ORDER
+
+
+# From this many rows of one table, PostgreSQL gets them by COPY rather than by executemany:
+# one stream of rows instead of a Bind and an Execute a row, on the client and the server
+# (bench/RESULTS.md has the figures). A few rows are not worth a COPY's own round trips.
+COPY_MIN_ROWS = 100
+
+
 @contextmanager
-def deferred_inserts(session: Session) -> Iterator[None]:
+def deferred_inserts(session: Session, *, copy_min_rows: int = COPY_MIN_ROWS) -> Iterator[None]:
     """Collect new rows during the block; on success, flush the session and insert them with
-    one executemany per table, parents before children. On an exception nothing collected
-    is written."""
+    one statement per table, parents before children: on PostgreSQL a COPY for a table with
+    ``copy_min_rows`` rows or more, otherwise an executemany. On an exception nothing
+    collected is written."""
     if _DEFERRED_KEY in session.info:
         yield  # already collecting: the outer block writes
         return
@@ -315,18 +337,91 @@ def deferred_inserts(session: Session) -> Iterator[None]:
     finally:
         session.info.pop(_DEFERRED_KEY, None)
     session.flush()
-    order = {table.name: index for index, table in enumerate(Base.metadata.sorted_tables)}
+    order = _table_order()
+    copy = session.get_bind().dialect.name == "postgresql"
     for model in sorted(deferred, key=lambda m: order[m.__tablename__]):  # type: ignore[attr-defined]
         _prepare(session, model, deferred[model])
+        table = cast(sa.Table, model.__table__)  # type: ignore[attr-defined]
         # The table's own insert (not the ORM's bulk insert): the rows are plain values and
-        # need none of the ORM's per-row bookkeeping. One executemany needs the same columns
+        # need none of the ORM's per-row bookkeeping. One statement needs the same columns
         # in every row, so rows are grouped by their columns (a person and an enterprise,
         # say, set different identifier columns).
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in deferred[model]:
             groups.setdefault(tuple(sorted(row)), []).append(row)
-        for rows in groups.values():
-            session.execute(model.__table__.insert(), rows)  # type: ignore[attr-defined]
+        for columns, rows in groups.items():
+            if copy and len(rows) >= copy_min_rows:
+                copy_rows(session.connection(), table, columns, rows)
+            else:
+                session.execute(table.insert(), rows)
+
+
+def copy_rows(
+    connection: sa.Connection, table: sa.Table, names: tuple[str, ...], rows: list[dict[str, Any]]
+) -> None:
+    """Insert ``rows`` (each with the columns ``names``) into ``table`` with PostgreSQL's
+    COPY, in the connection's transaction, exactly as ``table.insert()`` would: each value
+    through its column type's bind processing, and the columns left out given their
+    defaults (a Python default here, a server default by the database)."""
+    dialect = connection.dialect
+    given = [table.c[name] for name in names]
+    defaulted = [
+        column
+        for column in table.c
+        if column.name not in names
+        and column.default is not None
+        and isinstance(column.default, sa.ColumnDefault)
+    ]
+    columns = given + defaulted
+    processors = [column.type._cached_bind_processor(dialect) for column in columns]
+    defaults = [_column_default(column) for column in defaulted]
+    preparer = dialect.identifier_preparer
+    statement = "COPY {} ({}) FROM STDIN".format(
+        preparer.format_table(table), ", ".join(preparer.format_column(c) for c in columns)
+    )
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    dbapi_error = dialect.loaded_dbapi.Error
+    try:
+        _copy(cursor, statement, names, rows, defaults, processors)
+    except dbapi_error as exc:
+        # Raised as SQLAlchemy raises a statement's errors, so that a unique key's race is
+        # an IntegrityError (409) and a lost database an OperationalError (503), not a 500.
+        raise sa.exc.DBAPIError.instance(
+            statement, None, exc, dbapi_error, dialect=dialect
+        ) from exc
+
+
+def _copy(
+    cursor: Any,
+    statement: str,
+    names: Iterable[str],
+    rows: list[dict[str, Any]],
+    defaults: list[Callable[[], Any]],
+    processors: list[Any],
+) -> None:
+    with cursor.copy(statement) as stream:
+        for row in rows:
+            values = [row[name] for name in names] + [make() for make in defaults]
+            # None too goes through its processor, as in an insert: a JSON column stores
+            # it as JSON null.
+            stream.write_row(
+                [
+                    value if process is None else process(value)
+                    for value, process in zip(values, processors, strict=True)
+                ]
+            )
+
+
+def _column_default(column: sa.Column[Any]) -> Callable[[], Any]:
+    """A column's Python-side default as a function of nothing (a scalar or a callable that
+    takes no context: the registry's defaults are both)."""
+    default = column.default
+    assert isinstance(default, sa.ColumnDefault)
+    if default.is_callable:
+        function = default.arg
+        return lambda: function(None)  # type: ignore[operator]
+    value = default.arg
+    return lambda: value
 
 
 def among(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnElement[bool]:

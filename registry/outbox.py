@@ -49,11 +49,13 @@ sa.Index(
 def enqueue(session: Session, subject_id: uuid.UUID, *, at: datetime) -> None:
     """Queue a subject whose revision the caller has already set (a new subject: 1)."""
     from registry.monitoring import MonitoringOutbox
-    from registry.ratings import enqueue_ratings
+    from registry.ratings import RatingOutbox
 
-    add_append_only(session, SearchOutbox, {"subject_id": subject_id, "enqueued_at": at})
-    enqueue_ratings(session, [subject_id], at=at)
-    add_append_only(session, MonitoringOutbox, {"subject_id": subject_id, "enqueued_at": at})
+    # All three as append-only rows: in a submission each outbox then takes one statement
+    # for all its new subjects, not one a subject.
+    row = {"subject_id": subject_id, "enqueued_at": at}
+    for outbox in (SearchOutbox, RatingOutbox, MonitoringOutbox):
+        add_append_only(session, outbox, dict(row))
 
 
 def touch_subjects(
