@@ -108,6 +108,14 @@ class SearchParamsSchema(PurposeSchema):
         validate=validate.Length(min=1, max=200),
         metadata={"description": "the `next_after` of the page before; absent: the first page"},
     )
+    explain = fields.String(
+        validate=validate.OneOf(["true", "false"]),
+        metadata={
+            "description": "`true`: each hit of a name searched says how its name compares, "
+            "part by part (`name_parts`); off by default, it costs a lookup about a "
+            "millisecond"
+        },
+    )
 
     @validates_schema(skip_on_field_errors=False)
     def _persons_by_number_only(self, data: dict[str, Any], **_: Any) -> None:
@@ -222,9 +230,10 @@ def search_subjects() -> ResponseReturnValue:
         results=result.total,
         subject_ids=[hit.id for hit in result.hits],
     )
-    # A name searched: each hit says how its name compares, part by part (a code or an ID
-    # number searched has no name to compare).
-    by_name = query.text if query.tokens else None
+    # A name searched, and the explanation asked for: each hit says how its name compares,
+    # part by part (a code or an ID number searched has no name to compare). Asked for, as
+    # it costs a lookup about a millisecond (bench/RESULTS.md).
+    by_name = query.text if query.tokens and params.get("explain") == "true" else None
     return jsonify(
         {
             "hits": [

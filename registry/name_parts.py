@@ -39,9 +39,9 @@ TRADE_NAME_LEAST = 2
 _BRANCH_WORDS = ("分公司", "分行", "支行", "分店", "营业部", "办事处", "分厂", "分部", "分所")
 _BRANCH = re.compile(rf"(?:{'|'.join(_BRANCH_WORDS)})$")
 _PARENTHESISED = re.compile(r"\(([^()]*)\)")
-# Words a group or holding company adds to its name, which say nothing about identity.
+# 集团 at the end of a name: a group, a legal person apart from its members' companies.
 _GROUP_WORDS = re.compile(r"(?:\(集团\)|集团)$")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _LATIN_WORDS = re.compile(r"[0-9a-z]+")
 # The suffix that makes a division's short form: 江苏省 -> 江苏, 广西壮族自治区 -> 广西,
 # 延边朝鲜族自治州 -> 延边.
@@ -65,6 +65,7 @@ class NameParts:
     legal_form: str | None
     branch: str | None  # 上海分公司 for a branch, else None
     latin: bool  # written in Latin letters (pinyin or English)
+    group: bool = False  # 集团: a group's name (a legal person apart from its members)
 
 
 # --- the data -----------------------------------------------------------------------------
@@ -182,13 +183,13 @@ def _split_branch(normalised: str) -> tuple[str, str | None]:
     """(the company's own name, the branch) for a branch's name: the branch is what follows
     the company's organisational form (…有限公司上海分公司), or else a division and the branch
     word at the end (…银行北京支行)."""
-    if not _BRANCH.search(normalised):
+    word = _BRANCH.search(normalised)
+    # A name that is nothing but a branch word names no company to be a branch of.
+    if word is None or not normalised[: word.start()].strip(" ()"):
         return normalised, None
     form_end = normalised.rfind("公司", 0, len(normalised) - 3)
     if form_end != -1:
         return normalised[: form_end + 2], normalised[form_end + 2 :]
-    word = _BRANCH.search(normalised)
-    assert word is not None
     head = normalised[: word.start()]
     for length in range(min(len(head) - TRADE_NAME_LEAST, 12), 1, -1):
         if head[-length:] in _divisions():
@@ -196,7 +197,8 @@ def _split_branch(normalised: str) -> tuple[str, str | None]:
     return head, word.group(0)
 
 
-@lru_cache(maxsize=131072)
+# About 700 bytes an entry: 32,768 names are some 23 MB in each process.
+@lru_cache(maxsize=32768)
 def parse_name(raw: str) -> NameParts:
     """The parts of ``raw`` (any spelling: normalised first). Cached: screening parses the
     same candidates' names again and again.
@@ -207,6 +209,7 @@ def parse_name(raw: str) -> NameParts:
     forms = normalize_name(own) if branch else whole
     if not _CJK.search(forms.base):
         return _parse_latin(forms.base, forms.legal_form, branch)
+    group = _GROUP_WORDS.search(forms.base) is not None
     text = _GROUP_WORDS.sub("", forms.base) or forms.base
     division, codes = "", frozenset[str]()
     # A division in parentheses after the trade name: 华信科技(北京).
@@ -226,8 +229,8 @@ def parse_name(raw: str) -> NameParts:
             industry, rest = industry_after, rest_after
         else:
             division, codes = "", frozenset()
-    text = rest
-    trade = text.replace("(", "").replace(")", "") or text
+    # Never empty: a name that is all division and industry ((北京)有限公司) is compared whole.
+    trade = rest.replace("(", "").replace(")", "") or forms.base
     return NameParts(
         base=forms.base,
         division=division or None,
@@ -238,6 +241,7 @@ def parse_name(raw: str) -> NameParts:
         legal_form=forms.legal_form,
         branch=branch,
         latin=False,
+        group=group,
     )
 
 

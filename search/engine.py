@@ -36,9 +36,9 @@ from search.query import (
     SearchHit,
     SearchQuery,
     SearchResult,
+    candidate_tokens,
     common_token_least,
     highlight,
-    without_common,
 )
 
 log = logging.getLogger(__name__)
@@ -225,10 +225,21 @@ class EngineBackend:
         if not self.client.indices.exists_alias(name=self.alias):
             self.create_index(self.index_name(1), alias=True)
         elif not self._mapping_brought_up:
-            self.client.indices.put_mapping(
-                index=self.alias, body={"properties": MAPPING["properties"]}
-            )
+            self._add_missing_fields()
         self._mapping_brought_up = True
+
+    def _add_missing_fields(self) -> None:
+        """Put on the live index the fields of MAPPING it lacks (only those: a field it has
+        with another definition is for a reindex to change, and must not stop indexing)."""
+        (current,) = self.client.indices.get_mapping(index=self.alias).values()
+        have = current.get("mappings", {}).get("properties", {})
+        missing = {k: v for k, v in MAPPING["properties"].items() if k not in have}
+        if not missing:
+            return
+        try:
+            self.client.indices.put_mapping(index=self.alias, body={"properties": missing})
+        except Exception:  # noqa: BLE001 - documents carrying them will be refused and say so
+            log.warning("could not add fields %s to the search index", sorted(missing))
 
     def create_index(self, name: str, *, alias: bool = False) -> None:
         body: dict[str, Any] = {
@@ -477,7 +488,7 @@ class EngineBackend:
             filters.append({"term": {"uscc": uscc}})
         elif tokens:
             if query.match_any:
-                candidates_share = without_common(tokens, self.common_among(tokens))
+                candidates_share = candidate_tokens(query, self.common_among(tokens))
                 must.append(
                     {
                         "bool": {

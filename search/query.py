@@ -34,11 +34,18 @@ def common_token_least(documents: int, floor: int = COMMON_TOKEN_FLOOR) -> int:
 
 
 def without_common(tokens: list[str], common: frozenset[str] | set[str]) -> list[str]:
-    """``tokens`` less the common ones; all of them when every one of the name's own is
-    common (a name made only of common tokens keeps its candidates rather than finding
-    nothing, or only those its trade-name tokens bring)."""
-    rare = [t for t in tokens if t not in common]
-    return rare if any(not is_trade_name_token(t) for t in rare) else tokens
+    """``tokens`` less the common ones; all of them when every one is common (a name made
+    only of common tokens keeps its candidates rather than finding nothing)."""
+    return [t for t in tokens if t not in common] or tokens
+
+
+def candidate_tokens(query: SearchQuery, common: frozenset[str] | set[str]) -> list[str]:
+    """The tokens that bring a screening query's candidates in (any one of them will do):
+    the name's rare tokens, or for a query ``by_trade_name`` its trade-name tokens alone.
+    Every backend asks this, so they pick candidates alike; all of ``query.tokens`` rank."""
+    if not query.by_trade_name:
+        return without_common(query.tokens, common)
+    return without_common([t for t in query.tokens if is_trade_name_token(t)], common)
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,9 @@ class SearchQuery:
     # rare), and neither facets nor a total are needed.
     match_any: bool = False
     facets: bool = True
+    # Screening's second ask, for a row whose first found no trade name one edit from its
+    # own: candidates by the trade name's one-edit neighbourhood (search.text).
+    by_trade_name: bool = False
 
     @cached_property
     def uscc(self) -> str | None:
@@ -74,9 +84,7 @@ class SearchQuery:
         if not self.text or not normalize_text(self.text) or self.uscc:
             return []
         tokens = query_tokens(normalize_name(self.text).base)
-        if self.match_any:
-            # Screening: also the trade name's one-edit neighbourhood, so a mistyped 字号
-            # still brings the company in (search.text.trade_name_tokens).
+        if self.by_trade_name:
             trade = trade_name_tokens(parse_name(self.text).trade)
             tokens.extend(t for t in trade if t not in tokens)
         return tokens

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
-from functools import lru_cache
 from typing import Any
 
 from registry.identifiers import (
@@ -43,6 +42,8 @@ SHOWN = 3
 # A trade name that differs but sounds the same (详 / 祥, what a pinyin input method mistypes)
 # is nearer than one that differs in sound.
 SAME_SOUND_SIMILARITY = 0.9
+# A division or industry named by one of two names only: neither confirmed nor denied.
+UNCONFIRMED = 0.5
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,6 @@ class Scored:
     not_a_match: list[str] = field(default_factory=list)
 
 
-@lru_cache(maxsize=65536)
 def _edits(left: str, right: str) -> int:
     """Levenshtein distance (names' parts are short: a plain table is quick enough)."""
     previous = list(range(len(right) + 1))
@@ -111,6 +111,9 @@ def _letters(parts: NameParts) -> str:
     return parts.trade if parts.latin else "".join(name_syllables(parts.trade))
 
 
+_DIVISION_SHORT = re.compile(r"^(.{2,}?)(?:省|市|区|县)$")
+
+
 def _spelt(text: str | None) -> tuple[str, ...]:
     """The pinyin of a division or industry as written, full and short (北京市: beijingshi,
     beijing), to find it in a romanised name typed without spaces."""
@@ -121,25 +124,30 @@ def _spelt(text: str | None) -> tuple[str, ...]:
     return (full, "".join(name_syllables(short.group(1)))) if short else (full,)
 
 
-_DIVISION_SHORT = re.compile(r"^(.{2,}?)(?:省|市|区|县)$")
-
-
-def _romanised_trade(query: NameParts, candidate: NameParts) -> str:
-    """The query's trade name letters, less the candidate's division and industry spelt in
-    pinyin when the parser could not find them (a name typed without spaces:
-    beijinghuaxinkeji)."""
-    letters = query.trade
-    if query.division is None:
-        for spelt in _spelt(candidate.division):
+def _read_romanised(latin: NameParts, other: NameParts) -> NameParts:
+    """A romanised name read against a Chinese one: where the parser found no division or
+    industry in it (a name typed without spaces: beijinghuaxinkeji), the other name's
+    division and industry spelt in pinyin at its start and end are taken as such, and the
+    letters between are its trade name."""
+    letters, division, industry = latin.trade, latin, latin
+    if latin.division is None:
+        for spelt in _spelt(other.division):
             if spelt and letters.startswith(spelt) and len(letters) > len(spelt):
-                letters = letters[len(spelt) :]
+                letters, division = letters[len(spelt) :], other
                 break
-    if query.industry is None:
-        for spelt in _spelt(candidate.industry):
+    if latin.industry is None:
+        for spelt in _spelt(other.industry):
             if spelt and letters.endswith(spelt) and len(letters) > len(spelt):
-                letters = letters[: -len(spelt)]
+                letters, industry = letters[: -len(spelt)], other
                 break
-    return letters
+    return replace(
+        latin,
+        trade=letters,
+        division=division.division if division is other else latin.division,
+        division_codes=division.division_codes,
+        industry=industry.industry if industry is other else latin.industry,
+        industry_terms=industry.industry_terms,
+    )
 
 
 def _compare_trade(query: NameParts, candidate: NameParts) -> tuple[float, bool, str]:
@@ -153,10 +161,7 @@ def _compare_trade(query: NameParts, candidate: NameParts) -> tuple[float, bool,
         if not query.latin and _letters(query) == _letters(candidate):
             similarity = max(similarity, SAME_SOUND_SIMILARITY)
         return max(similarity, 0.0), False, f"trade name {left} / {_difference(left, right)}"
-    if query.latin:
-        left, right = _letters(candidate), _romanised_trade(query, candidate)
-    else:
-        left, right = _romanised_trade(candidate, query), _letters(query)
+    left, right = _letters(candidate), _letters(query)
     similarity = 1 - 2 * _edits(left, right) / (len(left) + len(right)) if left or right else 0.0
     detail = f"trade name {candidate.trade} / {query.trade}, compared in pinyin"
     return max(similarity, 0.0), False, detail
@@ -188,6 +193,10 @@ def compare_names(query: str, candidate: str, region: str | None = None) -> Name
     same company. ``region``, the row's division code, stands for a division the query's
     name leaves out."""
     wanted, found = parse_name(query), parse_name(candidate)
+    if wanted.latin and not found.latin:
+        wanted = _read_romanised(wanted, found)
+    elif found.latin and not wanted.latin:
+        found = _read_romanised(found, wanted)
     parts: list[tuple[str, float, str]] = []
     reasons: list[str] = []
     similarity, same, detail = _compare_trade(wanted, found)
@@ -214,6 +223,9 @@ def compare_names(query: str, candidate: str, region: str | None = None) -> Name
         if not agree:
             reasons.append("the divisions differ")
     elif wanted.division_codes or found.division_codes:
+        # Neither confirmed nor denied: half, so a name that agrees on it ranks first.
+        shown = f"{wanted.division or '-'} / {found.division or '-'}"
+        parts.append(("division", UNCONFIRMED, shown))
         reasons.append("the division is named on one side only")
     if wanted.industry_terms and found.industry_terms:
         value = _compare_industry(wanted, found)
@@ -221,7 +233,11 @@ def compare_names(query: str, candidate: str, region: str | None = None) -> Name
         if value < 1.0:
             reasons.append("the industries differ")
     elif wanted.industry_terms or found.industry_terms:
+        shown = f"{wanted.industry or '-'} / {found.industry or '-'}"
+        parts.append(("industry", UNCONFIRMED, shown))
         reasons.append("the industry is named on one side only")
+    if wanted.group != found.group:
+        reasons.append("one is a group (集团), the other not")
     if wanted.legal_form and found.legal_form:
         same_form = wanted.legal_form == found.legal_form
         parts.append(
@@ -276,6 +292,15 @@ def explain_name(query: str, candidate_names: list[str]) -> dict[str, Any]:
     }
 
 
+def _trade_name_near(trade: str, document: dict[str, Any]) -> bool:
+    """Whether one of the document's trade names is at most one edit from ``trade``
+    (documents indexed before trade_names existed: from their names)."""
+    names = document.get("trade_names") or [
+        parse_name(name).trade for name in document.get("names") or [document["name"]]
+    ]
+    return any(abs(len(t) - len(trade)) <= 1 and _edits(t, trade) <= 1 for t in names)
+
+
 def score(row: ScreeningRow, document: dict[str, Any]) -> Scored:
     """How well ``document`` fits ``row``, with the contribution of each feature."""
     if row.uscc and document.get("uscc") == row.uscc:
@@ -292,8 +317,8 @@ def score(row: ScreeningRow, document: dict[str, Any]) -> Scored:
         parts.extend(best.parts)
         reasons.extend(best.not_a_match)
         if best.name != document.get("name"):
-            reasons_name = f"closest name {best.name}"
-            parts[0] = (parts[0][0], parts[0][1], f"{parts[0][2]} ({reasons_name})")
+            feature, value, detail = parts[0]
+            parts[0] = (feature, value, f"{detail} (closest name {best.name})")
     if row.region and document.get("region"):
         # Same region code, or the same province (first two digits) for half.
         region = document["region"]
@@ -392,9 +417,24 @@ def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dic
         query = SearchQuery(text=row.name, size=CANDIDATES, match_any=True, facets=False)
         for document in search(query):
             candidates.setdefault(document["id"], document)
+        # A mistyped trade name may share no rare token with its company (华新 / 华信, and
+        # 科技 common): when no candidate's trade name is one edit from the row's, ask again
+        # by the trade name's one-edit neighbourhood. Asked only then: the second query's
+        # tokens cost every row a third more search time (bench/RESULTS.md).
+        trade = parse_name(row.name)
+        if not trade.latin and not any(
+            _trade_name_near(trade.trade, d) for d in candidates.values()
+        ):
+            again = SearchQuery(
+                text=row.name, size=CANDIDATES, match_any=True, facets=False, by_trade_name=True
+            )
+            for document in search(again):
+                candidates.setdefault(document["id"], document)
     ranked = sorted(
         (score(row, document) for document in candidates.values()),
-        key=lambda s: (-s.score, s.document["id"]),
+        # Among equal scores, a candidate that can be a match first (北京华信科技 before
+        # 北京华信 for 北京华信科技有限公司).
+        key=lambda s: (-s.score, bool(s.not_a_match), s.document["id"]),
     )
     best = ranked[0].score if ranked else 0.0
     # A match needs the top candidate's trade name to agree (or an exact USCC).
@@ -455,6 +495,7 @@ def backend_search(backend: Any, session: Any) -> Search:
             size=query.size,
             match_any=query.match_any,
             facets=False,
+            by_trade_name=query.by_trade_name,
         )
         return [hit.document for hit in backend.search(scoped, session=session).hits]
 

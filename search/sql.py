@@ -31,9 +31,9 @@ from search.query import (
     SearchHit,
     SearchQuery,
     SearchResult,
+    candidate_tokens,
     common_token_least,
     highlight,
-    without_common,
 )
 from search.store import FTS_TABLE, FTS_VOCABULARY, SearchDocument
 
@@ -342,7 +342,7 @@ class SqlBackend:
         # Screening: candidates share a rare token with the name, and rank by every token
         # of it, so that among those sharing 华瑞 the ones in 北京 and in 科技 come first.
         wanted = (
-            without_common(tokens, self.common_tokens(connection)) if query.match_any else tokens
+            candidate_tokens(query, self.common_tokens(connection)) if query.match_any else tokens
         )
         if self._sqlite:
             # FTS5 ranks by the terms it matched: here, the rare ones only.

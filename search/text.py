@@ -214,6 +214,9 @@ def pinyin_forms(name: str) -> tuple[str, str]:
 # Marks the tokens of a trade name (字号) apart from the n-grams of the whole name: "tn华信"
 # is 华信 as a trade name. Letters then CJK: every backend's tokenizer keeps it one token.
 TRADE_NAME_MARK = "tn"
+# Trade names are a few characters; a longer "trade name" is a name the parser could not
+# take apart, whose n-grams already serve, and whose deletions would only swell the index.
+TRADE_NAME_LEAST, TRADE_NAME_MOST = 2, 8
 
 
 def is_trade_name_token(token: str) -> bool:
@@ -234,7 +237,7 @@ def trade_name_tokens(trade: str) -> list[str]:
     characters, which would join it to every trade name holding either: its deletions keep
     their place (华信: tn1华, tn2信), so 华新 finds it through tn1华 but 新华 does not. A
     Latin trade name gives none: its words and pinyin pairs already serve."""
-    if not _CJK_RUN.match(trade) or len(trade) < 2:
+    if not _CJK_RUN.match(trade) or not TRADE_NAME_LEAST <= len(trade) <= TRADE_NAME_MOST:
         return []
     if len(trade) == 2:
         deletions = [f"1{trade[0]}", f"2{trade[1]}"]

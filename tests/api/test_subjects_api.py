@@ -68,7 +68,11 @@ def test_search_finds_by_name_with_highlights_facets_and_logs_the_query(
 
 
 def test_each_hit_of_a_name_says_how_its_name_compares_part_by_part(querier, loaded):
-    body = lookup(querier, q="北京華信科技", purpose="counterparty_check").get_json()
+    plain = lookup(querier, q="北京華信科技", purpose="counterparty_check").get_json()
+    assert "name_parts" not in plain["hits"][0]  # asked for only
+    body = lookup(
+        querier, q="北京華信科技", purpose="counterparty_check", explain="true"
+    ).get_json()
     (hit,) = body["hits"]
     parts = {part["feature"]: part for part in hit["name_parts"]["parts"]}
     assert hit["name_parts"]["name"] == "北京华信科技有限公司"
@@ -80,11 +84,13 @@ def test_each_hit_of_a_name_says_how_its_name_compares_part_by_part(querier, loa
     assert parts["division"]["similarity"] == parts["industry"]["similarity"] == 1.0
     assert hit["name_parts"]["differences"] == []
     # Without its division the name could be another company's: the hit says so.
-    body = lookup(querier, q="华信科技", purpose="counterparty_check").get_json()
+    body = lookup(querier, q="华信科技", purpose="counterparty_check", explain="true").get_json()
     (hit,) = body["hits"]
     assert hit["name_parts"]["differences"] == ["the division is named on one side only"]
     # A code searched has no name to compare.
-    body = lookup(querier, q="91110000600037341L", purpose="counterparty_check").get_json()
+    body = lookup(
+        querier, q="91110000600037341L", purpose="counterparty_check", explain="true"
+    ).get_json()
     assert "name_parts" not in body["hits"][0]
 
 

@@ -75,3 +75,24 @@ def test_latin_names_find_divisions_and_industries_by_pinyin_and_english(
     parts = parse_name(name)
     assert parts.latin
     assert (parts.division, parts.trade, set(parts.industry_terms)) == (division, trade, terms)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["分公司", "营业部", "(北京)", "(北京)有限公司", "(北京)(集团)", "()", "有限公司", "集团"],
+)
+def test_names_of_odd_shape_still_parse_with_a_trade_name(name):
+    # The registry accepts these as names (and screening rows and lookups as text): none
+    # may stop indexing, a screening or a lookup.
+    parts = parse_name(name)
+    assert parts.trade
+    from search.screening import explain_name
+    from search.text import name_tokens
+
+    name_tokens([name])
+    assert explain_name(name, ["北京华信科技有限公司"])["parts"]
+
+
+def test_a_group_is_its_own_part():
+    assert parse_name("华信集团有限公司").group and not parse_name("华信有限公司").group
+    assert parse_name("华信集团有限公司").trade == "华信"

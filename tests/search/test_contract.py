@@ -350,7 +350,8 @@ def test_reindex_swaps_in_a_complete_index_and_verify_ends_clean(
 
 def test_screening_finds_a_trade_name_one_character_off(backend, session, runtime, indexed):
     # 华新 shares no bigram with 华信 and 科技 is common here: only the trade name's one-edit
-    # neighbourhood (search.text.trade_name_tokens) brings the company in, on every backend.
+    # neighbourhood (search.text.trade_name_tokens), screening's second ask, brings the
+    # company in, on every backend.
     backend.common_token_floor = 2
     backend.common_tokens_ttl = 0
     names = [
@@ -366,7 +367,7 @@ def test_screening_finds_a_trade_name_one_character_off(backend, session, runtim
     indexed()
 
     def candidates(text):
-        query = SearchQuery(text=text, match_any=True, facets=False, size=10)
+        query = SearchQuery(text=text, match_any=True, facets=False, size=10, by_trade_name=True)
         return {hit.id for hit in backend.search(query, session=session).hits}
 
     # A character replaced in a two-character trade name.

@@ -24,7 +24,7 @@ THRESHOLDS = Thresholds(0.85, 0.6)
         # Script and legal form: the trade name agrees, the form barely counts.
         ("北京華信科技股份有限公司", "北京华信科技有限公司", 0.9, 0.99, True),
         ("华信科技（北京）有限公司", "北京华信科技有限公司", 0.99, 1.01, True),  # division moved
-        ("华信科技", "北京华信科技有限公司", 0.99, 1.01, False),  # which 华信科技?
+        ("华信科技", "北京华信科技有限公司", 0.9, 0.99, False),  # which 华信科技?
         ("ABC Trading Company Limited", "ABC Trading Co., Ltd.", 0.99, 1.01, True),
         ("beijing huaxin keji", "北京华信科技有限公司", 0.99, 1.01, False),  # 华信 or 华新?
         ("Beijing Huaxin Technology Co., Ltd.", "北京华信科技有限公司", 0.99, 1.01, False),
@@ -38,6 +38,7 @@ THRESHOLDS = Thresholds(0.85, 0.6)
         # A branch and its company are registered apart; so are a city's name and its
         # province's (泰安 lies in 山东).
         ("北京华信科技有限公司上海分公司", "北京华信科技有限公司", 0.8, 0.9, False),
+        ("华信有限公司", "华信集团有限公司", 0.99, 1.01, False),  # a group is another person
         ("北京华信科技有限公司上海分公司", "北京華信科技有限公司上海分公司", 0.99, 1.01, True),
         ("泰安永中国际贸易有限公司", "山东永中国际贸易有限公司", 0.8, 0.95, False),
         ("江苏省苏州市金瑞祥电子有限公司", "苏州金瑞祥电子有限公司", 0.99, 1.01, True),
@@ -65,6 +66,43 @@ def test_names_compare_by_their_parts(query, name, at_least, below, can_match):
     compared = compare_names(query, name)
     assert at_least <= compared.similarity < below
     assert (not compared.not_a_match) is can_match, compared.not_a_match
+
+
+def test_the_company_that_agrees_on_every_part_comes_first(backend, session, runtime, indexed):
+    # Three companies share 华信 and score alike on what they say; the one naming the same
+    # division and industry as the row is first, and the row is a match.
+    made = {
+        name: str(enterprise(session, runtime, name, 340 + n).id)
+        for n, name in enumerate(["华信科技有限公司", "北京华信有限公司", "北京华信科技有限公司"])
+    }
+    session.flush()
+    indexed()
+    (result,) = screen(
+        [ScreeningRow(name="北京华信科技有限公司")], backend_search(backend, session), THRESHOLDS
+    )
+    assert result["decision"] == "match"
+    assert result["matches"][0]["subject_id"] == made["北京华信科技有限公司"]
+    assert [m["decision"] for m in result["matches"][1:]] == ["possible", "possible"]
+
+
+def test_a_mistyped_trade_name_sharing_no_rare_token_is_found_by_a_second_ask(
+    backend, session, runtime, indexed
+):
+    # 科技 is common here and 华新 shares nothing with 华信: the first ask finds nothing, the
+    # second (by the trade name's one-edit neighbourhood) finds the company, as "possible".
+    backend.common_token_floor = 2
+    backend.common_tokens_ttl = 0
+    names = ["北京华信科技有限公司", "长城科技有限公司", "东方科技有限公司"]
+    made = {
+        name: str(enterprise(session, runtime, name, 360 + n).id) for n, name in enumerate(names)
+    }
+    session.flush()
+    indexed()
+    (result,) = screen(
+        [ScreeningRow(name="华新科技有限公司")], backend_search(backend, session), THRESHOLDS
+    )
+    assert result["decision"] == "possible"
+    assert result["matches"][0]["subject_id"] == made["北京华信科技有限公司"]
 
 
 def test_the_closest_of_a_candidates_names_counts():
