@@ -85,7 +85,8 @@ class SearchQuery:
             return []
         tokens = query_tokens(normalize_name(self.text).base)
         if self.by_trade_name:
-            trade = trade_name_tokens(parse_name(self.text).trade)
+            parts = parse_name(self.text)
+            trade = trade_name_tokens(parts.trade, parts.industry)
             tokens.extend(t for t in trade if t not in tokens)
         return tokens
 

@@ -225,7 +225,7 @@ def is_trade_name_token(token: str) -> bool:
     return token.startswith(TRADE_NAME_MARK) and not token.isascii()
 
 
-def trade_name_tokens(trade: str) -> list[str]:
+def trade_name_tokens(trade: str, industry: str | None = None) -> list[str]:
     """A Chinese trade name and each of its one-character deletions, marked: 金瑞祥 gives
     tn金瑞祥, tn瑞祥, tn金祥, tn金瑞.
 
@@ -235,12 +235,13 @@ def trade_name_tokens(trade: str) -> list[str]:
     screening row with a mistyped trade name still finds the company among its candidates,
     where the bigrams alone may share nothing. A two-character trade name deletes to single
     characters, which would join it to every trade name holding either: its deletions keep
-    their place (华信: tn1华, tn2信), so 华新 finds it through tn1华 but 新华 does not. A
-    Latin trade name gives none: its words and pinyin pairs already serve."""
+    their place and the name's industry (华信 in 北京华信科技: tn1华科技, tn2信科技), so
+    华新科技 finds it through tn1华科技 but neither 新华科技 nor 华新物流 does. A Latin trade
+    name gives none: its words and pinyin pairs already serve."""
     if not _CJK_RUN.match(trade) or not TRADE_NAME_LEAST <= len(trade) <= TRADE_NAME_MOST:
         return []
     if len(trade) == 2:
-        deletions = [f"1{trade[0]}", f"2{trade[1]}"]
+        deletions = [f"1{trade[0]}{industry or ''}", f"2{trade[1]}{industry or ''}"]
     else:
         deletions = [trade[:i] + trade[i + 1 :] for i in range(len(trade))]
     return [TRADE_NAME_MARK + t for t in dict.fromkeys([trade, *deletions])]
@@ -255,7 +256,8 @@ def name_tokens(names: list[str]) -> list[str]:
 
     tokens: list[str] = []
     for name in names:
-        tokens.extend(trade_name_tokens(parse_name(name).trade))
+        parts = parse_name(name)
+        tokens.extend(trade_name_tokens(parts.trade, parts.industry))
         # Both forms are normalised already (normalize_name is cached, and normalising is
         # idempotent): the tokens are made from them without a second pass.
         forms = normalize_name(name)
