@@ -1,5 +1,6 @@
-"""The policy files shipped in config/ (list kinds, joint measures): read as TOML, with one
-clear error for a file that is missing or not TOML, so that a bad file stops the start."""
+"""The files shipped in config/: policy files (list kinds, joint measures) read as TOML, with
+one clear error for a file that is missing or not TOML, so that a bad file stops the start;
+data tables (regions, industry terms) read as tab-separated rows."""
 
 from __future__ import annotations
 
@@ -20,3 +21,10 @@ def read_toml(path: str, default: Path, error: type[Exception], what: str) -> di
         raise error(f"no {what} file {file}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{file} is not valid TOML: {exc}") from exc
+
+
+def read_table(path: Path) -> list[list[str]]:
+    """The rows of one of our tab-separated data files, without its comments and header."""
+    with path.open(encoding="utf-8") as lines:
+        rows = [line.rstrip("\n").split("\t") for line in lines if not line.startswith("#")]
+    return rows[1:]

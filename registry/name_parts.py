@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
+from registry.config_files import read_table
 from registry.names import normalize_name
 from registry.regions import REGIONS_FILE
 
@@ -71,13 +72,6 @@ class NameParts:
 # --- the data -----------------------------------------------------------------------------
 
 
-def _table(path: Path) -> list[list[str]]:
-    """The rows of one of our tab-separated data files, without comments and header."""
-    with path.open(encoding="utf-8") as lines:
-        rows = [line.rstrip("\n").split("\t") for line in lines if not line.startswith("#")]
-    return rows[1:]
-
-
 @cache
 def _divisions() -> dict[str, frozenset[str]]:
     """Division name (full, and short when that leaves two characters) -> its codes.
@@ -85,7 +79,7 @@ def _divisions() -> dict[str, frozenset[str]]:
     Counties keep their full name only (海淀区), but county-level cities are also known short
     (昆山, 义乌): companies are named after them."""
     found: dict[str, set[str]] = {}
-    for code, name, _full in _table(REGIONS_FILE):
+    for code, name, _full in read_table(REGIONS_FILE):
         if name in _PLACEHOLDERS:
             continue
         found.setdefault(name, set()).add(code)
@@ -121,7 +115,7 @@ def _industries() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]
 
     chinese: dict[str, frozenset[str]] = {}
     latin: dict[str, set[str]] = {}
-    for term, english in _table(INDUSTRY_TERMS_FILE):
+    for term, english in read_table(INDUSTRY_TERMS_FILE):
         chinese[term] = frozenset({term})
         for words in [*english.split(","), "".join(name_syllables(term))]:
             key = " ".join(_LATIN_WORDS.findall(words.lower()))

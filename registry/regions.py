@@ -7,19 +7,14 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from registry.config_files import read_table
+
 REGIONS_FILE = Path(__file__).resolve().parent.parent / "config" / "regions.tsv"
 
 
 @functools.cache
 def _names() -> dict[str, str]:
-    names = {}
-    with REGIONS_FILE.open(encoding="utf-8") as rows:
-        for line in rows:
-            if line.startswith("#") or line.startswith("code\t"):
-                continue
-            code, _name, full_name = line.rstrip("\n").split("\t")
-            names[code] = full_name
-    return names
+    return {code: full_name for code, _name, full_name in read_table(REGIONS_FILE)}
 
 
 def region_name(code: str | None) -> str | None:

@@ -270,13 +270,6 @@ def closest_name(
     )
 
 
-def name_similarity(query: str, candidate_names: list[str]) -> tuple[float, str]:
-    """The best similarity of ``query`` to any of the candidate's names, in [0, 1], and
-    that name."""
-    best = closest_name(query, candidate_names)
-    return best.similarity, best.name
-
-
 def explain_name(query: str, candidate_names: list[str]) -> dict[str, Any]:
     """How a searched name compares with a hit's names, part by part, for a lookup's hit:
     the name compared, each part's similarity and detail, and what keeps them from being

@@ -6,8 +6,8 @@ from search.screening import (
     ScreeningRow,
     Thresholds,
     backend_search,
+    closest_name,
     compare_names,
-    name_similarity,
     normalise_row,
     score,
     screen,
@@ -106,9 +106,8 @@ def test_a_mistyped_trade_name_sharing_no_rare_token_is_found_by_a_second_ask(
 
 
 def test_the_closest_of_a_candidates_names_counts():
-    similarity, closest = name_similarity(
-        "北京旧名科技有限公司", ["北京华信科技有限公司", "北京旧名科技有限公司"]
-    )
+    best = closest_name("北京旧名科技有限公司", ["北京华信科技有限公司", "北京旧名科技有限公司"])
+    similarity, closest = best.similarity, best.name
     assert similarity == 1.0 and closest == "北京旧名科技有限公司"
 
 
