@@ -225,7 +225,7 @@ def _authenticate(
         seen_at=now,
         expires_at=datetime.fromtimestamp(verified.expires, UTC),
     )
-    counted = claim_nonce(connection, spent)
+    counted = claim_nonce(connection, spent, limit)
     # If the request fails, its transaction rolls back with the nonce in it: the nonce is
     # spent again on its own then (spend_nonce_of_failed_request).
     g._creditreg_nonce = spent

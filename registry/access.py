@@ -63,6 +63,9 @@ SPEND = _typed(
     "VALUES (:key_id, :nonce, :member_id, :seen_at, :expires_at) "
     "ON CONFLICT (key_id, nonce) DO NOTHING RETURNING nonce"
 )
+# Both count the member's requests in the current window no further than one past its limit
+# (:cap), so what a request costs stays bounded by the limit however many a member floods in.
+COUNT_PARAMETERS = (sa.bindparam("since", type_=NONCES.c.seen_at.type), sa.bindparam("cap"))
 # PostgreSQL spends and counts in one round trip (the count cannot see the row the same
 # statement inserts, hence the one added).
 SPEND_AND_COUNT_POSTGRESQL = _typed(
@@ -70,22 +73,29 @@ SPEND_AND_COUNT_POSTGRESQL = _typed(
     "INSERT INTO request_nonces (key_id, nonce, member_id, seen_at, expires_at) "
     "VALUES (:key_id, :nonce, :member_id, :seen_at, :expires_at) "
     "ON CONFLICT (key_id, nonce) DO NOTHING RETURNING nonce) "
-    "SELECT (SELECT count(*) FROM request_nonces "
-    "WHERE member_id = :member_id AND seen_at >= :since) + 1 "
-    "FROM spent"
-).bindparams(sa.bindparam("since", type_=NONCES.c.seen_at.type))
+    "SELECT (SELECT count(*) FROM (SELECT 1 FROM request_nonces "
+    "WHERE member_id = :member_id AND seen_at >= :since LIMIT :cap) AS recent) + 1 FROM spent"
+).bindparams(*COUNT_PARAMETERS)
 
 
 # SQLite: whether this key used the nonce, and the member's requests in the window, in one
 # read.
 CHECK_AND_COUNT = sa.text(
     "SELECT EXISTS (SELECT 1 FROM request_nonces WHERE key_id = :key_id AND nonce = :nonce), "
-    "(SELECT count(*) FROM request_nonces WHERE member_id = :member_id AND seen_at >= :since)"
+    "(SELECT count(*) FROM (SELECT 1 FROM request_nonces "
+    "WHERE member_id = :member_id AND seen_at >= :since LIMIT :cap) AS recent)"
 ).bindparams(
     sa.bindparam("key_id", type_=NONCES.c.key_id.type),
     sa.bindparam("nonce", type_=NONCES.c.nonce.type),
     sa.bindparam("member_id", type_=NONCES.c.member_id.type),
-    sa.bindparam("since", type_=NONCES.c.seen_at.type),
+    *COUNT_PARAMETERS,
+)
+# With no limit there is nothing to count: only whether this key used the nonce.
+CHECK = sa.text(
+    "SELECT EXISTS (SELECT 1 FROM request_nonces WHERE key_id = :key_id AND nonce = :nonce)"
+).bindparams(
+    sa.bindparam("key_id", type_=NONCES.c.key_id.type),
+    sa.bindparam("nonce", type_=NONCES.c.nonce.type),
 )
 
 
@@ -115,10 +125,10 @@ def _rate_window(use: NonceUse) -> tuple[datetime, datetime]:
     return start, start + timedelta(minutes=1)
 
 
-def claim_nonce(connection: Connection, use: NonceUse) -> tuple[int, datetime] | None:
+def claim_nonce(connection: Connection, use: NonceUse, limit: int) -> tuple[int, datetime] | None:
     """Claim the nonce as the request begins and count the member's requests in the current
-    minute, this one included; returns the count and the window's end, or None if this key
-    used the nonce before.
+    minute, this one included, up to one past ``limit`` (0: no limit, nothing counted);
+    returns the count and the window's end, or None if this key used the nonce before.
 
     On PostgreSQL the nonce is spent here, in the caller's transaction; the unique key does
     the check: of two concurrent requests with the same nonce, the second waits for the
@@ -127,7 +137,13 @@ def claim_nonce(connection: Connection, use: NonceUse) -> tuple[int, datetime] |
     (:func:`spent_at_commit`).
     """
     window_start, window_end = _rate_window(use)
-    values = {**use.values(), "since": window_start}
+    if not limit:
+        if spent_at_commit(connection):
+            used = connection.execute(CHECK, use.values()).scalar()
+        else:
+            used = connection.execute(SPEND, use.values()).first() is None
+        return None if used else (0, window_end)
+    values = {**use.values(), "since": window_start, "cap": limit + 1}
     if spent_at_commit(connection):
         used, count = connection.execute(CHECK_AND_COUNT, values).one()
         return None if used else (int(count) + 1, window_end)

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.client import RequestSigner
+from registry.access import NonceUse, claim_nonce, spend_nonce, spent_at_commit
 from registry.members import revoke_key
 from tests.factories import TEST_ACTOR
 from tests.signing import AUTHORITY, signed_member
@@ -293,6 +294,45 @@ def test_rate_limit_answers_429_with_retry_after(database_url, migrated_engine, 
     finally:
         outer.rollback()
         connection.close()
+
+
+@pytest.mark.settings(RATE_LIMIT_PER_MINUTE=0)
+def test_with_no_rate_limit_nothing_is_counted_and_a_replay_is_still_refused(
+    session, client, clock
+):
+    member = signed_member(session, client, clock)
+    for _ in range(5):
+        assert member.get(RECEIPT_PATH).status_code == 404
+    assert member.get(RECEIPT_PATH, nonce="sent-only-once").status_code == 404
+    replayed = member.get(RECEIPT_PATH, nonce="sent-only-once")
+    assert problem_type(replayed) == "/problems/nonce-reused"
+
+
+def test_a_flooding_member_is_counted_no_further_than_one_past_its_limit(session, client, clock):
+    member = signed_member(session, client, clock)
+    now = clock.now()
+    connection = session.connection()
+    for n in range(20):
+        use = nonce_use(member, f"flood-{n}", now)
+        assert claim_nonce(connection, use, 3)
+        if spent_at_commit(connection):  # SQLite writes the nonce at the request's commit
+            assert spend_nonce(connection, use)
+    count, _ = claim_nonce(connection, nonce_use(member, "one-more", now), 3)
+    # Over the limit, so refused; but the count stopped at the limit + 1 (+ this request).
+    assert 3 < count <= 5
+    unlimited = claim_nonce(connection, nonce_use(member, "unlimited", now), 0)
+    assert unlimited is not None and unlimited[0] == 0
+    assert claim_nonce(connection, nonce_use(member, "flood-0", now), 0) is None
+
+
+def nonce_use(member, nonce: str, now) -> NonceUse:
+    return NonceUse(
+        key_id=member.key.id,
+        member_id=member.member.id,
+        nonce=nonce,
+        seen_at=now,
+        expires_at=now + timedelta(minutes=5),
+    )
 
 
 BODY = json.dumps({"submission_id": "prop-1", "records": []}).encode()
