@@ -65,7 +65,10 @@ SPEND = _typed(
 )
 # Both count the member's requests in the current window no further than one past its limit
 # (:cap), so what a request costs stays bounded by the limit however many a member floods in.
-COUNT_PARAMETERS = (sa.bindparam("since", type_=NONCES.c.seen_at.type), sa.bindparam("cap"))
+COUNT_PARAMETERS: tuple[sa.BindParameter[object], ...] = (
+    sa.bindparam("since", type_=NONCES.c.seen_at.type),
+    sa.bindparam("cap"),
+)
 # PostgreSQL spends and counts in one round trip (the count cannot see the row the same
 # statement inserts, hence the one added).
 SPEND_AND_COUNT_POSTGRESQL = _typed(
