@@ -658,12 +658,12 @@ def screen_in_process(
     run.decisions = summary(results)
     run.per_row = [result["decision"] for result in results]
     # screen() searches row after row, each by its USCC and then (unless that was decisive)
-    # by its name, once or twice (the second ask by the trade name): hand the searches back
-    # to the rows in that order.
+    # by its name, one to three times (by the trade name as written, by the rare tokens, by
+    # the trade name's neighbourhood): hand the searches back to the rows in that order.
     position = 0
     for row, kind in zip(rows, kinds, strict=True):
         seconds = 0.0
-        for text in (row.uscc, row.name, row.name):
+        for text in (row.uscc, row.name, row.name, row.name):
             if text and position < len(searches) and searches[position][0] == text:
                 seconds += searches[position][1]
                 position += 1

@@ -488,7 +488,11 @@ class EngineBackend:
             filters.append({"term": {"uscc": uscc}})
         elif tokens:
             if query.match_any:
-                candidates_share = candidate_tokens(query, self.common_among(tokens))
+                # The exact trade-name ask takes its one token, common or not: no counting.
+                common = frozenset() if query.by_exact_trade_name else self.common_among(tokens)
+                candidates_share = candidate_tokens(query, common)
+                if not candidates_share:  # a trade-name ask for a name that has none
+                    return SearchResult([], 0, {}, None)
                 must.append(
                     {
                         "bool": {

@@ -23,7 +23,7 @@ from registry.identifiers import (
 from registry.name_parts import NameParts, divisions_agree, parse_name
 from registry.names import normalize_text
 from search.query import SearchQuery
-from search.text import name_syllables
+from search.text import name_syllables, trade_name_tokens
 
 # How much each feature weighs when both sides have it. Features a side lacks (no region
 # given, no industry in the name) drop out and the rest are rescaled, so a name-only row can
@@ -294,6 +294,22 @@ def _trade_name_near(trade: str, document: dict[str, Any]) -> bool:
     return any(abs(len(t) - len(trade)) <= 1 and _edits(t, trade) <= 1 for t in names)
 
 
+def _ranked(row: ScreeningRow, candidates: dict[str, dict[str, Any]]) -> list[Scored]:
+    """The candidates scored, best first; among equal scores one that can be a match first
+    (北京华信科技 before 北京华信 for 北京华信科技有限公司)."""
+    return sorted(
+        (score(row, document) for document in candidates.values()),
+        key=lambda s: (-s.score, bool(s.not_a_match), s.document["id"]),
+    )
+
+
+def _decided_as_match(ranked: list[Scored], thresholds: Thresholds) -> bool:
+    return (
+        bool(ranked)
+        and thresholds.decide(ranked[0].score, match_allowed=not ranked[0].not_a_match) == "match"
+    )
+
+
 def score(row: ScreeningRow, document: dict[str, Any]) -> Scored:
     """How well ``document`` fits ``row``, with the contribution of each feature."""
     if row.uscc and document.get("uscc") == row.uscc:
@@ -406,29 +422,45 @@ def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dic
         for document in search(SearchQuery(text=row.uscc, size=1, facets=False)):
             candidates[document["id"]] = document
     exact = next((d for d in candidates.values() if d.get("uscc") == row.uscc), None)
+    settled: list[Scored] | None = None
     if exact is None and row.name:
-        query = SearchQuery(text=row.name, size=CANDIDATES, match_any=True, facets=False)
-        for document in search(query):
-            candidates.setdefault(document["id"], document)
+        trade = parse_name(row.name)
+        # First the subjects bearing the row's trade name as written: a row naming a company
+        # of the registry finds it among them, and then no other candidate could change the
+        # decision (a match needs the trade names to agree). This ask stays small however
+        # large the registry grows, where the one by the name's rare tokens grows with it.
+        if trade_name_tokens(trade.trade, trade.industry):
+            first = SearchQuery(
+                text=row.name,
+                size=CANDIDATES,
+                match_any=True,
+                facets=False,
+                by_exact_trade_name=True,
+            )
+            for document in search(first):
+                candidates.setdefault(document["id"], document)
+            ranked = _ranked(row, candidates)
+            if _decided_as_match(ranked, thresholds):
+                settled = ranked
+        if not settled:
+            query = SearchQuery(text=row.name, size=CANDIDATES, match_any=True, facets=False)
+            for document in search(query):
+                candidates.setdefault(document["id"], document)
         # A mistyped trade name may share no rare token with its company (华新 / 华信, and
         # 科技 common): when no candidate's trade name is one edit from the row's, ask again
         # by the trade name's one-edit neighbourhood. Asked only then: the second query's
         # tokens cost every row a third more search time (bench/RESULTS.md).
-        trade = parse_name(row.name)
-        if not trade.latin and not any(
-            _trade_name_near(trade.trade, d) for d in candidates.values()
+        if (
+            not settled
+            and not trade.latin
+            and not any(_trade_name_near(trade.trade, d) for d in candidates.values())
         ):
             again = SearchQuery(
                 text=row.name, size=CANDIDATES, match_any=True, facets=False, by_trade_name=True
             )
             for document in search(again):
                 candidates.setdefault(document["id"], document)
-    ranked = sorted(
-        (score(row, document) for document in candidates.values()),
-        # Among equal scores, a candidate that can be a match first (北京华信科技 before
-        # 北京华信 for 北京华信科技有限公司).
-        key=lambda s: (-s.score, bool(s.not_a_match), s.document["id"]),
-    )
+    ranked = settled or _ranked(row, candidates)
     best = ranked[0].score if ranked else 0.0
     # A match needs the top candidate's trade name to agree (or an exact USCC).
     match_allowed = bool(ranked) and not ranked[0].not_a_match
@@ -489,6 +521,7 @@ def backend_search(backend: Any, session: Any) -> Search:
             match_any=query.match_any,
             facets=False,
             by_trade_name=query.by_trade_name,
+            by_exact_trade_name=query.by_exact_trade_name,
         )
         return [hit.document for hit in backend.search(scoped, session=session).hits]
 

@@ -344,6 +344,8 @@ class SqlBackend:
         wanted = (
             candidate_tokens(query, self.common_tokens(connection)) if query.match_any else tokens
         )
+        if not wanted:  # a trade-name ask for a name that has none
+            return base.where(sa.false()), sa.literal(0.0)
         if self._sqlite:
             # FTS5 ranks by the terms it matched: here, the rare ones only.
             fts = sa.table(FTS_TABLE, sa.column("subject_id"), sa.column("rank"))

@@ -348,6 +348,46 @@ def test_reindex_swaps_in_a_complete_index_and_verify_ends_clean(
     assert ids(find(backend, session, "华信")) == before
 
 
+def test_the_exact_trade_name_ask_brings_that_trade_name_and_no_other(
+    backend, session, runtime, indexed
+):
+    # Screening's first ask: the subjects whose trade name is the row's as written, or one
+    # character longer (华信达 deletes to 华信); not those sharing only a bigram or a
+    # character (华新, 信华, 中信), on every backend.
+    names = [
+        "北京华信科技有限公司",
+        "上海华信物流有限公司",
+        "华信达贸易有限公司",
+        "北京华新科技有限公司",
+        "北京信华科技有限公司",
+        "北京中信科技有限公司",
+    ]
+    made = {
+        name: str(enterprise(session, runtime, name, 380 + n).id) for n, name in enumerate(names)
+    }
+    session.flush()
+    indexed()
+
+    def asked(text):
+        query = SearchQuery(
+            text=text, match_any=True, facets=False, size=10, by_exact_trade_name=True
+        )
+        return [hit.id for hit in backend.search(query, session=session).hits]
+
+    found = asked("北京华信科技有限公司")
+    assert set(found) == {
+        made["北京华信科技有限公司"],
+        made["上海华信物流有限公司"],
+        made["华信达贸易有限公司"],
+    }
+    # Ranked by every token of the name: the one also in 北京 and in 科技 first (SQLite's
+    # FTS5 ranks by the terms it matched only: there the three tie).
+    if not getattr(backend, "_sqlite", False):
+        assert found[0] == made["北京华信科技有限公司"]
+    # A name with no Chinese trade name has nothing to ask by.
+    assert asked("Golden Harbour Trading Limited") == []
+
+
 def test_screening_finds_a_trade_name_one_character_off(backend, session, runtime, indexed):
     # 华新 shares no bigram with 华信 and 科技 is common here: only the trade name's one-edit
     # neighbourhood (search.text.trade_name_tokens), screening's second ask, brings the

@@ -2,6 +2,7 @@
 
 import pytest
 
+from search.query import SearchQuery
 from search.screening import (
     ScreeningRow,
     Thresholds,
@@ -103,6 +104,38 @@ def test_a_mistyped_trade_name_sharing_no_rare_token_is_found_by_a_second_ask(
     )
     assert result["decision"] == "possible"
     assert result["matches"][0]["subject_id"] == made["北京华信科技有限公司"]
+
+
+def test_a_row_naming_a_company_is_settled_by_its_trade_name_alone(
+    backend, session, runtime, indexed
+):
+    # The ask by the trade name as written finds the company and decides the row: the ask
+    # by the name's rare tokens, whose candidates grow with the registry, is not made. A row
+    # that is no match goes on to it (and to the neighbourhood of its trade name).
+    made = {
+        name: str(enterprise(session, runtime, name, 370 + n).id)
+        for n, name in enumerate(["北京华信科技有限公司", "北京华瑞科技有限公司"])
+    }
+    session.flush()
+    indexed()
+    asked: list[SearchQuery] = []
+    search = backend_search(backend, session)
+
+    def counted(query: SearchQuery) -> list[dict]:
+        asked.append(query)
+        return search(query)
+
+    (result,) = screen([ScreeningRow(name="北京华信科技有限公司")], counted, THRESHOLDS)
+    assert result["decision"] == "match"
+    assert result["matches"][0]["subject_id"] == made["北京华信科技有限公司"]
+    assert [(q.by_exact_trade_name, q.by_trade_name) for q in asked] == [(True, False)]
+    asked.clear()
+    (result,) = screen([ScreeningRow(name="北京华新科技有限公司")], counted, THRESHOLDS)
+    assert result["decision"] == "possible"
+    assert [(q.by_exact_trade_name, q.by_trade_name) for q in asked] == [
+        (True, False),
+        (False, False),
+    ]
 
 
 def test_the_closest_of_a_candidates_names_counts():
