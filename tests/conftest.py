@@ -26,7 +26,31 @@ from registry.clock import ManualClock
 from registry.db import db, make_engine
 from registry.runtime import Runtime, current_runtime
 
-POSTGRES_URL = os.environ.get("CREDITREG_TEST_DATABASE_URL")
+
+
+def per_worker_database(url: str | None) -> str | None:
+    """The PostgreSQL test database of this process. Run in parallel (pytest-xdist), each
+    worker takes its own, made beside the configured one (``creditreg_test_gw0``): two
+    workers rebuilding and rolling back one schema would undo each other's tests."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base = sa.make_url(url)
+    name = f"{base.database}_{worker}"
+    server = sa.create_engine(
+        base.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
+    with server.connect() as connection:
+        exists = connection.scalar(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        )
+        if not exists:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    server.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+POSTGRES_URL = per_worker_database(os.environ.get("CREDITREG_TEST_DATABASE_URL"))
 DATABASE_BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 # A fixed "now" for tests: time only moves when a test moves it.

@@ -47,6 +47,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return order.index(kind) + 1 if kind in NODE_ENGINES else 0
 
     items.sort(key=engine_rank)
+    # Run in parallel (pytest-xdist, --dist loadgroup), one worker takes all of an engine's
+    # tests, so that each node still starts once in the run.
+    for item in items:
+        rank = engine_rank(item)
+        if rank:
+            item.add_marker(pytest.mark.xdist_group(order[rank - 1]))
 
 
 @pytest.fixture(scope="session")
