@@ -27,7 +27,6 @@ from registry.db import db, make_engine
 from registry.runtime import Runtime, current_runtime
 
 
-
 def per_worker_database(url: str | None) -> str | None:
     """The PostgreSQL test database of this process. Run in parallel (pytest-xdist), each
     worker takes its own, made beside the configured one (``creditreg_test_gw0``): two
