@@ -123,9 +123,10 @@ def member(session, client, clock):
     )
 
 
-# The examples all fall in one minute of the test clock: with the default limit, most of them
-# would be answered 429 and never reach the operation.
-@pytest.mark.settings(RATE_LIMIT_PER_MINUTE=0)
+# The examples all fall in one minute of the test clock: with the default limits (members',
+# and public pages' per address), most of them would be answered 429 and never reach the
+# operation.
+@pytest.mark.settings(RATE_LIMIT_PER_MINUTE=0, PUBLIC_RATE_LIMIT_PER_MINUTE=0)
 @schema.parametrize()
 @settings(
     max_examples=EXAMPLES,
