@@ -488,8 +488,8 @@ class EngineBackend:
             filters.append({"term": {"uscc": uscc}})
         elif tokens:
             if query.match_any:
-                # The trade-name ask cuts none of its tokens: nothing to count.
-                common = frozenset() if query.by_trade_name else self.common_among(tokens)
+                # The exact trade-name ask takes its one token, common or not: no counting.
+                common = frozenset() if query.by_exact_trade_name else self.common_among(tokens)
                 candidates_share = candidate_tokens(query, common)
                 if not candidates_share:  # a trade-name ask for a name that has none
                     return SearchResult([], 0, {}, None)

@@ -41,13 +41,15 @@ def without_common(tokens: list[str], common: frozenset[str] | set[str]) -> list
 
 def candidate_tokens(query: SearchQuery, common: frozenset[str] | set[str]) -> list[str]:
     """The tokens that bring a screening query's candidates in (any one of them will do):
-    the name's rare tokens, or for a query ``by_trade_name`` its trade-name tokens, none of
-    them cut (each is a trade name or one edit from it, by position and industry when the
-    name has two characters: never a sizeable share of the registry). Every backend asks
-    this, so they pick candidates alike; all of ``query.tokens`` rank."""
-    if query.by_trade_name:
-        return [t for t in query.tokens if is_trade_name_token(t)]
-    return without_common(query.tokens, common)
+    the name's rare tokens; for a query ``by_trade_name`` its trade-name tokens alone; for
+    one ``by_exact_trade_name`` the token of the trade name as written, common or not.
+    Every backend asks this, so they pick candidates alike; all of ``query.tokens`` rank."""
+    trade = [t for t in query.tokens if is_trade_name_token(t)]
+    if query.by_exact_trade_name:
+        return trade[:1]
+    if not query.by_trade_name:
+        return without_common(query.tokens, common)
+    return without_common(trade, common)
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,13 @@ class SearchQuery:
     # rare), and neither facets nor a total are needed.
     match_any: bool = False
     facets: bool = True
-    # Screening's first ask for a name: candidates by its trade name and the trade name's
-    # one-edit neighbourhood (search.text.trade_name_tokens). Their number does not grow
-    # with the registry the way a bigram's does.
+    # Screening's second ask, for a row whose first found no trade name one edit from its
+    # own: candidates by the trade name's one-edit neighbourhood (search.text).
     by_trade_name: bool = False
+    # Screening's first ask for a name: the subjects whose trade name is the row's as
+    # written (and those one character longer, which share its token). Their number does not
+    # grow with the registry the way a bigram's does.
+    by_exact_trade_name: bool = False
 
     @cached_property
     def uscc(self) -> str | None:
@@ -87,7 +92,7 @@ class SearchQuery:
         if not self.text or not normalize_text(self.text) or self.uscc:
             return []
         tokens = query_tokens(normalize_name(self.text).base)
-        if self.by_trade_name:
+        if self.by_trade_name or self.by_exact_trade_name:
             parts = parse_name(self.text)
             trade = trade_name_tokens(parts.trade, parts.industry)
             tokens.extend(t for t in trade if t not in tokens)

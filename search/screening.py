@@ -285,6 +285,15 @@ def explain_name(query: str, candidate_names: list[str]) -> dict[str, Any]:
     }
 
 
+def _trade_name_near(trade: str, document: dict[str, Any]) -> bool:
+    """Whether one of the document's trade names is at most one edit from ``trade``
+    (documents indexed before trade_names existed: from their names)."""
+    names = document.get("trade_names") or [
+        parse_name(name).trade for name in document.get("names") or [document["name"]]
+    ]
+    return any(abs(len(t) - len(trade)) <= 1 and _edits(t, trade) <= 1 for t in names)
+
+
 def _ranked(row: ScreeningRow, candidates: dict[str, dict[str, Any]]) -> list[Scored]:
     """The candidates scored, best first; among equal scores one that can be a match first
     (北京华信科技 before 北京华信 for 北京华信科技有限公司)."""
@@ -416,15 +425,17 @@ def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dic
     settled: list[Scored] | None = None
     if exact is None and row.name:
         trade = parse_name(row.name)
-        # First the subjects bearing the row's trade name or one a character off (a typo:
-        # 华新 for 华信, which may share no rare token with its company when 科技 is common).
-        # A row naming a company of the registry finds it among them, and then no other
-        # candidate could change the decision (a match needs the trade names to agree). This
-        # ask stays small however large the registry grows, where the one by the name's
-        # rare tokens grows with it.
+        # First the subjects bearing the row's trade name as written: a row naming a company
+        # of the registry finds it among them, and then no other candidate could change the
+        # decision (a match needs the trade names to agree). This ask stays small however
+        # large the registry grows, where the one by the name's rare tokens grows with it.
         if trade_name_tokens(trade.trade, trade.industry):
             first = SearchQuery(
-                text=row.name, size=CANDIDATES, match_any=True, facets=False, by_trade_name=True
+                text=row.name,
+                size=CANDIDATES,
+                match_any=True,
+                facets=False,
+                by_exact_trade_name=True,
             )
             for document in search(first):
                 candidates.setdefault(document["id"], document)
@@ -434,6 +445,20 @@ def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dic
         if not settled:
             query = SearchQuery(text=row.name, size=CANDIDATES, match_any=True, facets=False)
             for document in search(query):
+                candidates.setdefault(document["id"], document)
+        # A mistyped trade name may share no rare token with its company (华新 / 华信, and
+        # 科技 common): when no candidate's trade name is one edit from the row's, ask again
+        # by the trade name's one-edit neighbourhood. Asked only then: the second query's
+        # tokens cost every row a third more search time (bench/RESULTS.md).
+        if (
+            not settled
+            and not trade.latin
+            and not any(_trade_name_near(trade.trade, d) for d in candidates.values())
+        ):
+            again = SearchQuery(
+                text=row.name, size=CANDIDATES, match_any=True, facets=False, by_trade_name=True
+            )
+            for document in search(again):
                 candidates.setdefault(document["id"], document)
     ranked = settled or _ranked(row, candidates)
     best = ranked[0].score if ranked else 0.0
@@ -496,6 +521,7 @@ def backend_search(backend: Any, session: Any) -> Search:
             match_any=query.match_any,
             facets=False,
             by_trade_name=query.by_trade_name,
+            by_exact_trade_name=query.by_exact_trade_name,
         )
         return [hit.document for hit in backend.search(scoped, session=session).hits]
 

@@ -89,9 +89,8 @@ def test_the_company_that_agrees_on_every_part_comes_first(backend, session, run
 def test_a_mistyped_trade_name_sharing_no_rare_token_is_found_by_a_second_ask(
     backend, session, runtime, indexed
 ):
-    # 科技 is common here and 华新 shares nothing with 华信: the ask by the name's rare tokens
-    # alone would find nothing; the one by the trade name's one-edit neighbourhood finds the
-    # company, as "possible".
+    # 科技 is common here and 华新 shares nothing with 华信: the first ask finds nothing, the
+    # second (by the trade name's one-edit neighbourhood) finds the company, as "possible".
     backend.common_token_floor = 2
     backend.common_tokens_ttl = 0
     names = ["北京华信科技有限公司", "长城科技有限公司", "东方科技有限公司"]
@@ -110,9 +109,9 @@ def test_a_mistyped_trade_name_sharing_no_rare_token_is_found_by_a_second_ask(
 def test_a_row_naming_a_company_is_settled_by_its_trade_name_alone(
     backend, session, runtime, indexed
 ):
-    # The ask by the trade name (and its one-edit neighbourhood) finds the company and
-    # decides the row: the ask by the name's rare tokens, whose candidates grow with the
-    # registry, is not made. A row that is no match goes on to it.
+    # The ask by the trade name as written finds the company and decides the row: the ask
+    # by the name's rare tokens, whose candidates grow with the registry, is not made. A row
+    # that is no match goes on to it (and to the neighbourhood of its trade name).
     made = {
         name: str(enterprise(session, runtime, name, 370 + n).id)
         for n, name in enumerate(["北京华信科技有限公司", "北京华瑞科技有限公司"])
@@ -129,11 +128,14 @@ def test_a_row_naming_a_company_is_settled_by_its_trade_name_alone(
     (result,) = screen([ScreeningRow(name="北京华信科技有限公司")], counted, THRESHOLDS)
     assert result["decision"] == "match"
     assert result["matches"][0]["subject_id"] == made["北京华信科技有限公司"]
-    assert [q.by_trade_name for q in asked] == [True]
+    assert [(q.by_exact_trade_name, q.by_trade_name) for q in asked] == [(True, False)]
     asked.clear()
     (result,) = screen([ScreeningRow(name="北京华新科技有限公司")], counted, THRESHOLDS)
     assert result["decision"] == "possible"
-    assert [q.by_trade_name for q in asked] == [True, False]
+    assert [(q.by_exact_trade_name, q.by_trade_name) for q in asked] == [
+        (True, False),
+        (False, False),
+    ]
 
 
 def test_the_closest_of_a_candidates_names_counts():
