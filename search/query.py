@@ -67,12 +67,13 @@ class SearchQuery:
     # rare), and neither facets nor a total are needed.
     match_any: bool = False
     facets: bool = True
-    # Screening's second ask, for a row whose first found no trade name one edit from its
-    # own: candidates by the trade name's one-edit neighbourhood (search.text).
+    # Screening's last ask, for a row whose earlier ones found no trade name one edit from
+    # its own: candidates by the trade name's one-edit neighbourhood (search.text).
     by_trade_name: bool = False
     # Screening's first ask for a name: the subjects whose trade name is the row's as
-    # written (and those one character longer, which share its token). Their number does not
-    # grow with the registry the way a bigram's does.
+    # written (and those one character longer, which share its token); its one token is
+    # never cut as common. Their number does not grow with the registry the way a bigram's
+    # does.
     by_exact_trade_name: bool = False
 
     @cached_property

@@ -303,11 +303,12 @@ def _ranked(row: ScreeningRow, candidates: dict[str, dict[str, Any]]) -> list[Sc
     )
 
 
-def _decided_as_match(ranked: list[Scored], thresholds: Thresholds) -> bool:
-    return (
-        bool(ranked)
-        and thresholds.decide(ranked[0].score, match_allowed=not ranked[0].not_a_match) == "match"
-    )
+def _agrees_on_every_part(ranked: list[Scored], thresholds: Thresholds) -> bool:
+    """Whether the best candidate is a match that nothing can outrank: a score of 1 (scores
+    are rounded to four places), and among equal scores one that can be a match is first."""
+    if not ranked or ranked[0].score < 1.0:
+        return False
+    return thresholds.decide(ranked[0].score, match_allowed=not ranked[0].not_a_match) == "match"
 
 
 def score(row: ScreeningRow, document: dict[str, Any]) -> Scored:
@@ -426,9 +427,13 @@ def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dic
     if exact is None and row.name:
         trade = parse_name(row.name)
         # First the subjects bearing the row's trade name as written: a row naming a company
-        # of the registry finds it among them, and then no other candidate could change the
-        # decision (a match needs the trade names to agree). This ask stays small however
-        # large the registry grows, where the one by the name's rare tokens grows with it.
+        # of the registry finds it among them. When one agrees with the row on every part
+        # (a score of 1), no candidate of the later asks could outrank it, and the row is
+        # decided here: those asks' candidates (other trade names) would only have filled
+        # the places after it. A lesser match is not settled so: a candidate of another
+        # trade name that sounds the same (华新 for 华信) in the row's own district may score
+        # above it and make the row only "possible". This ask stays small however large the
+        # registry grows, where the one by the name's rare tokens grows with it.
         if trade_name_tokens(trade.trade, trade.industry):
             first = SearchQuery(
                 text=row.name,
@@ -440,16 +445,16 @@ def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dic
             for document in search(first):
                 candidates.setdefault(document["id"], document)
             ranked = _ranked(row, candidates)
-            if _decided_as_match(ranked, thresholds):
+            if _agrees_on_every_part(ranked, thresholds):
                 settled = ranked
         if not settled:
             query = SearchQuery(text=row.name, size=CANDIDATES, match_any=True, facets=False)
             for document in search(query):
                 candidates.setdefault(document["id"], document)
         # A mistyped trade name may share no rare token with its company (华新 / 华信, and
-        # 科技 common): when no candidate's trade name is one edit from the row's, ask again
-        # by the trade name's one-edit neighbourhood. Asked only then: the second query's
-        # tokens cost every row a third more search time (bench/RESULTS.md).
+        # 科技 common): when no candidate's trade name is one edit from the row's, ask a
+        # third time, by the trade name's one-edit neighbourhood. Asked only then: its tokens
+        # in the rare-token ask cost every row a third more search time (bench/RESULTS.md).
         if (
             not settled
             and not trade.latin

@@ -341,9 +341,12 @@ class SqlBackend:
             return base, sa.literal(0.0)
         # Screening: candidates share a rare token with the name, and rank by every token
         # of it, so that among those sharing 华瑞 the ones in 北京 and in 科技 come first.
-        wanted = (
-            candidate_tokens(query, self.common_tokens(connection)) if query.match_any else tokens
-        )
+        if not query.match_any:
+            wanted = tokens
+        elif query.by_exact_trade_name:  # its one token is never cut: nothing to count
+            wanted = candidate_tokens(query, frozenset())
+        else:
+            wanted = candidate_tokens(query, self.common_tokens(connection))
         if not wanted:  # a trade-name ask for a name that has none
             return base.where(sa.false()), sa.literal(0.0)
         if self._sqlite:

@@ -390,7 +390,7 @@ def test_the_exact_trade_name_ask_brings_that_trade_name_and_no_other(
 
 def test_screening_finds_a_trade_name_one_character_off(backend, session, runtime, indexed):
     # 华新 shares no bigram with 华信 and 科技 is common here: only the trade name's one-edit
-    # neighbourhood (search.text.trade_name_tokens), screening's second ask, brings the
+    # neighbourhood (search.text.trade_name_tokens), screening's last ask, brings the
     # company in, on every backend.
     backend.common_token_floor = 2
     backend.common_tokens_ttl = 0

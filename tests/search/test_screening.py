@@ -86,11 +86,12 @@ def test_the_company_that_agrees_on_every_part_comes_first(backend, session, run
     assert [m["decision"] for m in result["matches"][1:]] == ["possible", "possible"]
 
 
-def test_a_mistyped_trade_name_sharing_no_rare_token_is_found_by_a_second_ask(
+def test_a_mistyped_trade_name_sharing_no_rare_token_is_found_by_its_neighbourhood(
     backend, session, runtime, indexed
 ):
-    # 科技 is common here and 华新 shares nothing with 华信: the first ask finds nothing, the
-    # second (by the trade name's one-edit neighbourhood) finds the company, as "possible".
+    # 科技 is common here and 华新 shares nothing with 华信: the asks by the trade name as
+    # written and by the rare tokens find nothing, the last (by the trade name's one-edit
+    # neighbourhood) finds the company, as "possible".
     backend.common_token_floor = 2
     backend.common_tokens_ttl = 0
     names = ["北京华信科技有限公司", "长城科技有限公司", "东方科技有限公司"]
@@ -136,6 +137,41 @@ def test_a_row_naming_a_company_is_settled_by_its_trade_name_alone(
         (True, False),
         (False, False),
     ]
+
+
+def test_a_lesser_match_by_the_trade_name_is_not_settled_before_the_other_asks(
+    backend, session, runtime, indexed
+):
+    # The company of the same name is registered in another district than the row's; one of
+    # a trade name that sounds the same (华新 for 华信) is in the row's district and scores
+    # above it. Only the rare-token ask brings that one, and with it first the row is only
+    # "possible": the first ask's lesser match must not settle the row.
+    made = {
+        "same name, other district": str(
+            enterprise(session, runtime, "北京华信科技有限公司", 390, region="310101").id
+        ),
+        "sounds the same, same district": str(
+            enterprise(session, runtime, "北京华新科技有限公司", 391, region="110105").id
+        ),
+    }
+    session.flush()
+    indexed()
+    asked: list[SearchQuery] = []
+    search = backend_search(backend, session)
+
+    def counted(query: SearchQuery) -> list[dict]:
+        asked.append(query)
+        return search(query)
+
+    (result,) = screen(
+        [ScreeningRow(name="北京华信科技有限公司", region="110105")], counted, THRESHOLDS
+    )
+    assert [m["subject_id"] for m in result["matches"]] == [
+        made["sounds the same, same district"],
+        made["same name, other district"],
+    ]
+    assert result["decision"] == "possible"
+    assert [q.by_exact_trade_name for q in asked][:2] == [True, False]
 
 
 def test_the_closest_of_a_candidates_names_counts():
