@@ -41,11 +41,11 @@ demo: $(STAMP)
 	$(BIN)/creditreg demo
 
 ## The whole suite: SQLite always; PostgreSQL too when CREDITREG_TEST_DATABASE_URL is set.
-## On every core (pytest-xdist): each worker has its own PostgreSQL test database, and one
-## worker runs all of an engine's tests so that its node starts once. TEST_WORKERS=0: serial.
+## On every core (pytest-xdist): each worker has its own PostgreSQL test database and starts
+## the engine nodes its tests need. TEST_WORKERS=0: serially, in one process.
 TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

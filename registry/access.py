@@ -63,8 +63,9 @@ SPEND = _typed(
     "VALUES (:key_id, :nonce, :member_id, :seen_at, :expires_at) "
     "ON CONFLICT (key_id, nonce) DO NOTHING RETURNING nonce"
 )
-# Both count the member's requests in the current window no further than one past its limit
-# (:cap), so what a request costs stays bounded by the limit however many a member floods in.
+# Both count the member's earlier requests in the current window no further than its limit
+# (:cap): past it the request is refused whatever the exact number, and what a request costs
+# stays bounded by the limit however many a member floods in.
 COUNT_PARAMETERS: tuple[sa.BindParameter[object], ...] = (
     sa.bindparam("since", type_=NONCES.c.seen_at.type),
     sa.bindparam("cap"),
@@ -146,7 +147,7 @@ def claim_nonce(connection: Connection, use: NonceUse, limit: int) -> tuple[int,
         else:
             used = connection.execute(SPEND, use.values()).first() is None
         return None if used else (0, window_end)
-    values = {**use.values(), "since": window_start, "cap": limit + 1}
+    values = {**use.values(), "since": window_start, "cap": limit}
     if spent_at_commit(connection):
         used, count = connection.execute(CHECK_AND_COUNT, values).one()
         return None if used else (int(count) + 1, window_end)

@@ -29,23 +29,32 @@ from registry.runtime import Runtime, current_runtime
 
 def per_worker_database(url: str | None) -> str | None:
     """The PostgreSQL test database of this process. Run in parallel (pytest-xdist), each
-    worker takes its own, made beside the configured one (``creditreg_test_gw0``): two
-    workers rebuilding and rolling back one schema would undo each other's tests."""
+    worker takes its own, made beside the configured one (``creditreg_test_gw0``) and kept
+    for the next run as the configured one is: two workers rebuilding and rolling back one
+    schema would undo each other's tests."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not url or not worker:
         return url
     base = sa.make_url(url)
     name = f"{base.database}_{worker}"
+    if "test" not in name:
+        raise RuntimeError("refusing to make a test database whose name does not contain 'test'")
     server = sa.create_engine(
         base.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
     )
-    with server.connect() as connection:
-        exists = connection.scalar(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-        )
-        if not exists:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    server.dispose()
+    try:
+        with server.connect() as connection:
+            exists = connection.scalar(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not exists:
+                connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.ProgrammingError as error:
+        # Another run made it between the check and the create.
+        if "already exists" not in str(error):
+            raise
+    finally:
+        server.dispose()
     return base.set(database=name).render_as_string(hide_password=False)
 
 

@@ -11,11 +11,13 @@ with the reason and the tail of the node's log.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import queue
 import shutil
 import subprocess
+import tempfile
 import threading
 import urllib.request
 from dataclasses import dataclass
@@ -55,10 +57,21 @@ def _is_built(engine: str) -> bool:
 
 
 def build(engine: str) -> Path:
-    """The launcher's classpath directory, built with Maven unless it is up to date."""
+    """The launcher's classpath directory, built with Maven unless it is up to date. Test
+    processes running in parallel build one at a time (the builds share the launcher
+    module's target directory), and a process that waited finds the build done."""
     lib = NODES / engine / "target" / "lib"
     if _is_built(engine):
         return lib
+    lock_path = Path(tempfile.gettempdir()) / f"creditreg-nodes-{os.getuid()}.lock"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _is_built(engine):
+            return lib
+        return _build_with_maven(engine, lib)
+
+
+def _build_with_maven(engine: str, lib: Path) -> Path:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise EngineUnavailable(
@@ -206,12 +219,13 @@ def wait_for_green(url: str) -> None:
 
 
 class NodePool:
-    """At most one node alive at a time: asking for another engine (or another data
-    directory) stops the running one.
+    """At most one node alive at a time in a test process: asking for another engine (or
+    another data directory) stops the running one.
 
     The machine the suite runs on is small; two idle JVMs would hold memory for nothing.
     Tests are ordered by the engine they need (see tests/search/conftest.py), so each
-    engine starts once per run. An engine that failed to start fails again at once.
+    engine starts once per test process (per worker, run in parallel). An engine that
+    failed to start fails again at once.
     """
 
     def __init__(self, workdir: Path) -> None:

@@ -37,7 +37,8 @@ NODE_ENGINES = {"opensearch-node": "opensearch", "elasticsearch-node": "elastics
 # so each engine's tests stay together across both databases and each node starts once.
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group the tests by the node they need, so each engine starts once and alone."""
+    """Group the tests by the node they need, so that each engine starts once in a test
+    process (run in parallel, each worker starts the nodes of the tests it is given)."""
     order = list(NODE_ENGINES)
 
     def engine_rank(item: pytest.Item) -> int:
@@ -47,12 +48,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return order.index(kind) + 1 if kind in NODE_ENGINES else 0
 
     items.sort(key=engine_rank)
-    # Run in parallel (pytest-xdist, --dist loadgroup), one worker takes all of an engine's
-    # tests, so that each node still starts once in the run.
-    for item in items:
-        rank = engine_rank(item)
-        if rank:
-            item.add_marker(pytest.mark.xdist_group(order[rank - 1]))
 
 
 @pytest.fixture(scope="session")
