@@ -41,9 +41,10 @@ demo: $(STAMP)
 	$(BIN)/creditreg demo
 
 ## The whole suite: SQLite always; PostgreSQL too when CREDITREG_TEST_DATABASE_URL is set.
-## On every core (pytest-xdist): each worker has its own PostgreSQL test database and starts
-## the engine nodes its tests need. TEST_WORKERS=0: serially, in one process.
-TEST_WORKERS ?= auto
+## On every core (pytest-xdist), four workers at most: each worker has its own PostgreSQL
+## test database and starts the engine nodes its tests need (a JVM of about 1 GB at a time).
+## TEST_WORKERS=0: serially, in one process.
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(min(4, os.cpu_count() or 1))')
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
