@@ -294,11 +294,17 @@ def _trade_name_near(trade: str, document: dict[str, Any]) -> bool:
     return any(abs(len(t) - len(trade)) <= 1 and _edits(t, trade) <= 1 for t in names)
 
 
-def _ranked(row: ScreeningRow, candidates: dict[str, dict[str, Any]]) -> list[Scored]:
-    """The candidates scored, best first; among equal scores one that can be a match first
-    (北京华信科技 before 北京华信 for 北京华信科技有限公司)."""
+def _ranked(
+    row: ScreeningRow, candidates: dict[str, dict[str, Any]], scored: dict[str, Scored]
+) -> list[Scored]:
+    """The candidates scored (each once: ``scored`` keeps them by id across the asks), best
+    first; among equal scores one that can be a match first (北京华信科技 before 北京华信 for
+    北京华信科技有限公司)."""
+    for key, document in candidates.items():
+        if key not in scored:
+            scored[key] = score(row, document)
     return sorted(
-        (score(row, document) for document in candidates.values()),
+        scored.values(),
         key=lambda s: (-s.score, bool(s.not_a_match), s.document["id"]),
     )
 
@@ -424,6 +430,7 @@ def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dic
             candidates[document["id"]] = document
     exact = next((d for d in candidates.values() if d.get("uscc") == row.uscc), None)
     settled: list[Scored] | None = None
+    scored: dict[str, Scored] = {}
     if exact is None and row.name:
         trade = parse_name(row.name)
         # First the subjects bearing the row's trade name as written: a row naming a company
@@ -444,7 +451,7 @@ def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dic
             )
             for document in search(first):
                 candidates.setdefault(document["id"], document)
-            ranked = _ranked(row, candidates)
+            ranked = _ranked(row, candidates, scored)
             if _agrees_on_every_part(ranked, thresholds):
                 settled = ranked
         if not settled:
@@ -465,7 +472,7 @@ def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dic
             )
             for document in search(again):
                 candidates.setdefault(document["id"], document)
-    ranked = settled or _ranked(row, candidates)
+    ranked = settled or _ranked(row, candidates, scored)
     best = ranked[0].score if ranked else 0.0
     # A match needs the top candidate's trade name to agree (or an exact USCC).
     match_allowed = bool(ranked) and not ranked[0].not_a_match

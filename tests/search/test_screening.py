@@ -107,6 +107,18 @@ def test_a_mistyped_trade_name_sharing_no_rare_token_is_found_by_its_neighbourho
     assert result["matches"][0]["subject_id"] == made["北京华信科技有限公司"]
 
 
+def recording_search(backend, session):
+    """A screening search through ``backend`` that keeps the queries it was asked."""
+    asked: list[SearchQuery] = []
+    search = backend_search(backend, session)
+
+    def counted(query: SearchQuery) -> list[dict]:
+        asked.append(query)
+        return search(query)
+
+    return counted, asked
+
+
 def test_a_row_naming_a_company_is_settled_by_its_trade_name_alone(
     backend, session, runtime, indexed
 ):
@@ -119,12 +131,7 @@ def test_a_row_naming_a_company_is_settled_by_its_trade_name_alone(
     }
     session.flush()
     indexed()
-    asked: list[SearchQuery] = []
-    search = backend_search(backend, session)
-
-    def counted(query: SearchQuery) -> list[dict]:
-        asked.append(query)
-        return search(query)
+    counted, asked = recording_search(backend, session)
 
     (result,) = screen([ScreeningRow(name="北京华信科技有限公司")], counted, THRESHOLDS)
     assert result["decision"] == "match"
@@ -156,12 +163,7 @@ def test_a_lesser_match_by_the_trade_name_is_not_settled_before_the_other_asks(
     }
     session.flush()
     indexed()
-    asked: list[SearchQuery] = []
-    search = backend_search(backend, session)
-
-    def counted(query: SearchQuery) -> list[dict]:
-        asked.append(query)
-        return search(query)
+    counted, asked = recording_search(backend, session)
 
     (result,) = screen(
         [ScreeningRow(name="北京华信科技有限公司", region="110105")], counted, THRESHOLDS
