@@ -82,6 +82,13 @@ SERVICE_UNAVAILABLE = register(
     "Service unavailable",
     "A dependency is unavailable; retry after the given delay.",
 )
+SEARCH_UNAVAILABLE = register(
+    "search-unavailable",
+    503,
+    "Search unavailable",
+    "The search backend does not answer; retry after the delay in Retry-After. Lookups of a "
+    "subject by id still work.",
+)
 MALFORMED_BODY = register(
     "malformed-body", 400, "Malformed body", "The body is not well-formed JSON (or NDJSON)."
 )
@@ -140,6 +147,17 @@ def problem_response(
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def search_unavailable(session: Any) -> Response:
+    """The answer to a lookup or a screening whose search backend failed (away, too slow,
+    or refusing a search): logged with its cause, the request's transaction rolled back
+    (nothing of it is logged as a query), and the caller told when to retry."""
+    log.warning("search backend failed", exc_info=True)
+    session.rollback()
+    return problem_response(
+        SEARCH_UNAVAILABLE, SEARCH_UNAVAILABLE.description, headers={"Retry-After": "5"}
+    )
 
 
 def map_domain_error(error: type[RegistryError], problem_type: ProblemType) -> None:

@@ -280,7 +280,10 @@ def create_screening() -> ResponseReturnValue:
         return response
 
     backend = current_app.extensions["creditreg.search"]
-    results = screen(rows, backend_search(backend, db.session), thresholds())
+    try:
+        results = screen(rows, backend_search(backend, db.session), thresholds())
+    except Exception:  # noqa: BLE001 - any backend failure is an outage for the caller
+        return problems.search_unavailable(db.session)
     log_screening(caller.member_id, caller.key_id, str(purpose), results, now)
     if request.args.get("signed") == "true":
         document = {

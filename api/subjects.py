@@ -8,7 +8,6 @@ by name, and the answer never carries the number.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Any
 
@@ -34,17 +33,7 @@ from search.documents import empty_counts, record_counts
 from search.query import SearchQuery, decode_after, encode_after
 from search.screening import explain_name
 
-log = logging.getLogger(__name__)
-
 bp = Blueprint("subjects", __name__, url_prefix="/api/v1")
-
-SEARCH_UNAVAILABLE = problems.register(
-    "search-unavailable",
-    503,
-    "Search unavailable",
-    "The search backend does not answer; retry after the delay in Retry-After. Lookups of a "
-    "subject by id still work.",
-)
 
 # What a hit shows: the document without the matching machinery.
 HIT_FIELDS = (
@@ -210,11 +199,7 @@ def search_subjects() -> ResponseReturnValue:
     try:
         result = backend.search(query, session=db.session)
     except Exception:  # noqa: BLE001 - any backend failure is an outage for the caller
-        log.warning("search backend failed", exc_info=True)
-        db.session.rollback()
-        return problems.problem_response(
-            SEARCH_UNAVAILABLE, SEARCH_UNAVAILABLE.description, headers={"Retry-After": "5"}
-        )
+        return problems.search_unavailable(db.session)
     caller = current_caller()
     logged = {k: v for k, v in params.items() if k not in ("purpose", "id_number")}
     if id_hash:

@@ -182,6 +182,14 @@ def assert_away(member, client, session, *, within: float) -> None:
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["type"] == "/problems/search-unavailable"
     assert int(response.headers["Retry-After"]) > 0
+    # A screening is a batch of lookups: the same answer, not a 500 or rows decided "none".
+    rows = [{"name": "示范科技有限公司"}, {"name": "另一家贸易有限公司"}]
+    started = time.monotonic()
+    response = member.post("/api/v1/screening", {"purpose": "compliance_screening", "rows": rows})
+    assert time.monotonic() - started < within
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert response.get_json()["type"] == "/problems/search-unavailable"
+    assert int(response.headers["Retry-After"]) > 0
 
     waiting = pending_count(session)
     assert submit(member, f"away-{uuid.uuid4().hex}", [PENALTY]).status_code == 201
