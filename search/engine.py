@@ -175,6 +175,17 @@ class ItemErrors(RuntimeError):
         self.deferred = deferred
 
 
+class SearchFailed(RuntimeError):
+    """One search of a multi-search failed (the engine answers the others): ``status`` and
+    ``error`` as the engine gave them."""
+
+    def __init__(self, status: int | None, error: Any) -> None:
+        kind = error.get("type") if isinstance(error, dict) else error
+        super().__init__(f"the engine failed a search ({status}): {kind}")
+        self.status = status
+        self.error = error
+
+
 BULK_LOAD_SETTINGS = {
     "refresh_interval": "-1",
     "number_of_replicas": "0",
@@ -477,6 +488,57 @@ class EngineBackend:
         return frozenset(t for t in asked if answers.get(t))
 
     def search(self, query: SearchQuery, *, session: Session | None = None) -> SearchResult:
+        body = self._body(query)
+        if body is None:
+            return SearchResult([], 0, {}, None)
+        return self._result(query, self.client.search(index=self.alias, body=body))
+
+    def search_many(
+        self, queries: list[SearchQuery], *, session: Session | None = None
+    ) -> list[SearchResult]:
+        """Each query answered as :meth:`search` answers it, in one round trip (a
+        multi-search): screening asks for a whole batch of rows at once, and the node runs
+        the searches side by side instead of waiting for the registry between them. The
+        tokens of every query are counted (common or not) together first."""
+        counted = [t for q in queries if self._counts_tokens(q) for t in q.tokens]
+        common = self.common_among(counted) if counted else frozenset()
+        bodies = [self._body(query, common) for query in queries]
+        lines: list[dict[str, Any]] = []
+        for body in bodies:
+            if body is not None:
+                lines += [{}, body]
+        responses = iter(
+            self.client.msearch(index=self.alias, body=lines)["responses"] if lines else []
+        )
+        results: list[SearchResult] = []
+        for query, body in zip(queries, bodies, strict=True):
+            if body is None:
+                results.append(SearchResult([], 0, {}, None))
+                continue
+            response = next(responses)
+            if "error" in response:
+                # As a failed search would: the caller's outage, never a partial answer.
+                raise SearchFailed(response.get("status"), response["error"])
+            results.append(self._result(query, response))
+        return results
+
+    @staticmethod
+    def _counts_tokens(query: SearchQuery) -> bool:
+        """Whether the query leaves out common tokens (which are counted to know them): a
+        screening ask, but for the one by the trade name as written, taken common or not."""
+        return (
+            query.match_any
+            and query.uscc is None
+            and bool(query.tokens)
+            and not query.by_exact_trade_name
+        )
+
+    def _body(
+        self, query: SearchQuery, common: frozenset[str] | None = None
+    ) -> dict[str, Any] | None:
+        """The search request for ``query``; None when it cannot match anything (a
+        trade-name ask for a name that has none). ``common``: the common tokens among the
+        query's, when already counted."""
         filters: list[dict[str, Any]] = [
             {"terms": {name: list(values)}} for name, values in query.filters().items()
         ]
@@ -488,11 +550,13 @@ class EngineBackend:
             filters.append({"term": {"uscc": uscc}})
         elif tokens:
             if query.match_any:
-                # The exact trade-name ask takes its one token, common or not: no counting.
-                common = frozenset() if query.by_exact_trade_name else self.common_among(tokens)
+                if not self._counts_tokens(query):
+                    common = frozenset()
+                elif common is None:
+                    common = self.common_among(tokens)
                 candidates_share = candidate_tokens(query, common)
-                if not candidates_share:  # a trade-name ask for a name that has none
-                    return SearchResult([], 0, {}, None)
+                if not candidates_share:
+                    return None
                 must.append(
                     {
                         "bool": {
@@ -522,13 +586,16 @@ class EngineBackend:
         if query.after is not None:
             score, last_id = query.after
             body["search_after"] = [score, last_id] if ranked else [last_id]
-        response = self.client.search(index=self.alias, body=body)
+        return body
+
+    def _result(self, query: SearchQuery, response: dict[str, Any]) -> SearchResult:
+        ranked = query.uscc is None and bool(query.tokens)  # as _body sorts
         hits = [
             SearchHit(
                 id=hit["_id"],
                 score=float(hit.get("_score") or 0.0) if ranked else 0.0,
                 document=hit["_source"],
-                highlights=highlight(hit["_source"].get("names", []), tokens),
+                highlights=highlight(hit["_source"].get("names", []), query.tokens),
             )
             for hit in response["hits"]["hits"]
         ]

@@ -9,7 +9,7 @@ matched and how much each contributed.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from typing import Any
@@ -409,10 +409,27 @@ def normalise_row(raw: dict[str, Any]) -> tuple[ScreeningRow, dict[str, str]]:
     return ScreeningRow(name, uscc, region, reference), errors
 
 
-Search = Callable[[SearchQuery], list[dict[str, Any]]]
+# Candidate retrieval for screening: each query of a batch answered by its documents, in
+# order. Screening asks for many rows at once, so an engine answers them in one round trip.
+Search = Callable[[list[SearchQuery]], list[list[dict[str, Any]]]]
+# One row's screening: it yields each query it needs answered and is sent the documents
+# found; it returns the row's result. Rows are screened side by side, their asks batched.
+Asks = Generator[SearchQuery, list[dict[str, Any]], dict[str, Any]]
 
 
 def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dict[str, Any]:
+    """One row screened on its own (``screen`` batches many rows' asks)."""
+    asks = _screening(row, thresholds)
+    try:
+        query = next(asks)
+        while True:
+            (documents,) = search([query])
+            query = asks.send(documents)
+    except StopIteration as done:
+        return done.value
+
+
+def _screening(row: ScreeningRow, thresholds: Thresholds) -> Asks:
     """Candidates for one row, scored and decided. An exact USCC is decisive. A row in
     error is answered with its errors, unsearched."""
     if row.errors:
@@ -426,7 +443,7 @@ def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dic
         }
     candidates: dict[str, dict[str, Any]] = {}
     if row.uscc:
-        for document in search(SearchQuery(text=row.uscc, size=1, facets=False)):
+        for document in (yield SearchQuery(text=row.uscc, size=1, facets=False)):
             candidates[document["id"]] = document
     exact = next((d for d in candidates.values() if d.get("uscc") == row.uscc), None)
     settled: list[Scored] | None = None
@@ -449,14 +466,14 @@ def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dic
                 facets=False,
                 by_exact_trade_name=True,
             )
-            for document in search(first):
+            for document in (yield first):
                 candidates.setdefault(document["id"], document)
             ranked = _ranked(row, candidates, scored)
             if _agrees_on_every_part(ranked, thresholds):
                 settled = ranked
         if not settled:
             query = SearchQuery(text=row.name, size=CANDIDATES, match_any=True, facets=False)
-            for document in search(query):
+            for document in (yield query):
                 candidates.setdefault(document["id"], document)
         # A mistyped trade name may share no rare token with its company (华新 / 华信, and
         # 科技 common): when no candidate's trade name is one edit from the row's, ask a
@@ -470,7 +487,7 @@ def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dic
             again = SearchQuery(
                 text=row.name, size=CANDIDATES, match_any=True, facets=False, by_trade_name=True
             )
-            for document in search(again):
+            for document in (yield again):
                 candidates.setdefault(document["id"], document)
     ranked = settled or _ranked(row, candidates, scored)
     best = ranked[0].score if ranked else 0.0
@@ -525,28 +542,61 @@ def summary(results: list[dict[str, Any]]) -> dict[str, int]:
 def backend_search(backend: Any, session: Any) -> Search:
     """Candidate retrieval through a backend: enterprises and shops (never persons by name)."""
 
-    def search(query: SearchQuery) -> list[dict[str, Any]]:
-        scoped = SearchQuery(
-            text=query.text,
-            kinds=("enterprise", "shop"),
-            size=query.size,
-            match_any=query.match_any,
-            facets=False,
-            by_trade_name=query.by_trade_name,
-            by_exact_trade_name=query.by_exact_trade_name,
-        )
-        return [hit.document for hit in backend.search(scoped, session=session).hits]
+    def search(queries: list[SearchQuery]) -> list[list[dict[str, Any]]]:
+        scoped = [
+            SearchQuery(
+                text=query.text,
+                kinds=("enterprise", "shop"),
+                size=query.size,
+                match_any=query.match_any,
+                facets=False,
+                by_trade_name=query.by_trade_name,
+                by_exact_trade_name=query.by_exact_trade_name,
+            )
+            for query in queries
+        ]
+        answers = backend.search_many(scoped, session=session)
+        return [[hit.document for hit in answer.hits] for answer in answers]
 
     return search
 
 
+# Rows screened side by side: their asks of each round go to the backend together.
+ROWS_AT_ONCE = 100
+
+
 def screen(
-    rows: list[ScreeningRow], search: Search, thresholds: Thresholds
+    rows: list[ScreeningRow],
+    search: Search,
+    thresholds: Thresholds,
+    *,
+    rows_at_once: int = ROWS_AT_ONCE,
 ) -> list[dict[str, Any]]:
-    results = []
-    for index, row in enumerate(rows):
-        result = screen_row(row, search, thresholds)
-        results.append({"row": index, **result})
+    """Every row screened as ``screen_row`` screens it, ``rows_at_once`` rows at a time:
+    each row asks its first query, all of them are sent in one batch, each row is given its
+    answer and asks its next, and so on until every row is decided. A row's asks and result
+    are those it would have on its own."""
+    results: list[dict[str, Any]] = []
+    for start in range(0, len(rows), rows_at_once):
+        chunk = rows[start : start + rows_at_once]
+        decided: dict[int, dict[str, Any]] = {}
+        asking: dict[int, tuple[Asks, SearchQuery]] = {}
+        for index, row in enumerate(chunk):
+            asks = _screening(row, thresholds)
+            try:
+                asking[index] = (asks, next(asks))
+            except StopIteration as done:
+                decided[index] = done.value
+        while asking:
+            answers = search([query for _, query in asking.values()])
+            still: dict[int, tuple[Asks, SearchQuery]] = {}
+            for (index, (asks, _)), documents in zip(asking.items(), answers, strict=True):
+                try:
+                    still[index] = (asks, asks.send(documents))
+                except StopIteration as done:
+                    decided[index] = done.value
+            asking = still
+        results.extend({"row": start + i, **decided[i]} for i in range(len(chunk)))
     return results
 
 

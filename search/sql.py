@@ -322,6 +322,12 @@ class SqlBackend:
         next_after = (hits[-1].score, hits[-1].id) if len(hits) == query.size else None
         return SearchResult(hits, int(total or len(hits)), facets or {}, next_after)
 
+    def search_many(
+        self, queries: list[SearchQuery], *, session: Session | None = None
+    ) -> list[SearchResult]:
+        """Each query answered as :meth:`search` answers it, one after the other."""
+        return [self.search(query, session=session) for query in queries]
+
     def _matching(self, query: SearchQuery, connection: Connection) -> tuple[sa.Select[Any], Any]:
         """The matching documents (subject_id, document) and their score expression."""
         base = sa.select(TABLE.c.subject_id, TABLE.c.document).where(TABLE.c.deleted.is_(False))

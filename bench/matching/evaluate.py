@@ -149,11 +149,11 @@ def index(backend: SqlBackend) -> int:
 def keeping(search: Search, retrieved: dict[str, dict[str, Any]]) -> Search:
     """``search``, keeping every document it returns (the candidates the peers rank)."""
 
-    def kept(query: Any) -> list[dict[str, Any]]:
-        documents = search(query)
-        for document in documents:
+    def kept(queries: list[Any]) -> list[list[dict[str, Any]]]:
+        answers = search(queries)
+        for document in (d for documents in answers for d in documents):
             retrieved.setdefault(document["id"], document)
-        return documents
+        return answers
 
     return kept
 

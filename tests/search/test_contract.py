@@ -415,3 +415,55 @@ def test_screening_finds_a_trade_name_one_character_off(backend, session, runtim
     # A character dropped, and one added, in a three-character one.
     assert candidates("金祥") == {made["苏州金瑞祥电子有限公司"]}
     assert candidates("福金瑞祥") == {made["苏州金瑞祥电子有限公司"]}
+
+
+def test_many_searches_at_once_are_answered_each_as_alone(backend, session, companies):
+    # Screening sends a batch of rows' asks together (an engine: one multi-search); each
+    # query of the batch gets what it gets asked alone, in order, with its own kind of
+    # answer: a USCC, a lookup with facets, the asks by rare tokens and by the exact trade
+    # name, and one that has nothing to ask by (a Latin name has no trade-name token).
+    queries = [
+        SearchQuery(text=companies["abc"].uscc, size=1, facets=False),
+        SearchQuery(text="华信"),
+        SearchQuery(text="北京华信科技有限公司", match_any=True, facets=False, size=10),
+        SearchQuery(
+            text="上海华信贸易有限公司",
+            match_any=True,
+            facets=False,
+            size=10,
+            by_exact_trade_name=True,
+        ),
+        SearchQuery(
+            text="Golden Harbour Trading Limited",
+            match_any=True,
+            facets=False,
+            size=10,
+            by_exact_trade_name=True,
+        ),
+        SearchQuery(text="深圳信华电子", kinds=("enterprise",), size=1),
+    ]
+    together = backend.search_many(queries, session=session)
+    alone = [backend.search(query, session=session) for query in queries]
+
+    def answer(result):
+        return [hit.id for hit in result.hits], result.total, result.facets, result.next_after
+
+    assert [answer(r) for r in together] == [answer(r) for r in alone]
+    assert [len(r.hits) for r in together][:2] == [1, 2]
+    assert together[4].hits == []
+    assert backend.search_many([], session=session) == []
+
+
+def test_a_search_the_engine_fails_in_a_batch_fails_the_batch(backend, session, companies):
+    # An engine answers a multi-search item by item: one search it refuses (here a page past
+    # its result window) must not come back as "no candidates" for that row while the
+    # others are answered, or screening would decide it "none". The batch fails as one
+    # search would.
+    if backend.name == "sql":
+        pytest.skip("the SQL backend has no result window: every search is its own statement")
+    from search.engine import SearchFailed
+
+    beyond_the_window = SearchQuery(text="华信", size=20_000, facets=False)
+    with pytest.raises(SearchFailed) as failed:
+        backend.search_many([SearchQuery(text="华信"), beyond_the_window], session=session)
+    assert failed.value.status == 400

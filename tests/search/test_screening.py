@@ -112,9 +112,9 @@ def recording_search(backend, session):
     asked: list[SearchQuery] = []
     search = backend_search(backend, session)
 
-    def counted(query: SearchQuery) -> list[dict]:
-        asked.append(query)
-        return search(query)
+    def counted(queries: list[SearchQuery]) -> list[list[dict]]:
+        asked.extend(queries)
+        return search(queries)
 
     return counted, asked
 
@@ -255,3 +255,50 @@ def test_every_backend_gives_the_same_decisions(backend, session, companies):  #
         ("possible", str(companies["huaxin_sh"].id)),
         ("possible", str(companies["huaxin"].id)),
     ]
+
+
+def test_rows_screened_together_ask_in_rounds_and_decide_as_alone(
+    backend,
+    session,
+    companies,  # noqa: F811
+):
+    # Screening sends the rows' asks together, round by round (each row's first ask, then
+    # the next ask of the rows not yet decided...): a batch of rows takes as many trips to
+    # the backend as its most asking row, and each row's result is the one it gets alone.
+    rows = [
+        ScreeningRow(name="北京华信科技有限公司"),  # settled by its first ask
+        ScreeningRow(uscc=companies["abc"].uscc),  # by its USCC
+        ScreeningRow(name="上海华信", region="310115"),
+        ScreeningRow(name="完全无关的名称有限公司"),  # asks three times
+        ScreeningRow(name="ABC Trading Limited"),  # no trade-name token: one ask fewer
+        ScreeningRow(errors={"name": "a name of 1 to 300 characters"}),  # never asks
+        ScreeningRow(name="北京华新科技有限公司"),
+    ]
+    counted, asked = recording_search(backend, session)
+    batches: list[int] = []
+
+    def batched(queries):
+        batches.append(len(queries))
+        return counted(queries)
+
+    together = screen(rows, batched, THRESHOLDS)
+    alone_asked = []
+    alone = []
+    for row in rows:
+        asked.clear()
+        alone.extend(screen([row], counted, THRESHOLDS, rows_at_once=1))
+        alone_asked.append(len(asked))
+    assert [r["decision"] for r in together] == [
+        "match", "match", "possible", "none", "match", "error", "possible"
+    ]  # fmt: skip
+    assert [r["row"] for r in together] == list(range(len(rows)))
+    assert [{**r, "row": 0} for r in together] == [{**r, "row": 0} for r in alone]
+    assert alone_asked == [1, 1, 2, 3, 1, 0, 2]
+    # Rounds: six rows ask first, five of them again, one a third time.
+    assert batches == [6, 3, 1]
+    assert sum(batches) == sum(alone_asked)
+
+    # A smaller batch of rows at once: the same answers, in more trips.
+    batches.clear()
+    assert screen(rows, batched, THRESHOLDS, rows_at_once=3) == together
+    assert len(batches) == 7
