@@ -325,11 +325,109 @@ class SqlBackend:
     def search_many(
         self, queries: list[SearchQuery], *, session: Session | None = None
     ) -> list[SearchResult]:
-        """Each query answered as :meth:`search` answers it, one after the other."""
-        return [self.search(query, session=session) for query in queries]
+        """Each query answered as :meth:`search` answers it. On PostgreSQL, screening's asks
+        (any token, no facets, no page token) that share their filters and size go in one
+        statement: each ask's best candidates are found beside the others' (a lateral join
+        over the asks), which spares every ask but one the round trip and planning of a
+        statement of its own. The rest are searched one after the other."""
+        answers: dict[int, SearchResult] = {}
+        if not self._sqlite:
+            alike: dict[tuple[Any, ...], list[int]] = {}
+            for n, query in enumerate(queries):
+                if query.match_any and query.tokens and not query.facets and not query.after:
+                    key = (tuple(sorted(query.filters().items())), query.size)
+                    alike.setdefault(key, []).append(n)
+            for ns in alike.values():
+                if len(ns) > 1:
+                    found = self._candidates_of_each([queries[n] for n in ns], session)
+                    answers.update(zip(ns, found, strict=True))
+        return [
+            answers[n] if n in answers else self.search(query, session=session)
+            for n, query in enumerate(queries)
+        ]
 
-    def _matching(self, query: SearchQuery, connection: Connection) -> tuple[sa.Select[Any], Any]:
-        """The matching documents (subject_id, document) and their score expression."""
+    def _candidates_of_each(
+        self, queries: list[SearchQuery], session: Session | None
+    ) -> list[SearchResult]:
+        """Screening asks sharing their filters and size, in one statement (PostgreSQL):
+        ranked and cut as :meth:`search` ranks and cuts each."""
+        with self._connection(session) as connection:
+            self._plan_per_query(connection)
+            common = (
+                self.common_tokens(connection)
+                if any(not q.by_exact_trade_name for q in queries)
+                else frozenset()
+            )
+            asks = []
+            for n, query in enumerate(queries):
+                wanted = candidate_tokens(
+                    query, frozenset() if query.by_exact_trade_name else common
+                )
+                if wanted:  # else nothing to ask by: no candidates
+                    asks.append(
+                        (
+                            n,
+                            _tsquery_text(wanted, any_of=True),
+                            _tsquery_text(query.tokens, any_of=True),
+                        )
+                    )
+            rows: list[Any] = []
+            if asks:
+                given = sa.values(
+                    sa.column("n", sa.Integer),
+                    sa.column("matched", sa.Text),
+                    sa.column("ranking", sa.Text),
+                    name="given",
+                ).data(asks)
+                # Each ask's queries parsed once, not once per candidate row.
+                ask = (
+                    sa.select(
+                        given.c.n,
+                        sa.func.to_tsquery("simple", given.c.matched).label("matched"),
+                        sa.func.to_tsquery("simple", given.c.ranking).label("ranking"),
+                    )
+                    .cte("ask")
+                    .prefix_with("MATERIALIZED")
+                )
+                score: sa.ColumnElement[float] = sa.cast(
+                    sa.func.ts_rank(TOKENS_VECTOR, ask.c.ranking), sa.Double()
+                )
+                best = (
+                    self._filtered(queries[0])
+                    .add_columns(score.label("score"))
+                    .where(TOKENS_VECTOR.op("@@")(ask.c.matched))
+                    .order_by(sa.desc("score"), TABLE.c.subject_id)
+                    .limit(queries[0].size)
+                    .lateral("best")
+                )
+                statement = sa.select(
+                    ask.c.n, best.c.subject_id, best.c.document, best.c.score
+                ).join_from(ask, best, sa.true())
+                rows = list(connection.execute(statement))
+        hits: dict[int, list[SearchHit]] = {n: [] for n in range(len(queries))}
+        for n, subject_id, document, score_value in sorted(rows, key=lambda r: (r[0], -r[3], r[1])):
+            doc = _as_dict(document)
+            hits[n].append(
+                SearchHit(
+                    id=str(subject_id),
+                    score=float(score_value),
+                    document=doc,
+                    highlights=highlight(doc.get("names", []), queries[n].tokens),
+                )
+            )
+        return [
+            SearchResult(
+                hits[n],
+                len(hits[n]),
+                {},
+                (hits[n][-1].score, hits[n][-1].id) if len(hits[n]) == query.size else None,
+            )
+            for n, query in enumerate(queries)
+        ]
+
+    @staticmethod
+    def _filtered(query: SearchQuery) -> sa.Select[Any]:
+        """The live documents (subject_id, document) that pass the query's filters."""
         base = sa.select(TABLE.c.subject_id, TABLE.c.document).where(TABLE.c.deleted.is_(False))
         for name, values in query.filters().items():
             column = TABLE.c[name]
@@ -339,6 +437,11 @@ class SqlBackend:
                 base = base.where(sa.or_(*(padded.contains(f" {v} ") for v in values)))
             else:
                 base = base.where(column.in_(values))
+        return base
+
+    def _matching(self, query: SearchQuery, connection: Connection) -> tuple[sa.Select[Any], Any]:
+        """The matching documents (subject_id, document) and their score expression."""
+        base = self._filtered(query)
         uscc = query.uscc
         if uscc is not None:
             return base.where(TABLE.c.uscc == uscc), sa.literal(1.0)
@@ -448,11 +551,12 @@ def _fts5_term(token: str, *, last: bool) -> str:
 
 def _tsquery(tokens: list[str], *, any_of: bool) -> sa.ColumnElement[Any]:
     """All of ``tokens`` (the last one as a prefix when Latin), or any of them."""
-    return sa.func.to_tsquery(
-        "simple",
-        (" | " if any_of else " & ").join(
-            _tsquery_term(t, last=not any_of and i == len(tokens) - 1) for i, t in enumerate(tokens)
-        ),
+    return sa.func.to_tsquery("simple", _tsquery_text(tokens, any_of=any_of))
+
+
+def _tsquery_text(tokens: list[str], *, any_of: bool) -> str:
+    return (" | " if any_of else " & ").join(
+        _tsquery_term(t, last=not any_of and i == len(tokens) - 1) for i, t in enumerate(tokens)
     )
 
 

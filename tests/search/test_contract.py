@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event as sa_event
@@ -16,6 +17,7 @@ from search.sql import SqlBackend
 from tests import factories
 from tests.conftest import DATABASE_BACKENDS
 from tests.factories import TEST_ACTOR
+from tests.search.conftest import sync
 
 ID_NUMBER = "11010519491231002X"
 
@@ -273,6 +275,21 @@ def test_screening_candidates_leave_out_tokens_most_names_share(backend, session
     assert candidates("西山科技") == {made[n] for n in names[:3]}
 
 
+@contextmanager
+def statements_issued(connection):
+    """The SQL statements sent on ``connection`` inside the block."""
+    issued: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        issued.append(statement)
+
+    sa_event.listen(connection, "before_cursor_execute", record)
+    try:
+        yield issued
+    finally:
+        sa_event.remove(connection, "before_cursor_execute", record)
+
+
 def test_postgresql_plans_each_search_for_its_own_text(session, migrated_engine):
     # A generic plan, made once for every text, gave full-name lookups the parallel plan
     # of a two-character fragment at a million subjects (20 ms of worker start-up for a
@@ -280,22 +297,14 @@ def test_postgresql_plans_each_search_for_its_own_text(session, migrated_engine)
     # the transaction that runs them; SQLite has no plan cache to steer.
     backend = SqlBackend(lambda: migrated_engine)
     postgresql = migrated_engine.dialect.name == "postgresql"
-    issued: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        issued.append(statement)
-
     connection = session.connection()
-    sa_event.listen(connection, "before_cursor_execute", record)
-    try:
+    with statements_issued(connection) as issued:
         if postgresql:
             assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar() == "auto"
         backend.search(SearchQuery(text="华信"), session=session)
         backend.search(SearchQuery(text="科技有限公司"), session=session)
         screening = SearchQuery(text="华信科技", match_any=True, facets=False, size=10)
         backend.search(screening, session=session)
-    finally:
-        sa_event.remove(connection, "before_cursor_execute", record)
     settings = [s for s in issued if s.startswith("SET")]
     if not postgresql:
         assert settings == []
@@ -325,6 +334,35 @@ def test_postgresql_plan_setting_ends_with_its_transaction(migrated_engine):
             assert plan_cache_mode(connection) == "auto"
             backend.search(SearchQuery(text="华信"), session=Session(bind=connection))
             assert plan_cache_mode(connection) == "force_custom_plan"
+
+
+@pytest.mark.parametrize(
+    "database_url", [b for b in DATABASE_BACKENDS if b == "postgresql"], indirect=True
+)
+def test_postgresql_answers_a_batch_of_screening_asks_in_one_statement(
+    session, runtime, clock, migrated_engine
+):
+    # Each statement costs a round trip and a plan (searches are planned per query): the
+    # asks of a batch of rows share one, and each gets the candidates it gets alone.
+    backend = SqlBackend(lambda: migrated_engine)
+    backend.common_token_floor = 2
+    for n, name in enumerate(
+        ["北京华信科技有限公司", "上海华信物流有限公司", "北京中信科技有限公司"]
+    ):
+        enterprise(session, runtime, name, 600 + n)
+    session.flush()
+    sync(backend, session, clock.now())
+    asks = [
+        SearchQuery(text=name, match_any=True, facets=False, size=10, **how)
+        for name in ("北京华信科技有限公司", "中信物流", "完全无关")
+        for how in ({}, {"by_exact_trade_name": True}, {"by_trade_name": True})
+    ]
+    alone = [[h.id for h in backend.search(q, session=session).hits] for q in asks]
+    with statements_issued(session.connection()) as issued:
+        together = backend.search_many(asks, session=session)
+    assert [[h.id for h in r.hits] for r in together] == alone
+    assert sum(len(found) for found in alone) >= 6
+    assert len(issued) == 1, issued
 
 
 def test_health_reports_the_backend_serving(backend):
