@@ -586,6 +586,8 @@ class EngineBackend:
         if query.after is not None:
             score, last_id = query.after
             body["search_after"] = [score, last_id] if ranked else [last_id]
+        if query.fields is not None:
+            body["_source"] = list(query.fields)
         return body
 
     def _result(self, query: SearchQuery, response: dict[str, Any]) -> SearchResult:

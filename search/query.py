@@ -75,6 +75,9 @@ class SearchQuery:
     # never cut as common. Their number does not grow with the registry the way a bigram's
     # does.
     by_exact_trade_name: bool = False
+    # The document fields the caller reads (None: the whole document). An engine sends only
+    # these; the SQL backend, which stores each document whole, may return more.
+    fields: tuple[str, ...] | None = None
 
     @cached_property
     def uscc(self) -> str | None:

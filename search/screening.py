@@ -539,6 +539,22 @@ def summary(results: list[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
+# What screening reads of a candidate's document: to score it (its names, trade names, USCC,
+# region) and to show it. The rest (tokens, record counts) an engine need not send.
+CANDIDATE_FIELDS = (
+    "id",
+    "kind",
+    "name",
+    "names",
+    "trade_names",
+    "uscc",
+    "region",
+    "lists",
+    "grade",
+    "disputed",
+)
+
+
 def backend_search(backend: Any, session: Any) -> Search:
     """Candidate retrieval through a backend: enterprises and shops (never persons by name)."""
 
@@ -552,6 +568,7 @@ def backend_search(backend: Any, session: Any) -> Search:
                 facets=False,
                 by_trade_name=query.by_trade_name,
                 by_exact_trade_name=query.by_exact_trade_name,
+                fields=CANDIDATE_FIELDS,
             )
             for query in queries
         ]

@@ -505,3 +505,19 @@ def test_a_search_the_engine_fails_in_a_batch_fails_the_batch(backend, session, 
     with pytest.raises(SearchFailed) as failed:
         backend.search_many([SearchQuery(text="华信"), beyond_the_window], session=session)
     assert failed.value.status == 400
+
+
+def test_a_query_naming_its_fields_gets_at_least_those(backend, session, companies):
+    # Screening reads a few fields of each candidate; an engine sends only those (not the
+    # tokens and record counts of up to a thousand documents a batch), the SQL backend its
+    # stored document whole.
+    wanted = ("id", "name", "names", "uscc")
+    query = SearchQuery(text="华信", fields=wanted)
+    documents = [hit.document for hit in backend.search(query, session=session).hits]
+    assert len(documents) == 2
+    for document in documents:
+        assert set(wanted) <= set(document)
+        if backend.name != "sql":
+            assert set(document) == set(wanted)
+    whole = backend.search(SearchQuery(text="华信"), session=session).hits[0].document
+    assert {"tokens", "record_counts"} <= set(whole)
