@@ -6,9 +6,10 @@ servers refuse, so each engine gets its own client; both receive the same bodies
 Matching runs on ``tokens``, the text the application made (CJK unigrams and bigrams, Latin
 words, pinyin) indexed with a whitespace analyzer, so an engine matches exactly what the SQL
 backend matches. Names are also analysed by the engine (``search.analysis``: Traditional to
-Simplified, width, legal forms, CJK bigrams), which ranks the matches. Screening leaves
-out the common tokens as the SQL backend does (``search.query.COMMON_TOKEN_SHARE``), so both
-pick candidates from the same tokens and reach the same decisions.
+Simplified, width, legal forms, CJK bigrams), which ranks a lookup's matches; screening's
+candidates rank by the name's tokens, as on SQL. Screening leaves out the common tokens as
+the SQL backend does (``search.query.COMMON_TOKEN_SHARE``), so both pick candidates from the
+same tokens and reach the same decisions.
 Documents are written with external versions (the subject's revision): a retry or a late
 write of an older state is refused by the engine and counted as stale, never applied.
 A bulk write keeps what the engine took: items it could not take for the moment (a blocked
@@ -565,12 +566,17 @@ class EngineBackend:
                         }
                     }
                 )
+                # Candidates rank by every token of the name, common ones too (those in
+                # 北京 and in 科技 first), as the SQL backend ranks them. Not by the engine's
+                # analysis of the names: that match cost screening's asks four times their
+                # engine time at a million subjects (bench/RESULTS.md).
+                should.extend({"term": {"tokens": t}} for t in tokens)
             else:
                 for i, token in enumerate(tokens):
                     last = i == len(tokens) - 1
                     clause = "prefix" if last and token.isascii() else "term"
                     must.append({clause: {"tokens": token}})
-            should.append({"match": {"names": {"query": query.text}}})
+                should.append({"match": {"names": {"query": query.text}}})
         ranked = bool(must)
         body: dict[str, Any] = {
             "size": query.size,
