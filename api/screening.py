@@ -33,6 +33,7 @@ from registry.runtime import current_runtime
 from registry.screening_jobs import JobStatus, ScreeningJob
 from search.screening import (
     ScreeningRow,
+    SearchUnavailable,
     Thresholds,
     backend_search,
     matched_subject_ids,
@@ -282,7 +283,7 @@ def create_screening() -> ResponseReturnValue:
     backend = current_app.extensions["creditreg.search"]
     try:
         results = screen(rows, backend_search(backend, db.session), thresholds())
-    except Exception:  # noqa: BLE001 - any backend failure is an outage for the caller
+    except SearchUnavailable:
         return problems.search_unavailable(db.session)
     log_screening(caller.member_id, caller.key_id, str(purpose), results, now)
     if request.args.get("signed") == "true":

@@ -7,7 +7,7 @@ Matching runs on ``tokens``, the text the application made (CJK unigrams and big
 words, pinyin) indexed with a whitespace analyzer, so an engine matches exactly what the SQL
 backend matches. Names are also analysed by the engine (``search.analysis``: Traditional to
 Simplified, width, legal forms, CJK bigrams), which ranks a lookup's matches; screening's
-candidates rank by the name's tokens, as on SQL. Screening leaves out the common tokens as
+candidates rank by the name's tokens, as on PostgreSQL. Screening leaves out the common tokens as
 the SQL backend does (``search.query.COMMON_TOKEN_SHARE``), so both pick candidates from the
 same tokens and reach the same decisions.
 Documents are written with external versions (the subject's revision): a retry or a late
@@ -186,6 +186,9 @@ class SearchFailed(RuntimeError):
         self.status = status
         self.error = error
 
+
+# Tokens whose documents one multi-search counts (EngineBackend.common_among).
+TOKENS_COUNTED_AT_ONCE = 300
 
 BULK_LOAD_SETTINGS = {
     "refresh_interval": "-1",
@@ -474,13 +477,16 @@ class EngineBackend:
         _, least, answers = known
         asked = list(dict.fromkeys(tokens))
         unknown = [t for t in asked if t not in answers]
-        if unknown:
+        # A batch of rows brings a few thousand tokens new to the cache: counted a few
+        # hundred a request, so that no one request runs into the client's timeout.
+        for start in range(0, len(unknown), TOKENS_COUNTED_AT_ONCE):
+            chunk = unknown[start : start + TOKENS_COUNTED_AT_ONCE]
             lines: list[dict[str, Any]] = []
-            for token in unknown:
+            for token in chunk:
                 counted = {"term": {"tokens": token}}
                 lines += [{}, {"size": 0, "track_total_hits": least + 1, "query": counted}]
             responses = self.client.msearch(index=self.alias, body=lines)["responses"]
-            for token, response in zip(unknown, responses, strict=True):
+            for token, response in zip(chunk, responses, strict=True):
                 if "error" in response:
                     # Not counted: the token stays in the query, as a rare one would.
                     log.warning("search: could not count token documents: %s", response["error"])
@@ -518,7 +524,7 @@ class EngineBackend:
                 continue
             response = next(responses)
             if "error" in response:
-                # As a failed search would: the caller's outage, never a partial answer.
+                # As a failed search would: the caller's outage, never "no candidates".
                 raise SearchFailed(response.get("status"), response["error"])
             results.append(self._result(query, response))
         return results
@@ -567,9 +573,10 @@ class EngineBackend:
                     }
                 )
                 # Candidates rank by every token of the name, common ones too (those in
-                # 北京 and in 科技 first), as the SQL backend ranks them. Not by the engine's
-                # analysis of the names: that match cost screening's asks four times their
-                # engine time at a million subjects (bench/RESULTS.md).
+                # 北京 and in 科技 first; the rare ones that brought them in count twice), as
+                # PostgreSQL ranks them by all of them. Not by the engine's analysis of the
+                # names: that match took most of a screening ask's engine time at a million
+                # subjects (bench/RESULTS.md, "the rows' asks batched").
                 should.extend({"term": {"tokens": t}} for t in tokens)
             else:
                 for i, token in enumerate(tokens):

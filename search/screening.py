@@ -539,6 +539,11 @@ def summary(results: list[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
+class SearchUnavailable(RuntimeError):
+    """The search backend failed a screening's asks: the caller's outage (503), not a fault
+    of the screening itself."""
+
+
 # What screening reads of a candidate's document: to score it (its names, trade names, USCC,
 # region) and to show it. The rest (tokens, record counts) an engine need not send.
 CANDIDATE_FIELDS = (
@@ -572,7 +577,10 @@ def backend_search(backend: Any, session: Any) -> Search:
             )
             for query in queries
         ]
-        answers = backend.search_many(scoped, session=session)
+        try:
+            answers = backend.search_many(scoped, session=session)
+        except Exception as exc:  # any backend failure: away, too slow, refusing a search
+            raise SearchUnavailable(str(exc)) from exc
         return [[hit.document for hit in answer.hits] for answer in answers]
 
     return search

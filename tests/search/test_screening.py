@@ -294,7 +294,7 @@ def test_rows_screened_together_ask_in_rounds_and_decide_as_alone(
     assert [r["row"] for r in together] == list(range(len(rows)))
     assert [{**r, "row": 0} for r in together] == [{**r, "row": 0} for r in alone]
     assert alone_asked == [1, 1, 2, 3, 1, 0, 2]
-    # Rounds: six rows ask first, five of them again, one a third time.
+    # Rounds: six rows ask first, three of them again, one a third time.
     assert batches == [6, 3, 1]
     assert sum(batches) == sum(alone_asked)
 
