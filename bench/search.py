@@ -639,37 +639,34 @@ def screen_in_process(
         if seconds > run.slowest[0]:
             run.slowest = (seconds, statement, parameters)
 
-    sa.event.listen(engine, "before_cursor_execute", before)
-    sa.event.listen(engine, "after_cursor_execute", after)
-    try:
-        with Session(engine) as session:
-            search = backend_search(backend, session)
+    with Session(engine) as session:
+        search = backend_search(backend, session)
 
-            def timed(queries: list[SearchQuery]) -> list[list[dict[str, Any]]]:
-                started = time.perf_counter()
-                try:
-                    return search(queries)
-                finally:
-                    run.search_seconds += time.perf_counter() - started
+        def timed(queries: list[SearchQuery]) -> list[list[dict[str, Any]]]:
+            started = time.perf_counter()
+            try:
+                return search(queries)
+            finally:
+                run.search_seconds += time.perf_counter() - started
 
+        sa.event.listen(engine, "before_cursor_execute", before)
+        sa.event.listen(engine, "after_cursor_execute", after)
+        try:
             started = time.perf_counter()
             results = screen(rows, timed, Thresholds(), rows_at_once=rows_at_once)
             run.seconds = time.perf_counter() - started
-            session.rollback()
+        finally:
             sa.event.remove(engine, "before_cursor_execute", before)
             sa.event.remove(engine, "after_cursor_execute", after)
-            # Warmer than the run above (the same rows again: the common tokens known, the
-            # database's and the engine's caches holding their pages): per kind, not a sum.
-            for kind in sorted(set(kinds)):
-                alike = [row for row, k in zip(rows, kinds, strict=True) if k == kind]
-                started = time.perf_counter()
-                screen(alike, search, Thresholds(), rows_at_once=rows_at_once)
-                run.per_kind[kind] = (len(alike), time.perf_counter() - started)
-                session.rollback()
-    finally:
-        for name, listener in (("before_cursor_execute", before), ("after_cursor_execute", after)):
-            if sa.event.contains(engine, name, listener):
-                sa.event.remove(engine, name, listener)
+        session.rollback()
+        # Warmer than the run above (the same rows again: the common tokens known, the
+        # database's and the engine's caches holding their pages): per kind, not a sum.
+        for kind in sorted(set(kinds)):
+            alike = [row for row, k in zip(rows, kinds, strict=True) if k == kind]
+            started = time.perf_counter()
+            screen(alike, search, Thresholds(), rows_at_once=rows_at_once)
+            run.per_kind[kind] = (len(alike), time.perf_counter() - started)
+            session.rollback()
     run.decisions = summary(results)
     run.per_row = [result["decision"] for result in results]
     return run

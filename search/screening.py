@@ -418,15 +418,10 @@ Asks = Generator[SearchQuery, list[dict[str, Any]], dict[str, Any]]
 
 
 def screen_row(row: ScreeningRow, search: Search, thresholds: Thresholds) -> dict[str, Any]:
-    """One row screened on its own (``screen`` batches many rows' asks)."""
-    asks = _screening(row, thresholds)
-    try:
-        query = next(asks)
-        while True:
-            (documents,) = search([query])
-            query = asks.send(documents)
-    except StopIteration as done:
-        return done.value
+    """One row screened on its own: its result, as ``screen`` gives it without the row number."""
+    (result,) = screen([row], search, thresholds)
+    del result["row"]
+    return result
 
 
 def _screening(row: ScreeningRow, thresholds: Thresholds) -> Asks:
@@ -565,16 +560,7 @@ def backend_search(backend: Any, session: Any) -> Search:
 
     def search(queries: list[SearchQuery]) -> list[list[dict[str, Any]]]:
         scoped = [
-            SearchQuery(
-                text=query.text,
-                kinds=("enterprise", "shop"),
-                size=query.size,
-                match_any=query.match_any,
-                facets=False,
-                by_trade_name=query.by_trade_name,
-                by_exact_trade_name=query.by_exact_trade_name,
-                fields=CANDIDATE_FIELDS,
-            )
+            replace(query, kinds=("enterprise", "shop"), facets=False, fields=CANDIDATE_FIELDS)
             for query in queries
         ]
         try:

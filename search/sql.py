@@ -309,18 +309,7 @@ class SqlBackend:
                 )
             page = page.order_by(ranked.c.score.desc(), ranked.c.subject_id).limit(query.size)
             rows = connection.execute(page).all()
-        tokens: list[str] = query.tokens
-        hits = [
-            SearchHit(
-                id=str(subject_id),
-                score=float(score_value),
-                document=(doc := _as_dict(document)),
-                highlights=highlight(doc.get("names", []), tokens),
-            )
-            for subject_id, document, score_value in rows
-        ]
-        next_after = (hits[-1].score, hits[-1].id) if len(hits) == query.size else None
-        return SearchResult(hits, int(total or len(hits)), facets or {}, next_after)
+        return _result(query, rows, total, facets)
 
     def search_many(
         self, queries: list[SearchQuery], *, session: Session | None = None
@@ -353,16 +342,9 @@ class SqlBackend:
         ranked and cut as :meth:`search` ranks and cuts each."""
         with self._connection(session) as connection:
             self._plan_per_query(connection)
-            common = (
-                self.common_tokens(connection)
-                if any(not q.by_exact_trade_name for q in queries)
-                else frozenset()
-            )
             asks = []
             for n, query in enumerate(queries):
-                wanted = candidate_tokens(
-                    query, frozenset() if query.by_exact_trade_name else common
-                )
+                wanted = self._candidate_tokens(query, connection)
                 if wanted:  # else nothing to ask by: no candidates
                     asks.append(
                         (
@@ -404,26 +386,18 @@ class SqlBackend:
                     ask.c.n, best.c.subject_id, best.c.document, best.c.score
                 ).join_from(ask, best, sa.true())
                 rows = list(connection.execute(statement))
-        hits: dict[int, list[SearchHit]] = {n: [] for n in range(len(queries))}
+        # Each ask's rows in the order search() gives them (the lateral join keeps none).
+        found: dict[int, list[Any]] = {n: [] for n in range(len(queries))}
         for n, subject_id, document, score_value in sorted(rows, key=lambda r: (r[0], -r[3], r[1])):
-            doc = _as_dict(document)
-            hits[n].append(
-                SearchHit(
-                    id=str(subject_id),
-                    score=float(score_value),
-                    document=doc,
-                    highlights=highlight(doc.get("names", []), queries[n].tokens),
-                )
-            )
-        return [
-            SearchResult(
-                hits[n],
-                len(hits[n]),
-                {},
-                (hits[n][-1].score, hits[n][-1].id) if len(hits[n]) == query.size else None,
-            )
-            for n, query in enumerate(queries)
-        ]
+            found[n].append((subject_id, document, score_value))
+        return [_result(query, found[n], None, None) for n, query in enumerate(queries)]
+
+    def _candidate_tokens(self, query: SearchQuery, connection: Connection) -> list[str]:
+        """The tokens that bring a screening ask's candidates in (``candidate_tokens``); the
+        ask by the trade name as written takes its one token, common or not: nothing to
+        count."""
+        common = frozenset() if query.by_exact_trade_name else self.common_tokens(connection)
+        return candidate_tokens(query, common)
 
     @staticmethod
     def _filtered(query: SearchQuery) -> sa.Select[Any]:
@@ -450,12 +424,7 @@ class SqlBackend:
             return base, sa.literal(0.0)
         # Screening: candidates share a rare token with the name, and rank by every token
         # of it, so that among those sharing 华瑞 the ones in 北京 and in 科技 come first.
-        if not query.match_any:
-            wanted = tokens
-        elif query.by_exact_trade_name:  # its one token is never cut: nothing to count
-            wanted = candidate_tokens(query, frozenset())
-        else:
-            wanted = candidate_tokens(query, self.common_tokens(connection))
+        wanted = self._candidate_tokens(query, connection) if query.match_any else tokens
         if not wanted:  # a trade-name ask for a name that has none
             return base.where(sa.false()), sa.literal(0.0)
         if self._sqlite:
@@ -563,3 +532,24 @@ def _tsquery_text(tokens: list[str], *, any_of: bool) -> str:
 def _tsquery_term(token: str, *, last: bool) -> str:
     quoted = "'" + token.replace("'", "").replace("\\", "") + "'"
     return quoted + ":*" if last and token.isascii() else quoted
+
+
+def _result(
+    query: SearchQuery,
+    rows: Iterable[Any],
+    total: int | None,
+    facets: dict[str, dict[str, int]] | None,
+) -> SearchResult:
+    """The hits of (subject_id, document, score) rows, best first, and the next page's token
+    when the page is full."""
+    hits = [
+        SearchHit(
+            id=str(subject_id),
+            score=float(score_value),
+            document=(doc := _as_dict(document)),
+            highlights=highlight(doc.get("names", []), query.tokens),
+        )
+        for subject_id, document, score_value in rows
+    ]
+    next_after = (hits[-1].score, hits[-1].id) if len(hits) == query.size else None
+    return SearchResult(hits, int(total or len(hits)), facets or {}, next_after)

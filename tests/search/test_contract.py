@@ -500,21 +500,6 @@ def test_many_searches_at_once_are_answered_each_as_alone(backend, session, comp
     assert backend.search_many([], session=session) == []
 
 
-def test_a_search_the_engine_fails_in_a_batch_fails_the_batch(backend, session, companies):
-    # An engine answers a multi-search item by item: one search it refuses (here a page past
-    # its result window) must not come back as "no candidates" for that row while the
-    # others are answered, or screening would decide it "none". The batch fails as one
-    # search would.
-    if backend.name == "sql":
-        pytest.skip("the SQL backend has no result window: every search is its own statement")
-    from search.engine import SearchFailed
-
-    beyond_the_window = SearchQuery(text="华信", size=20_000, facets=False)
-    with pytest.raises(SearchFailed) as failed:
-        backend.search_many([SearchQuery(text="华信"), beyond_the_window], session=session)
-    assert failed.value.status == 400
-
-
 def test_a_query_naming_its_fields_gets_at_least_those(backend, session, companies):
     # Screening reads a few fields of each candidate; an engine sends only those (not the
     # tokens and record counts of up to a thousand documents a batch), the SQL backend its

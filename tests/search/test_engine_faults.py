@@ -34,8 +34,15 @@ from registry.outbox import pending_count
 from registry.worker import Job, Worker
 from search import create_backend, maintenance
 from search.analysis import analysis_settings
-from search.engine import MAPPING, ElasticsearchBackend, EngineBackend, OpenSearchBackend
+from search.engine import (
+    MAPPING,
+    ElasticsearchBackend,
+    EngineBackend,
+    OpenSearchBackend,
+    SearchFailed,
+)
 from search.maintenance import reindex, verify
+from search.query import SearchQuery
 from search.sync import drain, refusals
 from tests import engines, factories
 from tests.api.test_submissions import PENALTY, submit
@@ -432,3 +439,17 @@ def test_items_the_engine_cannot_take_for_now_are_retried_then_left_pending(
     assert worker.run_round() == {"search-outbox": 2}
     assert pending_count(session) == 0
     assert verify(session, backend).clean
+
+
+@pytest.mark.parametrize("node", list(NODE_ENGINES))
+def test_a_search_the_engine_fails_in_a_batch_fails_the_batch(request, node):
+    # An engine answers a multi-search item by item: one search it refuses (here a page past
+    # its result window) must not come back as "no candidates" for that row while the
+    # others are answered, or screening would decide it "none". The batch fails as one
+    # search would.
+    backend = node_backend(request, node)
+    backend.ensure_index()
+    beyond_the_window = SearchQuery(text="华信", size=20_000, facets=False)
+    with pytest.raises(SearchFailed) as failed:
+        backend.search_many([SearchQuery(text="华信"), beyond_the_window])
+    assert failed.value.status == 400
