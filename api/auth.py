@@ -1,7 +1,8 @@
 """Member authentication: every member request is signed (RFC 9421) with a registered key.
 
-The key lookup, the nonce and the rate-limit count run in the request's own transaction: the
-nonce commits with the request's effects. When the request fails, its nonce is spent again
+The nonce, the key's grant and the rate-limit count are one statement in the request's own
+transaction (a key met for the first time is read once before it): the nonce commits with
+the request's effects. When the request fails, its nonce is spent again
 in a transaction of its own, so a captured request can never be replayed either way.
 """
 
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload, lazyload
 
@@ -180,6 +181,65 @@ def authenticate() -> Caller | Response:
     )
 
 
+@dataclass(frozen=True)
+class KnownKey:
+    """What never changes about a key, parsed once: its id is the thumbprint of its public
+    key, so the id always names that key, of that member."""
+
+    key_id: str
+    member_id: uuid.UUID
+    algorithm: str
+    public_key_pem: str
+    public_key: Any
+
+
+class KnownKeys:
+    """The keys an application has verified signatures with, by id, so that a signed request
+    needs no statement of its own to find its key: the key's grant as it stands (status,
+    validity, the member's status and roles, any of which may change at any moment) comes
+    with the nonce's claim, in the one statement every signed request runs."""
+
+    LIMIT = 10_000  # keys kept at most; past it the memory starts again
+
+    def __init__(self) -> None:
+        self._keys: dict[str, KnownKey] = {}
+
+    def get(self, key_id: str) -> KnownKey | None:
+        return self._keys.get(key_id)
+
+    def remember(self, grant: KeyGrant) -> KnownKey:
+        known = KnownKey(
+            key_id=grant.key_id,
+            member_id=grant.member_id,
+            algorithm=grant.algorithm,
+            public_key_pem=grant.public_key_pem,
+            public_key=load_public_key(grant.public_key_pem, KeyAlgorithm(grant.algorithm)),
+        )
+        if len(self._keys) >= self.LIMIT:
+            self._keys.clear()
+        self._keys[grant.key_id] = known
+        return known
+
+    def forget(self, key_id: str) -> None:
+        self._keys.pop(key_id, None)
+
+
+def known_keys() -> KnownKeys:
+    keys: KnownKeys = current_app.extensions.setdefault("creditreg.known_keys", KnownKeys())
+    return keys
+
+
+def _refusal(grant: KeyGrant, when: datetime) -> SignatureError | None:
+    """Why the key cannot sign at ``when`` (the registry's time), or None."""
+    if grant.status == KeyStatus.REVOKED:
+        return SignatureError("key-revoked", "the key was revoked")
+    if not grant.is_usable_at(when):
+        return SignatureError("key-expired", "the key is outside its validity period")
+    if grant.member_status != MemberStatus.ACTIVE:
+        return SignatureError("member-suspended", "the key's member is suspended")
+    return None
+
+
 def _authenticate(
     connection: Any,
     now: datetime,
@@ -190,22 +250,21 @@ def _authenticate(
     (default: the same): the registry's date, which a key's validity period is in."""
     settings = current_runtime().settings
     key_time = registry_now or now
+    keys = known_keys()
 
-    def lookup(key_id: str) -> tuple[KeyGrant, Any, str]:
-        grant = load_key_grant(connection, key_id)
-        if grant is None:
-            raise SignatureError("key-unknown", "no key is registered under this keyid")
-        if grant.status == KeyStatus.REVOKED:
-            raise SignatureError("key-revoked", "the key was revoked")
-        if not grant.is_usable_at(key_time):
-            raise SignatureError("key-expired", "the key is outside its validity period")
-        if grant.member_status != MemberStatus.ACTIVE:
-            raise SignatureError("member-suspended", "the key's member is suspended")
-        return (
-            grant,
-            load_public_key(grant.public_key_pem, KeyAlgorithm(grant.algorithm)),
-            grant.algorithm,
-        )
+    def lookup(key_id: str) -> tuple[KnownKey, Any, str]:
+        known = keys.get(key_id)
+        if known is None:
+            # A key this process has not met: read it on its own (a refused one is not
+            # remembered). Whether it may sign is read again with the nonce's claim.
+            grant = load_key_grant(connection, key_id)
+            if grant is None:
+                raise SignatureError("key-unknown", "no key is registered under this keyid")
+            refusal = _refusal(grant, key_time)
+            if refusal is not None:
+                raise refusal
+            known = keys.remember(grant)
+        return known, known.public_key, known.algorithm
 
     try:
         verified = verify_request(
@@ -216,24 +275,38 @@ def _authenticate(
         )
     except SignatureError as exc:
         return _signature_problem(exc)
-    grant: KeyGrant = verified.key
+    known: KnownKey = verified.key
     limit = settings.RATE_LIMIT_PER_MINUTE
     spent = NonceUse(
-        key_id=grant.key_id,
-        member_id=grant.member_id,
+        key_id=known.key_id,
+        member_id=known.member_id,
         nonce=verified.nonce,
         seen_at=now,
         expires_at=datetime.fromtimestamp(verified.expires, UTC),
     )
-    counted = claim_nonce(connection, spent, limit)
+    claim = claim_nonce(connection, spent, limit)
+    grant = claim.grant
+    if grant is None or (grant.public_key_pem, grant.member_id) != (
+        known.public_key_pem,
+        known.member_id,
+    ):
+        # Gone, or another key under this id (neither happens to a registered key: keys
+        # are revoked, never deleted, and an id is its key's thumbprint).
+        keys.forget(known.key_id)
+        return _signature_problem(
+            SignatureError("key-unknown", "no key is registered under this keyid")
+        )
+    refusal = _refusal(grant, key_time)
+    if refusal is not None:
+        return _signature_problem(refusal)
     # If the request fails, its transaction rolls back with the nonce in it: the nonce is
     # spent again on its own then (spend_nonce_of_failed_request).
     g._creditreg_nonce = spent
-    if counted is None:
+    if claim.counted is None:
         return _signature_problem(
             SignatureError("nonce-reused", "this nonce was already used with this key")
         )
-    count, window_end = counted
+    count, window_end = claim.counted
     caller = Caller(
         member_id=grant.member_id,
         key_id=grant.key_id,

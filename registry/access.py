@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.db import Base
+from registry.members import KeyGrant, grant_from_rows
 
 
 class RequestNonce(Base):
@@ -55,51 +56,81 @@ def _typed(sql: str) -> sa.TextClause:
     return sa.text(sql).bindparams(*(sa.bindparam(c.name, type_=c.type) for c in used))
 
 
-# Every signed request runs these, so they are written as SQL: SQLAlchemy cannot cache the
-# compiled form of an INSERT ... ON CONFLICT, and building and compiling it took four
-# times as long as the database took to run it.
+# The nonce statements are written as SQL: SQLAlchemy cannot cache the compiled form of an
+# INSERT ... ON CONFLICT, and building and compiling it took four times as long as the
+# database took to run it. SPEND writes a nonce checked earlier (SQLite) or of a failed request.
 SPEND = _typed(
     "INSERT INTO request_nonces (key_id, nonce, member_id, seen_at, expires_at) "
     "VALUES (:key_id, :nonce, :member_id, :seen_at, :expires_at) "
     "ON CONFLICT (key_id, nonce) DO NOTHING RETURNING nonce"
 )
-# Both count the member's earlier requests in the current window no further than its limit
-# (:cap): past it the request is refused whatever the exact number, and what a request costs
-# stays bounded by the limit however many a member floods in.
-COUNT_PARAMETERS: tuple[sa.BindParameter[object], ...] = (
+# A signed request's key, as it stands now (its status, validity, member's status and roles
+# can change at any moment), one row per role of the member: the columns of
+# registry.members.KeyGrant, in its order.
+_GRANT_COLUMNS = (
+    "k.id AS key_id, k.member_id AS member_id, k.algorithm AS algorithm, "
+    "k.public_key_pem AS public_key_pem, k.status AS key_status, k.valid_from AS valid_from, "
+    "k.valid_until AS valid_until, m.status AS member_status, r.role AS role"
+)
+_GRANT_FROM = (
+    "FROM member_keys AS k JOIN members AS m ON m.id = k.member_id "
+    "LEFT OUTER JOIN member_roles AS r ON r.member_id = k.member_id WHERE k.id = :key_id"
+)
+# The key's member's earlier requests in the current window, counted no further than its
+# limit (:cap; 0 counts nothing): past it the request is refused whatever the exact number,
+# and what a request costs stays bounded by the limit however many a member floods in.
+_EARLIER_REQUESTS = (
+    "(SELECT count(*) FROM (SELECT 1 FROM request_nonces WHERE member_id = "
+    "(SELECT member_id FROM member_keys WHERE id = :key_id) AND seen_at >= :since "
+    "LIMIT :cap) AS recent)"
+)
+_CLAIM_PARAMETERS: tuple[sa.BindParameter[object], ...] = (
+    sa.bindparam("key_id", type_=NONCES.c.key_id.type),
+    sa.bindparam("nonce", type_=NONCES.c.nonce.type),
     sa.bindparam("since", type_=NONCES.c.seen_at.type),
     sa.bindparam("cap"),
 )
-# PostgreSQL spends and counts in one round trip (the count cannot see the row the same
-# statement inserts, hence the one added).
-SPEND_AND_COUNT_POSTGRESQL = _typed(
-    "WITH spent AS ("
-    "INSERT INTO request_nonces (key_id, nonce, member_id, seen_at, expires_at) "
-    "VALUES (:key_id, :nonce, :member_id, :seen_at, :expires_at) "
-    "ON CONFLICT (key_id, nonce) DO NOTHING RETURNING nonce) "
-    "SELECT (SELECT count(*) FROM (SELECT 1 FROM request_nonces "
-    "WHERE member_id = :member_id AND seen_at >= :since LIMIT :cap) AS recent) + 1 FROM spent"
-).bindparams(*COUNT_PARAMETERS)
-
-
-# SQLite: whether this key used the nonce, and the member's requests in the window, in one
-# read.
-CHECK_AND_COUNT = sa.text(
-    "SELECT EXISTS (SELECT 1 FROM request_nonces WHERE key_id = :key_id AND nonce = :nonce), "
-    "(SELECT count(*) FROM (SELECT 1 FROM request_nonces "
-    "WHERE member_id = :member_id AND seen_at >= :since LIMIT :cap) AS recent)"
-).bindparams(
-    sa.bindparam("key_id", type_=NONCES.c.key_id.type),
-    sa.bindparam("nonce", type_=NONCES.c.nonce.type),
-    sa.bindparam("member_id", type_=NONCES.c.member_id.type),
-    *COUNT_PARAMETERS,
+_CLAIM_COLUMNS = (
+    sa.column("key_id", NONCES.c.key_id.type),
+    sa.column("member_id", NONCES.c.member_id.type),
+    sa.column("algorithm", sa.String()),
+    sa.column("public_key_pem", sa.String()),
+    sa.column("key_status", sa.String()),
+    sa.column("valid_from", NONCES.c.seen_at.type),
+    sa.column("valid_until", NONCES.c.seen_at.type),
+    sa.column("member_status", sa.String()),
+    sa.column("role", sa.String()),
+    sa.column("fresh", sa.Boolean()),
+    sa.column("earlier", sa.Integer()),
 )
-# With no limit there is nothing to count: only whether this key used the nonce.
-CHECK = sa.text(
-    "SELECT EXISTS (SELECT 1 FROM request_nonces WHERE key_id = :key_id AND nonce = :nonce)"
-).bindparams(
-    sa.bindparam("key_id", type_=NONCES.c.key_id.type),
-    sa.bindparam("nonce", type_=NONCES.c.nonce.type),
+# PostgreSQL spends the nonce, reads the key and counts in one round trip. The nonce row takes
+# its member from the key's row; the count cannot see the row the same statement inserts.
+CLAIM_POSTGRESQL = (
+    sa.text(
+        "WITH spent AS ("  # noqa: S608 - the module's constants only
+        "INSERT INTO request_nonces (key_id, nonce, member_id, seen_at, expires_at) "
+        "SELECT id, :nonce, member_id, :seen_at, :expires_at FROM member_keys WHERE id = :key_id "
+        "ON CONFLICT (key_id, nonce) DO NOTHING RETURNING nonce) "
+        f"SELECT {_GRANT_COLUMNS}, EXISTS (SELECT 1 FROM spent) AS fresh, "
+        f"{_EARLIER_REQUESTS} AS earlier {_GRANT_FROM}"
+    )
+    .bindparams(
+        *_CLAIM_PARAMETERS,
+        sa.bindparam("seen_at", type_=NONCES.c.seen_at.type),
+        sa.bindparam("expires_at", type_=NONCES.c.expires_at.type),
+    )
+    .columns(*_CLAIM_COLUMNS)
+)
+# SQLite: whether this key used the nonce, the key and the count, in one read (the nonce is
+# written at the request's commit: spent_at_commit).
+CLAIM_SQLITE = (
+    sa.text(
+        f"SELECT {_GRANT_COLUMNS}, NOT EXISTS (SELECT 1 FROM request_nonces "  # noqa: S608 - constants
+        "WHERE key_id = :key_id AND nonce = :nonce) AS fresh, "
+        f"{_EARLIER_REQUESTS} AS earlier {_GRANT_FROM}"
+    )
+    .bindparams(*_CLAIM_PARAMETERS)
+    .columns(*_CLAIM_COLUMNS)
 )
 
 
@@ -129,10 +160,20 @@ def _rate_window(use: NonceUse) -> tuple[datetime, datetime]:
     return start, start + timedelta(minutes=1)
 
 
-def claim_nonce(connection: Connection, use: NonceUse, limit: int) -> tuple[int, datetime] | None:
-    """Claim the nonce as the request begins and count the member's requests in the current
-    minute, this one included, up to one past ``limit`` (0: no limit, nothing counted);
-    returns the count and the window's end, or None if this key used the nonce before.
+@dataclass(frozen=True)
+class Claim:
+    """What claiming a signed request's nonce found: the key as it stands (None: no such
+    key), and the count of the member's requests in the current minute with this one and the
+    window's end (None: this key used the nonce before)."""
+
+    grant: KeyGrant | None
+    counted: tuple[int, datetime] | None
+
+
+def claim_nonce(connection: Connection, use: NonceUse, limit: int) -> Claim:
+    """Claim the nonce as the request begins, read the key's grant as it stands, and count
+    the member's requests in the current minute, this one included, up to one past ``limit``
+    (0: no limit, nothing counted): one statement, the one every signed request pays.
 
     On PostgreSQL the nonce is spent here, in the caller's transaction; the unique key does
     the check: of two concurrent requests with the same nonce, the second waits for the
@@ -141,18 +182,24 @@ def claim_nonce(connection: Connection, use: NonceUse, limit: int) -> tuple[int,
     (:func:`spent_at_commit`).
     """
     window_start, window_end = _rate_window(use)
-    if not limit:
-        if spent_at_commit(connection):
-            used = connection.execute(CHECK, use.values()).scalar()
-        else:
-            used = connection.execute(SPEND, use.values()).first() is None
-        return None if used else (0, window_end)
-    values = {**use.values(), "since": window_start, "cap": limit}
+    values = {
+        "key_id": use.key_id,
+        "nonce": use.nonce,
+        "since": window_start,
+        "cap": limit,
+    }
     if spent_at_commit(connection):
-        used, count = connection.execute(CHECK_AND_COUNT, values).one()
-        return None if used else (int(count) + 1, window_end)
-    count = connection.execute(SPEND_AND_COUNT_POSTGRESQL, values).scalar()
-    return None if count is None else (int(count), window_end)
+        rows = connection.execute(CLAIM_SQLITE, values).all()
+    else:
+        values.update(seen_at=use.seen_at, expires_at=use.expires_at)
+        rows = connection.execute(CLAIM_POSTGRESQL, values).all()
+    if not rows:
+        return Claim(grant=None, counted=None)
+    grant = grant_from_rows([row[:9] for row in rows])
+    fresh, earlier = rows[0][9], rows[0][10]
+    if not fresh:
+        return Claim(grant=grant, counted=None)
+    return Claim(grant=grant, counted=(int(earlier) + 1 if limit else 0, window_end))
 
 
 def spent_at_commit(connection: Connection) -> bool:

@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -225,11 +225,17 @@ _KEY_GRANT = _key_grant_statement()
 
 
 def load_key_grant(connection: Connection, key_id: str) -> KeyGrant | None:
-    """The key, its member's status and roles in one statement (a row per role). Every
-    signed request pays for this, so it is plain Core: no ORM identity map to fill."""
+    """The key, its member's status and roles in one statement (a row per role): read when
+    a process meets a key for the first time (later requests read the grant with their
+    nonce's claim, ``registry.access.claim_nonce``). Plain Core: no ORM identity map to
+    fill."""
     rows = connection.execute(_KEY_GRANT, {"key_id": key_id}).all()
-    if not rows:
-        return None
+    return grant_from_rows(rows) if rows else None
+
+
+def grant_from_rows(rows: Sequence[Sequence[Any]]) -> KeyGrant:
+    """A key's grant from its rows, one per role of its member: (key id, member id,
+    algorithm, PEM, key status, valid from, valid until, member status, role or None)."""
     found, member_id, algorithm, pem, status, valid_from, valid_until, member_status, _ = rows[0]
     return KeyGrant(
         key_id=found,

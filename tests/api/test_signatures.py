@@ -4,13 +4,14 @@ import json
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.client import RequestSigner
 from registry.access import NonceUse, claim_nonce, spend_nonce, spent_at_commit
-from registry.members import revoke_key
+from registry.members import MemberRoleGrant, revoke_key
 from tests.factories import TEST_ACTOR
 from tests.signing import AUTHORITY, signed_member
 
@@ -77,6 +78,43 @@ def test_expired_and_not_yet_valid_keys(session, client, clock):
     assert problem_type(expired.get(RECEIPT_PATH)) == "/problems/key-expired"
     future = signed_member(session, client, clock, valid_from=clock.now() + timedelta(days=1))
     assert problem_type(future.get(RECEIPT_PATH)) == "/problems/key-expired"
+
+
+def test_a_key_met_before_signs_with_one_statement_and_its_grant_as_it_stands(
+    alice, session, query_counter
+):
+    assert alice.get(RECEIPT_PATH).status_code == 404  # the key is met: read on its own
+    query_counter.clear()
+    assert alice.get(RECEIPT_PATH).status_code == 404
+    grant_reads = [s for s in query_counter if "JOIN members" in s]
+    # Once met, the key's grant is read with the nonce's claim and nowhere else.
+    assert len(grant_reads) == 1 and "request_nonces" in grant_reads[0]
+    # What may change about a key counts at once, though the key is remembered.
+    alice.member.status = "suspended"
+    session.commit()
+    assert problem_type(alice.get(RECEIPT_PATH)) == "/problems/member-suspended"
+    alice.member.status = "active"
+    session.commit()
+    assert alice.get(RECEIPT_PATH).status_code == 404
+    revoke_key(session, actor=TEST_ACTOR, key_id=alice.key.id, reason="leaked")
+    session.commit()
+    assert problem_type(alice.get(RECEIPT_PATH)) == "/problems/key-revoked"
+
+
+def test_a_role_taken_away_counts_at_the_next_request(session, client, clock):
+    submitter = signed_member(session, client, clock, roles=("submitter", "querier"))
+    assert (
+        submitter.post("/api/v1/submissions", {"submission_id": "s", "records": []}).status_code
+        != 403
+    )
+    session.execute(
+        sa.delete(MemberRoleGrant).where(
+            MemberRoleGrant.member_id == submitter.member.id, MemberRoleGrant.role == "submitter"
+        )
+    )
+    session.commit()
+    refused = submitter.post("/api/v1/submissions", {"submission_id": "t", "records": []})
+    assert problem_type(refused) == "/problems/role-missing"
 
 
 def test_key_of_a_suspended_member(alice, session):
@@ -314,16 +352,16 @@ def test_a_flooding_member_is_counted_no_further_than_its_limit(session, client,
     connection = session.connection()
     for n in range(20):
         use = nonce_use(member, f"flood-{n}", now)
-        assert claim_nonce(connection, use, 3)
+        assert claim_nonce(connection, use, 3).counted
         if spent_at_commit(connection):  # SQLite writes the nonce at the request's commit
             assert spend_nonce(connection, use)
-    count, _ = claim_nonce(connection, nonce_use(member, "one-more", now), 3)
+    count, _ = claim_nonce(connection, nonce_use(member, "one-more", now), 3).counted
     # Twenty earlier requests, counted no further than the limit, and this one: over the
     # limit, so refused, whatever the exact number.
     assert count == 4
-    unlimited = claim_nonce(connection, nonce_use(member, "unlimited", now), 0)
+    unlimited = claim_nonce(connection, nonce_use(member, "unlimited", now), 0).counted
     assert unlimited is not None and unlimited[0] == 0
-    assert claim_nonce(connection, nonce_use(member, "flood-0", now), 0) is None
+    assert claim_nonce(connection, nonce_use(member, "flood-0", now), 0).counted is None
 
 
 def nonce_use(member, nonce: str, now) -> NonceUse:
