@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from api import (
+    auth,
     health,
     json_body,
     listings,
@@ -102,6 +103,7 @@ def _commit_unit_of_work(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    auth.init_app(app)
     problems.init_app(app)
     json_body.init_app(app)
     app.register_blueprint(health.bp)

@@ -8,6 +8,7 @@ in a transaction of its own, so a captured request can never be replayed either 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import uuid
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
-from flask import Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload, lazyload
 
@@ -224,9 +225,11 @@ class KnownKeys:
         self._keys.pop(key_id, None)
 
 
-def known_keys() -> KnownKeys:
-    keys: KnownKeys = current_app.extensions.setdefault("creditreg.known_keys", KnownKeys())
-    return keys
+KNOWN_KEYS = "creditreg.known_keys"
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[KNOWN_KEYS] = KnownKeys()
 
 
 def _refusal(grant: KeyGrant, when: datetime) -> SignatureError | None:
@@ -247,22 +250,23 @@ def _authenticate(
     registry_now: datetime | None = None,
 ) -> Caller | Response:
     """``now``: the time the signature and nonce are checked against; ``registry_now``
-    (default: the same): the registry's date, which a key's validity period is in."""
+    (default: the same): the registry's date, which a key's validity period is in.
+
+    The order of refusals: the headers, an unknown key, the signature (times, digest,
+    signature itself), then whether the key may sign (revoked, expired, member suspended),
+    then the nonce, then the rate."""
     settings = current_runtime().settings
     key_time = registry_now or now
-    keys = known_keys()
+    keys: KnownKeys = current_app.extensions[KNOWN_KEYS]
 
     def lookup(key_id: str) -> tuple[KnownKey, Any, str]:
         known = keys.get(key_id)
         if known is None:
-            # A key this process has not met: read it on its own (a refused one is not
-            # remembered). Whether it may sign is read again with the nonce's claim.
+            # A key this process has not met, read on its own; whether it may sign is read
+            # with the nonce's claim, as for every key.
             grant = load_key_grant(connection, key_id)
             if grant is None:
                 raise SignatureError("key-unknown", "no key is registered under this keyid")
-            refusal = _refusal(grant, key_time)
-            if refusal is not None:
-                raise refusal
             known = keys.remember(grant)
         return known, known.public_key, known.algorithm
 
@@ -286,22 +290,23 @@ def _authenticate(
     )
     claim = claim_nonce(connection, spent, limit)
     grant = claim.grant
-    if grant is None or (grant.public_key_pem, grant.member_id) != (
-        known.public_key_pem,
-        known.member_id,
-    ):
-        # Gone, or another key under this id (neither happens to a registered key: keys
-        # are revoked, never deleted, and an id is its key's thumbprint).
+    if grant is None or grant.public_key_pem != known.public_key_pem:
+        # Gone, or another key under this id: neither happens to a registered key (keys are
+        # revoked, never deleted, and an id is its key's thumbprint).
         keys.forget(known.key_id)
         return _signature_problem(
             SignatureError("key-unknown", "no key is registered under this keyid")
         )
+    if grant.member_id != known.member_id:  # another database under the same process
+        keys.remember(grant)
+        spent = dataclasses.replace(spent, member_id=grant.member_id)
+    # The key exists: if the request fails from here on, refused or not, its transaction
+    # rolls back with the nonce in it, and the nonce is spent again on its own
+    # (spend_nonce_of_failed_request), so that the request can never be replayed.
+    g._creditreg_nonce = spent
     refusal = _refusal(grant, key_time)
     if refusal is not None:
         return _signature_problem(refusal)
-    # If the request fails, its transaction rolls back with the nonce in it: the nonce is
-    # spent again on its own then (spend_nonce_of_failed_request).
-    g._creditreg_nonce = spent
     if claim.counted is None:
         return _signature_problem(
             SignatureError("nonce-reused", "this nonce was already used with this key")

@@ -103,10 +103,7 @@ def test_a_key_met_before_signs_with_one_statement_and_its_grant_as_it_stands(
 
 def test_a_role_taken_away_counts_at_the_next_request(session, client, clock):
     submitter = signed_member(session, client, clock, roles=("submitter", "querier"))
-    assert (
-        submitter.post("/api/v1/submissions", {"submission_id": "s", "records": []}).status_code
-        != 403
-    )
+    assert submitter.get(RECEIPT_PATH).status_code == 404  # signed in, the key met
     session.execute(
         sa.delete(MemberRoleGrant).where(
             MemberRoleGrant.member_id == submitter.member.id, MemberRoleGrant.role == "submitter"
@@ -115,6 +112,25 @@ def test_a_role_taken_away_counts_at_the_next_request(session, client, clock):
     session.commit()
     refused = submitter.post("/api/v1/submissions", {"submission_id": "t", "records": []})
     assert problem_type(refused) == "/problems/role-missing"
+
+
+def test_a_key_met_before_expires_on_time(session, client, clock):
+    member = signed_member(session, client, clock, valid_until=clock.now() + timedelta(hours=1))
+    assert member.get(RECEIPT_PATH).status_code == 404
+    clock.advance(timedelta(hours=1))
+    assert problem_type(member.get(RECEIPT_PATH)) == "/problems/key-expired"
+
+
+def test_a_request_refused_for_its_key_cannot_be_replayed_once_the_key_may_sign(alice, session):
+    alice.member.status = "suspended"
+    session.commit()
+    assert problem_type(alice.get(RECEIPT_PATH, nonce="refused-once")) == (
+        "/problems/member-suspended"
+    )
+    alice.member.status = "active"
+    session.commit()
+    replayed = alice.get(RECEIPT_PATH, nonce="refused-once")
+    assert problem_type(replayed) == "/problems/nonce-reused"
 
 
 def test_key_of_a_suspended_member(alice, session):
