@@ -92,18 +92,31 @@ def syllables_of(word: str) -> tuple[str, ...] | None:
     """
     if not _LETTERS.match(word):
         return None
-    # best[i]: the preferred split of word[i:], worked out from the end.
-    best: list[tuple[str, ...] | None] = [None] * len(word) + [()]
-    for start in range(len(word) - 1, -1, -1):
-        for end in range(min(len(word), start + _LONGEST_SYLLABLE), start, -1):
-            rest = best[end]
-            if rest is None or word[start:end] not in SYLLABLES:
+    # Worked out from the end: fewest[i] is the fewest syllables word[i:] splits into (None:
+    # it does not), first_end[i] where the first of them ends. Ends are tried longest first
+    # and only a strictly smaller count replaces, so ties keep the longer first syllable.
+    # (Counts and ends rather than whole splits: a name's pinyin runs to 30 letters and
+    # more, and copying a split at every step made this the slowest part of a document.)
+    length, syllables, longest = len(word), SYLLABLES, _LONGEST_SYLLABLE
+    fewest: list[int | None] = [None] * length + [0]
+    first_end = [0] * length
+    for start in range(length - 1, -1, -1):
+        for end in range(min(length, start + longest), start, -1):
+            rest = fewest[end]
+            if rest is None or word[start:end] not in syllables:
                 continue
-            candidate = (word[start:end], *rest)
-            current = best[start]
-            if current is None or len(candidate) < len(current):
-                best[start] = candidate
-    return best[0]
+            current = fewest[start]
+            if current is None or rest + 1 < current:
+                fewest[start] = rest + 1
+                first_end[start] = end
+    if fewest[0] is None:
+        return None
+    split: list[str] = []
+    start = 0
+    while start < length:
+        split.append(word[start : first_end[start]])
+        start = first_end[start]
+    return tuple(split)
 
 
 def syllable_pairs(syllables: list[str] | tuple[str, ...]) -> list[str]:

@@ -29,6 +29,29 @@ def test_pinyin_words_split_into_syllables(word, syllables):
     assert syllables_of(word) == syllables
 
 
+def preferred_split(word):
+    """The rule by brute force: of every split into syllables, the fewest syllables, then
+    the longer first syllable, then (recursively) the same for the rest."""
+    if not word:
+        return ()
+    splits = [
+        (word[:end], *rest)
+        for end in range(len(word), 0, -1)
+        if word[:end] in SYLLABLES and (rest := preferred_split(word[end:])) is not None
+    ]
+    return min(splits, key=len) if splits else None
+
+
+def test_long_pinyin_words_split_by_the_rule():
+    import random
+
+    chooser = random.Random(20261203)
+    syllables = sorted(SYLLABLES)
+    for _ in range(300):
+        word = "".join(chooser.choice(syllables) for _ in range(chooser.randint(2, 7)))
+        assert syllables_of(word) == preferred_split(word), word
+
+
 @pytest.mark.parametrize("word", ["trading", "bjhx", "abc", "huax", "3m", ""])
 def test_words_that_are_not_pinyin_are_left_alone(word):
     assert syllables_of(word) is None
