@@ -37,6 +37,7 @@ from registry.members import (
     KeyGrant,
     KeyStatus,
     Member,
+    MemberOfRequest,
     MemberRole,
     MemberStatus,
     load_key_grant,
@@ -116,6 +117,12 @@ class Caller:
             signature=self.signature,
             signature_base=self.signature_base,
         )
+
+    @property
+    def acting_member(self) -> MemberOfRequest:
+        """The member, as the signature's check read it: for what needs only its id and
+        roles (an intake), without loading it."""
+        return MemberOfRequest(id=self.member_id, roles=self.roles)
 
     @property
     def member(self) -> Member:

@@ -150,7 +150,7 @@ def create_submission() -> ResponseReturnValue:
         return problems.problem_response(problems.MALFORMED_BODY, str(exc))
 
     session = db.session
-    member = caller.member
+    member = caller.acting_member
     digest = content_digest(body)
     submission_id = document.get("submission_id") if isinstance(document, dict) else None
     # An id with NUL was never stored (the schema refuses it below) and cannot be looked up.
@@ -211,7 +211,7 @@ def get_submission(submission_id: str) -> ResponseReturnValue:
       problems: [401, 403, 404, 429, 503]
     """
     caller = current_caller()
-    found = intake.find_submission(db.session, caller.member, submission_id)
+    found = intake.find_submission(db.session, caller.acting_member, submission_id)
     if found is None or found.receipt is None:
         return problems.problem_response(
             problems.NOT_FOUND, "the member has no submission with this id"

@@ -28,7 +28,7 @@ from registry.identifiers import (
     validate_id_number,
     validate_uscc,
 )
-from registry.members import Member, MemberRole
+from registry.members import ActingMember, Member, MemberRole
 from registry.outbox import touch_subjects
 from registry.publicity import PublicityRule, default_rule
 from registry.receipts import RegistrySigner
@@ -68,7 +68,9 @@ class Evidence:
         return dataclasses.asdict(self)
 
 
-def find_submission(session: Session, member: Member, submission_id: str) -> Submission | None:
+def find_submission(
+    session: Session, member: ActingMember, submission_id: str
+) -> Submission | None:
     return session.scalar(
         sa.select(Submission).where(
             Submission.member_id == member.id, Submission.submission_id == submission_id
@@ -77,7 +79,7 @@ def find_submission(session: Session, member: Member, submission_id: str) -> Sub
 
 
 def replay_or_conflict(
-    session: Session, member: Member, submission_id: str, body_digest: str
+    session: Session, member: ActingMember, submission_id: str, body_digest: str
 ) -> dict[str, Any] | None:
     """The receipt of the earlier submission with this id if the body is the same.
 
@@ -106,7 +108,7 @@ SubjectKey = tuple[str, object, object]
 
 
 def _subject_key(
-    ref: dict[str, Any], *, vault: IdentityVault, member: Member, today: date
+    ref: dict[str, Any], *, vault: IdentityVault, member: ActingMember, today: date
 ) -> SubjectKey:
     """:raises InvalidInput: the identifier is invalid (the message never repeats it)."""
     kind = ref["kind"]
@@ -155,7 +157,7 @@ def _new_subject(
     *,
     actor: Actor,
     vault: IdentityVault,
-    member: Member,
+    member: ActingMember,
     ref: dict[str, Any],
     now: datetime,
 ) -> uuid.UUID:
@@ -210,7 +212,7 @@ def _record_fields(record: dict[str, Any]) -> dict[str, Any]:
 def accept_submission(
     session: Session,
     *,
-    member: Member,
+    member: ActingMember,
     vault: IdentityVault,
     signer: RegistrySigner,
     submission_id: str,
@@ -340,7 +342,7 @@ def _apply(
     *,
     actor: Actor,
     vault: IdentityVault,
-    member: Member,
+    member: ActingMember,
     record: dict[str, Any],
     subject_key: SubjectKey | None,
     subjects: dict[SubjectKey, uuid.UUID],
@@ -421,7 +423,7 @@ def resolve_subject(
     ref: dict[str, Any],
     *,
     vault: IdentityVault,
-    member: Member,
+    member: ActingMember,
     now: datetime,
 ) -> uuid.UUID:
     """The subject a reference names, registered if new (for requests other than

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
@@ -168,6 +168,28 @@ class MemberKey(Base):
             "revoked_reason": self.revoked_reason,
             "public_key_pem": self.public_key_pem,
         }
+
+
+class ActingMember(Protocol):
+    """What acting for a member needs to know of it: its id and roles. A loaded
+    :class:`Member` is one; so is a signed request's :class:`MemberOfRequest`."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    def has_role(self, role: MemberRole) -> bool: ...
+
+
+@dataclass(frozen=True)
+class MemberOfRequest:
+    """The member a signed request acts for, as its signature's check read it (active, with
+    these roles, at this request): no statement of its own."""
+
+    id: uuid.UUID
+    roles: frozenset[str]
+
+    def has_role(self, role: MemberRole) -> bool:
+        return str(role) in self.roles
 
 
 def key_usable_at(

@@ -21,7 +21,7 @@ from registry.audit import Actor, record_event
 from registry.clock import local_date
 from registry.db import Base, add_append_only, one_of, timestamp_now, utc_now, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput
-from registry.members import Member
+from registry.members import ActingMember, Member
 from registry.outbox import touch_subjects
 from registry.subjects import Subject
 
@@ -280,7 +280,7 @@ def _check_fields(fields: dict[str, Any]) -> None:
 
 def _new_record_values(
     *,
-    member: Member,
+    member: ActingMember,
     subject_id: uuid.UUID,
     member_record_id: str,
     fields: dict[str, Any],
@@ -348,7 +348,7 @@ def create_record_rows(
     session: Session,
     *,
     actor: Actor,
-    member: Member,
+    member: ActingMember,
     subject_id: uuid.UUID,
     member_record_id: str,
     fields: dict[str, Any],
@@ -386,7 +386,7 @@ def upsert_record(
     session: Session,
     *,
     actor: Actor,
-    member: Member,
+    member: ActingMember,
     subject: Subject,
     member_record_id: str,
     fields: dict[str, Any],
@@ -427,7 +427,7 @@ def upsert_record(
 
 
 def find_member_record(
-    session: Session, member: Member, member_record_id: str
+    session: Session, member: ActingMember, member_record_id: str
 ) -> CreditRecord | None:
     return session.scalar(
         sa.select(CreditRecord).where(
@@ -437,7 +437,7 @@ def find_member_record(
 
 
 def find_member_records(
-    session: Session, member: Member, member_record_ids: Iterable[str]
+    session: Session, member: ActingMember, member_record_ids: Iterable[str]
 ) -> dict[str, CreditRecord]:
     """The member's records with these ids, in one query (for a whole submission)."""
     wanted = sorted(set(member_record_ids))
@@ -455,7 +455,7 @@ def apply_upsert(
     session: Session,
     *,
     actor: Actor,
-    member: Member,
+    member: ActingMember,
     subject_id: uuid.UUID,
     existing: CreditRecord | None,
     member_record_id: str,
@@ -561,7 +561,7 @@ def revoke_record(
     session: Session,
     *,
     actor: Actor,
-    member: Member,
+    member: ActingMember,
     member_record_id: str,
     reason: str,
     submission_id: uuid.UUID | None = None,

@@ -22,7 +22,7 @@ from registry.identifiers import (
     validate_id_number,
     validate_uscc,
 )
-from registry.members import Member, MemberRole
+from registry.members import ActingMember, Member, MemberRole
 from registry.names import NormalisedName, normalize_name
 from registry.outbox import enqueue
 from registry.security import IdentityVault
@@ -147,13 +147,13 @@ def check_subject(
     name: str,
     uscc: str | None = None,
     id_number: str | None = None,
-    platform: Member | None = None,
+    platform: ActingMember | None = None,
     shop_id: str | None = None,
     operator_uscc: str | None = None,
     region_code: str | None = None,
     industry_code: str | None = None,
     today: date | None = None,
-    registered_by: Member | None = None,
+    registered_by: ActingMember | None = None,
 ) -> SubjectDraft:
     """Check a new subject's identifier and name; all problems are reported together.
 

@@ -491,3 +491,13 @@ def test_a_correction_takes_its_locks_in_the_order_the_jobs_take_them(
         ]
         assert len(locks) == 1 and "ORDER BY subjects.id" in locks[0]
         assert query_counter.index(locks[0]) < first["UPDATE", "subjects"]
+
+
+def test_a_submission_acts_for_its_member_without_loading_it(regulator, session, query_counter):
+    # The claim of the signature's nonce read the member's status and roles: the intake
+    # needs nothing more of it, and a signed write pays no statement to load it.
+    assert submit(regulator, "first", [PENALTY]).status_code == 201
+    session.expire_all()  # as a new request's session: the member not at hand
+    query_counter.clear()
+    assert submit(regulator, "second", [{**PENALTY, "record_id": "PEN-2"}]).status_code == 201
+    assert not [s for s in query_counter if "FROM members" in s]
