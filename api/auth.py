@@ -8,7 +8,6 @@ in a transaction of its own, so a captured request can never be replayed either 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import uuid
@@ -297,16 +296,16 @@ def _authenticate(
     )
     claim = claim_nonce(connection, spent, limit)
     grant = claim.grant
-    if grant is None or grant.public_key_pem != known.public_key_pem:
-        # Gone, or another key under this id: neither happens to a registered key (keys are
-        # revoked, never deleted, and an id is its key's thumbprint).
+    if grant is None or (grant.public_key_pem, grant.member_id) != (
+        known.public_key_pem,
+        known.member_id,
+    ):
+        # Gone, or not the key remembered: neither happens to a registered key (keys are
+        # revoked, never deleted, and an id is its key's thumbprint). Read afresh next time.
         keys.forget(known.key_id)
         return _signature_problem(
             SignatureError("key-unknown", "no key is registered under this keyid")
         )
-    if grant.member_id != known.member_id:  # another database under the same process
-        keys.remember(grant)
-        spent = dataclasses.replace(spent, member_id=grant.member_id)
     # The key exists: if the request fails from here on, refused or not, its transaction
     # rolls back with the nonce in it, and the nonce is spent again on its own
     # (spend_nonce_of_failed_request), so that the request can never be replayed.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import os
 import socket
 import subprocess
@@ -29,6 +30,22 @@ from registry.app import create_app  # noqa: E402
 from registry.audit import Actor  # noqa: E402
 from registry.db import db  # noqa: E402
 from registry.members import add_key, add_member  # noqa: E402
+from search.query import SearchQuery  # noqa: E402
+
+ENGINE_PREFIX = "creditreg-bench"  # the engines' alias: creditreg-bench-subjects
+KINDS = ("enterprise", "shop")  # what the API searches when no kind is given
+PURPOSE = "counterparty_check"
+
+
+def api_query(text: str) -> SearchQuery:
+    """The query GET /api/v1/subjects builds for ``q`` alone."""
+    return SearchQuery(text=text, kinds=KINDS, size=20)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile of ``values``."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def wipe_database(url: str) -> str:

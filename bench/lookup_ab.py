@@ -32,20 +32,21 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from drain import BackendSpec  # noqa: E402
-from harness import Connection, admit_member, free_port, start_server  # noqa: E402
+from harness import (  # noqa: E402
+    ENGINE_PREFIX,
+    PURPOSE,
+    Connection,
+    admit_member,
+    api_query,
+    free_port,
+    percentile,
+    start_server,
+)
 
 from api.client import RequestSigner  # noqa: E402
-from search.query import SearchQuery  # noqa: E402
 from tests import engines  # noqa: E402
 
 WARM_UP = 100  # lookups sent to every server (and the bare backend) before timing
-ENGINE_PREFIX = "creditreg-bench"  # the index bench/search.py builds
-PURPOSE = "counterparty_check"
-
-
-def api_query(text: str) -> SearchQuery:
-    """The query GET /api/v1/subjects builds for ``q`` alone (as in bench/search.py)."""
-    return SearchQuery(text=text, kinds=("enterprise", "shop"), size=20)
 
 
 def main() -> None:
@@ -152,8 +153,7 @@ def lookups(
 
 def report(timings: dict[str, list[float]], args: argparse.Namespace) -> None:
     def quantile(values: list[float], fraction: float) -> float:
-        ordered = sorted(values)
-        return 1000 * ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+        return 1000 * percentile(values, fraction)
 
     bare = statistics.median(timings["bare"])
     print(f"command: `{' '.join(sys.argv)}`")

@@ -77,7 +77,6 @@ import argparse
 import cProfile
 import io
 import json
-import math
 import os
 import pstats
 import random
@@ -103,10 +102,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from drain import BackendSpec, DrainReport, drain_in_parallel, process_cpu  # noqa: E402
 from harness import (  # noqa: E402
+    ENGINE_PREFIX,
+    PURPOSE,
     Connection,
     MemoryWatch,
     admit_member,
+    api_query,
     free_port,
+    percentile,
     recreate_databases,
     start_server,
     wipe_database,
@@ -139,10 +142,7 @@ from tests import engines  # noqa: E402
 BENCH_DB = "creditreg_bench_search"
 ENGINES = ("opensearch", "elasticsearch")
 BACKENDS = ("sql", *ENGINES)
-ENGINE_PREFIX = "creditreg-bench"  # the engines' alias: creditreg-bench-subjects
 CHUNK = 5000
-KINDS = ("enterprise", "shop")  # what the API searches when no kind is given
-PURPOSE = "counterparty_check"
 
 # (GB/T 2260 district code, city as a name prefix, city in English)
 REGIONS = [
@@ -515,11 +515,6 @@ def lookup_path(text: str) -> str:
 # --- measuring ------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
 @dataclass
 class Timings:
     by_category: dict[str, list[float]] = field(default_factory=dict)
@@ -530,11 +525,6 @@ class Timings:
 
     def p(self, category: str, fraction: float) -> float:
         return percentile(self.by_category[category], fraction) * 1000
-
-
-def api_query(text: str) -> SearchQuery:
-    """The query GET /api/v1/subjects builds for ``q`` alone."""
-    return SearchQuery(text=text, kinds=KINDS, size=20)
 
 
 def paired_lookups(

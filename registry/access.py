@@ -27,7 +27,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.db import Base
-from registry.members import KeyGrant, grant_from_rows
+from registry.members import (
+    GRANT_COLUMNS,
+    GRANT_FROM,
+    KeyGrant,
+    grant_from_rows,
+    grant_result_columns,
+)
 
 
 class RequestNonce(Base):
@@ -64,18 +70,6 @@ SPEND = _typed(
     "VALUES (:key_id, :nonce, :member_id, :seen_at, :expires_at) "
     "ON CONFLICT (key_id, nonce) DO NOTHING RETURNING nonce"
 )
-# A signed request's key, as it stands now (its status, validity, member's status and roles
-# can change at any moment), one row per role of the member: the columns of
-# registry.members.KeyGrant, in its order.
-_GRANT_COLUMNS = (
-    "k.id AS key_id, k.member_id AS member_id, k.algorithm AS algorithm, "
-    "k.public_key_pem AS public_key_pem, k.status AS key_status, k.valid_from AS valid_from, "
-    "k.valid_until AS valid_until, m.status AS member_status, r.role AS role"
-)
-_GRANT_FROM = (
-    "FROM member_keys AS k JOIN members AS m ON m.id = k.member_id "
-    "LEFT OUTER JOIN member_roles AS r ON r.member_id = k.member_id WHERE k.id = :key_id"
-)
 # The key's member's earlier requests in the current window, counted no further than its
 # limit (:cap; 0 counts nothing): past it the request is refused whatever the exact number,
 # and what a request costs stays bounded by the limit however many a member floods in.
@@ -90,16 +84,9 @@ _CLAIM_PARAMETERS: tuple[sa.BindParameter[object], ...] = (
     sa.bindparam("since", type_=NONCES.c.seen_at.type),
     sa.bindparam("cap"),
 )
+# The key's grant (registry.members), then whether the nonce is new and the count.
 _CLAIM_COLUMNS = (
-    sa.column("key_id", NONCES.c.key_id.type),
-    sa.column("member_id", NONCES.c.member_id.type),
-    sa.column("algorithm", sa.String()),
-    sa.column("public_key_pem", sa.String()),
-    sa.column("key_status", sa.String()),
-    sa.column("valid_from", NONCES.c.seen_at.type),
-    sa.column("valid_until", NONCES.c.seen_at.type),
-    sa.column("member_status", sa.String()),
-    sa.column("role", sa.String()),
+    *grant_result_columns(),
     sa.column("fresh", sa.Boolean()),
     sa.column("earlier", sa.Integer()),
 )
@@ -111,8 +98,8 @@ CLAIM_POSTGRESQL = (
         "INSERT INTO request_nonces (key_id, nonce, member_id, seen_at, expires_at) "
         "SELECT id, :nonce, member_id, :seen_at, :expires_at FROM member_keys WHERE id = :key_id "
         "ON CONFLICT (key_id, nonce) DO NOTHING RETURNING nonce) "
-        f"SELECT {_GRANT_COLUMNS}, EXISTS (SELECT 1 FROM spent) AS fresh, "
-        f"{_EARLIER_REQUESTS} AS earlier {_GRANT_FROM}"
+        f"SELECT {GRANT_COLUMNS}, EXISTS (SELECT 1 FROM spent) AS fresh, "
+        f"{_EARLIER_REQUESTS} AS earlier {GRANT_FROM}"
     )
     .bindparams(
         *_CLAIM_PARAMETERS,
@@ -125,9 +112,9 @@ CLAIM_POSTGRESQL = (
 # written at the request's commit: spent_at_commit).
 CLAIM_SQLITE = (
     sa.text(
-        f"SELECT {_GRANT_COLUMNS}, NOT EXISTS (SELECT 1 FROM request_nonces "  # noqa: S608 - constants
+        f"SELECT {GRANT_COLUMNS}, NOT EXISTS (SELECT 1 FROM request_nonces "  # noqa: S608 - constants
         "WHERE key_id = :key_id AND nonce = :nonce) AS fresh, "
-        f"{_EARLIER_REQUESTS} AS earlier {_GRANT_FROM}"
+        f"{_EARLIER_REQUESTS} AS earlier {GRANT_FROM}"
     )
     .bindparams(*_CLAIM_PARAMETERS)
     .columns(*_CLAIM_COLUMNS)

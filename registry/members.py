@@ -220,30 +220,43 @@ class KeyGrant:
         return key_usable_at(self.status, self.valid_from, self.valid_until, when)
 
 
-def _key_grant_statement() -> sa.Select[Any]:
+# A key as it stands, one row per role of its member: the columns of KeyGrant in its order.
+# Written as SQL so that the nonce's claim (registry.access) reads the same columns in the
+# same statement as it spends the nonce.
+GRANT_COLUMNS = (
+    "k.id AS key_id, k.member_id AS member_id, k.algorithm AS algorithm, "
+    "k.public_key_pem AS public_key_pem, k.status AS key_status, k.valid_from AS valid_from, "
+    "k.valid_until AS valid_until, m.status AS member_status, r.role AS role"
+)
+GRANT_FROM = (
+    "FROM member_keys AS k JOIN members AS m ON m.id = k.member_id "
+    "LEFT OUTER JOIN member_roles AS r ON r.member_id = k.member_id WHERE k.id = :key_id"
+)
+
+
+def grant_result_columns() -> tuple[sa.ColumnClause[Any], ...]:
+    """GRANT_COLUMNS typed as their columns, so that ids and times read back alike on
+    PostgreSQL and SQLite."""
     keys = cast(sa.Table, MemberKey.__table__)
-    members = cast(sa.Table, Member.__table__)
-    grants = cast(sa.Table, MemberRoleGrant.__table__)
     return (
-        sa.select(
-            keys.c.id,
-            keys.c.member_id,
-            keys.c.algorithm,
-            keys.c.public_key_pem,
-            keys.c.status,
-            keys.c.valid_from,
-            keys.c.valid_until,
-            members.c.status,
-            grants.c.role,
-        )
-        .join(members, members.c.id == keys.c.member_id)
-        .outerjoin(grants, grants.c.member_id == keys.c.member_id)
-        .where(keys.c.id == sa.bindparam("key_id"))
+        sa.column("key_id", keys.c.id.type),
+        sa.column("member_id", keys.c.member_id.type),
+        sa.column("algorithm", keys.c.algorithm.type),
+        sa.column("public_key_pem", keys.c.public_key_pem.type),
+        sa.column("key_status", keys.c.status.type),
+        sa.column("valid_from", keys.c.valid_from.type),
+        sa.column("valid_until", keys.c.valid_until.type),
+        sa.column("member_status", sa.String()),
+        sa.column("role", sa.String()),
     )
 
 
-# Built once: SQLAlchemy would otherwise build and hash the statement for every request.
-_KEY_GRANT = _key_grant_statement()
+# Built once: SQLAlchemy would otherwise build the statement for every key met.
+_KEY_GRANT = (
+    sa.text(f"SELECT {GRANT_COLUMNS} {GRANT_FROM}")  # noqa: S608 - the module's constants
+    .bindparams(sa.bindparam("key_id", type_=sa.String()))
+    .columns(*grant_result_columns())
+)
 
 
 def load_key_grant(connection: Connection, key_id: str) -> KeyGrant | None:

@@ -95,15 +95,14 @@ def syllables_of(word: str) -> tuple[str, ...] | None:
     # Worked out from the end: fewest[i] is the fewest syllables word[i:] splits into (None:
     # it does not), first_end[i] where the first of them ends. Ends are tried longest first
     # and only a strictly smaller count replaces, so ties keep the longer first syllable.
-    # (Counts and ends rather than whole splits: a name's pinyin runs to 30 letters and
-    # more, and copying a split at every step made this the slowest part of a document.)
-    length, syllables, longest = len(word), SYLLABLES, _LONGEST_SYLLABLE
+    # (Counts and ends rather than whole splits, which were copied at every step.)
+    length = len(word)
     fewest: list[int | None] = [None] * length + [0]
     first_end = [0] * length
     for start in range(length - 1, -1, -1):
-        for end in range(min(length, start + longest), start, -1):
+        for end in range(min(length, start + _LONGEST_SYLLABLE), start, -1):
             rest = fewest[end]
-            if rest is None or word[start:end] not in syllables:
+            if rest is None or word[start:end] not in SYLLABLES:
                 continue
             current = fewest[start]
             if current is None or rest + 1 < current:
