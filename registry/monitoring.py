@@ -2,13 +2,14 @@
 
 A member (role ``querier``) keeps a portfolio of subjects. Every change that affects a
 subject leaves a row in ``monitoring_outbox``, in the same transaction as the change (see
-``registry.outbox``). The worker's ``monitoring-changes`` job takes those rows, builds the
-*watched state* of each subject someone watches (:func:`watched_state`), compares it with
-the snapshot it kept, and writes one event per changed item, with the old and the new
-value. Each event is copied into the inbox of every member watching the subject at that
-moment, so a member's stream never changes afterwards (adding a subject does not bring
-back its old events; removing one does not take them away). Members read their stream by
-polling, and receive it by webhook (``registry.webhooks``).
+``registry.outbox``), but a subject's registration: nobody watches it yet. The worker's
+``monitoring-changes`` job takes those rows, builds the *watched state* of each subject
+someone watches (:func:`watched_state`), compares it with the snapshot it kept, and writes
+one event per changed item, with the old and the new value. Each event is copied into the
+inbox of every member watching the subject at that moment, so a member's stream never
+changes afterwards (adding a subject does not bring back its old events; removing one does
+not take them away). Members read their stream by polling, and receive it by webhook
+(``registry.webhooks``).
 
 A subject's first snapshot is taken when it is first watched; changes before that moment
 belong to the baseline and raise no event.

@@ -46,15 +46,23 @@ sa.Index(
 )
 
 
-def enqueue(session: Session, subject_id: uuid.UUID, *, at: datetime) -> None:
-    """Queue a subject whose revision the caller has already set (a new subject: 1)."""
+def enqueue(
+    session: Session, subject_id: uuid.UUID, *, at: datetime, registered: bool = False
+) -> None:
+    """Queue a subject whose revision the caller has already set (a new subject: 1).
+
+    A subject ``registered`` in this transaction is not queued for monitoring: nobody can
+    watch it before the transaction commits (a portfolio names existing subjects), and its
+    first watch queues it for its baseline (``registry.monitoring.add_to_portfolio``), which
+    then holds whatever this transaction wrote. So its row would only ever be skipped, and
+    an intake of new subjects writes one row fewer a subject."""
     from registry.monitoring import MonitoringOutbox
     from registry.ratings import RatingOutbox
 
-    # All three as append-only rows: in a submission each outbox then takes one statement
-    # for all its new subjects, not one a subject.
+    # Append-only rows: in a submission each outbox then takes one statement for all its
+    # new subjects, not one a subject.
     row = {"subject_id": subject_id, "enqueued_at": at}
-    for outbox in (SearchOutbox, RatingOutbox, MonitoringOutbox):
+    for outbox in (SearchOutbox, RatingOutbox, *(() if registered else (MonitoringOutbox,))):
         add_append_only(session, outbox, dict(row))
 
 

@@ -240,7 +240,7 @@ def _record_registration(
     session: Session, actor: Actor, values: dict[str, object], at: datetime
 ) -> None:
     """The audit event of a new subject, and its place in the search outbox."""
-    enqueue(session, values["id"], at=at)  # type: ignore[arg-type]
+    enqueue(session, values["id"], at=at, registered=True)  # type: ignore[arg-type]
     # The audit trail names the subject by id; a person's number never enters it.
     record_event(
         session,

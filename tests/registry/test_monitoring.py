@@ -6,6 +6,8 @@ from registry import monitoring
 from registry.listings import Role
 from registry.listings import revoke as revoke_entry
 from registry.monitoring import MonitoringEvent, WatchedState
+from registry.outbox import SearchOutbox
+from registry.ratings import RatingOutbox
 from tests import factories
 from tests.monitoring_helpers import (
     ALICE,
@@ -60,6 +62,35 @@ def test_records_added_corrected_and_revoked_raise_events_with_old_and_new(sessi
     # Event ids only grow.
     ids = [e.id for e in events_of(session, bank)]
     assert ids == sorted(ids)
+
+
+def test_a_new_subject_waits_for_its_first_watch_to_be_queued(session, runtime, clock):
+    submitter = factories.member(session, kind="regulator", roles=("submitter",))
+    bank = factories.member(session, roles=("querier",))
+    queued = {outbox: pending(session, outbox) for outbox in (SearchOutbox, RatingOutbox)}
+    acme = company(session, runtime, 5)
+    # Nobody can watch it yet: no monitoring row, but search and rating rows as ever.
+    assert monitoring.pending_count(session) == 0
+    assert {o: pending(session, o) - n for o, n in queued.items()} == {
+        SearchOutbox: 1,
+        RatingOutbox: 1,
+    }
+    watch(session, clock, bank, acme)
+    assert monitoring.pending_count(session) == 1  # for its baseline
+    detect(session, clock)
+    assert session.get(WatchedState, acme.id) is not None
+    assert events_of(session, bank) == []
+
+    record = penalty(session, submitter, acme, clock, 1)
+    detect(session, clock)
+    [added] = events_of(session, bank)
+    assert (added.type, added.item_id) == ("record.added", str(record.id))
+
+
+def pending(session, outbox):
+    return session.scalar(
+        sa.select(sa.func.count()).select_from(outbox).where(outbox.processed_at.is_(None))
+    )
 
 
 def test_list_publication_removal_and_rating_change(session, runtime, clock):
