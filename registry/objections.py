@@ -37,6 +37,7 @@ from registry.db import Base, among, get_by_id, one_of, uuid_pk
 from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.identifiers import id_number_errors
 from registry.members import Member
+from registry.monitoring import enqueue_monitoring
 from registry.notifications import Notification
 from registry.outbox import touch_subjects
 from registry.querylog import looked_up
@@ -995,6 +996,9 @@ def escalate_due(session: Session, now: datetime, *, batch: int = 500) -> int:
         .limit(batch)
         .with_for_update(skip_locked=True)
     ).all()
+    # Its status is part of what a watcher of the subject sees (registry.monitoring); nothing
+    # a search document or a rating holds changes.
+    enqueue_monitoring(session, sorted({objection.subject_id for objection in due}), at=now)
     for objection in due:
         objection.status = ObjectionStatus.ESCALATED
         objection.escalated_at = now

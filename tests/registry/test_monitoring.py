@@ -1,5 +1,7 @@
 """Change detection: the watched state of watched subjects, diffed into events."""
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 
 from registry import monitoring
@@ -175,26 +177,40 @@ def test_each_member_sees_only_events_of_subjects_it_watched_then(session, runti
     assert session.get(WatchedState, acme.id) is None
 
 
-def test_objections_filed_and_answered_raise_events(session, runtime, clock):
-    from registry.objections import answer, file_objection, find_item
-
+def a_watched_record(session, runtime, clock, seed):
+    """A regulator's penalty on a new company, which a bank watches: (regulator, bank,
+    record)."""
     submitter = factories.member(session, kind="regulator", roles=("submitter",))
     bank = factories.member(session, roles=("querier",))
-    acme = company(session, runtime, 1)
+    acme = company(session, runtime, seed)
     record = penalty(session, submitter, acme, clock, 1)
     watch(session, clock, bank, acme)
-    detect(session, clock)
-    objection = file_objection(
+    return submitter, bank, record
+
+
+def object_to(session, member, record, clock):
+    """The member's objection to the record, answerable within 20 days."""
+    from registry.objections import file_objection, find_item
+
+    return file_objection(
         session,
         find_item(session, "record", record.id),
         actor=ALICE,
-        member=bank,
+        member=member,
         for_subject=False,
         grounds="the fine was annulled",
         statement=None,
         answer_days=20,
         at=clock.now(),
     )
+
+
+def test_objections_filed_and_answered_raise_events(session, runtime, clock):
+    from registry.objections import answer
+
+    submitter, bank, record = a_watched_record(session, runtime, clock, 1)
+    detect(session, clock)
+    objection = object_to(session, bank, record, clock)
     detect(session, clock)
     [filed] = events_of(session, bank)
     assert (filed.type, filed.item_id, filed.old) == ("objection.filed", str(objection.id), None)
@@ -211,3 +227,18 @@ def test_objections_filed_and_answered_raise_events(session, runtime, clock):
     answered = events_of(session, bank)[-1]
     assert answered.type == "objection.answered"
     assert (answered.old["status"], answered.new["outcome"]) == ("open", "upheld")
+
+
+def test_an_objection_escalated_at_its_deadline_raises_an_event(session, runtime, clock):
+    from registry.objections import escalate_due
+
+    _, bank, record = a_watched_record(session, runtime, clock, 6)
+    objection = object_to(session, bank, record, clock)
+    detect(session, clock)
+    clock.advance(timedelta(days=21))
+    assert escalate_due(session, clock.now()) == 1
+    detect(session, clock)
+    [escalated] = events_of(session, bank)  # the filing was part of the baseline
+    assert (escalated.type, escalated.item_id) == ("objection.escalated", str(objection.id))
+    assert (escalated.old["status"], escalated.new["status"]) == ("open", "escalated")
+    assert escalated.at == clock.now()
