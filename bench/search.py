@@ -13,12 +13,13 @@
 Without ``--database-url`` it creates the scratch database ``creditreg_bench_search``
 (dropped first if it exists) through ``--admin-url``. ``--database-url`` takes a SQLite URL
 (the file is deleted first) or a PostgreSQL database you can wipe (its name must contain
-"bench" or "test"). The database is loaded once; then each backend of ``--backend`` (a
+"bench" or "test"); neither is wiped with ``--reuse`` or ``--resume`` (below). The
+database is loaded once; then each backend of ``--backend`` (a
 comma-separated list, in that order) goes through steps 2 to 6 alone. An engine is a real
 node started here (``tests/engines.py``: OpenSearch 2.19, Elasticsearch 8.19, one JVM with
 ``--engine-heap``, its data under ``--engine-data``/ENGINE, stopped after its turn) unless
 ``--engine-url`` names a cluster. Its index is ``creditreg-bench-subjects``, an earlier
-run's dropped first.
+run's dropped first (but by ``--reuse`` and ``--resume``).
 
 1. Load: ``--subjects`` enterprises generated from ``--seed`` (the same seed gives the same
    data): Chinese names made of a region prefix, a two- to four-character trade name, an
@@ -67,7 +68,8 @@ ends the report. ``--reuse`` measures again on the database and the engines' dat
 earlier run left (same ``--subjects``, ``--seed``, ``--database-url``, ``--engine-data``):
 no load, no indexing. ``--resume`` finishes a run that was stopped, with one backend and
 the same arguments: it loads the chunks not yet loaded, indexes the outbox rows still
-pending into the index the run left, and measures; the rates it prints are of this part.
+pending into the index the run left (unless it had not begun indexing: then the backend
+starts afresh, as in a new run), and measures; the rates it prints are of this part.
 
 ``--profile`` adds cProfile listings: the drain workers' (merged), the bare lookups, the
 first 500 screening rows in process, and the lookups through the Flask app in process (the
@@ -127,7 +129,7 @@ from registry.demo import make_uscc  # noqa: E402
 from registry.names import normalize_name  # noqa: E402
 from registry.outbox import SearchOutbox  # noqa: E402
 from registry.subjects import Subject, SubjectName  # noqa: E402
-from search.engine import EngineBackend  # noqa: E402
+from search.engine import BULK_LOAD_SETTINGS, EngineBackend  # noqa: E402
 from search.maintenance import verify  # noqa: E402
 from search.query import SearchQuery  # noqa: E402
 from search.screening import (  # noqa: E402
@@ -397,14 +399,26 @@ def load(
     subject_table = cast(sa.Table, Subject.__table__)
     name_table = cast(sa.Table, SubjectName.__table__)
     outbox_table = cast(sa.Table, SearchOutbox.__table__)
+    if loaded > subjects or (loaded % CHUNK and loaded != subjects):
+        raise SystemExit(
+            f"--resume: the database holds {loaded:,} subjects, not whole chunks of a"
+            f" {subjects:,}-subject run: another --subjects or other data"
+        )
     samples: list[Sample] = []
-    started = time.perf_counter()
+    started = None
+    last_loaded: uuid.UUID | None = None
     done = 0
     for rows, name_rows, chunk_samples in generate(subjects, seed, keep):
         samples.extend(chunk_samples)
         done += len(rows)
         if done <= loaded:
-            continue  # generated all the same: the seed's sequence goes through every chunk
+            # Generated all the same: the seed's sequence goes through every chunk.
+            last_loaded = rows[-1]["id"]
+            continue
+        if started is None:
+            started = time.perf_counter()
+            if last_loaded is not None:
+                ensure_loaded_by_this_run(engine, last_loaded)
         outbox_rows = [{"subject_id": r["id"], "enqueued_at": datetime.now(UTC)} for r in rows]
         with engine.begin() as connection:
             for table, table_rows in (
@@ -414,7 +428,17 @@ def load(
             ):
                 insert_rows(connection, table, table_rows)
         progress("load", done, subjects, started)
-    return time.perf_counter() - started, samples
+    if last_loaded is not None and started is None:
+        ensure_loaded_by_this_run(engine, last_loaded)
+    return (time.perf_counter() - started if started else 0.0), samples
+
+
+def ensure_loaded_by_this_run(engine: sa.Engine, subject_id: uuid.UUID) -> None:
+    """The subjects a stopped run loaded are those this --seed generates: its last one is
+    there."""
+    with engine.connect() as connection:
+        if connection.scalar(sa.select(Subject.id).where(Subject.id == subject_id)) is None:
+            raise SystemExit("--resume: the database was loaded with another --seed")
 
 
 def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -837,6 +861,18 @@ def parse_engine_urls(values: list[str], backends: list[str]) -> dict[str, str]:
     return {kind: url.rstrip("/") for kind, url in urls.items() if kind in backends}
 
 
+def indexing_begun(engine: sa.Engine) -> bool:
+    """Whether a worker has processed any outbox row."""
+    outbox = cast(sa.Table, SearchOutbox.__table__)
+    with engine.connect() as connection:
+        return (
+            connection.scalar(
+                sa.select(sa.literal(True)).where(outbox.c.processed_at.is_not(None)).limit(1)
+            )
+            is not None
+        )
+
+
 def reset_outbox(engine: sa.Engine) -> bool:
     """Mark every outbox row pending again, so the next backend indexes everything; False
     when none had been processed (a fresh load)."""
@@ -899,7 +935,7 @@ def run_backend(
             engine_url = engine_urls.get(kind)
             if engine_url is None:
                 workdir = Path(args.engine_data) / kind
-                if not (args.reuse or args.resume):
+                if not args.keep_index:
                     shutil.rmtree(workdir, ignore_errors=True)
                 print(f"starting a {kind} node, heap {args.engine_heap}", file=sys.stderr)
                 node = engines.start(kind, workdir, heap=args.engine_heap)
@@ -915,7 +951,11 @@ def run_backend(
         if not args.reuse:
             node_pid = node.process.pid if node is not None else None
             index_backend(run, spec, backend, args, work, watch, node_pid)
-            report_indexing(report, run, args)
+            if run.documents:
+                report_indexing(report, run, args)
+            else:
+                report.add("- indexing: nothing was pending (the stopped run had finished it)")
+                report.add()
         elif kind in ENGINES and not backend.client.indices.exists_alias(name=backend.alias):
             raise SystemExit(f"--reuse: {kind} has no index {backend.alias}: run without --reuse")
 
@@ -1032,16 +1072,19 @@ def index_backend(
     """Drain the whole outbox into the backend with the parallel workers, timed."""
     engine = work.engine
     # A resumed run goes on where the stopped one left the outbox and the index.
-    if not args.resume and reset_outbox(engine):
+    if not args.keep_index and reset_outbox(engine):
         print("outbox marked pending again", file=sys.stderr)
         maintain(engine)
     previous: dict[str, str | None] = {}
     if isinstance(backend, EngineBackend):
-        if not args.resume:
+        if not args.keep_index:
             drop_bench_indices(backend)
         backend.ensure_index()
         if args.bulk_settings:
             previous = backend.begin_bulk_load()
+            if all(previous.get(k) == v for k, v in BULK_LOAD_SETTINGS.items()):
+                # A stopped run left them: what goes back at the end is the engine's own.
+                previous = dict.fromkeys(BULK_LOAD_SETTINGS)
     workers = args.workers if engine.dialect.name == "postgresql" else 1
     batch = args.batch or BATCH_SIZE
     print(
@@ -1120,9 +1163,10 @@ def report_indexing(report: Report, run: BackendRun, args: argparse.Namespace) -
     finish = (
         f" + {run.finish_seconds:.1f} s settings back and refresh" if run.finish_seconds else ""
     )
+    resumed = f" (resumed: the last of {args.subjects:,})" if args.resume else ""
     report.add(
         f"| {len(workers)} worker(s), {batch} a batch, {settings}{run.kind}"
-        f" | {run.documents:,} | {drained.seconds:.1f}{finish}"
+        f" | {run.documents:,}{resumed} | {drained.seconds:.1f}{finish}"
         f" | **{run.documents / run.index_seconds:,.0f}**"
         f" | {100 * build / busy:.0f} % / {100 * write / busy:.0f} % / {100 * commit / busy:.0f} %"
         f" | {max(w.peak_rss_mb for w in workers):,.0f} |"
@@ -1267,7 +1311,14 @@ def report_summary(
     )
     report.add("|---|---|---|---|---|---|---|---|---|---|")
     for run in runs:
-        rate = f"{run.documents / run.index_seconds:,.0f}" if run.index_seconds else "(reused)"
+        if args.resume:
+            rate = (
+                f"{run.documents / run.index_seconds:,.0f} (the last {run.documents:,})"
+                if run.documents
+                else "(none left to index)"
+            )
+        else:
+            rate = f"{run.documents / run.index_seconds:,.0f}" if run.index_seconds else "(reused)"
         lookups = ["", ""]
         if run.bare is not None and run.api is not None:
             for column, fraction in enumerate((0.5, 0.99)):
@@ -1374,8 +1425,8 @@ def main() -> None:
         help="skip `search verify` (at ten million subjects, a quarter of an hour here)",
     )
     args = parser.parse_args()
-    if args.resume and (args.reuse or len(args.backend) != 1 or not args.database_url):
-        parser.error("--resume: one backend, --database-url, and not with --reuse")
+    if args.resume and (args.reuse or len(args.backend) != 1):
+        parser.error("--resume: one backend, and not with --reuse")
     engine_urls = parse_engine_urls(args.engine_url, args.backend)
     command = " ".join([".venv/bin/python bench/search.py", *sys.argv[1:]])
     report = Report()
@@ -1388,6 +1439,9 @@ def main() -> None:
         url = prepare_database(args)
     engine = make_engine(url, pool_size=2)
     migrate.upgrade(engine)
+    # The engines' data and index an earlier run left are kept when measuring them again,
+    # and when resuming a run that had begun indexing; otherwise a backend starts afresh.
+    args.keep_index = args.reuse or (args.resume and indexing_begun(engine))
     keep = sample_indexes(args.subjects, 2000, args.seed)
     report.add(
         f"## bench/search.py: {args.subjects:,} subjects, {engine.dialect.name},"
@@ -1412,12 +1466,17 @@ def main() -> None:
             file=sys.stderr,
         )
         load_seconds, samples = load(engine, args.subjects, args.seed, keep, loaded=loaded)
+        # Also when resuming a complete load: the stopped run may not have got this far.
+        maintain(engine)
         if loaded < args.subjects:
-            maintain(engine)
-            how = "COPY" if engine.dialect.name == "postgresql" else "executemany"
+            how = (
+                "COPY (registry.db.copy_rows)"
+                if engine.dialect.name == "postgresql"
+                else "Core executemany"
+            )
             resumed = f" (resumed: {loaded:,} loaded before)" if loaded else ""
             report.add(
-                f"- load (Core {how}: subjects, names, outbox): {args.subjects - loaded:,}"
+                f"- load ({how}: subjects, names, outbox): {args.subjects - loaded:,}"
                 f" subjects in {load_seconds:.1f} s,"
                 f" {(args.subjects - loaded) / load_seconds:,.0f} subjects/s{resumed}"
             )
