@@ -406,19 +406,17 @@ def load(
         )
     samples: list[Sample] = []
     started = None
-    last_loaded: uuid.UUID | None = None
     done = 0
     for rows, name_rows, chunk_samples in generate(subjects, seed, keep):
         samples.extend(chunk_samples)
         done += len(rows)
         if done <= loaded:
             # Generated all the same: the seed's sequence goes through every chunk.
-            last_loaded = rows[-1]["id"]
+            if done == loaded:
+                ensure_loaded_by_this_run(engine, rows[-1]["id"])
             continue
         if started is None:
             started = time.perf_counter()
-            if last_loaded is not None:
-                ensure_loaded_by_this_run(engine, last_loaded)
         outbox_rows = [{"subject_id": r["id"], "enqueued_at": datetime.now(UTC)} for r in rows]
         with engine.begin() as connection:
             for table, table_rows in (
@@ -428,8 +426,6 @@ def load(
             ):
                 insert_rows(connection, table, table_rows)
         progress("load", done, subjects, started)
-    if last_loaded is not None and started is None:
-        ensure_loaded_by_this_run(engine, last_loaded)
     return (time.perf_counter() - started if started else 0.0), samples
 
 

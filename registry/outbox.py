@@ -62,7 +62,10 @@ def enqueue(
     # Append-only rows: in a submission each outbox then takes one statement for all its
     # new subjects, not one a subject.
     row = {"subject_id": subject_id, "enqueued_at": at}
-    for outbox in (SearchOutbox, RatingOutbox, *(() if registered else (MonitoringOutbox,))):
+    outboxes: list[type[Base]] = [SearchOutbox, RatingOutbox]
+    if not registered:
+        outboxes.append(MonitoringOutbox)
+    for outbox in outboxes:
         add_append_only(session, outbox, dict(row))
 
 
