@@ -237,7 +237,9 @@ def keys_add(
         click.echo(f"key {key.id} registered for member {member.id}")
 
 
-@keys_group.command("revoke")
+# A key id is a base64url thumbprint, which begins with "-" once in 64 keys: unknown options
+# are taken as arguments, so that such an id is read as the key id and not as an option.
+@keys_group.command("revoke", context_settings={"ignore_unknown_options": True})
 @click.argument("key_id")
 @click.option("--reason", required=True)
 @click.option("--json", "as_json", is_flag=True, help="print the revoked key as JSON")

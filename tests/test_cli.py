@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
 
 from tests import factories
 
@@ -107,6 +108,35 @@ def test_members_keys_and_revocation_as_json(cli_app, tmp_path):
         from registry.members import MemberKey
 
         assert db.session.get(MemberKey, key["id"]).revoked_reason == "rotated"
+
+
+def test_a_key_id_that_begins_with_a_dash_is_revoked_by_its_id(cli_app, tmp_path):
+    """A key id is a base64url thumbprint, and one key in 64 has an id beginning with "-":
+    it must still read as the key id, not as an option."""
+    from registry.members import jwk_thumbprint, public_jwk
+
+    while True:  # about 64 keys on average
+        pem = factories.ed25519_public_pem()
+        if jwk_thumbprint(public_jwk(serialization.load_pem_public_key(pem.encode())))[0] == "-":
+            break
+    result = run(cli_app, "members", "add", "--name", "华夏示范银行", "--kind", "bank",
+                 "--roles", "submitter", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    key_file = tmp_path / "member.pub"
+    key_file.write_text(pem)
+    result = run(cli_app, "keys", "add", "--member", json.loads(result.output)["id"],
+                 "--public-key", str(key_file), "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    key_id = json.loads(result.output)["id"]
+    assert key_id.startswith("-")
+
+    result = run(cli_app, "keys", "revoke", key_id, "--reason", "rotated", "--json")
+    assert result.exit_code == 0, result.output
+    revoked = json.loads(result.output)
+    assert (revoked["id"], revoked["status"]) == (key_id, "revoked")
+    # An option the command does not know is still refused, not taken for a key id.
+    result = run(cli_app, "keys", "revoke", key_id, "--reason", "rotated", "--force")
+    assert result.exit_code != 0
 
 
 def test_domain_errors_exit_1_with_every_field(cli_app):
