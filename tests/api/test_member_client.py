@@ -58,12 +58,22 @@ def serve(fresh_sqlite_url, live_server):
         if server == "werkzeug":
             return live_server(app)
         if server == "waitress":
+            from waitress import wasyncore
             from waitress.server import create_server
 
             served = create_server(app, host="127.0.0.1", port=0)
             thread = threading.Thread(target=served.run, daemon=True)
             thread.start()
-            stops.append(lambda: (served.close(), thread.join(timeout=10)))
+            # Closed by the server's own loop (its trigger runs the closing there): closed
+            # from this thread, a socket could go while the loop waits on it in select(),
+            # which then fails with EBADF in the server's thread. All its sockets (the map
+            # of its channels) are closed, so that its loop ends and the thread with it.
+            stops.append(
+                lambda: (
+                    served.trigger.pull_trigger(lambda: wasyncore.close_all(served._map)),
+                    thread.join(timeout=10),
+                )
+            )
             return f"http://127.0.0.1:{served.effective_port}"
         # gunicorn serves from processes of its own, on the same database file.
         environment = {k: v for k, v in os.environ.items() if not k.startswith("CREDITREG_")}
