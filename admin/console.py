@@ -64,6 +64,7 @@ from registry import (
     objections,
     paging,
     person_notices,
+    provenance,
     publicity,
     ratings,
     repairs,
@@ -1969,8 +1970,10 @@ def admin_audit() -> ResponseReturnValue:
     except ValueError:  # a page token cut short or edited: the newest events
         page = paging.keyset_page(db.session, query, AUDIT_ORDER, after=None, size=AUDIT_PAGE)
     filters: dict[str, Any] = {k: v for k, v in args.items() if v}
+    creation = _creation_of(args["object_type"], args["object_id"])
     return render_template(
         "console/audit.html",
+        creation=_audit_row(creation) if creation is not None else None,
         events=[_audit_row(event) for event in page.items],
         args=args,
         errors=errors,
@@ -1981,6 +1984,18 @@ def admin_audit() -> ResponseReturnValue:
         next_page=url_for("console.admin_audit", **filters, after=page.next) if page.next else None,
         first_page=url_for("console.admin_audit", **filters) if "after" in request.args else None,
     )
+
+
+def _creation_of(object_type: str, object_id: str) -> AuditEvent | None:
+    """The event that tells how the record or subject the filters name was created (a
+    submission's, for one it created: ``registry.provenance``)."""
+    if not object_id:
+        return None
+    for kind in (object_type,) if object_type else ("credit_record", "subject"):
+        event = provenance.creation_event(db.session, kind, object_id)
+        if event is not None:
+            return event
+    return None
 
 
 @bp.get("/admin/audit.csv")

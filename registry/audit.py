@@ -1,7 +1,10 @@
 """Audit events: who did what, when, with the state before and after.
 
 Every operation that changes something the registry is accountable for writes one event in
-the same transaction as the change, so an event exists exactly when the change does.
+the same transaction as the change, so an event exists exactly when the change does. A
+signed submission is one operation: its one ``submission.accepted`` event covers the records
+and subjects it creates, which have no events of their own (``registry.provenance`` finds it
+from either).
 
 Events are hash-chained: each carries its position (``chain_seq``, gap-free), the hash of
 the event before it, and its own hash over its fields and that link (:func:`event_hash`).

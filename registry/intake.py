@@ -160,7 +160,10 @@ def _new_subject(
     member: ActingMember,
     ref: dict[str, Any],
     now: datetime,
+    in_submission: bool = False,
 ) -> uuid.UUID:
+    """Register the subject ``ref`` names. One a submission registers has no audit event of
+    its own: the submission's event lists it (``registered_subjects``)."""
     platform = None
     if ref["kind"] == SubjectKind.SHOP:
         platform_id = ref.get("platform")
@@ -182,7 +185,7 @@ def _new_subject(
         )
     except InvalidInput as exc:
         raise InvalidInput(exc.detail, {f"subject.{k}": v for k, v in exc.errors.items()}) from None
-    return add_subject_rows(session, actor=actor, draft=draft, at=now)
+    return add_subject_rows(session, actor=actor, draft=draft, at=now, audited=not in_submission)
 
 
 def _record_fields(record: dict[str, Any]) -> dict[str, Any]:
@@ -285,6 +288,7 @@ def accept_submission(
                     errors[f"records.{index}"] = detail
         if errors:
             raise InvalidInput("the submission was refused; nothing was stored", errors)
+        registered = [str(i) for i in subjects.values() if i not in known_subject_ids]
         # The submission row is written once, receipt and all, by the flush that ends the
         # block, before the new records that point at it. Records it corrects or revokes
         # point at it too and are written before its receipt exists (below): then it goes
@@ -327,10 +331,13 @@ def accept_submission(
             action="submission.accepted",
             object_type="submission",
             object_id=str(submission.id),
+            # The evidence of every record and subject the submission created: the records'
+            # first versions name the submission; the subjects are listed here.
             after={
                 "submission_id": submission_id,
                 "records": len(records),
                 "body_digest": evidence.body_digest,
+                "registered_subjects": registered,
             },
             at=now,
         )
@@ -366,7 +373,13 @@ def _apply(
     subject_id = subjects.get(subject_key)
     if subject_id is None:
         subject_id = _new_subject(
-            session, actor=actor, vault=vault, member=member, ref=record["subject"], now=now
+            session,
+            actor=actor,
+            vault=vault,
+            member=member,
+            ref=record["subject"],
+            now=now,
+            in_submission=True,
         )
         # A later record about the same new subject finds this one.
         subjects[subject_key] = subject_id

@@ -318,7 +318,12 @@ def _record_creation(
     reason: str | None,
     at: datetime,
 ) -> None:
-    """The first version row and the audit event of a new record."""
+    """The first version row of a new record, and its audit event unless a signed
+    submission created it: then the submission's own event and transparency-log entry, with
+    this version naming the submission, are the evidence (``registry.provenance`` finds the
+    event from the record), and one event a submission instead of one a record keeps the
+    intake fast and the record's content out of the permanent hash chain (the version moves
+    to the archive when the record's retention ends; an event could not)."""
     state = _state_of_values(values)
     add_append_only(
         session,
@@ -333,6 +338,8 @@ def _record_creation(
             "recorded_at": at,
         },
     )
+    if values["submission_id"] is not None:
+        return
     record_event(
         session,
         actor=actor,

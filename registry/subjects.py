@@ -237,10 +237,13 @@ def _subject_values(draft: SubjectDraft, at: datetime) -> dict[str, object]:
 
 
 def _record_registration(
-    session: Session, actor: Actor, values: dict[str, object], at: datetime
+    session: Session, actor: Actor, values: dict[str, object], at: datetime, *, audited: bool
 ) -> None:
-    """The audit event of a new subject, and its place in the search outbox."""
+    """A new subject's place in the search outbox, and its audit event when ``audited`` (a
+    submission names the subjects it registers in its own event instead)."""
     enqueue(session, values["id"], at=at, registered=True)  # type: ignore[arg-type]
+    if not audited:
+        return
     # The audit trail names the subject by id; a person's number never enters it.
     record_event(
         session,
@@ -268,15 +271,16 @@ def add_subject(session: Session, *, actor: Actor, draft: SubjectDraft, at: date
         SubjectName(name=subject.name, name_normalised=subject.name_normalised, valid_from=at)
     ]
     session.add(subject)
-    _record_registration(session, actor, values, at)
+    _record_registration(session, actor, values, at, audited=True)
     return subject
 
 
 def add_subject_rows(
-    session: Session, *, actor: Actor, draft: SubjectDraft, at: datetime
+    session: Session, *, actor: Actor, draft: SubjectDraft, at: datetime, audited: bool = True
 ) -> uuid.UUID:
     """:func:`add_subject` for bulk intake (inside :func:`registry.db.deferred_inserts`):
-    the subject and its first name go in as plain rows, with no ORM object to build."""
+    the subject and its first name go in as plain rows, with no ORM object to build.
+    ``audited=False``: the caller's own audit event names the subject (a submission's)."""
     values = _subject_values(draft, at)
     add_append_only(session, Subject, values)
     add_append_only(
@@ -289,7 +293,7 @@ def add_subject_rows(
             "valid_from": at,
         },
     )
-    _record_registration(session, actor, values, at)
+    _record_registration(session, actor, values, at, audited=audited)
     return values["id"]  # type: ignore[return-value]
 
 

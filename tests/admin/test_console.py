@@ -161,6 +161,34 @@ def test_the_audit_log_is_searchable(client, seeded):
     assert client.get("/console/admin/audit?since=not-a-date").status_code == 200
 
 
+def test_the_audit_log_shows_the_submission_that_created_a_record_or_a_subject(
+    client, seeded, session, clock
+):
+    from tests.api.test_submissions import PAYMENT, submit
+    from tests.signing import signed_member
+
+    lender = signed_member(session, client, clock)
+    receipt = submit(lender, "audit-prov", [PAYMENT]).get_json()["receipt"]
+    (item,) = receipt["records"]
+    sign_in(client, "ada")
+    for object_type, object_id in (
+        ("credit_record", item["registry_id"]),
+        ("subject", item["subject_id"]),
+        ("", item["registry_id"]),  # the object id alone
+    ):
+        html = client.get(
+            f"/console/admin/audit?object_type={object_type}&object_id={object_id}"
+        ).get_data(as_text=True)
+        assert '<section class="creation">' in html and "submission.accepted" in html
+        assert f"member:{str(lender.member.id)[:12]}" in html
+        assert "object_type=submission&amp;object_id=" in html
+    # Not for an object that names no record or subject.
+    html = client.get(f"/console/admin/audit?object_id={seeded.regulator_id}").get_data(
+        as_text=True
+    )
+    assert '<section class="creation">' not in html
+
+
 def test_reviewers_decide_ratings_in_the_console_four_eyes_beyond_one_grade(
     client, seeded, session, clock
 ):

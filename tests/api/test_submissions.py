@@ -335,8 +335,17 @@ def test_one_submission_mixing_new_and_known_subjects_creations_and_changes(regu
         )
     ).all()
     assert sorted(versions) == ["correct", "create", "create", "create", "create", "revoke"]
-    # Six record events, two new subjects (the enterprise and the person), the submission.
-    assert count(session, AuditEvent) - events_before == 6 + 2 + 1
+    # The correction's and the revocation's events, and the submission's, which stands for
+    # the four new records (their versions name it) and lists the two new subjects (the
+    # enterprise and the person).
+    assert count(session, AuditEvent) - events_before == 2 + 1
+    accepted = session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "submission.accepted")
+    ).all()
+    (event,) = [e for e in accepted if e.after["submission_id"] == "mix-1"]
+    assert sorted(event.after["registered_subjects"]) == sorted(
+        {receipt[0]["subject_id"], receipt[3]["subject_id"]}
+    )
 
 
 def test_a_member_cannot_touch_another_members_record(regulator, session, client, clock):

@@ -371,7 +371,9 @@ def _submission_id(served):
 
 
 def test_audit_verify_finds_an_edited_and_a_removed_event(served, tmp_path):
+    # Two submissions: at least four events (each one's, and the member's and its key's).
     send(served, tmp_path, "x", [1, 2])
+    send(served, tmp_path, "y", [3])
     with served["app"].app_context():
         ids = db.session.scalars(sa.select(AuditEvent.id).order_by(AuditEvent.chain_seq)).all()
     assert len(ids) >= 4

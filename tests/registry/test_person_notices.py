@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from registry import person_notices, ratings, reports
+from registry import person_notices, provenance, ratings, reports
 from registry.audit import Actor, ActorKind, AuditEvent
 from registry.clock import local_date
 from registry.records import CreditRecord
@@ -302,13 +302,16 @@ def test_the_registrys_own_notice_shares_the_record_after_the_wait_and_not_a_day
     assert person_notices.release_due(session, clock.now(), policy=POLICY) == 0
     assert negative_count(lender, subject_id, consent_id) == 1
     assert document_negatives(session, subject_id) == 1
+    # The record's history: created by the member's submission (its event is the evidence),
+    # told by staff, released by the registry.
+    created = provenance.creation_event(session, "credit_record", record_id)
     actors = session.execute(
         sa.select(AuditEvent.action, AuditEvent.actor_kind)
         .where(AuditEvent.object_id == record_id, AuditEvent.action.like("record.%"))
         .order_by(AuditEvent.id)
     ).all()
-    assert [tuple(a) for a in actors] == [
-        ("record.created", "member"),
+    assert [(created.action, created.actor_kind), *(tuple(a) for a in actors)] == [
+        ("submission.accepted", "member"),
         ("record.person_told", "staff"),
         ("record.notice_hold_ended", "system"),
     ]
