@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import itertools
 import json
 import math
 import uuid
@@ -2003,7 +2004,7 @@ def _creation_of(object_type: str, object_id: str) -> AuditEvent | None:
 def admin_audit_csv() -> ResponseReturnValue:
     """The events the filters select, newest first, as CSV (``bom=1``: with the byte-order
     mark Excel needs to read UTF-8)."""
-    query, _args, errors = _audit_search()
+    query, args, errors = _audit_search()
     if errors:
         abort(400, description=_("Dates are written like 2026-11-25."))
     events = db.session.scalars(
@@ -2011,9 +2012,14 @@ def admin_audit_csv() -> ResponseReturnValue:
         .limit(AUDIT_EXPORT_MAX)
         .execution_options(yield_per=1000)
     )
+    # One record's or subject's history ends (newest first) with how it was created, as the
+    # page shows it: the submission's event, when a submission created it (its own event is
+    # among the others).
+    creation = _creation_of(args["object_type"], args["object_id"])
+    last = [creation] if creation is not None and creation.object_id != args["object_id"] else []
     return csv_response(
         AUDIT_COLUMNS,
-        (_audit_row(event) for event in events),
+        (_audit_row(event) for event in itertools.chain(events, last)),
         filename=f"audit-{_now():%Y%m%d-%H%M%S}.csv",
     )
 

@@ -4,7 +4,9 @@ Enterprises with valid USCCs and Chinese or English names (some renamed), person
 resident ID numbers (stored only as hash, ciphertext and mask), shops on two marketplaces,
 and credit records of every category and polarity from the members that would send them,
 some corrected so their history shows. Everything goes through the domain operations, so
-the demo has the same audit trail and version history as real intake.
+the demo has the same version history as real intake; its records and subjects, made
+outside a signed submission, each have their own creation event (a submission's have its
+one event: ``registry.provenance``).
 """
 
 from __future__ import annotations

@@ -397,6 +397,7 @@ def _apply(
             subject_kind=record["subject"]["kind"],
             person_notice=record.get("person_notice"),
             publicity=publicity,
+            in_submission=True,
         )
         return _accepted(index, record, created, "created")
     stored, changed = apply_upsert(

@@ -317,13 +317,17 @@ def _record_creation(
     values: dict[str, Any],
     reason: str | None,
     at: datetime,
+    *,
+    audited: bool,
 ) -> None:
-    """The first version row of a new record, and its audit event unless a signed
-    submission created it: then the submission's own event and transparency-log entry, with
-    this version naming the submission, are the evidence (``registry.provenance`` finds the
-    event from the record), and one event a submission instead of one a record keeps the
-    intake fast and the record's content out of the permanent hash chain (the version moves
-    to the archive when the record's retention ends; an event could not)."""
+    """The first version row of a new record, and its audit event when ``audited``.
+
+    A record a signed submission creates (``create_record_rows(in_submission=True)``) has
+    none: the submission's own event and transparency-log entry, with this version naming
+    the submission, are the evidence (``registry.provenance`` finds the event from the
+    record). One event a submission instead of one a record keeps the intake fast and the
+    record's content out of the permanent hash chain (the version moves to the archive when
+    the record's retention ends; an event could not)."""
     state = _state_of_values(values)
     add_append_only(
         session,
@@ -338,7 +342,7 @@ def _record_creation(
             "recorded_at": at,
         },
     )
-    if values["submission_id"] is not None:
+    if not audited:
         return
     record_event(
         session,
@@ -365,11 +369,13 @@ def create_record_rows(
     subject_kind: str,
     person_notice: dict[str, Any] | None = None,
     publicity: PublicityRule | None = None,
+    in_submission: bool = False,
 ) -> RecordRef:
     """Create a record the caller knows to be new, as plain rows (bulk intake, inside
     :func:`registry.db.deferred_inserts`): no ORM object is built. Negative information
     about a person is held until the person is told (``person_notice``: the submitter says
-    they were; registry.person_notices).
+    they were; registry.person_notices). ``in_submission``: the caller is a submission,
+    whose own audit event stands for the record's creation (none is written for it).
 
     :raises InvalidInput: an unknown field, or a notice that does not belong.
     """
@@ -385,7 +391,7 @@ def create_record_rows(
         notice_columns=_notice_columns(subject_kind, fields, person_notice, at),
     )
     add_append_only(session, CreditRecord, values)
-    _record_creation(session, actor, values, reason, at)
+    _record_creation(session, actor, values, reason, at, audited=not in_submission)
     return RecordRef(values["id"], subject_id, 1)
 
 
@@ -494,7 +500,7 @@ def apply_upsert(
         )
         record = CreditRecord(**values)
         session.add(record)
-        _record_creation(session, actor, values, reason, at)
+        _record_creation(session, actor, values, reason, at, audited=True)
         return record, True
 
     if record.subject_id != subject_id:

@@ -187,6 +187,13 @@ def test_the_audit_log_shows_the_submission_that_created_a_record_or_a_subject(
         as_text=True
     )
     assert '<section class="creation">' not in html
+    # The export of the record's history ends with the submission's event.
+    lines = (
+        client.get(f"/console/admin/audit.csv?object_id={item['registry_id']}")
+        .get_data(as_text=True)
+        .splitlines()
+    )
+    assert len(lines) == 2 and ",submission.accepted,submission," in lines[-1]
 
 
 def test_reviewers_decide_ratings_in_the_console_four_eyes_beyond_one_grade(

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from api.httpsig import content_digest
 from api.schemas import load_submission
-from registry import intake
+from registry import intake, provenance
 from registry.db import Base, copy_rows, deferred_inserts
 from registry.intake import Evidence
 from registry.members import add_key
@@ -131,9 +131,20 @@ def test_copy_and_rows_write_the_same_database(
             ).receipt
         statements = list(query_counter)
         written = snapshot(session, runtime.vault)
+        # The last record and its subject lead back to the submission's event.
+        last = receipt["receipt"]["records"][-1]
+        creations.append(
+            [
+                (event.action, event.object_id)
+                for kind, key in (("subject", "subject_id"), ("credit_record", "registry_id"))
+                if (event := provenance.creation_event(session, kind, last[key])) is not None
+            ]
+        )
         savepoint.rollback()
         session.expunge_all()
         return written, receipt, statements
+
+    creations: list[list[tuple[str, str]]] = []
 
     by_rows, rows_receipt, row_statements = run(copy_min_rows=10**9)
     by_copy, copy_receipt, copy_statements = run(copy_min_rows=100)
@@ -149,6 +160,10 @@ def test_copy_and_rows_write_the_same_database(
     assert len(tables["credit_records"]) == len(records)
     assert tables == by_rows[0]
     assert copy_receipt == rows_receipt
+    # Both lead to one event, the submission's, on either path.
+    (subject_made, record_made), again = creations
+    assert subject_made == record_made and subject_made[0] == "submission.accepted"
+    assert again == [subject_made, record_made]
 
 
 def test_a_copy_refused_by_a_unique_key_is_an_integrity_error(postgresql, session):

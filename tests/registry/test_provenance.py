@@ -7,7 +7,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from registry import provenance
+from registry import intake, provenance
 from registry.audit import AuditEvent, verify_chain
 from registry.records import upsert_record
 from registry.subjects import Subject, register_subject
@@ -129,6 +129,19 @@ def test_what_is_made_outside_a_submission_keeps_its_own_event(session, runtime,
     assert (made.action, made.object_id) == ("subject.registered", str(subject.id))
     made = provenance.creation_event(session, "credit_record", str(record.id))
     assert (made.action, made.object_id) == ("record.created", str(record.id))
+
+    # A subject a request other than a submission names (a listing proposal) is registered
+    # with its own event too.
+    proposed = intake.resolve_subject(
+        session,
+        {"kind": "enterprise", "uscc": "91310115MA1K3BTP2B", "name": "上海示范有限公司"},
+        vault=runtime.vault,
+        member=regulator,
+        now=clock.now(),
+    )
+    session.flush()
+    made = provenance.creation_event(session, "subject", str(proposed))
+    assert (made.action, made.object_id) == ("subject.registered", str(proposed))
 
 
 def test_nothing_is_found_for_other_objects_or_ids_that_name_nothing(session, client, clock):
