@@ -42,7 +42,7 @@ from registry.records import (
 )
 from registry.security import IdentityVault
 from registry.subjects import Subject, SubjectKind, add_subject_rows, check_subject
-from registry.submissions import Submission
+from registry.submissions import ACCEPTED_EVENT, REGISTERED_SUBJECTS, Submission
 
 RECEIPT_TYPE = "creditreg.submission-receipt/v1"
 # The record fields a member sends that are stored on the record itself; the category
@@ -185,7 +185,7 @@ def _new_subject(
         )
     except InvalidInput as exc:
         raise InvalidInput(exc.detail, {f"subject.{k}": v for k, v in exc.errors.items()}) from None
-    return add_subject_rows(session, actor=actor, draft=draft, at=now, audited=not in_submission)
+    return add_subject_rows(session, actor=actor, draft=draft, at=now, in_submission=in_submission)
 
 
 def _record_fields(record: dict[str, Any]) -> dict[str, Any]:
@@ -328,7 +328,7 @@ def accept_submission(
         record_event(
             session,
             actor=actor,
-            action="submission.accepted",
+            action=ACCEPTED_EVENT,
             object_type="submission",
             object_id=str(submission.id),
             # The evidence of every record and subject the submission created: the records'
@@ -337,7 +337,7 @@ def accept_submission(
                 "submission_id": submission_id,
                 "records": len(records),
                 "body_digest": evidence.body_digest,
-                "registered_subjects": registered,
+                REGISTERED_SUBJECTS: registered,
             },
             at=now,
         )

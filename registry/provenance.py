@@ -4,7 +4,7 @@ A record or subject made outside a signed submission has an event of its own
 (``record.created``, ``subject.registered``). One a submission makes has none: the
 submission writes one ``submission.accepted`` event for everything it creates, beside its
 transparency-log entry and the signed body it keeps. A record's first version names the
-submission; the event lists the subjects the submission registered (``registered_subjects``).
+submission; the event lists the subjects the submission registered (``REGISTERED_SUBJECTS``).
 :func:`creation_event` follows those links, so that a record's or a subject's history can
 still begin with who made it, when, and under which chained event.
 
@@ -23,8 +23,7 @@ from sqlalchemy.orm import Session
 from registry.audit import AuditEvent
 from registry.records import CreditRecordVersion
 from registry.subjects import Subject
-
-SUBMISSION_ACCEPTED = "submission.accepted"
+from registry.submissions import ACCEPTED_EVENT, REGISTERED_SUBJECTS
 
 
 def creation_event(session: Session, object_type: str, object_id: str) -> AuditEvent | None:
@@ -66,7 +65,7 @@ def _submission_that_created_record(session: Session, record_id: uuid.UUID) -> A
         sa.select(AuditEvent).where(
             AuditEvent.object_type == "submission",
             AuditEvent.object_id == str(submission_id),
-            AuditEvent.action == SUBMISSION_ACCEPTED,
+            AuditEvent.action == ACCEPTED_EVENT,
         )
     )
 
@@ -81,11 +80,11 @@ def _submission_that_registered_subject(
         return None
     candidates = session.scalars(
         sa.select(AuditEvent).where(
-            AuditEvent.occurred_at == created_at, AuditEvent.action == SUBMISSION_ACCEPTED
+            AuditEvent.occurred_at == created_at, AuditEvent.action == ACCEPTED_EVENT
         )
     )
     wanted = str(subject_id)
     return next(
-        (e for e in candidates if wanted in ((e.after or {}).get("registered_subjects") or [])),
+        (e for e in candidates if wanted in ((e.after or {}).get(REGISTERED_SUBJECTS) or [])),
         None,
     )

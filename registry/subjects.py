@@ -276,11 +276,17 @@ def add_subject(session: Session, *, actor: Actor, draft: SubjectDraft, at: date
 
 
 def add_subject_rows(
-    session: Session, *, actor: Actor, draft: SubjectDraft, at: datetime, audited: bool = True
+    session: Session,
+    *,
+    actor: Actor,
+    draft: SubjectDraft,
+    at: datetime,
+    in_submission: bool = False,
 ) -> uuid.UUID:
     """:func:`add_subject` for bulk intake (inside :func:`registry.db.deferred_inserts`):
     the subject and its first name go in as plain rows, with no ORM object to build.
-    ``audited=False``: the caller's own audit event names the subject (a submission's)."""
+    ``in_submission``: the caller is a submission, whose own audit event names the subject
+    (none is written for it)."""
     values = _subject_values(draft, at)
     add_append_only(session, Subject, values)
     add_append_only(
@@ -293,7 +299,7 @@ def add_subject_rows(
             "valid_from": at,
         },
     )
-    _record_registration(session, actor, values, at, audited=audited)
+    _record_registration(session, actor, values, at, audited=not in_submission)
     return values["id"]  # type: ignore[return-value]
 
 

@@ -18,6 +18,11 @@ from registry.db import Base, uuid_pk
 from registry.members import Member
 from registry.security import EvidenceCipher
 
+# The audit event of an accepted submission, and the key of its ``after`` that lists the
+# subjects it registered (registry.provenance reads both).
+ACCEPTED_EVENT = "submission.accepted"
+REGISTERED_SUBJECTS = "registered_subjects"
+
 
 class SignedRequestEvidence:
     """The columns every signed intake keeps to prove who sent what: the request exactly as

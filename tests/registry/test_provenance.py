@@ -9,10 +9,10 @@ import sqlalchemy as sa
 
 from registry import intake, provenance
 from registry.audit import AuditEvent, verify_chain
-from registry.records import upsert_record
-from registry.subjects import Subject, register_subject
+from registry.subjects import Subject
+from tests import factories
 from tests.api.test_submissions import PAYMENT, PENALTY, submit
-from tests.factories import TEST_ACTOR
+from tests.monitoring_helpers import company, penalty
 from tests.signing import signed_member
 
 
@@ -93,36 +93,9 @@ def test_a_correction_keeps_its_own_event(session, client, clock):
 
 
 def test_what_is_made_outside_a_submission_keeps_its_own_event(session, runtime, clock):
-    from registry.members import Member
-    from tests import factories
-
     regulator = factories.member(session, kind="regulator", roles=("regulator",))
-    subject = register_subject(
-        session,
-        actor=TEST_ACTOR,
-        vault=runtime.vault,
-        now=clock.now(),
-        kind="enterprise",
-        name="北京华信科技有限公司",
-        uscc=PENALTY["subject"]["uscc"],
-    )
-    fields = {
-        "category": "administrative_penalty",
-        "polarity": "negative",
-        "severity": "general",
-        "authority": "北京市市场监督管理局",
-        "document_number": "京市监罚〔2025〕99号",
-        "legal_basis": "《中华人民共和国广告法》第五十五条",
-        "decided_at": clock.now().date(),
-    }
-    record, _ = upsert_record(
-        session,
-        actor=TEST_ACTOR,
-        member=session.get(Member, regulator.id),
-        subject=subject,
-        member_record_id="OUT-1",
-        fields=fields,
-    )
+    subject = company(session, runtime, 1)
+    record = penalty(session, regulator, subject, clock, 1)
     session.flush()
 
     made = provenance.creation_event(session, "subject", str(subject.id))
