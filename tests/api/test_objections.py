@@ -184,7 +184,9 @@ def test_record_is_disputed_at_once_and_upheld_with_a_reason(
     again = submitter.post(path, {"outcome": "upheld", "reason": "again"})
     assert again.status_code == 409 and problem_type(again) == "/problems/objection-state"
     actions = session.scalars(
-        sa.select(AuditEvent.action).where(AuditEvent.object_id == objection["id"])
+        sa.select(AuditEvent.action)
+        .where(AuditEvent.object_id == objection["id"])
+        .order_by(AuditEvent.chain_seq)
     ).all()
     assert actions == ["objection.filed", "objection.answered"]
 
