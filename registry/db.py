@@ -401,6 +401,14 @@ def deferred_inserts(session: Session, *, copy_min_rows: int = COPY_MIN_ROWS) ->
         yield
     finally:
         session.info.pop(_DEFERRED_KEY, None)
+    _write_deferred(session, deferred, copy_min_rows)
+
+
+def _write_deferred(
+    session: Session, deferred: dict[type[Base], list[dict[str, Any]]], copy_min_rows: int
+) -> None:
+    """The end of :func:`deferred_inserts`: the session's own changes, then the rows kept
+    aside, one statement per table and set of columns."""
     session.flush()
     order = _table_order()
     copy = session.get_bind().dialect.name == "postgresql"
@@ -415,10 +423,21 @@ def deferred_inserts(session: Session, *, copy_min_rows: int = COPY_MIN_ROWS) ->
         for row in deferred[model]:
             groups.setdefault(tuple(sorted(row)), []).append(row)
         for columns, rows in groups.items():
-            if copy and len(rows) >= copy_min_rows:
-                copy_rows(session.connection(), table, columns, rows)
-            else:
-                session.execute(table.insert(), rows)
+            _insert_rows(session, table, columns, rows, copy=copy and len(rows) >= copy_min_rows)
+
+
+def _insert_rows(
+    session: Session,
+    table: sa.Table,
+    columns: tuple[str, ...],
+    rows: list[dict[str, Any]],
+    *,
+    copy: bool,
+) -> None:
+    if copy:
+        copy_rows(session.connection(), table, columns, rows)
+    else:
+        session.execute(table.insert(), rows)
 
 
 def copy_rows(
