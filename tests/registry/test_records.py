@@ -5,7 +5,13 @@ import pytest
 import sqlalchemy as sa
 
 from registry.errors import Conflict, Forbidden, InvalidInput
-from registry.records import CreditRecord, CreditRecordVersion, revoke_record, upsert_record
+from registry.records import (
+    CreditRecord,
+    CreditRecordVersion,
+    find_member_records,
+    revoke_record,
+    upsert_record,
+)
 from registry.subjects import register_subject
 from tests import factories
 from tests.factories import TEST_ACTOR
@@ -147,6 +153,30 @@ def test_members_only_touch_their_own_records(session, subject, regulator):
     )
     assert changed and record.member_id == other.id
     assert session.scalar(sa.select(sa.func.count()).select_from(CreditRecord)) == 2
+
+
+def test_a_submissions_lookup_finds_each_of_the_members_records_once(session, subject, regulator):
+    other = factories.member(session)
+    mine = {}
+    for member, record_id in ((regulator, "P-1"), (regulator, "P-2"), (other, "P-1")):
+        record, _ = upsert_record(
+            session,
+            actor=TEST_ACTOR,
+            member=member,
+            subject=subject,
+            member_record_id=record_id,
+            fields=PENALTY,
+        )
+        if member is regulator:
+            mine[record_id] = record.id
+    session.flush()
+
+    # An id asked twice, an id the member does not have, another member's record of the
+    # same id: each of the member's own records comes back once, under its id.
+    found = find_member_records(session, regulator, ["P-2", "P-1", "P-3", "P-1"])
+
+    assert {record_id: record.id for record_id, record in found.items()} == mine
+    assert find_member_records(session, regulator, []) == {}
 
 
 def test_revoke_keeps_history_and_blocks_further_corrections(session, subject, regulator):
