@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from registry import tlog
 from registry.audit import Actor, ActorKind, record_event
 from registry.clock import local_date
-from registry.db import deferred_inserts
+from registry.db import among, deferred_inserts
 from registry.errors import Conflict, InvalidInput, RegistryError
 from registry.identifiers import (
     IdentifierError,
@@ -143,7 +143,7 @@ def _known_subjects(session: Session, keys: set[SubjectKey]) -> dict[SubjectKey,
         # the query.
         rows = session.execute(
             sa.select(Subject.id, column, Subject.platform_member_id).where(
-                Subject.kind == kind, column.in_(identifiers)
+                Subject.kind == kind, among(session, column, identifiers)
             )
         )
         for subject_id, identifier, platform_id in rows:
