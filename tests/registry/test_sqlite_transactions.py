@@ -1,10 +1,13 @@
 """SQLite transactions begin at their first write, so a transaction that read first still
 gets to write after another connection committed (it used to be refused at once)."""
 
+import threading
+import time
+
 import pytest
 import sqlalchemy as sa
 
-from registry.db import make_engine
+from registry.db import _writer_turns, make_engine
 
 COUNTERS = sa.table("counters", sa.column("id"), sa.column("n"))
 
@@ -70,3 +73,67 @@ def test_select_for_update_takes_the_write_lock_sqlite_cannot_express(engine):
             # ...a locking read waits for the first transaction to end.
             with pytest.raises(sa.exc.OperationalError, match="locked"), second.begin():
                 second.execute(sa.select(COUNTERS.c.id).with_for_update()).all()
+
+
+def wait_until(condition, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_writers_take_the_write_lock_in_the_order_they_asked_for_it(engine, fresh_sqlite_url):
+    # SQLite's own wait polls with ever longer sleeps, so a writer that had waited long kept
+    # losing the lock to later ones; the writers of one process queue instead.
+    turns = _writer_turns(sa.make_url(fresh_sqlite_url))
+    order = []
+
+    def write(n):
+        with engine.begin() as connection:
+            connection.execute(sa.text("UPDATE counters SET n = n + 1 WHERE id = 1"))
+            order.append(n)
+
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(1, 6)]
+    with engine.connect() as first, first.begin():
+        first.execute(sa.text("UPDATE counters SET n = n + 1 WHERE id = 2"))
+        for queued, writer in enumerate(writers, start=1):
+            writer.start()
+            wait_until(lambda queued=queued: turns.waiting == queued)
+    for writer in writers:
+        writer.join()
+
+    assert order == [1, 2, 3, 4, 5]
+    with engine.connect() as check:
+        assert check.execute(sa.text("SELECT n FROM counters ORDER BY id")).scalars().all() == [
+            5,
+            1,
+        ]
+
+
+def test_a_writer_out_of_patience_leaves_the_queue(engine, fresh_sqlite_url):
+    turns = _writer_turns(sa.make_url(fresh_sqlite_url))
+    with engine.connect() as first, engine.connect() as second:
+        impatient(second)
+        with first.begin():
+            first.execute(sa.text("UPDATE counters SET n = n + 1"))
+            with pytest.raises(sa.exc.OperationalError, match="locked"), second.begin():
+                second.execute(sa.text("UPDATE counters SET n = n + 10"))
+            assert turns.waiting == 0
+        # The first writer's turn ended with its transaction: the impatient one gets it now.
+        with second.begin():
+            second.execute(sa.text("UPDATE counters SET n = n + 10"))
+
+
+def test_a_connection_dropped_in_its_transaction_ends_its_turn(engine):
+    with engine.connect() as first, engine.connect() as second:
+        impatient(second)
+        first.begin()
+        first.execute(sa.text("UPDATE counters SET n = n + 1"))
+        first.invalidate()  # the connection is closed without a commit or a rollback
+        with second.begin():
+            second.execute(sa.text("UPDATE counters SET n = n + 10"))
+    with engine.connect() as check:
+        assert check.execute(sa.text("SELECT n FROM counters ORDER BY id")).scalars().all() == [
+            10,
+            10,
+        ]
