@@ -454,6 +454,8 @@ def main() -> None:
         f"{args.batch_size}-record batches, {args.clients} clients at once: "
         f"p50 {percentile(figures.latencies, 0.5):.2f} s, p99 {figures.p99:.2f} s"
     )
+    # The whole spread: with a few batches the p99 is the slowest one.
+    print("each, in order (s): " + " ".join(f"{seconds:.2f}" for seconds in figures.latencies))
     for line in ratios(figures):
         print(line)
     print(f"errors: {len(figures.errors)}")
