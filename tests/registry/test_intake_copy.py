@@ -48,6 +48,34 @@ def batch() -> list[dict[str, Any]]:
     return records
 
 
+def submitter_with_key(session, clock):
+    """A submitting member and its key (the submissions' evidence names the key)."""
+    member = factories.member(session, roles=("submitter",))
+    key = add_key(
+        session,
+        actor=factories.TEST_ACTOR,
+        member=member,
+        public_key_pem=factories.ed25519_public_pem(),
+        now=clock.now(),
+        valid_from=clock.now(),
+    )
+    session.flush()
+    return member, key
+
+
+def evidence_for(runtime, key, body: str) -> Evidence:
+    """What the API keeps of a signed request with this body (its signature left empty)."""
+    return Evidence(
+        key_id=key.id,
+        content_type="application/json",
+        body=runtime.evidence_cipher.seal(body.encode()),
+        body_digest=content_digest(body.encode()),
+        signature_input="sig1=()",
+        signature="sig1=::",
+        signature_base="",
+    )
+
+
 def seeded_uuid4(seed: int) -> Callable[[], uuid.UUID]:
     generator = random.Random(seed)
     return lambda: uuid.UUID(int=generator.getrandbits(128), version=4)
@@ -90,27 +118,10 @@ def postgresql(session):
 def test_copy_and_rows_write_the_same_database(
     postgresql, session, runtime, clock, monkeypatch, query_counter
 ):
-    member = factories.member(session, roles=("submitter",))
-    key = add_key(
-        session,
-        actor=factories.TEST_ACTOR,
-        member=member,
-        public_key_pem=factories.ed25519_public_pem(),
-        now=clock.now(),
-        valid_from=clock.now(),
-    )
-    session.flush()
+    member, key = submitter_with_key(session, clock)
     body = json.dumps({"submission_id": "BULK-1", "records": batch()}, ensure_ascii=False)
     submission_id, records = load_submission(json.loads(body), 1000)
-    evidence = Evidence(
-        key_id=key.id,
-        content_type="application/json",
-        body=runtime.evidence_cipher.seal(body.encode()),
-        body_digest=content_digest(body.encode()),
-        signature_input="sig1=()",
-        signature="sig1=::",
-        signature_base="",
-    )
+    evidence = evidence_for(runtime, key, body)
 
     def run(copy_min_rows: int) -> tuple[Any, Any, list[str]]:
         # The same ids for the subjects and records both runs make, so that the rows

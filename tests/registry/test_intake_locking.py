@@ -6,29 +6,17 @@ import json
 import pytest
 
 import registry.db
-from api.httpsig import content_digest
 from api.schemas import load_submission
 from registry import intake
-from registry.intake import WRITE_BEFORE_LOCKING_MIN_RECORDS, Evidence
-from registry.members import add_key
-from tests import factories
-from tests.registry.test_intake_copy import batch
+from registry.intake import WRITE_BEFORE_LOCKING_MIN_RECORDS
+from tests.registry.test_intake_copy import batch, evidence_for, submitter_with_key
 
 
 @pytest.fixture
 def submit(session, runtime, clock, query_counter, monkeypatch):
     """Accept a submission of the first ``size`` records of the COPY test's batch; returns
     the statements it ran, a COPY named as ``COPY <table>`` where it ran."""
-    member = factories.member(session, roles=("submitter",))
-    key = add_key(
-        session,
-        actor=factories.TEST_ACTOR,
-        member=member,
-        public_key_pem=factories.ed25519_public_pem(),
-        now=clock.now(),
-        valid_from=clock.now(),
-    )
-    session.flush()
+    member, key = submitter_with_key(session, clock)
     copy_rows = registry.db.copy_rows
 
     def copy_and_note(connection, table, names, rows):
@@ -48,15 +36,7 @@ def submit(session, runtime, clock, query_counter, monkeypatch):
             signer=runtime.signer,
             submission_id=submission_id,
             records=records,
-            evidence=Evidence(
-                key_id=key.id,
-                content_type="application/json",
-                body=runtime.evidence_cipher.seal(body.encode()),
-                body_digest=content_digest(body.encode()),
-                signature_input="sig1=()",
-                signature="sig1=::",
-                signature_base="",
-            ),
+            evidence=evidence_for(runtime, key, body),
             now=clock.now(),
         )
         session.flush()
