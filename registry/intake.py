@@ -8,7 +8,6 @@ submission id with the same body returns the first receipt and changes nothing.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hmac
 import uuid
 from dataclasses import dataclass
@@ -46,9 +45,6 @@ from registry.subjects import Subject, SubjectKind, add_subject_rows, check_subj
 from registry.submissions import ACCEPTED_EVENT, REGISTERED_SUBJECTS, Submission
 
 RECEIPT_TYPE = "creditreg.submission-receipt/v1"
-# From this many records a submission's rows are written before the chains' head is locked
-# (:func:`accept_submission`); a smaller one saves the update of its receipt that this costs.
-WRITE_BEFORE_LOCKING_MIN_RECORDS = 100
 # The record fields a member sends that are stored on the record itself; the category
 # schemas' extra fields go into `details`.
 DETAIL_FIELDS = ("due_date", "days_past_due", "consent_reference")
@@ -293,12 +289,11 @@ def accept_submission(
         if errors:
             raise InvalidInput("the submission was refused; nothing was stored", errors)
         registered = [str(i) for i in subjects.values() if i not in known_subject_ids]
-        # A small submission's row is written once, receipt and all, by the flush that ends
-        # the block, before the new records that point at it. A large one's goes in first,
-        # as does one whose records correct or revoke earlier ones (written now, below), and
-        # its receipt follows in an update.
-        write_first = bool(existing) or len(records) >= WRITE_BEFORE_LOCKING_MIN_RECORDS
-        if write_first:
+        # The submission row is written once, receipt and all, by the flush that ends the
+        # block, before the new records that point at it. Records it corrects or revokes
+        # point at it too and are written before its receipt exists (below): then it goes
+        # in first, and its receipt follows in an update.
+        if existing:
             session.add(submission)
         # Locks in the order the background jobs take them (records, then subjects in id
         # order, then the chain head), so a submission and a job never wait on each other:
@@ -310,79 +305,43 @@ def accept_submission(
             uuid.UUID(item["subject_id"]) for item in accepted if item["status"] != "unchanged"
         }
         touch_subjects(session, changed & known_subject_ids, at=now)
-        seal = functools.partial(
-            _seal,
-            session,
-            submission=submission,
-            accepted=accepted,
-            registered=registered,
-            member=member,
-            actor=actor,
-            evidence=evidence,
-            signer=signer,
-            now=now,
-        )
-        if not write_first:
-            seal()
-            return submission
-    # A large submission's rows are written now, and only then is the chains' head locked,
-    # until the commit: every other writer waits for that lock, so it is held for the
-    # receipt and a few rows, not for a batch's inserts (eight clients sending 500-record
-    # batches at once: the slowest 2.2-2.4 s instead of 2.5-3.0 s, bench/RESULTS.md).
-    with deferred_inserts(session):
-        seal()
-    return submission
 
-
-def _seal(
-    session: Session,
-    *,
-    submission: Submission,
-    accepted: list[dict[str, Any]],
-    registered: list[str],
-    member: ActingMember,
-    actor: Actor,
-    evidence: Evidence,
-    signer: RegistrySigner,
-    now: datetime,
-) -> None:
-    """The submission's receipt, signed, its log entry and its audit event. The log entry
-    and the event lock the chains' head until the transaction ends."""
-    receipt: dict[str, Any] = {
-        "type": RECEIPT_TYPE,
-        "member_id": str(member.id),
-        "key_id": evidence.key_id,
-        "submission_id": submission.submission_id,
-        "body_digest": evidence.body_digest,
-        "received_at": now.isoformat().replace("+00:00", "Z"),
-        "records": accepted,
-    }
-    # The log entry is made of the receipt's fields, and the receipt names its index.
-    receipt["log_index"] = tlog.append(
-        session, tlog.EntryKind.SUBMISSION, tlog.submission_entry(receipt), now
-    )
-    submission.receipt = {
-        "receipt": receipt,
-        "receipt_signature": signer.sign(receipt),
-        "registry_key_id": signer.key_id,
-    }
-    session.add(submission)
-    record_event(
-        session,
-        actor=actor,
-        action=ACCEPTED_EVENT,
-        object_type="submission",
-        object_id=str(submission.id),
-        # The evidence of every record and subject the submission created: the records'
-        # first versions name the submission; the subjects are listed here.
-        after={
-            "submission_id": submission.submission_id,
-            "records": submission.record_count,
+        receipt: dict[str, Any] = {
+            "type": RECEIPT_TYPE,
+            "member_id": str(member.id),
+            "key_id": evidence.key_id,
+            "submission_id": submission_id,
             "body_digest": evidence.body_digest,
-            REGISTERED_SUBJECTS: registered,
-        },
-        at=now,
-    )
+            "received_at": now.isoformat().replace("+00:00", "Z"),
+            "records": accepted,
+        }
+        # The log entry is made of the receipt's fields, and the receipt names its index.
+        receipt["log_index"] = tlog.append(
+            session, tlog.EntryKind.SUBMISSION, tlog.submission_entry(receipt), now
+        )
+        submission.receipt = {
+            "receipt": receipt,
+            "receipt_signature": signer.sign(receipt),
+            "registry_key_id": signer.key_id,
+        }
+        session.add(submission)
+        record_event(
+            session,
+            actor=actor,
+            action=ACCEPTED_EVENT,
+            object_type="submission",
+            object_id=str(submission.id),
+            # The evidence of every record and subject the submission created: the records'
+            # first versions name the submission; the subjects are listed here.
+            after={
+                "submission_id": submission_id,
+                "records": len(records),
+                "body_digest": evidence.body_digest,
+                REGISTERED_SUBJECTS: registered,
+            },
+            at=now,
+        )
+        return submission
 
 
 def _apply(

@@ -1,5 +1,10 @@
-"""When a submission locks the chains' head: every other writer waits for that lock until the
-submission commits, so a large submission takes it only once its rows are written."""
+"""When a submission locks the chains' head: before it writes a new subject, whatever its size.
+
+Any other writer that registers a subject (a smaller submission, a listing proposal) takes
+that lock first too. A batch that wrote its new subjects first and locked the head after
+deadlocked with a smaller submission about one of the same new enterprises: each waited for
+the other, one of them was refused with a 503 instead of the other's 409, and every other
+writer waited behind the head meanwhile."""
 
 import json
 
@@ -8,7 +13,6 @@ import pytest
 import registry.db
 from api.schemas import load_submission
 from registry import intake
-from registry.intake import WRITE_BEFORE_LOCKING_MIN_RECORDS
 from tests.registry.test_intake_copy import batch, evidence_for, submitter_with_key
 
 
@@ -50,32 +54,16 @@ def position(statements, *prefixes):
     return [i for i, s in enumerate(statements) if s.startswith(prefixes)]
 
 
-def test_a_large_submission_locks_the_chains_head_after_writing_its_rows(submit):
-    statements = submit(WRITE_BEFORE_LOCKING_MIN_RECORDS)
+@pytest.mark.parametrize("size", [1, 130])
+def test_a_submission_locks_the_chains_head_before_it_writes_a_subject(submit, size):
+    statements = submit(size)
 
     locks = position(statements, "UPDATE chain_heads")
-    writes = position(
-        statements,
-        "INSERT INTO credit_records ",
-        "COPY credit_records",
-        "INSERT INTO subjects ",
-        "COPY subjects",
-        "INSERT INTO credit_record_versions ",
-        "COPY credit_record_versions",
-    )
-    assert len(writes) == 3 and locks
-    assert max(writes) < min(locks)
-    # The submission went in first, without its receipt, which followed under the lock.
-    (receipt,) = position(statements, "UPDATE submissions ")
-    assert receipt > min(locks)
-
-
-def test_a_small_submission_is_written_once_with_its_receipt(submit):
-    statements = submit(WRITE_BEFORE_LOCKING_MIN_RECORDS - 1)
-
-    # Its rows are few: it saves the update of its receipt instead.
+    subjects = position(statements, "INSERT INTO subjects ", "COPY subjects")
+    records = position(statements, "INSERT INTO credit_records ", "COPY credit_records")
+    assert locks and subjects and records
+    assert min(locks) < min(subjects) < min(records)
+    # Its row is written once, receipt and all, before the records that point at it.
     assert position(statements, "UPDATE submissions ") == []
-    assert len(position(statements, "INSERT INTO submissions ")) == 1
-    assert min(position(statements, "UPDATE chain_heads")) < min(
-        position(statements, "INSERT INTO credit_records ", "COPY credit_records")
-    )
+    (submission,) = position(statements, "INSERT INTO submissions ")
+    assert submission < min(records)
