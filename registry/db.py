@@ -276,11 +276,12 @@ def _sqlite_transactions(engine: Engine, turns: WriterTurns) -> None:
     )
 
     # The turn ends with the transaction, however it ends: a commit or rollback (including
-    # the pool's rollback of a connection given back), or the connection closed or dropped.
+    # the pool's rollback of a connection given back), or the connection given back, closed
+    # or dropped.
     dialect = engine.dialect
     for name in ("do_commit", "do_rollback"):
         _give_back_after(dialect, name, turns)
-    for pool_event in ("checkin", "close", "invalidate", "soft_invalidate"):
+    for pool_event in ("checkin", "close", "invalidate"):
         event.listen(
             engine,
             pool_event,
@@ -290,14 +291,16 @@ def _sqlite_transactions(engine: Engine, turns: WriterTurns) -> None:
 
 def _give_back_after(dialect: Any, name: str, turns: WriterTurns) -> None:
     """Wrap this engine's ``dialect.<name>(dbapi_connection)`` to end the connection's turn
-    once the transaction has ended (each engine has its own dialect object)."""
+    once its transaction has ended (each engine has its own dialect object). A COMMIT that
+    failed can leave the transaction open, and the write lock with it: the turn stays."""
     original = getattr(dialect, name)
 
     def ended(dbapi_connection: Any) -> None:
         try:
             original(dbapi_connection)
         finally:
-            turns.give_back(dbapi_connection)
+            if not _driver_connection(dbapi_connection).in_transaction:
+                turns.give_back(dbapi_connection)
 
     setattr(dialect, name, ended)
 
@@ -312,34 +315,60 @@ class WriterTurns:
     of this process: a writer that finds the lock taken queues and is handed the turn when
     the writer before it ends its transaction.
 
-    A connection holds at most one turn and only one connection holds it at a time.
+    A connection holds at most one turn and only one connection holds it at a time. The
+    lock is reentrant: the pool gives a leaked connection back from the garbage collector,
+    which can run inside :meth:`take` on the same thread, and then calls :meth:`give_back`.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._holder: Any = None
         self._queue: collections.deque[tuple[Any, threading.Event]] = collections.deque()
 
     def take(self, connection: Any, *, patience: Callable[[], float]) -> None:
-        """Wait for ``connection``'s turn; ``patience()`` gives the longest wait, in seconds.
+        """Wait for ``connection``'s turn, at most ``patience()`` seconds (asked only when
+        another connection holds the turn). Another process may still hold SQLite's lock after that: BEGIN
+        IMMEDIATE then waits its own busy timeout, so a writer waits at most twice its busy
+        timeout in all.
 
         :raises sqlite3.OperationalError: "database is locked", as SQLite says it, when the
             wait runs out.
         """
         connection = _driver_connection(connection)
+        if self._take_if_free(connection):
+            return
+        # Everything that can fail is done before joining the queue.
+        seconds = patience()
+        handed = threading.Event()
+        with self._lock:
+            if self._take_if_free(connection):
+                return
+            self._queue.append((connection, handed))
+        try:
+            if handed.wait(seconds):
+                return
+        except BaseException:
+            if self._leave(connection, handed):
+                self.give_back(connection)
+            raise
+        if not self._leave(connection, handed):
+            raise sqlite3.OperationalError("database is locked")
+
+    def _take_if_free(self, connection: Any) -> bool:
+        """Take the turn if nobody holds it; whether ``connection`` holds it now."""
         with self._lock:
             if self._holder is None:
                 self._holder = connection
-                return
-            handed = threading.Event()
-            self._queue.append((connection, handed))
-        if handed.wait(patience()):
-            return
+            return self._holder is connection
+
+    def _leave(self, connection: Any, handed: threading.Event) -> bool:
+        """Stop waiting. Returns whether the turn was handed over meanwhile (the connection
+        then holds it); otherwise the connection leaves the queue."""
         with self._lock:
-            if handed.is_set():  # handed over just as the wait ran out
-                return
-            self._queue.remove((connection, handed))
-        raise sqlite3.OperationalError("database is locked")
+            if not handed.is_set():
+                self._queue.remove((connection, handed))
+                return False
+        return True
 
     def give_back(self, connection: Any) -> None:
         """End ``connection``'s turn, if it holds it: the next writer in the queue gets it."""

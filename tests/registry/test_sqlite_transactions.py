@@ -7,7 +7,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from registry.db import _writer_turns, make_engine
+from registry.db import WriterTurns, _writer_turns, make_engine
 
 COUNTERS = sa.table("counters", sa.column("id"), sa.column("n"))
 
@@ -137,3 +137,40 @@ def test_a_connection_dropped_in_its_transaction_ends_its_turn(engine):
             10,
             10,
         ]
+
+
+def test_a_wait_broken_off_leaves_no_one_behind_in_the_queue(monkeypatch):
+    turns = WriterTurns()
+    first, second, third = object(), object(), object()
+    turns.take(first, patience=lambda: 0)
+
+    def interrupted(_event, _timeout=None):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("threading.Event.wait", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            turns.take(second, patience=lambda: 30)
+    assert turns.waiting == 0
+    turns.give_back(first)
+    # Nobody holds the turn: a writer that will not wait at all gets it.
+    turns.take(third, patience=lambda: 0)
+    turns.take(third, patience=lambda: 0)  # its own turn again, not a wait behind itself
+
+
+def test_a_turn_given_back_from_inside_the_queues_lock_does_not_hang():
+    # The pool gives a leaked connection back from the garbage collector, which can run on
+    # a thread that is inside take() holding the queue's lock.
+    turns = WriterTurns()
+    holder = object()
+    turns.take(holder, patience=lambda: 0)
+
+    def collect_while_taking():
+        with turns._lock:
+            turns.give_back(holder)
+
+    collector = threading.Thread(target=collect_while_taking, daemon=True)
+    collector.start()
+    collector.join(5)
+    assert not collector.is_alive()
+    turns.take(object(), patience=lambda: 0)
