@@ -263,7 +263,8 @@ def _sqlite_transactions(engine: Engine, turns: WriterTurns) -> None:
             try:
                 cursor.execute("BEGIN IMMEDIATE")
             except BaseException:
-                turns.give_back(dbapi_connection)
+                if not _in_transaction(dbapi_connection):
+                    turns.give_back(dbapi_connection)
                 raise
             info[_SQLITE_NOT_BEGUN] = False
 
@@ -288,6 +289,14 @@ def _sqlite_transactions(engine: Engine, turns: WriterTurns) -> None:
             lambda dbapi_connection, *_args: turns.give_back(dbapi_connection),
         )
 
+    @event.listens_for(engine, "reset")
+    def _end_what_a_failed_commit_left_open(dbapi_connection: Any, *_args: Any) -> None:
+        # After a failed COMMIT SQLAlchemy skips the pool's rollback, but SQLite may have
+        # kept the transaction open, and its write lock with it. (A rollback that fails
+        # makes the pool close the connection, which ends both.)
+        if _in_transaction(dbapi_connection):
+            dbapi_connection.rollback()
+
 
 def _give_back_after(dialect: Any, name: str, turns: WriterTurns) -> None:
     """Wrap this engine's ``dialect.<name>(dbapi_connection)`` to end the connection's turn
@@ -299,7 +308,7 @@ def _give_back_after(dialect: Any, name: str, turns: WriterTurns) -> None:
         try:
             original(dbapi_connection)
         finally:
-            if not _driver_connection(dbapi_connection).in_transaction:
+            if not _in_transaction(dbapi_connection):
                 turns.give_back(dbapi_connection)
 
     setattr(dialect, name, ended)
@@ -316,77 +325,88 @@ class WriterTurns:
     the writer before it ends its transaction.
 
     A connection holds at most one turn and only one connection holds it at a time. The
-    lock is reentrant: the pool gives a leaked connection back from the garbage collector,
-    which can run inside :meth:`take` on the same thread, and then calls :meth:`give_back`.
+    garbage collector can give a turn back (the pool rolls back a leaked connection) on any
+    thread, at any allocation, even one made inside this class: so the queue's lock is
+    reentrant, and a waiter blocks on a lock of its own, taken beforehand, which handing it
+    the turn releases without ever blocking.
     """
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._holder: Any = None
-        self._queue: collections.deque[tuple[Any, threading.Event]] = collections.deque()
+        self._queue: collections.deque[tuple[Any, threading.Lock]] = collections.deque()
 
     def take(self, connection: Any, *, patience: Callable[[], float]) -> None:
         """Wait for ``connection``'s turn, at most ``patience()`` seconds (asked only when
-        another connection holds the turn). Another process may still hold SQLite's lock after that: BEGIN
-        IMMEDIATE then waits its own busy timeout, so a writer waits at most twice its busy
-        timeout in all.
+        another connection holds the turn). Another process may still hold SQLite's lock
+        after that: BEGIN IMMEDIATE then waits its own busy timeout, so a writer waits at
+        most twice its busy timeout in all.
 
         :raises sqlite3.OperationalError: "database is locked", as SQLite says it, when the
             wait runs out.
         """
         connection = _driver_connection(connection)
-        if self._take_if_free(connection):
-            return
-        # Everything that can fail is done before joining the queue.
-        seconds = patience()
-        handed = threading.Event()
-        with self._lock:
-            if self._take_if_free(connection):
-                return
-            self._queue.append((connection, handed))
-        try:
-            if handed.wait(seconds):
-                return
-        except BaseException:
-            if self._leave(connection, handed):
-                self.give_back(connection)
-            raise
-        if not self._leave(connection, handed):
-            raise sqlite3.OperationalError("database is locked")
-
-    def _take_if_free(self, connection: Any) -> bool:
-        """Take the turn if nobody holds it; whether ``connection`` holds it now."""
         with self._lock:
             if self._holder is None:
                 self._holder = connection
-            return self._holder is connection
-
-    def _leave(self, connection: Any, handed: threading.Event) -> bool:
-        """Stop waiting. Returns whether the turn was handed over meanwhile (the connection
-        then holds it); otherwise the connection leaves the queue."""
+            if self._holder is connection:
+                return
+        # Everything that can fail is done before joining the queue.
+        seconds = patience()
+        signal = threading.Lock()
+        signal.acquire()
+        entry = (connection, signal)
         with self._lock:
-            if not handed.is_set():
-                self._queue.remove((connection, handed))
-                return False
-        return True
+            self._queue.append(entry)
+            if self._holder is None:  # given back meanwhile
+                self._hand_on()
+        try:
+            self._wait(signal, seconds)
+        except BaseException:
+            if self._leave(entry):
+                self.give_back(connection)
+            raise
+        if not self._leave(entry):
+            raise sqlite3.OperationalError("database is locked")
+
+    @staticmethod
+    def _wait(signal: threading.Lock, seconds: float) -> None:
+        signal.acquire(timeout=seconds)
+
+    def _leave(self, entry: tuple[Any, threading.Lock]) -> bool:
+        """Out of the queue if still in it; whether the entry's connection holds the turn."""
+        with self._lock:
+            if entry in self._queue:  # not handed the turn (_hand_on took it out)
+                self._queue.remove(entry)
+            return self._holder is entry[0]
 
     def give_back(self, connection: Any) -> None:
         """End ``connection``'s turn, if it holds it: the next writer in the queue gets it."""
         connection = _driver_connection(connection)
         with self._lock:
-            if self._holder is not connection:
-                return
-            if self._queue:
-                self._holder, handed = self._queue.popleft()
-                handed.set()
-            else:
+            if self._holder is connection:
                 self._holder = None
+                self._hand_on()
+
+    def _hand_on(self) -> None:
+        """The free turn to the first writer in the queue (the queue's lock is held)."""
+        if self._queue:
+            self._holder, signal = self._queue.popleft()
+            signal.release()
 
     @property
     def waiting(self) -> int:
         """How many writers are queued."""
         with self._lock:
             return len(self._queue)
+
+
+def _in_transaction(connection: Any) -> bool:
+    """Whether the sqlite3 connection is inside a transaction (a closed one is not)."""
+    try:
+        return bool(_driver_connection(connection).in_transaction)
+    except sqlite3.ProgrammingError:
+        return False
 
 
 def _driver_connection(connection: Any) -> Any:

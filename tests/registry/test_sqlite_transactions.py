@@ -139,18 +139,21 @@ def test_a_connection_dropped_in_its_transaction_ends_its_turn(engine):
         ]
 
 
-def test_a_wait_broken_off_leaves_no_one_behind_in_the_queue(monkeypatch):
-    turns = WriterTurns()
+class BrokenOffTurns(WriterTurns):
+    """Turns whose waits are broken off (as by KeyboardInterrupt) as soon as they begin."""
+
+    @staticmethod
+    def _wait(signal, seconds):
+        raise KeyboardInterrupt
+
+
+def test_a_wait_broken_off_leaves_no_one_behind_in_the_queue():
+    turns = BrokenOffTurns()
     first, second, third = object(), object(), object()
     turns.take(first, patience=lambda: 0)
 
-    def interrupted(_event, _timeout=None):
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr("threading.Event.wait", interrupted)
-        with pytest.raises(KeyboardInterrupt):
-            turns.take(second, patience=lambda: 30)
+    with pytest.raises(KeyboardInterrupt):
+        turns.take(second, patience=lambda: 30)
     assert turns.waiting == 0
     turns.give_back(first)
     # Nobody holds the turn: a writer that will not wait at all gets it.
@@ -174,3 +177,25 @@ def test_a_turn_given_back_from_inside_the_queues_lock_does_not_hang():
     collector.join(5)
     assert not collector.is_alive()
     turns.take(object(), patience=lambda: 0)
+
+
+def test_a_commit_that_failed_and_left_its_transaction_open_ends_it_when_given_back(engine):
+    # A deferred foreign key fails the COMMIT itself, and SQLite keeps the transaction (and
+    # its write lock) open; SQLAlchemy then skips the pool's rollback.
+    with engine.begin() as setup:
+        setup.execute(sa.text("CREATE TABLE parents (id INTEGER PRIMARY KEY)"))
+        setup.execute(
+            sa.text(
+                "CREATE TABLE children (parent_id INTEGER REFERENCES parents (id) "
+                "DEFERRABLE INITIALLY DEFERRED)"
+            )
+        )
+    with engine.connect() as failing:
+        failing.begin()
+        failing.execute(sa.text("INSERT INTO children VALUES (7)"))
+        with pytest.raises(sa.exc.IntegrityError):
+            failing.commit()
+    with engine.connect() as second:
+        impatient(second)
+        with second.begin():
+            second.execute(sa.text("UPDATE counters SET n = n + 10"))
