@@ -11,9 +11,12 @@ import json
 import pytest
 
 import registry.db
-from api.schemas import load_submission
-from registry import intake
-from tests.registry.test_intake_copy import batch, evidence_for, submitter_with_key
+from tests.registry.test_intake_copy import (
+    accept,
+    batch,
+    evidence_for,
+    submitter_with_key,
+)
 
 
 @pytest.fixture
@@ -31,18 +34,8 @@ def submit(session, runtime, clock, query_counter, monkeypatch):
 
     def run(size):
         body = json.dumps({"submission_id": f"LOCK-{size}", "records": batch()[:size]})
-        submission_id, records = load_submission(json.loads(body), 1000)
         query_counter.clear()
-        intake.accept_submission(
-            session,
-            member=member,
-            vault=runtime.vault,
-            signer=runtime.signer,
-            submission_id=submission_id,
-            records=records,
-            evidence=evidence_for(runtime, key, body),
-            now=clock.now(),
-        )
+        accept(session, runtime, clock, member, body, evidence_for(runtime, key, body))
         session.flush()
         return list(query_counter)
 

@@ -23,6 +23,12 @@ def engine(fresh_sqlite_url):
     made.dispose()
 
 
+def counts(engine):
+    """The counters' values, in id order, as committed."""
+    with engine.connect() as check:
+        return check.execute(sa.text("SELECT n FROM counters ORDER BY id")).scalars().all()
+
+
 def impatient(connection):
     """Refuse at once instead of waiting out the busy timeout for the write lock."""
     connection.exec_driver_sql("PRAGMA busy_timeout = 0")
@@ -40,11 +46,7 @@ def test_a_transaction_that_read_writes_after_another_connection_committed(engin
         reader.execute(sa.text("UPDATE counters SET n = n + 1 WHERE id = 1"))
         # From its first write on the transaction sees the latest commit.
         assert reader.execute(sa.text("SELECT n FROM counters WHERE id = 2")).scalar() == 1
-    with engine.connect() as check:
-        assert check.execute(sa.text("SELECT n FROM counters ORDER BY id")).scalars().all() == [
-            1,
-            1,
-        ]
+    assert counts(engine) == [1, 1]
 
 
 def test_a_write_transaction_holds_the_lock_until_it_ends(engine):
@@ -103,11 +105,7 @@ def test_writers_take_the_write_lock_in_the_order_they_asked_for_it(engine, fres
         writer.join()
 
     assert order == [1, 2, 3, 4, 5]
-    with engine.connect() as check:
-        assert check.execute(sa.text("SELECT n FROM counters ORDER BY id")).scalars().all() == [
-            5,
-            1,
-        ]
+    assert counts(engine) == [5, 1]
 
 
 def test_a_writer_out_of_patience_leaves_the_queue(engine, fresh_sqlite_url):
@@ -132,11 +130,7 @@ def test_a_connection_dropped_in_its_transaction_ends_its_turn(engine):
         first.invalidate()  # the connection is closed without a commit or a rollback
         with second.begin():
             second.execute(sa.text("UPDATE counters SET n = n + 10"))
-    with engine.connect() as check:
-        assert check.execute(sa.text("SELECT n FROM counters ORDER BY id")).scalars().all() == [
-            10,
-            10,
-        ]
+    assert counts(engine) == [10, 10]
 
 
 class BrokenOffTurns(WriterTurns):
